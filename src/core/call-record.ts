@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** What the bot knows about a call, handed to the CRM at escalation and at the end. Versioned JSON. */
+export const transcriptEntry = z.strictObject({
+  speaker: z.enum(['caller', 'bot', 'agent']),
+  text: z.string(),
+  /** ms since the call started */
+  atMs: z.number().int().min(0),
+  /** bot prompt cut short by barge-in: text holds only what was played, followed by " … [interrupted]" */
+  interrupted: z.boolean().optional(),
+  /** ASR confidence for caller turns */
+  confidence: z.number().min(0).max(1).optional(),
+});
+
+export const callOutcome = z.enum(['in-progress', 'resolved', 'escalated', 'transfer-failed', 'abandoned', 'error']);
+
+export const callRecordSchema = z.strictObject({
+  version: z.literal(1),
+  callId: z.string(),
+  backend: z.string(),
+  /** caller phone number or SIP URI, as the backend gave it */
+  phone: z.string(),
+  calledNumber: z.string().default(''),
+  direction: z.enum(['inbound', 'outbound']).default('inbound'),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationMs: z.number().int().min(0),
+  outcome: callOutcome,
+  intent: z.string().nullable(),
+  slots: z.record(z.string(), z.string()).default({}),
+  /** mean ASR confidence over caller turns */
+  asrConfidence: z.number().min(0).max(1).nullable(),
+  /** NLU confidence of the chosen intent */
+  nluConfidence: z.number().min(0).max(1).nullable(),
+  summary: z.string(),
+  transcript: z.array(transcriptEntry),
+  escalation: z
+    .strictObject({
+      reason: z.string(),
+      target: z.string(),
+      outcome: z.enum(['pending', 'answered', 'busy', 'no-answer', 'failed']),
+      atMs: z.number().int().min(0),
+    })
+    .optional(),
+  recording: z.strictObject({ path: z.string(), format: z.string(), bytes: z.number().int().optional() }).optional(),
+});
+
+export type TranscriptEntry = z.infer<typeof transcriptEntry>;
+export type CallOutcome = z.infer<typeof callOutcome>;
+export type CallRecord = z.infer<typeof callRecordSchema>;
+
+/** The moment a record is handed over: escalation (ticket created/updated before the agent picks up) or call end. */
+export type CallRecordEvent = 'escalation' | 'end';
+
+/** Port the conversation engine hands records to; the CRM concern implements it over the durable outbox. */
+export interface CallRecordSink {
+  submit(event: CallRecordEvent, record: CallRecord, signal?: AbortSignal): Promise<void>;
+}

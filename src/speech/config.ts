@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { secret } from '../config/secret.js';
+
+/** Speech section. Owned by the speech concern; providers each get a sub-object. */
+export const vadConfig = z.strictObject({
+  modelPath: z.string().default('../shared/models/silero_vad_v5.onnx'),
+  threshold: z.number().min(0.05).max(0.99).default(0.5),
+  minSpeechMs: z.number().int().min(0).default(200),
+  endOfTurnSilenceMs: z.number().int().min(50).default(500),
+  preRollMs: z.number().int().min(0).default(300),
+  maxUtteranceMs: z.number().int().min(1000).default(30_000),
+  /** Speech needed before a barge-in interruption fires. */
+  interruptionMs: z.number().int().min(0).default(150),
+});
+
+export const asrConfig = z.strictObject({
+  provider: z.enum(['whisper-cpp', 'openai']).default('whisper-cpp'),
+  whisperCpp: z
+    .strictObject({
+      model: z.string().default('base.en'),
+      modelDir: z.string().default('models'),
+      /** Explicit model file; overrides model + modelDir. */
+      modelPath: z.string().optional(),
+      device: z.enum(['cpu', 'cuda']).default('cpu'),
+      parallelism: z.number().int().min(1).max(16).default(1),
+      threads: z.number().int().min(1).max(64).default(2),
+      queueLimit: z.number().int().min(1).default(64),
+      partialIntervalMs: z.number().int().min(100).default(500),
+      language: z.string().default('en'),
+      initialPrompt: z.string().default(''),
+    })
+    .prefault({}),
+  openai: z
+    .strictObject({
+      baseUrl: z.string().url().default('http://127.0.0.1:8000/v1'),
+      apiKey: secret().optional(),
+      model: z.string().default('Systran/faster-whisper-small.en'),
+      timeoutMs: z.number().int().min(100).default(15_000),
+      retries: z.number().int().min(0).max(10).default(2),
+      language: z.string().default('en'),
+      prompt: z.string().default(''),
+    })
+    .prefault({}),
+});
+
+export const ttsConfig = z.strictObject({
+  provider: z.enum(['espeak-ng', 'coqui', 'openai', 'sherpa-onnx']).default('espeak-ng'),
+  cacheEntries: z.number().int().min(0).default(256),
+  espeak: z
+    .strictObject({
+      binary: z.string().default('espeak-ng'),
+      voice: z.string().default('en-us'),
+      wordsPerMinute: z.number().int().min(80).max(450).default(175),
+    })
+    .prefault({}),
+  coqui: z
+    .strictObject({
+      baseUrl: z.string().url().default('http://127.0.0.1:5002'),
+      speakerId: z.string().optional(),
+      timeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
+  openai: z
+    .strictObject({
+      baseUrl: z.string().url().default('http://127.0.0.1:8880/v1'),
+      apiKey: secret().optional(),
+      model: z.string().default('tts-1'),
+      voice: z.string().default('alloy'),
+      timeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
+  sherpaOnnx: z
+    .strictObject({
+      modelPath: z.string().optional(),
+      tokensPath: z.string().optional(),
+      dataDir: z.string().optional(),
+      speakerId: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+});
+
+export const speechConfig = z.strictObject({
+  vad: vadConfig.prefault({}),
+  asr: asrConfig.prefault({}),
+  tts: ttsConfig.prefault({}),
+});
+export type SpeechConfig = z.infer<typeof speechConfig>;

@@ -1,0 +1,70 @@
+/**
+ * The one port every telephony backend (Asterisk, jambonz, browser, simulate) implements.
+ * The call core sees only this: audio in, audio out, DTMF, hangup, transfer to a person.
+ */
+
+export type SampleRate = 8000 | 16000;
+
+export interface TransferTarget {
+  /** endpoint: an Asterisk dial string (PJSIP/agent); sip: sip:agent@host; user: a registered user; phone: E.164 */
+  kind: 'endpoint' | 'sip' | 'user' | 'phone';
+  address: string;
+  timeoutSec: number;
+}
+
+export interface TransferRequest {
+  target: TransferTarget;
+  /** X-Voicebot-* headers, already header-safe (see telephony/headers.ts). */
+  headers: Record<string, string>;
+}
+
+export type TransferOutcome = 'answered' | 'busy' | 'no-answer' | 'failed';
+
+export interface TransferResult {
+  outcome: TransferOutcome;
+  /** backend detail, e.g. SIP status or ARI dialstatus */
+  detail?: string;
+}
+
+export interface CallLegEvents {
+  /** Caller audio: PCM16 mono at `inputSampleRate`, normally 20 ms frames. */
+  audio: [frame: Int16Array];
+  dtmf: [digit: string];
+  /** The caller (or the network) ended the call. Fires once. */
+  hangup: [reason: string];
+}
+
+export interface CallLeg {
+  readonly id: string;
+  readonly backend: string;
+  /** Caller number or URI. */
+  readonly from: string;
+  readonly to: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly inputSampleRate: SampleRate;
+  readonly outputSampleRate: SampleRate;
+
+  on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this;
+  off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this;
+
+  /** Queue bot audio (PCM16 at `outputSampleRate`, any length); the backend paces it out in 20 ms frames. */
+  sendAudio(pcm: Int16Array): void;
+  /** Barge-in: drop all queued bot audio at once. Returns the number of queued samples that were never played. */
+  clearAudio(): number;
+  /** Resolves when everything queued so far has been played out (or cleared, or the call ended). */
+  waitForPlayout(signal?: AbortSignal): Promise<void>;
+  /** Send DTMF to the far end (optional per backend). */
+  sendDtmf?(digits: string): Promise<void>;
+  /** Hand the caller to a person; resolves with the outcome. On failure the call stays with the bot. */
+  transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult>;
+  /** End the call from the bot's side and release everything the leg holds. */
+  hangup(reason?: string): Promise<void>;
+}
+
+/** A backend accepts inbound calls and can place outbound ones. */
+export interface TelephonyBackend {
+  readonly name: string;
+  start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void>;
+  originate?(target: TransferTarget, options: { callerId?: string; signal?: AbortSignal }): Promise<string>;
+  stop(): Promise<void>;
+}

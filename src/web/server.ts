@@ -1,0 +1,32 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log/logger.js';
+
+export interface WebServerDeps {
+  logger: Logger;
+  metrics: Registry;
+  /** Extra readiness checks (name → ok?) shown on /healthz. */
+  health?: () => Promise<Record<string, boolean>>;
+}
+
+/** The one HTTP server: health, metrics, and whatever plugins the concerns register (pages, webhooks, APIs). */
+export async function createWebServer(deps: WebServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+
+  app.get('/healthz', async (_req, reply) => {
+    const checks = deps.health ? await deps.health() : {};
+    const ok = Object.values(checks).every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    return reply.type(deps.metrics.contentType).send(await deps.metrics.metrics());
+  });
+
+  return app;
+}
