@@ -1,0 +1,44 @@
+import { EventEmitter } from 'node:events';
+import type { CallRecord, TranscriptEntry } from './call-record.js';
+
+export type CallState = 'greeting' | 'listening' | 'thinking' | 'speaking' | 'transferring' | 'ended';
+
+/** Live events about calls, for UIs (browser test page, agent console) and integrations. */
+export type CallEvent =
+  | { type: 'call-started'; callId: string; phone: string; backend: string; at: string }
+  | { type: 'state'; callId: string; from: CallState | null; to: CallState; cause: string }
+  | { type: 'transcript'; callId: string; entry: TranscriptEntry; partial?: boolean }
+  | { type: 'intent'; callId: string; intent: string | null; confidence: number; slots: Record<string, string> }
+  /** escalation requested: `target` is the routing target name, `address` where the backend dials */
+  | { type: 'escalation'; callId: string; target: string; address: string; reason: string; record: CallRecord }
+  | { type: 'escalation-outcome'; callId: string; outcome: 'answered' | 'busy' | 'no-answer' | 'failed' }
+  | { type: 'ticket'; callId: string; ticketId: string; url?: string; sink: string }
+  | { type: 'recording'; callId: string; path: string }
+  | { type: 'call-ended'; callId: string; record: CallRecord };
+
+export type CallEventListener = (event: CallEvent) => void;
+
+/** In-process pub/sub. A throwing listener is isolated so one UI cannot break a call. */
+export class CallEventBus {
+  readonly #emitter = new EventEmitter();
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+  publish(event: CallEvent): void {
+    for (const listener of this.#emitter.listeners('event') as CallEventListener[]) {
+      try {
+        listener(event);
+      } catch {
+        // isolation: listeners report their own errors
+      }
+    }
+  }
+  /** Returns an unsubscribe function. */
+  subscribe(listener: CallEventListener): () => void {
+    this.#emitter.on('event', listener);
+    return () => this.#emitter.off('event', listener);
+  }
+  get listenerCount(): number {
+    return this.#emitter.listenerCount('event');
+  }
+}
