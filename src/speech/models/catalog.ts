@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { SpeechConfig } from '../config.js';
 
 export interface WhisperModelInfo {
@@ -53,7 +53,7 @@ export async function checkWhisperModel(cfg: SpeechConfig['asr']['whisperCpp']):
   const path = whisperModelPath(cfg);
   const fix = `voicebot models download ${WHISPER_MODELS[cfg.model] ? cfg.model : 'base.en'}`;
   if (!existsSync(path)) return { ok: false, path, problem: `model file ${path} not found`, fix };
-  const info = Object.values(WHISPER_MODELS).find((m) => path.endsWith(m.file));
+  const info = Object.values(WHISPER_MODELS).find((m) => basename(path) === m.file);
   const size = statSync(path).size;
   if (info && size !== info.bytes) {
     return { ok: false, path, problem: `model file ${path} has ${size} bytes, expected ${info.bytes}`, fix };
