@@ -2,10 +2,18 @@ import type { Command } from 'commander';
 import { registerStartCommand } from './start.js';
 import { registerConfigCommands } from './config-cmd.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerCallCommand } from '../telephony/asterisk/cli.js';
+import { registerSimulateCommand } from '../dialog/simulate-cli.js';
+import { registerOutboxCommands } from '../crm/cli.js';
+import { registerModelsCommands } from '../speech/cli.js';
 
 /** Each concern contributes its own subcommands here (one line each). */
 export const commandRegistrations: Array<(program: Command) => void> = [
   registerStartCommand,
   registerConfigCommands,
   registerDoctorCommand,
+  registerCallCommand,
+  registerSimulateCommand,
+  registerOutboxCommands,
+  registerModelsCommands,
 ];

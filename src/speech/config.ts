@@ -28,6 +28,15 @@ export const asrConfig = z.strictObject({
       partialIntervalMs: z.number().int().min(100).default(500),
       language: z.string().default('en'),
       initialPrompt: z.string().default(''),
+      /**
+       * Fewest encoder frames (20 ms each) per request. Requests use about one frame per 20 ms of audio, so a
+       * 2 s turn does not pay for whisper's full 30 s window; 1500 turns the scaling off.
+       */
+      audioCtxMin: z.number().int().min(64).max(1500).default(256),
+      /** Download a missing catalog model at start-up (from downloadBaseUrl). */
+      autoDownload: z.boolean().default(true),
+      /** Model host (whisper.cpp's published ggml files); VOICEBOT_MODEL_BASE_URL and --base-url override it. */
+      downloadBaseUrl: z.string().url().optional(),
     })
     .prefault({}),
   openai: z
@@ -45,12 +54,17 @@ export const asrConfig = z.strictObject({
 
 export const ttsConfig = z.strictObject({
   provider: z.enum(['espeak-ng', 'coqui', 'openai', 'sherpa-onnx']).default('espeak-ng'),
+  /** LRU cache of synthesized sentences (text + voice + provider); 0 turns it off. */
   cacheEntries: z.number().int().min(0).default(256),
+  /** Speak sentence by sentence: the first plays while the next is synthesized. */
+  splitSentences: z.boolean().default(true),
   espeak: z
     .strictObject({
       binary: z.string().default('espeak-ng'),
       voice: z.string().default('en-us'),
       wordsPerMinute: z.number().int().min(80).max(450).default(175),
+      /** longest one sentence may take to synthesize */
+      timeoutMs: z.number().int().min(100).default(10_000),
     })
     .prefault({}),
   coqui: z
@@ -67,14 +81,25 @@ export const ttsConfig = z.strictObject({
       model: z.string().default('tts-1'),
       voice: z.string().default('alloy'),
       timeoutMs: z.number().int().min(100).default(10_000),
+      /** wav (any rate, read from the header) or pcm (raw 16-bit at pcmSampleRate) */
+      responseFormat: z.enum(['wav', 'pcm']).default('wav'),
+      pcmSampleRate: z.number().int().min(8000).max(48_000).default(24_000),
+      speed: z.number().min(0.25).max(4).default(1),
     })
     .prefault({}),
   sherpaOnnx: z
     .strictObject({
+      /** Piper voices are VITS models; Kokoro needs voicesPath; Matcha needs vocoderPath (modelPath = acoustic model). */
+      kind: z.enum(['vits', 'kokoro', 'matcha']).default('vits'),
       modelPath: z.string().optional(),
       tokensPath: z.string().optional(),
       dataDir: z.string().optional(),
+      lexiconPath: z.string().optional(),
+      voicesPath: z.string().optional(),
+      vocoderPath: z.string().optional(),
       speakerId: z.number().int().min(0).default(0),
+      speed: z.number().min(0.25).max(4).default(1),
+      numThreads: z.number().int().min(1).max(16).default(1),
     })
     .prefault({}),
 });

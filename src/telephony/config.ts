@@ -10,15 +10,38 @@ const asterisk = z.strictObject({
   app: z.string().default('voicebot'),
   /** Address Asterisk sends RTP to (this bot's address as Asterisk sees it). */
   rtpHost: z.string().default('127.0.0.1'),
+  /** Local interface the RTP sockets bind to (0.0.0.0 in a container; 127.0.0.1 when Asterisk is local). */
+  rtpBindHost: z.string().default('0.0.0.0'),
   rtpPortMin: port().default(20000),
   rtpPortMax: port().default(20999),
   requestTimeoutMs: z.number().int().min(100).default(5000),
   agentStaysSilent: z.boolean().default(false),
+  /** How long to wait for a channel's StasisStart after the REST reply that created it. */
+  stasisTimeoutMs: z.number().int().min(100).default(5000),
+  /** Event websocket reconnect backoff (exponential with jitter between these bounds). */
+  reconnectMinMs: z.number().int().min(10).default(250),
+  reconnectMaxMs: z.number().int().min(100).default(10_000),
+  /** Dial strings per transfer/outbound target kind; {address} is replaced. 'endpoint' targets are used as given. */
+  dialTemplates: z
+    .strictObject({
+      phone: z.string().default('PJSIP/{address}@trunk'),
+      sip: z.string().default('PJSIP/trunk/{address}'),
+      user: z.string().default('PJSIP/{address}'),
+    })
+    .prefault({}),
+  /** Caller id for outbound calls (CRM callbacks, voicebot call). */
+  outboundCallerId: z.string().optional(),
+  /** Ring time for outbound calls, seconds. */
+  outboundRingSec: z.number().int().min(5).default(30),
   recording: z
     .strictObject({
       enabled: z.boolean().default(false),
       announce: z.boolean().default(true),
       maxSeconds: z.number().int().min(10).default(3600),
+      /** Spoken before the conversation when announce is on. */
+      notice: z.string().default('This call is recorded for quality purposes.'),
+      /** Where finished recordings are written (one WAV per call). */
+      dir: z.string().default('recordings'),
     })
     .prefault({}),
 });
@@ -36,6 +59,21 @@ const jambonz = z.strictObject({
   apiKey: secret().optional(),
   applicationSid: z.string().optional(),
   callerId: z.string().optional(),
+  /** Base URL jambonz uses to reach this bot (https://bot.example.com); default: taken from each request's Host. */
+  publicUrl: z.string().url().optional(),
+  /** Carrier trunk for `phone` transfer targets (jambonz `dial` target `trunk`). */
+  trunk: z.string().optional(),
+  /** Accepted clock skew for Jambonz-Signature timestamps. */
+  signatureToleranceSec: z.number().int().min(1).default(300),
+  /** How long a call waits for its audio socket (or a WS API session:reconnect) before it is treated as ended. */
+  reconnectGraceMs: z.number().int().min(100).default(5000),
+  /**
+   * We pace audio in real time, so jambonz holds well under a second of it when a mark is sent: a mark not
+   * reported within this time (a media server without mark support) counts as played.
+   */
+  markTimeoutMs: z.number().int().min(100).default(5000),
+  /** Timeout for REST API requests (create call). */
+  requestTimeoutMs: z.number().int().min(100).default(5000),
 });
 
 export const telephonyConfig = z.strictObject({
@@ -47,3 +85,4 @@ export const telephonyConfig = z.strictObject({
   outboundToken: secret().optional(),
 });
 export type TelephonyConfig = z.infer<typeof telephonyConfig>;
+export type AsteriskConfig = z.infer<typeof asterisk>;

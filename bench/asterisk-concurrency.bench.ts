@@ -1,0 +1,306 @@
+/**
+ * Asterisk concurrency: N simultaneous calls through the ARI + RTP emulator on loopback, each a full bot
+ * (real Silero VAD, real whisper.cpp on the stub model, real espeak-ng, rules NLU). Raises N until p95 turn
+ * latency exceeds 1 s or the bot's outgoing audio starves; reports the largest N that held, and each round.
+ *
+ * Turn latency = from the caller frame where the bot's VAD placed the end of speech leaving the caller, to the
+ * first audible bot frame arriving back at the caller (through Asterisk's emulated UnicastRTP leg); it includes
+ * the endpointer's silence (speech.vad.endOfTurnSilenceMs, 500 ms by default). The stub model returns empty text,
+ * so after recognition runs (timed) the dialog gets the clip's reference transcript (TurnAsr substitute).
+ * Caller audio runs in real time for the clip's last second and the silence after it; earlier audio is sent
+ * at once to keep the bench short.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load.js';
+import { CallEventBus } from '../src/core/call-events.js';
+import { createMetrics } from '../src/core/metrics.js';
+import { runCall } from '../src/dialog/call-core.js';
+import { createLogger } from '../src/log/logger.js';
+import { resample } from '../src/media/resampler.js';
+import { readWavFile } from '../src/media/wav.js';
+import { MemorySessionStore } from '../src/session/memory-store.js';
+import { createSpeech } from '../src/speech/index.js';
+import type { Vad, VadEvent, VadFactory } from '../src/speech/types.js';
+import { createAsteriskBackend } from '../src/telephony/asterisk/backend.js';
+import { TurnAsr } from '../src/telephony/simulate/turn-asr.js';
+import type { CallRecord, CallRecordEvent } from '../src/core/call-record.js';
+import { startAriEmulator, ulawDecode, ulawEncode, type Party } from '../test/emulators/ari/index.js';
+import { figure, percentile } from './lib/figure.js';
+
+const BENCH = 'asterisk-concurrency';
+const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
+const ROUNDS = (process.env.ASTERISK_BENCH_N ?? '1,2,4,6,8,10,12,16').split(',').map(Number);
+const TAIL_REALTIME_MS = 1000;
+const SILENCE_AFTER_MS = 1500;
+const P95_LIMIT_MS = 1000;
+const AUDIBLE = 300;
+const BUDGET_MS = 56_000;
+const MAX_INTERNAL_PAUSE_MS = 300;
+
+interface Clip {
+  reference: string;
+  pcm8k: Int16Array;
+}
+
+function peak(pcm: Int16Array): number {
+  let m = 0;
+  for (const s of pcm) m = Math.max(m, Math.abs(s));
+  return m;
+}
+
+/** Voiced 20 ms frames: within 35 dB of the loudest one (as heard through μ-law). */
+function voicedFrames(pcm: Int16Array): boolean[] {
+  const heard = ulawDecode(ulawEncode(pcm));
+  const rms: number[] = [];
+  for (let at = 0; at + 160 <= heard.length; at += 160) {
+    let sum = 0;
+    for (let i = at; i < at + 160; i++) sum += heard[i]! * heard[i]!;
+    rms.push(Math.sqrt(sum / 160));
+  }
+  const threshold = Math.max(Math.max(...rms) * 10 ** (-35 / 20), 60);
+  return rms.map((r) => r >= threshold);
+}
+
+/** Longest run of unvoiced frames between the first and last voiced one, ms. */
+function longestPauseMs(voiced: boolean[]): number {
+  const first = voiced.indexOf(true);
+  const last = voiced.lastIndexOf(true);
+  let run = 0;
+  let longest = 0;
+  for (let i = first; i <= last; i++) {
+    run = voiced[i] ? 0 : run + 1;
+    longest = Math.max(longest, run);
+  }
+  return longest * 20;
+}
+
+async function loadClips(): Promise<Clip[]> {
+  const lines = readFileSync(join(SHARED, 'audio/TRANSCRIPTS.tsv'), 'utf8').trim().split('\n');
+  const clips: Clip[] = [];
+  for (const line of lines) {
+    const [file, reference] = line.split('\t') as [string, string];
+    const wav = await readWavFile(join(SHARED, 'audio', file));
+    const pcm8k = resample(wav.samples, wav.sampleRate, 8000);
+    const voiced = voicedFrames(pcm8k);
+    // a pause inside a clip longer than the endpointer's silence would end the turn early: one turn = one utterance
+    if (longestPauseMs(voiced) >= MAX_INTERNAL_PAUSE_MS) continue;
+    clips.push({ reference, pcm8k });
+  }
+  if (clips.length === 0) throw new Error('no clip without long internal pauses');
+  return clips;
+}
+
+async function until(pred: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!pred()) {
+    if (performance.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+/** Bot finished its greeting: audible audio heard, then 400 ms without any. */
+function greetingDone(p: Party): boolean {
+  const audible = p.received.filter((c) => peak(c.pcm) > AUDIBLE);
+  const last = audible[audible.length - 1];
+  return last !== undefined && performance.now() - last.at > 400;
+}
+
+const emu = await startAriEmulator();
+const config = loadConfig({
+  env: {},
+  overrides: {
+    log: { level: 'warn', format: 'json' },
+    telephony: {
+      backend: 'asterisk',
+      asterisk: {
+        url: emu.url,
+        username: emu.username,
+        password: emu.password,
+        rtpHost: '127.0.0.1',
+        rtpBindHost: '127.0.0.1',
+        rtpPortMin: 41000,
+        rtpPortMax: 41199,
+      },
+    },
+    speech: {
+      vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') },
+      asr: { whisperCpp: { modelPath: join(SHARED, 'models/for-tests-ggml-tiny.en.bin') } },
+      tts: { cacheEntries: 0 },
+    },
+    dialog: { greeting: 'Hello.', maxLowConfidenceTurns: 1000 },
+    // the endpointer's silence is part of every turn's latency; 500 ms is the default
+  },
+});
+const logger = createLogger(config.log, pino.destination(2));
+const metrics = createMetrics(false);
+const speech = await createSpeech(config, logger, metrics);
+const clips = await loadClips();
+if (process.env.BENCH_DEBUG) console.error(`${clips.length} clips without long pauses`);
+const turnAsrs = new Map<string, TurnAsr>();
+/** per call: the VAD's end-of-utterance events (endMs in the call's audio time, `at` wall clock) */
+const speechEnds = new Map<string, Array<{ endMs: number; at: number }>>();
+function timedVad(callId: string): VadFactory {
+  return {
+    create(): Vad {
+      const vad = speech.vad.create();
+      const ends: Array<{ endMs: number; at: number }> = [];
+      speechEnds.set(callId, ends);
+      return {
+        push(pcm: Int16Array): VadEvent[] {
+          const events = vad.push(pcm);
+          for (const e of events) if (e.type === 'speechEnd') ends.push({ endMs: e.endMs, at: performance.now() });
+          return events;
+        },
+        get speaking() {
+          return vad.speaking;
+        },
+        reset: () => vad.reset(),
+        close: () => vad.close(),
+      };
+    },
+  };
+}
+/** substitute: whisper runs (timed) on every turn; inject: recognition skipped, to measure the rest of the path */
+let asrMode: 'substitute' | 'inject' = 'substitute';
+const pending = new Map<string, string>(); // caller channel id → reference text for its turn
+const nullSink = { submit: (_e: CallRecordEvent, _r: CallRecord) => Promise.resolve() };
+const backend = createAsteriskBackend(config, {
+  logger,
+  metrics,
+  sessions: new MemorySessionStore(config.session.ttlSeconds),
+  onCall: async (leg) => {
+    const asr = new TurnAsr(speech.asr);
+    asr.setTurn(0, { mode: asrMode, text: pending.get(leg.id) ?? 'hello' });
+    turnAsrs.set(leg.id, asr);
+    await runCall(leg, {
+      config,
+      logger,
+      vad: timedVad(leg.id),
+      asr,
+      tts: speech.tts,
+      records: nullSink,
+      sessions: new MemorySessionStore(config.session.ttlSeconds),
+      events: new CallEventBus(),
+      metrics,
+    });
+  },
+});
+await backend.start();
+
+interface Round {
+  n: number;
+  latencies: number[];
+  failedTurns: number;
+  gaps: number;
+  skipped: number;
+  underruns: number;
+  lateP99: number;
+}
+
+async function oneCall(i: number, round: Round): Promise<void> {
+  const clip = clips[i % clips.length]!;
+  const party = await emu.placeCall({ from: `+1555000${String(i).padStart(4, '0')}` });
+  pending.set(party.channelId, clip.reference);
+  if (!(await until(() => greetingDone(party), 10_000))) {
+    if (process.env.BENCH_DEBUG) console.error(`call ${i}: no greeting`);
+    round.failedTurns++;
+    party.hangup();
+    return;
+  }
+  // wall time each caller frame left the caller: the VAD's audio clock counts these frames
+  const sentAt: number[] = [];
+  const onFrame = () => sentAt.push(performance.now());
+  party.on('frame', onFrame);
+  const tailStart = Math.max(0, clip.pcm8k.length - (TAIL_REALTIME_MS * 8000) / 1000);
+  await party.sendPcm(clip.pcm8k.subarray(0, tailStart), { speed: 0 });
+  await party.sendPcm(clip.pcm8k.subarray(tailStart), { speed: 1 });
+  const silence = party.sendSilence(SILENCE_AFTER_MS, { speed: 1 });
+  // the turn ends where the bot's VAD put the end of speech; latency runs from that frame leaving the caller
+  const ends = () => speechEnds.get(party.channelId) ?? [];
+  const gotEnd = await until(() => ends().length > 0, 5000);
+  const end = ends()[0];
+  const replied = () => end !== undefined && party.received.some((c) => c.at > end.at && peak(c.pcm) > AUDIBLE);
+  const ok = gotEnd && (await until(replied, 5000));
+  await silence;
+  party.off('frame', onFrame);
+  const voiceEndSent = end ? sentAt[Math.min(sentAt.length - 1, Math.floor(end.endMs / 20))] : undefined;
+  const asrResult = turnAsrs.get(party.channelId)?.results[0];
+  if (asrResult && end && process.env.BENCH_DEBUG)
+    console.error(
+      `call ${i}: asr final ${Math.round(asrResult.at - end.at)} ms after the VAD end, processing ${Math.round(asrResult.timings.processingMs)} ms, queue ${Math.round(asrResult.timings.queueMs)} ms`,
+    );
+  if (ok && end && voiceEndSent !== undefined) {
+    const first = party.received.find((c) => c.at > end.at && peak(c.pcm) > AUDIBLE)!;
+    round.latencies.push(first.at - voiceEndSent);
+  } else {
+    if (process.env.BENCH_DEBUG) console.error(`call ${i}: no turn end or no reply (ends ${ends().length})`);
+    round.failedTurns++;
+  }
+  // let the reply play out, then read the bot's pacer figures before hanging up
+  await until(() => greetingDone(party), 8000);
+  const call = backend.calls.get(party.channelId);
+  const stats = call?.mediaStats;
+  if (stats) {
+    round.gaps += stats.gaps;
+    round.skipped += stats.pacer.skipped;
+    round.underruns += stats.pacer.underruns;
+    round.lateP99 = Math.max(round.lateP99, stats.pacer.lateP99);
+  }
+  party.hangup();
+  await party.ended;
+}
+
+/** Raise N until a round fails the criterion; returns the largest N that held. */
+async function sweep(label: string, budgetMs: number): Promise<number> {
+  const started = performance.now();
+  let best = 0;
+  for (const n of ROUNDS) {
+    if (performance.now() - started > budgetMs) break;
+    const round: Round = { n, latencies: [], failedTurns: 0, gaps: 0, skipped: 0, underruns: 0, lateP99: 0 };
+    await Promise.all(Array.from({ length: n }, (_, i) => oneCall(i, round)));
+    await until(() => backend.calls.size === 0, 5000);
+    const p95 = percentile(round.latencies, 0.95);
+    const held = round.failedTurns === 0 && p95 <= P95_LIMIT_MS && round.gaps === 0 && round.skipped === 0;
+    figure(BENCH, `turn_latency_p95_${label}_n${n}`, p95, 'ms', {
+      n,
+      asr: label,
+      p50: percentile(round.latencies, 0.5),
+      turns: round.latencies.length,
+      failedTurns: round.failedTurns,
+      starvedGaps: round.gaps,
+      skippedSlots: round.skipped,
+      tailUnderruns: round.underruns,
+      pacerLateP99Ms: round.lateP99,
+      held,
+    });
+    if (!held) break;
+    best = n;
+  }
+  return best;
+}
+
+const cores = (await import('node:os')).cpus().length;
+const criterion = `p95 turn latency <= ${P95_LIMIT_MS} ms, no starved or skipped pacer slots`;
+const withWhisper = await sweep('whisper', BUDGET_MS / 2);
+figure(BENCH, 'max_concurrent_calls', withWhisper, 'calls', {
+  criterion,
+  cores,
+  loadavg1: (await import('node:os')).loadavg()[0],
+  whisper: 'stub tiny.en (full compute)',
+  tts: 'espeak-ng',
+});
+asrMode = 'inject';
+const transportOnly = await sweep('no-asr', BUDGET_MS / 2);
+figure(BENCH, 'max_concurrent_calls_without_asr', transportOnly, 'calls', {
+  criterion,
+  cores,
+  note: 'recognition skipped (text injected): Asterisk/RTP path + VAD + espeak-ng + dialog only',
+});
+await backend.stop();
+await speech.close();
+await emu.close();
+process.exit(0);

@@ -1,0 +1,19 @@
+/** Prints one bench figure as a JSON line (the format bench/run.ts forwards). */
+export function figure(
+  bench: string,
+  metric: string,
+  value: number,
+  unit: string,
+  extra: Record<string, unknown> = {},
+): void {
+  const rounded = Number.isInteger(value) ? value : Number(value.toPrecision(4));
+  console.log(JSON.stringify({ bench, metric, value: rounded, unit, ...extra }));
+}
+
+/** Percentile of an unsorted sample (nearest rank); 0 for an empty one. */
+export function percentile(values: ArrayLike<number>, q: number): number {
+  const n = values.length;
+  if (n === 0) return 0;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(n - 1, Math.floor(q * n))]!;
+}

@@ -1,0 +1,146 @@
+/**
+ * RTP load generator for bench/media.bench.ts, run as a SEPARATE process (so the bench process measures only
+ * the media plane): sends N μ-law streams at 50 packets/s each, phases spread evenly over the 20 ms period as
+ * independent calls would be, and counts what comes back. Controlled over the fork IPC channel.
+ */
+import { createSocket } from 'node:dgram';
+import { mulawEncode } from '../../src/media/g711.js';
+import { serializeRtp } from '../../src/media/rtp.js';
+
+export type SenderCommand = { type: 'start'; host: string; ports: number[] } | { type: 'stop' } | { type: 'exit' };
+export type SenderReport =
+  | { type: 'ready' }
+  | { type: 'started' }
+  | { type: 'stopped'; sent: number; received: number; lateSendP99Ms: number; interarrivalJitterP99Ms: number };
+
+const FRAME_MS = 20;
+const SOCKETS = 4; // a few source sockets; each session locks to whichever one feeds it
+
+// 50 frames of a 1 kHz + 300 Hz mix, μ-law, looped.
+const payloads: Buffer[] = [];
+for (let f = 0; f < 50; f++) {
+  const pcm = new Int16Array(160);
+  for (let i = 0; i < 160; i++) {
+    const t = (f * 160 + i) / 8000;
+    pcm[i] = 5000 * Math.sin(2 * Math.PI * 1000 * t) + 3000 * Math.sin(2 * Math.PI * 300 * t);
+  }
+  payloads.push(Buffer.from(mulawEncode(pcm)));
+}
+
+interface Stream {
+  port: number;
+  sent: number;
+  seq: number;
+  ssrc: number;
+  socket: number;
+  lastArrival: number;
+}
+
+const sockets = Array.from({ length: SOCKETS }, () => {
+  const s = createSocket('udp4');
+  return s;
+});
+let streams: Stream[] = [];
+const byPort = new Map<number, Stream>();
+let running = false;
+let timer: NodeJS.Timeout | null = null;
+let startAt = 0;
+let sent = 0;
+let received = 0;
+const lateSends: number[] = [];
+const jitters: number[] = [];
+let host = '127.0.0.1';
+
+function p99(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))]!;
+}
+
+function onMessage(msg: Buffer, rinfo: { port: number }): void {
+  const stream = byPort.get(rinfo.port);
+  if (!stream || msg.length < 12) return;
+  received++;
+  const now = performance.now();
+  if (stream.lastArrival > 0 && running) jitters.push(Math.abs(now - stream.lastArrival - FRAME_MS));
+  stream.lastArrival = now;
+}
+
+/** Packet k of the whole load goes to stream k mod N and is due at k × 20/N ms: one absolute grid for all. */
+let nextPacket = 0;
+
+function tick(): void {
+  if (!running) return;
+  const n = streams.length;
+  const spacing = FRAME_MS / n;
+  const now = performance.now();
+  const elapsed = now - startAt;
+  while (nextPacket * spacing <= elapsed) {
+    const s = streams[nextPacket % n]!;
+    lateSends.push(elapsed - nextPacket * spacing);
+    const buf = serializeRtp({
+      payloadType: 0,
+      sequenceNumber: s.seq,
+      timestamp: (s.sent * 160) >>> 0,
+      ssrc: s.ssrc,
+      payload: payloads[s.sent % 50]!,
+    });
+    sockets[s.socket]!.send(buf, s.port, host);
+    s.seq = (s.seq + 1) & 0xffff;
+    s.sent++;
+    sent++;
+    nextPacket++;
+  }
+  const wait = startAt + nextPacket * spacing - performance.now();
+  timer = setTimeout(tick, Math.max(0, Math.floor(wait)));
+}
+
+function send(report: SenderReport): void {
+  process.send?.(report);
+}
+
+process.on('message', (cmd: SenderCommand) => {
+  if (cmd.type === 'start') {
+    host = cmd.host;
+    streams = cmd.ports.map((port, i) => ({
+      port,
+      sent: 0,
+      seq: (i * 7919) & 0xffff,
+      ssrc: (0x10000 + i) >>> 0,
+      socket: i % SOCKETS,
+      lastArrival: 0,
+    }));
+    byPort.clear();
+    for (const s of streams) byPort.set(s.port, s);
+    sent = 0;
+    received = 0;
+    lateSends.length = 0;
+    jitters.length = 0;
+    nextPacket = 0;
+    running = true;
+    startAt = performance.now();
+    tick();
+    send({ type: 'started' });
+  } else if (cmd.type === 'stop') {
+    running = false;
+    if (timer) clearTimeout(timer);
+    timer = null;
+    // Let packets in flight land before counting.
+    setTimeout(() => {
+      send({ type: 'stopped', sent, received, lateSendP99Ms: p99(lateSends), interarrivalJitterP99Ms: p99(jitters) });
+    }, 300);
+  } else {
+    for (const s of sockets) s.close();
+    process.disconnect?.();
+  }
+});
+
+let bound = 0;
+for (const s of sockets) {
+  s.on('message', onMessage);
+  s.bind(0, '127.0.0.1', () => {
+    s.setRecvBufferSize(4 * 1024 * 1024);
+    s.setSendBufferSize(4 * 1024 * 1024);
+    if (++bound === SOCKETS) send({ type: 'ready' });
+  });
+}

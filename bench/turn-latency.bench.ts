@@ -1,0 +1,270 @@
+/**
+ * Turn latency: from the end of caller speech (the last voiced frame as it leaves the simulated phone line
+ * toward the bot) to the first bot audio frame played back, over the shared clips, at 1 and 8 concurrent
+ * calls, with stage times. Real Silero VAD, real whisper.cpp on the stub model, real espeak-ng.
+ *
+ * The stub whisper model returns empty text, so after recognition runs (and is timed) the dialog gets the
+ * clip's reference transcript (../shared/audio/TRANSCRIPTS.tsv); the output says so (key `asrText`).
+ * Caller audio runs in real time for each clip's last second and the silence after it (what endpointing
+ * and the measured path depend on); earlier clip audio is fed at once to keep the bench short.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load.js';
+import { CallEventBus } from '../src/core/call-events.js';
+import { createMetrics } from '../src/core/metrics.js';
+import { createLogger } from '../src/log/logger.js';
+import { resample } from '../src/media/resampler.js';
+import { readWavFile } from '../src/media/wav.js';
+import { runCall } from '../src/dialog/call-core.js';
+import { createSpeech } from '../src/speech/index.js';
+import type { Tts, TtsOptions, Vad, VadFactory, VadEvent } from '../src/speech/types.js';
+import { runSimulatedCall, type SimulatedTurn } from '../src/telephony/simulate/driver.js';
+import { MemorySessionStore } from '../src/session/memory-store.js';
+import { CollectingRecordSink } from '../src/telephony/simulate/memory.js';
+import {
+  SIM_FRAME_SAMPLES,
+  SIM_RATE,
+  SimulatedCallLeg,
+  throughMulaw,
+  type TickResult,
+} from '../src/telephony/simulate/simulated-leg.js';
+import { TurnAsr } from '../src/telephony/simulate/turn-asr.js';
+
+const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
+const LEAD_MS = 200;
+const TAIL_REALTIME_MS = 1000;
+const CALLS_8_TURNS_EACH = 4;
+const CALL_STAGGER_MS = 250;
+
+interface Clip {
+  file: string;
+  reference: string;
+  pcm8k: Int16Array;
+  /** frame index (20 ms, counted from the turn's first frame) of the last voiced frame */
+  lastVoicedFrame: number;
+}
+
+interface TurnTimes {
+  lastVoiced?: number;
+  speechEnd?: number;
+  asrFinal?: number;
+  asrProcessingMs?: number;
+  intent?: number;
+  ttsStart?: number;
+  ttsFirstChunk?: number;
+  firstBotFrame?: number;
+}
+
+async function loadClips(): Promise<Clip[]> {
+  const lines = readFileSync(join(SHARED, 'audio/TRANSCRIPTS.tsv'), 'utf8').trim().split('\n');
+  const clips: Clip[] = [];
+  for (const line of lines) {
+    const [file, reference] = line.split('\t') as [string, string];
+    const wav = await readWavFile(join(SHARED, 'audio', file));
+    const speech = resample(wav.samples, wav.sampleRate, SIM_RATE);
+    const pcm8k = new Int16Array((SIM_RATE * LEAD_MS) / 1000 + speech.length);
+    pcm8k.set(speech, pcm8k.length - speech.length);
+    clips.push({ file, reference, pcm8k, lastVoicedFrame: lastVoicedFrame(throughMulaw(pcm8k)) });
+  }
+  return clips;
+}
+
+/** Last 20 ms frame whose level is within 35 dB of the clip's loudest frame (and above a floor). */
+function lastVoicedFrame(pcm: Int16Array): number {
+  const rms: number[] = [];
+  for (let at = 0; at + SIM_FRAME_SAMPLES <= pcm.length; at += SIM_FRAME_SAMPLES) {
+    let sum = 0;
+    for (let i = at; i < at + SIM_FRAME_SAMPLES; i++) sum += pcm[i]! * pcm[i]!;
+    rms.push(Math.sqrt(sum / SIM_FRAME_SAMPLES));
+  }
+  const threshold = Math.max(Math.max(...rms) * 10 ** (-35 / 20), 60);
+  for (let i = rms.length - 1; i >= 0; i--) if (rms[i]! >= threshold) return i;
+  return rms.length - 1;
+}
+
+/** Notes when the VAD ends each utterance. */
+function timedVad(inner: VadFactory, onSpeechEnd: () => void): VadFactory {
+  return {
+    create(...args: unknown[]): Vad {
+      const vad = (inner.create as (...a: unknown[]) => Vad)(...args);
+      return {
+        push(pcm: Int16Array): VadEvent[] {
+          const events = vad.push(pcm);
+          if (events.some((e) => e.type === 'speechEnd')) onSpeechEnd();
+          return events;
+        },
+        get speaking() {
+          return vad.speaking;
+        },
+        reset: () => vad.reset(),
+        close: () => vad.close(),
+      };
+    },
+  };
+}
+
+/** Notes when each synthesis starts and yields its first chunk. */
+function timedTts(inner: Tts, onStart: () => void, onFirstChunk: () => void): Tts {
+  return {
+    async *synthesize(text: string, options?: TtsOptions) {
+      onStart();
+      let first = true;
+      for await (const chunk of inner.synthesize(text, options)) {
+        if (first) onFirstChunk();
+        first = false;
+        yield chunk;
+      }
+    },
+    close: () => inner.close(),
+  };
+}
+
+function percentile(values: number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+const config = loadConfig({
+  overrides: {
+    log: { level: 'warn', format: 'json' },
+    speech: {
+      vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') },
+      asr: { whisperCpp: { modelPath: join(SHARED, 'models/for-tests-ggml-tiny.en.bin') } },
+      // every reply is synthesised: a cached prompt would measure the cache, not the TTS
+      tts: { cacheEntries: 0 },
+    },
+    // a short greeting, and no escalation after repeated "no intent" turns: every turn gets a spoken reply
+    dialog: { greeting: 'Hello.', maxLowConfidenceTurns: 1000 },
+  },
+});
+const logger = createLogger(config.log, pino.destination(2));
+const metrics = createMetrics(false);
+const speech = await createSpeech(config, logger, metrics);
+const clips = await loadClips();
+
+async function oneCall(turnClips: Clip[], delayMs: number): Promise<TurnTimes[]> {
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  const times: TurnTimes[] = turnClips.map(() => ({}));
+  let turn = -1;
+  const current = () => (turn >= 0 ? times[turn] : undefined);
+  const events = new CallEventBus();
+  const asr = new TurnAsr(speech.asr, (r) => {
+    const t = times[r.turn];
+    if (t && t.asrFinal === undefined) {
+      t.asrFinal = r.at;
+      t.asrProcessingMs = r.timings.processingMs + r.timings.queueMs;
+    }
+  });
+  const vad = timedVad(speech.vad, () => {
+    const t = current();
+    if (t?.lastVoiced !== undefined && t.speechEnd === undefined) t.speechEnd = performance.now();
+  });
+  const tts = timedTts(
+    speech.tts,
+    () => {
+      const t = current();
+      if (t?.intent !== undefined && t.ttsStart === undefined) t.ttsStart = performance.now();
+    },
+    () => {
+      const t = current();
+      if (t?.ttsStart !== undefined && t.ttsFirstChunk === undefined) t.ttsFirstChunk = performance.now();
+    },
+  );
+  const leg = new SimulatedCallLeg({ instantPlayout: true });
+  events.subscribe((e) => {
+    const t = current();
+    if (e.callId === leg.id && e.type === 'intent' && t && t.intent === undefined) t.intent = performance.now();
+  });
+  const deps = {
+    config,
+    logger,
+    vad,
+    asr,
+    tts,
+    records: new CollectingRecordSink(),
+    sessions: new MemorySessionStore(config.session.ttlSeconds),
+    events,
+    metrics,
+  };
+  const turns: SimulatedTurn[] = turnClips.map((c) => ({ pcm8k: c.pcm8k, label: c.file }));
+  await runSimulatedCall({
+    leg,
+    events,
+    turns,
+    run: (l, signal) => runCall(l, deps, signal),
+    pace: 'realtime',
+    realtimeTailMs: TAIL_REALTIME_MS,
+    beforeTurn: (i) => {
+      turn = i;
+      asr.setTurn(i, { mode: 'substitute', text: turnClips[i]!.reference.toLowerCase() });
+    },
+    onTick: (tick: TickResult) => {
+      const t = current();
+      if (!t) return;
+      if (tick.caller && tick.caller.turn === turn && tick.caller.frame === turnClips[turn]!.lastVoicedFrame) {
+        t.lastVoiced = tick.at;
+      }
+      if (tick.botSamples > 0 && t.lastVoiced !== undefined && t.firstBotFrame === undefined) t.firstBotFrame = tick.at;
+    },
+  });
+  return times;
+}
+
+function report(calls: number, times: TurnTimes[]): void {
+  const complete = times.filter((t) => t.lastVoiced !== undefined && t.firstBotFrame !== undefined);
+  const span = (a: keyof TurnTimes, b: keyof TurnTimes) =>
+    complete.filter((t) => t[a] !== undefined && t[b] !== undefined).map((t) => t[b]! - t[a]!);
+  const total = span('lastVoiced', 'firstBotFrame');
+  const stages = {
+    endpointing: span('lastVoiced', 'speechEnd'),
+    asr: span('speechEnd', 'asrFinal'),
+    nlu: span('asrFinal', 'intent'),
+    tts_first_chunk: span('ttsStart', 'ttsFirstChunk'),
+  };
+  const common = {
+    calls,
+    turns: times.length,
+    measuredTurns: complete.length,
+    asrText: 'reference transcript substituted after real recognition (stub whisper model returns empty text)',
+    endOfTurnSilenceMs: config.speech.vad.endOfTurnSilenceMs,
+    ttsCache: 'off',
+  };
+  const emit = (metric: string, value: number, extra: Record<string, unknown> = {}) =>
+    console.log(
+      JSON.stringify({ bench: 'turn-latency', metric, value: Math.round(value), unit: 'ms', ...common, ...extra }),
+    );
+  const targets: { p50?: number; p95: number } = calls === 1 ? { p50: 450, p95: 700 } : { p95: 1000 };
+  const p50 = percentile(total, 0.5);
+  const p95 = percentile(total, 0.95);
+  emit(
+    'turn_latency_p50',
+    p50,
+    targets.p50 !== undefined ? { target: targets.p50, meetsTarget: p50 <= targets.p50 } : {},
+  );
+  emit('turn_latency_p95', p95, { target: targets.p95, meetsTarget: p95 <= targets.p95 });
+  for (const [stage, values] of Object.entries(stages)) {
+    emit(`${stage}_p50`, percentile(values, 0.5));
+    emit(`${stage}_p95`, percentile(values, 0.95));
+  }
+  const asrCompute = complete.map((t) => t.asrProcessingMs ?? Number.NaN).filter(Number.isFinite);
+  emit('asr_processing_plus_queue_p50', percentile(asrCompute, 0.5));
+}
+
+try {
+  report(1, await oneCall(clips, 0));
+  const eight = await Promise.all(
+    Array.from({ length: 8 }, (_, c) =>
+      oneCall(
+        Array.from({ length: CALLS_8_TURNS_EACH }, (_, k) => clips[(c + k * 3) % clips.length]!),
+        c * CALL_STAGGER_MS,
+      ),
+    ),
+  );
+  report(8, eight.flat());
+} finally {
+  await speech.close();
+}

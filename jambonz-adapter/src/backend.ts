@@ -1,0 +1,296 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../src/log/logger.js';
+import { callLogger } from '../../src/log/logger.js';
+import type { TelephonyConfig } from '../../src/telephony/config.js';
+import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../../src/telephony/port.js';
+import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
+import { dialOutcomeSchema, type CallPayload } from './messages.js';
+import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
+import { mediaPacers, type PacerFactory } from './pacer.js';
+import { createCall } from './rest.js';
+import { dialVerb, hangupVerb, listenVerb, type JambonzVerb } from './verbs.js';
+
+export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
+
+export interface JambonzDeps {
+  logger: Logger;
+  metrics: Registry;
+  /** where the routes are mounted (default /jambonz) */
+  pathPrefix?: string;
+  /** tests inject a fake clock pacer; production uses the media plane's Pacer */
+  pacers?: PacerFactory;
+  fetch?: typeof fetch;
+}
+
+/** Where jambonz reaches us, for the URLs we put in verbs. */
+export interface UrlBase {
+  http: string;
+  ws: string;
+}
+
+/** Names of the hooks our verbs ask jambonz to call back (HTTP: path under the prefix; WS API: hook name). */
+export const HOOKS = { listenEnded: 'listen-ended', dialEnded: 'dial-ended', dialConfirm: 'dial-confirm' } as const;
+export type HookName = (typeof HOOKS)[keyof typeof HOOKS];
+
+const ENDED_STATUSES = new Set(['completed', 'failed', 'busy', 'no-answer', 'canceled']);
+/** How long an ended call's sid is remembered, so late hooks get a clean `hangup`. */
+const TOMBSTONE_MS = 60_000;
+
+export interface JambonzStats {
+  calls: number;
+  audioSockets: number;
+  controlSockets: number;
+  running: number;
+  tombstones: number;
+}
+
+/** The jambonz telephony backend: one object per app, shared by the HTTP webhooks and the two WebSocket endpoints. */
+export class JambonzBackend implements TelephonyBackend {
+  readonly name = 'jambonz';
+  readonly pathPrefix: string;
+  readonly config: JambonzConfig;
+  readonly metrics: JambonzMetrics;
+  readonly logger: Logger;
+  readonly #pacers: PacerFactory;
+  readonly #fetch: typeof fetch;
+  readonly #calls = new Map<string, JambonzCallLeg>();
+  readonly #tombstones = new Map<string, NodeJS.Timeout>();
+  readonly #audioSockets = new Set<WebSocket>();
+  readonly #controlSockets = new Set<WebSocket>();
+  readonly #running = new Set<Promise<void>>();
+  #onCall: ((call: CallLeg) => Promise<void>) | null = null;
+
+  constructor(config: JambonzConfig, deps: JambonzDeps) {
+    this.config = config;
+    this.logger = deps.logger.child({ component: 'jambonz' });
+    this.metrics = jambonzMetrics(deps.metrics);
+    this.pathPrefix = deps.pathPrefix ?? '/jambonz';
+    this.#pacers = deps.pacers ?? mediaPacers;
+    this.#fetch = deps.fetch ?? fetch;
+  }
+
+  async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
+    this.#onCall = onCall;
+    signal?.addEventListener('abort', () => void this.stop(), { once: true });
+    await Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#onCall = null;
+    await Promise.all([...this.#calls.values()].map((leg) => leg.hangup('shutdown')));
+    for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
+    for (const timer of this.#tombstones.values()) clearTimeout(timer);
+    this.#tombstones.clear();
+    await Promise.allSettled([...this.#running]);
+  }
+
+  async originate(target: TransferTarget, options: { callerId?: string; signal?: AbortSignal }): Promise<string> {
+    return createCall(this.config, target, {
+      fetch: this.#fetch,
+      callerId: options.callerId ?? this.config.callerId,
+      callHookUrl: this.config.publicUrl ? `${this.config.publicUrl.replace(/\/$/, '')}${this.pathPrefix}` : undefined,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  stats(): JambonzStats {
+    return {
+      calls: this.#calls.size,
+      audioSockets: this.#audioSockets.size,
+      controlSockets: this.#controlSockets.size,
+      running: this.#running.size,
+      tombstones: this.#tombstones.size,
+    };
+  }
+
+  leg(callSid: string): JambonzCallLeg | undefined {
+    return this.#calls.get(callSid);
+  }
+
+  /** URLs for verbs: the configured public URL, or the scheme and Host the request came in on. */
+  urlBase(headers: Record<string, string | string[] | undefined>): UrlBase {
+    const configured = this.config.publicUrl?.replace(/\/$/, '');
+    const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+    const proto = first(headers['x-forwarded-proto'])?.split(',')[0]?.trim() === 'https' ? 'https' : 'http';
+    const http = configured ?? `${proto}://${first(headers['x-forwarded-host']) ?? first(headers.host) ?? 'localhost'}`;
+    return { http, ws: http.replace(/^http/, 'ws') };
+  }
+
+  // ---- calls -------------------------------------------------------------------------------------
+
+  /** A new call (call webhook or session:new): create its leg and answer with the listen verb. */
+  newCall(payload: CallPayload, mode: ControlMode, base: UrlBase, control?: WebSocket): JambonzVerb[] {
+    const existing = this.#calls.get(payload.call_sid);
+    if (existing) {
+      // A retried webhook or a duplicate session: same call, same answer.
+      if (control) existing.attachControl(control);
+      return [this.#listen(existing, base)];
+    }
+    if (this.#tombstones.has(payload.call_sid)) return [hangupVerb()];
+    const onCall = this.#onCall;
+    if (!onCall) {
+      this.logger.warn({ callSid: payload.call_sid }, 'jambonz call while the backend is not started: hanging up');
+      return [hangupVerb()];
+    }
+    const leg = new JambonzCallLeg(
+      {
+        callSid: payload.call_sid,
+        from: payload.from,
+        to: payload.to,
+        direction: payload.direction,
+        sampleRate: this.config.sampleRate,
+        mode,
+        audioToken: randomBytes(18).toString('base64url'),
+      },
+      this.#legHost(payload.call_sid, mode, base),
+    );
+    this.#calls.set(leg.id, leg);
+    this.metrics.activeCalls.inc();
+    if (control) leg.attachControl(control);
+    this.#run(leg, onCall);
+    return [this.#listen(leg, base)];
+  }
+
+  #run(leg: JambonzCallLeg, onCall: (call: CallLeg) => Promise<void>): void {
+    const run = (async () => {
+      try {
+        await onCall(leg);
+      } catch (err) {
+        this.logger.error({ err, callSid: leg.id }, 'call handler failed');
+      } finally {
+        if (!leg.ended) await leg.hangup('bot-finished');
+      }
+    })();
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run));
+  }
+
+  #legHost(callSid: string, mode: ControlMode, base: UrlBase): LegHost {
+    return {
+      logger: callLogger(this.logger, callSid),
+      pacers: this.#pacers,
+      reconnectGraceMs: this.config.reconnectGraceMs,
+      markTimeoutMs: this.config.markTimeoutMs,
+      dialVerb: (request) =>
+        dialVerb(request, {
+          actionHook: this.#hookRef(HOOKS.dialEnded, mode, base),
+          confirmHook: this.#hookRef(HOOKS.dialConfirm, mode, base),
+          ...(this.config.trunk ? { trunk: this.config.trunk } : {}),
+        }),
+      onOversize: (what) => {
+        this.metrics.oversizeFrames.inc();
+        this.logger.error({ callSid, what }, 'refused to send a frame over 24 KiB to jambonz');
+      },
+      onReleased: (leg) => this.#released(leg),
+    };
+  }
+
+  #hookRef(name: HookName, mode: ControlMode, base: UrlBase): string {
+    return mode === 'ws' ? `/${name}` : `${base.http}${this.pathPrefix}/hook/${name}`;
+  }
+
+  #listen(leg: JambonzCallLeg, base: UrlBase): JambonzVerb {
+    return listenVerb({
+      url: `${base.ws}${this.pathPrefix}/audio`,
+      sampleRate: leg.inputSampleRate,
+      actionHook: this.#hookRef(HOOKS.listenEnded, leg.mode, base),
+      wsAuth: { username: leg.id, password: leg.audioToken },
+      metadata: { voicebotCallId: leg.id },
+    });
+  }
+
+  #released(leg: JambonzCallLeg): void {
+    if (this.#calls.get(leg.id) !== leg) return;
+    this.#calls.delete(leg.id);
+    this.metrics.activeCalls.dec();
+    const timer = setTimeout(() => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
+    timer.unref();
+    this.#tombstones.set(leg.id, timer);
+  }
+
+  /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Returns the verbs to run next. */
+  hook(name: string, payload: CallPayload, base: UrlBase): JambonzVerb[] {
+    const leg = this.#calls.get(payload.call_sid);
+    if (!leg) return [hangupVerb()];
+    switch (name.replace(/^.*\//, '')) {
+      case HOOKS.listenEnded: {
+        const next = leg.takeNextVerbs();
+        if (next) return next;
+        // The listen ended without the bot asking (socket dropped): reconnect the audio.
+        return leg.state === 'bot' ? [this.#listen(leg, base)] : [];
+      }
+      case HOOKS.dialConfirm:
+        leg.dialOutcome('answered');
+        return [];
+      case HOOKS.dialEnded: {
+        const parsed = dialOutcomeSchema.safeParse(payload);
+        const status = parsed.success ? (parsed.data.dial_call_status ?? parsed.data.dial_status ?? '') : '';
+        const sip = parsed.success ? parsed.data.dial_sip_status : undefined;
+        const outcome = dialStatusOutcome(status);
+        const backToBot = leg.dialOutcome(outcome, sip === undefined ? status : `${status} (SIP ${sip})`);
+        return backToBot ? [this.#listen(leg, base)] : [hangupVerb()];
+      }
+      default:
+        this.logger.warn({ hook: name, callSid: leg.id }, 'unknown jambonz hook');
+        return [];
+    }
+  }
+
+  /** call-status webhook or WS API call:status. */
+  callStatus(callSid: string, status: string): void {
+    if (!ENDED_STATUSES.has(status)) return;
+    this.#calls.get(callSid)?.remoteEnded(`jambonz:${status}`);
+    const timer = this.#tombstones.get(callSid);
+    if (timer) clearTimeout(timer);
+    this.#tombstones.delete(callSid);
+  }
+
+  /** Basic auth on the audio socket: user = call sid, password = the per-call token from our listen verb. */
+  audioAuthOk(user: string, password: string): boolean {
+    const leg = this.#calls.get(user);
+    return leg !== undefined && safeEqual(password, leg.audioToken);
+  }
+
+  audioSocketOpened(socket: WebSocket): void {
+    this.#audioSockets.add(socket);
+    this.metrics.audioSockets.set(this.#audioSockets.size);
+  }
+  audioSocketClosed(socket: WebSocket): void {
+    this.#audioSockets.delete(socket);
+    this.metrics.audioSockets.set(this.#audioSockets.size);
+  }
+  controlSocketOpened(socket: WebSocket): void {
+    this.#controlSockets.add(socket);
+    this.metrics.controlSockets.set(this.#controlSockets.size);
+  }
+  controlSocketClosed(socket: WebSocket): void {
+    this.#controlSockets.delete(socket);
+    this.metrics.controlSockets.set(this.#controlSockets.size);
+  }
+}
+
+function dialStatusOutcome(status: string): TransferOutcome {
+  switch (status) {
+    case 'completed':
+    case 'answered':
+      return 'answered';
+    case 'busy':
+      return 'busy';
+    case 'no-answer':
+      return 'no-answer';
+    default:
+      return 'failed';
+  }
+}
+
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+export function createJambonzBackend(config: JambonzConfig, deps: JambonzDeps): JambonzBackend {
+  return new JambonzBackend(config, deps);
+}

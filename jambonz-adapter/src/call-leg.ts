@@ -1,0 +1,509 @@
+import { EventEmitter } from 'node:events';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../../src/log/logger.js';
+import { FrameChunker, samplesPerFrame } from '../../src/media/frames.js';
+import { Resampler } from '../../src/media/resampler.js';
+import type {
+  CallLeg,
+  CallLegEvents,
+  SampleRate,
+  TransferOutcome,
+  TransferRequest,
+  TransferResult,
+} from '../../src/telephony/port.js';
+import type { AudioEvent, SendResult } from './messages.js';
+import { sendJson } from './messages.js';
+import { pcmToL16 } from './pcm.js';
+import { UnsupportedTargetError, type JambonzVerb } from './verbs.js';
+import type { FramePacer, PacerFactory } from './pacer.js';
+
+/** How jambonz reaches this call's application: HTTP webhooks or the WebSocket API. */
+export type ControlMode = 'webhook' | 'ws';
+
+type LegState = 'bot' | 'transferring' | 'bridged' | 'ended';
+
+/** What the leg needs from its backend (URLs and hooks are the backend's business). */
+export interface LegHost {
+  logger: Logger;
+  pacers: PacerFactory;
+  reconnectGraceMs: number;
+  /** a mark jambonz never reports (no mark support) counts as played after this long */
+  markTimeoutMs: number;
+  dialVerb(request: TransferRequest): JambonzVerb;
+  /** oversize frame refused: counted by the backend */
+  onOversize(what: string): void;
+  /** the leg has let go of everything; the backend forgets it */
+  onReleased(leg: JambonzCallLeg): void;
+}
+
+export interface LegInit {
+  callSid: string;
+  from: string;
+  to: string;
+  direction: 'inbound' | 'outbound';
+  sampleRate: SampleRate;
+  mode: ControlMode;
+  /** per-call password jambonz presents on the audio socket (listen wsAuth) */
+  audioToken: string;
+}
+
+interface PlayoutWaiter {
+  /** enqueued-sample position this waiter needs played */
+  target: number;
+  mark?: string;
+  /** settles the waiter if jambonz never reports its mark */
+  timer?: NodeJS.Timeout;
+  resolve: () => void;
+}
+
+interface PendingTransfer {
+  resolve: (r: TransferResult) => void;
+}
+
+/** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
+const TAIL_SILENCE_MS = 100;
+/** keep at most this much bot audio while no audio socket is attached */
+const MAX_PENDING_MS = 60_000;
+/** slack on top of the ring timeout before a transfer with no answer from jambonz counts as failed */
+const TRANSFER_SLACK_MS = 15_000;
+
+/**
+ * One jambonz call as the call core sees it. Caller audio arrives on the listen socket (attached and
+ * re-attached by the backend); bot audio is paced out in 20 ms L16 frames on the same socket.
+ */
+export class JambonzCallLeg extends EventEmitter implements CallLeg {
+  readonly backend = 'jambonz';
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly inputSampleRate: SampleRate;
+  readonly outputSampleRate: SampleRate;
+  readonly mode: ControlMode;
+  readonly audioToken: string;
+
+  #state: LegState = 'bot';
+  #audio: WebSocket | null = null;
+  #audioClosingByUs = false;
+  #control: WebSocket | null = null;
+  #pacer: FramePacer | null = null;
+  readonly #outChunker: FrameChunker;
+  readonly #inChunker: FrameChunker;
+  #inResampler: Resampler | null = null;
+  #pending: Int16Array[] = [];
+  #pendingSamples = 0;
+  #enqueued = 0;
+  #sent = 0;
+  #waiters: PlayoutWaiter[] = [];
+  #markSeq = 0;
+  #transfer: PendingTransfer | null = null;
+  #nextVerbs: JambonzVerb[] | null = null;
+  #audioGrace: NodeJS.Timeout | null = null;
+  #controlGrace: NodeJS.Timeout | null = null;
+  readonly #host: LegHost;
+  readonly #log: Logger;
+  #resolveClosed!: (reason: string) => void;
+  /** Settles (with the reason) once the leg has released everything, whoever ended it. */
+  readonly closed: Promise<string> = new Promise((resolve) => (this.#resolveClosed = resolve));
+
+  constructor(init: LegInit, host: LegHost) {
+    super();
+    this.id = init.callSid;
+    this.from = init.from;
+    this.to = init.to;
+    this.direction = init.direction;
+    this.inputSampleRate = init.sampleRate;
+    this.outputSampleRate = init.sampleRate;
+    this.mode = init.mode;
+    this.audioToken = init.audioToken;
+    this.#host = host;
+    this.#log = host.logger;
+    this.#outChunker = new FrameChunker(samplesPerFrame(init.sampleRate));
+    this.#inChunker = new FrameChunker(samplesPerFrame(init.sampleRate));
+    // The audio socket must arrive: if it never does, the call is over for us.
+    this.#startAudioGrace('audio-never-connected');
+  }
+
+  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  get state(): LegState {
+    return this.#state;
+  }
+  get ended(): boolean {
+    return this.#state === 'ended';
+  }
+  get hasAudio(): boolean {
+    return this.#audio !== null;
+  }
+  /** resources this leg still holds (tests check they all reach zero) */
+  get held(): { audio: boolean; control: boolean; pacer: boolean; timers: number; waiters: number } {
+    return {
+      audio: this.#audio !== null,
+      control: this.#control !== null,
+      pacer: this.#pacer !== null,
+      timers: (this.#audioGrace ? 1 : 0) + (this.#controlGrace ? 1 : 0) + this.#waiters.filter((w) => w.timer).length,
+      waiters: this.#waiters.length,
+    };
+  }
+
+  // ---- audio socket ------------------------------------------------------------------------------
+
+  /** A listen socket for this call has sent its metadata. A newer socket replaces an older one. */
+  attachAudio(socket: WebSocket, streamRate: number): void {
+    if (this.#state === 'ended') {
+      socket.close(1000, 'call ended');
+      return;
+    }
+    if (this.#audio && this.#audio !== socket) this.#dropAudioSocket();
+    this.#audio = socket;
+    this.#audioClosingByUs = false;
+    this.#clearTimer('audio');
+    this.#inResampler =
+      streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
+        ? new Resampler(streamRate, this.inputSampleRate)
+        : null;
+    const pacer = this.#host.pacers.create(this.outputSampleRate, (frame) => this.#sendFrame(frame));
+    this.#pacer = pacer;
+    for (const chunk of this.#pending) pacer.enqueue(chunk);
+    this.#pending = [];
+    this.#pendingSamples = 0;
+    pacer.start();
+    this.#log.debug({ streamRate }, 'jambonz audio attached');
+  }
+
+  /** The listen socket closed (by jambonz, by the network, or after our disconnect). */
+  audioClosed(socket: WebSocket): void {
+    if (this.#audio !== socket) return;
+    const expected = this.#audioClosingByUs || this.#state !== 'bot';
+    this.#releaseAudio();
+    if (this.#state === 'ended') return;
+    if (!expected) {
+      this.#log.info('jambonz audio socket closed unexpectedly; waiting for a new listen');
+      this.#startAudioGrace('audio-lost');
+    }
+  }
+
+  /** One binary frame of caller audio (already decoded to PCM16). */
+  receiveAudio(pcm: Int16Array): void {
+    if (this.#state === 'ended') return;
+    const input = this.#inResampler ? this.#inResampler.process(pcm) : pcm;
+    for (const frame of this.#inChunker.push(input)) this.emit('audio', frame);
+  }
+
+  receiveEvent(event: AudioEvent): void {
+    if (this.#state === 'ended') return;
+    if (event.kind === 'dtmf') {
+      for (const digit of event.digits) this.emit('dtmf', digit);
+      return;
+    }
+    this.#markDone(event.name);
+  }
+
+  #sendFrame(frame: Int16Array): void {
+    const socket = this.#audio;
+    this.#sent += frame.length;
+    if (socket && socket.readyState === socket.OPEN) socket.send(pcmToL16(frame));
+    this.#placeMarks();
+  }
+
+  #sendCommand(message: unknown): SendResult {
+    if (!this.#audio) return 'closed';
+    const result = sendJson(this.#audio, message);
+    if (result === 'oversize') this.#host.onOversize('audio-command');
+    return result;
+  }
+
+  // ---- bot audio (CallLeg) -----------------------------------------------------------------------
+
+  sendAudio(pcm: Int16Array): void {
+    if (this.#state === 'ended' || pcm.length === 0) return;
+    for (const frame of this.#outChunker.push(pcm)) this.#enqueue(frame);
+  }
+
+  #enqueue(frame: Int16Array): void {
+    this.#enqueued += frame.length;
+    if (this.#pacer) {
+      this.#pacer.enqueue(frame);
+      return;
+    }
+    const max = (this.outputSampleRate * MAX_PENDING_MS) / 1000;
+    if (this.#pendingSamples + frame.length > max) {
+      this.#enqueued -= frame.length;
+      return;
+    }
+    this.#pending.push(frame);
+    this.#pendingSamples += frame.length;
+  }
+
+  clearAudio(): number {
+    let dropped = this.#pendingSamples + this.#outChunker.buffered;
+    this.#pending = [];
+    this.#pendingSamples = 0;
+    this.#outChunker.reset();
+    if (this.#pacer) dropped += this.#pacer.flush();
+    // killAudio flushes what jambonz has buffered; marks it answers with "cleared" are already settled here.
+    if (this.#audio) this.#sendCommand({ type: 'killAudio' });
+    this.#enqueued = 0;
+    this.#sent = 0;
+    this.#settleWaiters();
+    return dropped;
+  }
+
+  waitForPlayout(signal?: AbortSignal): Promise<void> {
+    if (this.#state === 'ended') return Promise.resolve();
+    signal?.throwIfAborted();
+    const tail = this.#outChunker.flush(true);
+    if (tail) this.#enqueue(tail);
+    if (this.#enqueued === 0) return Promise.resolve();
+    // Silence so the media server's block buffering plays the real tail without waiting for more audio.
+    this.#enqueue(new Int16Array((this.outputSampleRate * TAIL_SILENCE_MS) / 1000));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(waiter.timer);
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(signal?.reason as Error);
+      };
+      const waiter: PlayoutWaiter = {
+        target: this.#enqueued,
+        resolve: () => {
+          clearTimeout(waiter.timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#placeMarks();
+    });
+  }
+
+  /** Once everything a waiter needs has left the pacer, ask jambonz to tell us when it is heard. */
+  #placeMarks(): void {
+    const unsent: PlayoutWaiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.mark || w.target > this.#sent || !this.#audio) continue;
+      const name = `vb${++this.#markSeq}`;
+      w.mark = name;
+      if (this.#sendCommand({ type: 'mark', data: { name } }) !== 'sent') {
+        unsent.push(w);
+        continue;
+      }
+      w.timer = setTimeout(() => {
+        this.#log.warn({ mark: name }, 'jambonz did not report a mark: counting the audio as played');
+        this.#markDone(name);
+      }, this.#host.markTimeoutMs);
+    }
+    if (unsent.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => !unsent.includes(w));
+    for (const w of unsent) w.resolve();
+  }
+
+  #markDone(name: string): void {
+    const index = this.#waiters.findIndex((w) => w.mark === name);
+    if (index < 0) return;
+    // Marks are played in order: everything up to this one has been heard.
+    const done = this.#waiters.splice(0, index + 1);
+    for (const w of done) w.resolve();
+    if (this.#waiters.length === 0 && this.#sent >= this.#enqueued) {
+      this.#enqueued = 0;
+      this.#sent = 0;
+    }
+  }
+
+  #settleWaiters(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  // ---- control -----------------------------------------------------------------------------------
+
+  /** WS API: the socket that carries this call's session (replaced on session:reconnect). */
+  attachControl(socket: WebSocket): void {
+    this.#control = socket;
+    this.#clearTimer('control');
+  }
+
+  controlClosed(socket: WebSocket): void {
+    if (this.#control !== socket) return;
+    this.#control = null;
+    if (this.#state === 'ended') return;
+    // jambonz reconnects (session:reconnect) after dropping a socket; if it does not, the call is gone.
+    this.#controlGrace = setTimeout(() => {
+      this.#controlGrace = null;
+      this.#end('ws-api-closed', true);
+    }, this.#host.reconnectGraceMs);
+  }
+
+  #sendControl(message: unknown): SendResult {
+    if (!this.#control) return 'closed';
+    const result = sendJson(this.#control, message);
+    if (result === 'oversize') this.#host.onOversize('ws-api-command');
+    return result;
+  }
+
+  /**
+   * Make jambonz leave the listen and run `verbs`. WS API: a redirect command. Webhooks: we keep the
+   * verbs, send `disconnect`, and hand them over when the listen's actionHook arrives.
+   */
+  #runNext(verbs: JambonzVerb[]): boolean {
+    if (this.mode === 'ws') {
+      if (this.#sendControl({ type: 'command', command: 'redirect', data: verbs }) !== 'sent') return false;
+      this.#audioClosingByUs = true;
+      return true;
+    }
+    this.#nextVerbs = verbs;
+    if (!this.#audio) return false;
+    this.#audioClosingByUs = true;
+    return this.#sendCommand({ type: 'disconnect' }) === 'sent';
+  }
+
+  /** The listen ended (webhook mode): the verbs we queued, or null when the bot did not ask for anything. */
+  takeNextVerbs(): JambonzVerb[] | null {
+    const verbs = this.#nextVerbs;
+    this.#nextVerbs = null;
+    return verbs;
+  }
+
+  async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
+    if (this.#state === 'ended') return { outcome: 'failed', detail: 'call ended' };
+    if (this.#state !== 'bot' || this.#transfer) return { outcome: 'failed', detail: 'transfer already in progress' };
+    let dial: JambonzVerb;
+    try {
+      dial = this.#host.dialVerb(request);
+    } catch (err) {
+      if (err instanceof UnsupportedTargetError) return { outcome: 'failed', detail: err.message };
+      throw err;
+    }
+    signal?.throwIfAborted();
+    const outcome = new Promise<TransferResult>((resolve) => {
+      this.#transfer = { resolve };
+    });
+    this.#state = 'transferring';
+    // Unplayed bot audio would be cut by the dial anyway; stop pacing it.
+    this.#pacer?.flush();
+    if (!this.#runNext([dial])) {
+      this.#transfer = null;
+      this.#state = 'bot';
+      this.#nextVerbs = null;
+      this.#audioClosingByUs = false;
+      return { outcome: 'failed', detail: 'no channel to jambonz for this call' };
+    }
+    const timeoutMs = request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS;
+    const timer = setTimeout(() => this.dialOutcome('failed', 'no dial result from jambonz'), timeoutMs);
+    const onAbort = (): void => {
+      this.dialOutcome('failed', 'aborted');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await outcome;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The dial's confirmHook or actionHook told us how the transfer went. Returns true when the bot has the caller back. */
+  dialOutcome(outcome: TransferOutcome, detail?: string): boolean {
+    const pending = this.#transfer;
+    if (outcome === 'answered') {
+      if (this.#state === 'transferring') this.#state = 'bridged';
+    } else if (this.#state === 'transferring') {
+      this.#state = 'bot';
+      this.#audioClosingByUs = false;
+      // Until the new listen connects, the same grace as a lost socket applies.
+      if (!this.#audio) this.#startAudioGrace('audio-lost');
+    }
+    if (pending) {
+      this.#transfer = null;
+      pending.resolve(detail === undefined ? { outcome } : { outcome, detail });
+    }
+    return this.#state === 'bot';
+  }
+
+  /** jambonz reports the call is over (call:status / status webhook). */
+  remoteEnded(reason: string): void {
+    this.#end(reason, true);
+  }
+
+  async hangup(reason = 'bot-hangup'): Promise<void> {
+    if (this.#state === 'ended') return;
+    if (this.#state === 'bridged') {
+      // The caller is talking to a person now: only let go of the bot's side.
+      this.#end(reason, false);
+      return;
+    }
+    if (this.mode === 'ws') {
+      this.#sendControl({ type: 'command', command: 'call:status', data: { call_status: 'completed' } });
+    } else {
+      this.#runNext([{ verb: 'hangup' }]);
+    }
+    this.#end(reason, false);
+    await Promise.resolve();
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------
+
+  #startAudioGrace(reason: string): void {
+    this.#clearTimer('audio');
+    this.#audioGrace = setTimeout(() => {
+      this.#audioGrace = null;
+      if (!this.#audio && this.#state === 'bot') this.#end(reason, true);
+    }, this.#host.reconnectGraceMs);
+  }
+
+  #clearTimer(which: 'audio' | 'control'): void {
+    if (which === 'audio' && this.#audioGrace) {
+      clearTimeout(this.#audioGrace);
+      this.#audioGrace = null;
+    }
+    if (which === 'control' && this.#controlGrace) {
+      clearTimeout(this.#controlGrace);
+      this.#controlGrace = null;
+    }
+  }
+
+  #releaseAudio(): void {
+    this.#pacer?.stop();
+    this.#pacer = null;
+    this.#audio = null;
+    this.#inChunker.reset();
+    this.#inResampler = null;
+    // Whatever was queued is not going to be heard on this socket.
+    this.#enqueued = 0;
+    this.#sent = 0;
+    this.#settleWaiters();
+  }
+
+  #dropAudioSocket(): void {
+    const socket = this.#audio;
+    this.#releaseAudio();
+    if (socket && socket.readyState <= socket.OPEN) socket.close(1000, 'replaced');
+  }
+
+  #end(reason: string, emitHangup: boolean): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#log.info({ reason }, 'jambonz call leg ended');
+    const audio = this.#audio;
+    if (audio && this.mode === 'ws') this.#sendCommand({ type: 'disconnect' });
+    this.#releaseAudio();
+    if (audio && audio.readyState <= audio.OPEN) audio.close(1000, 'call ended');
+    this.#pending = [];
+    this.#pendingSamples = 0;
+    this.#clearTimer('audio');
+    this.#clearTimer('control');
+    this.#control = null;
+    this.#transfer?.resolve({ outcome: 'failed', detail: `call ended: ${reason}` });
+    this.#transfer = null;
+    if (emitHangup) this.emit('hangup', reason);
+    this.removeAllListeners();
+    this.#host.onReleased(this);
+    this.#resolveClosed(reason);
+  }
+}

@@ -1,0 +1,39 @@
+import type { Counter, Gauge, Registry } from 'prom-client';
+import { counter, gauge } from '../../src/core/metrics.js';
+
+export interface JambonzMetrics {
+  /** bad audio-socket or WS API frames, dropped: label kind */
+  malformedFrames: Counter<string>;
+  /** HTTP webhooks refused: label reason (missing, malformed, stale, mismatch, bad_payload) */
+  rejectedWebhooks: Counter<string>;
+  /** frames we refused to send because jambonz would close the socket (> 24 KiB) */
+  oversizeFrames: Counter<string>;
+  activeCalls: Gauge<string>;
+  audioSockets: Gauge<string>;
+  controlSockets: Gauge<string>;
+}
+
+export function jambonzMetrics(registry: Registry): JambonzMetrics {
+  return {
+    malformedFrames: counter(
+      registry,
+      'voicebot_jambonz_malformed_frames_total',
+      'Malformed frames from jambonz that were dropped',
+      ['kind'],
+    ),
+    rejectedWebhooks: counter(
+      registry,
+      'voicebot_jambonz_webhook_rejected_total',
+      'jambonz webhooks rejected before processing',
+      ['reason'],
+    ),
+    oversizeFrames: counter(
+      registry,
+      'voicebot_jambonz_oversize_frames_total',
+      'Frames not sent to jambonz because they exceed 24 KiB',
+    ),
+    activeCalls: gauge(registry, 'voicebot_jambonz_calls_active', 'jambonz calls held by this bot'),
+    audioSockets: gauge(registry, 'voicebot_jambonz_audio_sockets', 'Open jambonz listen (audio) sockets'),
+    controlSockets: gauge(registry, 'voicebot_jambonz_ws_api_sockets', 'Open jambonz WebSocket API sockets'),
+  };
+}

@@ -1,0 +1,22 @@
+import { Pacer } from '../../src/media/pacer.js';
+import { samplesPerFrame } from '../../src/media/frames.js';
+
+/** The part of the media plane's Pacer the leg uses: whole frames out on an absolute 20 ms clock. */
+export interface FramePacer {
+  start(): void;
+  enqueue(pcm: Int16Array): void;
+  /** drop queued audio; returns the samples dropped */
+  flush(): number;
+  stop(): void;
+}
+
+export interface PacerFactory {
+  create(sampleRate: number, onFrame: (frame: Int16Array) => void): FramePacer;
+}
+
+/** jambonz buffers on its side, so no comfort silence: only real audio (and the marks behind it) goes out. */
+export const mediaPacers: PacerFactory = {
+  create(sampleRate, onFrame) {
+    return new Pacer({ frameMs: 20, frameSamples: samplesPerFrame(sampleRate), silenceFill: false, onFrame });
+  },
+};

@@ -1,0 +1,74 @@
+import type { TransferTarget } from '../../src/telephony/port.js';
+import type { TelephonyConfig } from '../../src/telephony/config.js';
+import { dialTarget } from './verbs.js';
+
+type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
+
+export class JambonzRestError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface CreateCallOptions {
+  fetch: typeof fetch;
+  callerId?: string | undefined;
+  /** our webhook base (…/jambonz) when no application_sid is configured */
+  callHookUrl?: string | undefined;
+  signal?: AbortSignal;
+}
+
+/**
+ * Place an outbound call (callback) with jambonz's REST API: POST /v1/Accounts/{accountSid}/Calls.
+ * When it is answered jambonz runs our application (call webhook / WS API) with direction "outbound".
+ */
+export async function createCall(
+  config: JambonzConfig,
+  target: TransferTarget,
+  opts: CreateCallOptions,
+): Promise<string> {
+  const { apiBaseUrl, accountSid, apiKey } = config;
+  if (!apiBaseUrl || !accountSid || !apiKey) {
+    throw new JambonzRestError('outbound calls need telephony.jambonz.apiBaseUrl, accountSid and apiKey');
+  }
+  if (!opts.callerId) throw new JambonzRestError('outbound calls need a caller id (telephony.jambonz.callerId)');
+  const app = config.applicationSid
+    ? { application_sid: config.applicationSid }
+    : opts.callHookUrl
+      ? {
+          call_hook: { url: `${opts.callHookUrl}/call`, method: 'POST' },
+          call_status_hook: { url: `${opts.callHookUrl}/status`, method: 'POST' },
+        }
+      : null;
+  if (!app) throw new JambonzRestError('outbound calls need telephony.jambonz.applicationSid or publicUrl');
+  const body = {
+    ...app,
+    from: opts.callerId,
+    to: dialTarget({ target, headers: {} }, config.trunk),
+    timeout: target.timeoutSec,
+  };
+  const url = `${apiBaseUrl.replace(/\/$/, '')}/v1/Accounts/${encodeURIComponent(accountSid)}/Calls`;
+  const timeout = AbortSignal.timeout(config.requestTimeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const res = await opts.fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey.reveal()}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  const text = await res.text();
+  if (res.status !== 201 && res.status !== 200) {
+    throw new JambonzRestError(`jambonz create call failed: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
+  }
+  let sid: unknown;
+  try {
+    sid = (JSON.parse(text) as { sid?: unknown }).sid;
+  } catch {
+    sid = undefined;
+  }
+  if (typeof sid !== 'string' || sid === '') throw new JambonzRestError('jambonz create call: reply has no sid');
+  return sid;
+}

@@ -1,0 +1,75 @@
+import type { SampleRate, TransferRequest } from '../../src/telephony/port.js';
+
+/** One jambonz verb in the `{verb: "name", ...}` form. */
+export type JambonzVerb = { verb: string } & Record<string, unknown>;
+
+export interface ListenVerbOptions {
+  /** ws:// or wss:// URL of this bot's audio endpoint */
+  url: string;
+  sampleRate: SampleRate;
+  /** hook jambonz calls when the listen ends (URL in webhook mode, a hook name in WS API mode) */
+  actionHook: string;
+  /** per-call credentials jambonz presents on the audio socket upgrade */
+  wsAuth: { username: string; password: string };
+  /** merged into the first (metadata) frame; keep it small: the media server truncates at 8 KiB */
+  metadata?: Record<string, string>;
+}
+
+/** Bidirectional streaming listen: caller audio to us, our audio back over the same socket. */
+export function listenVerb(o: ListenVerbOptions): JambonzVerb {
+  return {
+    verb: 'listen',
+    url: o.url,
+    sampleRate: o.sampleRate,
+    mixType: 'mono',
+    passDtmf: true,
+    bidirectionalAudio: { enabled: true, streaming: true, sampleRate: o.sampleRate },
+    actionHook: o.actionHook,
+    wsAuth: { username: o.wsAuth.username, password: o.wsAuth.password },
+    ...(o.metadata ? { metadata: o.metadata } : {}),
+  };
+}
+
+export class UnsupportedTargetError extends Error {}
+
+/** jambonz `dial` target for a transfer target; Asterisk dial strings (`endpoint`) have no jambonz form. */
+export function dialTarget(request: TransferRequest, trunk?: string): Record<string, unknown> {
+  const { kind, address } = request.target;
+  switch (kind) {
+    case 'sip':
+      return { type: 'sip', sipUri: address.startsWith('sip') ? address : `sip:${address}` };
+    case 'user':
+      return { type: 'user', name: address };
+    case 'phone':
+      return { type: 'phone', number: address, ...(trunk ? { trunk } : {}) };
+    case 'endpoint':
+      throw new UnsupportedTargetError(
+        `transfer target kind "endpoint" (${address}) is an Asterisk dial string; use sip, user or phone with jambonz`,
+      );
+  }
+}
+
+export interface DialVerbOptions {
+  actionHook: string;
+  /** called when the agent answers, before bridging: tells us the transfer was answered */
+  confirmHook: string;
+  trunk?: string;
+  callerId?: string;
+}
+
+export function dialVerb(request: TransferRequest, o: DialVerbOptions): JambonzVerb {
+  const target = { ...dialTarget(request, o.trunk), confirmHook: o.confirmHook };
+  return {
+    verb: 'dial',
+    target: [target],
+    headers: { ...request.headers },
+    timeout: request.target.timeoutSec,
+    answerOnBridge: true,
+    actionHook: o.actionHook,
+    ...(o.callerId ? { callerId: o.callerId } : {}),
+  };
+}
+
+export function hangupVerb(): JambonzVerb {
+  return { verb: 'hangup' };
+}

@@ -1,0 +1,81 @@
+import type { RawData, WebSocket } from 'ws';
+import type { JambonzBackend, UrlBase } from './backend.js';
+import { callPayloadSchema, parseJson, sendJson, wsApiMessageSchema, type WsApiMessage } from './messages.js';
+import type { JambonzVerb } from './verbs.js';
+
+export const WS_API_SUBPROTOCOL = 'ws.jambonz.org';
+
+/**
+ * One jambonz WebSocket API connection (one call session). Every message that needs an ack gets one at
+ * once (jambonz hangs up an un-acked session:new after 5 s); nothing over 24 KiB is ever sent.
+ */
+export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: JambonzBackend): void {
+  const log = backend.logger.child({ socket: 'ws-api' });
+  if (socket.protocol !== WS_API_SUBPROTOCOL) {
+    log.warn({ protocol: socket.protocol }, 'WS API connection without the ws.jambonz.org subprotocol');
+    socket.close(1002, `subprotocol ${WS_API_SUBPROTOCOL} required`);
+    return;
+  }
+  backend.controlSocketOpened(socket);
+  let callSid: string | undefined;
+  const malformed = (kind: string): void => {
+    backend.metrics.malformedFrames.inc({ kind });
+    log.warn({ kind, callSid }, 'dropped malformed WS API message');
+  };
+  const ack = (msg: WsApiMessage, verbs?: JambonzVerb[]): void => {
+    const reply =
+      verbs && verbs.length > 0 ? { type: 'ack', msgid: msg.msgid, data: verbs } : { type: 'ack', msgid: msg.msgid };
+    if (sendJson(socket, reply) === 'oversize') {
+      backend.metrics.oversizeFrames.inc();
+      log.error({ callSid, type: msg.type }, 'ack over 24 KiB not sent');
+    }
+  };
+
+  const handle = (msg: WsApiMessage): void => {
+    const sid = msg.call_sid ?? callSid;
+    switch (msg.type) {
+      case 'session:new':
+      case 'session:redirect':
+      case 'session:reconnect': {
+        const payload = callPayloadSchema.safeParse({ call_sid: sid, ...(msg.data as object | undefined) });
+        if (!payload.success) return malformed('ws_api_bad_call');
+        callSid = payload.data.call_sid;
+        const leg = backend.leg(callSid);
+        if (msg.type === 'session:reconnect') {
+          leg?.attachControl(socket);
+          return ack(msg);
+        }
+        return ack(msg, backend.newCall(payload.data, 'ws', base, socket));
+      }
+      case 'verb:hook':
+      case 'dial:confirm': {
+        const payload = callPayloadSchema.safeParse({ call_sid: sid, ...(msg.data as object | undefined) });
+        if (!payload.success || !msg.hook) return malformed('ws_api_bad_hook');
+        return ack(msg, backend.hook(msg.hook, payload.data, base));
+      }
+      case 'call:status': {
+        const status = (msg.data as { call_status?: unknown } | undefined)?.call_status;
+        if (sid && typeof status === 'string') backend.callStatus(sid, status);
+        return;
+      }
+      default:
+        // verb:status, jambonz:error and future types need no answer.
+        log.debug({ type: msg.type, callSid }, 'WS API message ignored');
+    }
+  };
+
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    if (isBinary) return malformed('ws_api_binary');
+    const parsed = parseJson(Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+    if (!parsed.ok) return malformed('ws_api_not_json');
+    const msg = wsApiMessageSchema.safeParse(parsed.value);
+    if (!msg.success) return malformed('ws_api_bad_message');
+    handle(msg.data);
+  });
+  socket.on('error', (err) => log.warn({ err: err.message, callSid }, 'WS API socket error'));
+  socket.once('close', () => {
+    backend.controlSocketClosed(socket);
+    if (callSid) backend.leg(callSid)?.controlClosed(socket);
+    socket.removeAllListeners('message');
+  });
+}

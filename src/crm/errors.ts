@@ -1,0 +1,38 @@
+/**
+ * A failed delivery. `retryable` decides between backoff and the dead-letter list;
+ * `retryAfterMs` (from Retry-After) overrides the backoff when the service asked for a pause.
+ */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'DeliveryError';
+  }
+}
+
+/** 4xx other than 408 (timeout), 409 (conflict, e.g. an idempotent request still running) and 429 will not heal. */
+export function isRetryableStatus(status: number): boolean {
+  if (status === 408 || status === 409 || status === 429) return true;
+  return status >= 500 || status < 400;
+}
+
+/** Retry-After is seconds or an HTTP date; anything else is ignored. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The status label used in metrics: the HTTP status, or a short cause. */
+export function statusLabel(err: unknown): string {
+  if (err instanceof DeliveryError && err.status !== undefined) return String(err.status);
+  if (err instanceof DeliveryError) return err.retryable ? 'error' : 'rejected';
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
+  return 'error';
+}

@@ -1,0 +1,189 @@
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import type { Secret } from '../../config/secret.js';
+import { requestJson } from '../http.js';
+
+/** The few Zendesk Support API calls the sink needs (FACTS §4), typed and thin. */
+export interface ZendeskUser {
+  id: number;
+  name: string;
+  phone?: string | null;
+  external_id?: string | null;
+}
+export interface ZendeskTicket {
+  id: number;
+  external_id?: string | null;
+  /** ISO-8601, whole seconds */
+  updated_at?: string;
+}
+export interface ZendeskComment {
+  body?: string;
+  html_body?: string;
+  public: boolean;
+  uploads?: string[];
+}
+export interface NewTicket {
+  subject: string;
+  comment: ZendeskComment;
+  requester_id?: number;
+  external_id: string;
+  tags: string[];
+  priority: string;
+  custom_fields?: Array<{ id: number; value: string | number }>;
+}
+export interface TicketUpdate {
+  comment: ZendeskComment;
+  tags?: string[];
+  additional_tags?: string[];
+  priority?: string;
+  custom_fields?: Array<{ id: number; value: string | number }>;
+  /** with updated_stamp: Zendesk answers 409 UpdateConflict if the ticket changed since that stamp */
+  safe_update?: boolean;
+  updated_stamp?: string;
+}
+
+export interface ZendeskClientOptions {
+  baseUrl: string;
+  email: string;
+  apiToken: Secret;
+  timeoutMs: number;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.wav': 'audio/wav',
+  '.mp3': 'audio/mpeg',
+  '.ogg': 'audio/ogg',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+};
+
+export class ZendeskClient {
+  readonly #opts: ZendeskClientOptions;
+  constructor(opts: ZendeskClientOptions) {
+    this.#opts = opts;
+  }
+
+  /** Where an agent opens the ticket. */
+  ticketUrl(id: number | string): string {
+    return new URL(`/agent/tickets/${id}`, this.#opts.baseUrl).toString();
+  }
+
+  #url(path: string, query?: Record<string, string>): string {
+    const url = new URL(path, this.#opts.baseUrl);
+    for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
+    return url.toString();
+  }
+
+  #headers(extra: Record<string, string> = {}): Record<string, string> {
+    const basic = Buffer.from(`${this.#opts.email}/token:${this.#opts.apiToken.reveal()}`).toString('base64');
+    return { authorization: `Basic ${basic}`, ...extra };
+  }
+
+  /** End users whose phone ends with these digits (Zendesk matches `phone:*DIGITS` against any stored format). */
+  async searchUsersByPhone(digits: string, signal?: AbortSignal): Promise<ZendeskUser[]> {
+    const res = await requestJson<{ users?: ZendeskUser[] }>({
+      method: 'GET',
+      url: this.#url('/api/v2/users/search.json', { query: `phone:*${digits}` }),
+      headers: this.#headers(),
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return res.body.users ?? [];
+  }
+
+  /** Matches only by email or external_id: idempotent for a stable external_id (200 existing, 201 created). */
+  async createOrUpdateUser(
+    user: { name: string; phone: string; external_id: string },
+    signal?: AbortSignal,
+  ): Promise<ZendeskUser> {
+    const res = await requestJson<{ user: ZendeskUser }>({
+      method: 'POST',
+      url: this.#url('/api/v2/users/create_or_update.json'),
+      headers: this.#headers(),
+      json: { user: { ...user, role: 'end-user' } },
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return res.body.user;
+  }
+
+  /** `idempotencyKey` makes a retried create return the first ticket instead of a second one (for 2 h). */
+  async createTicket(
+    ticket: NewTicket,
+    idempotencyKey: string,
+    signal?: AbortSignal,
+  ): Promise<{ ticket: ZendeskTicket; lookup: string | null }> {
+    const res = await requestJson<{ ticket: ZendeskTicket }>({
+      method: 'POST',
+      url: this.#url('/api/v2/tickets.json'),
+      headers: this.#headers({ 'idempotency-key': idempotencyKey }),
+      json: { ticket },
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return { ticket: res.body.ticket, lookup: res.headers.get('x-idempotency-lookup') };
+  }
+
+  async updateTicket(id: number, update: TicketUpdate, signal?: AbortSignal): Promise<ZendeskTicket> {
+    const res = await requestJson<{ ticket: ZendeskTicket }>({
+      method: 'PUT',
+      url: this.#url(`/api/v2/tickets/${id}.json`),
+      headers: this.#headers(),
+      json: { ticket: update },
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return res.body.ticket;
+  }
+
+  async getTicket(id: number, signal?: AbortSignal): Promise<ZendeskTicket> {
+    const res = await requestJson<{ ticket: ZendeskTicket }>({
+      method: 'GET',
+      url: this.#url(`/api/v2/tickets/${id}.json`),
+      headers: this.#headers(),
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return res.body.ticket;
+  }
+
+  /** Tickets we created carry external_id; this finds one after the idempotency key could have expired. */
+  async findTicketsByExternalId(externalId: string, signal?: AbortSignal): Promise<ZendeskTicket[]> {
+    const res = await requestJson<{ tickets?: ZendeskTicket[] }>({
+      method: 'GET',
+      url: this.#url('/api/v2/tickets.json', { external_id: externalId }),
+      headers: this.#headers(),
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return res.body.tickets ?? [];
+  }
+
+  async listComments(ticketId: number, signal?: AbortSignal): Promise<Array<{ id: number; body: string }>> {
+    const res = await requestJson<{ comments?: Array<{ id: number; body: string }> }>({
+      method: 'GET',
+      url: this.#url(`/api/v2/tickets/${ticketId}/comments.json`),
+      headers: this.#headers(),
+      timeoutMs: this.#opts.timeoutMs,
+      signal,
+    });
+    return res.body.comments ?? [];
+  }
+
+  /** Upload a file; the token attaches it to the next comment (single use, 60 min). */
+  async uploadFile(path: string, signal?: AbortSignal): Promise<string> {
+    const bytes = await readFile(path, { signal });
+    const filename = basename(path);
+    const res = await requestJson<{ upload: { token: string } }>({
+      method: 'POST',
+      url: this.#url('/api/v2/uploads.json', { filename }),
+      headers: this.#headers({
+        'content-type': CONTENT_TYPES[extname(filename).toLowerCase()] ?? 'application/octet-stream',
+      }),
+      body: bytes,
+      timeoutMs: Math.max(this.#opts.timeoutMs, 30_000),
+      signal,
+    });
+    return res.body.upload.token;
+  }
+}

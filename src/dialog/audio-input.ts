@@ -1,0 +1,244 @@
+import type { Logger } from '../log/logger.js';
+import type { Asr, AsrResult, Vad } from '../speech/types.js';
+import type { CallLeg } from '../telephony/port.js';
+import { AsyncQueue } from './async-queue.js';
+import { rateConverter, type RateConverter } from './audio.js';
+import type { DialogMetrics } from './metrics.js';
+
+export const VAD_RATE = 16000;
+
+export interface Utterance {
+  text: string;
+  confidence: number;
+  /** ms since call start when the caller started speaking */
+  atMs: number;
+  /** performance.now() at the end of speech, for response latency */
+  endedAt: number;
+}
+
+export interface AudioInputHooks {
+  /** ms since call start */
+  clockMs(): number;
+  /** every accepted caller frame, with its length in ms (drives the call clock) */
+  onAudio?(ms: number): void;
+  /** what the bot is playing now, if anything */
+  activePrompt(): { bargeIn: boolean } | null;
+  /** caller speech has lasted long enough to interrupt: barge in (synchronously) */
+  onInterruption(): void;
+  onUtterance(u: Utterance): void;
+  onPartial?(text: string): void;
+}
+
+export interface AudioInputOptions {
+  leg: CallLeg;
+  vad: Vad;
+  asr: Asr;
+  logger: Logger;
+  metrics: DialogMetrics;
+  /** the call's signal: aborting it cancels every recognition in flight */
+  signal: AbortSignal;
+  preRollMs: number;
+  /** speech the VAD needs before speechStart: the onset lies this far back */
+  minSpeechMs: number;
+  /** bound on the wait for the final ASR result after the caller stops */
+  asrTimeoutMs: number;
+  hooks: AudioInputHooks;
+}
+
+interface Capture {
+  stream: AsyncQueue<Int16Array>;
+  controller: AbortController;
+  duringPrompt: boolean;
+  interrupted: boolean;
+  atMs: number;
+  /** performance.now() at speechEnd */
+  endedAt: number;
+  /** bounds the wait for the final result */
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Caller audio → 16 kHz → VAD; each utterance is streamed into its own `asr.transcribe` while the
+ * caller speaks. Speech that starts during an interruptible prompt counts only if it lasts long
+ * enough to barge in; during a non-interruptible prompt (legal notice) it is ignored.
+ */
+export class AudioInput {
+  readonly #o: AudioInputOptions;
+  readonly #resampler: RateConverter;
+  readonly #preRoll: Int16Array[] = [];
+  #preRollSamples = 0;
+  #capture: Capture | null = null;
+  #ignoring = false;
+  #sawInterruption = false;
+  #closed = false;
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #onAudio = (frame: Int16Array) => this.#handleFrame(frame);
+
+  constructor(options: AudioInputOptions) {
+    this.#o = options;
+    this.#resampler = rateConverter(options.leg.inputSampleRate, VAD_RATE);
+  }
+
+  start(): void {
+    this.#o.leg.on('audio', this.#onAudio);
+  }
+
+  /** Stop listening, cancel recognitions, wait for their tasks to settle. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#o.leg.off('audio', this.#onAudio);
+      this.#capture?.controller.abort(new Error('call ended'));
+      this.#capture?.stream.end();
+      this.#capture = null;
+      try {
+        this.#o.vad.close();
+      } catch (err) {
+        this.#o.logger.warn({ err }, 'VAD close failed');
+      }
+    }
+    await Promise.allSettled([...this.#tasks]);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  get pendingRecognitions(): number {
+    return this.#tasks.size;
+  }
+
+  #handleFrame(frame: Int16Array): void {
+    if (this.#closed) return;
+    if (!(frame instanceof Int16Array) || frame.length === 0) {
+      this.#o.metrics.droppedFrames.inc({ reason: 'malformed' });
+      return;
+    }
+    this.#o.hooks.onAudio?.((frame.length * 1000) / this.#o.leg.inputSampleRate);
+    const pcm = this.#resampler.process(frame);
+    if (pcm.length === 0) return;
+    this.#capture?.stream.push(pcm);
+    this.#rememberPreRoll(pcm);
+    let events;
+    try {
+      events = this.#o.vad.push(pcm);
+    } catch (err) {
+      this.#o.metrics.droppedFrames.inc({ reason: 'vad-error' });
+      this.#o.logger.warn({ err }, 'VAD rejected a frame');
+      return;
+    }
+    for (const ev of events) {
+      if (ev.type === 'speechStart') this.#startCapture();
+      else if (ev.type === 'interruption') this.#interruption();
+      else this.#endCapture();
+    }
+  }
+
+  #rememberPreRoll(pcm: Int16Array): void {
+    this.#preRoll.push(pcm);
+    this.#preRollSamples += pcm.length;
+    // speechStart comes minSpeechMs after the onset; keep the pre-roll before the onset too
+    const keep = ((this.#o.preRollMs + this.#o.minSpeechMs) * VAD_RATE) / 1000;
+    while (this.#preRoll.length > 1 && this.#preRollSamples - this.#preRoll[0]!.length >= keep) {
+      this.#preRollSamples -= this.#preRoll.shift()!.length;
+    }
+  }
+
+  #interruption(): void {
+    this.#sawInterruption = true;
+    if (this.#capture) this.#capture.interrupted = true;
+    this.#o.hooks.onInterruption();
+  }
+
+  #startCapture(): void {
+    if (this.#capture) return;
+    const prompt = this.#o.hooks.activePrompt();
+    if (prompt && !prompt.bargeIn) {
+      this.#ignoring = true; // talking over a legal notice: not a turn
+      return;
+    }
+    const stream = new AsyncQueue<Int16Array>();
+    for (const chunk of this.#preRoll) stream.push(chunk); // includes the frame that triggered speechStart
+    const controller = new AbortController();
+    const capture: Capture = {
+      stream,
+      controller,
+      duringPrompt: prompt !== null,
+      interrupted: this.#sawInterruption,
+      atMs: Math.max(0, this.#o.hooks.clockMs() - this.#o.minSpeechMs),
+      endedAt: 0,
+    };
+    this.#capture = capture;
+    this.#track(this.#recognise(capture));
+  }
+
+  #endCapture(): void {
+    const capture = this.#capture;
+    this.#capture = null;
+    const interrupted = this.#sawInterruption;
+    this.#sawInterruption = false;
+    if (this.#ignoring) {
+      this.#ignoring = false;
+      this.#o.metrics.discardedUtterances.inc({ reason: 'no-barge-in' });
+      return;
+    }
+    if (!capture) return;
+    capture.endedAt = performance.now();
+    capture.stream.end();
+    if (capture.duringPrompt && !capture.interrupted && !interrupted) {
+      // too short to interrupt the bot: a cough or "mhm", not a turn
+      capture.controller.abort(new Error('speech during prompt too short to barge in'));
+      this.#o.metrics.discardedUtterances.inc({ reason: 'too-short' });
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      capture.controller.abort(new Error(`no final ASR result within ${this.#o.asrTimeoutMs} ms`));
+    }, this.#o.asrTimeoutMs);
+    this.#timers.add(timer);
+    capture.timer = timer;
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    void task.then(
+      () => this.#tasks.delete(task),
+      (err: unknown) => {
+        this.#tasks.delete(task);
+        this.#o.logger.error({ err }, 'recognition task failed');
+      },
+    );
+  }
+
+  async #recognise(capture: Capture): Promise<void> {
+    const callSignal = this.#o.signal;
+    const signal = AbortSignal.any([callSignal, capture.controller.signal]);
+    let final: AsrResult | undefined;
+    try {
+      for await (const result of this.#o.asr.transcribe(capture.stream, { signal })) {
+        if (signal.aborted) break;
+        if (result.final) final = result;
+        else if (result.text.trim()) this.#o.hooks.onPartial?.(result.text.trim());
+      }
+    } catch (err) {
+      if (!signal.aborted) {
+        this.#o.metrics.errors.inc({ stage: 'asr' });
+        this.#o.logger.warn({ err }, 'speech recognition failed; utterance dropped');
+      } else if (!callSignal.aborted && capture.controller.signal.reason instanceof Error) {
+        this.#o.logger.debug({ reason: capture.controller.signal.reason.message }, 'recognition cancelled');
+      }
+      return;
+    } finally {
+      if (capture.timer) {
+        clearTimeout(capture.timer);
+        this.#timers.delete(capture.timer);
+      }
+    }
+    if (signal.aborted) return;
+    const text = final?.text.trim() ?? '';
+    if (!text) {
+      this.#o.metrics.discardedUtterances.inc({ reason: 'empty' });
+      return;
+    }
+    this.#o.hooks.onUtterance({ text, confidence: final!.confidence, atMs: capture.atMs, endedAt: capture.endedAt });
+  }
+}

@@ -1,0 +1,95 @@
+import type { CallOutcome, CallRecord } from '../core/call-record.js';
+import type { CallLeg } from '../telephony/port.js';
+import { Transcript } from './transcript.js';
+
+export interface EscalationState {
+  reason: string;
+  target: string;
+  outcome: 'pending' | 'answered' | 'busy' | 'no-answer' | 'failed';
+  atMs: number;
+}
+
+/** Everything the bot learns about one call; turned into a CallRecord at escalation and at the end. */
+export class CallContext {
+  readonly callId: string;
+  readonly startedAt = new Date();
+  readonly #t0 = performance.now();
+  /** caller audio received so far, ms: the call's clock when audio outruns the wall (simulations) */
+  #audioMs = 0;
+  readonly transcript: Transcript;
+  intent: string | null = null;
+  slots: Record<string, string> = {};
+  nluConfidence: number | null = null;
+  readonly asrConfidences: number[] = [];
+  /** answered turns (not clarifications): decides resolved vs abandoned */
+  answeredTurns = 0;
+  lowConfidenceStreak = 0;
+  escalation: EscalationState | undefined;
+  transferred = false;
+  ticketId: string | undefined;
+  recording: CallRecord['recording'];
+
+  constructor(
+    readonly leg: CallLeg,
+    onTranscript: ConstructorParameters<typeof Transcript>[1],
+  ) {
+    this.callId = leg.id;
+    this.transcript = new Transcript(() => this.elapsedMs(), onTranscript);
+  }
+
+  /** Call time: wall time since answer, or caller audio time if that is ahead (fast simulated calls). */
+  elapsedMs(): number {
+    return Math.max(performance.now() - this.#t0, this.#audioMs);
+  }
+
+  addAudio(ms: number): void {
+    this.#audioMs += ms;
+  }
+
+  /** The outcome if the call ended now. */
+  finalOutcome(error: boolean): CallOutcome {
+    if (this.transferred) return 'escalated';
+    if (error) return 'error';
+    if (this.escalation && this.escalation.outcome !== 'answered') return 'transfer-failed';
+    return this.answeredTurns > 0 ? 'resolved' : 'abandoned';
+  }
+
+  toRecord(outcome: CallOutcome, summary: string, ended: boolean): CallRecord {
+    const confidences = this.asrConfidences;
+    const record: CallRecord = {
+      version: 1,
+      callId: this.callId,
+      backend: this.leg.backend,
+      phone: this.leg.from,
+      calledNumber: this.leg.to,
+      direction: this.leg.direction,
+      startedAt: this.startedAt.toISOString(),
+      durationMs: Math.round(this.elapsedMs()),
+      outcome,
+      intent: this.intent,
+      slots: { ...this.slots },
+      asrConfidence: confidences.length ? round(confidences.reduce((a, b) => a + b, 0) / confidences.length) : null,
+      nluConfidence: this.nluConfidence === null ? null : round(this.nluConfidence),
+      summary,
+      transcript: this.transcript.entries.map((e) => ({ ...e })),
+    };
+    if (ended) record.endedAt = new Date(this.startedAt.getTime() + record.durationMs).toISOString();
+    if (this.escalation) record.escalation = { ...this.escalation, atMs: Math.round(this.escalation.atMs) };
+    if (this.recording) record.recording = { ...this.recording };
+    return record;
+  }
+
+  /** What goes into the session store (enough for another instance to pick the call up). */
+  dialogSnapshot(): Record<string, unknown> {
+    return {
+      intent: this.intent,
+      slots: this.slots,
+      lowConfidenceStreak: this.lowConfidenceStreak,
+      answeredTurns: this.answeredTurns,
+      escalation: this.escalation ?? null,
+      transcript: this.transcript.entries,
+    };
+  }
+}
+
+const round = (n: number) => Math.round(Math.min(Math.max(n, 0), 1) * 1000) / 1000;

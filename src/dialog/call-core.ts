@@ -1,0 +1,224 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { CallEventBus } from '../core/call-events.js';
+import type { CallRecord, CallRecordEvent, CallRecordSink } from '../core/call-record.js';
+import { callLogger, type Logger } from '../log/logger.js';
+import type { SessionStore } from '../session/store.js';
+import type { Asr, Tts, Vad, VadFactory } from '../speech/types.js';
+import type { CallLeg } from '../telephony/port.js';
+import { AsyncQueue } from './async-queue.js';
+import { AudioInput } from './audio-input.js';
+import { CallContext } from './call-context.js';
+import { Conversation, type CallInput } from './conversation.js';
+import { dialogMetrics } from './metrics.js';
+import { chatClientFor, createIntentDetector, type IntentDetector } from './nlu/index.js';
+import { PromptPlayer } from './prompt-player.js';
+import { SessionSaver } from './session-saver.js';
+import { DialogStateMachine } from './state-machine.js';
+import { summarise } from './summary.js';
+
+export interface CallCoreDeps {
+  config: Config;
+  /** app logger; the core makes a per-call child */
+  logger: Logger;
+  vad: VadFactory;
+  asr: Asr;
+  tts: Tts;
+  records: CallRecordSink;
+  sessions: SessionStore;
+  events: CallEventBus;
+  metrics: Registry;
+  /** default: built from config (rules, + LLM when dialog.llm.enabled) */
+  nlu?: IntentDetector;
+}
+
+/** Why the call's AbortController fired. */
+export class CallEnded extends Error {
+  constructor(readonly why: 'hangup' | 'shutdown' | 'finished') {
+    super(`call ended (${why})`);
+    this.name = 'CallEnded';
+  }
+}
+
+const ASR_FINAL_TIMEOUT_MS = 15_000;
+const RECORD_SUBMIT_TIMEOUT_MS = 10_000;
+const LEG_HANGUP_TIMEOUT_MS = 5_000;
+
+/** Runs one call from answer to hangup. Never throws: errors end that call only. Resolves with the final CallRecord. */
+export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSignal): Promise<CallRecord> {
+  const cfg = deps.config.dialog;
+  const log = callLogger(deps.logger, leg.id, { backend: leg.backend });
+  const metrics = dialogMetrics(deps.metrics);
+  const controller = new AbortController();
+  const callSignal = controller.signal;
+  const ctx = new CallContext(leg, (entry, partial) =>
+    deps.events.publish({ type: 'transcript', callId: leg.id, entry: { ...entry }, ...(partial ? { partial } : {}) }),
+  );
+  const saver = new SessionSaver(deps.sessions, ctx, log);
+  const machine = new DialogStateMachine((t) => {
+    log.info({ from: t.from, to: t.to, event: t.event.type, detail: t.event.detail }, 'state');
+    deps.events.publish({
+      type: 'state',
+      callId: leg.id,
+      from: t.from,
+      to: t.to,
+      cause: t.event.detail ?? t.event.type,
+    });
+    saver.save(t.to);
+  });
+  const submitRecord = async (event: CallRecordEvent, record: CallRecord) => {
+    try {
+      await deps.records.submit(event, record, AbortSignal.timeout(RECORD_SUBMIT_TIMEOUT_MS));
+    } catch (err) {
+      metrics.errors.inc({ stage: 'records' });
+      log.error({ err, event }, 'call record submission failed');
+    }
+  };
+
+  const inputs = new AsyncQueue<CallInput>();
+  const player = new PromptPlayer(leg, deps.tts, log);
+  let callerHungUp = false;
+  const onHangup = (reason: string) => {
+    if (callerHungUp || machine.ended) return;
+    callerHungUp = true;
+    machine.dispatch({ type: 'hangup', detail: `caller hung up: ${reason}` });
+    controller.abort(new CallEnded('hangup'));
+  };
+  const onDtmf = (digit: string) => {
+    if (machine.ended) return;
+    ctx.transcript.note('caller', `[DTMF ${digit}]`);
+    // the escalation digit cuts the bot short; other digits wait their turn (and are only noted)
+    if (digit === cfg.escalateDigit && player.interrupt()) metrics.bargeIns.inc();
+    inputs.push({ kind: 'dtmf', digit });
+  };
+  const onShutdown = () => controller.abort(new CallEnded('shutdown'));
+  const unsubscribe = deps.events.subscribe((e) => {
+    if (e.callId !== leg.id) return;
+    if (e.type === 'ticket') ctx.ticketId = e.ticketId;
+    if (e.type === 'recording') ctx.recording = { path: e.path, format: e.path.split('.').pop() ?? 'wav' };
+  });
+
+  metrics.activeCalls.inc();
+  leg.on('hangup', onHangup);
+  leg.on('dtmf', onDtmf);
+  if (signal?.aborted) onShutdown();
+  else signal?.addEventListener('abort', onShutdown, { once: true });
+  deps.events.publish({
+    type: 'call-started',
+    callId: leg.id,
+    phone: leg.from,
+    backend: leg.backend,
+    at: ctx.startedAt.toISOString(),
+  });
+  log.info({ from: leg.from, to: leg.to, direction: leg.direction }, 'call started');
+
+  let failed = false;
+  let audio: AudioInput | undefined;
+  try {
+    machine.dispatch({ type: 'start' });
+    callSignal.throwIfAborted();
+    const vad: Vad = deps.vad.create();
+    audio = new AudioInput({
+      leg,
+      vad,
+      asr: deps.asr,
+      logger: log,
+      metrics,
+      signal: callSignal,
+      preRollMs: deps.config.speech.vad.preRollMs,
+      minSpeechMs: deps.config.speech.vad.minSpeechMs,
+      asrTimeoutMs: ASR_FINAL_TIMEOUT_MS,
+      hooks: {
+        clockMs: () => ctx.elapsedMs(),
+        onAudio: (ms) => ctx.addAudio(ms),
+        activePrompt: () => player.active,
+        onInterruption: () => {
+          if (player.interrupt()) metrics.bargeIns.inc();
+        },
+        onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
+        onPartial: (text) =>
+          deps.events.publish({
+            type: 'transcript',
+            callId: leg.id,
+            entry: { speaker: 'caller', text, atMs: Math.round(ctx.elapsedMs()) },
+            partial: true,
+          }),
+      },
+    });
+    audio.start();
+    const conversation = new Conversation({
+      config: cfg,
+      leg,
+      ctx,
+      machine,
+      player,
+      inputs,
+      nlu: deps.nlu ?? createIntentDetector(cfg, log, deps.metrics),
+      chat: cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined,
+      events: deps.events,
+      metrics,
+      logger: log,
+      signal: callSignal,
+      submitRecord,
+    });
+    await conversation.run();
+  } catch (err) {
+    if (!callSignal.aborted) {
+      failed = true;
+      metrics.errors.inc({ stage: 'call' });
+      log.error({ err }, 'call failed');
+      if (!machine.ended) machine.dispatch({ type: 'error', detail: (err as Error).message });
+    }
+  } finally {
+    const why = callSignal.reason as unknown;
+    if (!machine.ended) {
+      machine.dispatch({ type: 'botHangup', detail: why instanceof CallEnded ? why.why : 'ended' });
+    }
+    controller.abort(new CallEnded('finished'));
+    leg.off('hangup', onHangup);
+    leg.off('dtmf', onDtmf);
+    signal?.removeEventListener('abort', onShutdown);
+    inputs.end();
+    await audio?.close();
+  }
+
+  // The bot ends the leg unless the caller already did or a person took the call.
+  if (!callerHungUp && !ctx.transferred) await hangupLeg(leg, failed ? 'error' : 'bot', log);
+  unsubscribe();
+
+  const outcome = ctx.finalOutcome(failed);
+  const summary = await summarise(
+    {
+      intent: ctx.intent,
+      slots: ctx.slots,
+      transcript: ctx.transcript.entries,
+      escalationReason: ctx.escalation?.reason,
+    },
+    cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined,
+    log,
+  );
+  const record = ctx.toRecord(outcome, summary, true);
+  await submitRecord('end', record);
+  deps.events.publish({ type: 'call-ended', callId: leg.id, record });
+  await saver.finish();
+  metrics.calls.inc({ outcome });
+  metrics.activeCalls.dec();
+  log.info({ outcome, durationMs: record.durationMs, intent: record.intent }, 'call ended');
+  return record;
+}
+
+async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      leg.hangup(reason),
+      new Promise<void>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('leg.hangup timed out')), LEG_HANGUP_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    log.warn({ err }, 'leg hangup failed');
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,229 @@
+import type { CallEventBus } from '../core/call-events.js';
+import type { CallRecord, CallRecordEvent } from '../core/call-record.js';
+import type { Logger } from '../log/logger.js';
+import { voicebotHeaders } from '../telephony/headers.js';
+import type { CallLeg, TransferResult } from '../telephony/port.js';
+import type { AsyncQueue } from './async-queue.js';
+import type { Utterance } from './audio-input.js';
+import type { CallContext } from './call-context.js';
+import type { DialogConfig } from './config.js';
+import type { DialogMetrics } from './metrics.js';
+import type { ChatClient } from './nlu/chat-client.js';
+import type { IntentDetector, IntentResult } from './nlu/types.js';
+import { decide, decideDtmf, type Decision } from './policy.js';
+import type { PlayResult, PromptPlayer } from './prompt-player.js';
+import type { DialogEventType, DialogStateMachine } from './state-machine.js';
+import { summarise } from './summary.js';
+
+export type CallInput = ({ kind: 'utterance' } & Utterance) | { kind: 'dtmf'; digit: string };
+
+export interface ConversationParts {
+  config: DialogConfig;
+  leg: CallLeg;
+  ctx: CallContext;
+  machine: DialogStateMachine;
+  player: PromptPlayer;
+  inputs: AsyncQueue<CallInput>;
+  nlu: IntentDetector;
+  /** for LLM summaries; undefined: extractive */
+  chat: ChatClient | undefined;
+  events: CallEventBus;
+  metrics: DialogMetrics;
+  logger: Logger;
+  /** the call's signal: aborted on hangup */
+  signal: AbortSignal;
+  submitRecord(event: CallRecordEvent, record: CallRecord): Promise<void>;
+}
+
+/** Extra wait beyond the ring timeout before we give up on the backend's transfer answer. */
+const TRANSFER_GRACE_MS = 15_000;
+
+/** The turn loop: greet, then listen → think → speak until the call ends or is handed over. */
+export class Conversation {
+  /** set when the bot itself hung up (goodbye) */
+  botHungUp = false;
+
+  constructor(private readonly p: ConversationParts) {}
+
+  async run(): Promise<void> {
+    const { config } = this.p;
+    if (config.notice) await this.#say(config.notice, false);
+    const greeting = await this.#say(config.greeting, config.bargeIn);
+    this.#afterPrompt(greeting);
+    for (;;) {
+      const next = await this.p.inputs.next(this.p.signal);
+      if (next.done) return;
+      if ((await this.#handle(next.value)) === 'end') return;
+    }
+  }
+
+  #transition(type: DialogEventType, detail?: string): void {
+    this.p.machine.dispatch(detail === undefined ? { type } : { type, detail });
+  }
+
+  #afterPrompt(result: PlayResult): void {
+    if (result.interruptedAt !== undefined) this.#transition('bargeIn', 'caller barged in');
+    else this.#transition('promptDone');
+  }
+
+  async #say(text: string, bargeIn: boolean, onFirstAudio?: () => void): Promise<PlayResult> {
+    const entry = this.p.ctx.transcript.startBot(text);
+    const result = await this.p.player.play(text, {
+      bargeIn,
+      signal: this.p.signal,
+      ...(onFirstAudio ? { onFirstAudio } : {}),
+    });
+    // record what was heard even if the caller hung up right after barging in
+    this.p.ctx.transcript.finishBot(entry, result.interruptedAt);
+    this.p.signal.throwIfAborted();
+    return result;
+  }
+
+  async #handle(input: CallInput): Promise<'continue' | 'end'> {
+    const { ctx, config } = this.p;
+    if (input.kind === 'dtmf') {
+      this.#transition('dtmf', `DTMF ${input.digit}`);
+      const decision = decideDtmf(config, input.digit, ctx.intent);
+      if (!decision) {
+        this.#transition('nothingToSay');
+        return 'continue';
+      }
+      return this.#act(decision);
+    }
+    this.#transition('utterance');
+    ctx.transcript.caller(input.text, input.confidence, input.atMs);
+    ctx.asrConfidences.push(input.confidence);
+    const nlu = await this.#understand(input.text);
+    const { decision, state } = decide(config, input.text, nlu, { lowConfidenceStreak: ctx.lowConfidenceStreak });
+    ctx.lowConfidenceStreak = state.lowConfidenceStreak;
+    if (nlu.intent !== null && nlu.confidence >= config.lowConfidence) {
+      if (nlu.intent !== ctx.intent) ctx.slots = {};
+      ctx.intent = nlu.intent;
+      ctx.nluConfidence = nlu.confidence;
+      ctx.slots = { ...ctx.slots, ...nlu.slots };
+    }
+    return this.#act(decision, input.endedAt);
+  }
+
+  async #understand(text: string): Promise<IntentResult> {
+    const { ctx } = this.p;
+    // per-turn controller: the call's hangup aborts it, and so could a future "caller spoke again" rule
+    const turn = new AbortController();
+    const signal = AbortSignal.any([this.p.signal, turn.signal]);
+    let nlu: IntentResult;
+    try {
+      nlu = await this.p.nlu.detect(text, {
+        signal,
+        previousIntent: ctx.intent,
+        history: ctx.transcript.entries.slice(-7, -1).map((e) => ({ speaker: e.speaker, text: e.text })),
+      });
+    } catch (err) {
+      this.p.signal.throwIfAborted();
+      this.p.metrics.errors.inc({ stage: 'nlu' });
+      this.p.logger.error({ err }, 'intent detection failed; treating the turn as not understood');
+      nlu = { intent: null, confidence: 0, slots: {}, escalate: false, source: 'rules' };
+    } finally {
+      turn.abort();
+    }
+    this.p.signal.throwIfAborted();
+    this.p.metrics.turns.inc({ source: nlu.source });
+    this.p.events.publish({
+      type: 'intent',
+      callId: ctx.callId,
+      intent: nlu.intent,
+      confidence: nlu.confidence,
+      slots: nlu.slots,
+    });
+    this.p.logger.info(
+      { intent: nlu.intent, confidence: nlu.confidence, source: nlu.source, slots: Object.keys(nlu.slots) },
+      'intent',
+    );
+    return nlu;
+  }
+
+  async #act(decision: Decision, speechEndedAt?: number): Promise<'continue' | 'end'> {
+    const { config, ctx } = this.p;
+    if (decision.kind === 'escalate') return this.#escalate(decision);
+    if (decision.kind === 'answer') ctx.answeredTurns++;
+    this.#transition('reply', decision.kind);
+    const latency = speechEndedAt
+      ? () => this.p.metrics.responseLatency.observe((performance.now() - speechEndedAt) / 1000)
+      : undefined;
+    const result = await this.#say(decision.reply, config.bargeIn, latency);
+    if (decision.kind === 'answer' && decision.hangup && result.interruptedAt === undefined) {
+      await this.#say(config.goodbye, false);
+      this.#transition('botHangup', `intent ${decision.intent} ends the call`);
+      this.botHungUp = true;
+      return 'end';
+    }
+    this.#afterPrompt(result);
+    return 'continue';
+  }
+
+  async #escalate(decision: Extract<Decision, { kind: 'escalate' }>): Promise<'continue' | 'end'> {
+    const { config, ctx, leg, route } = { ...this.p, route: decision.route };
+    this.p.metrics.escalations.inc({ reason: decision.reason });
+    ctx.escalation = { reason: decision.reason, target: route.name, outcome: 'pending', atMs: ctx.elapsedMs() };
+    this.p.logger.info({ reason: decision.reason, target: route.name }, 'escalating to a person');
+    this.#transition('reply', `escalation: ${decision.reason}`);
+    // the ticket is written while the caller hears the transfer message
+    const [handover, said] = await Promise.allSettled([
+      this.#handover(decision.reason, route.name, route.target.address),
+      this.#say(config.transferMessage, false),
+    ]);
+    if (said.status === 'rejected') throw said.reason;
+    this.p.signal.throwIfAborted();
+    const summary = handover.status === 'fulfilled' ? handover.value : '';
+    this.#transition('transfer', `to ${route.name}`);
+    let result: TransferResult;
+    try {
+      const bound = AbortSignal.timeout(route.target.timeoutSec * 1000 + TRANSFER_GRACE_MS);
+      result = await leg.transfer(
+        {
+          target: route.target,
+          headers: voicebotHeaders({
+            callId: ctx.callId,
+            ticketId: ctx.ticketId,
+            intent: ctx.intent,
+            phone: leg.from,
+            summary,
+          }),
+        },
+        AbortSignal.any([this.p.signal, bound]),
+      );
+    } catch (err) {
+      this.p.signal.throwIfAborted();
+      this.p.logger.error({ err }, 'transfer failed');
+      result = { outcome: 'failed', detail: (err as Error).message };
+    }
+    this.p.signal.throwIfAborted();
+    ctx.escalation.outcome = result.outcome;
+    this.p.metrics.transfers.inc({ outcome: result.outcome });
+    this.p.events.publish({ type: 'escalation-outcome', callId: ctx.callId, outcome: result.outcome });
+    this.p.logger.info({ outcome: result.outcome, detail: result.detail }, 'transfer result');
+    if (result.outcome === 'answered') {
+      ctx.transferred = true;
+      this.#transition('transferAnswered', `answered by ${route.name}`);
+      return 'end';
+    }
+    this.#transition('transferFailed', result.outcome);
+    ctx.lowConfidenceStreak = 0;
+    this.#afterPrompt(await this.#say(config.transferFailed, config.bargeIn));
+    return 'continue';
+  }
+
+  /** Summary + escalation record to the CRM + `escalation` event. Returns the summary for the SIP header. */
+  async #handover(reason: string, target: string, address: string): Promise<string> {
+    const { ctx } = this.p;
+    const summary = await summarise(
+      { intent: ctx.intent, slots: ctx.slots, transcript: ctx.transcript.entries, escalationReason: reason },
+      this.p.chat,
+      this.p.logger,
+      this.p.signal,
+    );
+    const record = ctx.toRecord('in-progress', summary, false);
+    await this.p.submitRecord('escalation', record);
+    this.p.events.publish({ type: 'escalation', callId: ctx.callId, target, address, reason, record });
+    return summary;
+  }
+}

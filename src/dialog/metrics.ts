@@ -1,0 +1,34 @@
+import type { Registry } from 'prom-client';
+import { counter, gauge, histogram } from '../core/metrics.js';
+
+/** The conversation engine's series on the app registry (get-or-create, so calls share them). */
+export function dialogMetrics(registry: Registry) {
+  return {
+    activeCalls: gauge(registry, 'voicebot_dialog_active_calls', 'Calls the conversation engine is running'),
+    calls: counter(registry, 'voicebot_dialog_calls_total', 'Calls ended, by outcome', ['outcome']),
+    turns: counter(registry, 'voicebot_dialog_turns_total', 'Caller turns handled, by NLU source', ['source']),
+    bargeIns: counter(registry, 'voicebot_dialog_barge_ins_total', 'Bot prompts cut short by the caller'),
+    escalations: counter(registry, 'voicebot_dialog_escalations_total', 'Escalations to a person, by reason', [
+      'reason',
+    ]),
+    transfers: counter(registry, 'voicebot_dialog_transfers_total', 'Transfer outcomes', ['outcome']),
+    nluFallbacks: counter(registry, 'voicebot_dialog_nlu_fallbacks_total', 'LLM failures answered by the rules', [
+      'reason',
+    ]),
+    droppedFrames: counter(registry, 'voicebot_dialog_dropped_frames_total', 'Caller frames dropped', ['reason']),
+    discardedUtterances: counter(
+      registry,
+      'voicebot_dialog_discarded_utterances_total',
+      'Caller speech ignored (empty ASR, noise during a prompt, ASR error)',
+      ['reason'],
+    ),
+    errors: counter(registry, 'voicebot_dialog_errors_total', 'Errors inside the call core, by stage', ['stage']),
+    responseLatency: histogram(
+      registry,
+      'voicebot_dialog_response_seconds',
+      'End of caller speech to the first reply audio sent to the leg',
+      [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
+    ),
+  };
+}
+export type DialogMetrics = ReturnType<typeof dialogMetrics>;

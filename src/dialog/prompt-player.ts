@@ -1,0 +1,118 @@
+import type { Logger } from '../log/logger.js';
+import type { Tts } from '../speech/types.js';
+import type { CallLeg } from '../telephony/port.js';
+import { rateConverter } from './audio.js';
+
+/** Speaking rate used to estimate a prompt's full length while TTS is still streaming it (~160 wpm). */
+export const ESTIMATED_MS_PER_CHAR = 65;
+
+export interface PlayOptions {
+  /** may the caller interrupt it (false for legal notices) */
+  bargeIn: boolean;
+  signal: AbortSignal;
+  /** called once with the first audio handed to the leg (latency metric) */
+  onFirstAudio?: () => void;
+}
+
+export interface PlayResult {
+  /** fraction of the prompt's audio the caller heard before barge-in; undefined when played in full */
+  interruptedAt?: number;
+  /** samples handed to the leg at its output rate */
+  sentSamples: number;
+  /** TTS failed: nothing or only part was said */
+  failed?: boolean;
+}
+
+interface ActivePrompt {
+  text: string;
+  bargeIn: boolean;
+  sentSamples: number;
+  synthDone: boolean;
+  interruptedAt?: number;
+  controller: AbortController;
+}
+
+export class BargeInAbort extends Error {
+  constructor() {
+    super('prompt interrupted by the caller');
+    this.name = 'BargeInAbort';
+  }
+}
+
+/** Plays one prompt at a time: TTS → resample to the leg's rate → leg.sendAudio → wait for playout. */
+export class PromptPlayer {
+  #active: ActivePrompt | null = null;
+
+  constructor(
+    private readonly leg: CallLeg,
+    private readonly tts: Tts,
+    private readonly logger: Logger,
+  ) {}
+
+  /** What is playing now, if anything. */
+  get active(): { bargeIn: boolean } | null {
+    return this.#active && this.#active.interruptedAt === undefined ? { bargeIn: this.#active.bargeIn } : null;
+  }
+
+  async play(text: string, opts: PlayOptions): Promise<PlayResult> {
+    if (this.#active) throw new Error('PromptPlayer plays one prompt at a time');
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(opts.signal.reason);
+    if (opts.signal.aborted) onAbort();
+    else opts.signal.addEventListener('abort', onAbort, { once: true });
+    const prompt: ActivePrompt = { text, bargeIn: opts.bargeIn, sentSamples: 0, synthDone: false, controller };
+    this.#active = prompt;
+    const outRate = this.leg.outputSampleRate;
+    let failed = false;
+    try {
+      let converter: ReturnType<typeof rateConverter> | undefined;
+      let converterRate = 0;
+      const send = (pcm: Int16Array) => {
+        if (pcm.length === 0 || controller.signal.aborted) return;
+        if (prompt.sentSamples === 0) opts.onFirstAudio?.();
+        this.leg.sendAudio(pcm);
+        prompt.sentSamples += pcm.length;
+      };
+      for await (const chunk of this.tts.synthesize(text, { signal: controller.signal })) {
+        if (controller.signal.aborted) break;
+        if (!converter || converterRate !== chunk.sampleRate) {
+          if (converter) send(converter.flush());
+          converter = rateConverter(chunk.sampleRate, outRate);
+          converterRate = chunk.sampleRate;
+        }
+        send(converter.process(chunk.pcm));
+      }
+      if (converter) send(converter.flush());
+      prompt.synthDone = !controller.signal.aborted;
+      if (!controller.signal.aborted) await this.leg.waitForPlayout(controller.signal);
+    } catch (err) {
+      if (!controller.signal.aborted) {
+        failed = true;
+        this.logger.error({ err, text }, 'text-to-speech failed; prompt skipped');
+      }
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
+      this.#active = null;
+    }
+    const result: PlayResult = { sentSamples: prompt.sentSamples };
+    if (prompt.interruptedAt !== undefined) result.interruptedAt = prompt.interruptedAt;
+    if (failed) result.failed = true;
+    return result;
+  }
+
+  /**
+   * Barge-in, synchronously: drop the leg's queued audio, stop TTS, and note how much was heard.
+   * Returns false when nothing interruptible is playing.
+   */
+  interrupt(force = false): boolean {
+    const p = this.#active;
+    if (!p || p.interruptedAt !== undefined || (!p.bargeIn && !force)) return false;
+    const unplayed = this.leg.clearAudio();
+    const played = Math.max(0, p.sentSamples - unplayed);
+    const estimated = (p.text.length * ESTIMATED_MS_PER_CHAR * this.leg.outputSampleRate) / 1000;
+    const total = p.synthDone ? p.sentSamples : Math.max(p.sentSamples, estimated);
+    p.interruptedAt = total > 0 ? Math.min(1, played / total) : 0;
+    p.controller.abort(new BargeInAbort());
+    return true;
+  }
+}

@@ -1,0 +1,181 @@
+import { seqDistance } from './rtp.js';
+
+export interface JitterBufferOptions {
+  /** Frames held before playout starts (the added latency is depthFrames × frame duration). */
+  depthFrames: number;
+  /** Samples per frame (160 for 20 ms at 8 kHz); shorter payloads are padded, longer ones cut. */
+  frameSamples: number;
+  /** Loss concealment: repeat the last frame fading out, or play silence. */
+  conceal: 'fade' | 'silence';
+  /** Frames buffered beyond which the oldest are skipped to bound latency (default depthFrames × 2 + 4). */
+  maxFrames?: number;
+  /** Consecutive lost frames after which the buffer re-primes (waits for depthFrames again); default 10. */
+  resyncAfterLost?: number;
+}
+
+export interface JitterBufferStats {
+  pushed: number;
+  played: number;
+  concealed: number;
+  /** Arrived after their playout slot. */
+  late: number;
+  duplicates: number;
+  /** Skipped to bring latency back under maxFrames. */
+  overflowDropped: number;
+  /** Times playout restarted from priming (start, long loss, far sequence jump). */
+  resyncs: number;
+  /** Frames currently held. */
+  buffered: number;
+}
+
+/** Each concealed frame is the previous one scaled by this, so a burst of loss fades out in ~5 frames. */
+const FADE_FACTOR = 0.5;
+/** A sequence jump beyond this restarts playout at the new sequence (stream restart, SSRC change). */
+const MAX_JUMP = 1000;
+
+/**
+ * Orders packets by sequence number and plays one frame per pop(). Handles reordering, duplicates, wrap-around
+ * and loss (concealment). Waits for `depthFrames` before the first frame, and again after a long outage.
+ */
+export class JitterBuffer {
+  private readonly depth: number;
+  private readonly frameSamples: number;
+  private readonly conceal: 'fade' | 'silence';
+  private readonly maxFrames: number;
+  private readonly resyncAfterLost: number;
+  private readonly frames = new Map<number, Int16Array>();
+  /** Sequence number of the next frame to play; null while priming. */
+  private next: number | null = null;
+  private lostRun = 0;
+  private last: Int16Array | null = null;
+  readonly stats: JitterBufferStats = {
+    pushed: 0,
+    played: 0,
+    concealed: 0,
+    late: 0,
+    duplicates: 0,
+    overflowDropped: 0,
+    resyncs: 0,
+    buffered: 0,
+  };
+
+  constructor(opts: JitterBufferOptions) {
+    if (!Number.isInteger(opts.depthFrames) || opts.depthFrames < 1) {
+      throw new RangeError(`JitterBuffer depthFrames must be a positive integer, got ${opts.depthFrames}`);
+    }
+    this.depth = opts.depthFrames;
+    this.frameSamples = opts.frameSamples;
+    this.conceal = opts.conceal;
+    this.maxFrames = Math.max(opts.maxFrames ?? opts.depthFrames * 2 + 4, opts.depthFrames);
+    this.resyncAfterLost = opts.resyncAfterLost ?? 10;
+  }
+
+  /** Queues one frame; the buffer keeps `payload` itself (do not reuse it). */
+  push(p: { sequenceNumber: number; timestamp: number; payload: Int16Array }): void {
+    const seq = p.sequenceNumber & 0xffff;
+    if (this.next !== null) {
+      const ahead = seqDistance(seq, this.next);
+      if (ahead < 0) {
+        this.stats.late++;
+        return;
+      }
+      if (ahead > MAX_JUMP) this.restart();
+    } else if (this.frames.size > 0) {
+      // Priming: a far jump means the stream restarted; forget what was held.
+      const anyHeld = this.frames.keys().next().value!;
+      if (Math.abs(seqDistance(seq, anyHeld)) > MAX_JUMP) this.restart();
+    }
+    if (this.frames.has(seq)) {
+      this.stats.duplicates++;
+      return;
+    }
+    this.frames.set(seq, this.fit(p.payload));
+    this.stats.pushed++;
+    this.stats.buffered = this.frames.size;
+  }
+
+  /** The next 20 ms frame: audio, concealment on loss, or silence while priming. Call once per frame period. */
+  pop(): Int16Array {
+    if (this.next === null) {
+      if (this.frames.size < this.depth) return new Int16Array(this.frameSamples);
+      this.next = this.oldest();
+    }
+    this.trimOverflow();
+    const seq = this.next;
+    this.next = (seq + 1) & 0xffff;
+    const frame = this.frames.get(seq);
+    if (frame) {
+      this.frames.delete(seq);
+      this.stats.buffered = this.frames.size;
+      this.stats.played++;
+      this.lostRun = 0;
+      this.last = frame;
+      return frame;
+    }
+    this.stats.concealed++;
+    this.lostRun++;
+    if (this.lostRun >= this.resyncAfterLost && this.frames.size === 0) {
+      this.restart();
+      return new Int16Array(this.frameSamples);
+    }
+    return this.concealFrame();
+  }
+
+  /** Drops everything and waits for depthFrames again. */
+  reset(): void {
+    this.frames.clear();
+    this.next = null;
+    this.last = null;
+    this.lostRun = 0;
+    this.stats.buffered = 0;
+  }
+
+  private restart(): void {
+    this.reset();
+    this.stats.resyncs++;
+  }
+
+  private concealFrame(): Int16Array {
+    if (this.conceal === 'silence' || !this.last) return new Int16Array(this.frameSamples);
+    const faded = new Int16Array(this.frameSamples);
+    const src = this.last;
+    for (let i = 0; i < faded.length; i++) faded[i] = src[i]! * FADE_FACTOR;
+    this.last = faded;
+    return faded;
+  }
+
+  /** Oldest held sequence number (wrap-aware). */
+  private oldest(): number {
+    let oldest: number | null = null;
+    for (const seq of this.frames.keys()) {
+      if (oldest === null || seqDistance(seq, oldest) < 0) oldest = seq;
+    }
+    return oldest!;
+  }
+
+  private trimOverflow(): void {
+    if (this.frames.size <= this.maxFrames) return;
+    const newest = this.newest();
+    // Skip ahead so that at most maxFrames remain from the new playout point.
+    while (this.frames.size > 0 && seqDistance(newest, this.next!) >= this.maxFrames) {
+      if (this.frames.delete(this.next!)) this.stats.overflowDropped++;
+      this.next = (this.next! + 1) & 0xffff;
+    }
+    this.stats.buffered = this.frames.size;
+  }
+
+  private newest(): number {
+    let newest: number | null = null;
+    for (const seq of this.frames.keys()) {
+      if (newest === null || seqDistance(seq, newest) > 0) newest = seq;
+    }
+    return newest!;
+  }
+
+  private fit(payload: Int16Array): Int16Array {
+    if (payload.length === this.frameSamples) return payload;
+    const out = new Int16Array(this.frameSamples);
+    out.set(payload.subarray(0, this.frameSamples));
+    return out;
+  }
+}

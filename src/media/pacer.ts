@@ -1,0 +1,272 @@
+/** Timer functions the pacer uses; injectable so tests can drive a fake clock. */
+export interface PacerTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface PacerFrameInfo {
+  /** Slot number since start(): the frame was due at start + index × frameMs. */
+  index: number;
+  scheduledAt: number;
+  /** Emission time minus scheduledAt, ms (down to -1 ms: a frame may leave up to 1 ms early). */
+  late: number;
+  /** True for a silence-fill frame (nothing was queued). */
+  silence: boolean;
+}
+
+export interface PacerOptions {
+  frameMs?: number;
+  frameSamples: number;
+  onFrame: (frame: Int16Array, info: PacerFrameInfo) => void;
+  /** Emit silence frames when nothing is queued (default false): peers such as Asterisk expect a steady stream. */
+  silenceFill?: boolean;
+  /** Clock in ms (default performance.now). */
+  now?: () => number;
+  timers?: PacerTimers;
+  /** After a stall longer than this many frames, skip the missed slots instead of bursting them (default 5). */
+  maxCatchUpFrames?: number;
+  /** Called when onFrame throws; the pacer keeps running. */
+  onError?: (err: unknown) => void;
+}
+
+export interface PacerStats {
+  /** Frames emitted (audio + silence). */
+  frames: number;
+  audioFrames: number;
+  silenceFrames: number;
+  /** Slots that found less than a frame queued (the rest was padded with silence). */
+  underruns: number;
+  /** Slots skipped after a stall. */
+  skipped: number;
+  /** Samples dropped by flush(). */
+  flushedSamples: number;
+  callbackErrors: number;
+  /** Emission time minus schedule over the last 2048 frames, ms (p50/p99/max of the absolute error). */
+  lateP50: number;
+  lateP99: number;
+  lateMax: number;
+}
+
+/**
+ * A frame counts as due this early (ms). Node timers have 1 ms granularity measured from a cached loop time,
+ * so arming for floor(deadline - now) and accepting up to 1 ms early centres the send time on the deadline
+ * (|error| ≤ ~1 ms) instead of biasing every frame up to 2 ms late.
+ */
+const EARLY_TOLERANCE_MS = 1;
+const LATE_WINDOW = 2048;
+
+const realTimers: PacerTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/**
+ * Emits fixed-size frames on an absolute clock: frame n is due at start + n × frameMs, and each timer is armed
+ * for the next absolute deadline, so timer delays never accumulate into drift.
+ */
+export class Pacer {
+  readonly frameMs: number;
+  readonly frameSamples: number;
+  private readonly onFrame: PacerOptions['onFrame'];
+  private readonly silenceFill: boolean;
+  private readonly now: () => number;
+  private readonly timers: PacerTimers;
+  private readonly maxCatchUp: number;
+  private readonly onError: ((err: unknown) => void) | undefined;
+
+  private chunks: Int16Array[] = [];
+  private head = 0; // read offset into chunks[0]
+  private queued = 0;
+  private played = 0;
+  private startAt = 0;
+  private index = 0;
+  private timer: unknown = null;
+  private running = false;
+  private readonly drainedListeners = new Set<() => void>();
+  private readonly waiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
+  private readonly lates = new Float64Array(LATE_WINDOW);
+  private lateCount = 0;
+  private readonly counts = {
+    frames: 0,
+    audioFrames: 0,
+    silenceFrames: 0,
+    underruns: 0,
+    skipped: 0,
+    flushedSamples: 0,
+    callbackErrors: 0,
+  };
+
+  constructor(opts: PacerOptions) {
+    this.frameMs = opts.frameMs ?? 20;
+    this.frameSamples = opts.frameSamples;
+    this.onFrame = opts.onFrame;
+    this.silenceFill = opts.silenceFill ?? false;
+    this.now = opts.now ?? (() => performance.now());
+    this.timers = opts.timers ?? realTimers;
+    this.maxCatchUp = opts.maxCatchUpFrames ?? 5;
+    this.onError = opts.onError;
+    if (!(this.frameMs > 0) || !Number.isInteger(this.frameSamples) || this.frameSamples <= 0) {
+      throw new RangeError('Pacer needs frameMs > 0 and a positive integer frameSamples');
+    }
+  }
+
+  /** Starts the clock: frame 0 is due now. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.startAt = this.now();
+    this.index = 0;
+    this.arm();
+  }
+
+  /** Stops the clock and releases the timer; pending waitDrained() calls reject. Queued audio stays queued. */
+  stop(): void {
+    this.running = false;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    const err = new Error('pacer stopped');
+    for (const w of this.waiters) w.reject(err);
+    this.waiters.clear();
+  }
+
+  /** Queues PCM of any length (copied); it is cut into frames as slots come. */
+  enqueue(pcm: Int16Array): void {
+    if (pcm.length === 0) return;
+    this.chunks.push(pcm.slice());
+    this.queued += pcm.length;
+  }
+
+  /** Drops all queued audio (barge-in): the next slot plays silence or nothing. Returns the samples dropped. */
+  flush(): number {
+    const dropped = this.queued;
+    this.chunks = [];
+    this.head = 0;
+    this.queued = 0;
+    this.counts.flushedSamples += dropped;
+    if (dropped > 0) this.notifyDrained();
+    return dropped;
+  }
+
+  get queuedSamples(): number {
+    return this.queued;
+  }
+
+  /** Audio samples emitted so far (silence fill and padding excluded). */
+  get playedSamples(): number {
+    return this.played;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Calls `cb` every time the queue runs empty (last audio frame emitted, or flush). Returns an unsubscribe. */
+  onDrained(cb: () => void): () => void {
+    this.drainedListeners.add(cb);
+    return () => this.drainedListeners.delete(cb);
+  }
+
+  /** Resolves once nothing is queued; rejects when `signal` aborts or the pacer stops. */
+  waitDrained(signal?: AbortSignal): Promise<void> {
+    if (this.queued === 0) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters.delete(waiter);
+        reject(signal!.reason);
+      };
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  get stats(): PacerStats {
+    const n = Math.min(this.lateCount, LATE_WINDOW);
+    const sorted = this.lates.slice(0, n).sort();
+    const pick = (q: number) => (n ? sorted[Math.min(n - 1, Math.floor(q * n))]! : 0);
+    return { ...this.counts, lateP50: pick(0.5), lateP99: pick(0.99), lateMax: n ? sorted[n - 1]! : 0 };
+  }
+
+  private arm(): void {
+    const deadline = this.startAt + this.index * this.frameMs;
+    this.timer = this.timers.setTimeout(this.tick, Math.max(0, Math.floor(deadline - this.now())));
+  }
+
+  private readonly tick = (): void => {
+    this.timer = null;
+    if (!this.running) return;
+    const t = this.now();
+    let due = Math.floor((t + EARLY_TOLERANCE_MS - this.startAt) / this.frameMs) - this.index + 1;
+    if (due > this.maxCatchUp) {
+      // A stall (GC, overload): bursting every missed frame would only pile up at the peer.
+      this.counts.skipped += due - 1;
+      this.index += due - 1;
+      due = 1;
+    }
+    for (let k = 0; k < due && this.running; k++) this.emitSlot(this.index++, t);
+    if (this.running) this.arm();
+  };
+
+  private emitSlot(index: number, t: number): void {
+    const scheduledAt = this.startAt + index * this.frameMs;
+    let frame: Int16Array;
+    let silence = false;
+    if (this.queued > 0) {
+      frame = this.take();
+    } else if (this.silenceFill) {
+      frame = new Int16Array(this.frameSamples);
+      silence = true;
+    } else {
+      return;
+    }
+    const late = t - scheduledAt;
+    this.lates[this.lateCount++ % LATE_WINDOW] = Math.abs(late);
+    this.counts.frames++;
+    if (silence) this.counts.silenceFrames++;
+    else this.counts.audioFrames++;
+    try {
+      this.onFrame(frame, { index, scheduledAt, late, silence });
+    } catch (err) {
+      this.counts.callbackErrors++;
+      this.onError?.(err);
+    }
+    if (!silence && this.queued === 0) this.notifyDrained();
+  }
+
+  /** Takes one frame from the queue, padding a short tail with silence. */
+  private take(): Int16Array {
+    const frame = new Int16Array(this.frameSamples);
+    let filled = 0;
+    while (filled < this.frameSamples && this.chunks.length > 0) {
+      const chunk = this.chunks[0]!;
+      const n = Math.min(this.frameSamples - filled, chunk.length - this.head);
+      frame.set(chunk.subarray(this.head, this.head + n), filled);
+      filled += n;
+      this.head += n;
+      if (this.head === chunk.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    if (filled < this.frameSamples) this.counts.underruns++;
+    this.queued -= filled;
+    this.played += filled;
+    return frame;
+  }
+
+  private notifyDrained(): void {
+    for (const cb of this.drainedListeners) cb();
+    for (const w of this.waiters) w.resolve();
+    this.waiters.clear();
+  }
+}

@@ -1,0 +1,80 @@
+/** The shared recogniser is busy beyond its queue limit: the caller should degrade (e.g. ask to repeat). */
+export class AsrBusyError extends Error {
+  override readonly name = 'AsrBusyError';
+}
+
+interface Waiter {
+  start: () => void;
+  fail: (err: unknown) => void;
+}
+
+/**
+ * Runs at most `parallelism` jobs at once and holds at most `limit` waiting; beyond that it refuses at once.
+ * FIFO, so one call's long utterance cannot starve another's. Waiting jobs leave the queue when aborted.
+ */
+export class WorkQueue {
+  private active = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(
+    private readonly parallelism: number,
+    private readonly limit: number,
+    private readonly describe: string,
+  ) {}
+
+  /** true when a new job would have to wait */
+  get busy(): boolean {
+    return this.active >= this.parallelism || this.waiting.length > 0;
+  }
+
+  get depth(): number {
+    return this.waiting.length;
+  }
+
+  get running(): number {
+    return this.active;
+  }
+
+  /** Runs `job` when a slot is free; resolves with its result and how long it waited. */
+  async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<{ result: T; queueMs: number }> {
+    signal?.throwIfAborted();
+    const queuedAt = performance.now();
+    if (this.active < this.parallelism) {
+      this.active++;
+    } else {
+      if (this.waiting.length >= this.limit) {
+        throw new AsrBusyError(`${this.describe}: queue full (${this.limit} waiting); raise the queue limit or parallelism`);
+      }
+      await new Promise<void>((resolve, reject) => {
+        const waiter: Waiter = {
+          start: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          fail: reject,
+        };
+        const onAbort = () => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal?.reason ?? new Error('aborted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(waiter);
+      });
+      // the finishing job handed its slot over: `active` already counts this one
+    }
+    const queueMs = performance.now() - queuedAt;
+    try {
+      return { result: await job(), queueMs };
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next.start();
+      else this.active--;
+    }
+  }
+
+  /** Refuse everything still waiting (shutdown). */
+  drain(reason: Error): void {
+    for (const w of this.waiting.splice(0)) w.fail(reason);
+  }
+}

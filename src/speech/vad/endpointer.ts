@@ -1,0 +1,266 @@
+import { PcmHistory, energyDb, int16ToFloat32 } from '../audio.js';
+import type { Vad, VadEvent } from '../types.js';
+import type { SpeechConfig } from '../config.js';
+
+export const VAD_RATE = 16_000;
+/** Silero v5 works on 512-sample (32 ms) windows at 16 kHz. */
+export const WINDOW = 512;
+const WINDOW_MS = (WINDOW * 1000) / VAD_RATE;
+/** How far before the neural detection the onset may be placed. */
+const ONSET_LOOKBACK_MS = 800;
+/** Speech may start or end this far below its loudest part (fricatives) and still count. */
+const ONSET_BELOW_PEAK_DB = 25;
+const END_BELOW_PEAK_DB = 25;
+/** ~190 ms: a pause between two words, not the silence before the first. */
+const ONSET_MAX_GAP_WINDOWS = 6;
+/** A candidate that has not reached minSpeechMs is dropped after this much silence (a click, a cough). */
+const CANDIDATE_GAP_MS = 100;
+
+/** Says for each 32 ms window whether it is speech (a neural model in production, a fake in tests). */
+export interface WindowClassifier {
+  isSpeech(window: Float32Array): boolean;
+  reset(): void;
+  close(): void;
+}
+
+/** Why input was refused; each is counted and the input dropped. */
+export type VadRejectReason = 'not-int16' | 'oversize' | 'closed';
+
+export interface EndpointerHooks {
+  onReject(reason: VadRejectReason): void;
+}
+
+/** Longest single push accepted; more would block the event loop for one call (a bug upstream, not audio). */
+export const MAX_PUSH_SAMPLES = VAD_RATE * 60;
+
+/**
+ * Turns per-window speech decisions into speechStart / interruption / speechEnd events.
+ *
+ * The neural decision says *whether* someone speaks but reacts a few hundred ms late; the window energy says
+ * *where*: when speech is detected the onset is moved back to where the energy rose, and at the end of the turn
+ * the end is moved back to where the energy fell. The utterance audio starts `preRollMs` before the onset.
+ */
+export class Endpointer implements Vad {
+  private readonly history = new PcmHistory();
+  private readonly pending = new Int16Array(WINDOW);
+  private pendingFill = 0;
+  private readonly floatWindow = new Float32Array(WINDOW);
+  /** energy (dB) per window, newest last, covering the look-back span */
+  private energies: number[] = [];
+  private energyBase = 0; // absolute window index of energies[0]
+  private windowIndex = 0; // windows classified so far
+  private floorDb = Number.NaN;
+  private closed = false;
+
+  // current candidate utterance (absolute sample indices), or -1
+  private onset = -1;
+  private started = false;
+  private interrupted = false;
+  private silentWindows = 0;
+  private peakDb = 0;
+  private lastUtteranceEnd = 0;
+
+  private detectWindow = -1; // absolute window index of the first neural detection of the candidate
+  private readonly lookbackWindows: number;
+  private readonly keepWindows: number;
+  private readonly keepSamples: number;
+
+  constructor(
+    private readonly cfg: SpeechConfig['vad'],
+    private readonly classifier: WindowClassifier,
+    private readonly hooks: EndpointerHooks,
+  ) {
+    this.lookbackWindows = Math.ceil(ONSET_LOOKBACK_MS / WINDOW_MS);
+    // energies must reach back past the end-of-turn silence so the end can be refined too
+    this.keepWindows = this.lookbackWindows + Math.ceil(cfg.endOfTurnSilenceMs / WINDOW_MS) + 4;
+    this.keepSamples = msToSamples(Math.max(cfg.preRollMs, ONSET_LOOKBACK_MS)) + WINDOW;
+  }
+
+  get speaking(): boolean {
+    return this.started;
+  }
+
+  push(pcm16k: Int16Array): VadEvent[] {
+    if (this.closed) return this.reject('closed');
+    if (!(pcm16k instanceof Int16Array)) return this.reject('not-int16');
+    if (pcm16k.length > MAX_PUSH_SAMPLES) return this.reject('oversize');
+    const events: VadEvent[] = [];
+    let at = 0;
+    while (at < pcm16k.length) {
+      const take = Math.min(WINDOW - this.pendingFill, pcm16k.length - at);
+      this.pending.set(pcm16k.subarray(at, at + take), this.pendingFill);
+      this.pendingFill += take;
+      at += take;
+      if (this.pendingFill === WINDOW) {
+        this.pendingFill = 0;
+        this.onWindow(this.pending, events);
+      }
+    }
+    return events;
+  }
+
+  reset(): void {
+    this.classifier.reset();
+    this.history.clear();
+    this.pendingFill = 0;
+    this.energies = [];
+    this.energyBase = this.windowIndex;
+    this.floorDb = Number.NaN;
+    this.endCandidate();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.classifier.close();
+    this.history.clear();
+  }
+
+  private reject(reason: VadRejectReason): VadEvent[] {
+    this.hooks.onReject(reason);
+    return [];
+  }
+
+  private onWindow(window: Int16Array, events: VadEvent[]): void {
+    this.history.append(window);
+    const db = energyDb(window);
+    this.energies.push(db);
+    this.windowIndex++;
+    this.trimEnergies();
+    const speech = this.classifier.isSpeech(int16ToFloat32(window, this.floatWindow));
+    const now = this.history.end;
+
+    if (!speech && this.onset < 0) this.trackFloor(db);
+    if (speech) {
+      this.silentWindows = 0;
+      if (this.onset < 0) {
+        this.detectWindow = this.windowIndex - 1;
+        this.onset = this.findOnset(this.detectWindow, this.peakIn(this.detectWindow - this.lookbackWindows, this.detectWindow));
+      }
+      this.peakDb = Math.max(this.peakDb, db);
+      this.maybeStart(now, events);
+    } else if (this.onset >= 0) {
+      this.silentWindows++;
+      const silentMs = this.silentWindows * WINDOW_MS;
+      if (!this.started && silentMs >= CANDIDATE_GAP_MS) this.endCandidate();
+      else if (silentMs >= this.cfg.endOfTurnSilenceMs) {
+        if (this.started) events.push(this.endEvent(now, now - this.silentWindows * WINDOW));
+        this.endCandidate();
+      }
+    }
+    if (this.started && samplesToMs(now - this.onset) >= this.cfg.maxUtteranceMs) {
+      // Forced split: end this utterance here and go on with a new one while the caller keeps talking.
+      events.push(this.endEvent(now, now, now));
+      this.onset = now;
+      this.detectWindow = this.windowIndex;
+      this.peakDb = db;
+      events.push({ type: 'speechStart', atMs: samplesToMs(now) });
+    }
+    if (this.onset < 0) this.history.dropBefore(now - this.keepSamples);
+  }
+
+  private maybeStart(now: number, events: VadEvent[]): void {
+    const lastedMs = samplesToMs(now - this.onset);
+    const atMs = samplesToMs(now);
+    const interrupt = () => {
+      if (this.interrupted || lastedMs < this.cfg.interruptionMs) return;
+      this.interrupted = true;
+      events.push({ type: 'interruption', atMs });
+    };
+    // Whichever threshold is shorter fires first; both may fire on the same window.
+    if (this.cfg.interruptionMs < this.cfg.minSpeechMs) interrupt();
+    if (!this.started && lastedMs >= this.cfg.minSpeechMs) {
+      this.started = true;
+      events.push({ type: 'speechStart', atMs });
+    }
+    interrupt();
+  }
+
+  /** `silenceAt`: where the classifier's silence began; `hardEnd`: a forced split point (no refinement). */
+  private endEvent(now: number, silenceAt: number, hardEnd?: number): VadEvent {
+    // Now that the loudest part of the utterance is known, place the onset again (a hum before a soft first
+    // syllable can pass the threshold used at detection time); the audio keeps the earlier of the two.
+    const onset = hardEnd === undefined ? this.findOnset(this.detectWindow, this.peakDb) : this.onset;
+    const end = hardEnd ?? this.findEnd(silenceAt, onset);
+    const audioFrom = Math.max(Math.min(onset, this.onset) - msToSamples(this.cfg.preRollMs), this.lastUtteranceEnd);
+    const audioTo = hardEnd ?? silenceAt;
+    const audio = this.history.slice(audioFrom, audioTo);
+    this.lastUtteranceEnd = audioTo;
+    return { type: 'speechEnd', atMs: samplesToMs(now), startMs: samplesToMs(onset), endMs: samplesToMs(end), audio };
+  }
+
+  private endCandidate(): void {
+    this.onset = -1;
+    this.started = false;
+    this.interrupted = false;
+    this.silentWindows = 0;
+    this.peakDb = 0;
+    this.detectWindow = -1;
+  }
+
+  /** Slow-rising, fast-falling estimate of the background level, updated outside speech only. */
+  private trackFloor(db: number): void {
+    if (Number.isNaN(this.floorDb) || db < this.floorDb) this.floorDb = db;
+    else this.floorDb += Math.min(db - this.floorDb, 0.1);
+  }
+
+  /** A window counts as speech when well above the background and not far below the loudest speech heard. */
+  private activeThreshold(peak: number, belowPeakDb: number): number {
+    const floor = Number.isNaN(this.floorDb) ? 0 : this.floorDb;
+    return Math.max(floor + 6, peak - belowPeakDb);
+  }
+
+  /** Walk back from the detection over windows loud enough to be speech (short gaps between words allowed). */
+  private findOnset(detectWindow: number, peak: number): number {
+    const last = detectWindow - this.energyBase;
+    const earliest = Math.max(0, last - this.lookbackWindows, this.windowOf(this.lastUtteranceEnd) - this.energyBase);
+    const threshold = this.activeThreshold(peak, ONSET_BELOW_PEAK_DB);
+    let onset = last;
+    let gap = 0;
+    for (let i = last; i >= earliest; i--) {
+      if ((this.energies[i] ?? 0) >= threshold) {
+        onset = i;
+        gap = 0;
+      } else if (++gap > ONSET_MAX_GAP_WINDOWS) break;
+    }
+    return Math.max(0, this.energyBase + onset) * WINDOW;
+  }
+
+  /** Walk back from where the classifier heard silence to the last window loud enough to be speech. */
+  private findEnd(silenceAt: number, onset: number): number {
+    const threshold = this.activeThreshold(this.peakDb, END_BELOW_PEAK_DB);
+    const onsetWindow = this.windowOf(onset) - this.energyBase;
+    for (let i = this.windowOf(silenceAt) - this.energyBase - 1; i >= Math.max(0, onsetWindow); i--) {
+      if ((this.energies[i] ?? 0) >= threshold) return Math.max(onset, (this.energyBase + i + 1) * WINDOW);
+    }
+    return Math.min(silenceAt, onset + msToSamples(this.cfg.minSpeechMs));
+  }
+
+  private peakIn(fromWindow: number, toWindow: number): number {
+    let peak = 0;
+    for (let w = Math.max(fromWindow, this.energyBase); w <= toWindow; w++) {
+      peak = Math.max(peak, this.energies[w - this.energyBase] ?? 0);
+    }
+    return peak;
+  }
+
+  /** Energies are kept for the look-back span, and for the whole candidate while one is open. */
+  private trimEnergies(): void {
+    const keepFrom =
+      this.onset >= 0
+        ? Math.min(this.detectWindow, this.windowOf(this.onset)) - this.lookbackWindows
+        : this.windowIndex - this.keepWindows;
+    const drop = keepFrom - this.energyBase;
+    if (drop > this.keepWindows) {
+      this.energies.splice(0, drop);
+      this.energyBase += drop;
+    }
+  }
+
+  private windowOf(sample: number): number {
+    return Math.floor(sample / WINDOW);
+  }
+}
+
+const msToSamples = (ms: number) => Math.round((ms * VAD_RATE) / 1000);
+const samplesToMs = (n: number) => Math.round((n * 1000) / VAD_RATE);

@@ -1,0 +1,251 @@
+import { z } from 'zod';
+import {
+  ariBridge,
+  ariChannel,
+  ariLiveRecording,
+  type AriBridge,
+  type AriChannel,
+  type AriLiveRecording,
+} from './ari-types.js';
+
+/** An ARI request that failed: HTTP status (0 = no answer) and ARI's own message. */
+export class AriError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly ariMessage: string,
+  ) {
+    super(`ARI ${method} ${path} failed: ${status === 0 ? 'no response' : status} ${ariMessage}`.trim());
+    this.name = 'AriError';
+  }
+}
+
+export interface AriClientOptions {
+  /** http://host:8088 (without /ari) */
+  url: string;
+  username: string;
+  password: string;
+  app: string;
+  requestTimeoutMs: number;
+  /** test seam */
+  fetch?: typeof fetch;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+export interface ExternalMediaParams {
+  channelId: string;
+  /** host:port Asterisk sends RTP to */
+  externalHost: string;
+  format: 'ulaw' | 'alaw';
+}
+
+export interface CreateChannelParams {
+  endpoint: string;
+  channelId: string;
+  otherChannelId?: string;
+  callerId?: string;
+  /** channel variables, e.g. PJSIP_HEADER(add,X-Voicebot-Call-Id) */
+  variables?: Record<string, string>;
+}
+
+export interface RecordParams {
+  name: string;
+  format: 'wav';
+  maxDurationSeconds: number;
+  ifExists?: 'fail' | 'overwrite' | 'append';
+  beep?: boolean;
+}
+
+/**
+ * Typed REST client for the few ARI endpoints the bot uses. Every request has a timeout and honours the
+ * caller's AbortSignal; replies are validated with zod so a surprise shape fails here, not deep in a call.
+ */
+export class AriClient {
+  readonly #base: string;
+  readonly #auth: string;
+  readonly #opts: AriClientOptions;
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: AriClientOptions) {
+    this.#opts = opts;
+    this.#base = `${opts.url.replace(/\/+$/, '')}/ari`;
+    this.#auth = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+    this.#fetch = opts.fetch ?? fetch;
+  }
+
+  get app(): string {
+    return this.#opts.app;
+  }
+
+  /** ws(s)://host/ari/events?app=…&api_key=… (credentials in the query: ARI's documented form). */
+  eventsUrl(): string {
+    const u = new URL(`${this.#base}/events`);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.searchParams.set('app', this.#opts.app);
+    u.searchParams.set('api_key', `${this.#opts.username}:${this.#opts.password}`);
+    u.searchParams.set('subscribeAll', 'false');
+    return u.toString();
+  }
+
+  async request(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    opts: { query?: Query; body?: unknown; signal?: AbortSignal; raw?: boolean } = {},
+  ): Promise<unknown> {
+    const url = new URL(`${this.#base}${path}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const timeout = AbortSignal.timeout(this.#opts.requestTimeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method,
+        signal,
+        headers: {
+          authorization: this.#auth,
+          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      });
+    } catch (err) {
+      const why = timeout.aborted ? `timed out after ${this.#opts.requestTimeoutMs} ms` : errorText(err);
+      throw new AriError(method, path, 0, why);
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new AriError(method, path, res.status, ariMessage(text) || res.statusText);
+    }
+    if (opts.raw) return Buffer.from(await res.arrayBuffer());
+    if (res.status === 204) return undefined;
+    const text = await res.text();
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new AriError(method, path, res.status, 'reply is not JSON');
+    }
+  }
+
+  async #typed<T>(
+    schema: z.ZodType<T>,
+    method: 'GET' | 'POST',
+    path: string,
+    opts: Parameters<AriClient['request']>[2],
+  ): Promise<T> {
+    const body = await this.request(method, path, opts);
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new AriError(method, path, 200, `unexpected reply: ${z.prettifyError(parsed.error)}`);
+    return parsed.data;
+  }
+
+  listChannels(signal?: AbortSignal): Promise<AriChannel[]> {
+    return this.#typed(z.array(ariChannel), 'GET', '/channels', { signal });
+  }
+  listBridges(signal?: AbortSignal): Promise<AriBridge[]> {
+    return this.#typed(z.array(ariBridge), 'GET', '/bridges', { signal });
+  }
+  getChannel(id: string, signal?: AbortSignal): Promise<AriChannel> {
+    return this.#typed(ariChannel, 'GET', `/channels/${enc(id)}`, { signal });
+  }
+  async answer(channelId: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/channels/${enc(channelId)}/answer`, { signal });
+  }
+  async hangup(channelId: string, reason = 'normal', signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/channels/${enc(channelId)}`, { query: { reason }, signal });
+  }
+  createBridge(bridgeId: string, signal?: AbortSignal): Promise<AriBridge> {
+    return this.#typed(ariBridge, 'POST', '/bridges', { query: { type: 'mixing', bridgeId }, signal });
+  }
+  async destroyBridge(bridgeId: string, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/bridges/${enc(bridgeId)}`, { signal });
+  }
+  async addChannel(bridgeId: string, channelId: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/bridges/${enc(bridgeId)}/addChannel`, { query: { channel: channelId }, signal });
+  }
+  async removeChannel(bridgeId: string, channelId: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/bridges/${enc(bridgeId)}/removeChannel`, { query: { channel: channelId }, signal });
+  }
+  async startMoh(bridgeId: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/bridges/${enc(bridgeId)}/moh`, { signal });
+  }
+  async stopMoh(bridgeId: string, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/bridges/${enc(bridgeId)}/moh`, { signal });
+  }
+  externalMedia(p: ExternalMediaParams, signal?: AbortSignal): Promise<AriChannel> {
+    return this.#typed(ariChannel, 'POST', '/channels/externalMedia', {
+      query: {
+        app: this.#opts.app,
+        channelId: p.channelId,
+        external_host: p.externalHost,
+        format: p.format,
+        direction: 'both',
+        encapsulation: 'rtp',
+        transport: 'udp',
+      },
+      signal,
+    });
+  }
+  createChannel(p: CreateChannelParams, signal?: AbortSignal): Promise<AriChannel> {
+    return this.#typed(ariChannel, 'POST', '/channels/create', {
+      query: {
+        endpoint: p.endpoint,
+        app: this.#opts.app,
+        channelId: p.channelId,
+        otherChannelId: p.otherChannelId,
+        callerId: p.callerId,
+      },
+      body: p.variables ? { variables: p.variables } : undefined,
+      signal,
+    });
+  }
+  async dial(channelId: string, timeoutSec: number, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/channels/${enc(channelId)}/dial`, { query: { timeout: timeoutSec }, signal });
+  }
+  recordBridge(bridgeId: string, p: RecordParams, signal?: AbortSignal): Promise<AriLiveRecording> {
+    return this.#typed(ariLiveRecording, 'POST', `/bridges/${enc(bridgeId)}/record`, {
+      query: {
+        name: p.name,
+        format: p.format,
+        maxDurationSeconds: p.maxDurationSeconds,
+        ifExists: p.ifExists ?? 'overwrite',
+        beep: p.beep ?? false,
+      },
+      signal,
+    });
+  }
+  async stopRecording(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/recordings/live/${enc(name)}/stop`, { signal });
+  }
+  async storedRecordingFile(name: string, signal?: AbortSignal): Promise<Buffer> {
+    return (await this.request('GET', `/recordings/stored/${enc(name)}/file`, { signal, raw: true })) as Buffer;
+  }
+  async deleteStoredRecording(name: string, signal?: AbortSignal): Promise<void> {
+    await this.request('DELETE', `/recordings/stored/${enc(name)}`, { signal });
+  }
+}
+
+const enc = encodeURIComponent;
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return (err.cause instanceof Error ? err.cause.message : '') || err.message;
+  return String(err);
+}
+
+/** ARI errors are JSON {"message": "..."}; fall back to the text. */
+function ariMessage(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed && typeof parsed === 'object' && 'message' in parsed && typeof parsed.message === 'string')
+      return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return text.slice(0, 200);
+}
+
+/** True for ARI errors that say the object is already gone (fine during cleanup). */
+export function isGone(err: unknown): boolean {
+  return err instanceof AriError && (err.status === 404 || err.status === 422);
+}

@@ -1,0 +1,144 @@
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import type { Logger } from '../../log/logger.js';
+import { ariEvent, KNOWN_EVENT_TYPES, type AriEvent } from './ari-types.js';
+
+export interface AriEventStreamOptions {
+  url: string;
+  logger: Logger;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** how long the websocket handshake may take */
+  connectTimeoutMs?: number;
+  /** counts events that fail validation (they are dropped) */
+  onInvalid?: (type: string) => void;
+}
+
+export interface AriEventStreamEvents {
+  event: [ev: AriEvent];
+  /** `reconnect` is true after a drop: local state may be stale, resynchronise. */
+  connected: [info: { reconnect: boolean }];
+  disconnected: [reason: string];
+}
+
+/**
+ * The ARI event websocket with reconnect and exponential backoff (with jitter). Events are validated at the
+ * boundary: unknown types are ignored, malformed known ones are counted and dropped.
+ */
+export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
+  readonly #opts: Required<Omit<AriEventStreamOptions, 'onInvalid'>> & Pick<AriEventStreamOptions, 'onInvalid'>;
+  #ws: WebSocket | null = null;
+  #stopped = false;
+  #everConnected = false;
+  #attempt = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: AriEventStreamOptions) {
+    super();
+    this.#opts = { reconnectMinMs: 250, reconnectMaxMs: 10_000, connectTimeoutMs: 5000, ...opts };
+  }
+
+  get connected(): boolean {
+    return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Resolves once the first connection is open (or rejects on abort/timeout); keeps reconnecting after that. */
+  async start(signal?: AbortSignal): Promise<void> {
+    this.#stopped = false;
+    const first = new Promise<void>((resolve, reject) => {
+      const onConnected = () => {
+        cleanup();
+        resolve();
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('ARI connect aborted'));
+      };
+      const cleanup = () => {
+        this.off('connected', onConnected);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.on('connected', onConnected);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    this.#connect();
+    await first;
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const ws = new WebSocket(this.#opts.url, { handshakeTimeout: this.#opts.connectTimeoutMs });
+    this.#ws = ws;
+    ws.on('open', () => {
+      this.#attempt = 0;
+      const reconnect = this.#everConnected;
+      this.#everConnected = true;
+      this.#opts.logger.info({ reconnect }, 'ARI events connected');
+      this.emit('connected', { reconnect });
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return this.#opts.onInvalid?.('binary');
+      this.#handle(data.toString());
+    });
+    ws.on('error', (err) => {
+      this.#opts.logger.warn({ err: err.message }, 'ARI events websocket error');
+    });
+    ws.on('close', (code) => {
+      if (this.#ws === ws) this.#ws = null;
+      if (this.#stopped) return;
+      this.emit('disconnected', `closed (${code})`);
+      this.#scheduleReconnect();
+    });
+  }
+
+  #scheduleReconnect(): void {
+    const { reconnectMinMs, reconnectMaxMs } = this.#opts;
+    const delay = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** this.#attempt) * (0.75 + Math.random() * 0.5);
+    this.#attempt++;
+    this.#opts.logger.warn({ delayMs: Math.round(delay), attempt: this.#attempt }, 'ARI events reconnecting');
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#connect();
+    }, delay);
+  }
+
+  #handle(text: string): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return this.#opts.onInvalid?.('not-json');
+    }
+    const type = json && typeof json === 'object' && 'type' in json && typeof json.type === 'string' ? json.type : '';
+    if (!KNOWN_EVENT_TYPES.has(type)) return; // events we do not use
+    const parsed = ariEvent.safeParse(json);
+    if (!parsed.success) {
+      this.#opts.logger.warn({ type, issue: z.prettifyError(parsed.error) }, 'ARI event dropped: bad shape');
+      return this.#opts.onInvalid?.(type);
+    }
+    this.emit('event', parsed.data);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    const ws = this.#ws;
+    this.#ws = null;
+    if (!ws) return;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      else ws.close(1000);
+    });
+  }
+}

@@ -1,0 +1,365 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { callLogger, type Logger } from '../../log/logger.js';
+import type { CallSession } from '../../session/store.js';
+import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
+import { AriError, isGone } from './ari-client.js';
+import type { AriChannel, AriEvent } from './ari-types.js';
+import type { AsteriskContext } from './context.js';
+import { MediaLink } from './media-link.js';
+import { BridgeRecorder } from './recording.js';
+import { transferToAgent } from './transfer.js';
+
+export const SESSION_PREFIX = 'asterisk:';
+
+/** Where the call's media lives on the Asterisk side (kept in the session store for resync/reattach). */
+export interface AsteriskCallIds {
+  callerChannelId: string;
+  bridgeId: string;
+  mediaChannelId: string;
+  rtpPort: number;
+  /** UNICASTRTP_LOCAL_ADDRESS:PORT */
+  remote: { address: string; port: number } | null;
+}
+
+/**
+ * One caller on Asterisk, as a CallLeg: caller channel + mixing bridge + externalMedia channel + one RTP socket.
+ * Everything it acquires is released exactly once, whoever ends the call (caller, bot, ARI outage, error).
+ */
+export class AsteriskCall extends EventEmitter implements CallLeg {
+  readonly backend = 'asterisk';
+  readonly inputSampleRate = 8000 as const;
+  readonly outputSampleRate = 8000 as const;
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly ids: AsteriskCallIds;
+  readonly log: Logger;
+  readonly startedAt = new Date();
+  /** aborted when the call ends: every wait inside the call listens to it */
+  readonly #ended = new AbortController();
+  #link: MediaLink | null = null;
+  #recorder: BridgeRecorder | null = null;
+  #hangupReason: string | null = null;
+  #released: Promise<void> | null = null;
+  /** agent answered: caller and agent talk in the bridge; the bot no longer owns the line */
+  #agentChannelId: string | null = null;
+  #botLeft = false;
+  /** setup (or reattach) finished: only then may a resync judge the call by Asterisk's lists */
+  #ready = false;
+  readonly #channelEvents = new EventEmitter();
+  readonly #watched = new Set<string>();
+
+  constructor(
+    readonly ctx: AsteriskContext,
+    caller: AriChannel,
+    readonly direction: 'inbound' | 'outbound',
+    parties?: { from: string; to: string },
+  ) {
+    super();
+    this.id = caller.id;
+    this.from = parties?.from ?? (caller.caller.number || caller.caller.name);
+    this.to = parties?.to ?? caller.dialplan?.exten ?? '';
+    this.ids = {
+      callerChannelId: caller.id,
+      bridgeId: `vb-bridge-${randomUUID()}`,
+      mediaChannelId: `vb-media-${randomUUID()}`,
+      rtpPort: 0,
+      remote: null,
+    };
+    this.log = callLogger(ctx.logger, this.id, { backend: 'asterisk' });
+    ctx.router.route(caller.id, (ev) => this.#onCallerEvent(ev));
+    this.#channelEvents.setMaxListeners(0);
+  }
+
+  get signal(): AbortSignal {
+    return this.#ended.signal;
+  }
+
+  get ended(): boolean {
+    return this.#hangupReason !== null;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  get botLeft(): boolean {
+    return this.#botLeft;
+  }
+
+  get agentChannelId(): string | null {
+    return this.#agentChannelId;
+  }
+
+  get mediaStats(): MediaLink['stats'] | null {
+    return this.#link?.stats ?? null;
+  }
+
+  // ------------------------------------------------------------------ setup
+
+  /** Answer, bridge, externalMedia, wait for its StasisStart, add it, start the paced RTP stream. */
+  async setup(opts: { answer: boolean; signal?: AbortSignal }): Promise<void> {
+    const { client, router, ports, config } = this.ctx;
+    const signal = opts.signal ? AbortSignal.any([opts.signal, this.signal]) : this.signal;
+    const { callerChannelId, bridgeId, mediaChannelId } = this.ids;
+    if (opts.answer) await client.answer(callerChannelId, signal);
+    await client.createBridge(bridgeId, signal);
+    await client.addChannel(bridgeId, callerChannelId, signal);
+    const { port, value: rtp } = await ports.lease((p) => MediaLink.open(config.rtpBindHost, p, signal), signal);
+    this.ids.rtpPort = port;
+    this.#link = new MediaLink(rtp, { silenceFill: this.ctx.silenceFill, metrics: this.ctx.registry });
+    this.#link.on('audio', (frame) => this.emit('audio', frame));
+    router.claim(mediaChannelId, (ev) => this.#onMediaEvent(ev));
+    // registered before the request: the reply comes before the channel's StasisStart, but never trust order
+    const inStasis = router.waitForStasis(mediaChannelId, config.stasisTimeoutMs, signal);
+    inStasis.catch(() => undefined); // observed below; avoid an unhandled rejection if externalMedia fails first
+    const media = await client.externalMedia(
+      { channelId: mediaChannelId, externalHost: `${config.rtpHost}:${port}`, format: 'ulaw' },
+      signal,
+    );
+    this.ids.remote = unicastRemote(media);
+    await inStasis;
+    await this.addToBridge(mediaChannelId, signal);
+    this.#link.connect(this.ids.remote);
+    this.#ready = true;
+    await this.saveSession('greeting');
+    this.log.info({ bridgeId, rtpPort: port, remote: this.ids.remote }, 'call media up');
+  }
+
+  /** Reattach after a restart or outage: the channels and bridge are still up, only our socket is new. */
+  async reattach(ids: AsteriskCallIds): Promise<void> {
+    if (!ids.remote) throw new Error('session has no UnicastRTP address');
+    Object.assign(this.ids, ids);
+    const { port, value: rtp } = await this.ctx.ports.lease(async (p) => {
+      if (p !== ids.rtpPort) throw Object.assign(new Error('not our port'), { code: 'EADDRINUSE' });
+      return MediaLink.open(this.ctx.config.rtpBindHost, p, this.signal);
+    }, this.signal);
+    this.ids.rtpPort = port;
+    this.#link = new MediaLink(rtp, { silenceFill: this.ctx.silenceFill, metrics: this.ctx.registry });
+    this.#link.on('audio', (frame) => this.emit('audio', frame));
+    this.ctx.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
+    this.ctx.router.markStarted(ids.mediaChannelId);
+    this.#link.connect(ids.remote);
+    this.#ready = true;
+    this.log.info({ bridgeId: ids.bridgeId, rtpPort: port }, 'call reattached');
+  }
+
+  /** addChannel; a channel that has not entered Stasis yet answers 422, so wait for it and retry once. */
+  async addToBridge(channelId: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.ctx.client.addChannel(this.ids.bridgeId, channelId, signal);
+    } catch (err) {
+      if (!(err instanceof AriError && err.status === 422)) throw err;
+      await this.ctx.router.waitForStasis(channelId, this.ctx.config.stasisTimeoutMs, signal);
+      await this.ctx.client.addChannel(this.ids.bridgeId, channelId, signal);
+    }
+  }
+
+  async startRecording(): Promise<void> {
+    const rec = this.ctx.config.recording;
+    if (!rec.enabled) return;
+    this.#recorder = new BridgeRecorder(this.ctx, this.id, this.ids.bridgeId, this.log);
+    await this.#recorder.start(rec.maxSeconds, this.signal);
+  }
+
+  async saveSession(state: CallSession['state']): Promise<void> {
+    const now = new Date().toISOString();
+    await this.ctx.sessions.put({
+      version: 1,
+      callId: SESSION_PREFIX + this.id,
+      backend: 'asterisk',
+      state,
+      phone: this.from,
+      startedAt: this.startedAt.toISOString(),
+      backendData: { ...this.ids, direction: this.direction, to: this.to, agentChannelId: this.#agentChannelId },
+      dialog: {},
+      updatedAt: now,
+    });
+  }
+
+  // ------------------------------------------------------------------ CallLeg
+
+  sendAudio(pcm: Int16Array): void {
+    if (!this.ended && !this.#botLeft) this.#link?.send(pcm);
+  }
+
+  clearAudio(): number {
+    return this.#link?.clear() ?? 0;
+  }
+
+  async waitForPlayout(signal?: AbortSignal): Promise<void> {
+    if (this.ended || !this.#link) return;
+    const s = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
+    try {
+      await this.#link.waitDrained(s);
+    } catch (err) {
+      if ((this.ended || this.#botLeft) && !signal?.aborted) return; // nothing more will play
+      throw err;
+    }
+  }
+
+  async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
+    if (this.ended) return { outcome: 'failed', detail: 'call already ended' };
+    const s = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
+    const result = await transferToAgent(this, request, s);
+    this.ctx.metrics.transfers.inc({ outcome: result.outcome });
+    return result;
+  }
+
+  /** Agent answered: join them to the bridge; the bot leaves or (agentStaysSilent) stays muted to transcribe. */
+  async handOff(agentChannelId: string, signal: AbortSignal): Promise<void> {
+    // like externalMedia, an originated channel may answer before its StasisStart: adding it then gets 422
+    await this.ctx.router.waitForStasis(agentChannelId, this.ctx.config.stasisTimeoutMs, signal);
+    await this.addToBridge(agentChannelId, signal);
+    this.#agentChannelId = agentChannelId;
+    this.ctx.router.claim(agentChannelId, (ev) => this.#onAgentEvent(ev));
+    if (this.ctx.config.agentStaysSilent) {
+      this.#link?.mute();
+    } else {
+      this.#botLeft = true;
+      await this.#releaseMedia();
+    }
+    await this.saveSession('transferring');
+  }
+
+  /** Channel events for a channel this call created (agent leg during dialling). */
+  watchChannel(channelId: string, listener: (ev: AriEvent) => void): () => void {
+    this.ctx.router.claim(channelId, (ev) => this.#channelEvents.emit(channelId, ev));
+    this.#channelEvents.on(channelId, listener);
+    this.#watched.add(channelId);
+    return () => {
+      this.#channelEvents.off(channelId, listener);
+      this.#watched.delete(channelId);
+    };
+  }
+
+  /** Channels this call is dialling right now (resync replays what they missed). */
+  pendingChannels(): string[] {
+    return [...this.#watched];
+  }
+
+  forgetChannel(channelId: string): void {
+    this.#watched.delete(channelId);
+    this.#channelEvents.removeAllListeners(channelId);
+    if (channelId !== this.#agentChannelId) this.ctx.router.release(channelId);
+  }
+
+  /**
+   * Bot side hangup. Before a hand-off it ends the caller's call; after an answered transfer it only releases
+   * the bot's media (caller and agent keep talking; the bridge goes when one of them hangs up).
+   */
+  async hangup(reason = 'bot hangup'): Promise<void> {
+    if (this.#agentChannelId && !this.ended) {
+      this.#botLeft = true;
+      await this.#releaseMedia();
+      return;
+    }
+    await this.end(reason, { hangupCaller: true });
+  }
+
+  // ------------------------------------------------------------------ events
+
+  #onCallerEvent(ev: AriEvent): void {
+    switch (ev.type) {
+      case 'ChannelDtmfReceived':
+        if (!this.ended) this.emit('dtmf', ev.digit);
+        return;
+      case 'ChannelHangupRequest':
+      case 'StasisEnd':
+      case 'ChannelDestroyed':
+        this.#endSoon('caller hung up', { hangupCaller: false });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onMediaEvent(ev: AriEvent): void {
+    if (ev.type === 'StasisEnd' || ev.type === 'ChannelDestroyed') {
+      if (!this.#botLeft) this.#endSoon('media channel gone', { hangupCaller: true });
+    }
+  }
+
+  #onAgentEvent(ev: AriEvent): void {
+    if (ev.type === 'StasisEnd' || ev.type === 'ChannelDestroyed' || ev.type === 'ChannelHangupRequest') {
+      this.#endSoon('agent hung up', { hangupCaller: true });
+    }
+  }
+
+  #endSoon(reason: string, opts: { hangupCaller: boolean }): void {
+    this.end(reason, opts).catch((err: unknown) => this.log.error({ err }, 'call release failed'));
+  }
+
+  // ------------------------------------------------------------------ release
+
+  /** End the call and release everything, once. Safe from any path, concurrently. */
+  end(reason: string, opts: { hangupCaller: boolean }): Promise<void> {
+    if (!this.#released) {
+      this.#hangupReason = reason;
+      this.log.info({ reason }, 'call ending');
+      this.#ended.abort(new Error(`call ended: ${reason}`));
+      this.#released = (async () => {
+        // the recording event goes out while the call core still listens, so its CallRecord carries the path
+        await this.#quietly(async () => this.#recorder?.finish());
+        this.emit('hangup', reason);
+        await this.#release(opts.hangupCaller);
+      })();
+    }
+    return this.#released;
+  }
+
+  async #releaseMedia(): Promise<void> {
+    const link = this.#link;
+    this.#link = null;
+    const { router, client, ports } = this.ctx;
+    if (link) {
+      await link.close();
+      ports.release(this.ids.rtpPort);
+    }
+    router.release(this.ids.mediaChannelId);
+    await this.#quietly(() => client.hangup(this.ids.mediaChannelId));
+  }
+
+  async #release(hangupCaller: boolean): Promise<void> {
+    const { router, client, sessions } = this.ctx;
+    await this.#releaseMedia();
+    if (this.#agentChannelId) {
+      router.release(this.#agentChannelId);
+      await this.#quietly(() => client.hangup(this.#agentChannelId!));
+    }
+    router.release(this.ids.callerChannelId);
+    if (hangupCaller) await this.#quietly(() => client.hangup(this.ids.callerChannelId));
+    await this.#quietly(() => client.destroyBridge(this.ids.bridgeId));
+    await this.#quietly(() => sessions.delete(SESSION_PREFIX + this.id));
+    this.#channelEvents.removeAllListeners();
+    this.log.info({ reason: this.#hangupReason }, 'call released');
+    this.ctx.onCallReleased?.(this.id);
+  }
+
+  /** Cleanup steps never throw: gone is fine (404/422), anything else is logged and counted. */
+  async #quietly(step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      if (isGone(err)) return;
+      this.ctx.metrics.releaseErrors.inc();
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'release step failed');
+    }
+  }
+
+  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+}
+
+function unicastRemote(ch: AriChannel): { address: string; port: number } {
+  const address = ch.channelvars?.UNICASTRTP_LOCAL_ADDRESS;
+  const port = Number(ch.channelvars?.UNICASTRTP_LOCAL_PORT);
+  if (!address || !Number.isInteger(port) || port <= 0)
+    throw new Error('externalMedia reply has no UNICASTRTP_LOCAL_ADDRESS/PORT channel variables');
+  return { address, port };
+}

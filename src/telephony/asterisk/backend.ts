@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Registry } from 'prom-client';
+import type { Config } from '../../config/schema.js';
+import type { CallEventBus } from '../../core/call-events.js';
+import type { Logger } from '../../log/logger.js';
+import { resample } from '../../media/resampler.js';
+import type { SessionStore } from '../../session/store.js';
+import type { Tts } from '../../speech/types.js';
+import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
+import { AriClient } from './ari-client.js';
+import { AriEventStream } from './ari-events.js';
+import type { AriEvent, AriChannel } from './ari-types.js';
+import { AsteriskCall } from './asterisk-call.js';
+import { ChannelRouter } from './channel-router.js';
+import type { AsteriskContext } from './context.js';
+import { asteriskMetrics } from './metrics.js';
+import { RtpPortPool } from './port-pool.js';
+import { resynchronise } from './resync.js';
+import { dialOutcome, dialString, sipHeaderVariables } from './transfer.js';
+
+const STOP_TIMEOUT_MS = 5000;
+
+export interface AsteriskBackendDeps {
+  logger: Logger;
+  metrics: Registry;
+  sessions: SessionStore;
+  /** for `recording` CallEvents */
+  events?: CallEventBus;
+  /** speaks the recording notice (recording.announce) */
+  tts?: Tts;
+  /** runs the bot on a call (runCall); may also be given to start() */
+  onCall?: (leg: CallLeg) => Promise<void>;
+  /** how long start() waits for the first ARI connection before going on in the background (ms) */
+  startTimeoutMs?: number;
+}
+
+export interface OriginateOptions {
+  callerId?: string;
+  signal?: AbortSignal;
+  /** SIP headers for the INVITE (sent as PJSIP_HEADER(add,…) channel variables) */
+  headers?: Record<string, string>;
+}
+
+/** The callee did not answer an outbound call. */
+export class OriginateError extends Error {
+  constructor(
+    readonly outcome: TransferOutcome,
+    readonly detail: string,
+  ) {
+    super(`outbound call not answered: ${outcome} (${detail})`);
+    this.name = 'OriginateError';
+  }
+}
+
+/**
+ * Telephony backend over Asterisk ARI: one ARI client + event stream, calls routed by channel id, each call an
+ * AsteriskCall leg handed to `onCall` (the call core). Survives websocket drops by resynchronising.
+ */
+export class AsteriskBackend implements TelephonyBackend {
+  readonly name = 'asterisk';
+  readonly ctx: AsteriskContext;
+  readonly calls = new Map<string, AsteriskCall>();
+  readonly #stream: AriEventStream;
+  readonly #running = new Set<Promise<void>>();
+  readonly #deps: AsteriskBackendDeps;
+  #onCall: ((leg: CallLeg) => Promise<void>) | null;
+  #stopping = false;
+  #resyncing: Promise<void> | null = null;
+  /** resynchronisations completed (start + each reconnect) */
+  resyncs = 0;
+
+  constructor(config: Config, deps: AsteriskBackendDeps) {
+    const a = config.telephony.asterisk;
+    if (!a) throw new Error('telephony.asterisk is not configured');
+    this.#deps = deps;
+    this.#onCall = deps.onCall ?? null;
+    const logger = deps.logger.child({ component: 'asterisk' });
+    const metrics = asteriskMetrics(deps.metrics);
+    const client = new AriClient({
+      url: a.url,
+      username: a.username,
+      password: a.password.reveal(),
+      app: a.app,
+      requestTimeoutMs: a.requestTimeoutMs,
+    });
+    this.ctx = {
+      client,
+      router: new ChannelRouter(),
+      ports: new RtpPortPool(a.rtpPortMin, a.rtpPortMax),
+      config: a,
+      silenceFill: config.media.silenceFill,
+      logger,
+      registry: deps.metrics,
+      metrics,
+      sessions: deps.sessions,
+      events: deps.events,
+      tts: deps.tts,
+      onCallReleased: (id) => {
+        this.calls.delete(id);
+        metrics.activeCalls.set(this.calls.size);
+      },
+    };
+    this.#stream = new AriEventStream({
+      url: client.eventsUrl(),
+      logger,
+      reconnectMinMs: a.reconnectMinMs,
+      reconnectMaxMs: a.reconnectMaxMs,
+      onInvalid: (type) => metrics.invalidEvents.inc({ type }),
+    });
+    this.#stream.on('event', (ev) => this.#onEvent(ev));
+    this.#stream.on('connected', ({ reconnect }) => {
+      if (reconnect) metrics.reconnects.inc();
+      this.#resyncSoon(reconnect ? 'reconnect' : 'start');
+    });
+  }
+
+  get connected(): boolean {
+    return this.#stream.connected;
+  }
+
+  async start(onCall?: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
+    if (onCall) this.#onCall = onCall;
+    if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
+    this.#stopping = false;
+    const timeout = AbortSignal.timeout(this.#deps.startTimeoutMs ?? 5000);
+    try {
+      await this.#stream.start(signal ? AbortSignal.any([signal, timeout]) : timeout);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      this.ctx.logger.warn('ARI not reachable yet; still trying in the background');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#stream.stop();
+    await Promise.all([...this.calls.values()].map((c) => c.end('backend stopping', { hangupCaller: true })));
+    // call handlers see the hangup and return; bound the wait so one stuck handler cannot block shutdown
+    await Promise.race([Promise.allSettled([...this.#running]), delay(STOP_TIMEOUT_MS)]);
+    await this.#resyncing;
+  }
+
+  /** Resolves once a resync after (re)connect has finished (tests, health). */
+  async settled(): Promise<void> {
+    await this.#resyncing;
+  }
+
+  // ------------------------------------------------------------------ events
+
+  #onEvent(ev: AriEvent): void {
+    if (this.ctx.router.dispatch(ev)) return;
+    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel);
+  }
+
+  #onStasisStart(ch: AriChannel): void {
+    const log = this.ctx.logger;
+    if (this.ctx.router.isOwn(ch.id)) return;
+    // our own media/agent channels are claimed by id before creation; a UnicastRTP channel we did not create
+    // (another instance's, or one from before a restart) is never a caller
+    if (ch.name.startsWith('UnicastRTP/'))
+      return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
+    if (this.#stopping) {
+      this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
+      return;
+    }
+    const call = new AsteriskCall(this.ctx, ch, 'inbound');
+    this.#track(call, async () => {
+      await call.setup({ answer: ch.state !== 'Up' });
+    });
+  }
+
+  /** Set up and run one call; its failures end that call only. */
+  #track(call: AsteriskCall, setup: () => Promise<void>): void {
+    this.calls.set(call.id, call);
+    this.ctx.metrics.activeCalls.set(this.calls.size);
+    const run = (async () => {
+      try {
+        await setup();
+        this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
+      } catch (err) {
+        this.ctx.metrics.calls.inc({ direction: call.direction, result: 'setup-failed' });
+        if (!call.ended) call.log.error({ err: errText(err) }, 'call setup failed');
+        await call.end('setup failed', { hangupCaller: true });
+        return;
+      }
+      await this.#serve(call);
+    })();
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run));
+  }
+
+  async #serve(call: AsteriskCall): Promise<void> {
+    try {
+      await this.#announceRecording(call);
+      await call
+        .startRecording()
+        .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+      await this.#onCall!(call);
+    } catch (err) {
+      call.log.error({ err: errText(err) }, 'call handler failed');
+    } finally {
+      await call.hangup('bot finished');
+    }
+  }
+
+  async #announceRecording(call: AsteriskCall): Promise<void> {
+    const rec = this.ctx.config.recording;
+    if (!rec.enabled || !rec.announce || call.ended) return;
+    const tts = this.ctx.tts;
+    if (!tts) return void call.log.warn('recording.announce is on but no TTS was given: notice not spoken');
+    for await (const chunk of tts.synthesize(rec.notice, { signal: call.signal })) {
+      call.sendAudio(chunk.sampleRate === 8000 ? chunk.pcm : resample(chunk.pcm, chunk.sampleRate, 8000));
+    }
+    await call.waitForPlayout(AbortSignal.timeout(30_000));
+  }
+
+  // ------------------------------------------------------------------ resync
+
+  #resyncSoon(why: string): void {
+    const previous = this.#resyncing ?? Promise.resolve();
+    this.#resyncing = previous
+      .then(() => resynchronise(this.ctx, this.calls, (call) => this.#track(call, () => Promise.resolve()), why))
+      .catch((err: unknown) => this.ctx.logger.error({ err: errText(err) }, 'ARI resync failed'))
+      .finally(() => this.resyncs++);
+  }
+
+  // ------------------------------------------------------------------ outbound
+
+  /**
+   * Call `target`, wait until it answers, then run the bot on it like an inbound call. Resolves with the call id;
+   * rejects with OriginateError when the callee is busy, does not answer or cannot be reached.
+   */
+  async originate(target: TransferTarget, options: OriginateOptions = {}): Promise<string> {
+    if (!this.#onCall) throw new Error('backend not started');
+    const { client, router, config } = this.ctx;
+    const channelId = `vb-out-${randomUUID()}`;
+    const endpoint = dialString(target, config.dialTemplates);
+    const callerId = options.callerId ?? config.outboundCallerId;
+    let decided: (r: { outcome: TransferOutcome; detail: string }) => void = () => {};
+    const outcome = new Promise<{ outcome: TransferOutcome; detail: string }>((resolve) => (decided = resolve));
+    router.claim(channelId, (ev) => {
+      if (ev.type === 'Dial') {
+        const o = dialOutcome(ev.dialstatus);
+        if (o) decided({ outcome: o, detail: ev.dialstatus });
+      } else if (ev.type === 'ChannelDestroyed' || ev.type === 'StasisEnd')
+        decided({ outcome: 'failed', detail: 'channel ended' });
+    });
+    const timer = setTimeout(
+      () => decided({ outcome: 'no-answer', detail: 'timeout' }),
+      target.timeoutSec * 1000 + 5000,
+    );
+    const onAbort = () => decided({ outcome: 'failed', detail: 'aborted' });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let channel: AriChannel | null = null;
+    let result: { outcome: TransferOutcome; detail: string };
+    try {
+      channel = await client.createChannel(
+        {
+          endpoint,
+          channelId,
+          ...(callerId ? { callerId } : {}),
+          ...(options.headers ? { variables: sipHeaderVariables(options.headers) } : {}),
+        },
+        options.signal,
+      );
+      await client.dial(channelId, target.timeoutSec, options.signal);
+      result = await outcome;
+    } catch (err) {
+      result = { outcome: 'failed', detail: errText(err) };
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      router.release(channelId);
+    }
+    if (result.outcome !== 'answered' || !channel) {
+      await client.hangup(channelId).catch(() => undefined);
+      throw new OriginateError(result.outcome, result.detail);
+    }
+    const call = new AsteriskCall(this.ctx, channel, 'outbound', { from: callerId ?? '', to: target.address });
+    router.markStarted(channelId);
+    this.#track(call, () => call.setup({ answer: false }));
+    return call.id;
+  }
+}
+
+export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
+  return new AsteriskBackend(config, deps);
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

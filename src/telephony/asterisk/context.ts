@@ -1,0 +1,29 @@
+import type { Registry } from 'prom-client';
+import type { CallEventBus } from '../../core/call-events.js';
+import type { Logger } from '../../log/logger.js';
+import type { SessionStore } from '../../session/store.js';
+import type { Tts } from '../../speech/types.js';
+import type { AsteriskConfig } from '../config.js';
+import type { AriClient } from './ari-client.js';
+import type { ChannelRouter } from './channel-router.js';
+import type { AsteriskMetrics } from './metrics.js';
+import type { RtpPortPool } from './port-pool.js';
+
+/** What every Asterisk call needs from the backend: shared, long-lived, never per call. */
+export interface AsteriskContext {
+  client: AriClient;
+  router: ChannelRouter;
+  ports: RtpPortPool;
+  config: AsteriskConfig;
+  /** media.silenceFill: keep a steady RTP stream (Asterisk inserts no comfort noise) */
+  silenceFill: boolean;
+  logger: Logger;
+  registry: Registry;
+  metrics: AsteriskMetrics;
+  sessions: SessionStore;
+  events?: CallEventBus | undefined;
+  /** speaks the recording notice */
+  tts?: Tts | undefined;
+  /** the call released everything it held */
+  onCallReleased?: (callId: string) => void;
+}

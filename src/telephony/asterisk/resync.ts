@@ -1,0 +1,97 @@
+import { ariChannel, type AriChannel, type AriEvent } from './ari-types.js';
+import { AsteriskCall, SESSION_PREFIX, type AsteriskCallIds } from './asterisk-call.js';
+import type { AsteriskContext } from './context.js';
+
+/**
+ * After (re)connecting, trust Asterisk, not local state: events during the gap are lost. Calls whose channels
+ * are gone are released; a transfer that was answered or ended meanwhile gets the event it missed; sessions of
+ * calls this process does not hold (a restart) are reattached when their channels and bridge are still up.
+ */
+export async function resynchronise(
+  ctx: AsteriskContext,
+  calls: Map<string, AsteriskCall>,
+  adopt: (call: AsteriskCall) => void,
+  why: string,
+): Promise<void> {
+  const { client, router, logger } = ctx;
+  const [channels, bridges] = await Promise.all([client.listChannels(), client.listBridges()]);
+  const byId = new Map(channels.map((c) => [c.id, c]));
+  const bridgeIds = new Set(bridges.map((b) => b.id));
+  for (const c of channels) router.markStarted(c.id);
+  let released = 0;
+
+  for (const call of [...calls.values()]) {
+    if (call.ended || !call.ready) continue;
+    const { callerChannelId, mediaChannelId, bridgeId } = call.ids;
+    if (!byId.has(callerChannelId)) {
+      released++;
+      await call.end('caller left while ARI was disconnected', { hangupCaller: false });
+    } else if (!bridgeIds.has(bridgeId) || (!call.botLeft && call.ids.remote && !byId.has(mediaChannelId))) {
+      released++;
+      await call.end('bridge or media channel lost while ARI was disconnected', { hangupCaller: true });
+    } else {
+      replayMissedAgentEvents(call, byId, router.dispatch.bind(router));
+    }
+  }
+
+  const reattached = await reattachSessions(ctx, calls, byId, bridgeIds, adopt);
+  logger.info(
+    { why, channels: channels.length, bridges: bridges.length, released, reattached },
+    'ARI state resynchronised',
+  );
+}
+
+/** A pending agent leg answered or ended during the gap: replay the Dial outcome it missed. */
+function replayMissedAgentEvents(
+  call: AsteriskCall,
+  byId: Map<string, AriChannel>,
+  dispatch: (ev: AriEvent) => boolean,
+): void {
+  for (const channelId of pendingAgentChannels(call)) {
+    const ch = byId.get(channelId);
+    if (!ch) dispatch({ type: 'ChannelDestroyed', channel: ariChannel.parse({ id: channelId }) });
+    else if (ch.state === 'Up') dispatch({ type: 'Dial', dialstatus: 'ANSWER', peer: ch });
+  }
+}
+
+function pendingAgentChannels(call: AsteriskCall): string[] {
+  return call.pendingChannels();
+}
+
+async function reattachSessions(
+  ctx: AsteriskContext,
+  calls: Map<string, AsteriskCall>,
+  byId: Map<string, AriChannel>,
+  bridgeIds: Set<string>,
+  adopt: (call: AsteriskCall) => void,
+): Promise<number> {
+  const { sessions, client, logger } = ctx;
+  let reattached = 0;
+  for (const s of await sessions.list()) {
+    if (s.backend !== 'asterisk' || !s.callId.startsWith(SESSION_PREFIX)) continue;
+    const callId = s.callId.slice(SESSION_PREFIX.length);
+    if (calls.has(callId)) continue;
+    const ids = s.backendData as unknown as AsteriskCallIds & { direction?: 'inbound' | 'outbound'; to?: string };
+    const caller = byId.get(ids.callerChannelId);
+    const usable = caller && bridgeIds.has(ids.bridgeId) && byId.has(ids.mediaChannelId) && ids.remote;
+    if (!usable) {
+      // leftovers of a call nobody can serve any more: release them on Asterisk too
+      await client.hangup(ids.mediaChannelId).catch(() => undefined);
+      if (caller) await client.hangup(ids.callerChannelId).catch(() => undefined);
+      await client.destroyBridge(ids.bridgeId).catch(() => undefined);
+      await sessions.delete(s.callId);
+      continue;
+    }
+    const call = new AsteriskCall(ctx, caller, ids.direction ?? 'inbound', { from: s.phone, to: ids.to ?? '' });
+    try {
+      await call.reattach(ids);
+    } catch (err) {
+      logger.warn({ callId, err: err instanceof Error ? err.message : String(err) }, 'reattach failed');
+      await call.end('reattach failed', { hangupCaller: true });
+      continue;
+    }
+    reattached++;
+    adopt(call);
+  }
+  return reattached;
+}

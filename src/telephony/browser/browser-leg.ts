@@ -1,0 +1,240 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { WebSocket, RawData } from 'ws';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../log/logger.js';
+import { counter } from '../../core/metrics.js';
+import { FrameChunker, samplesPerFrame } from '../../media/frames.js';
+import { Pacer } from '../../media/pacer.js';
+import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
+import { leBytesToPcm16, pcm16ToLeBytes } from './pcm16le.js';
+import {
+  BROWSER_SAMPLE_RATE,
+  MAX_AUDIO_FRAME_BYTES,
+  MAX_TEXT_FRAME_BYTES,
+  clientMessage,
+  type ServerMessage,
+} from './protocol.js';
+
+const FRAME_MS = 20;
+/** Stop queueing frames to a page that does not read them (about 10 s of audio). */
+const MAX_SOCKET_BUFFERED_BYTES = 320 * 1024;
+
+export interface BrowserLegOptions {
+  socket: WebSocket;
+  logger: Logger;
+  metrics: Registry;
+  id?: string;
+  /** shown as the caller on records, e.g. "browser:127.0.0.1" */
+  from?: string;
+  /** The page cannot reach a phone network; a transfer reports this outcome (default "failed"). */
+  transferOutcome?: TransferResult['outcome'];
+}
+
+type DropReason = 'not-binary' | 'empty' | 'odd-length' | 'too-large' | 'bad-json' | 'bad-message' | 'backpressure';
+
+/**
+ * A CallLeg over one WebSocket to the browser test page: L16 16 kHz both ways, paced bot audio,
+ * JSON control frames. Closing the socket is a caller hangup; hangup() closes it from our side.
+ */
+export class BrowserCallLeg extends EventEmitter implements CallLeg {
+  readonly id: string;
+  readonly backend = 'browser';
+  readonly from: string;
+  readonly to = 'voicebot';
+  readonly direction = 'inbound' as const;
+  readonly inputSampleRate = BROWSER_SAMPLE_RATE;
+  readonly outputSampleRate = BROWSER_SAMPLE_RATE;
+
+  readonly #socket: WebSocket;
+  readonly #log: Logger;
+  readonly #chunker = new FrameChunker(samplesPerFrame(BROWSER_SAMPLE_RATE, FRAME_MS));
+  readonly #pacer: Pacer;
+  readonly #dropped;
+  readonly #transferOutcome: TransferResult['outcome'];
+  #playoutWaiters: Array<() => void> = [];
+  #ended = false;
+  /** bot audio samples handed to the socket so far */
+  sentSamples = 0;
+
+  constructor(opts: BrowserLegOptions) {
+    super();
+    this.id = opts.id ?? randomUUID();
+    this.from = opts.from ?? 'browser';
+    this.#socket = opts.socket;
+    this.#log = opts.logger;
+    this.#transferOutcome = opts.transferOutcome ?? 'failed';
+    this.#dropped = counter(
+      opts.metrics,
+      'voicebot_browser_frames_dropped_total',
+      'Frames dropped on browser test-call sockets, by reason',
+      ['reason'],
+    );
+    this.#pacer = new Pacer({
+      frameMs: FRAME_MS,
+      frameSamples: samplesPerFrame(BROWSER_SAMPLE_RATE, FRAME_MS),
+      silenceFill: false,
+      onFrame: (frame) => this.#sendFrame(frame),
+      onError: (err) => this.#log.warn({ err }, 'sending bot audio failed'),
+    });
+    this.#socket.on('message', this.#onMessage);
+    this.#socket.on('close', this.#onClose);
+    this.#socket.on('error', this.#onError);
+    this.#pacer.start();
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Send a control message to the page (ignored once the call has ended). */
+  send(message: ServerMessage): void {
+    if (this.#ended || this.#socket.readyState !== this.#socket.OPEN) return;
+    this.#socket.send(JSON.stringify(message));
+  }
+
+  sendAudio(pcm: Int16Array): void {
+    if (this.#ended || pcm.length === 0) return;
+    this.#pacer.enqueue(pcm);
+  }
+
+  clearAudio(): number {
+    if (this.#ended) return 0;
+    const dropped = this.#pacer.flush();
+    this.send({ type: 'clear', droppedSamples: dropped });
+    this.#checkDrained();
+    return dropped;
+  }
+
+  waitForPlayout(signal?: AbortSignal): Promise<void> {
+    if (this.#ended || this.#pacer.queuedSamples === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#playoutWaiters = this.#playoutWaiters.filter((w) => w !== done);
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('waitForPlayout aborted'));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#playoutWaiters.push(done);
+    });
+  }
+
+  async transfer(request: TransferRequest): Promise<TransferResult> {
+    const outcome = this.#transferOutcome;
+    this.send({
+      type: 'transfer',
+      target: { kind: request.target.kind, address: request.target.address },
+      headers: request.headers,
+      outcome,
+    });
+    return { outcome, detail: 'browser test call: no phone network to dial' };
+  }
+
+  async hangup(reason = 'bot-hangup'): Promise<void> {
+    if (this.#ended) return;
+    this.send({ type: 'ended', reason });
+    this.#release();
+    this.#socket.close(1000, 'call ended');
+  }
+
+  /** The network side ended the call (server shutdown): tell the page, and the core hears a hangup. */
+  endFromNetwork(reason: string): void {
+    this.send({ type: 'ended', reason });
+    this.#callerHangup(reason);
+  }
+
+  #onMessage = (data: RawData, isBinary: boolean): void => {
+    if (this.#ended) return;
+    const bytes = toBuffer(data);
+    if (!isBinary) return this.#onText(bytes);
+    if (bytes.length === 0) return this.#drop('empty');
+    if (bytes.length % 2 !== 0) return this.#drop('odd-length');
+    if (bytes.length > MAX_AUDIO_FRAME_BYTES) return this.#drop('too-large');
+    for (const frame of this.#chunker.push(leBytesToPcm16(bytes))) this.emit('audio', frame);
+  };
+
+  #onText(bytes: Buffer): void {
+    if (bytes.length > MAX_TEXT_FRAME_BYTES) return this.#drop('too-large');
+    let json: unknown;
+    try {
+      json = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return this.#drop('bad-json');
+    }
+    const parsed = clientMessage.safeParse(json);
+    if (!parsed.success) return this.#drop('bad-message');
+    const msg = parsed.data;
+    if (msg.type === 'dtmf') this.emit('dtmf', msg.digit);
+    else this.#callerHangup('caller-hangup');
+  }
+
+  #onClose = (): void => this.#callerHangup('caller-hangup');
+
+  #onError = (err: Error): void => {
+    this.#log.warn({ err }, 'browser call socket error');
+    this.#callerHangup('socket-error');
+  };
+
+  #callerHangup(reason: string): void {
+    if (this.#ended) return;
+    this.#release();
+    this.emit('hangup', reason);
+    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.close(1000, 'call ended');
+  }
+
+  #sendFrame(frame: Int16Array): void {
+    if (this.#ended) return;
+    if (this.#socket.bufferedAmount > MAX_SOCKET_BUFFERED_BYTES) {
+      this.#drop('backpressure');
+    } else {
+      this.#socket.send(pcm16ToLeBytes(frame)); // the pacer hands out a fresh array per frame
+
+      this.sentSamples += frame.length;
+    }
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (this.#pacer.queuedSamples > 0 && !this.#ended) return;
+    const waiters = this.#playoutWaiters;
+    this.#playoutWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #drop(reason: DropReason): void {
+    this.#dropped.inc({ reason });
+    this.#log.debug({ reason }, 'browser frame dropped');
+  }
+
+  /** Stop pacing, detach from the socket, wake playout waiters. Idempotent. */
+  #release(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#pacer.stop();
+    this.#chunker.reset();
+    this.#socket.off('message', this.#onMessage);
+    this.#socket.off('close', this.#onClose);
+    // keep an error listener: a late socket error must not crash the process
+    this.#socket.off('error', this.#onError);
+    this.#socket.on('error', () => undefined);
+    this.#checkDrained();
+  }
+}
+
+/** ws hands out Buffer, ArrayBuffer or Buffer[] depending on binaryType and fragmentation. */
+function toBuffer(data: RawData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data);
+}

@@ -1,0 +1,231 @@
+// Browser test call: microphone → 16 kHz L16 over a WebSocket → the bot; bot audio (16 kHz L16) → WebAudio.
+// window.testCall mirrors what the page shows, so automated browser tests can read it.
+const SAMPLE_RATE = 16000;
+const PLAYOUT_LEAD_S = 0.06;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  call: $('call'),
+  hangup: $('hangup'),
+  connection: $('connection'),
+  botState: $('bot-state'),
+  playback: $('playback'),
+  intent: $('intent'),
+  transcript: $('transcript'),
+  escalation: $('escalation'),
+  escalationText: $('escalation-text'),
+  record: $('record'),
+  recordJson: $('record-json'),
+  error: $('error'),
+};
+
+const state = {
+  connection: 'idle',
+  callId: null,
+  botState: null,
+  receivedSamples: 0,
+  sentFrames: 0,
+  playing: false,
+  transcript: [],
+  intents: [],
+  escalations: [],
+  record: null,
+  endedReason: null,
+};
+window.testCall = state;
+
+let ws = null;
+let ctx = null;
+let mic = null;
+let capture = null;
+let playhead = 0;
+const sources = new Set();
+
+function setConnection(value) {
+  state.connection = value;
+  ui.connection.textContent = value;
+  ui.connection.dataset.value = value;
+  const active = value === 'connecting' || value === 'in-call';
+  ui.call.disabled = active;
+  ui.hangup.disabled = !active;
+}
+
+function setPlaying(playing) {
+  state.playing = playing;
+  ui.playback.dataset.playing = String(playing);
+  ui.playback.textContent = `${playing ? 'playing' : 'silent'} · ${(state.receivedSamples / SAMPLE_RATE).toFixed(1)} s received`;
+}
+
+function playFrame(buffer) {
+  const pcm = new Int16Array(buffer);
+  if (pcm.length === 0 || !ctx) return;
+  const f32 = new Float32Array(pcm.length);
+  for (let i = 0; i < pcm.length; i++) f32[i] = pcm[i] / 32768;
+  const audio = ctx.createBuffer(1, f32.length, SAMPLE_RATE);
+  audio.copyToChannel(f32, 0);
+  const src = ctx.createBufferSource();
+  src.buffer = audio;
+  src.connect(ctx.destination);
+  const at = Math.max(ctx.currentTime + PLAYOUT_LEAD_S, playhead);
+  src.start(at);
+  playhead = at + audio.duration;
+  sources.add(src);
+  src.onended = () => {
+    sources.delete(src);
+    if (sources.size === 0) setPlaying(false);
+  };
+  state.receivedSamples += pcm.length;
+  setPlaying(true);
+}
+
+/** Barge-in: the server dropped its queue, so drop ours too. */
+function clearPlayback() {
+  for (const src of sources) {
+    src.onended = null;
+    try {
+      src.stop();
+    } catch {
+      // already stopped
+    }
+  }
+  sources.clear();
+  playhead = 0;
+  setPlaying(false);
+}
+
+function addTranscript(entry) {
+  state.transcript.push(entry);
+  const li = document.createElement('li');
+  li.dataset.speaker = entry.speaker;
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = entry.speaker;
+  li.append(who, document.createTextNode(entry.text || '(no words recognised)'));
+  if (entry.interrupted) li.title = 'interrupted';
+  ui.transcript.append(li);
+}
+
+function onEvent(event) {
+  switch (event.type) {
+    case 'state':
+      state.botState = event.to;
+      ui.botState.textContent = event.to;
+      break;
+    case 'transcript':
+      if (!event.partial) addTranscript(event.entry);
+      break;
+    case 'intent':
+      state.intents.push(event);
+      ui.intent.textContent = event.intent ? `${event.intent} (${event.confidence.toFixed(2)})` : 'none';
+      break;
+    case 'escalation':
+      state.escalations.push(event);
+      ui.escalation.hidden = false;
+      ui.escalationText.textContent = `Hand-over to "${event.target}" (${event.address}): ${event.reason}`;
+      break;
+    case 'call-ended':
+      state.record = event.record;
+      ui.record.hidden = false;
+      ui.recordJson.textContent = JSON.stringify(event.record, null, 2);
+      break;
+    default:
+      break;
+  }
+}
+
+function onControl(msg) {
+  switch (msg.type) {
+    case 'ready':
+      state.callId = msg.callId;
+      setConnection('in-call');
+      break;
+    case 'event':
+      onEvent(msg.event);
+      break;
+    case 'clear':
+      clearPlayback();
+      break;
+    case 'transfer':
+      ui.escalation.hidden = false;
+      ui.escalationText.textContent += ` — a browser call cannot dial ${msg.target.address} (outcome: ${msg.outcome}).`;
+      break;
+    case 'ended':
+      state.endedReason = msg.reason;
+      if (msg.reason === 'busy') ui.error.textContent = 'The bot is busy with other test calls; try again shortly.';
+      break;
+    default:
+      break;
+  }
+}
+
+async function startCall() {
+  ui.error.textContent = '';
+  setConnection('connecting');
+  try {
+    mic = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+    ctx = new AudioContext();
+    await ctx.audioWorklet.addModule('/test-call/capture-worklet.js');
+    await ctx.resume();
+  } catch (err) {
+    ui.error.textContent = `Microphone unavailable: ${err.message}`;
+    await teardown('no-microphone');
+    return;
+  }
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  ws = new WebSocket(`${scheme}://${location.host}/test-call/ws`);
+  ws.binaryType = 'arraybuffer';
+  ws.onmessage = (ev) => {
+    if (typeof ev.data === 'string') onControl(JSON.parse(ev.data));
+    else playFrame(ev.data);
+  };
+  ws.onclose = () => void teardown(state.endedReason ?? 'closed');
+  ws.onerror = () => {
+    ui.error.textContent = 'Connection to the bot failed.';
+  };
+  ws.onopen = () => {
+    capture = new AudioWorkletNode(ctx, 'l16-capture', { numberOfInputs: 1, numberOfOutputs: 0 });
+    capture.port.onmessage = (ev) => {
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        ws.send(ev.data);
+        state.sentFrames++;
+      }
+    };
+    ctx.createMediaStreamSource(mic).connect(capture);
+  };
+}
+
+async function teardown(reason) {
+  if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'hangup');
+  ws = null;
+  if (capture) capture.port.onmessage = null;
+  capture = null;
+  mic?.getTracks().forEach((t) => t.stop());
+  mic = null;
+  clearPlayback();
+  const closing = ctx;
+  ctx = null;
+  if (closing) await closing.close();
+  state.endedReason = state.endedReason ?? reason;
+  setConnection('ended');
+}
+
+ui.call.addEventListener('click', () => {
+  state.transcript = [];
+  state.intents = [];
+  state.escalations = [];
+  state.record = null;
+  state.endedReason = null;
+  state.receivedSamples = 0;
+  ui.transcript.replaceChildren();
+  ui.escalation.hidden = true;
+  ui.escalationText.textContent = '';
+  ui.record.hidden = true;
+  void startCall();
+});
+
+ui.hangup.addEventListener('click', () => {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'hangup' }));
+  void teardown('hangup');
+});

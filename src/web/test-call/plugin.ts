@@ -1,0 +1,139 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { CallEventBus } from '../../core/call-events.js';
+import { counter, gauge } from '../../core/metrics.js';
+import { callLogger, type Logger } from '../../log/logger.js';
+import type { CallLeg, TelephonyBackend, TransferResult } from '../../telephony/port.js';
+import { BrowserCallLeg } from '../../telephony/browser/browser-leg.js';
+import { BROWSER_SAMPLE_RATE } from '../../telephony/browser/protocol.js';
+import { loadAssets } from './assets.js';
+
+export const TEST_CALL_WS_PATH = '/test-call/ws';
+
+export interface TestCallOptions {
+  logger: Logger;
+  metrics: Registry;
+  /** live events; each socket gets the ones for its own call */
+  events: CallEventBus;
+  /** calls beyond this are refused with close code 1013 (default 4) */
+  maxConcurrentCalls?: number;
+  /** what a transfer reports (a browser call cannot dial anyone; default "failed") */
+  transferOutcome?: TransferResult['outcome'];
+  /** how long shutdown waits for running calls to finish after aborting them */
+  shutdownTimeoutMs?: number;
+}
+
+/** The browser backend: each page's WebSocket is one inbound call, handed to `start()`'s onCall. */
+export interface BrowserBackend extends TelephonyBackend {
+  /** calls currently running */
+  readonly activeCalls: number;
+}
+
+type OnCall = (call: CallLeg) => Promise<void>;
+
+interface ActiveCall {
+  leg: BrowserCallLeg;
+  done: Promise<void>;
+}
+
+/**
+ * The embedded browser test call: GET / (the page), /test-call/* (its scripts), and the WebSocket
+ * /test-call/ws that carries one call each. Routes are registered now (before the server listens);
+ * calls are accepted once `start(onCall)` is called (normally `(leg) => runCall(leg, deps)`).
+ */
+export async function registerTestCall(web: FastifyInstance, opts: TestCallOptions): Promise<BrowserBackend> {
+  const log = opts.logger.child({ component: 'test-call' });
+  const assets = loadAssets();
+  const calls = new Map<string, ActiveCall>();
+  const maxCalls = opts.maxConcurrentCalls ?? 4;
+  let onCall: OnCall | undefined;
+  const started = counter(opts.metrics, 'voicebot_browser_calls_total', 'Browser test calls, by result', ['result']);
+  const active = gauge(opts.metrics, 'voicebot_browser_calls_active', 'Browser test calls in progress');
+
+  web.get('/', async (_req, reply) => {
+    const page = assets.get('index.html')!;
+    return reply.type(page.contentType).header('cache-control', 'no-store').send(page.body);
+  });
+
+  web.get<{ Params: { file: string } }>('/test-call/:file', async (req, reply) => {
+    const asset = assets.get(req.params.file);
+    if (!asset) return reply.code(404).send({ error: 'not found' });
+    return reply.type(asset.contentType).header('cache-control', 'no-store').send(asset.body);
+  });
+
+  web.get(TEST_CALL_WS_PATH, { websocket: true }, (socket, req) => {
+    const handler = onCall;
+    if (!handler || calls.size >= maxCalls) {
+      const reason = handler ? 'busy' : 'not-ready';
+      started.inc({ result: reason });
+      socket.send(JSON.stringify({ type: 'ended', reason }));
+      socket.close(1013, reason === 'busy' ? 'too many test calls' : 'bot not ready');
+      return;
+    }
+    const leg = new BrowserCallLeg({
+      socket,
+      logger: log,
+      metrics: opts.metrics,
+      from: `browser:${req.ip}`,
+      transferOutcome: opts.transferOutcome,
+    });
+    const callLog = callLogger(log, leg.id);
+    const unsubscribe = opts.events.subscribe((event) => {
+      if (event.callId === leg.id) leg.send({ type: 'event', event });
+    });
+    leg.send({ type: 'ready', callId: leg.id, sampleRate: BROWSER_SAMPLE_RATE, frameMs: 20 });
+    started.inc({ result: 'started' });
+    active.inc();
+    callLog.info('browser test call started');
+
+    const done = runToEnd(leg, handler, callLog).finally(() => {
+      unsubscribe();
+      calls.delete(leg.id);
+      active.dec();
+      callLog.info('browser test call ended');
+    });
+    calls.set(leg.id, { leg, done });
+  });
+
+  /** End every running call as the network would (the core hears a hangup), then wait for them, bounded. */
+  const endAll = async (reason: string): Promise<void> => {
+    const running = [...calls.values()];
+    for (const call of running) call.leg.endFromNetwork(reason);
+    const timeout = AbortSignal.timeout(opts.shutdownTimeoutMs ?? 5000);
+    await Promise.race([
+      Promise.allSettled(running.map((c) => c.done)),
+      new Promise<void>((resolve) => timeout.addEventListener('abort', () => resolve(), { once: true })),
+    ]);
+  };
+
+  web.addHook('onClose', async () => {
+    onCall = undefined;
+    await endAll('server-shutdown');
+  });
+
+  return {
+    name: 'browser',
+    get activeCalls() {
+      return calls.size;
+    },
+    async start(handler: OnCall, signal?: AbortSignal) {
+      onCall = handler;
+      signal?.addEventListener('abort', () => (onCall = undefined), { once: true });
+    },
+    async stop() {
+      onCall = undefined;
+      await endAll('backend-stopped');
+    },
+  };
+}
+
+/** onCall should not throw (runCall never does); guard anyway so one broken call cannot leak its socket. */
+async function runToEnd(leg: BrowserCallLeg, onCall: OnCall, log: Logger): Promise<void> {
+  try {
+    await onCall(leg);
+  } catch (err) {
+    log.error({ err }, 'call failed');
+  } finally {
+    await leg.hangup('call-ended');
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createMetrics } from '../../src/core/metrics.js';
+import { CallEventBus } from '../../src/core/call-events.js';
+import { validate } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import type { CallSession, SessionStore } from '../../src/session/store.js';
+import type { CallLeg } from '../../src/telephony/port.js';
+import {
+  createAsteriskBackend,
+  type AsteriskBackend,
+  type AsteriskBackendDeps,
+} from '../../src/telephony/asterisk/backend.js';
+import type { AriEmulator } from '../emulators/ari/index.js';
+
+/** Resolves when `predicate` holds; rejects after `timeoutMs` (bounded wait, checked every few ms). */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export class MemorySessions implements SessionStore {
+  readonly map = new Map<string, CallSession>();
+  async get(id: string) {
+    return this.map.get(id);
+  }
+  async put(s: CallSession) {
+    this.map.set(s.callId, structuredClone(s));
+  }
+  async delete(id: string) {
+    this.map.delete(id);
+  }
+  async list() {
+    return [...this.map.values()];
+  }
+  async close() {}
+}
+
+let nextPortBase = 30000 + (process.pid % 200) * 100;
+
+export function asteriskTestConfig(
+  emu: AriEmulator,
+  asterisk: Record<string, unknown> = {},
+  rest: Record<string, unknown> = {},
+): Config {
+  const base = nextPortBase;
+  nextPortBase += 40;
+  return validate({
+    log: { level: 'silent' },
+    telephony: {
+      backend: 'asterisk',
+      asterisk: {
+        url: emu.url,
+        username: emu.username,
+        password: emu.password,
+        rtpHost: '127.0.0.1',
+        rtpBindHost: '127.0.0.1',
+        rtpPortMin: base,
+        rtpPortMax: base + 39,
+        reconnectMinMs: 20,
+        reconnectMaxMs: 200,
+        stasisTimeoutMs: 2000,
+        ...asterisk,
+      },
+    },
+    ...rest,
+  });
+}
+
+export interface TestBackend {
+  backend: AsteriskBackend;
+  sessions: MemorySessions;
+  events: CallEventBus;
+  metrics: ReturnType<typeof createMetrics>;
+  config: Config;
+  tmp: string;
+}
+
+export async function startTestBackend(
+  emu: AriEmulator,
+  onCall: (leg: CallLeg) => Promise<void>,
+  opts: {
+    asterisk?: Record<string, unknown>;
+    rest?: Record<string, unknown>;
+    deps?: Partial<AsteriskBackendDeps>;
+  } = {},
+): Promise<TestBackend> {
+  const tmp = mkdtempSync(join(tmpdir(), 'vb-ast-'));
+  const recording = { dir: join(tmp, 'rec'), ...(opts.asterisk?.recording as Record<string, unknown> | undefined) };
+  const config = asteriskTestConfig(emu, { ...opts.asterisk, recording }, opts.rest);
+  const sessions = new MemorySessions();
+  const events = new CallEventBus();
+  const metrics = createMetrics(false);
+  const backend = createAsteriskBackend(config, {
+    logger: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    metrics,
+    sessions,
+    events,
+    ...opts.deps,
+  });
+  await backend.start(onCall);
+  return { backend, sessions, events, metrics, config, tmp };
+}
+
+/** A tone (audible, for "did it arrive" checks). */
+export function tone(ms: number, freq = 440, rate = 8000, amp = 8000): Int16Array {
+  const n = Math.round((ms * rate) / 1000);
+  const out = new Int16Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.round(amp * Math.sin((2 * Math.PI * freq * i) / rate));
+  return out;
+}
+
+/** Everything the emulator and backend hold for calls is gone. */
+export function assertReleased(t: TestBackend, emu: AriEmulator): string[] {
+  const problems: string[] = [];
+  if (t.backend.calls.size) problems.push(`backend holds ${t.backend.calls.size} calls`);
+  if (t.backend.ctx.ports.inUse) problems.push(`${t.backend.ctx.ports.inUse} RTP ports leased`);
+  if (t.backend.ctx.router.size) problems.push(`${t.backend.ctx.router.size} channel routes`);
+  if (emu.channels.size) problems.push(`emulator has ${emu.channels.size} channels`);
+  if (emu.bridges.size) problems.push(`emulator has ${emu.bridges.size} bridges`);
+  if (t.sessions.map.size) problems.push(`${t.sessions.map.size} sessions`);
+  return problems;
+}

@@ -1,0 +1,52 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import type { CallLeg } from '../../src/telephony/port.js';
+import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+
+describe('Asterisk backend: inbound call flow through the ARI emulator', () => {
+  let emu: AriEmulator;
+  let t: TestBackend | null = null;
+  beforeEach(async () => {
+    emu = await startAriEmulator();
+  });
+  afterEach(async () => {
+    await t?.backend.stop();
+    t = null;
+    await emu.close();
+  });
+
+  it('answers, bridges externalMedia, carries audio both ways and releases everything on caller hangup', async () => {
+    const legs: CallLeg[] = [];
+    const heard: Int16Array[] = [];
+    t = await startTestBackend(emu, async (leg) => {
+      legs.push(leg);
+      leg.on('audio', (f) => heard.push(f));
+      await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+    });
+    const caller = await emu.placeCall({ from: '+15551234567', to: '100' });
+    await waitFor(() => legs.length === 1, 3000, 'onCall');
+    const leg = legs[0]!;
+    expect(leg.from).toBe('+15551234567');
+    expect(leg.to).toBe('100');
+    expect(leg.inputSampleRate).toBe(8000);
+    // the app waited for the UnicastRTP StasisStart before adding it: no 422 on our addChannel
+    expect(emu.requestsTo('POST', /addChannel$/).every((r) => r.status === 204)).toBe(true);
+    expect(emu.requestsTo('POST', /\/answer$/)).toHaveLength(1);
+
+    // caller → bot
+    const sent = tone(400);
+    await caller.sendPcm(sent, { speed: 0 });
+    await waitFor(() => heard.reduce((n, f) => n + f.length, 0) >= sent.length, 3000, 'caller audio at the bot');
+
+    // bot → caller, paced; silence fill keeps the stream alive from the start
+    leg.sendAudio(tone(200, 600));
+    await leg.waitForPlayout(AbortSignal.timeout(3000));
+    await waitFor(() => caller.audibleMs() >= 200, 2000, 'bot audio at the caller');
+    const media = [...emu.mediaEndpoints][0]!;
+    expect(media.stats.droppedStrict).toBe(0);
+    expect(media.stats.wrongFormat).toBe(0);
+
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, `release (${assertReleased(t!, emu).join(', ')})`);
+  });
+});

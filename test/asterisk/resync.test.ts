@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import type { CallLeg, TransferResult } from '../../src/telephony/port.js';
+import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+
+describe('Asterisk backend: websocket drop and resynchronisation', () => {
+  let emu: AriEmulator;
+  let t: TestBackend | null = null;
+  afterEach(async () => {
+    await t?.backend.stop();
+    t = null;
+    await emu.close();
+  });
+
+  async function setup() {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 150 } } });
+    const legs: CallLeg[] = [];
+    const frames: number[] = [];
+    t = await startTestBackend(emu, async (leg) => {
+      legs.push(leg);
+      leg.on('audio', () => frames.push(performance.now()));
+      await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+    });
+    await waitFor(() => t!.backend.resyncs === 1, 2000, 'first resync');
+    return { legs, frames };
+  }
+
+  it('mid-call drop: media keeps flowing, the backend reconnects, resyncs and the call goes on', async () => {
+    const { legs, frames } = await setup();
+    const caller = await emu.placeCall();
+    await waitFor(() => legs.length === 1, 3000, 'call');
+    emu.dropWebsockets(150);
+    const before = frames.length;
+    await caller.sendPcm(tone(200), { speed: 0 }); // during the gap
+    await waitFor(() => frames.length >= before + 10, 2000, 'audio during the gap');
+    await waitFor(() => t!.backend.resyncs === 2, 5000, 'resync after reconnect');
+    expect(t!.backend.calls.size).toBe(1);
+    legs[0]!.sendAudio(tone(100));
+    await waitFor(() => caller.audibleMs() >= 100, 2000, 'bot audio after reconnect');
+    // events flow again: a hangup now is seen directly
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
+
+  it('caller hangs up during the gap: the lost events are recovered by the resync and everything is released', async () => {
+    const { legs } = await setup();
+    const caller = await emu.placeCall();
+    await waitFor(() => legs.length === 1, 3000, 'call');
+    const hungUp = new Promise<string>((resolve) => legs[0]!.on('hangup', resolve));
+    emu.dropWebsockets(150);
+    const lost = emu.lostEvents;
+    caller.hangup();
+    expect(emu.lostEvents).toBeGreaterThan(lost); // StasisEnd & co went nowhere
+    expect(t!.backend.calls.size).toBe(1);
+    expect(await hungUp).toMatch(/ARI was disconnected/);
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, `release: ${assertReleased(t!, emu).join(', ')}`);
+  });
+
+  it('agent answers during the gap: the resync replays the missed Dial and the transfer completes', async () => {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 100 } } });
+    const results: TransferResult[] = [];
+    t = await startTestBackend(emu, async (leg) => {
+      const ended = new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+      results.push(
+        await leg.transfer({ target: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 5 }, headers: {} }),
+      );
+      await ended;
+    });
+    const caller = await emu.placeCall();
+    await waitFor(() => emu.requestsTo('POST', /\/dial$/).length === 1, 3000, 'dialling');
+    emu.dropWebsockets(300); // the ANSWER at ~100 ms is lost
+    await waitFor(() => results.length === 1, 5000, 'transfer result');
+    expect(results[0]!.outcome).toBe('answered');
+    const agent = [...emu.channels.values()].find((c) => c.kind === 'dialed')!;
+    expect(agent.bridgeId).not.toBeNull();
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
+});

@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAriEmulator, type AriEmulator, type Party } from '../emulators/ari/index.js';
+import type { CallLeg, TransferResult } from '../../src/telephony/port.js';
+import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+
+const HEADERS = { 'X-Voicebot-Call-Id': 'call-1', 'X-Voicebot-Ticket-Id': '123', 'X-Voicebot-Intent': 'billing' };
+
+describe('Asterisk backend: escalation to an agent', () => {
+  let emu: AriEmulator;
+  let t: TestBackend | null = null;
+  afterEach(async () => {
+    await t?.backend.stop();
+    t = null;
+    await emu.close();
+  });
+
+  async function callAndTransfer(agentStaysSilent = false) {
+    const results: TransferResult[] = [];
+    const legs: CallLeg[] = [];
+    let agent: Party | null = null;
+    emu.on('party', (p) => (agent = p));
+    t = await startTestBackend(
+      emu,
+      async (leg) => {
+        legs.push(leg);
+        const ended = new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+        results.push(
+          await leg.transfer({ target: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 5 }, headers: HEADERS }),
+        );
+        if (results[0]!.outcome !== 'answered') {
+          leg.sendAudio(tone(100));
+          await leg.waitForPlayout(AbortSignal.timeout(2000));
+        }
+        await ended;
+      },
+      { asterisk: { agentStaysSilent } },
+    );
+    const caller = await emu.placeCall({ from: '+15550001111' });
+    await waitFor(() => results.length === 1, 8000, 'transfer result');
+    return { caller, result: results[0]!, leg: legs[0]!, agent: agent as Party | null };
+  }
+
+  it('answered: originates with the X-Voicebot headers, MOH while ringing, agent joins, bot leaves', async () => {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 80 } } });
+    const { caller, result, agent } = await callAndTransfer();
+    expect(result.outcome).toBe('answered');
+    const [create] = emu.requestsTo('POST', /\/channels\/create$/);
+    expect(create!.query.endpoint).toBe('PJSIP/agent');
+    expect(create!.body).toEqual({
+      variables: {
+        'PJSIP_HEADER(add,X-Voicebot-Call-Id)': 'call-1',
+        'PJSIP_HEADER(add,X-Voicebot-Ticket-Id)': '123',
+        'PJSIP_HEADER(add,X-Voicebot-Intent)': 'billing',
+      },
+    });
+    expect(emu.requestsTo('POST', /\/moh$/)).toHaveLength(1);
+    expect(emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
+    expect(caller.mohStarted).toBe(1);
+    // the bot left: only caller and agent remain in the bridge; its port is free
+    await waitFor(() => t!.backend.ctx.ports.inUse === 0, 2000, 'bot media released');
+    const bridge = [...emu.bridges.values()][0]!;
+    expect([...bridge.channels].sort()).toEqual([caller.channelId, agent!.channelId].sort());
+    // caller and agent hear each other
+    await caller.sendPcm(tone(100), { speed: 0 });
+    await waitFor(() => agent!.audibleMs() >= 100, 2000, 'caller audio at the agent');
+    // the agent hangs up: everything goes
+    agent!.hangup();
+    await caller.ended;
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
+
+  it('answered with agentStaysSilent: the bot stays in the bridge, muted, still hearing the caller', async () => {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
+    const heard: Int16Array[] = [];
+    const { caller, result, leg, agent } = await callAndTransfer(true);
+    leg.on('audio', (f) => heard.push(f));
+    expect(result.outcome).toBe('answered');
+    const bridge = [...emu.bridges.values()][0]!;
+    expect(bridge.channels.size).toBe(3);
+    leg.sendAudio(tone(200)); // muted: the agent has the line
+    await caller.sendPcm(tone(100), { speed: 0 });
+    await waitFor(() => heard.length >= 5, 2000, 'caller audio still at the bot');
+    expect(agent!.audibleMs()).toBeGreaterThanOrEqual(100);
+    expect(caller.audibleMs()).toBe(0);
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
+
+  it.each([
+    ['busy', 'busy'],
+    ['noanswer', 'no-answer'],
+    ['unavailable', 'failed'],
+  ] as const)('agent %s → outcome %s; the caller stays with the bot', async (answer, outcome) => {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer, ringMs: 30 } } });
+    const { caller, result } = await callAndTransfer();
+    expect(result.outcome).toBe(outcome);
+    expect(emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
+    // the agent leg is gone, the bot still talks to the caller
+    await waitFor(() => caller.audibleMs() >= 100, 3000, 'bot audio after failed transfer');
+    expect([...emu.channels.values()].filter((c) => c.kind === 'dialed')).toHaveLength(0);
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
+});

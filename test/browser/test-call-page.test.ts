@@ -1,0 +1,139 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { runCall } from '../../src/dialog/call-core.js';
+import { createTestDeps, ScriptedAsr, type TestDeps } from '../../src/dialog/scripted.js';
+import { createLogger } from '../../src/log/logger.js';
+import { readWavFile, writeWav } from '../../src/media/wav.js';
+import { createVadFactory } from '../../src/speech/vad/silero.js';
+import { createWebServer } from '../../src/web/server.js';
+import { registerTestCall, type BrowserBackend } from '../../src/web/test-call/plugin.js';
+import { serverUrl, waitFor } from './helpers.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const SHARED = join(REPO, '../shared');
+const ARTIFACTS = join(REPO, 'test-artifacts');
+const CLIP = join(SHARED, 'audio/librispeech-test-clean-1089-134691-0000.wav'); // "he could wait no longer", 2.1 s
+const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
+
+/** The fake microphone: 3 s of silence (the greeting plays), the clip, then silence. Played once (%noloop). */
+async function microphoneWav(dir: string): Promise<string> {
+  const clip = await readWavFile(CLIP);
+  const rate = clip.sampleRate;
+  const pcm = new Int16Array(rate * 3 + clip.samples.length + rate * 6);
+  pcm.set(clip.samples, rate * 3);
+  const path = join(dir, 'caller.wav');
+  writeFileSync(path, writeWav(pcm, rate));
+  return path;
+}
+
+interface PageState {
+  connection: string;
+  receivedSamples: number;
+  sentFrames: number;
+  transcript: Array<{ speaker: string; text: string }>;
+  intents: Array<{ intent: string | null }>;
+}
+const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { testCall: PageState }).testCall);
+
+describe('browser test call in headless Chromium (real VAD, scripted ASR)', () => {
+  let dir: string;
+  let web: FastifyInstance;
+  let handle: BrowserBackend;
+  let deps: TestDeps;
+  let asr: ScriptedAsr;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'voicebot-browser-'));
+    const micFile = await microphoneWav(dir);
+    asr = new ScriptedAsr([{ text: 'I want to check my order status', confidence: 0.9 }]);
+    deps = createTestDeps({
+      config: {
+        speech: { vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') } },
+        dialog: {
+          greeting: 'Hello, this is the test bot.',
+          intents: [{ name: 'order_status', keywords: ['order'], responses: ['Your order is on its way.'] }],
+        },
+      },
+      asr,
+    });
+    deps.vad = createVadFactory(deps.config.speech.vad, logger, deps.metrics);
+    web = await createWebServer({ logger, metrics: deps.metrics });
+    handle = await registerTestCall(web, { logger, metrics: deps.metrics, events: deps.events });
+    await web.listen({ host: '127.0.0.1', port: 0 });
+    await handle.start(async (leg) => {
+      await runCall(leg, deps);
+    });
+    browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${micFile}%noloop`,
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await web?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('plays the greeting, answers a spoken turn on the page, and hangs up cleanly', { timeout: 60_000 }, async () => {
+    const listenersBefore = deps.events.listenerCount;
+    const page = await browser.newPage();
+    await page.goto(serverUrl(web));
+    await page.click('#call');
+
+    // the greeting reaches the page as audio and plays
+    await page.waitForFunction(
+      () => (globalThis as unknown as { testCall: PageState }).testCall.receivedSamples > 8000,
+      null,
+      {
+        timeout: 15_000,
+      },
+    );
+    await page.waitForSelector('#playback[data-playing="true"], #transcript li[data-speaker="bot"]', { timeout: 5000 });
+    expect(await page.textContent('#transcript li[data-speaker="bot"]')).toContain('Hello, this is the test bot.');
+
+    // the clip, downsampled in the page, ends a turn at the VAD; the reply shows on the page
+    await page.waitForSelector('#transcript li[data-speaker="bot"]:nth-of-type(3)', { timeout: 20_000 });
+    const state = await pageState(page);
+    expect(state.transcript.map((e) => [e.speaker, e.text])).toEqual([
+      ['bot', 'Hello, this is the test bot.'],
+      ['caller', 'I want to check my order status'],
+      ['bot', 'Your order is on its way.'],
+    ]);
+    expect(state.intents.map((i) => i.intent)).toEqual(['order_status']);
+    expect(await page.textContent('#intent')).toContain('order_status');
+    // 16 kHz really: the utterance the VAD cut is about as long as the 2.1 s clip (not 3x, as 48 kHz samples would be)
+    expect(asr.heard[0]!.audioMs).toBeGreaterThan(1500);
+    expect(asr.heard[0]!.audioMs).toBeLessThan(4000);
+    expect(state.sentFrames).toBeGreaterThan(150); // > 3 s of 20 ms frames
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'browser-test-call.png'), fullPage: true });
+
+    await page.click('#hangup');
+    await waitFor(() => handle.activeCalls === 0, 10_000, 'the call to end on the server');
+    await page.waitForSelector('#connection[data-value="ended"]', { timeout: 5000 });
+    expect(deps.events.listenerCount).toBe(listenersBefore);
+    const ended = deps.published.find((e) => e.type === 'call-ended');
+    expect(ended?.type === 'call-ended' && ended.record.intent).toBe('order_status');
+    await page.close();
+  });
+});

@@ -1,0 +1,138 @@
+import { createSocket } from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CallRecord } from '../../src/core/call-record.js';
+import { createMetrics } from '../../src/core/metrics.js';
+import { runCall } from '../../src/dialog/call-core.js';
+import { createTestDeps } from '../../src/dialog/scripted.js';
+import type { CallLeg } from '../../src/telephony/port.js';
+import { createAsteriskBackend } from '../../src/telephony/asterisk/backend.js';
+import { startAriEmulator } from '../emulators/ari/index.js';
+import type { BackendDriver, CallDriver, DriverOptions, DriverSession } from './driver.js';
+import { untilListening, waitFor } from './wait.js';
+
+let nextPortBase = 42000 + (process.pid % 100) * 60;
+
+const HEADER_VAR = /^PJSIP_HEADER\(add,(.+)\)$/;
+
+export function asteriskDriver(): BackendDriver {
+  return {
+    name: 'asterisk-ari',
+    agentTarget: { kind: 'endpoint', address: 'PJSIP/agent' },
+    async start(opts: DriverOptions): Promise<DriverSession> {
+      const emu = await startAriEmulator({
+        endpoints: { 'PJSIP/agent': { answer: opts.agent === 'answer' ? 'answer' : 'busy', ringMs: 50 } },
+      });
+      const base = nextPortBase;
+      nextPortBase += 20;
+      const baseConfig = (opts.deps.config ?? {}) as Record<string, unknown>;
+      const deps = createTestDeps({
+        ...opts.deps,
+        config: {
+          ...baseConfig,
+          telephony: {
+            backend: 'asterisk',
+            asterisk: {
+              url: emu.url,
+              username: emu.username,
+              password: emu.password,
+              rtpHost: '127.0.0.1',
+              rtpBindHost: '127.0.0.1',
+              rtpPortMin: base,
+              rtpPortMax: base + 19,
+              reconnectMinMs: 20,
+              reconnectMaxMs: 200,
+              stasisTimeoutMs: 2000,
+              recording: { dir: join(mkdtempSync(join(tmpdir(), 'vb-conf-')), 'rec') },
+            },
+          },
+        },
+      });
+      const legs: CallLeg[] = [];
+      const records = new Map<string, Promise<CallRecord>>();
+      const backend = createAsteriskBackend(deps.config, {
+        logger: deps.logger,
+        metrics: createMetrics(false),
+        sessions: deps.sessions,
+        events: deps.events,
+      });
+      await backend.start(async (leg) => {
+        legs.push(leg);
+        const record = runCall(leg, deps);
+        records.set(leg.id, record);
+        await record;
+      });
+
+      return {
+        deps,
+        async startCall(wav) {
+          const before = legs.length;
+          const caller = await emu.placeCall({ from: '+15551230001', to: '100' });
+          await waitFor(() => legs.length > before, 5000, 'call core started');
+          const leg = legs[before]!;
+          const agentRequests = () => emu.requestsTo('POST', /\/channels\/create$/);
+          const seenAgents = agentRequests().length;
+          const driver: CallDriver = {
+            id: leg.id,
+            record: records.get(leg.id)!,
+            async say(path) {
+              await untilListening(deps, leg.id);
+              await caller.sendWav(path, { speed: 4 });
+              await caller.sendSilence(800, { speed: 4 });
+            },
+            sendDtmf: (digit) => caller.dtmf(digit),
+            async hangup() {
+              caller.hangup();
+              await caller.ended;
+            },
+            collectBotAudio: () => ({ pcm: caller.receivedPcm(), sampleRate: 8000 }),
+            async malformedFrame() {
+              // The emulator cannot send raw bytes from its UnicastRTP socket, so this garbage datagram comes
+              // from another port: the bot's RTP session must count and drop it all the same.
+              const media = emu.mediaEndpoints.at(-1);
+              const port = media?.remote.port;
+              if (!port) throw new Error('no externalMedia endpoint');
+              const sock = createSocket('udp4');
+              await new Promise<void>((resolve, reject) =>
+                sock.send(Buffer.from([0x00, 0x01, 0x02]), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+              );
+              sock.close();
+            },
+            async droppedFrames() {
+              const stats = backend.calls.get(leg.id)?.mediaStats?.rtp.dropped;
+              return stats ? stats.malformed + stats.wrongSource + stats.wrongPayloadType : 0;
+            },
+            agentHeaders: () =>
+              agentRequests()
+                .slice(seenAgents)
+                .map((r) => {
+                  const vars = (r.body as { variables?: Record<string, string> } | undefined)?.variables ?? {};
+                  const headers: Record<string, string> = {};
+                  for (const [k, v] of Object.entries(vars)) {
+                    const m = HEADER_VAR.exec(k);
+                    if (m) headers[m[1]!] = v;
+                  }
+                  return headers;
+                }),
+          };
+          if (wav) await driver.say(wav);
+          return driver;
+        },
+        async leftovers() {
+          const problems: string[] = [];
+          if (backend.calls.size) problems.push(`${backend.calls.size} calls`);
+          if (backend.ctx.ports.inUse) problems.push(`${backend.ctx.ports.inUse} RTP ports leased`);
+          if (backend.ctx.router.size) problems.push(`${backend.ctx.router.size} channel routes`);
+          if (emu.channels.size) problems.push(`emulator has ${emu.channels.size} channels`);
+          if (emu.bridges.size) problems.push(`emulator has ${emu.bridges.size} bridges`);
+          return problems;
+        },
+        async stop() {
+          await backend.stop();
+          await emu.close();
+        },
+      };
+    },
+  };
+}

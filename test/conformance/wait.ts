@@ -1,0 +1,38 @@
+import type { CallEvent } from '../../src/core/call-events.js';
+import type { TestDeps } from '../../src/dialog/scripted.js';
+
+export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+type StateEvent = Extract<CallEvent, { type: 'state' }>;
+
+export function states(deps: TestDeps, callId: string): StateEvent[] {
+  return deps.published.filter((e): e is StateEvent => e.type === 'state' && e.callId === callId);
+}
+
+/** The bot is listening (its prompt finished) or the call is over. */
+export async function untilListening(deps: TestDeps, callId: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    () => ['listening', 'ended'].includes(states(deps, callId).at(-1)?.to ?? ''),
+    timeoutMs,
+    'the bot to listen',
+  );
+}
+
+/** The bot has taken `turns` turns (been thinking that often) and is listening again, or the call ended. */
+export async function untilTurns(deps: TestDeps, callId: string, turns: number, timeoutMs = 15_000): Promise<void> {
+  await waitFor(
+    () => {
+      const s = states(deps, callId);
+      const last = s.at(-1)?.to;
+      return last === 'ended' || (s.filter((e) => e.to === 'thinking').length >= turns && last === 'listening');
+    },
+    timeoutMs,
+    `${turns} bot turn(s)`,
+  );
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { AsyncQueue } from '../../src/dialog/async-queue.js';
+import { PromptPlayer, ESTIMATED_MS_PER_CHAR } from '../../src/dialog/prompt-player.js';
+import { ToneTts, ScriptedVadFactory } from '../../src/dialog/scripted.js';
+import { MemoryLeg } from '../../src/dialog/testing/memory-leg.js';
+import { extractiveSummary } from '../../src/dialog/summary.js';
+import { interruptedText, playedPrefix } from '../../src/dialog/transcript.js';
+import { createLogger } from '../../src/log/logger.js';
+import { waitFor } from './chat-peer.js';
+import { startCall } from './harness.js';
+
+const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
+
+describe('played prefix', () => {
+  const text = 'one two three four'; // 18 chars
+  it.each([
+    [0, ''],
+    [0.1, ''],
+    [3 / 18, 'one'],
+    [0.5, 'one two'],
+    [13 / 18, 'one two three'],
+    [1, 'one two three four'],
+    [1.7, 'one two three four'],
+  ])('fraction %d → "%s"', (fraction, expected) => {
+    expect(playedPrefix(text, fraction)).toBe(expected);
+  });
+  it('marks the cut', () => {
+    expect(interruptedText(text, 0.5)).toBe('one two … [interrupted]');
+    expect(interruptedText(text, 0)).toBe('… [interrupted]');
+  });
+});
+
+describe('AsyncQueue', () => {
+  it('delivers in order, ends, and rejects a waiting reader on abort without leaking the listener', async () => {
+    const q = new AsyncQueue<number>();
+    q.push(1);
+    q.push(2);
+    expect(await q.next()).toEqual({ value: 1, done: false });
+    const ac = new AbortController();
+    const second = await q.next(ac.signal);
+    expect(second.value).toBe(2);
+    const waiting = q.next(ac.signal);
+    ac.abort(new Error('gone'));
+    await expect(waiting).rejects.toThrow('gone');
+    q.push(3);
+    q.end();
+    const seen: number[] = [];
+    for await (const v of q) seen.push(v);
+    expect(seen).toEqual([3]);
+  });
+  it('fail() rejects the reader', async () => {
+    const q = new AsyncQueue<number>();
+    const p = q.next();
+    q.fail(new Error('broken'));
+    await expect(p).rejects.toThrow('broken');
+  });
+});
+
+describe('PromptPlayer', () => {
+  it('estimates the heard share from the text when barge-in comes before TTS has finished', async () => {
+    const leg = new MemoryLeg({ outputSampleRate: 8000 });
+    const tts = new ToneTts({ chunkMs: 100, chunkDelayMs: 1, msPerChar: ESTIMATED_MS_PER_CHAR });
+    const player = new PromptPlayer(leg, tts, logger);
+    const text = 'a fairly long prompt that takes several seconds to synthesise and play out';
+    const ac = new AbortController();
+    const playing = player.play(text, { bargeIn: true, signal: ac.signal });
+    await waitFor(() => leg.queuedSamples >= 1600); // two chunks queued, synthesis still running
+    leg.advance(100); // the caller hears 100 ms
+    expect(player.interrupt()).toBe(true);
+    const result = await playing;
+    const expected = 800 / ((text.length * ESTIMATED_MS_PER_CHAR * 8000) / 1000);
+    expect(result.interruptedAt).toBeCloseTo(expected, 5);
+    expect(tts.active).toBe(0);
+    expect(player.active).toBeNull();
+    expect(player.interrupt()).toBe(false);
+  });
+
+  it('will not interrupt a no-barge-in prompt unless forced', async () => {
+    const leg = new MemoryLeg();
+    const player = new PromptPlayer(leg, new ToneTts(), logger);
+    const ac = new AbortController();
+    const playing = player.play('legal notice here', { bargeIn: false, signal: ac.signal });
+    await waitFor(() => leg.queuedSamples > 0);
+    expect(player.interrupt()).toBe(false);
+    expect(player.interrupt(true)).toBe(true);
+    expect((await playing).interruptedAt).toBe(0);
+  });
+});
+
+describe('extractive summary', () => {
+  it('names the intent and slots and quotes the key caller sentences', () => {
+    const s = extractiveSummary({
+      intent: 'order_status',
+      slots: { order_number: '1234' },
+      escalationReason: 'caller-request',
+      transcript: [
+        { speaker: 'bot', text: 'Hello', atMs: 0 },
+        { speaker: 'caller', text: 'hi', atMs: 1 },
+        { speaker: 'caller', text: 'my order 1234 never arrived', atMs: 2 },
+        { speaker: 'caller', text: '[DTMF 5]', atMs: 3 },
+      ],
+    });
+    expect(s).toBe(
+      'Intent: order status (order number 1234). Escalated: caller-request. Caller said: "hi" "my order 1234 never arrived"',
+    );
+  });
+});
+
+describe('ScriptedVadFactory', () => {
+  it('drives turns from injected events', async () => {
+    const vad = new ScriptedVadFactory();
+    const h = startCall({ deps: { vad, asrScript: ['hello'] } });
+    await h.untilListening();
+    const v = vad.created[0]!;
+    v.emit({ type: 'speechStart', atMs: 0 });
+    h.leg.feed(new Int16Array(160));
+    v.emit({ type: 'speechEnd', atMs: 400, startMs: 0, endMs: 400, audio: new Int16Array(6400) });
+    await h.leg.pumpUntil(() => h.states().some((s) => s.to === 'thinking'));
+    await h.untilListening();
+    h.leg.hangupByCaller();
+    const record = await h.done;
+    expect(record.transcript.find((e) => e.speaker === 'caller')?.text).toBe('hello');
+    expect(v.closed).toBe(true);
+  });
+});

@@ -1,0 +1,632 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bridgeJson, channelJson, type EmuBridge, type EmuChannel, type EndpointBehaviour } from './model.js';
+import { Party } from './party.js';
+import { UnicastRtpEndpoint } from './unicast-rtp.js';
+import { ulawDecode, writePcmWav } from './wire.js';
+
+export interface AriEmulatorOptions {
+  username?: string;
+  password?: string;
+  /** default app name for placed calls (the dialplan's Stasis(app)) */
+  app?: string;
+  host?: string;
+  /** delay between a channel-creating reply and its StasisStart (the "reply first" quirk), ms */
+  stasisDelayMs?: number;
+  /** how dialled endpoints behave; unknown endpoints answer after 50 ms */
+  endpoints?: Record<string, EndpointBehaviour>;
+  /** how long a /play keeps the channel out of its bridge, ms */
+  playMs?: number;
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+  status: number;
+  at: number;
+}
+
+export class CallRejected extends Error {
+  constructor(readonly sipStatus: number) {
+    super(`call rejected: SIP ${sipStatus}`);
+  }
+}
+
+export interface PlaceCallOptions {
+  from?: string;
+  to?: string;
+  app?: string;
+  callerName?: string;
+}
+
+interface EmulatorEvents {
+  /** a dialled channel (agent or outbound callee) was created */
+  party: [party: Party, endpoint: string];
+  request: [req: LoggedRequest];
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * An in-process Asterisk 22 as far as ARI + externalMedia go, with the quirks listed in FACTS §1:
+ * externalMedia replies before its StasisStart (early addChannel → 422), StasisStart for every channel in the
+ * app, strict RTP, no audio to the caller until the app sends, /play takes the channel out of the bridge,
+ * events lost while the websocket is down, 603 when no app is connected.
+ */
+export class AriEmulator extends EventEmitter<EmulatorEvents> {
+  readonly channels = new Map<string, EmuChannel>();
+  readonly bridges = new Map<string, EmuBridge>();
+  readonly stored = new Map<string, Buffer>();
+  readonly requests: LoggedRequest[] = [];
+  /** events that had no connected app to go to */
+  lostEvents = 0;
+  /** every UnicastRTP endpoint ever opened (for leak checks) */
+  readonly mediaEndpoints: UnicastRtpEndpoint[] = [];
+  readonly #sockets = new Map<WebSocket, string>();
+  readonly #wss = new WebSocketServer({ noServer: true });
+  readonly #opts: Required<Omit<AriEmulatorOptions, 'endpoints'>> & { endpoints: Record<string, EndpointBehaviour> };
+  readonly #server: Server;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #accepting = true;
+  #nextId = 1;
+  url = '';
+
+  constructor(opts: AriEmulatorOptions = {}) {
+    super();
+    this.#opts = {
+      username: 'asterisk',
+      password: 'asterisk-secret',
+      app: 'voicebot',
+      host: '127.0.0.1',
+      stasisDelayMs: 15,
+      endpoints: {},
+      playMs: 400,
+      ...opts,
+    };
+    this.#server = createServer((req, res) => {
+      this.#handleHttp(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500).end(JSON.stringify({ message: String(err) }));
+      });
+    });
+    this.#server.on('upgrade', (req, socket, head) => this.#handleUpgrade(req, socket, head));
+  }
+
+  get username(): string {
+    return this.#opts.username;
+  }
+  get password(): string {
+    return this.#opts.password;
+  }
+  get host(): string {
+    return this.#opts.host;
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, this.#opts.host, resolve));
+    const addr = this.#server.address();
+    if (!addr || typeof addr === 'string') throw new Error('emulator: no address');
+    this.url = `http://${this.#opts.host}:${addr.port}`;
+  }
+
+  setEndpoint(endpoint: string, behaviour: EndpointBehaviour): void {
+    this.#opts.endpoints[endpoint] = behaviour;
+  }
+
+  /** Apps with an open event websocket. */
+  connectedApps(): string[] {
+    return [...new Set(this.#sockets.values())];
+  }
+
+  /** Drop every event websocket (events are lost until the app reconnects). With `refuseMs`, refuse reconnects for that long. */
+  dropWebsockets(refuseMs = 0): void {
+    if (refuseMs > 0) {
+      this.#accepting = false;
+      this.#later(refuseMs, () => {
+        this.#accepting = true;
+      });
+    }
+    for (const ws of this.#sockets.keys()) ws.terminate();
+    this.#sockets.clear();
+  }
+
+  /** A SIP caller reaches `exten => X,1,Stasis(app)`. Rejects with CallRejected(603) if no app is connected. */
+  async placeCall(opts: PlaceCallOptions = {}): Promise<Party> {
+    const app = opts.app ?? this.#opts.app;
+    if (!this.connectedApps().includes(app)) throw new CallRejected(603);
+    const id = `${Date.now() / 1000}.${this.#nextId++}`;
+    const ch = this.#newChannel(id, 'caller', `PJSIP/softphone-${String(this.#nextId).padStart(8, '0')}`, app);
+    ch.state = 'Ring';
+    ch.caller = { name: opts.callerName ?? '', number: opts.from ?? '1001' };
+    ch.dialplan = { context: 'from-phones', exten: opts.to ?? '100', priority: 1, app_name: 'Stasis', app_data: app };
+    ch.inStasis = true;
+    const party = this.#attachParty(ch, 'caller');
+    this.#emit(app, { type: 'StasisStart', args: [], channel: channelJson(ch) });
+    return party;
+  }
+
+  /** Resolves when `predicate` holds, checked after every request and event; rejects after `timeoutMs`. */
+  async waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`emulator: timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  requestsTo(method: string, pathRe: RegExp): LoggedRequest[] {
+    return this.requests.filter((r) => r.method === method && pathRe.test(r.path));
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const ch of [...this.channels.values()]) {
+      ch.media?.close();
+      ch.party?.end('emulator closed');
+    }
+    for (const ws of this.#sockets.keys()) ws.terminate();
+    this.#wss.close();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  // ---------------------------------------------------------------- websocket
+
+  #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/ari/events') return void socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+    if (!this.#authorised(req, url)) return void socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n');
+    if (!this.#accepting) return void socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+    const app = url.searchParams.get('app');
+    if (!app) return void socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#sockets.set(ws, app);
+      ws.on('close', () => this.#sockets.delete(ws));
+      ws.on('error', () => this.#sockets.delete(ws));
+    });
+  }
+
+  #emit(app: string, event: Record<string, unknown>): void {
+    const text = JSON.stringify({
+      ...event,
+      timestamp: new Date().toISOString(),
+      application: app,
+      asterisk_id: 'emu',
+    });
+    let delivered = false;
+    for (const [ws, wsApp] of this.#sockets) {
+      if (wsApp !== app || ws.readyState !== ws.OPEN) continue;
+      ws.send(text);
+      delivered = true;
+    }
+    if (!delivered) this.lostEvents++;
+  }
+
+  // ---------------------------------------------------------------- channels and media
+
+  #newChannel(id: string, kind: EmuChannel['kind'], name: string, app: string): EmuChannel {
+    if (this.channels.has(id)) throw new HttpError(409, 'Channel with given unique ID already exists');
+    const ch: EmuChannel = {
+      id,
+      name,
+      kind,
+      state: 'Down',
+      app,
+      caller: { name: '', number: '' },
+      connected: { name: '', number: '' },
+      dialplan: { context: 'default', exten: 's', priority: 1, app_name: '', app_data: '' },
+      creationtime: new Date().toISOString(),
+      inStasis: false,
+      bridgeId: null,
+      playing: null,
+    };
+    this.channels.set(id, ch);
+    return ch;
+  }
+
+  #attachParty(ch: EmuChannel, role: Party['role']): Party {
+    const party = new Party(ch.id, role);
+    ch.party = party;
+    party.on('frame', (ulaw) => this.#route(ch, ulaw));
+    party.on('dtmf', (digit) => {
+      if (this.channels.has(ch.id))
+        this.#emit(ch.app, { type: 'ChannelDtmfReceived', digit, duration_ms: 100, channel: channelJson(ch) });
+    });
+    party.on('hangup', () => this.#hangup(ch, 'remote'));
+    return party;
+  }
+
+  /** Audio from one channel goes to every other channel in its bridge (none while it is out playing). */
+  #route(from: EmuChannel, ulaw: Buffer): void {
+    if (from.playing || !from.bridgeId) return;
+    const bridge = this.bridges.get(from.bridgeId);
+    if (!bridge) return;
+    if (bridge.recording && from.kind !== 'unicastrtp') this.#recordFrame(bridge, ulaw, 0);
+    for (const id of bridge.channels) {
+      if (id === from.id) continue;
+      const to = this.channels.get(id);
+      if (!to || to.playing) continue;
+      if (to.media) to.media.send(ulaw);
+      else to.party?.deliver(ulaw);
+    }
+  }
+
+  #recordFrame(bridge: EmuBridge, ulaw: Buffer, _source: number): void {
+    const rec = bridge.recording!;
+    for (const s of ulawDecode(ulaw)) rec.samples.push(s);
+    if (rec.samples.length >= rec.maxSamples) this.#finishRecording(bridge);
+  }
+
+  #finishRecording(bridge: EmuBridge): void {
+    const rec = bridge.recording;
+    if (!rec) return;
+    bridge.recording = null;
+    rec.state = 'done';
+    const samples = Int16Array.from(rec.samples.slice(0, rec.maxSamples));
+    this.stored.set(rec.name, writePcmWav(samples, 8000));
+    const app = this.channels.get([...bridge.channels][0] ?? '')?.app ?? this.#opts.app;
+    this.#emit(app, {
+      type: 'RecordingFinished',
+      recording: {
+        name: rec.name,
+        format: 'wav',
+        state: 'done',
+        target_uri: `bridge:${bridge.id}`,
+        duration: Math.round(samples.length / 8000),
+      },
+    });
+  }
+
+  #removeFromBridge(ch: EmuChannel): void {
+    if (!ch.bridgeId) return;
+    this.bridges.get(ch.bridgeId)?.channels.delete(ch.id);
+    ch.bridgeId = null;
+  }
+
+  #hangup(ch: EmuChannel, by: 'remote' | 'app' | 'dial'): void {
+    if (!this.channels.has(ch.id)) return;
+    if (ch.dialTimer) clearTimeout(ch.dialTimer);
+    this.#removeFromBridge(ch);
+    if (by === 'remote') this.#emit(ch.app, { type: 'ChannelHangupRequest', channel: channelJson(ch) });
+    this.channels.delete(ch.id);
+    ch.state = 'Down';
+    if (ch.inStasis) this.#emit(ch.app, { type: 'StasisEnd', channel: channelJson(ch) });
+    // a caller's own hangup carries no useful cause on this leg
+    this.#emit(ch.app, {
+      type: 'ChannelDestroyed',
+      cause: by === 'remote' ? 0 : 16,
+      cause_txt: by === 'remote' ? 'Unknown' : 'Normal Clearing',
+      channel: channelJson(ch),
+    });
+    ch.media?.close();
+    ch.party?.end(by === 'app' ? 'hung up by app' : 'hung up');
+  }
+
+  #later(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    this.#timers.add(t);
+    return t;
+  }
+
+  #enterStasisLater(ch: EmuChannel): void {
+    this.#later(this.#opts.stasisDelayMs, () => {
+      if (!this.channels.has(ch.id)) return;
+      ch.inStasis = true;
+      this.#emit(ch.app, { type: 'StasisStart', args: [], channel: channelJson(ch) });
+    });
+  }
+
+  // ---------------------------------------------------------------- REST
+
+  #authorised(req: IncomingMessage, url: URL): boolean {
+    const want = `${this.#opts.username}:${this.#opts.password}`;
+    if (url.searchParams.get('api_key') === want) return true;
+    const auth = req.headers.authorization ?? '';
+    return auth.startsWith('Basic ') && Buffer.from(auth.slice(6), 'base64').toString() === want;
+  }
+
+  async #handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString();
+    let body: unknown = undefined;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return this.#reply(req, res, url, undefined, 400, { message: 'Invalid JSON body' });
+      }
+    }
+    if (!this.#authorised(req, url))
+      return this.#reply(req, res, url, body, 401, { message: 'Authentication required' });
+    try {
+      const out = await this.#dispatch(req.method ?? 'GET', url.pathname, url.searchParams, body);
+      if (Buffer.isBuffer(out)) {
+        this.#log(req, url, body, 200);
+        res.writeHead(200, { 'content-type': 'audio/wav' }).end(out);
+        return;
+      }
+      this.#reply(req, res, url, body, out === undefined ? 204 : 200, out);
+    } catch (err) {
+      if (err instanceof HttpError) return this.#reply(req, res, url, body, err.status, { message: err.message });
+      throw err;
+    }
+  }
+
+  #log(req: IncomingMessage, url: URL, body: unknown, status: number): void {
+    const entry: LoggedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      status,
+      at: performance.now(),
+    };
+    this.requests.push(entry);
+    this.emit('request', entry);
+  }
+
+  #reply(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown, status: number, payload: unknown): void {
+    this.#log(req, url, body, status);
+    if (status === 204) return void res.writeHead(204).end();
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+  }
+
+  #channel(id: string): EmuChannel {
+    const ch = this.channels.get(id);
+    if (!ch) throw new HttpError(404, 'Channel not found');
+    return ch;
+  }
+
+  #bridge(id: string): EmuBridge {
+    const b = this.bridges.get(id);
+    if (!b) throw new HttpError(404, 'Bridge not found');
+    return b;
+  }
+
+  #dispatch(method: string, path: string, q: URLSearchParams, body: unknown): unknown {
+    const m = (re: RegExp) => path.match(re);
+    let r: RegExpMatchArray | null;
+    const need = (name: string): string => {
+      const v = q.get(name);
+      if (!v) throw new HttpError(400, `${name}: required parameter is missing`);
+      return v;
+    };
+
+    if (method === 'GET' && path === '/ari/channels') return [...this.channels.values()].map(channelJson);
+    if (method === 'GET' && path === '/ari/bridges') return [...this.bridges.values()].map(bridgeJson);
+    if (method === 'GET' && (r = m(/^\/ari\/channels\/([^/]+)$/))) return channelJson(this.#channel(dec(r[1]!)));
+
+    if (method === 'POST' && path === '/ari/channels/externalMedia') return this.#externalMedia(q, need);
+    if (method === 'POST' && path === '/ari/channels/create') return this.#create(q, body, need);
+
+    if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/answer$/))) {
+      const ch = this.#channel(dec(r[1]!));
+      if (!ch.inStasis) throw new HttpError(412, 'Channel not in Stasis application');
+      if (ch.state !== 'Up') {
+        ch.state = 'Up';
+        this.#emit(ch.app, { type: 'ChannelStateChange', channel: channelJson(ch) });
+      }
+      return undefined;
+    }
+    if (method === 'DELETE' && (r = m(/^\/ari\/channels\/([^/]+)$/))) {
+      this.#hangup(this.#channel(dec(r[1]!)), 'app');
+      return undefined;
+    }
+    if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/dial$/))) {
+      this.#dial(this.#channel(dec(r[1]!)), Number(q.get('timeout') ?? 30));
+      return undefined;
+    }
+    if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/play$/)))
+      return this.#play(this.#channel(dec(r[1]!)), q);
+
+    if (method === 'POST' && path === '/ari/bridges') {
+      const id = q.get('bridgeId') ?? randomUUID();
+      if (this.bridges.has(id)) throw new HttpError(409, 'Bridge with this id already exists');
+      const type = q.get('type') ?? 'mixing';
+      if (!type.split(',').includes('mixing')) throw new HttpError(400, 'emulator supports mixing bridges only');
+      const b: EmuBridge = { id, channels: new Set(), moh: false, recording: null };
+      this.bridges.set(id, b);
+      return bridgeJson(b);
+    }
+    if (method === 'DELETE' && (r = m(/^\/ari\/bridges\/([^/]+)$/))) {
+      const b = this.#bridge(dec(r[1]!));
+      this.#finishRecording(b);
+      for (const id of b.channels) {
+        const ch = this.channels.get(id);
+        if (ch) ch.bridgeId = null;
+      }
+      this.bridges.delete(b.id);
+      this.#emit(this.#opts.app, { type: 'BridgeDestroyed', bridge: bridgeJson(b) });
+      return undefined;
+    }
+    if (method === 'POST' && (r = m(/^\/ari\/bridges\/([^/]+)\/addChannel$/))) {
+      const b = this.#bridge(dec(r[1]!));
+      for (const id of need('channel').split(',')) {
+        const ch = this.channels.get(id);
+        if (!ch) throw new HttpError(400, 'Channel not found');
+        if (!ch.inStasis) throw new HttpError(422, 'Channel not in Stasis application');
+        if (ch.bridgeId && ch.bridgeId !== b.id) this.bridges.get(ch.bridgeId)?.channels.delete(ch.id);
+        ch.bridgeId = b.id;
+        b.channels.add(ch.id);
+      }
+      return undefined;
+    }
+    if (method === 'POST' && (r = m(/^\/ari\/bridges\/([^/]+)\/removeChannel$/))) {
+      const b = this.#bridge(dec(r[1]!));
+      for (const id of need('channel').split(',')) {
+        const ch = this.channels.get(id);
+        if (!ch || ch.bridgeId !== b.id) throw new HttpError(422, 'Channel not in this bridge');
+        this.#removeFromBridge(ch);
+      }
+      return undefined;
+    }
+    if ((r = m(/^\/ari\/bridges\/([^/]+)\/moh$/))) {
+      const b = this.#bridge(dec(r[1]!));
+      if (method === 'POST') {
+        b.moh = true;
+        for (const id of b.channels) {
+          const p = this.channels.get(id)?.party;
+          if (p) p.mohStarted++;
+        }
+      } else if (method === 'DELETE') b.moh = false;
+      return undefined;
+    }
+    if (method === 'POST' && (r = m(/^\/ari\/bridges\/([^/]+)\/record$/))) {
+      const b = this.#bridge(dec(r[1]!));
+      const name = need('name');
+      if (q.get('format') !== 'wav') throw new HttpError(422, 'emulator records wav only');
+      if (b.recording) throw new HttpError(409, 'Bridge is already recording');
+      const max = Number(q.get('maxDurationSeconds') ?? 0);
+      b.recording = {
+        name,
+        bridgeId: b.id,
+        maxSamples: max > 0 ? max * 8000 : Infinity,
+        samples: [],
+        state: 'recording',
+      };
+      return { name, format: 'wav', state: 'recording', target_uri: `bridge:${b.id}` };
+    }
+    if (method === 'POST' && (r = m(/^\/ari\/recordings\/live\/([^/]+)\/stop$/))) {
+      const name = dec(r[1]!);
+      const b = [...this.bridges.values()].find((x) => x.recording?.name === name);
+      if (!b) throw new HttpError(404, 'Recording not found');
+      this.#finishRecording(b);
+      return undefined;
+    }
+    if (method === 'GET' && (r = m(/^\/ari\/recordings\/stored\/([^/]+)\/file$/))) {
+      const wav = this.stored.get(dec(r[1]!));
+      if (!wav) throw new HttpError(404, 'Recording not found');
+      return wav;
+    }
+    if (method === 'DELETE' && (r = m(/^\/ari\/recordings\/stored\/([^/]+)$/))) {
+      if (!this.stored.delete(dec(r[1]!))) throw new HttpError(404, 'Recording not found');
+      return undefined;
+    }
+    throw new HttpError(404, `emulator: no route ${method} ${path}`);
+  }
+
+  #externalMedia(q: URLSearchParams, need: (n: string) => string): unknown {
+    const app = need('app');
+    const host = need('external_host');
+    const format = need('format');
+    if (format !== 'ulaw') throw new HttpError(400, `emulator supports format=ulaw only, not ${format}`);
+    if ((q.get('encapsulation') ?? 'rtp') !== 'rtp' || (q.get('transport') ?? 'udp') !== 'udp')
+      throw new HttpError(400, 'emulator supports rtp over udp only');
+    const [address, portText] = splitHostPort(host);
+    const id = q.get('channelId') ?? randomUUID();
+    const ch = this.#newChannel(id, 'unicastrtp', `UnicastRTP/${host}-${id.slice(0, 8)}`, app);
+    ch.state = 'Up';
+    // the socket opens synchronously enough for the reply; bind happens before the reply is written
+    return UnicastRtpEndpoint.open(this.#opts.host, { address, port: Number(portText) })
+      .then((media) => {
+        this.mediaEndpoints.push(media);
+        if (!this.channels.has(id)) return media.close();
+        ch.media = media;
+        ch.channelvars = {
+          UNICASTRTP_LOCAL_ADDRESS: media.local.address,
+          UNICASTRTP_LOCAL_PORT: String(media.local.port),
+        };
+        media.onPayload = (ulaw) => this.#route(ch, ulaw);
+      })
+      .then(() => {
+        this.#enterStasisLater(ch);
+        return channelJson(ch);
+      });
+  }
+
+  #create(q: URLSearchParams, body: unknown, need: (n: string) => string): unknown {
+    const endpoint = need('endpoint');
+    const app = need('app');
+    const id = q.get('channelId') ?? randomUUID();
+    const vars = (body && typeof body === 'object' && 'variables' in body ? body.variables : undefined) as
+      Record<string, string> | undefined;
+    const ch = this.#newChannel(id, 'dialed', `${endpoint}-${String(this.#nextId++).padStart(8, '0')}`, app);
+    ch.endpoint = endpoint;
+    ch.variables = vars ?? {};
+    ch.caller = { name: '', number: q.get('callerId') ?? '' };
+    const party = this.#attachParty(ch, /agent/i.test(endpoint) ? 'agent' : 'callee');
+    this.#enterStasisLater(ch);
+    this.emit('party', party, endpoint);
+    return channelJson(ch);
+  }
+
+  #dial(ch: EmuChannel, timeoutSec: number): void {
+    if (ch.kind !== 'dialed') throw new HttpError(409, 'Channel is not dialable');
+    const behaviour = this.#opts.endpoints[ch.endpoint ?? ''] ?? { answer: 'answer', ringMs: 50 };
+    const dialEvent = (status: string) =>
+      this.#emit(ch.app, { type: 'Dial', dialstatus: status, dialstring: ch.endpoint, peer: channelJson(ch) });
+    dialEvent('');
+    ch.state = 'Ringing';
+    this.#emit(ch.app, { type: 'ChannelStateChange', channel: channelJson(ch) });
+    dialEvent('RINGING');
+    // noanswer ends at the dial timeout (or earlier when ringMs says so, to keep tests fast)
+    const ringMs =
+      behaviour.answer === 'noanswer'
+        ? Math.min(timeoutSec * 1000, behaviour.ringMs ?? Infinity)
+        : (behaviour.ringMs ?? 50);
+    ch.dialTimer = this.#later(ringMs, () => {
+      if (!this.channels.has(ch.id)) return;
+      switch (behaviour.answer) {
+        case 'answer':
+          ch.state = 'Up';
+          this.#emit(ch.app, { type: 'ChannelStateChange', channel: channelJson(ch) });
+          dialEvent('ANSWER');
+          return;
+        case 'busy':
+          dialEvent('BUSY');
+          return this.#hangup(ch, 'dial');
+        case 'noanswer':
+          dialEvent('NOANSWER');
+          return this.#hangup(ch, 'dial');
+        case 'unavailable':
+          dialEvent('CHANUNAVAIL');
+          return this.#hangup(ch, 'dial');
+      }
+    });
+  }
+
+  /** The quirk: /play takes the channel out of its bridge while the sound plays. */
+  #play(ch: EmuChannel, q: URLSearchParams): unknown {
+    const id = q.get('playbackId') ?? randomUUID();
+    const bridgeId = ch.bridgeId;
+    this.#removeFromBridge(ch);
+    ch.playing = { bridgeId };
+    this.#emit(ch.app, { type: 'PlaybackStarted', playback: { id, media_uri: q.get('media'), state: 'playing' } });
+    this.#later(this.#opts.playMs, () => {
+      ch.playing = null;
+      if (bridgeId && this.bridges.has(bridgeId) && this.channels.has(ch.id)) {
+        ch.bridgeId = bridgeId;
+        this.bridges.get(bridgeId)!.channels.add(ch.id);
+      }
+      this.#emit(ch.app, { type: 'PlaybackFinished', playback: { id, media_uri: q.get('media'), state: 'done' } });
+    });
+    return { id, media_uri: q.get('media'), target_uri: `channel:${ch.id}`, state: 'queued' };
+  }
+}
+
+function dec(s: string): string {
+  return decodeURIComponent(s);
+}
+
+function splitHostPort(hostPort: string): [string, string] {
+  const i = hostPort.lastIndexOf(':');
+  if (i <= 0) throw new HttpError(400, 'external_host must be host:port');
+  return [hostPort.slice(0, i), hostPort.slice(i + 1)];
+}

@@ -1,0 +1,500 @@
+import { EventEmitter, once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { signWebhook } from '../../../jambonz-adapter/src/signature.js';
+import { Resampler } from '../../../src/media/resampler.js';
+import { readWavFile } from '../../../src/media/wav.js';
+import { Playout, type MarkReport } from './playout.js';
+import { normalizeVerb, validateVerbs } from './validate.js';
+
+export type DialOutcome = 'answered' | 'busy' | 'no-answer' | 'failed';
+export interface DialAttempt {
+  target: Record<string, unknown>;
+  headers: Record<string, string>;
+  timeout: unknown;
+  outcome: DialOutcome;
+}
+
+export interface CallSettings {
+  mode: 'webhook' | 'ws';
+  /** the app's base, e.g. http://127.0.0.1:PORT/jambonz (webhooks at /call, /status; WS API at /ws) */
+  appUrl: string;
+  webhookSecret: string;
+  /** sign with another secret, or not at all (null) */
+  signWith?: string | null;
+  /** seconds added to the signature timestamp (stale signatures) */
+  signatureSkewSec?: number;
+  wsApiAuth?: { username: string; password: string };
+  wsApiSubprotocol?: string;
+  audioSubprotocol: string;
+  dial: (target: Record<string, unknown>) => DialOutcome;
+  ackTimeoutMs: number;
+  /** behave like a media server without mark support */
+  ignoreMarks?: boolean;
+}
+
+export interface CallInfo {
+  callSid?: string;
+  from: string;
+  to: string;
+  direction?: 'inbound' | 'outbound';
+}
+
+const SIP_STATUS: Record<DialOutcome, number> = { answered: 200, busy: 486, 'no-answer': 487, failed: 503 };
+type Verb = Record<string, unknown>;
+
+/**
+ * One call as jambonz would run it: fetch the application's verbs, execute them in order (listen opens the
+ * audio socket, dial reports through actionHook), follow redirects, report call status at the end.
+ */
+export class EmulatedCall extends EventEmitter {
+  readonly callSid: string;
+  readonly payload: Record<string, unknown>;
+  /** every verb array the app returned, in order (each validated with @jambonz/verb-specifications) */
+  readonly verbArrays: unknown[][] = [];
+  readonly verbErrors: string[] = [];
+  readonly dialAttempts: DialAttempt[] = [];
+  readonly markReports: MarkReport[] = [];
+  readonly commands: string[] = [];
+  readonly statusSent: string[] = [];
+  readonly hookErrors: string[] = [];
+  /** listen sockets opened so far */
+  listens = 0;
+  ended: string | null = null;
+  readonly done: Promise<string>;
+
+  readonly #s: CallSettings;
+  #control: WebSocket | null = null;
+  #audio: WebSocket | null = null;
+  #audioRate = 8000;
+  #playout: Playout | null = null;
+  readonly #heard: Int16Array[] = [];
+  #killedSamples = 0;
+  #msgid = 0;
+  readonly #acks = new Map<string, (verbs: unknown) => void>();
+  #redirect: Verb[] | null = null;
+  #interrupt: (() => void) | null = null;
+  #resolveDone!: (reason: string) => void;
+
+  constructor(info: CallInfo, settings: CallSettings) {
+    super();
+    this.#s = settings;
+    this.callSid = info.callSid ?? randomUUID();
+    this.payload = {
+      call_sid: this.callSid,
+      account_sid: 'acct-emulator',
+      application_sid: 'app-emulator',
+      call_id: `${this.callSid}@emulator`,
+      direction: info.direction ?? 'inbound',
+      from: info.from,
+      to: info.to,
+      caller_name: '',
+      call_status: 'ringing',
+      sip_status: 180,
+      sip: { headers: { 'x-emulator': 'jambonz' } },
+    };
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  // ---- running the application -----------------------------------------------------------------
+
+  async start(): Promise<void> {
+    let verbs: unknown;
+    if (this.#s.mode === 'webhook') {
+      verbs = await this.#post(`${this.#s.appUrl}/call`, this.payload);
+    } else {
+      await this.#openControl();
+      verbs = await this.#request({ type: 'session:new', call_sid: this.callSid, data: this.payload });
+    }
+    void this.#runVerbs(this.#accept(verbs));
+  }
+
+  #accept(verbs: unknown): Verb[] {
+    if (!Array.isArray(verbs)) {
+      if (verbs !== undefined) this.verbErrors.push('app answered with something other than a verb array');
+      return [];
+    }
+    try {
+      validateVerbs(verbs);
+    } catch (err) {
+      this.verbErrors.push((err as Error).message);
+      return [];
+    }
+    this.verbArrays.push(structuredClone(verbs));
+    return [...(verbs as Verb[])];
+  }
+
+  async #runVerbs(verbs: Verb[]): Promise<void> {
+    let queue = verbs;
+    try {
+      while (!this.ended) {
+        if (this.#redirect) {
+          queue = this.#redirect;
+          this.#redirect = null;
+        }
+        const next = queue.shift();
+        if (!next) break;
+        const [name, props] = normalizeVerb(next);
+        this.emit('verb', name, props);
+        queue = await this.#runVerb(name, props, queue);
+      }
+    } catch (err) {
+      this.hookErrors.push((err as Error).message);
+    }
+    // No more verbs: jambonz hangs up.
+    await this.end('completed', 'no more verbs');
+  }
+
+  async #runVerb(name: string, props: Verb, rest: Verb[]): Promise<Verb[]> {
+    switch (name) {
+      case 'listen': {
+        const how = await this.#runListen(props);
+        if (how === 'redirected' || this.ended) return rest;
+        return props.actionHook ? this.#accept(await this.#hook(String(props.actionHook), {})) : rest;
+      }
+      case 'dial':
+        return this.#runDial(props, rest);
+      case 'hangup':
+        await this.end('completed', 'hangup verb');
+        return [];
+      case 'redirect':
+        return this.#accept(await this.#hook(String(props.actionHook), {}));
+      default:
+        // say, play, pause…: nothing to emulate beyond noting them.
+        return rest;
+    }
+  }
+
+  async #runListen(props: Verb): Promise<'closed' | 'redirected'> {
+    this.listens++;
+    this.#audioRate = Number(props.sampleRate ?? 8000);
+    const bidi = (props.bidirectionalAudio ?? {}) as { streaming?: boolean; sampleRate?: number };
+    const outRate = Number(bidi.sampleRate ?? this.#audioRate);
+    const auth = props.wsAuth as { username: string; password: string } | undefined;
+    const headers: Record<string, string> = auth
+      ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+      : {};
+    const socket = new WebSocket(String(props.url), this.#s.audioSubprotocol ? [this.#s.audioSubprotocol] : [], {
+      headers,
+    });
+    socket.binaryType = 'nodebuffer';
+    this.#audio = socket;
+    const closed = once(socket, 'close').then(() => 'closed' as const);
+    const interrupted = new Promise<'redirected'>((resolve) => {
+      this.#interrupt = () => resolve('redirected');
+    });
+    const playout = new Playout(outRate, (m) => {
+      this.markReports.push(m);
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
+    });
+    this.#playout = playout;
+    socket.on('open', () => {
+      const meta = {
+        callSid: this.callSid,
+        direction: this.payload.direction,
+        from: this.payload.from,
+        to: this.payload.to,
+        callId: this.payload.call_id,
+        accountSid: this.payload.account_sid,
+        applicationSid: this.payload.application_sid,
+        sampleRate: this.#audioRate,
+        mixType: props.mixType ?? 'mono',
+        ...((props.metadata ?? {}) as object),
+      };
+      socket.send(JSON.stringify(meta));
+      this.emit('audio-open');
+    });
+    socket.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        if (bidi.streaming && data.length % 2 === 0) {
+          const pcm = new Int16Array(data.length / 2);
+          for (let i = 0; i < pcm.length; i++) pcm[i] = data.readInt16LE(i * 2);
+          playout.push(pcm);
+        }
+        return;
+      }
+      let msg: { type?: string; data?: { name?: string } };
+      try {
+        msg = JSON.parse(data.toString('utf8')) as typeof msg;
+      } catch {
+        return;
+      }
+      this.commands.push(msg.type ?? '?');
+      if (msg.type === 'killAudio') playout.kill();
+      else if (msg.type === 'mark' && msg.data?.name && !this.#s.ignoreMarks) playout.mark(msg.data.name);
+      else if (msg.type === 'clearMarks') playout.clearMarks();
+      else if (msg.type === 'disconnect') socket.close(1000);
+    });
+    socket.on('error', () => {});
+    const how = await Promise.race([closed, interrupted]);
+    this.#interrupt = null;
+    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.terminate();
+    playout.stop();
+    this.#heard.push(playout.heard());
+    this.#killedSamples += playout.killed;
+    this.#playout = null;
+    this.#audio = null;
+    return how;
+  }
+
+  async #runDial(props: Verb, rest: Verb[]): Promise<Verb[]> {
+    const target = ((props.target as Verb[] | undefined) ?? [])[0] ?? {};
+    const outcome = this.#s.dial(target);
+    this.dialAttempts.push({
+      target,
+      headers: (props.headers ?? {}) as Record<string, string>,
+      timeout: props.timeout,
+      outcome,
+    });
+    this.emit('dial', outcome);
+    if (outcome === 'answered' && typeof target.confirmHook === 'string') {
+      await this.#hook(
+        target.confirmHook,
+        { call_sid: `${this.callSid}-b`, parent_call_sid: this.callSid },
+        'dial:confirm',
+      );
+    }
+    if (!props.actionHook) return rest;
+    const result = {
+      dial_call_status: outcome === 'answered' ? 'completed' : outcome,
+      dial_sip_status: SIP_STATUS[outcome],
+      dial_call_sid: `${this.callSid}-b`,
+      dial_sbc_callid: `${this.callSid}-b@sbc`,
+    };
+    return this.#accept(await this.#hook(String(props.actionHook), result));
+  }
+
+  // ---- transport --------------------------------------------------------------------------------
+
+  #signature(body: string): string | undefined {
+    if (this.#s.signWith === null) return undefined;
+    const t = Math.floor(Date.now() / 1000) + (this.#s.signatureSkewSec ?? 0);
+    return signWebhook(this.#s.signWith ?? this.#s.webhookSecret, body, t);
+  }
+
+  async #post(url: string, body: object): Promise<unknown> {
+    const raw = JSON.stringify(body);
+    const signature = this.#signature(raw);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(signature ? { 'jambonz-signature': signature } : {}) },
+      body: raw,
+      signal: AbortSignal.timeout(10_000),
+    });
+    this.emit('http', url, res.status);
+    const text = await res.text();
+    if (res.status === 204) return undefined;
+    if (res.status >= 300) throw new Error(`webhook ${url} answered ${res.status}`);
+    // jambonz ignores any answer that is not application/json.
+    if (!res.headers.get('content-type')?.startsWith('application/json')) return undefined;
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
+
+  async #hook(hook: string, extra: object, wsType = 'verb:hook'): Promise<unknown> {
+    const data = { ...this.payload, call_status: 'in-progress', ...extra };
+    if (this.#s.mode === 'webhook') {
+      const url = /^https?:/.test(hook) ? hook : `${this.#s.appUrl}${hook}`;
+      return this.#post(url, data);
+    }
+    return this.#request({ type: wsType, call_sid: this.callSid, hook, data });
+  }
+
+  async #openControl(reconnect = false): Promise<void> {
+    const auth = this.#s.wsApiAuth;
+    const socket = new WebSocket(
+      `${this.#s.appUrl.replace(/^http/, 'ws')}/ws`,
+      [this.#s.wsApiSubprotocol ?? 'ws.jambonz.org'],
+      {
+        handshakeTimeout: 1500,
+        headers: auth
+          ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+          : {},
+      },
+    );
+    socket.on('error', () => {});
+    await Promise.race([
+      once(socket, 'open'),
+      once(socket, 'unexpected-response').then(() => {
+        throw new Error('WS API upgrade refused');
+      }),
+    ]);
+    // jambonz drops the connection unless the server echoes the subprotocol.
+    if (socket.protocol !== (this.#s.wsApiSubprotocol ?? 'ws.jambonz.org')) {
+      socket.terminate();
+      throw new Error('server did not echo the WS API subprotocol');
+    }
+    this.#control = socket;
+    socket.on('message', (data: Buffer) => this.#onControlMessage(data));
+    socket.on('close', () => {
+      if (this.#control === socket) this.#control = null;
+    });
+    if (reconnect) await this.#request({ type: 'session:reconnect', call_sid: this.callSid, data: this.payload });
+  }
+
+  #onControlMessage(data: Buffer): void {
+    let msg: { type?: string; msgid?: string; command?: string; data?: unknown; queueCommand?: boolean };
+    try {
+      msg = JSON.parse(data.toString('utf8')) as typeof msg;
+    } catch {
+      return;
+    }
+    if (msg.type === 'ack' && msg.msgid) {
+      this.#acks.get(msg.msgid)?.(msg.data);
+      this.#acks.delete(msg.msgid);
+      return;
+    }
+    if (msg.type !== 'command') return;
+    this.commands.push(`command:${msg.command}`);
+    if (msg.command === 'redirect') {
+      const verbs = this.#accept(msg.data);
+      if (verbs.length === 0) return;
+      this.#redirect = verbs;
+      this.#interrupt?.();
+    } else if (msg.command === 'call:status' && (msg.data as { call_status?: string })?.call_status === 'completed') {
+      void this.end('completed', 'app hung up');
+    }
+  }
+
+  /** WS API request that needs an ack; jambonz hangs up a session:new that is not acked in time. */
+  async #request(message: Record<string, unknown>): Promise<unknown> {
+    const socket = this.#control;
+    if (!socket) throw new Error('no WS API connection');
+    const msgid = `m${++this.#msgid}`;
+    const acked = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#acks.delete(msgid);
+        reject(new Error(`no ack for ${String(message.type)} within ${this.#s.ackTimeoutMs} ms`));
+      }, this.#s.ackTimeoutMs);
+      this.#acks.set(msgid, (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      });
+    });
+    socket.send(JSON.stringify({ ...message, msgid }));
+    return acked;
+  }
+
+  async #status(status: string): Promise<void> {
+    this.statusSent.push(status);
+    const data = { ...this.payload, call_status: status, sip_status: 200 };
+    if (this.#s.mode === 'webhook') {
+      await this.#post(`${this.#s.appUrl}/status`, data).catch((err: Error) => this.hookErrors.push(err.message));
+    } else if (this.#control?.readyState === WebSocket.OPEN) {
+      this.#control.send(JSON.stringify({ type: 'call:status', call_sid: this.callSid, data }));
+    }
+  }
+
+  // ---- what a test does to the call -------------------------------------------------------------
+
+  /** The call ends (caller hangup, hangup verb, no more verbs): audio closes, status "completed" is reported. */
+  async end(status: string, reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = reason;
+    this.#audio?.close(1000);
+    this.#interrupt?.();
+    await this.#status(status);
+    this.#control?.close(1000);
+    this.#control = null;
+    this.#resolveDone(reason);
+  }
+
+  async hangup(): Promise<void> {
+    await this.end('completed', 'caller hangup');
+  }
+
+  /** Network loss: both sockets die, nothing more is reported. */
+  vanish(): void {
+    if (this.ended) return;
+    this.ended = 'vanished';
+    this.#audio?.terminate();
+    this.#interrupt?.();
+    this.#control?.terminate();
+    this.#resolveDone('vanished');
+  }
+
+  /** The media server loses the listen socket (network blip): the listen ends and its actionHook runs. */
+  dropAudio(): void {
+    this.#audio?.terminate();
+  }
+
+  /** Drop the WS API socket the way jambonz does on an oversize frame, then reconnect with session:reconnect. */
+  async reconnectControl(): Promise<void> {
+    this.#control?.terminate();
+    await this.#openControl(true);
+  }
+
+  get audioOpen(): boolean {
+    return this.#audio?.readyState === WebSocket.OPEN;
+  }
+  get control(): WebSocket | null {
+    return this.#control;
+  }
+
+  /** Wait for the next listen socket to be open (bounded). */
+  async audioReady(timeoutMs = 5000): Promise<void> {
+    if (this.audioOpen) return;
+    await once(this, 'audio-open', { signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  /**
+   * Send caller audio (PCM16 at `rate`) as 20 ms L16 frames at the listen's rate. `speed`: 1 = real time,
+   * 4 = four times faster, 0 (default) = as fast as the event loop allows.
+   */
+  async sendAudio(pcm: Int16Array, rate: number, opts: { speed?: number } = {}): Promise<void> {
+    const resampler = rate === this.#audioRate ? null : new Resampler(rate, this.#audioRate);
+    const audio = resampler ? concat([resampler.process(pcm), resampler.flush()]) : pcm;
+    const frame = (this.#audioRate * 20) / 1000;
+    const frameMs = opts.speed ? 20 / opts.speed : 0;
+    const start = performance.now();
+    for (let i = 0, n = 0; i < audio.length; i += frame, n++) {
+      const socket = this.#audio;
+      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      const chunk = audio.subarray(i, Math.min(i + frame, audio.length));
+      const bytes = Buffer.alloc(chunk.length * 2);
+      for (let k = 0; k < chunk.length; k++) bytes.writeInt16LE(chunk[k]!, k * 2);
+      socket.send(bytes);
+      const wait = start + (n + 1) * frameMs - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      else if (n % 10 === 9) await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Stream a WAV file (any rate readWav accepts, first channel) as caller audio. */
+  async sendWav(path: string, opts: { speed?: number } = {}): Promise<void> {
+    const wav = await readWavFile(path);
+    const mono = wav.channels === 1 ? wav.samples : wav.samples.filter((_, i) => i % wav.channels === 0);
+    await this.sendAudio(mono, wav.sampleRate, opts);
+  }
+
+  async sendSilence(ms: number, opts: { speed?: number } = {}): Promise<void> {
+    await this.sendAudio(new Int16Array((this.#audioRate * ms) / 1000), this.#audioRate, opts);
+  }
+
+  sendDtmf(digit: string, duration = 160): void {
+    this.#audio?.send(JSON.stringify({ event: 'dtmf', dtmf: digit, duration }));
+  }
+
+  /** Raw frame on the audio socket (malformed-frame tests). */
+  sendRaw(data: Buffer | string): void {
+    this.#audio?.send(data);
+  }
+
+  /** Everything the caller has heard from the app, across listens (PCM16 at the listen's streaming rate). */
+  heard(): Int16Array {
+    return concat([...this.#heard, ...(this.#playout ? [this.#playout.heard()] : [])]);
+  }
+
+  get killedSamples(): number {
+    return this.#killedSamples + (this.#playout?.killed ?? 0);
+  }
+}
+
+function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { mediaConfig } from '../../src/media/config.js';
+
+describe('media config', () => {
+  it('has defaults for every knob', () => {
+    expect(mediaConfig.parse({})).toEqual({
+      jitterBufferFrames: 3,
+      jitterMaxFrames: 10,
+      concealment: 'fade',
+      silenceFill: true,
+      pacerMaxCatchUpFrames: 5,
+    });
+  });
+
+  it('rejects bad values and unknown keys with a clear path', () => {
+    expect(() => mediaConfig.parse({ jitterBufferFrames: 0 })).toThrow(/jitterBufferFrames/);
+    expect(() => mediaConfig.parse({ concealment: 'loud' })).toThrow(/concealment/);
+    expect(() => mediaConfig.parse({ jitterDepth: 3 })).toThrow(/jitterDepth/);
+  });
+});
