@@ -1,12 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
-import { createLogger, type Logger } from './log/logger.js';
+import { CallEventBus } from './core/call-events.js';
 import { createMetrics } from './core/metrics.js';
+import { createCrm } from './crm/index.js';
+import { runCall, type CallCoreDeps } from './dialog/call-core.js';
+import { createIntentDetector } from './dialog/nlu/index.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { createSessionStore } from './session/index.js';
+import { createSpeech } from './speech/index.js';
+import { createBackend } from './telephony/backends.js';
+import { registerOutboundRoutes } from './telephony/outbound/routes.js';
+import { OutboundService, registerOutboundService } from './telephony/outbound/service.js';
+import { registerAgentConsole } from './web/agent-console/index.js';
+import { registerCrmWebhooks } from './web/webhooks/index.js';
 import { createWebServer } from './web/server.js';
 
 export interface RunningApp {
   logger: Logger;
   web: FastifyInstance;
+  events: CallEventBus;
   /** where the web server listens, e.g. http://127.0.0.1:3000 */
   url: string;
   stop(): Promise<void>;
@@ -16,15 +28,70 @@ export interface RunningApp {
 export async function startApp(config: Config, opts: { logger?: Logger } = {}): Promise<RunningApp> {
   const logger = opts.logger ?? createLogger(config.log);
   const metrics = createMetrics();
-  const web = await createWebServer({ logger, metrics });
-  const url = await web.listen({ host: config.web.host, port: config.web.port });
-  logger.info({ url, backend: config.telephony.backend }, 'voicebot started');
-  return {
-    logger,
-    web,
-    url,
-    async stop() {
-      await web.close();
-    },
+  const events = new CallEventBus();
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse())
+      await close().catch((err: unknown) => logger.warn({ err }, 'close failed'));
   };
+
+  try {
+    const speech = await createSpeech(config, logger, metrics);
+    closers.push(() => speech.close());
+    const sessions = createSessionStore(config, logger);
+    closers.push(() => sessions.close());
+    const crm = await createCrm(config, logger, metrics, events);
+    closers.push(() => crm.close());
+
+    const web = await createWebServer({
+      logger,
+      metrics,
+      health: async () => ({ crmOutbox: true, backend: true }),
+    });
+    closers.push(() => web.close());
+
+    const nlu = createIntentDetector(config.dialog, logger, metrics);
+    const calls = new AbortController();
+    const deps: CallCoreDeps = { config, logger, metrics, events, sessions, records: crm, nlu, ...speech };
+    const onCall = async (leg: Parameters<typeof runCall>[0]) => {
+      await runCall(leg, deps, calls.signal);
+    };
+
+    const { backend, dialer, ringSec } = await createBackend({
+      config,
+      web,
+      logger,
+      metrics,
+      events,
+      sessions,
+      ...speech,
+    });
+    const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;
+    registerOutboundService(outbound);
+    registerOutboundRoutes(web, { service: outbound, token: config.telephony.outboundToken, ringSec });
+    await registerAgentConsole(web, { config: config.web.agentConsole, events, logger });
+    await registerCrmWebhooks(web, {
+      secret: config.crm.zendeskWebhookSecret,
+      toleranceSec: config.crm.zendeskWebhookToleranceSec,
+      logger,
+      metrics,
+      requestCallback: async (req) => {
+        if (!outbound) throw new Error(`the ${backend.name} backend cannot place callback calls`);
+        await outbound.requestCallback(req);
+      },
+    });
+
+    const url = await web.listen({ host: config.web.host, port: config.web.port });
+    await backend.start(onCall);
+    closers.push(async () => {
+      calls.abort(new Error('shutting down'));
+      await backend.stop();
+      registerOutboundService(null);
+    });
+    logger.info({ url, backend: backend.name }, 'voicebot started');
+    return { logger, web, events, url, stop: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
 }

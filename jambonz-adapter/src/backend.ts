@@ -105,6 +105,11 @@ export class JambonzBackend implements TelephonyBackend {
     };
   }
 
+  /** The call ended on our side within the last minute (late hooks and reconnects get a hangup). */
+  endedRecently(callSid: string): boolean {
+    return this.#tombstones.has(callSid);
+  }
+
   leg(callSid: string): JambonzCallLeg | undefined {
     return this.#calls.get(callSid);
   }
@@ -212,18 +217,22 @@ export class JambonzBackend implements TelephonyBackend {
 
   /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Returns the verbs to run next. */
   hook(name: string, payload: CallPayload, base: UrlBase): JambonzVerb[] {
+    const hook = name.replace(/^.*\//, '');
+    if (hook === HOOKS.dialConfirm) {
+      // confirmHook runs on the agent's leg: its call_sid is the agent leg, parent_call_sid the caller's.
+      // Its verbs run on the agent, so the answer is always empty (bridge now), never a hangup.
+      this.#calls.get(payload.parent_call_sid ?? payload.call_sid)?.dialOutcome('answered');
+      return [];
+    }
     const leg = this.#calls.get(payload.call_sid);
     if (!leg) return [hangupVerb()];
-    switch (name.replace(/^.*\//, '')) {
+    switch (hook) {
       case HOOKS.listenEnded: {
         const next = leg.takeNextVerbs();
         if (next) return next;
         // The listen ended without the bot asking (socket dropped): reconnect the audio.
         return leg.state === 'bot' ? [this.#listen(leg, base)] : [];
       }
-      case HOOKS.dialConfirm:
-        leg.dialOutcome('answered');
-        return [];
       case HOOKS.dialEnded: {
         const parsed = dialOutcomeSchema.safeParse(payload);
         const status = parsed.success ? (parsed.data.dial_call_status ?? parsed.data.dial_status ?? '') : '';

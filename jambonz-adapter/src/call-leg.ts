@@ -351,16 +351,16 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
    * Make jambonz leave the listen and run `verbs`. WS API: a redirect command. Webhooks: we keep the
    * verbs, send `disconnect`, and hand them over when the listen's actionHook arrives.
    */
-  #runNext(verbs: JambonzVerb[]): boolean {
+  #runNext(verbs: JambonzVerb[]): SendResult {
     if (this.mode === 'ws') {
-      if (this.#sendControl({ type: 'command', command: 'redirect', data: verbs }) !== 'sent') return false;
-      this.#audioClosingByUs = true;
-      return true;
+      const result = this.#sendControl({ type: 'command', command: 'redirect', data: verbs });
+      if (result === 'sent') this.#audioClosingByUs = true;
+      return result;
     }
     this.#nextVerbs = verbs;
-    if (!this.#audio) return false;
+    if (!this.#audio) return 'closed';
     this.#audioClosingByUs = true;
-    return this.#sendCommand({ type: 'disconnect' }) === 'sent';
+    return this.#sendCommand({ type: 'disconnect' });
   }
 
   /** The listen ended (webhook mode): the verbs we queued, or null when the bot did not ask for anything. */
@@ -385,15 +385,18 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
       this.#transfer = { resolve };
     });
     this.#state = 'transferring';
-    // Unplayed bot audio would be cut by the dial anyway; stop pacing it.
-    this.#pacer?.flush();
-    if (!this.#runNext([dial])) {
+    const sent = this.#runNext([dial]);
+    if (sent !== 'sent') {
       this.#transfer = null;
       this.#state = 'bot';
       this.#nextVerbs = null;
       this.#audioClosingByUs = false;
-      return { outcome: 'failed', detail: 'no channel to jambonz for this call' };
+      const detail =
+        sent === 'oversize' ? 'dial command over 24 KiB, not sent' : 'no open connection to jambonz for this call';
+      return { outcome: 'failed', detail };
     }
+    // Unplayed bot audio would be cut by the dial anyway; stop pacing it.
+    this.#pacer?.flush();
     const timeoutMs = request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS;
     const timer = setTimeout(() => this.dialOutcome('failed', 'no dial result from jambonz'), timeoutMs);
     const onAbort = (): void => {

@@ -42,8 +42,13 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
         callSid = payload.data.call_sid;
         const leg = backend.leg(callSid);
         if (msg.type === 'session:reconnect') {
-          leg?.attachControl(socket);
-          return ack(msg);
+          ack(msg);
+          if (leg) leg.attachControl(socket);
+          // The call ended on our side while jambonz was away: end it on theirs too.
+          else if (backend.endedRecently(callSid)) {
+            sendJson(socket, { type: 'command', command: 'call:status', data: { call_status: 'completed' } });
+          }
+          return;
         }
         return ack(msg, backend.newCall(payload.data, 'ws', base, socket));
       }

@@ -48,6 +48,8 @@ describe.each(['webhook', 'ws'] as const)('escalation by dial (%s mode)', (mode)
     // After the agent leg completes jambonz gets a hangup; the bot let go when it was bridged.
     await leg.hangup('bot done');
     expect(await c.done).toMatch(/hangup verb|app hung up/);
+    // jambonz's view too: the confirm hook bridged the agent (a hangup there would have rejected them).
+    expect(c.dialAttempts[0]!.outcome).toBe('answered');
     await waitFor(() => h.backend.stats().calls === 0, 2000, 'leg released');
   });
 
@@ -78,6 +80,27 @@ describe.each(['webhook', 'ws'] as const)('escalation by dial (%s mode)', (mode)
     expect(result).toMatchObject({ outcome: 'failed' });
     expect(result.detail).toMatch(/endpoint/);
     expect(c.dialAttempts).toHaveLength(0);
+    expect(leg.hasAudio).toBe(true);
+  });
+});
+
+describe('WS API frame size', () => {
+  it('a dial command over 24 KiB is never sent: the transfer fails and the call stays with the bot', async () => {
+    h = await startHarness();
+    const emu = await h.emulator({ mode: 'ws' });
+    const legP = h.nextLeg();
+    const c = await emu.placeCall({ from: '+15551230001', to: '+15550000' });
+    const leg = await legP;
+    await attached(leg);
+    const huge: Record<string, string> = {};
+    for (let i = 0; i < 120; i++) huge[`X-Voicebot-Extra-${i}`] = 'x'.repeat(250);
+    const result = await leg.transfer({ target: { kind: 'sip', address: 'sip:a@b', timeoutSec: 20 }, headers: huge });
+    expect(result).toMatchObject({ outcome: 'failed' });
+    expect(result.detail).toMatch(/24 KiB/);
+    expect(await h.counter('voicebot_jambonz_oversize_frames_total')).toBe(1);
+    expect(c.commands.filter((x) => x.startsWith('command:'))).toEqual([]);
+    expect(c.control?.readyState).toBe(1);
+    expect(leg.state).toBe('bot');
     expect(leg.hasAudio).toBe(true);
   });
 });

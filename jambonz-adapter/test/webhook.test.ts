@@ -221,3 +221,29 @@ describe('jambonz marks', () => {
     expect(leg.held.waiters).toBe(0);
   });
 });
+
+describe('jambonz call isolation', () => {
+  it('one call failing (malformed frames, then vanishing) leaves a concurrent call untouched', async () => {
+    h = await startHarness({ reconnectGraceMs: 200 });
+    const emu = await h.emulator();
+    const firstP = h.nextLeg();
+    const bad = await emu.placeCall({ from: CALLER, to: '+15550000' });
+    const badLeg = await firstP;
+    const secondP = h.nextLeg();
+    const good = await emu.placeCall({ from: '+15551230002', to: '+15550000' });
+    const goodLeg = await secondP;
+    await attached(badLeg);
+    await attached(goodLeg);
+    const frames: Int16Array[] = [];
+    goodLeg.on('audio', (f) => frames.push(f));
+    bad.sendRaw(Buffer.alloc(7));
+    bad.vanish();
+    expect(await badLeg.closed).toBe('audio-lost');
+    await good.sendAudio(tone(200, 16000), 16000);
+    await waitFor(() => frames.length === 10, 2000, 'audio on the surviving call');
+    goodLeg.sendAudio(tone(100, 16000));
+    await goodLeg.waitForPlayout(AbortSignal.timeout(3000));
+    expect(goodLeg.ended).toBe(false);
+    expect(h.backend.stats()).toMatchObject({ calls: 1, audioSockets: 1 });
+  });
+});

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { attached, startHarness, waitFor, type Harness } from './harness.js';
+import { attached, startHarness, tone, waitFor, type Harness } from './harness.js';
 import { validateVerbs } from '../../test/emulators/jambonz/index.js';
 import { MAX_FRAME_BYTES, sendJson } from '../src/messages.js';
 
@@ -95,16 +95,12 @@ describe('jambonz WebSocket API', () => {
     expect(call.commands).toContain('command:call:status');
   });
 
-  it('never sends a frame over 24 KiB', async () => {
-    h = await startHarness();
-    const ws = new WebSocket(wsUrl(h, '/ws'), ['ws.jambonz.org']);
-    await once(ws, 'open');
+  it('sendJson refuses any frame over 24 KiB', () => {
     const sent: unknown[] = [];
     const fake = { readyState: 1, OPEN: 1, send: (m: unknown) => sent.push(m) } as unknown as WebSocket;
     expect(sendJson(fake, { type: 'command', data: 'x'.repeat(MAX_FRAME_BYTES) })).toBe('oversize');
     expect(sendJson(fake, { type: 'command', data: 'x'.repeat(100) })).toBe('sent');
     expect(sent).toHaveLength(1);
-    ws.close();
   });
 
   it('counts and drops malformed WS API messages', async () => {
@@ -135,6 +131,45 @@ describe('jambonz WebSocket API', () => {
     ws.send(Buffer.alloc(640));
     await waitFor(() => h.logs.some((l) => l.includes('binary_before_metadata')), 2000, 'drop');
     expect(await h.counter('voicebot_jambonz_malformed_frames_total', { kind: 'binary_before_metadata' })).toBe(1);
+    ws.close();
+  });
+});
+
+describe('jambonz audio at another rate than asked', () => {
+  it('8 kHz frames on a 16 kHz leg are resampled to 20 ms frames at 16 kHz', async () => {
+    h = await startHarness({ sampleRate: 16000 });
+    const emu = await h.emulator({ mode: 'ws', streamRate: 8000 });
+    const legP = h.nextLeg();
+    const call = await emu.placeCall({ from: '1', to: '2' });
+    const leg = await legP;
+    await attached(leg);
+    const frames: Int16Array[] = [];
+    leg.on('audio', (f) => frames.push(f));
+    await call.sendAudio(tone(200, 8000), 8000); // 10 × 20 ms at 8 kHz
+    await waitFor(() => frames.length >= 9, 2000, 'resampled frames');
+    expect(frames.every((f) => f.length === 320)).toBe(true);
+    expect(leg.inputSampleRate).toBe(16000);
+  });
+});
+
+describe('jambonz WS API reconnect after the call ended here', () => {
+  it('a session:reconnect for a call the bot already ended gets an ack and a hangup command', async () => {
+    h = await startHarness();
+    const emu = await h.emulator({ mode: 'ws' });
+    const legP = h.nextLeg();
+    const call = await emu.placeCall({ from: '1', to: '2' });
+    const leg = await legP;
+    await attached(leg);
+    call.control?.terminate(); // jambonz is away …
+    await leg.hangup('bot done'); // … while the bot ends the call
+    const ws = new WebSocket(wsUrl(h, '/ws'), ['ws.jambonz.org']);
+    await once(ws, 'open');
+    const messages: { type: string; command?: string }[] = [];
+    ws.on('message', (m: Buffer) => messages.push(JSON.parse(m.toString()) as { type: string }));
+    ws.send(JSON.stringify({ type: 'session:reconnect', msgid: 'r1', call_sid: call.callSid, data: call.payload }));
+    await waitFor(() => messages.length === 2, 2000, 'ack and command');
+    expect(messages[0]).toMatchObject({ type: 'ack', msgid: 'r1' });
+    expect(messages[1]).toMatchObject({ type: 'command', command: 'call:status' });
     ws.close();
   });
 });

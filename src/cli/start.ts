@@ -1,13 +1,25 @@
 import type { Command } from 'commander';
 import { loadConfigOrExit, withConfigOption } from './common.js';
-import { startApp } from '../app.js';
+import { startApp, type RunningApp } from '../app.js';
+
+/** Start-up problems the user fixes (model files, voices): say what to do and exit 2, no stack trace. */
+const SETUP_ERRORS = new Set(['VadModelError', 'WhisperSetupError', 'ModelDownloadError', 'TtsSetupError']);
 
 export function registerStartCommand(program: Command): void {
   withConfigOption(program.command('start'))
     .description('run the bot (embedded defaults: browser test call on http://localhost:3000/)')
     .action(async (opts: { config?: string }) => {
       const config = loadConfigOrExit(opts);
-      const app = await startApp(config);
+      let app: RunningApp;
+      try {
+        app = await startApp(config);
+      } catch (err) {
+        if (err instanceof Error && SETUP_ERRORS.has(err.name)) {
+          console.error(`voicebot: ${err.message}`);
+          process.exit(2);
+        }
+        throw err;
+      }
       const stop = (signal: string) => {
         app.logger.info({ signal }, 'shutting down');
         app

@@ -4,13 +4,13 @@ import type { CallEventBus } from '../core/call-events.js';
 import type { CallRecord, CallRecordEvent, CallRecordSink } from '../core/call-record.js';
 import { callLogger, type Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
-import type { Asr, Tts, Vad, VadFactory } from '../speech/types.js';
+import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { AsyncQueue } from './async-queue.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
-import { dialogMetrics } from './metrics.js';
+import { dialogMetrics, type DialogMetrics } from './metrics.js';
 import { chatClientFor, createIntentDetector, type IntentDetector } from './nlu/index.js';
 import { PromptPlayer } from './prompt-player.js';
 import { SessionSaver } from './session-saver.js';
@@ -75,6 +75,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     }
   };
 
+  const summaryChat = cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined;
   const inputs = new AsyncQueue<CallInput>();
   const player = new PromptPlayer(leg, deps.tts, log);
   let callerHungUp = false;
@@ -117,34 +118,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   try {
     machine.dispatch({ type: 'start' });
     callSignal.throwIfAborted();
-    const vad: Vad = deps.vad.create();
-    audio = new AudioInput({
-      leg,
-      vad,
-      asr: deps.asr,
-      logger: log,
-      metrics,
-      signal: callSignal,
-      preRollMs: deps.config.speech.vad.preRollMs,
-      minSpeechMs: deps.config.speech.vad.minSpeechMs,
-      asrTimeoutMs: ASR_FINAL_TIMEOUT_MS,
-      hooks: {
-        clockMs: () => ctx.elapsedMs(),
-        onAudio: (ms) => ctx.addAudio(ms),
-        activePrompt: () => player.active,
-        onInterruption: () => {
-          if (player.interrupt()) metrics.bargeIns.inc();
-        },
-        onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
-        onPartial: (text) =>
-          deps.events.publish({
-            type: 'transcript',
-            callId: leg.id,
-            entry: { speaker: 'caller', text, atMs: Math.round(ctx.elapsedMs()) },
-            partial: true,
-          }),
-      },
-    });
+    audio = createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal: callSignal });
     audio.start();
     const conversation = new Conversation({
       config: cfg,
@@ -154,7 +128,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
       player,
       inputs,
       nlu: deps.nlu ?? createIntentDetector(cfg, log, deps.metrics),
-      chat: cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined,
+      chat: summaryChat,
       events: deps.events,
       metrics,
       logger: log,
@@ -194,7 +168,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
       transcript: ctx.transcript.entries,
       escalationReason: ctx.escalation?.reason,
     },
-    cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined,
+    summaryChat,
     log,
   );
   const record = ctx.toRecord(outcome, summary, true);
@@ -205,6 +179,49 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   metrics.activeCalls.dec();
   log.info({ outcome, durationMs: record.durationMs, intent: record.intent }, 'call ended');
   return record;
+}
+
+interface AudioInputWiring {
+  leg: CallLeg;
+  deps: CallCoreDeps;
+  ctx: CallContext;
+  player: PromptPlayer;
+  inputs: AsyncQueue<CallInput>;
+  log: Logger;
+  metrics: DialogMetrics;
+  signal: AbortSignal;
+}
+
+/** Caller audio → VAD → ASR, connected to the prompt player (barge-in) and the input queue. */
+function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal }: AudioInputWiring): AudioInput {
+  const vadConfig = deps.config.speech.vad;
+  return new AudioInput({
+    leg,
+    vad: deps.vad.create(),
+    asr: deps.asr,
+    logger: log,
+    metrics,
+    signal,
+    preRollMs: vadConfig.preRollMs,
+    minSpeechMs: vadConfig.minSpeechMs,
+    asrTimeoutMs: ASR_FINAL_TIMEOUT_MS,
+    hooks: {
+      clockMs: () => ctx.elapsedMs(),
+      onAudio: (ms) => ctx.addAudio(ms),
+      activePrompt: () => player.active,
+      onInterruption: () => {
+        if (player.interrupt()) metrics.bargeIns.inc();
+      },
+      onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
+      onPartial: (text) =>
+        deps.events.publish({
+          type: 'transcript',
+          callId: leg.id,
+          entry: { speaker: 'caller', text, atMs: Math.round(ctx.elapsedMs()) },
+          partial: true,
+        }),
+    },
+  });
 }
 
 async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<void> {

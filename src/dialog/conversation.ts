@@ -48,8 +48,12 @@ export class Conversation {
   async run(): Promise<void> {
     const { config } = this.p;
     if (config.notice) await this.#say(config.notice, false);
-    const greeting = await this.#say(config.greeting, config.bargeIn);
-    this.#afterPrompt(greeting);
+    if (this.p.inputs.size > 0) {
+      // the caller pressed the escalation digit during the notice: no greeting, act on it
+      this.#transition('promptDone', 'greeting skipped: caller input waiting');
+    } else {
+      this.#afterPrompt(await this.#say(config.greeting, config.bargeIn));
+    }
     for (;;) {
       const next = await this.p.inputs.next(this.p.signal);
       if (next.done) return;

@@ -63,10 +63,13 @@ export async function simulateCall(opts: SimulateOptions): Promise<SimulateRepor
   // loaded here, not at the top: other CLI commands should not pay for the speech stack's native modules
   const { createSpeech } = await import('../speech/index.js');
   const speech = await createSpeech(config, logger, metrics);
-  const asr = new TurnAsr(speech.asr, opts.onAsrResult);
+  const leg = new SimulatedCallLeg({ transferOutcome: opts.transferOutcome ?? 'answered' });
+  const asr = new TurnAsr(speech.asr, {
+    onResult: opts.onAsrResult,
+    callerAudioPending: () => leg.callerQueuedFrames > 0,
+  });
   const records = new CollectingRecordSink();
   const sessions = new MemorySessionStore(config.session.ttlSeconds);
-  const leg = new SimulatedCallLeg({ transferOutcome: opts.transferOutcome ?? 'answered' });
   const intents: SimulateReport['intents'] = [];
   const unsubscribe = events.subscribe((event) => {
     if (event.callId !== leg.id) return;

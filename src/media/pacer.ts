@@ -190,11 +190,26 @@ export class Pacer {
     });
   }
 
+  /** Counters are plain; the lateness percentiles are computed (one sort) only when read. */
   get stats(): PacerStats {
     const n = Math.min(this.lateCount, LATE_WINDOW);
-    const sorted = this.lates.slice(0, n).sort();
-    const pick = (q: number) => (n ? sorted[Math.min(n - 1, Math.floor(q * n))]! : 0);
-    return { ...this.counts, lateP50: pick(0.5), lateP99: pick(0.99), lateMax: n ? sorted[n - 1]! : 0 };
+    let sorted: Float64Array | null = null;
+    const pick = (q: number) => {
+      sorted ??= this.lates.slice(0, n).sort();
+      return n ? sorted[Math.min(n - 1, Math.floor(q * n))]! : 0;
+    };
+    return {
+      ...this.counts,
+      get lateP50() {
+        return pick(0.5);
+      },
+      get lateP99() {
+        return pick(0.99);
+      },
+      get lateMax() {
+        return pick(1);
+      },
+    };
   }
 
   private arm(): void {
@@ -245,6 +260,14 @@ export class Pacer {
 
   /** Takes one frame from the queue, padding a short tail with silence. */
   private take(): Int16Array {
+    const first = this.chunks[0]!;
+    if (this.head === 0 && first.length === this.frameSamples) {
+      // Common case (frame-sized enqueues): hand over our own copy without another one.
+      this.chunks.shift();
+      this.queued -= first.length;
+      this.played += first.length;
+      return first;
+    }
     const frame = new Int16Array(this.frameSamples);
     let filled = 0;
     while (filled < this.frameSamples && this.chunks.length > 0) {

@@ -68,7 +68,10 @@ type DropReason = keyof RtpSessionStats['dropped'];
 export class RtpSession extends EventEmitter<RtpSessionEvents> {
   readonly localAddress: RtpEndpoint;
   remote: RtpEndpoint | null;
-  /** Source address:port we locked to (the first valid packet's), or null. */
+  /**
+   * Source address:port packets are accepted from (with lockToFirstSource): the first valid packet's, or set it
+   * before any packet arrives to lock to a known peer (e.g. Asterisk's UNICASTRTP_LOCAL_ADDRESS:PORT).
+   */
   source: RtpEndpoint | null = null;
   readonly ssrc = randomInt(0, 2 ** 32 - 1) >>> 0;
   readonly payloadType: number;

@@ -44,7 +44,10 @@ export function registerModelsCommands(program: Command): void {
       }
       const dir = resolve(opts.dir ?? cfg.modelDir);
       const baseUrl = modelBaseUrl(cfg.downloadBaseUrl, opts.baseUrl);
-      const bar = opts.progress && process.stdout.isTTY ? new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} MB | {eta}s' }, Presets.shades_classic) : null;
+      const bar =
+        opts.progress && process.stdout.isTTY
+          ? new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} MB | {eta}s' }, Presets.shades_classic)
+          : null;
       const abort = new AbortController();
       const onSignal = () => abort.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal);

@@ -164,4 +164,18 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     expect(texts).toEqual(['first caller', 'second caller']);
     await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
   });
+
+  it("a caller streaming continuously like a real phone: the turn ends on the line's own silence", async () => {
+    const { finished, deps } = await start({ asrScript: ['check my order'] });
+    const caller = await emu.placeCall({ continuous: true });
+    await waitFor(() => caller.audibleMs() >= 100, 5000, 'greeting');
+    await caller.sendPcm(tone(600, 300, 8000, 12000), { speed: 1 }); // no explicit silence after it
+    const callerTurn = () =>
+      deps.published.some((e) => e.type === 'transcript' && e.entry.speaker === 'caller' && !e.partial);
+    await waitFor(callerTurn, 5000, 'turn ended by the idle stream');
+    caller.hangup();
+    await waitFor(() => finished.length === 1, 5000, 'record');
+    expect(finished[0]!.transcript.find((e) => e.speaker === 'caller')?.text).toBe('check my order');
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
 });

@@ -139,6 +139,30 @@ describe('ARI emulator quirks (raw protocol)', () => {
     expect(emu.mediaEndpoints[0]!.stats.droppedStrict).toBe(STRICT_RTP_PROBATION - 1);
   });
 
+  it('slin16: Asterisk sends PT 118 but drops the 16 kHz audio sent back', async () => {
+    const caller = await emu.placeCall();
+    await client.createBridge('b1');
+    await client.addChannel('b1', caller.channelId);
+    const sock = await udp();
+    sockets.push(sock);
+    const media = await client.request('POST', '/channels/externalMedia', {
+      query: { app: 'voicebot', channelId: 'm16', external_host: `127.0.0.1:${sock.address().port}`, format: 'slin16' },
+    });
+    await waitFor(() => emu.channels.get('m16')?.inStasis === true, 2000, 'm16 in Stasis');
+    await client.addChannel('b1', 'm16');
+    const packets: Buffer[] = [];
+    sock.on('message', (m) => packets.push(m));
+    await caller.sendPcm(tone(100), { speed: 0 });
+    await waitFor(() => packets.length === 5, 2000, '5 packets');
+    expect(parseRtpPacket(packets[0]!)!.payloadType).toBe(118);
+    expect(packets[0]!.length).toBe(12 + 640);
+    const port = Number((media as { channelvars: Record<string, string> }).channelvars.UNICASTRTP_LOCAL_PORT);
+    const out = new RtpStream();
+    for (let i = 0; i < 5; i++) sock.send(out.packet(Buffer.alloc(640, 0x10), 118), port, '127.0.0.1');
+    await waitFor(() => emu.mediaEndpoints[0]!.stats.droppedSlin16 === 5, 2000, 'slin16 dropped');
+    expect(caller.received).toHaveLength(0);
+  });
+
   it('/play takes the channel out of its bridge while it plays', async () => {
     const { caller, sock } = await bridgedMedia();
     await waitFor(() => emu.channels.get('m1')?.inStasis === true, 2000, 'm1 in Stasis');
@@ -203,6 +227,7 @@ describe('the bot copes with each quirk', () => {
     expect(emu.mediaEndpoints[0]!.stats.droppedStrict).toBe(0);
     expect(emu.mediaEndpoints[0]!.stats.wrongFormat).toBe(0);
     expect(emu.requestsTo('POST', /\/play$/)).toHaveLength(0); // bot speech goes as RTP, never /play
+    expect(emu.requestsTo('POST', /externalMedia$/)[0]!.query.format).toBe('ulaw'); // not slin16 (audio back is dropped)
     caller.hangup();
   });
 

@@ -88,12 +88,14 @@ export async function startTestBackend(
     asterisk?: Record<string, unknown>;
     rest?: Record<string, unknown>;
     deps?: Partial<AsteriskBackendDeps>;
+    /** reuse another backend's config and session store (a second instance) */
+    like?: TestBackend;
   } = {},
 ): Promise<TestBackend> {
   const tmp = mkdtempSync(join(tmpdir(), 'vb-ast-'));
   const recording = { dir: join(tmp, 'rec'), ...(opts.asterisk?.recording as Record<string, unknown> | undefined) };
-  const config = asteriskTestConfig(emu, { ...opts.asterisk, recording }, opts.rest);
-  const sessions = new MemorySessions();
+  const config = opts.like?.config ?? asteriskTestConfig(emu, { ...opts.asterisk, recording }, opts.rest);
+  const sessions = opts.like?.sessions ?? new MemorySessions();
   const events = new CallEventBus();
   const metrics = createMetrics(false);
   const backend = createAsteriskBackend(config, {

@@ -1,5 +1,6 @@
+import { createSocket } from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import { RtpStream, startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
 
@@ -48,5 +49,31 @@ describe('Asterisk backend: inbound call flow through the ARI emulator', () => {
 
     caller.hangup();
     await waitFor(() => assertReleased(t!, emu).length === 0, 3000, `release (${assertReleased(t!, emu).join(', ')})`);
+  });
+
+  it('bad packets and packets from a stranger are counted and dropped; the call goes on', async () => {
+    const heard: Int16Array[] = [];
+    t = await startTestBackend(emu, async (leg) => {
+      leg.on('audio', (f) => heard.push(f));
+      await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+    });
+    const caller = await emu.placeCall();
+    await waitFor(() => t!.backend.calls.get(caller.channelId)?.ready === true, 3000, 'call up');
+    const call = t.backend.calls.get(caller.channelId)!;
+    const stranger = createSocket('udp4');
+    await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
+    stranger.send(Buffer.from('not rtp at all'), call.ids.rtpPort, '127.0.0.1');
+    stranger.send(new RtpStream().packet(Buffer.alloc(160, 0x00)), call.ids.rtpPort, '127.0.0.1');
+    await waitFor(() => call.mediaStats!.rtp.dropped.wrongSource === 2, 2000, 'stranger dropped');
+    stranger.close();
+    const metrics = await t.metrics.getSingleMetricAsString('voicebot_rtp_dropped_total');
+    expect(metrics).toMatch(/reason="wrongSource"\} 2/);
+    await caller.sendPcm(tone(100), { speed: 0 });
+    await waitFor(() => heard.length >= 5, 2000, 'caller audio still flows');
+    expect(call.mediaStats!.rtp.dropped.malformed).toBe(0); // the source check comes first
+    emu.mediaEndpoints[0]!.sendRaw(Buffer.from([0x80, 0x00, 0x01])); // from Asterisk's socket: too short
+    await waitFor(() => call.mediaStats!.rtp.dropped.malformed === 1, 2000, 'malformed dropped');
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
   });
 });

@@ -76,4 +76,39 @@ describe('Asterisk backend: websocket drop and resynchronisation', () => {
     caller.hangup();
     await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
   });
+
+  it('hand-over: a second instance reattaches a call that is still up, from the session store', async () => {
+    emu = await startAriEmulator();
+    const firstLegs: CallLeg[] = [];
+    const first = await startTestBackend(emu, async (leg) => {
+      firstLegs.push(leg);
+      await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+    });
+    const caller = await emu.placeCall();
+    await waitFor(() => firstLegs.length === 1, 3000, 'call on the first instance');
+    expect([...first.sessions.map.keys()]).toEqual([`asterisk:${caller.channelId}`]);
+    await first.backend.stop({ handOver: true });
+    expect(emu.channels.size).toBe(2); // caller + UnicastRTP stay up
+    expect(first.backend.ctx.ports.inUse).toBe(0);
+
+    const legs: CallLeg[] = [];
+    const heard: Int16Array[] = [];
+    t = await startTestBackend(
+      emu,
+      async (leg) => {
+        legs.push(leg);
+        leg.on('audio', (f) => heard.push(f));
+        await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+      },
+      { like: first },
+    );
+    await waitFor(() => legs.length === 1, 3000, 'reattached call');
+    expect(legs[0]!.id).toBe(caller.channelId);
+    await caller.sendPcm(tone(200), { speed: 0 });
+    await waitFor(() => heard.length >= 10, 2000, 'caller audio at the new instance');
+    legs[0]!.sendAudio(tone(100));
+    await waitFor(() => caller.audibleMs() >= 100, 2000, 'new instance audio at the caller');
+    caller.hangup();
+    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+  });
 });

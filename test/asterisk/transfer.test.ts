@@ -101,4 +101,25 @@ describe('Asterisk backend: escalation to an agent', () => {
     caller.hangup();
     await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
   });
+
+  it('a bot shutdown never cuts a caller talking to an agent; the next instance cleans up after they hang up', async () => {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
+    const { caller, result, agent } = await callAndTransfer();
+    expect(result.outcome).toBe('answered');
+    const first = t!;
+    await first.backend.stop();
+    t = null;
+    expect(caller.isEnded).toBe(false);
+    expect(emu.channels.has(agent!.channelId)).toBe(true);
+    t = await startTestBackend(emu, async () => undefined, { like: first });
+    await waitFor(() => t!.backend.resyncs === 1, 2000, 'resync');
+    expect(caller.isEnded).toBe(false); // still talking: left alone
+    caller.hangup();
+    // the next resync (here: a reconnect) sees one side gone and releases the rest
+    emu.dropWebsockets();
+    await waitFor(() => t!.backend.resyncs === 2, 3000, 'second resync');
+    await agent!.ended;
+    expect(emu.bridges.size).toBe(0);
+    expect(first.sessions.map.size).toBe(0);
+  });
 });

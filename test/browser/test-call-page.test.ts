@@ -9,7 +9,7 @@ import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, ScriptedAsr, type TestDeps } from '../../src/dialog/scripted.js';
 import { createLogger } from '../../src/log/logger.js';
 import { readWavFile, writeWav } from '../../src/media/wav.js';
-import { createVadFactory } from '../../src/speech/vad/silero.js';
+import { createTtsAsync, createVadFactory } from '../../src/speech/index.js';
 import { createWebServer } from '../../src/web/server.js';
 import { registerTestCall, type BrowserBackend } from '../../src/web/test-call/plugin.js';
 import { serverUrl, waitFor } from './helpers.js';
@@ -40,7 +40,7 @@ interface PageState {
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { testCall: PageState }).testCall);
 
-describe('browser test call in headless Chromium (real VAD, scripted ASR)', () => {
+describe('browser test call in headless Chromium (real VAD and espeak-ng; scripted ASR: the stub whisper model hears no words)', () => {
   let dir: string;
   let web: FastifyInstance;
   let handle: BrowserBackend;
@@ -63,6 +63,7 @@ describe('browser test call in headless Chromium (real VAD, scripted ASR)', () =
       asr,
     });
     deps.vad = createVadFactory(deps.config.speech.vad, logger, deps.metrics);
+    deps.tts = await createTtsAsync(deps.config.speech.tts, logger, deps.metrics); // espeak-ng
     web = await createWebServer({ logger, metrics: deps.metrics });
     handle = await registerTestCall(web, { logger, metrics: deps.metrics, events: deps.events });
     await web.listen({ host: '127.0.0.1', port: 0 });
@@ -89,6 +90,7 @@ describe('browser test call in headless Chromium (real VAD, scripted ASR)', () =
 
   afterAll(async () => {
     await browser?.close();
+    await deps?.tts.close();
     await web?.close();
     rmSync(dir, { recursive: true, force: true });
   });

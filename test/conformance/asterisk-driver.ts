@@ -12,7 +12,7 @@ import { startAriEmulator } from '../emulators/ari/index.js';
 import type { BackendDriver, CallDriver, DriverOptions, DriverSession } from './driver.js';
 import { untilListening, waitFor } from './wait.js';
 
-let nextPortBase = 42000 + (process.pid % 100) * 60;
+let nextPortBase = 50000 + (process.pid % 100) * 60;
 
 const HEADER_VAR = /^PJSIP_HEADER\(add,(.+)\)$/;
 

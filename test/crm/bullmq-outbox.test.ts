@@ -4,7 +4,7 @@ import { createMetrics } from '../../src/core/metrics.js';
 import { createCrm } from '../../src/crm/index.js';
 import { startZendeskEmulator, type ZendeskEmulator } from '../emulators/zendesk/server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { captureLogger, config, makeRecord } from './helpers.js';
+import { captureLogger, config, makeRecord, waitFor } from './helpers.js';
 
 describe('BullMQ outbox (real redis-server)', () => {
   let redis: RedisServer;
@@ -54,10 +54,8 @@ describe('BullMQ outbox (real redis-server)', () => {
     const { logger } = captureLogger('warn');
     let crm = await createCrm(cfg('t2:', 'wrong'), logger, createMetrics(false), new CallEventBus());
     await crm.submit('end', makeRecord({ callId: 'r-2' }));
-    const deadline = Date.now() + 10_000;
-    while (!(await crm.outbox.list()).some((e) => e.status === 'dead') && Date.now() < deadline) {
-      await crm.outbox.drained(AbortSignal.timeout(10_000));
-    }
+    const box = crm.outbox;
+    await waitFor(async () => (await box.list()).some((e) => e.status === 'dead'), 10_000, 'dead letter');
     const [entry] = await crm.outbox.list();
     expect(entry).toMatchObject({ id: 'zendesk-r-2-end', status: 'dead' });
     expect(entry!.lastError).toContain('401');

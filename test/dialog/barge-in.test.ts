@@ -73,6 +73,14 @@ describe('barge-in', () => {
     ]);
     expect(h.states()).toContainEqual({ from: 'speaking', to: 'listening', cause: 'caller barged in' });
     expect(record.intent).toBe('cancel');
+    const metrics = await h.deps.metrics.getMetricsAsJSON();
+    const value = (name: string) => metrics.find((m) => m.name === name)?.values[0]?.value;
+    expect(value('voicebot_dialog_barge_ins_total')).toBe(1);
+    const latency = metrics.find((m) => m.name === 'voicebot_dialog_response_seconds')!;
+    expect(
+      latency.values.find((v) => (v as { metricName?: string }).metricName === 'voicebot_dialog_response_seconds_count')
+        ?.value,
+    ).toBe(2);
   });
 
   it('plays the legal notice without barge-in and ignores speech over it', async () => {

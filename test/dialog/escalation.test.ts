@@ -66,6 +66,8 @@ describe('escalation triggers', () => {
     expect(record.outcome).toBe('escalated');
     expect(record.escalation).toMatchObject({ reason, target, outcome: 'answered' });
     expect(h.leg.hungUpBy).toBeNull(); // the person has the caller now; the bot does not hang up
+    const m = await h.deps.metrics.getSingleMetric('voicebot_dialog_escalations_total')!.get();
+    expect(m.values).toEqual([{ labels: { reason }, value: 1 }]);
   });
 
   it('DTMF 0 escalates at once, even mid-prompt', async () => {
@@ -77,6 +79,21 @@ describe('escalation triggers', () => {
     const record = await h.done;
     expect(record.escalation).toMatchObject({ reason: 'dtmf', target: 'agent', outcome: 'answered' });
     expect(record.transcript.some((e) => e.speaker === 'caller' && e.text === '[DTMF 0]')).toBe(true);
+  });
+
+  it('DTMF 0 during the legal notice waits for the notice, then escalates without the greeting', async () => {
+    const notice = 'This call is recorded for training purposes.';
+    const h = startCall({ deps: { config: { dialog: { ...dialog, notice } } } });
+    await h.leg.pumpUntil(() => h.leg.playedSamples > 2000);
+    h.leg.pressDigit('0');
+    expect(h.leg.clears).toHaveLength(0);
+    await h.leg.pumpUntil(() => h.state() === 'ended');
+    const record = await h.done;
+    expect(record.transcript.filter((e) => e.speaker === 'bot').map((e) => e.text)).toEqual([
+      notice,
+      'Let me put you through to a colleague. One moment please.',
+    ]);
+    expect(record.escalation?.reason).toBe('dtmf');
   });
 
   it('other DTMF digits are noted in the transcript and change nothing', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AsyncQueue } from '../../src/dialog/async-queue.js';
 import { PromptPlayer, ESTIMATED_MS_PER_CHAR } from '../../src/dialog/prompt-player.js';
-import { ToneTts, ScriptedVadFactory } from '../../src/dialog/scripted.js';
+import { ScriptedAsr, ScriptedVadFactory, ToneTts } from '../../src/dialog/scripted.js';
 import { MemoryLeg } from '../../src/dialog/testing/memory-leg.js';
 import { extractiveSummary } from '../../src/dialog/summary.js';
 import { interruptedText, playedPrefix } from '../../src/dialog/transcript.js';
@@ -103,6 +103,22 @@ describe('extractive summary', () => {
     expect(s).toBe(
       'Intent: order status (order number 1234). Escalated: caller-request. Caller said: "hi" "my order 1234 never arrived"',
     );
+  });
+});
+
+describe('partial results', () => {
+  it('are published as partial caller transcript events', async () => {
+    const h = startCall({ deps: { asr: new ScriptedAsr(['where is my order'], { partials: true }) } });
+    await h.untilListening();
+    await h.say(400);
+    expect(
+      h
+        .events('transcript')
+        .filter((e) => e.partial && e.entry.speaker === 'caller')
+        .map((e) => e.entry.text),
+    ).toEqual(['where']);
+    h.leg.hangupByCaller();
+    await h.done;
   });
 });
 

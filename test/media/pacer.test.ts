@@ -134,6 +134,18 @@ describe('Pacer', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('reports send-time error percentiles', () => {
+    const { clock, pacer } = setup({ silenceFill: true }, (n) => (n % 10 === 9 ? 4 : 0));
+    pacer.start();
+    clock.advanceTo(clock.t + 1990);
+    const stats = pacer.stats;
+    expect(stats.frames).toBe(100);
+    expect(stats.lateP50).toBe(0);
+    expect(stats.lateMax).toBe(4);
+    expect(stats.lateP99).toBe(4);
+    pacer.stop();
+  });
+
   it('keeps going when onFrame throws', () => {
     const errors: unknown[] = [];
     const clock = new FakeClock();

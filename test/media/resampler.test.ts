@@ -94,6 +94,21 @@ describe('Resampler', () => {
     expect(streamed).toEqual(oneShot);
   });
 
+  it('writes into a caller buffer with the same samples, and rejects one that is too small', () => {
+    const input = tone(1000, 8000, 0.1);
+    const a = new Resampler(8000, 16000);
+    const b = new Resampler(8000, 16000);
+    const scratch = new Int16Array(b.maxOutput(160));
+    for (let at = 0; at < input.length; at += 160) {
+      const chunk = input.subarray(at, at + 160);
+      const fresh = a.process(chunk);
+      const into = b.process(chunk, scratch);
+      expect(into.buffer).toBe(scratch.buffer);
+      expect(into).toEqual(fresh);
+    }
+    expect(() => b.process(new Int16Array(160), new Int16Array(10))).toThrow(RangeError);
+  });
+
   it('clips instead of wrapping on overshoot', () => {
     const square = Int16Array.from({ length: 800 }, (_, i) => (Math.floor(i / 20) % 2 ? 32767 : -32768));
     const out = resample(square, 8000, 16000);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, ScriptedAsr } from '../../src/dialog/scripted.js';
-import { runSimulatedCall } from '../../src/telephony/simulate/driver.js';
+import { runSimulatedCall, SimulationError } from '../../src/telephony/simulate/driver.js';
+import type { CallRecord } from '../../src/core/call-record.js';
+import type { CallLeg } from '../../src/telephony/port.js';
 import { SimulatedCallLeg, type TickResult } from '../../src/telephony/simulate/simulated-leg.js';
 import { TurnAsr } from '../../src/telephony/simulate/turn-asr.js';
 
@@ -53,9 +55,9 @@ describe('simulated call driver (real call core, scripted ASR, tone TTS, energy 
 
   it('injects text turns past the recogniser and records every final ASR result', async () => {
     const inner = new ScriptedAsr(['from the recogniser']);
-    const asr = new TurnAsr(inner);
-    const deps = createTestDeps({ asr });
     const leg = new SimulatedCallLeg();
+    const asr = new TurnAsr(inner, { callerAudioPending: () => leg.callerQueuedFrames > 0 });
+    const deps = createTestDeps({ asr });
     const plans = [{ mode: 'asr' as const }, { mode: 'inject' as const, text: 'typed words' }];
     const result = await runSimulatedCall({
       leg,
@@ -65,6 +67,7 @@ describe('simulated call driver (real call core, scripted ASR, tone TTS, energy 
         { pcm8k: tone(600), label: 'text' },
       ],
       run: (l, signal) => runCall(l, deps, signal),
+      recogniser: asr,
       beforeTurn: (i) => asr.setTurn(i, plans[i]!),
     });
     expect(asr.results.map((r) => [r.turn, r.source, r.text])).toEqual([
@@ -93,5 +96,29 @@ describe('simulated call driver (real call core, scripted ASR, tone TTS, energy 
     expect(hangups).toEqual(['caller-hangup']);
     expect(result.record.outcome).not.toBe('error');
     expect(deps.events.listenerCount).toBe(1); // only createTestDeps' own recorder is left
+  });
+
+  it('gives up on a bot that never gets to listening, and still hangs up and releases the call', async () => {
+    const deps = createTestDeps();
+    const leg = new SimulatedCallLeg();
+    let hungUp = false;
+    const silentCore = (l: CallLeg) =>
+      new Promise<CallRecord>((resolve) =>
+        l.on('hangup', () => {
+          hungUp = true;
+          resolve({ callId: l.id } as CallRecord);
+        }),
+      );
+    await expect(
+      runSimulatedCall({
+        leg,
+        events: deps.events,
+        turns: [{ pcm8k: tone(400), label: 'never heard' }],
+        run: silentCore,
+        idleTimeoutMs: 200,
+      }),
+    ).rejects.toThrow(SimulationError);
+    expect(hungUp).toBe(true);
+    expect(deps.events.listenerCount).toBe(1); // createTestDeps' own recorder
   });
 });

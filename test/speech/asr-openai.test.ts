@@ -27,7 +27,9 @@ describe('OpenAI-compatible transcription server', () => {
   });
 
   /** A local peer that parses the multipart request the way a real server does (via the fetch Request parser). */
-  async function serve(answer: (seen: Seen, n: number, res: ServerResponse) => void): Promise<{ base: string; seen: Seen[] }> {
+  async function serve(
+    answer: (seen: Seen, n: number, res: ServerResponse) => void,
+  ): Promise<{ base: string; seen: Seen[] }> {
     const seen: Seen[] = [];
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const parts: Buffer[] = [];
@@ -107,7 +109,11 @@ describe('OpenAI-compatible transcription server', () => {
     const { base, seen } = await serve((_s, n, res) =>
       n < 3 ? json(res, 503, 'warming up') : json(res, 200, { text: 'yes', segments: [] }),
     );
-    const asr = await createAsr(asrConfig.parse({ provider: 'openai', openai: { baseUrl: base, retries: 2 } }), logger, new Registry());
+    const asr = await createAsr(
+      asrConfig.parse({ provider: 'openai', openai: { baseUrl: base, retries: 2 } }),
+      logger,
+      new Registry(),
+    );
     const [r] = await collect(asr.transcribe(stream()));
     expect(r?.text).toBe('yes');
     expect(r?.confidence).toBe(1); // the server gave no log-probabilities
@@ -116,7 +122,11 @@ describe('OpenAI-compatible transcription server', () => {
 
   it('does not retry a 4xx and says what the server answered', async () => {
     const { base, seen } = await serve((_s, _n, res) => json(res, 401, { error: 'invalid api key' }));
-    const asr = await createAsr(asrConfig.parse({ provider: 'openai', openai: { baseUrl: base } }), logger, new Registry());
+    const asr = await createAsr(
+      asrConfig.parse({ provider: 'openai', openai: { baseUrl: base } }),
+      logger,
+      new Registry(),
+    );
     const err = await collect(asr.transcribe(stream())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AsrHttpError);
     expect(String(err)).toMatch(/answered 401 \(check speech\.asr\.openai\.apiKey\).*invalid api key/);

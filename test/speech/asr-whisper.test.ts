@@ -90,9 +90,7 @@ describe('whisper.cpp provider (stub model: real tiny.en compute, empty text)', 
 
   it('gives an empty final for an empty stream without touching the model', async () => {
     const results = await collect(asr.transcribe(once(new Int16Array(0))));
-    expect(results).toEqual([
-      expect.objectContaining({ text: '', final: true, confidence: 0, language: 'en' }),
-    ]);
+    expect(results).toEqual([expect.objectContaining({ text: '', final: true, confidence: 0, language: 'en' })]);
   });
 
   it('stops when its signal aborts and keeps serving other calls', async () => {

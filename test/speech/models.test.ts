@@ -6,12 +6,27 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { asrConfig } from '../../src/speech/config.js';
-import { MODEL_BASE_URL, STUB_MODEL_SHA256, modelBaseUrl, type WhisperModelInfo } from '../../src/speech/models/catalog.js';
-import { ModelDownloadError, downloadModel, ensureWhisperModel, type DownloadProgress } from '../../src/speech/models/download.js';
+import {
+  MODEL_BASE_URL,
+  STUB_MODEL_SHA256,
+  modelBaseUrl,
+  type WhisperModelInfo,
+} from '../../src/speech/models/catalog.js';
+import {
+  ModelDownloadError,
+  downloadModel,
+  ensureWhisperModel,
+  type DownloadProgress,
+} from '../../src/speech/models/download.js';
 import { STUB_WHISPER } from './helpers.js';
 
 const stub = readFileSync(STUB_WHISPER);
-const STUB_INFO: WhisperModelInfo = { name: 'stub', file: 'ggml-stub.bin', bytes: stub.length, sha256: STUB_MODEL_SHA256 };
+const STUB_INFO: WhisperModelInfo = {
+  name: 'stub',
+  file: 'ggml-stub.bin',
+  bytes: stub.length,
+  sha256: STUB_MODEL_SHA256,
+};
 
 type Mode = 'ok' | 'truncate' | 'corrupt' | 'ignore-range' | 'missing';
 
@@ -31,7 +46,7 @@ class ModelHost {
         return;
       }
       const body = Buffer.from(stub);
-      if (this.mode === 'corrupt') body[body.length - 10] ^= 0xff;
+      if (this.mode === 'corrupt') body.writeUInt8((body.readUInt8(body.length - 10) ^ 0xff) & 0xff, body.length - 10);
       const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       const from = m && this.mode !== 'ignore-range' ? Number(m[1]) : 0;
       const part = body.subarray(from);
@@ -117,7 +132,9 @@ describe('model downloader against a local model host', () => {
   });
 
   it('ensureWhisperModel: without download it names the command; with download it fetches from the configured host', async () => {
-    const cfg = asrConfig.parse({ whisperCpp: { model: 'tiny.en', modelDir: dir, downloadBaseUrl: baseUrl } }).whisperCpp;
+    const cfg = asrConfig.parse({
+      whisperCpp: { model: 'tiny.en', modelDir: dir, downloadBaseUrl: baseUrl },
+    }).whisperCpp;
     await expect(ensureWhisperModel(cfg, { download: false })).rejects.toThrow(/Fix: voicebot models download tiny.en/);
     // the local host serves the stub under tiny.en's name: the checksum catches it
     await expect(ensureWhisperModel(cfg, { download: true })).rejects.toThrow(
@@ -141,7 +158,8 @@ describe('model downloader against a local model host', () => {
           process.execPath,
           ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'models', ...args],
           { cwd: root, env: { ...process.env, VOICEBOT_CONFIG: '' }, timeout: 60_000 },
-          (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+          (err, stdout, stderr) =>
+            done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
         );
       });
     const bad = await run(['download', 'tiny.en', '--dir', dir, '--base-url', baseUrl, '--no-progress']);

@@ -81,7 +81,8 @@ describe('espeak-ng provider', () => {
     const tts = createTts(ttsConfig.parse({}), logger, metrics);
     const first = await collect(tts.synthesize('Thank you for calling.'));
     const second = await collect(tts.synthesize('Thank you for calling.'));
-    const join = (cs: TtsChunk[]) => Buffer.concat(cs.map((c) => Buffer.from(c.pcm.buffer, c.pcm.byteOffset, c.pcm.byteLength)));
+    const join = (cs: TtsChunk[]) =>
+      Buffer.concat(cs.map((c) => Buffer.from(c.pcm.buffer, c.pcm.byteOffset, c.pcm.byteLength)));
     expect(join(second).equals(join(first))).toBe(true);
     const text = await metrics.metrics();
     expect(text).toMatch(/voicebot_tts_cache_total\{result="hit"\} 1/);
@@ -230,7 +231,12 @@ describe('HTTP TTS providers against local peers', () => {
       expect(Int16Array.from(chunks.flatMap((c) => [...c.pcm]))).toEqual(speech);
       expect(chunks[0]?.sampleRate).toBe(24_000);
     }
-    expect(bodies[0]).toMatchObject({ model: 'tts-1', input: 'Your ticket is open.', voice: 'nova', response_format: 'wav' });
+    expect(bodies[0]).toMatchObject({
+      model: 'tts-1',
+      input: 'Your ticket is open.',
+      voice: 'nova',
+      response_format: 'wav',
+    });
     expect(bodies[1]).toMatchObject({ response_format: 'pcm' });
     expect(auths).toEqual(['Bearer sk-test', 'Bearer sk-test']);
   });

@@ -10,7 +10,6 @@ import type { VadEvent } from '../../src/speech/types.js';
 import { VadModelError, createVadFactory, type SileroVadFactory } from '../../src/speech/vad/silero.js';
 import {
   VAD_MODEL,
-  concat,
   energyBoundaries,
   loadClips,
   padWithBackground,

@@ -80,7 +80,9 @@ export class OpenAiAsrEngine implements AsrEngine {
       try {
         const body = await this.post(url, wav, options);
         const text = (body.text ?? '').trim();
-        const language = body.language ? (LANGUAGE_CODES[body.language.toLowerCase()] ?? body.language) : this.cfg.language;
+        const language = body.language
+          ? (LANGUAGE_CODES[body.language.toLowerCase()] ?? body.language)
+          : this.cfg.language;
         return {
           text,
           confidence: confidenceFrom(body),
@@ -91,7 +93,8 @@ export class OpenAiAsrEngine implements AsrEngine {
       } catch (err) {
         if (options.signal?.aborted) throw err;
         lastError = err as Error;
-        const retryable = !(err instanceof AsrHttpError) || err.status === undefined || err.status >= 500 || err.status === 429;
+        const retryable =
+          !(err instanceof AsrHttpError) || err.status === undefined || err.status >= 500 || err.status === 429;
         if (!retryable) throw err;
       }
     }

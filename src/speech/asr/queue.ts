@@ -43,7 +43,9 @@ export class WorkQueue {
       this.active++;
     } else {
       if (this.waiting.length >= this.limit) {
-        throw new AsrBusyError(`${this.describe}: queue full (${this.limit} waiting); raise the queue limit or parallelism`);
+        throw new AsrBusyError(
+          `${this.describe}: queue full (${this.limit} waiting); raise the queue limit or parallelism`,
+        );
       }
       await new Promise<void>((resolve, reject) => {
         const waiter: Waiter = {

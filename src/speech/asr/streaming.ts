@@ -109,7 +109,12 @@ export class StreamingAsr implements Asr {
         if (!(chunk instanceof Int16Array) || chunk.length === 0) continue;
         chunks.push(chunk);
         samples += chunk.length;
-        if (!this.engine.partials || partial || due || samplesToMs(samples - lastPartialAt) < this.opts.partialIntervalMs) {
+        if (
+          !this.engine.partials ||
+          partial ||
+          due ||
+          samplesToMs(samples - lastPartialAt) < this.opts.partialIntervalMs
+        ) {
           continue;
         }
         lastPartialAt = samples;

@@ -95,7 +95,10 @@ async function probeInChild(path: string, gpu: boolean, timeoutMs = 120_000): Pr
 /** Text tokens only: whisper's special tokens ([_BEG_], [_TT_42], <|endoftext|>) carry no confidence. */
 const isSpecial = (t: string) => /^\[_.*\]$/.test(t) || /^<\|.*\|>$/.test(t);
 
-export function recognitionFrom(segments: Segment[], fallbackLanguage: string): Omit<Recognition, 'processingMs' | 'queueMs'> {
+export function recognitionFrom(
+  segments: Segment[],
+  fallbackLanguage: string,
+): Omit<Recognition, 'processingMs' | 'queueMs'> {
   const text = segments
     .map((s) => s.text)
     .join('')

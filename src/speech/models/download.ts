@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { SpeechConfig } from '../config.js';
 import { WHISPER_MODELS, checkWhisperModel, modelBaseUrl, sha256File, type WhisperModelInfo } from './catalog.js';
 
@@ -106,7 +107,7 @@ async function transfer(
     let received = start;
     const total = info.bytes;
     opts.onProgress?.({ received, total, resumedFrom: start });
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
     body.on('data', (chunk: Buffer) => {
       received += chunk.length;
       kick();

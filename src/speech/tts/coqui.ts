@@ -17,7 +17,11 @@ export class CoquiProvider implements TtsProvider {
     url.searchParams.set('text', req.text);
     const speaker = req.voice ?? this.cfg.speakerId;
     if (speaker) url.searchParams.set('speaker_id', speaker);
-    const res = await fetchAudio(url.toString(), {}, { timeoutMs: this.cfg.timeoutMs, signal: req.signal, what: 'Coqui TTS' });
+    const res = await fetchAudio(
+      url.toString(),
+      {},
+      { timeoutMs: this.cfg.timeoutMs, signal: req.signal, what: 'Coqui TTS' },
+    );
     yield* audioChunks(res, req.signal);
   }
 

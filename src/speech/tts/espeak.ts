@@ -55,9 +55,12 @@ export class EspeakProvider implements TtsProvider {
       const result = await exited;
       if (req.signal.aborted) return;
       if (timedOut) throw new TtsError(`${this.cfg.binary} took longer than ${this.cfg.timeoutMs} ms for one sentence`);
-      if (result.error) throw new TtsError(`cannot run ${this.cfg.binary}: ${result.error.message} (apt-get install espeak-ng)`);
+      if (result.error)
+        throw new TtsError(`cannot run ${this.cfg.binary}: ${result.error.message} (apt-get install espeak-ng)`);
       if (result.code !== 0) {
-        throw new TtsError(`${this.cfg.binary} exited with ${result.code ?? result.signal}: ${stderr.trim().slice(0, 300)}`);
+        throw new TtsError(
+          `${this.cfg.binary} exited with ${result.code ?? result.signal}: ${stderr.trim().slice(0, 300)}`,
+        );
       }
     } finally {
       clearTimeout(timer);

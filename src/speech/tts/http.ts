@@ -26,11 +26,7 @@ export async function fetchAudio(
 }
 
 /** Streams a WAV body (or raw PCM16 at `rawRate`) as chunks, stopping as soon as `signal` aborts. */
-export async function* audioChunks(
-  res: Response,
-  signal: AbortSignal,
-  rawRate?: number,
-): AsyncGenerator<TtsChunk> {
+export async function* audioChunks(res: Response, signal: AbortSignal, rawRate?: number): AsyncGenerator<TtsChunk> {
   const wav = rawRate ? null : new WavStreamReader();
   const raw = rawRate ? new Pcm16Reader() : null;
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();

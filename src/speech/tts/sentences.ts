@@ -1,5 +1,23 @@
 /** Abbreviations whose dot does not end a sentence. */
-const ABBREVIATIONS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'vs', 'etc', 'e.g', 'i.e', 'no', 'nr', 'approx', 'min', 'max']);
+const ABBREVIATIONS = new Set([
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'prof',
+  'sr',
+  'jr',
+  'st',
+  'vs',
+  'etc',
+  'e.g',
+  'i.e',
+  'no',
+  'nr',
+  'approx',
+  'min',
+  'max',
+]);
 
 /** Longer sentences are cut at a comma or semicolon so the first audio does not wait for a long clause. */
 const LONG_SENTENCE = 160;

@@ -9,7 +9,11 @@ type SherpaTtsConfig = SpeechConfig['tts']['sherpaOnnx'];
 interface OfflineTts {
   sampleRate: number;
   numSpeakers: number;
-  generateAsync(req: { text: string; sid: number; speed: number }): Promise<{ samples: Float32Array; sampleRate: number }>;
+  generateAsync(req: {
+    text: string;
+    sid: number;
+    speed: number;
+  }): Promise<{ samples: Float32Array; sampleRate: number }>;
 }
 interface SherpaTtsModule {
   OfflineTts: { createAsync(config: object): Promise<OfflineTts> };

@@ -57,7 +57,8 @@ export class WavStreamReader {
         if ((format !== 1 && format !== 0xfffe) || bits !== 16) {
           throw new WavStreamError(`WAV stream is format ${format} with ${bits} bits; only 16-bit PCM is supported`);
         }
-        if (this.channels !== 1) throw new WavStreamError(`WAV stream has ${this.channels} channels; only mono is supported`);
+        if (this.channels !== 1)
+          throw new WavStreamError(`WAV stream has ${this.channels} channels; only mono is supported`);
         if (this.sampleRate < 4000 || this.sampleRate > 192_000) {
           throw new WavStreamError(`WAV stream has an implausible sample rate ${this.sampleRate}`);
         }

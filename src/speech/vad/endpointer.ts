@@ -135,7 +135,10 @@ export class Endpointer implements Vad {
       this.silentWindows = 0;
       if (this.onset < 0) {
         this.detectWindow = this.windowIndex - 1;
-        this.onset = this.findOnset(this.detectWindow, this.peakIn(this.detectWindow - this.lookbackWindows, this.detectWindow));
+        this.onset = this.findOnset(
+          this.detectWindow,
+          this.peakIn(this.detectWindow - this.lookbackWindows, this.detectWindow),
+        );
       }
       this.peakDb = Math.max(this.peakDb, db);
       this.maybeStart(now, events);
@@ -156,7 +159,14 @@ export class Endpointer implements Vad {
       this.peakDb = db;
       events.push({ type: 'speechStart', atMs: samplesToMs(now) });
     }
-    if (this.onset < 0) this.history.dropBefore(now - this.keepSamples);
+    this.history.dropBefore(this.keepAudioFrom(now));
+  }
+
+  /** Oldest sample still needed: pre-roll and onset look-back before an open candidate, else a look-back span. */
+  private keepAudioFrom(now: number): number {
+    if (this.onset < 0) return now - this.keepSamples;
+    const earliestOnset = Math.min(this.onset, this.detectWindow * WINDOW - msToSamples(ONSET_LOOKBACK_MS));
+    return earliestOnset - msToSamples(this.cfg.preRollMs);
   }
 
   private maybeStart(now: number, events: VadEvent[]): void {

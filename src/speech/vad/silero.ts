@@ -36,7 +36,8 @@ export class VadModelError extends Error {
  */
 export function checkVadModel(path: string): string {
   const abs = resolve(path);
-  const fix = 'set speech.vad.modelPath to a Silero VAD v5 .onnx file (github.com/snakers4/silero-vad, silero_vad.onnx)';
+  const fix =
+    'set speech.vad.modelPath to a Silero VAD v5 .onnx file (github.com/snakers4/silero-vad, silero_vad.onnx)';
   let size: number;
   try {
     const st = statSync(abs);

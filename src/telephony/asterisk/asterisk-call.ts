@@ -106,7 +106,10 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     if (opts.answer) await client.answer(callerChannelId, signal);
     await client.createBridge(bridgeId, signal);
     await client.addChannel(bridgeId, callerChannelId, signal);
-    const { port, value: rtp } = await ports.lease((p) => MediaLink.open(config.rtpBindHost, p, signal), signal);
+    const { port, value: rtp } = await ports.lease(
+      (p) => MediaLink.open(config.rtpBindHost, p, this.ctx.registry, signal),
+      signal,
+    );
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { silenceFill: this.ctx.silenceFill, metrics: this.ctx.registry });
     this.#link.on('audio', (frame) => this.emit('audio', frame));
@@ -115,7 +118,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     const inStasis = router.waitForStasis(mediaChannelId, config.stasisTimeoutMs, signal);
     inStasis.catch(() => undefined); // observed below; avoid an unhandled rejection if externalMedia fails first
     const media = await client.externalMedia(
-      { channelId: mediaChannelId, externalHost: `${config.rtpHost}:${port}`, format: 'ulaw' },
+      { channelId: mediaChannelId, externalHost: hostPort(config.rtpHost, port), format: 'ulaw' },
       signal,
     );
     this.ids.remote = unicastRemote(media);
@@ -133,7 +136,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     Object.assign(this.ids, ids);
     const { port, value: rtp } = await this.ctx.ports.lease(async (p) => {
       if (p !== ids.rtpPort) throw Object.assign(new Error('not our port'), { code: 'EADDRINUSE' });
-      return MediaLink.open(this.ctx.config.rtpBindHost, p, this.signal);
+      return MediaLink.open(this.ctx.config.rtpBindHost, p, this.ctx.registry, this.signal);
     }, this.signal);
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { silenceFill: this.ctx.silenceFill, metrics: this.ctx.registry });
@@ -309,6 +312,32 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     return this.#released;
   }
 
+  /**
+   * Hand the call over to another bot process (rolling restart): release only what this process holds (socket,
+   * port, routes) and leave channels, bridge and session on Asterisk for the next instance to reattach.
+   */
+  detach(): Promise<void> {
+    if (!this.#released) {
+      this.#hangupReason = 'handed over';
+      this.#ended.abort(new Error('call handed over to another instance'));
+      this.emit('hangup', 'handed over');
+      this.#released = (async () => {
+        const link = this.#link;
+        this.#link = null;
+        if (link) {
+          await link.close();
+          this.ctx.ports.release(this.ids.rtpPort);
+        }
+        for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
+          if (id) this.ctx.router.release(id);
+        this.#channelEvents.removeAllListeners();
+        this.log.info('call detached for hand-over');
+        this.ctx.onCallReleased?.(this.id);
+      })();
+    }
+    return this.#released;
+  }
+
   async #releaseMedia(): Promise<void> {
     const link = this.#link;
     this.#link = null;
@@ -362,4 +391,9 @@ function unicastRemote(ch: AriChannel): { address: string; port: number } {
   if (!address || !Number.isInteger(port) || port <= 0)
     throw new Error('externalMedia reply has no UNICASTRTP_LOCAL_ADDRESS/PORT channel variables');
   return { address, port };
+}
+
+/** host:port for external_host; IPv6 literals need brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -132,10 +132,20 @@ export class AsteriskBackend implements TelephonyBackend {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop taking calls. By default every call is ended; with `handOver` the calls stay up on Asterisk (channels,
+   * bridge, session entry) so the next instance sharing the session store reattaches them after its resync.
+   */
+  async stop(opts: { handOver?: boolean } = {}): Promise<void> {
     this.#stopping = true;
     await this.#stream.stop();
-    await Promise.all([...this.calls.values()].map((c) => c.end('backend stopping', { hangupCaller: true })));
+    const calls = [...this.calls.values()];
+    await Promise.all(
+      // a caller already talking to an agent is never cut off by a bot shutdown
+      calls.map((c) =>
+        opts.handOver || c.agentChannelId ? c.detach() : c.end('backend stopping', { hangupCaller: true }),
+      ),
+    );
     // call handlers see the hangup and return; bound the wait so one stuck handler cannot block shutdown
     await Promise.race([Promise.allSettled([...this.#running]), delay(STOP_TIMEOUT_MS)]);
     await this.#resyncing;

@@ -56,8 +56,15 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
   }
 
   /** Bind a socket on `port` (the caller chooses the port from the configured range). */
-  static open(host: string, port: number, signal?: AbortSignal): Promise<RtpSession> {
-    return RtpSession.open({ host, port, payloadType: 0, lockToFirstSource: true, ...(signal ? { signal } : {}) });
+  static open(host: string, port: number, metrics: Registry, signal?: AbortSignal): Promise<RtpSession> {
+    return RtpSession.open({
+      host,
+      port,
+      payloadType: 0,
+      lockToFirstSource: true,
+      metrics,
+      ...(signal ? { signal } : {}),
+    });
   }
 
   get localPort(): number {

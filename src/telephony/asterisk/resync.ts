@@ -71,8 +71,22 @@ async function reattachSessions(
     if (s.backend !== 'asterisk' || !s.callId.startsWith(SESSION_PREFIX)) continue;
     const callId = s.callId.slice(SESSION_PREFIX.length);
     if (calls.has(callId)) continue;
-    const ids = s.backendData as unknown as AsteriskCallIds & { direction?: 'inbound' | 'outbound'; to?: string };
+    const ids = s.backendData as unknown as AsteriskCallIds & {
+      direction?: 'inbound' | 'outbound';
+      to?: string;
+      agentChannelId?: string | null;
+    };
     const caller = byId.get(ids.callerChannelId);
+    if (ids.agentChannelId) {
+      // handed to a person: never ours to serve or to cut; clean up once one side has hung up
+      const agentUp = byId.has(ids.agentChannelId);
+      if (caller && agentUp) continue;
+      if (caller) await client.hangup(ids.callerChannelId).catch(() => undefined);
+      if (agentUp) await client.hangup(ids.agentChannelId).catch(() => undefined);
+      await client.destroyBridge(ids.bridgeId).catch(() => undefined);
+      await sessions.delete(s.callId);
+      continue;
+    }
     const usable = caller && bridgeIds.has(ids.bridgeId) && byId.has(ids.mediaChannelId) && ids.remote;
     if (!usable) {
       // leftovers of a call nobody can serve any more: release them on Asterisk too

@@ -121,6 +121,7 @@ export async function runSimulatedCall(opts: SimulationOptions): Promise<Simulat
   };
 
   const reports: TurnReport[] = [];
+  let failure: unknown;
   try {
     for (const [index, turn] of opts.turns.entries()) {
       await pump(botIdle);
@@ -138,6 +139,8 @@ export async function runSimulatedCall(opts: SimulationOptions): Promise<Simulat
       reports.push({ label: turn.label, botReacted: call.state !== 'listening' });
     }
     await pump(botIdle);
+  } catch (err) {
+    failure = err; // still hang up and let the core finish before reporting it
   } finally {
     leg.callerHangup('caller-hangup');
     offRecogniser?.();
@@ -147,6 +150,7 @@ export async function runSimulatedCall(opts: SimulationOptions): Promise<Simulat
     const record = await settleWithin(running, END_GRACE_MS, () =>
       abort.abort(new SimulationError('call core did not end')),
     );
+    if (failure !== undefined) throw failure;
     return { record, turns: reports, botAudio: leg.recording(), lineMs: leg.ticks * SIM_FRAME_MS };
   } finally {
     unsubscribe();

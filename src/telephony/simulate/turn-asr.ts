@@ -24,32 +24,51 @@ export interface TurnAsrResult {
   at: number;
 }
 
+export interface TurnAsrOptions {
+  onResult?: (result: TurnAsrResult) => void;
+  /**
+   * Is some of the current turn's audio still waiting to go down the line? An utterance that ends while it is
+   * (a pause inside a clip) is not the turn's last, so it goes to the recogniser; the scripted text goes with
+   * the turn's last utterance. Default: every utterance counts as the last.
+   */
+  callerAudioPending?: () => boolean;
+}
+
+interface Utterance {
+  turn: number;
+  /** performance.now() when its audio stream ended (0 while open) */
+  endedAt: number;
+  /** decided when the stream ends: the turn's last utterance, and its text is still unused */
+  scripted: boolean;
+  settled: boolean;
+}
+
 /**
  * Wraps the real Asr for simulated calls: per turn it runs recognition, injects a scripted text, or
- * substitutes a reference text after running recognition. Every final result is recorded with its timings.
+ * substitutes a reference text after running recognition. Every final result is recorded with its timings,
+ * and busy() tells a driver in accelerated time that a finished utterance is still being recognised.
  */
 export class TurnAsr implements Asr {
   readonly results: TurnAsrResult[] = [];
   #turn = -1;
   #plan: TurnText = { mode: 'asr' };
-  #consumed = false;
+  #used = false;
   /** recognitions whose audio has ended and whose final result is not out yet */
   #awaitingFinal = 0;
   readonly #listeners = new Set<() => void>();
 
   constructor(
     private readonly inner: Asr,
-    private readonly onResult?: (result: TurnAsrResult) => void,
+    private readonly opts: TurnAsrOptions = {},
   ) {}
 
   /** Called before the turn's audio is fed. */
   setTurn(turn: number, plan: TurnText): void {
     this.#turn = turn;
     this.#plan = plan;
-    this.#consumed = false;
+    this.#used = false;
   }
 
-  /** true while an utterance has ended and its recognition is still running (the dialog has not heard it yet) */
   busy(): boolean {
     return this.#awaitingFinal > 0;
   }
@@ -60,100 +79,96 @@ export class TurnAsr implements Asr {
     return () => this.#listeners.delete(cb);
   }
 
-  #setAwaiting(delta: number): void {
-    this.#awaitingFinal += delta;
-    for (const cb of this.#listeners) cb();
-  }
-
   async *transcribe(audio: AsyncIterable<Int16Array>, options?: AsrOptions): AsyncIterable<AsrResult> {
-    const ended = { at: 0, settled: false };
-    const settle = () => {
-      if (ended.at > 0 && !ended.settled) {
-        ended.settled = true;
-        this.#setAwaiting(-1);
-      }
+    const plan = this.#plan;
+    const u: Utterance = { turn: this.#turn, endedAt: 0, scripted: false, settled: false };
+    const onEnd = () => {
+      u.endedAt = performance.now();
+      u.scripted = plan.mode !== 'asr' && !this.#used && !(this.opts.callerAudioPending?.() ?? false);
+      if (u.scripted) this.#used = true;
+      this.#changeAwaiting(1);
     };
     try {
-      yield* this.#transcribe(
-        trackEnd(audio, ended, () => this.#setAwaiting(1)),
-        ended,
-        settle,
-        options,
-      );
-    } finally {
-      settle();
-    }
-  }
-
-  async *#transcribe(
-    tracked: AsyncIterable<Int16Array>,
-    ended: { at: number },
-    settle: () => void,
-    options?: AsrOptions,
-  ): AsyncIterable<AsrResult> {
-    const turn = this.#turn;
-    // One scripted text per turn; extra utterances within the turn (a pause in a clip) go to the recogniser.
-    const plan = this.#consumed ? ({ mode: 'asr' } as const) : this.#plan;
-    if (plan.mode !== 'asr') this.#consumed = true;
-
-    if (plan.mode === 'inject') {
-      let samples = 0;
-      for await (const chunk of tracked) samples += chunk.length;
-      const timings = { audioMs: Math.round(samples / 16), processingMs: 0, queueMs: 0 };
-      this.#record({
-        turn,
-        source: 'injected',
-        text: plan.text,
-        recognised: null,
-        confidence: 1,
-        timings,
-        finalAfterEndMs: performance.now() - ended.at,
-        at: performance.now(),
-      });
-      settle();
-      yield { text: plan.text, confidence: 1, language: 'en', final: true, timings };
-      return;
-    }
-
-    for await (const result of this.inner.transcribe(tracked, options)) {
-      if (!result.final) {
-        if (plan.mode === 'asr') yield result;
-        continue;
+      if (plan.mode === 'inject') {
+        // hold the audio until the stream ends: only then is it known whether this utterance gets the text
+        const chunks: Int16Array[] = [];
+        for await (const chunk of audio) chunks.push(chunk);
+        onEnd();
+        if (u.scripted) {
+          yield this.#injected(u, plan.text, chunks);
+          return;
+        }
+        yield* this.#recognise(u, plan, replay(chunks), options);
+        return;
       }
-      const text = plan.mode === 'substitute' ? plan.text : result.text;
-      const confidence = plan.mode === 'substitute' ? 1 : result.confidence;
-      this.#record({
-        turn,
-        source: plan.mode === 'substitute' ? 'substituted' : 'asr',
-        text,
-        recognised: result.text,
-        confidence: result.confidence,
-        timings: result.timings,
-        finalAfterEndMs: performance.now() - ended.at,
-        at: performance.now(),
-      });
-      settle();
-      yield { ...result, text, confidence };
+      yield* this.#recognise(u, plan, trackEnd(audio, onEnd), options);
+    } finally {
+      this.#settle(u);
     }
-  }
-
-  #record(result: TurnAsrResult): void {
-    this.results.push(result);
-    this.onResult?.(result);
   }
 
   close(): Promise<void> {
     return this.inner.close();
   }
+
+  #injected(u: Utterance, text: string, chunks: Int16Array[]): AsrResult {
+    const samples = chunks.reduce((n, c) => n + c.length, 0);
+    const timings = { audioMs: Math.round(samples / 16), processingMs: 0, queueMs: 0 };
+    this.#record(u, { source: 'injected', text, recognised: null, confidence: 1, timings });
+    return { text, confidence: 1, language: 'en', final: true, timings };
+  }
+
+  async *#recognise(
+    u: Utterance,
+    plan: TurnText,
+    audio: AsyncIterable<Int16Array>,
+    options?: AsrOptions,
+  ): AsyncIterable<AsrResult> {
+    for await (const result of this.inner.transcribe(audio, options)) {
+      if (!result.final) {
+        if (plan.mode === 'asr') yield result;
+        continue;
+      }
+      const substitute = u.scripted && plan.mode === 'substitute';
+      const text = substitute ? plan.text : result.text;
+      const confidence = substitute ? 1 : result.confidence;
+      this.#record(u, {
+        source: substitute ? 'substituted' : 'asr',
+        text,
+        recognised: result.text,
+        confidence: result.confidence,
+        timings: result.timings,
+      });
+      yield { ...result, text, confidence };
+    }
+  }
+
+  #record(u: Utterance, r: Omit<TurnAsrResult, 'turn' | 'finalAfterEndMs' | 'at'>): void {
+    const at = performance.now();
+    const result: TurnAsrResult = { turn: u.turn, ...r, finalAfterEndMs: u.endedAt ? at - u.endedAt : 0, at };
+    this.results.push(result);
+    this.#settle(u);
+    this.opts.onResult?.(result);
+  }
+
+  #settle(u: Utterance): void {
+    if (u.endedAt === 0 || u.settled) return;
+    u.settled = true;
+    this.#changeAwaiting(-1);
+  }
+
+  #changeAwaiting(delta: number): void {
+    this.#awaitingFinal += delta;
+    for (const cb of this.#listeners) cb();
+  }
 }
 
-/** Pass audio through, noting when the stream ended. */
-async function* trackEnd(
-  audio: AsyncIterable<Int16Array>,
-  ended: { at: number },
-  onEnd: () => void,
-): AsyncIterable<Int16Array> {
+/** Pass audio through, calling `onEnd` when the stream ends. */
+async function* trackEnd(audio: AsyncIterable<Int16Array>, onEnd: () => void): AsyncIterable<Int16Array> {
   for await (const chunk of audio) yield chunk;
-  ended.at = performance.now();
   onEnd();
+}
+
+async function* replay(chunks: readonly Int16Array[]): AsyncIterable<Int16Array> {
+  for (const chunk of chunks) yield chunk;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { CallEventBus } from '../../core/call-events.js';
@@ -62,6 +63,12 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
   });
 
   web.get(TEST_CALL_WS_PATH, { websocket: true }, (socket, req) => {
+    if (!sameOrigin(req.headers.origin, req.headers.host)) {
+      // another web site in the user's browser must not open calls (cross-site WebSocket hijacking)
+      started.inc({ result: 'forbidden-origin' });
+      socket.close(1008, 'origin not allowed');
+      return;
+    }
     const handler = onCall;
     if (!handler || calls.size >= maxCalls) {
       const reason = handler ? 'busy' : 'not-ready';
@@ -70,14 +77,16 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
       socket.close(1013, reason === 'busy' ? 'too many test calls' : 'bot not ready');
       return;
     }
+    const id = randomUUID();
+    const callLog = callLogger(log, id);
     const leg = new BrowserCallLeg({
+      id,
       socket,
-      logger: log,
+      logger: callLog,
       metrics: opts.metrics,
       from: `browser:${req.ip}`,
       transferOutcome: opts.transferOutcome,
     });
-    const callLog = callLogger(log, leg.id);
     const unsubscribe = opts.events.subscribe((event) => {
       if (event.callId === leg.id) leg.send({ type: 'event', event });
     });
@@ -125,6 +134,16 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
       await endAll('backend-stopped');
     },
   };
+}
+
+/** Browsers send Origin on WebSocket upgrades; other clients (tests, scripts) may send none. */
+function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** onCall should not throw (runCall never does); guard anyway so one broken call cannot leak its socket. */

@@ -42,6 +42,8 @@ export interface PlaceCallOptions {
   to?: string;
   app?: string;
   callerName?: string;
+  /** stream silence whenever the caller is not sending audio, like a real phone (default false) */
+  continuous?: boolean;
 }
 
 interface EmulatorEvents {
@@ -124,6 +126,11 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     this.#opts.endpoints[endpoint] = behaviour;
   }
 
+  /** The `telephony.asterisk` config keys that point the bot at this emulator. */
+  ariConfig(app = this.#opts.app): { url: string; username: string; password: string; app: string } {
+    return { url: this.url, username: this.#opts.username, password: this.#opts.password, app };
+  }
+
   /** Apps with an open event websocket. */
   connectedApps(): string[] {
     return [...new Set(this.#sockets.values())];
@@ -153,6 +160,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     ch.inStasis = true;
     const party = this.#attachParty(ch, 'caller');
     this.#emit(app, { type: 'StasisStart', args: [], channel: channelJson(ch) });
+    if (opts.continuous) party.streamIdleSilence();
     return party;
   }
 
@@ -526,7 +534,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     const app = need('app');
     const host = need('external_host');
     const format = need('format');
-    if (format !== 'ulaw') throw new HttpError(400, `emulator supports format=ulaw only, not ${format}`);
+    if (format !== 'ulaw' && format !== 'slin16')
+      throw new HttpError(400, `emulator supports format=ulaw and slin16, not ${format}`);
     if ((q.get('encapsulation') ?? 'rtp') !== 'rtp' || (q.get('transport') ?? 'udp') !== 'udp')
       throw new HttpError(400, 'emulator supports rtp over udp only');
     const [address, portText] = splitHostPort(host);
@@ -534,7 +543,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     const ch = this.#newChannel(id, 'unicastrtp', `UnicastRTP/${host}-${id.slice(0, 8)}`, app);
     ch.state = 'Up';
     // the socket opens synchronously enough for the reply; bind happens before the reply is written
-    return UnicastRtpEndpoint.open(this.#opts.host, { address, port: Number(portText) })
+    return UnicastRtpEndpoint.open(this.#opts.host, { address, port: Number(portText) }, format)
       .then((media) => {
         this.mediaEndpoints.push(media);
         if (!this.channels.has(id)) return media.close();

@@ -1,11 +1,21 @@
 /**
- * ARI + RTP emulator (a faithful stand-in for Asterisk 22 per FACTS §1) and SIP-less callers.
+ * ARI + RTP emulator (a faithful stand-in for Asterisk 22 per FACTS §1) and SIP-less parties.
  *
- *   const emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'busy' } } });
- *   // point the bot at emu.url with emu.username / emu.password
- *   const caller = await emu.placeCall({ from: '+15551234567', to: '100' });   // rejects CallRejected(603) if no app
- *   await caller.sendWav('../shared/audio/jfk.wav', { speed: 1 });             // μ-law RTP via the externalMedia leg
- *   caller.dtmf('0'); caller.hangup(); caller.receivedPcm(); await caller.ended;
+ *   const emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'busy', ringMs: 50 } } });
+ *   emu.ariConfig();                      // {url, username, password, app} for telephony.asterisk
+ *   const caller = await emu.placeCall({ from: '+15551234567', to: '100' }); // rejects CallRejected(603) if no app
+ *   await caller.sendWav('../shared/audio/jfk.wav', { speed: 1 }); // μ-law RTP into the bridge (speed 0 = burst)
+ *   caller.dtmf('0'); caller.hangup(); caller.receivedPcm(); caller.audibleMs(); await caller.ended;
+ *   emu.on('party', (agentOrCallee, endpoint) => …);  // channels the app originates get a Party too
+ *   emu.dropWebsockets(refuseMs);          // events are lost until the app reconnects
+ *   emu.requestsTo('POST', /\/channels\/create$/)[0].body.variables   // every REST request is logged
+ *   emu.channels / emu.bridges / emu.mediaEndpoints[i].stats / emu.lostEvents   // leak and quirk checks
+ *
+ * Quirks reproduced: externalMedia replies before its StasisStart (early addChannel → 422); StasisStart for every
+ * channel in the app (UnicastRTP, originated); strict RTP (a new source is learned after 4 packets, earlier ones
+ * dropped); no audio to the caller until the app sends; slin16 sends PT 118 but drops audio sent back; /play takes
+ * the channel out of its bridge; events lost while no websocket is connected; 603 when no app is connected; a
+ * caller hangup gives ChannelHangupRequest/StasisEnd/ChannelDestroyed without a useful cause.
  */
 import { AriEmulator, type AriEmulatorOptions } from './emulator.js';
 

@@ -34,6 +34,9 @@ export class Party extends EventEmitter<PartyEvents> {
   readonly receivedUlaw: Buffer[] = [];
   mohStarted = 0;
   #ended: string | null = null;
+  /** a send in progress pauses the idle silence stream */
+  #sending = 0;
+  #idleTimer: NodeJS.Timeout | null = null;
   readonly ended: Promise<string>;
 
   constructor(
@@ -58,10 +61,30 @@ export class Party extends EventEmitter<PartyEvents> {
     this.emit('audio', pcm, at);
   }
 
+  /**
+   * Stream silence at 50 packets/s whenever nothing else is being sent, like a real phone (and Asterisk bridging
+   * it). Frames follow an absolute 20 ms clock.
+   */
+  streamIdleSilence(): void {
+    if (this.#idleTimer || this.#ended) return;
+    const silence = ulawEncode(new Int16Array(FRAME_SAMPLES));
+    const start = performance.now();
+    let n = 0;
+    const tick = () => {
+      if (this.#ended) return;
+      const due = Math.floor((performance.now() - start) / 20);
+      for (; n <= due; n++) if (this.#sending === 0) this.emit('frame', silence);
+      this.#idleTimer = setTimeout(tick, Math.max(1, start + n * 20 - performance.now()));
+    };
+    tick();
+  }
+
   /** called by the emulator */
   end(reason: string): void {
     if (this.#ended) return;
     this.#ended = reason;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
     this.emit('ended', reason);
   }
 
@@ -88,14 +111,19 @@ export class Party extends EventEmitter<PartyEvents> {
     const speed = opts.speed ?? 1;
     const frameMs = speed > 0 ? 20 / speed : 0;
     const start = performance.now();
-    for (let i = 0, n = 0; i < pcm8k.length && !this.#ended && !opts.signal?.aborted; i += FRAME_SAMPLES, n++) {
-      const frame = new Int16Array(FRAME_SAMPLES);
-      frame.set(pcm8k.subarray(i, i + FRAME_SAMPLES));
-      this.emit('frame', ulawEncode(frame));
-      const due = start + (n + 1) * frameMs;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      else if (n % 10 === 9) await new Promise((r) => setImmediate(r));
+    this.#sending++;
+    try {
+      for (let i = 0, n = 0; i < pcm8k.length && !this.#ended && !opts.signal?.aborted; i += FRAME_SAMPLES, n++) {
+        const frame = new Int16Array(FRAME_SAMPLES);
+        frame.set(pcm8k.subarray(i, i + FRAME_SAMPLES));
+        this.emit('frame', ulawEncode(frame));
+        const due = start + (n + 1) * frameMs;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        else if (n % 10 === 9) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.#sending--;
     }
   }
 

@@ -1,5 +1,9 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { parseRtpPacket, RtpStream } from './wire.js';
+import { parseRtpPacket, RtpStream, ulawDecode } from './wire.js';
+
+/** What the app asked for: μ-law works both ways; slin16 comes as PT 118 but audio sent back is dropped. */
+export type ExternalMediaFormat = 'ulaw' | 'slin16';
+const SLIN16_PT = 118;
 
 /** Asterisk's strict RTP: a new source must send this many packets in a row before it is accepted. */
 export const STRICT_RTP_PROBATION = 4;
@@ -11,6 +15,8 @@ export interface UnicastRtpStats {
   droppedMalformed: number;
   /** packets the app sent that were not 172-byte PT 0 */
   wrongFormat: number;
+  /** 16 kHz audio the app sent back on a slin16 channel: Asterisk drops it */
+  droppedSlin16: number;
 }
 
 /**
@@ -19,7 +25,14 @@ export interface UnicastRtpStats {
  * strict RTP source learning.
  */
 export class UnicastRtpEndpoint {
-  readonly stats: UnicastRtpStats = { sent: 0, received: 0, droppedStrict: 0, droppedMalformed: 0, wrongFormat: 0 };
+  readonly stats: UnicastRtpStats = {
+    sent: 0,
+    received: 0,
+    droppedStrict: 0,
+    droppedMalformed: 0,
+    wrongFormat: 0,
+    droppedSlin16: 0,
+  };
   readonly #socket: Socket;
   readonly #out = new RtpStream();
   #learned: string;
@@ -30,13 +43,18 @@ export class UnicastRtpEndpoint {
   private constructor(
     socket: Socket,
     readonly remote: { address: string; port: number },
+    readonly format: ExternalMediaFormat,
   ) {
     this.#socket = socket;
     this.#learned = `${remote.address}:${remote.port}`;
     socket.on('message', (msg, rinfo) => this.#receive(msg, `${rinfo.address}:${rinfo.port}`));
   }
 
-  static async open(host: string, remote: { address: string; port: number }): Promise<UnicastRtpEndpoint> {
+  static async open(
+    host: string,
+    remote: { address: string; port: number },
+    format: ExternalMediaFormat = 'ulaw',
+  ): Promise<UnicastRtpEndpoint> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -45,7 +63,7 @@ export class UnicastRtpEndpoint {
         resolve();
       });
     });
-    return new UnicastRtpEndpoint(socket, remote);
+    return new UnicastRtpEndpoint(socket, remote, format);
   }
 
   get local(): { address: string; port: number } {
@@ -57,7 +75,13 @@ export class UnicastRtpEndpoint {
   send(ulaw: Buffer): void {
     if (this.#closed) return;
     this.stats.sent++;
-    this.#socket.send(this.#out.packet(ulaw, 0), this.remote.port, this.remote.address);
+    const packet = this.format === 'slin16' ? this.#out.packet(toSlin16(ulaw), SLIN16_PT) : this.#out.packet(ulaw, 0);
+    this.#socket.send(packet, this.remote.port, this.remote.address);
+  }
+
+  /** Arbitrary bytes from Asterisk's own socket to the app (malformed-packet tests: the source is right). */
+  sendRaw(bytes: Buffer): void {
+    if (!this.#closed) this.#socket.send(bytes, this.remote.port, this.remote.address);
   }
 
   #receive(msg: Buffer, source: string): void {
@@ -77,6 +101,10 @@ export class UnicastRtpEndpoint {
       this.#learned = source;
       this.#candidate = null;
     }
+    if (this.format === 'slin16') {
+      this.stats.droppedSlin16++;
+      return;
+    }
     if (p.payloadType !== 0 || p.payload.length !== 160) this.stats.wrongFormat++;
     if (p.payloadType !== 0) return;
     this.stats.received++;
@@ -88,4 +116,15 @@ export class UnicastRtpEndpoint {
     this.#closed = true;
     this.#socket.close();
   }
+}
+
+/** 8 kHz μ-law frame → 16 kHz signed linear, big-endian (network order), sample-doubled. */
+function toSlin16(ulaw: Buffer): Buffer {
+  const pcm = ulawDecode(ulaw);
+  const out = Buffer.alloc(pcm.length * 4);
+  for (let i = 0; i < pcm.length; i++) {
+    out.writeInt16BE(pcm[i]!, i * 4);
+    out.writeInt16BE(pcm[i]!, i * 4 + 2);
+  }
+  return out;
 }

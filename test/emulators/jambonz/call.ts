@@ -31,6 +31,8 @@ export interface CallSettings {
   ackTimeoutMs: number;
   /** behave like a media server without mark support */
   ignoreMarks?: boolean;
+  /** stream caller audio at this rate (and say so in the metadata) whatever the listen verb asked */
+  streamRate?: number;
 }
 
 export interface CallInfo {
@@ -167,7 +169,7 @@ export class EmulatedCall extends EventEmitter {
 
   async #runListen(props: Verb): Promise<'closed' | 'redirected'> {
     this.listens++;
-    this.#audioRate = Number(props.sampleRate ?? 8000);
+    this.#audioRate = this.#s.streamRate ?? Number(props.sampleRate ?? 8000);
     const bidi = (props.bidirectionalAudio ?? {}) as { streaming?: boolean; sampleRate?: number };
     const outRate = Number(bidi.sampleRate ?? this.#audioRate);
     const auth = props.wsAuth as { username: string; password: string } | undefined;
@@ -239,7 +241,7 @@ export class EmulatedCall extends EventEmitter {
 
   async #runDial(props: Verb, rest: Verb[]): Promise<Verb[]> {
     const target = ((props.target as Verb[] | undefined) ?? [])[0] ?? {};
-    const outcome = this.#s.dial(target);
+    let outcome = this.#s.dial(target);
     this.dialAttempts.push({
       target,
       headers: (props.headers ?? {}) as Record<string, string>,
@@ -248,11 +250,18 @@ export class EmulatedCall extends EventEmitter {
     });
     this.emit('dial', outcome);
     if (outcome === 'answered' && typeof target.confirmHook === 'string') {
-      await this.#hook(
-        target.confirmHook,
-        { call_sid: `${this.callSid}-b`, parent_call_sid: this.callSid },
-        'dial:confirm',
+      // The confirm application runs on the agent's leg before bridging; a hangup there rejects the agent.
+      const verbs = this.#accept(
+        await this.#hook(
+          target.confirmHook,
+          { call_sid: `${this.callSid}-b`, parent_call_sid: this.callSid, direction: 'outbound' },
+          'dial:confirm',
+        ),
       );
+      if (verbs.some((v) => normalizeVerb(v)[0] === 'hangup')) {
+        outcome = 'failed';
+        this.dialAttempts.at(-1)!.outcome = outcome;
+      }
     }
     if (!props.actionHook) return rest;
     const result = {

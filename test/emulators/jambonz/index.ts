@@ -23,6 +23,8 @@ export interface JambonzEmulatorOptions {
   ackTimeoutMs?: number;
   /** behave like a media server without mark support */
   ignoreMarks?: boolean;
+  /** stream caller audio at this rate (and say so in the metadata) whatever the listen verb asked */
+  streamRate?: number;
   /** run a REST API peer (POST /v1/Accounts/{sid}/Calls) with these credentials */
   rest?: { accountSid: string; apiKey: string };
 }
@@ -61,6 +63,7 @@ export async function startJambonzEmulator(opts: JambonzEmulatorOptions): Promis
     dial: opts.dial ?? (() => 'answered'),
     ackTimeoutMs: opts.ackTimeoutMs ?? 5000,
     ignoreMarks: opts.ignoreMarks ?? false,
+    ...(opts.streamRate ? { streamRate: opts.streamRate } : {}),
   };
   const calls: EmulatedCall[] = [];
   const createCallRequests: CreateCallRequest[] = [];

@@ -225,6 +225,13 @@ ui.call.addEventListener('click', () => {
   void startCall();
 });
 
+// DTMF: the configured escalation digit (default 0) asks for a person
+for (const key of document.querySelectorAll('#keypad button')) {
+  key.addEventListener('click', () => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'dtmf', digit: key.textContent }));
+  });
+}
+
 ui.hangup.addEventListener('click', () => {
   if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'hangup' }));
   void teardown('hangup');

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { CallEventBus } from '../core/call-events.js';
+import type { Logger } from '../log/logger.js';
+import type { SessionStore } from '../session/store.js';
+import type { Tts } from '../speech/types.js';
+import { createAsteriskBackend } from './asterisk/backend.js';
+import { registerTestCall } from '../web/test-call/plugin.js';
+import { createJambonzBackend, registerJambonz } from '../../jambonz-adapter/src/index.js';
+import type { TelephonyBackend } from './port.js';
+import type { OutboundDialer } from './outbound/service.js';
+
+export interface BackendDeps {
+  config: Config;
+  web: FastifyInstance;
+  logger: Logger;
+  metrics: Registry;
+  events: CallEventBus;
+  sessions: SessionStore;
+  tts: Tts;
+}
+
+export interface SelectedBackend {
+  backend: TelephonyBackend;
+  /** set when the backend can place outbound calls */
+  dialer: OutboundDialer | null;
+  ringSec: number;
+}
+
+/**
+ * Build the configured telephony backend and mount its routes on the web server (before it listens).
+ * With no backend configured, the browser test-call page is the backend.
+ */
+export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
+  const { config, web, logger, metrics, events, sessions, tts } = deps;
+  const { telephony } = config;
+  if (telephony.backend === 'asterisk' && telephony.asterisk) {
+    const backend = createAsteriskBackend(config, { logger, metrics, sessions, events, tts });
+    return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
+  }
+  if (telephony.backend === 'jambonz' && telephony.jambonz) {
+    const backend = createJambonzBackend(telephony.jambonz, { logger, metrics });
+    await registerJambonz(web, { backend });
+    return { backend, dialer: backend, ringSec: 30 };
+  }
+  const backend = await registerTestCall(web, { logger, metrics, events });
+  return { backend, dialer: null, ringSec: 30 };
+}
