@@ -95,25 +95,39 @@ class Sender {
 }
 
 /** |send time − scheduled time| (ms) of pacer sends during the measurement window, across all streams. */
-let lates: number[] = [];
+let lateBuf = new Float64Array(1 << 16);
+let lateCount = 0;
 let measuring = false;
+
+function recordLate(ms: number): void {
+  if (lateCount === lateBuf.length) {
+    const bigger = new Float64Array(lateBuf.length * 2);
+    bigger.set(lateBuf);
+    lateBuf = bigger;
+  }
+  lateBuf[lateCount++] = ms;
+}
 
 async function openStream(): Promise<Stream> {
   const session = await RtpSession.open({ host: '127.0.0.1' });
   const jitter = new JitterBuffer({ depthFrames: 3, frameSamples: 160, conceal: 'fade' });
   const up = new Resampler(8000, 16000);
   const down = new Resampler(16000, 8000);
+  // Per-stream scratch buffers: the steady path allocates only the decoded frame the jitter buffer keeps.
   const wire = Buffer.alloc(160);
+  const wide = new Int16Array(up.maxOutput(160));
+  const narrow = new Int16Array(down.maxOutput(wide.length));
   const pacer = new Pacer({
     frameSamples: 160,
     silenceFill: true,
+    reuseFrameBuffer: true,
     onFrame: (frame, info) => {
-      if (measuring) lates.push(Math.abs(performance.now() - info.scheduledAt));
+      if (measuring) recordLate(Math.abs(performance.now() - info.scheduledAt));
       mulawEncode(frame, wire);
       session.send(wire); // the packet is serialized (copied) at once, so the buffer can be reused
       // Pull the next frame through the DSP chain for the next slot.
       const narrowband = jitter.pop();
-      pacer.enqueue(down.process(up.process(narrowband)));
+      pacer.enqueue(down.process(up.process(narrowband, wide), narrow));
     },
   });
   session.on('packet', (p) => {
@@ -153,7 +167,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 async function runStep(sender: Sender, n: number) {
   const streams: Stream[] = [];
   for (let i = 0; i < n; i++) streams.push(await openStream());
-  lates = [];
+  lateCount = 0;
   sender.command({ type: 'start', host: '127.0.0.1', ports: streams.map((s) => s.session.localAddress.port) });
   await sender.next('started');
   await sleep(WARMUP_MS);
@@ -173,6 +187,7 @@ async function runStep(sender: Sender, n: number) {
   const botSent = counters(streams).sent;
   await Promise.all(streams.map((s) => s.session.close()));
 
+  const lates = lateBuf.subarray(0, lateCount);
   const p50 = percentile(lates, 0.5);
   const p99 = percentile(lates, 0.99);
   const lostToBot = senderReport.sent - botReceived;

@@ -27,6 +27,11 @@ export interface PacerOptions {
   maxCatchUpFrames?: number;
   /** Called when onFrame throws; the pacer keeps running. */
   onError?: (err: unknown) => void;
+  /**
+   * Hand onFrame one reused buffer instead of a fresh array per frame (default false). Only for callbacks that
+   * consume the frame before returning (e.g. encode and send); saves an allocation per frame.
+   */
+  reuseFrameBuffer?: boolean;
 }
 
 export interface PacerStats {
@@ -74,9 +79,11 @@ export class Pacer {
   private readonly maxCatchUp: number;
   private readonly onError: ((err: unknown) => void) | undefined;
 
-  private chunks: Int16Array[] = [];
-  private head = 0; // read offset into chunks[0]
+  /** Queued audio: a ring buffer that doubles when full, so steady streaming allocates nothing. */
+  private ring: Int16Array;
+  private readAt = 0;
   private queued = 0;
+  private readonly reuseFrame: Int16Array | null;
   private played = 0;
   private startAt = 0;
   private index = 0;
@@ -105,6 +112,8 @@ export class Pacer {
     this.timers = opts.timers ?? realTimers;
     this.maxCatchUp = opts.maxCatchUpFrames ?? 5;
     this.onError = opts.onError;
+    this.ring = new Int16Array(this.frameSamples * 16);
+    this.reuseFrame = opts.reuseFrameBuffer ? new Int16Array(this.frameSamples) : null;
     if (!(this.frameMs > 0) || !Number.isInteger(this.frameSamples) || this.frameSamples <= 0) {
       throw new RangeError('Pacer needs frameMs > 0 and a positive integer frameSamples');
     }
@@ -129,18 +138,22 @@ export class Pacer {
     this.waiters.clear();
   }
 
-  /** Queues PCM of any length (copied); it is cut into frames as slots come. */
+  /** Queues PCM of any length (copied, so the caller may reuse its buffer); cut into frames as slots come. */
   enqueue(pcm: Int16Array): void {
     if (pcm.length === 0) return;
-    this.chunks.push(pcm.slice());
+    if (this.queued + pcm.length > this.ring.length) this.grow(this.queued + pcm.length);
+    const cap = this.ring.length;
+    const writeAt = (this.readAt + this.queued) % cap;
+    const first = Math.min(pcm.length, cap - writeAt);
+    this.ring.set(pcm.subarray(0, first), writeAt);
+    if (first < pcm.length) this.ring.set(pcm.subarray(first), 0);
     this.queued += pcm.length;
   }
 
   /** Drops all queued audio (barge-in): the next slot plays silence or nothing. Returns the samples dropped. */
   flush(): number {
     const dropped = this.queued;
-    this.chunks = [];
-    this.head = 0;
+    this.readAt = 0;
     this.queued = 0;
     this.counts.flushedSamples += dropped;
     if (dropped > 0) this.notifyDrained();
@@ -239,7 +252,7 @@ export class Pacer {
     if (this.queued > 0) {
       frame = this.take();
     } else if (this.silenceFill) {
-      frame = new Int16Array(this.frameSamples);
+      frame = this.reuseFrame ? this.reuseFrame.fill(0) : new Int16Array(this.frameSamples);
       silence = true;
     } else {
       return;
@@ -260,31 +273,32 @@ export class Pacer {
 
   /** Takes one frame from the queue, padding a short tail with silence. */
   private take(): Int16Array {
-    const first = this.chunks[0]!;
-    if (this.head === 0 && first.length === this.frameSamples) {
-      // Common case (frame-sized enqueues): hand over our own copy without another one.
-      this.chunks.shift();
-      this.queued -= first.length;
-      this.played += first.length;
-      return first;
+    const size = this.frameSamples;
+    const frame = this.reuseFrame ?? new Int16Array(size);
+    const n = Math.min(size, this.queued);
+    const cap = this.ring.length;
+    const first = Math.min(n, cap - this.readAt);
+    frame.set(this.ring.subarray(this.readAt, this.readAt + first), 0);
+    if (first < n) frame.set(this.ring.subarray(0, n - first), first);
+    if (n < size) {
+      frame.fill(0, n);
+      this.counts.underruns++;
     }
-    const frame = new Int16Array(this.frameSamples);
-    let filled = 0;
-    while (filled < this.frameSamples && this.chunks.length > 0) {
-      const chunk = this.chunks[0]!;
-      const n = Math.min(this.frameSamples - filled, chunk.length - this.head);
-      frame.set(chunk.subarray(this.head, this.head + n), filled);
-      filled += n;
-      this.head += n;
-      if (this.head === chunk.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-    }
-    if (filled < this.frameSamples) this.counts.underruns++;
-    this.queued -= filled;
-    this.played += filled;
+    this.readAt = (this.readAt + n) % cap;
+    this.queued -= n;
+    this.played += n;
     return frame;
+  }
+
+  private grow(needed: number): void {
+    let cap = this.ring.length * 2;
+    while (cap < needed) cap *= 2;
+    const next = new Int16Array(cap);
+    const first = Math.min(this.queued, this.ring.length - this.readAt);
+    next.set(this.ring.subarray(this.readAt, this.readAt + first), 0);
+    next.set(this.ring.subarray(0, this.queued - first), first);
+    this.ring = next;
+    this.readAt = 0;
   }
 
   private notifyDrained(): void {

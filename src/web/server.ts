@@ -12,9 +12,10 @@ export interface WebServerDeps {
 
 /** The one HTTP server: health, metrics, and whatever plugins the concerns register (pages, webhooks, APIs). */
 export async function createWebServer(deps: WebServerDeps): Promise<FastifyInstance> {
+  // Per-request info lines would drown call logs: the web logger speaks from warn up.
+  const level = deps.logger.levelVal > 40 ? deps.logger.level : 'warn';
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'web' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    loggerInstance: deps.logger.child({ component: 'web' }, { level }) as FastifyBaseLogger,
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 

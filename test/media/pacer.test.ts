@@ -146,6 +146,43 @@ describe('Pacer', () => {
     pacer.stop();
   });
 
+  it('keeps order through ring-buffer growth and wrap-around, with or without a reused frame buffer', () => {
+    for (const reuseFrameBuffer of [false, true]) {
+      const seen: number[] = [];
+      const clock = new FakeClock();
+      const pacer = new Pacer({
+        frameSamples: 160,
+        reuseFrameBuffer,
+        now: clock.now,
+        timers: clock,
+        onFrame: (frame) => seen.push(...frame),
+      });
+      let next = 0;
+      const push = (n: number) => pacer.enqueue(Int16Array.from({ length: n }, () => next++ % 30000));
+      pacer.start();
+      push(100);
+      push(5000); // grows the ring
+      clock.advanceTo(clock.t + 500);
+      push(2000);
+      push(777); // written across the ring's end
+      clock.advanceTo(clock.t + 2000);
+      expect(seen.slice(0, next)).toEqual(Array.from({ length: next }, (_, i) => i % 30000));
+      expect(pacer.playedSamples).toBe(next);
+      pacer.stop();
+    }
+  });
+
+  it('hands out a fresh array per frame unless asked to reuse one', () => {
+    const kept: Int16Array[] = [];
+    const { clock, pacer } = setup({ onFrame: (f) => kept.push(f) });
+    pacer.enqueue(new Int16Array(320).fill(3));
+    pacer.start();
+    clock.advanceTo(clock.t + 30);
+    expect(kept).toHaveLength(2);
+    expect(kept[0]).not.toBe(kept[1]);
+    pacer.stop();
+  });
+
   it('keeps going when onFrame throws', () => {
     const errors: unknown[] = [];
     const clock = new FakeClock();
