@@ -173,7 +173,9 @@ async function oneCall(turnClips: Clip[], delayMs: number): Promise<TurnStages[]
   const events = new CallEventBus();
   const leg = new SimulatedCallLeg({ instantPlayout: true });
   const asr = new TurnAsr(speech.asr, {
-    callerAudioPending: () => leg.callerQueuedFrames > 0,
+    // the turn's last utterance is the one ending after its last voiced frame: a clip may end in more quiet
+    // audio than the end-of-turn silence, and the utterance ended inside it is still the turn's last
+    callerAudioPending: () => turn >= 0 && tl.lastVoiced[turn] === undefined,
     onResult: (r) => {
       if (r.source === 'substituted')
         tl.finals.push({ at: r.at, computeMs: r.timings.processingMs + r.timings.queueMs });
@@ -218,6 +220,17 @@ async function oneCall(turnClips: Clip[], delayMs: number): Promise<TurnStages[]
       if (tick.botSamples > 0) tl.botFrames.push(tick.at);
     },
   });
+  if (process.env.TURN_LATENCY_DEBUG) {
+    const t0 = tl.lastVoiced[0] ?? 0;
+    const rel = (xs: number[]) => xs.map((x) => Math.round(x - t0));
+    console.error(
+      JSON.stringify({
+        lastVoiced: rel(tl.lastVoiced),
+        speechEnds: rel(tl.speechEnds),
+        asr: asr.results.map((r) => ({ turn: r.turn, source: r.source, at: Math.round(r.at - t0), ...r.timings })),
+      }),
+    );
+  }
   return tl.lastVoiced.flatMap((lastVoiced) => {
     const after = (list: number[], t: number | undefined) => (t === undefined ? undefined : list.find((x) => x >= t));
     const firstBot = after(tl.botFrames, lastVoiced);
@@ -243,6 +256,8 @@ async function oneCall(turnClips: Clip[], delayMs: number): Promise<TurnStages[]
 }
 
 function report(calls: number, turns: number, measured: TurnStages[]): void {
+  // TURN_LATENCY_DEBUG=1: every turn's stage times on stderr (stdout stays one JSON line per figure)
+  if (process.env.TURN_LATENCY_DEBUG) for (const m of measured) console.error(JSON.stringify({ calls, ...m }));
   const values = (key: keyof TurnStages) => measured.map((m) => m[key]).filter((v): v is number => v !== undefined);
   const common = {
     calls,

@@ -6,6 +6,16 @@ import { rateConverter, type RateConverter } from './audio.js';
 import type { DialogMetrics } from './metrics.js';
 
 export const VAD_RATE = 16000;
+/** Silero says "speech" up to ~1 s after it began; the VAD then places the onset up to 800 ms back. */
+const ONSET_LAG_MS = 800;
+/** Audio after the end of speech that still belongs to the utterance (the VAD keeps the same tail). */
+const END_TAIL_MS = 150;
+
+/** 16 kHz audio with its position on the VAD's clock (samples fed to it before this chunk). */
+interface Chunk {
+  pcm: Int16Array;
+  at: number;
+}
 
 export interface Utterance {
   text: string;
@@ -59,14 +69,19 @@ interface Capture {
 
 /**
  * Caller audio → 16 kHz → VAD; each utterance is streamed into its own `asr.transcribe` while the
- * caller speaks. Speech that starts during an interruptible prompt counts only if it lasts long
- * enough to barge in; during a non-interruptible prompt (legal notice) it is ignored.
+ * caller speaks, from the pre-roll before the VAD's (late) speechStart to its speechEnd (the recogniser
+ * leaves out the silence at the end). Speech that starts during an interruptible prompt counts only if it
+ * lasts long enough to barge in; during a non-interruptible prompt (legal notice) it is ignored.
  */
 export class AudioInput {
   readonly #o: AudioInputOptions;
   readonly #resampler: RateConverter;
-  readonly #preRoll: Int16Array[] = [];
+  readonly #preRoll: Chunk[] = [];
   #preRollSamples = 0;
+  /** samples fed to the VAD so far: its clock */
+  #vadAt = 0;
+  /** where the previous utterance's audio ended (VAD clock): the next pre-roll starts no earlier */
+  #lastCut = 0;
   #capture: Capture | null = null;
   #ignoring = false;
   #sawInterruption = false;
@@ -116,8 +131,10 @@ export class AudioInput {
     this.#o.hooks.onAudio?.((frame.length * 1000) / this.#o.leg.inputSampleRate);
     const pcm = this.#resampler.process(frame);
     if (pcm.length === 0) return;
+    const chunk = { pcm, at: this.#vadAt };
+    this.#vadAt += pcm.length;
     this.#capture?.stream.push(pcm);
-    this.#rememberPreRoll(pcm);
+    this.#rememberPreRoll(chunk);
     let events;
     try {
       events = this.#o.vad.push(pcm);
@@ -129,17 +146,17 @@ export class AudioInput {
     for (const ev of events) {
       if (ev.type === 'speechStart') this.#startCapture();
       else if (ev.type === 'interruption') this.#interruption();
-      else this.#endCapture();
+      else this.#endCapture(ev.atMs - ev.endMs);
     }
   }
 
-  #rememberPreRoll(pcm: Int16Array): void {
-    this.#preRoll.push(pcm);
-    this.#preRollSamples += pcm.length;
-    // speechStart comes minSpeechMs after the onset; keep the pre-roll before the onset too
-    const keep = ((this.#o.preRollMs + this.#o.minSpeechMs) * VAD_RATE) / 1000;
-    while (this.#preRoll.length > 1 && this.#preRollSamples - this.#preRoll[0]!.length >= keep) {
-      this.#preRollSamples -= this.#preRoll.shift()!.length;
+  #rememberPreRoll(chunk: Chunk): void {
+    this.#preRoll.push(chunk);
+    this.#preRollSamples += chunk.pcm.length;
+    // speechStart comes minSpeechMs after the onset, or later when the classifier was slow to react
+    const keep = ((this.#o.preRollMs + Math.max(this.#o.minSpeechMs, ONSET_LAG_MS)) * VAD_RATE) / 1000;
+    while (this.#preRoll.length > 1 && this.#preRollSamples - this.#preRoll[0]!.pcm.length >= keep) {
+      this.#preRollSamples -= this.#preRoll.shift()!.pcm.length;
     }
   }
 
@@ -157,7 +174,6 @@ export class AudioInput {
       return;
     }
     const stream = new AsyncQueue<Int16Array>();
-    for (const chunk of this.#preRoll) stream.push(chunk); // includes the frame that triggered speechStart
     const controller = new AbortController();
     const capture: Capture = {
       stream,
@@ -168,12 +184,22 @@ export class AudioInput {
       endedAt: 0,
     };
     this.#capture = capture;
+    // the pre-roll includes the frame that triggered speechStart; none of it from the previous utterance
+    for (const { pcm, at } of this.#preRoll) {
+      const skip = Math.min(pcm.length, Math.max(0, this.#lastCut - at));
+      if (skip < pcm.length) stream.push(pcm.subarray(skip));
+    }
     this.#track(this.#recognise(capture));
   }
 
-  #endCapture(): void {
+  /** `trailingMs`: how long the VAD heard silence after the speech before it ended the turn. */
+  #endCapture(trailingMs: number): void {
     const capture = this.#capture;
     this.#capture = null;
+    // where this utterance's audio ends; counted back from the newest audio, as a VAD's clock (a scripted
+    // one's) may not be ours
+    const cut = this.#vadAt - Math.round((Math.max(0, trailingMs - END_TAIL_MS) * VAD_RATE) / 1000);
+    this.#lastCut = Math.max(this.#lastCut, cut);
     const interrupted = this.#sawInterruption;
     this.#sawInterruption = false;
     if (this.#ignoring) {

@@ -22,8 +22,13 @@ export const asrConfig = z.strictObject({
       /** Explicit model file; overrides model + modelDir. */
       modelPath: z.string().optional(),
       device: z.enum(['cpu', 'cuda']).default('cpu'),
-      parallelism: z.number().int().min(1).max(16).default(1),
-      threads: z.number().int().min(1).max(64).default(2),
+      /**
+       * Requests run at once (each on `threads` cores). Two single-thread requests keep a final result from
+       * waiting behind another request and, on a shared or small CPU, avoid ggml's spinning worker threads
+       * (2 threads on a busy 2-core host cost 5-10x the single-thread time). Keep threads x parallelism <= cores.
+       */
+      parallelism: z.number().int().min(1).max(16).default(2),
+      threads: z.number().int().min(1).max(64).default(1),
       queueLimit: z.number().int().min(1).default(64),
       partialIntervalMs: z.number().int().min(100).default(500),
       language: z.string().default('en'),

@@ -6,11 +6,13 @@ export class AsrBusyError extends Error {
 interface Waiter {
   start: () => void;
   fail: (err: unknown) => void;
+  urgent: boolean;
 }
 
 /**
  * Runs at most `parallelism` jobs at once and holds at most `limit` waiting; beyond that it refuses at once.
- * FIFO, so one call's long utterance cannot starve another's. Waiting jobs leave the queue when aborted.
+ * FIFO within each class, so one call's long utterance cannot starve another's; urgent jobs (final results a
+ * caller is waiting for) go ahead of the others (previews). Waiting jobs leave the queue when aborted.
  */
 export class WorkQueue {
   private active = 0;
@@ -35,8 +37,13 @@ export class WorkQueue {
     return this.active;
   }
 
+  /** true when a new job would wait, or would take the last `reserve` free slots (kept for urgent jobs) */
+  wouldCrowd(reserve: number): boolean {
+    return this.waiting.length > 0 || this.active + Math.min(reserve, this.parallelism - 1) >= this.parallelism;
+  }
+
   /** Runs `job` when a slot is free; resolves with its result and how long it waited. */
-  async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<{ result: T; queueMs: number }> {
+  async run<T>(job: () => Promise<T>, signal?: AbortSignal, urgent = false): Promise<{ result: T; queueMs: number }> {
     signal?.throwIfAborted();
     const queuedAt = performance.now();
     if (this.active < this.parallelism) {
@@ -54,6 +61,7 @@ export class WorkQueue {
             resolve();
           },
           fail: reject,
+          urgent,
         };
         const onAbort = () => {
           const i = this.waiting.indexOf(waiter);
@@ -61,7 +69,10 @@ export class WorkQueue {
           reject(signal?.reason ?? new Error('aborted'));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(waiter);
+        // urgent jobs queue behind other urgent ones only
+        const at = urgent ? this.waiting.findIndex((w) => !w.urgent) : -1;
+        if (at >= 0) this.waiting.splice(at, 0, waiter);
+        else this.waiting.push(waiter);
       });
       // the finishing job handed its slot over: `active` already counts this one
     }

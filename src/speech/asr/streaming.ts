@@ -1,23 +1,40 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter, histogram } from '../../core/metrics.js';
-import { concatPcm } from '../audio.js';
+import { concatPcm, energyDb } from '../audio.js';
 import { Channel, abortPromise } from '../channel.js';
 import type { Asr, AsrOptions, AsrResult } from '../types.js';
 import type { AsrEngine, Recognition } from './engine.js';
 
 const RATE = 16_000;
 const samplesToMs = (n: number) => Math.round((n * 1000) / RATE);
+/** Audio this far below the utterance's loudest chunk is a pause, not speech. */
+const PAUSE_BELOW_PEAK_DB = 25;
+/**
+ * After this much quiet the caller has paused: the audio up to here (speech plus this tail, which keeps the
+ * decay of the last sound) is recognised at once, so that when the VAD ends the turn (endOfTurnSilenceMs
+ * later) the final result is ready or nearly so.
+ */
+const PAUSE_MS = 160;
+const PAUSE_SAMPLES = (PAUSE_MS * RATE) / 1000;
+
+/** A preview recognition of the audio up to `cut` (samples), running or waiting for the engine. */
+interface Preview {
+  abort: AbortController;
+  done: Promise<Recognition | null>;
+  cut: number;
+}
 
 /**
  * The Asr port over one engine: collects the utterance as it streams in, asks for a partial result about every
- * `partialIntervalMs` of new audio (only when the engine is idle and no partial is pending), and one final
- * result when the stream ends. Partials that arrive after the final are dropped.
+ * `partialIntervalMs` of new audio and at each pause (only when the engine has room and no partial is pending),
+ * and one final result when the stream ends. Partials that arrive after the final are dropped.
  */
 export class StreamingAsr implements Asr {
   private readonly results;
   private readonly seconds;
   private readonly skipped;
+  private readonly reused;
 
   constructor(
     private readonly engine: AsrEngine,
@@ -36,6 +53,12 @@ export class StreamingAsr implements Asr {
     this.skipped = counter(metrics, 'voicebot_asr_partials_skipped_total', 'partials skipped: engine busy', [
       'provider',
     ]);
+    this.reused = counter(
+      metrics,
+      'voicebot_asr_finals_from_pause_total',
+      'final results taken from the recognition started when the caller paused',
+      ['provider'],
+    );
   }
 
   transcribe(audio: AsyncIterable<Int16Array>, options: AsrOptions = {}): AsyncIterable<AsrResult> {
@@ -71,19 +94,28 @@ export class StreamingAsr implements Asr {
     const chunks: Int16Array[] = [];
     let samples = 0;
     let lastPartialAt = 0;
-    let partial: { abort: AbortController; done: Promise<void> } | null = null;
+    let peakDb = 0;
+    /** end (samples) of the last chunk loud enough to be speech */
+    let lastLoudAt = 0;
+    // an object: TypeScript does not narrow fields that callbacks change
+    const previews: {
+      running: Preview | null;
+      /** started at a pause, over the audio up to it: the final result if no speech follows */
+      atPause: Preview | null;
+    } = { running: null, atPause: null };
     let finalSent = false;
     let due: NodeJS.Immediate | null = null;
     const provider = this.engine.provider;
 
-    const startPartial = () => {
+    const startPartial = (cut: number): Preview => {
       const abort = new AbortController();
-      const pcm = concatPcm(chunks);
+      const pcm = concatPcm(chunks).subarray(0, cut);
       const done = this.engine
         .recognize(pcm, { final: false, prompt, signal: AbortSignal.any([signal, abort.signal]) })
         .then((r) => {
           this.record('partial', r);
           if (!finalSent) out.push(toResult(r, false, pcm.length));
+          return r;
         })
         .catch((err: unknown) => {
           // A partial is only a preview: log it, the final result decides.
@@ -91,11 +123,13 @@ export class StreamingAsr implements Asr {
             this.results.inc({ provider, kind: 'partial', outcome: 'error' });
             this.logger.debug({ err }, 'partial recognition failed');
           }
+          return null;
         })
         .finally(() => {
-          if (partial?.done === done) partial = null;
+          if (previews.running?.done === done) previews.running = null;
         });
-      partial = { abort, done };
+      previews.running = { abort, done, cut };
+      return previews.running;
     };
 
     const iterator = audio[Symbol.asyncIterator]();
@@ -109,12 +143,19 @@ export class StreamingAsr implements Asr {
         if (!(chunk instanceof Int16Array) || chunk.length === 0) continue;
         chunks.push(chunk);
         samples += chunk.length;
-        if (
-          !this.engine.partials ||
-          partial ||
-          due ||
-          samplesToMs(samples - lastPartialAt) < this.opts.partialIntervalMs
-        ) {
+        const db = energyDb(chunk);
+        peakDb = Math.max(peakDb, db);
+        if (db >= peakDb - PAUSE_BELOW_PEAK_DB) lastLoudAt = samples;
+        if (previews.atPause && lastLoudAt + PAUSE_SAMPLES > previews.atPause.cut) previews.atPause = null; // the caller went on
+        if (!this.engine.partials || previews.running || due) continue;
+        const paused = samples - lastLoudAt >= PAUSE_SAMPLES;
+        let cut: number;
+        if (paused) {
+          if (previews.atPause) continue; // this pause has its recognition; the silence adds no words
+          cut = lastLoudAt + PAUSE_SAMPLES;
+        } else if (samplesToMs(samples - lastPartialAt) >= this.opts.partialIntervalMs) {
+          cut = samples;
+        } else {
           continue;
         }
         lastPartialAt = samples;
@@ -123,7 +164,8 @@ export class StreamingAsr implements Asr {
         due = setImmediate(() => {
           due = null;
           if (this.engine.busy) this.skipped.inc({ provider });
-          else startPartial();
+          else if (paused) previews.atPause = startPartial(cut);
+          else startPartial(cut);
         });
       }
     } finally {
@@ -132,22 +174,32 @@ export class StreamingAsr implements Asr {
       if (signal.aborted) void iterator.return?.()?.catch(() => undefined);
     }
 
-    // A partial still waiting for the engine is pointless now; one already running may still arrive first.
-    const pending = partial as { abort: AbortController; done: Promise<void> } | null;
-    pending?.abort.abort(new Error('superseded by the final result'));
-    const pcm = concatPcm(chunks);
-    let final: Recognition;
+    // The final runs on the speech and a short tail, not on the silence the VAD waited through before ending
+    // the turn. A recognition of exactly that audio started at the pause is the final; any other preview still
+    // waiting for the engine is pointless now (one already running may still arrive first).
+    const cut = Math.min(samples, lastLoudAt + PAUSE_SAMPLES);
+    const reusable = previews.atPause?.cut === cut ? previews.atPause : null;
+    const pending = previews.running;
+    if (pending && pending !== reusable) pending.abort.abort(new Error('superseded by the final result'));
+    const pcm = concatPcm(chunks).subarray(0, cut);
+    let final: Recognition | null = null;
     if (pcm.length === 0) {
       final = { text: '', confidence: 0, language: this.opts.language, processingMs: 0, queueMs: 0 };
     } else {
-      try {
-        final = await this.engine.recognize(pcm, { final: true, prompt, signal });
-      } catch (err) {
-        this.results.inc({ provider, kind: 'final', outcome: 'error' });
-        throw err;
+      final = reusable ? await reusable.done : null;
+      if (final) {
+        this.reused.inc({ provider });
+      } else {
+        try {
+          final = await this.engine.recognize(pcm, { final: true, prompt, signal });
+        } catch (err) {
+          this.results.inc({ provider, kind: 'final', outcome: 'error' });
+          throw err;
+        }
+        this.record('final', final);
       }
-      this.record('final', final);
     }
+    signal.throwIfAborted();
     finalSent = true;
     out.push(toResult(final, true, pcm.length));
     await pending?.done;

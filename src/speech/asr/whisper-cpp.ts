@@ -158,8 +158,12 @@ export class WhisperCppEngine implements AsrEngine {
     return engine;
   }
 
+  /**
+   * A partial would wait, or would take the last free slot: with parallelism > 1 one slot is kept for final
+   * results, so a preview never makes a caller's final (theirs or another call's) wait behind it.
+   */
   get busy(): boolean {
-    return this.queue.busy;
+    return this.queue.wouldCrowd(1);
   }
 
   async recognize(pcm16k: Int16Array, options: RecognizeOptions): Promise<Recognition> {
@@ -184,11 +188,15 @@ export class WhisperCppEngine implements AsrEngine {
       format: 'detail',
     };
     if (prompt) params.initial_prompt = prompt;
-    const job = this.queue.run(async () => {
-      const started = performance.now();
-      const segments = await this.transcribeNative(samples, params);
-      return { segments, processingMs: performance.now() - started };
-    }, options.signal);
+    const job = this.queue.run(
+      async () => {
+        const started = performance.now();
+        const segments = await this.transcribeNative(samples, params);
+        return { segments, processingMs: performance.now() - started };
+      },
+      options.signal,
+      options.final,
+    );
     this.inFlight.add(job);
     this.depth.set({ provider: this.provider }, this.queue.depth);
     try {

@@ -15,6 +15,8 @@ const END_BELOW_PEAK_DB = 25;
 const ONSET_MAX_GAP_WINDOWS = 6;
 /** A candidate that has not reached minSpeechMs is dropped after this much silence (a click, a cough). */
 const CANDIDATE_GAP_MS = 100;
+/** Audio kept after the end of speech in the utterance: the decay of the last sound. */
+const END_TAIL_MS = 150;
 
 /** Says for each 32 ms window whether it is speech (a neural model in production, a fake in tests). */
 export interface WindowClassifier {
@@ -59,6 +61,13 @@ export class Endpointer implements Vad {
   private silentWindows = 0;
   private peakDb = 0;
   private lastUtteranceEnd = 0;
+  /** end (absolute sample) of the candidate's last window loud enough to be speech; -1 without a candidate */
+  private lastVoicedEnd = -1;
+  /**
+   * After an end found by energy the classifier still says "speech" for a few hundred ms (its hangover): until
+   * it reports silence, only windows at least this loud count as speech, so the hangover cannot open a new turn.
+   */
+  private hangoverDb = Number.NaN;
 
   private detectWindow = -1; // absolute window index of the first neural detection of the candidate
   private readonly lookbackWindows: number;
@@ -101,6 +110,7 @@ export class Endpointer implements Vad {
 
   reset(): void {
     this.classifier.reset();
+    this.hangoverDb = Number.NaN;
     this.history.clear();
     this.pendingFill = 0;
     this.energies = [];
@@ -127,18 +137,18 @@ export class Endpointer implements Vad {
     this.energies.push(db);
     this.windowIndex++;
     this.trimEnergies();
-    const speech = this.classifier.isSpeech(int16ToFloat32(window, this.floatWindow));
     const now = this.history.end;
+    const speech = this.isSpeech(window, db);
 
     if (!speech && this.onset < 0) this.trackFloor(db);
     if (speech) {
       this.silentWindows = 0;
       if (this.onset < 0) {
         this.detectWindow = this.windowIndex - 1;
-        this.onset = this.findOnset(
-          this.detectWindow,
-          this.peakIn(this.detectWindow - this.lookbackWindows, this.detectWindow),
-        );
+        const fromWindow = Math.max(this.detectWindow - this.lookbackWindows, this.windowOf(this.lastUtteranceEnd));
+        this.peakDb = this.peakIn(fromWindow, this.detectWindow);
+        this.onset = this.findOnset(this.detectWindow, this.peakDb);
+        this.lastVoicedEnd = now;
       }
       this.peakDb = Math.max(this.peakDb, db);
       this.maybeStart(now, events);
@@ -147,9 +157,17 @@ export class Endpointer implements Vad {
       const silentMs = this.silentWindows * WINDOW_MS;
       if (!this.started && silentMs >= CANDIDATE_GAP_MS) this.endCandidate();
       else if (silentMs >= this.cfg.endOfTurnSilenceMs) {
+        // the classifier's own end: on a line too noisy for the energy to fall below the speech level
         if (this.started) events.push(this.endEvent(now, now - this.silentWindows * WINDOW));
         this.endCandidate();
       }
+    }
+    if (this.onset >= 0 && db >= this.activeThreshold(this.peakDb, END_BELOW_PEAK_DB)) this.lastVoicedEnd = now;
+    if (this.started && samplesToMs(now - this.lastVoicedEnd) >= this.cfg.endOfTurnSilenceMs) {
+      // End of turn counted from the last loud window, not from the classifier's late "silence".
+      this.hangoverDb = this.activeThreshold(this.peakDb, END_BELOW_PEAK_DB);
+      events.push(this.endEvent(now, this.lastVoicedEnd));
+      this.endCandidate();
     }
     if (this.started && samplesToMs(now - this.onset) >= this.cfg.maxUtteranceMs) {
       // Forced split: end this utterance here and go on with a new one while the caller keeps talking.
@@ -157,9 +175,17 @@ export class Endpointer implements Vad {
       this.onset = now;
       this.detectWindow = this.windowIndex;
       this.peakDb = db;
+      this.lastVoicedEnd = now;
       events.push({ type: 'speechStart', atMs: samplesToMs(now) });
     }
     this.history.dropBefore(this.keepAudioFrom(now));
+  }
+
+  /** The classifier's decision, gated by loudness while its hangover after an energy-found end lasts. */
+  private isSpeech(window: Int16Array, db: number): boolean {
+    const speech = this.classifier.isSpeech(int16ToFloat32(window, this.floatWindow));
+    if (!speech) this.hangoverDb = Number.NaN;
+    return speech && !(db < this.hangoverDb);
   }
 
   /** Oldest sample still needed: pre-roll and onset look-back before an open candidate, else a look-back span. */
@@ -186,14 +212,14 @@ export class Endpointer implements Vad {
     interrupt();
   }
 
-  /** `silenceAt`: where the classifier's silence began; `hardEnd`: a forced split point (no refinement). */
+  /** `silenceAt`: where silence began (classifier or energy); `hardEnd`: a forced split point (no refinement). */
   private endEvent(now: number, silenceAt: number, hardEnd?: number): VadEvent {
     // Now that the loudest part of the utterance is known, place the onset again (a hum before a soft first
     // syllable can pass the threshold used at detection time); the audio keeps the earlier of the two.
     const onset = hardEnd === undefined ? this.findOnset(this.detectWindow, this.peakDb) : this.onset;
     const end = hardEnd ?? this.findEnd(silenceAt, onset);
     const audioFrom = Math.max(Math.min(onset, this.onset) - msToSamples(this.cfg.preRollMs), this.lastUtteranceEnd);
-    const audioTo = hardEnd ?? silenceAt;
+    const audioTo = hardEnd ?? Math.min(now, Math.max(silenceAt, end + msToSamples(END_TAIL_MS)));
     const audio = this.history.slice(audioFrom, audioTo);
     this.lastUtteranceEnd = audioTo;
     return { type: 'speechEnd', atMs: samplesToMs(now), startMs: samplesToMs(onset), endMs: samplesToMs(end), audio };
@@ -206,6 +232,7 @@ export class Endpointer implements Vad {
     this.silentWindows = 0;
     this.peakDb = 0;
     this.detectWindow = -1;
+    this.lastVoicedEnd = -1;
   }
 
   /** Slow-rising, fast-falling estimate of the background level, updated outside speech only. */
