@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { checkWhisperModel } from '../speech/models/catalog.js';
+import { checkVadModel } from '../speech/vad/silero.js';
 import { withConfigOption } from './common.js';
 
 export interface CheckResult {
@@ -49,14 +49,12 @@ async function whisperModel(config: Config): Promise<CheckResult> {
 }
 
 async function vadModel(config: Config): Promise<CheckResult> {
-  const path = config.speech.vad.modelPath;
-  if (existsSync(path)) return { name: 'vad model', ok: true, detail: path };
-  return {
-    name: 'vad model',
-    ok: false,
-    detail: `${path} not found`,
-    fix: 'set speech.vad.modelPath to a Silero VAD v5 .onnx file',
-  };
+  try {
+    return { name: 'vad model', ok: true, detail: checkVadModel(config.speech.vad.modelPath) };
+  } catch (err) {
+    const [problem, fix] = (err instanceof Error ? err.message : String(err)).split(': set ');
+    return { name: 'vad model', ok: false, detail: problem ?? '', ...(fix ? { fix: `set ${fix}` } : {}) };
+  }
 }
 
 async function espeak(binary: string): Promise<CheckResult> {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { rtpPortsFree, runChecks } from '../../src/cli/doctor.js';
+import { startRedis } from '../helpers/redis.js';
 
 let ari: Server;
 let ariUrl: string;
@@ -57,6 +58,29 @@ describe('doctor checks', () => {
     } finally {
       holder.close();
     }
+  });
+
+  it('reports a real redis-server as reachable', async () => {
+    const redis = await startRedis();
+    try {
+      const config = loadConfig({ env: {}, overrides: { redis: { url: redis.url } } });
+      const check = (await runChecks(config)).find((c) => c.name === 'redis');
+      expect(check).toMatchObject({ ok: true });
+      expect(check?.detail).toContain('PONG');
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('rejects a VAD model that is not ONNX, saying which key to set', async () => {
+    const config = loadConfig({
+      env: {},
+      overrides: { speech: { vad: { modelPath: '../shared/audio/TRANSCRIPTS.tsv' } } },
+    });
+    const check = (await runChecks(config)).find((c) => c.name === 'vad model');
+    expect(check).toMatchObject({ ok: false });
+    expect(check?.detail).toContain('not an ONNX model');
+    expect(check?.fix).toContain('speech.vad.modelPath');
   });
 
   it('reports an unreachable Redis with what to do', async () => {
