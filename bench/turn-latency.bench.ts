@@ -46,6 +46,8 @@ interface Clip {
   pcm8k: Int16Array;
   /** frame index (20 ms, counted from the turn's first frame) of the last voiced frame */
   lastVoicedFrame: number;
+  /** last frame within 20 dB of the loudest: no speech comes after it, only quieter sounds */
+  lastLoudFrame: number;
 }
 
 /** Wall-clock moments (performance.now()) in one call, matched to turns afterwards. */
@@ -78,20 +80,27 @@ async function loadClips(): Promise<Clip[]> {
     const speech = resample(wav.samples, wav.sampleRate, SIM_RATE);
     const pcm8k = new Int16Array((SIM_RATE * LEAD_MS) / 1000 + speech.length);
     pcm8k.set(speech, pcm8k.length - speech.length);
-    clips.push({ file, reference, pcm8k, lastVoicedFrame: lastVoicedFrame(throughMulaw(pcm8k)) });
+    const onLine = throughMulaw(pcm8k);
+    clips.push({
+      file,
+      reference,
+      pcm8k,
+      lastVoicedFrame: lastVoicedFrame(onLine),
+      lastLoudFrame: lastVoicedFrame(onLine, 20),
+    });
   }
   return clips;
 }
 
-/** Last 20 ms frame whose level is within 35 dB of the clip's loudest frame (and above a floor). */
-function lastVoicedFrame(pcm: Int16Array): number {
+/** Last 20 ms frame whose level is within `belowPeakDb` of the clip's loudest frame (and above a floor). */
+function lastVoicedFrame(pcm: Int16Array, belowPeakDb = 35): number {
   const rms: number[] = [];
   for (let at = 0; at + SIM_FRAME_SAMPLES <= pcm.length; at += SIM_FRAME_SAMPLES) {
     let sum = 0;
     for (let i = at; i < at + SIM_FRAME_SAMPLES; i++) sum += pcm[i]! * pcm[i]!;
     rms.push(Math.sqrt(sum / SIM_FRAME_SAMPLES));
   }
-  const threshold = Math.max(Math.max(...rms) * 10 ** (-35 / 20), 60);
+  const threshold = Math.max(Math.max(...rms) * 10 ** (-belowPeakDb / 20), 60);
   for (let i = rms.length - 1; i >= 0; i--) if (rms[i]! >= threshold) return i;
   return rms.length - 1;
 }
@@ -169,13 +178,14 @@ async function oneCall(turnClips: Clip[], delayMs: number): Promise<TurnStages[]
     botFrames: [],
   };
   let turn = -1;
+  const loudSent: boolean[] = [];
   const now = () => performance.now();
   const events = new CallEventBus();
   const leg = new SimulatedCallLeg({ instantPlayout: true });
   const asr = new TurnAsr(speech.asr, {
-    // the turn's last utterance is the one ending after its last voiced frame: a clip may end in more quiet
-    // audio than the end-of-turn silence, and the utterance ended inside it is still the turn's last
-    callerAudioPending: () => turn >= 0 && tl.lastVoiced[turn] === undefined,
+    // The turn's last utterance is the one ending after the clip's last loud frame: a clip may end in more
+    // quiet audio than the end-of-turn silence, and an utterance ended inside it is still the turn's last.
+    callerAudioPending: () => turn >= 0 && !loudSent[turn],
     onResult: (r) => {
       if (r.source === 'substituted')
         tl.finals.push({ at: r.at, computeMs: r.timings.processingMs + r.timings.queueMs });
@@ -217,6 +227,7 @@ async function oneCall(turnClips: Clip[], delayMs: number): Promise<TurnStages[]
     onTick: (tick: TickResult) => {
       const c = tick.caller;
       if (c && c.turn === turn && c.frame === turnClips[turn]!.lastVoicedFrame) tl.lastVoiced[turn] = tick.at;
+      if (c && c.turn === turn && c.frame === turnClips[turn]!.lastLoudFrame) loudSent[turn] = true;
       if (tick.botSamples > 0) tl.botFrames.push(tick.at);
     },
   });

@@ -1,13 +1,9 @@
 import type { CallEvent } from '../../src/core/call-events.js';
 import type { TestDeps } from '../../src/dialog/scripted.js';
 
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { waitFor } from '../helpers/wait.js';
+
+export { waitFor };
 
 type StateEvent = Extract<CallEvent, { type: 'state' }>;
 

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
 import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
+import { PlayoutWaiters } from '../../telephony/playout-waiters.js';
 
 export interface MemoryLegOptions {
   id?: string;
@@ -57,7 +58,7 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   readonly #queue: Int16Array[] = [];
   #queuedSamples = 0;
   #playedSamples = 0;
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new PlayoutWaiters();
   readonly #transferOutcomes: MemoryLegOptions['transferOutcomes'];
   #transferIndex = 0;
   readonly #instant: boolean;
@@ -105,20 +106,7 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
     if (this.#queuedSamples === 0 || this.hungUpBy) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        this.#waiters.delete(done);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.#waiters.delete(done);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(done);
-    });
+    return this.#waiters.wait(signal);
   }
 
   sendDtmf(digits: string): Promise<void> {
@@ -272,6 +260,6 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   }
 
   #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.resolveAll();
   }
 }

@@ -7,6 +7,7 @@ import { counter } from '../../core/metrics.js';
 import { FrameChunker, samplesPerFrame } from '../../media/frames.js';
 import { Pacer } from '../../media/pacer.js';
 import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
+import { PlayoutWaiters } from '../playout-waiters.js';
 import { leBytesToPcm16, pcm16ToLeBytes } from './pcm16le.js';
 import {
   BROWSER_SAMPLE_RATE,
@@ -52,7 +53,7 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   readonly #pacer: Pacer;
   readonly #dropped;
   readonly #transferOutcome: TransferResult['outcome'];
-  #playoutWaiters: Array<() => void> = [];
+  readonly #playoutWaiters = new PlayoutWaiters();
   #ended = false;
   /** bot audio samples handed to the socket so far */
   sentSamples = 0;
@@ -116,19 +117,7 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
     if (this.#ended || this.#pacer.queuedSamples === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.#playoutWaiters = this.#playoutWaiters.filter((w) => w !== done);
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('waitForPlayout aborted'));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#playoutWaiters.push(done);
-    });
+    return this.#playoutWaiters.wait(signal);
   }
 
   async transfer(request: TransferRequest): Promise<TransferResult> {
@@ -208,9 +197,7 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
 
   #checkDrained(): void {
     if (this.#pacer.queuedSamples > 0 && !this.#ended) return;
-    const waiters = this.#playoutWaiters;
-    this.#playoutWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.#playoutWaiters.resolveAll();
   }
 
   #drop(reason: DropReason): void {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
 import { samplesPerFrame } from '../../media/frames.js';
 import type { CallLeg, CallLegEvents, TransferOutcome, TransferRequest, TransferResult } from '../port.js';
+import { PlayoutWaiters } from '../playout-waiters.js';
 
 /** The simulated line is a telephone line: 8 kHz, G.711 μ-law both ways. */
 export const SIM_RATE = 8000;
@@ -62,7 +63,7 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
   #botQueued = 0;
   /** one entry per tick: what the caller heard (bot audio or line silence) */
   readonly #recording: Int16Array[] = [];
-  #playoutWaiters: Array<() => void> = [];
+  readonly #playoutWaiters = new PlayoutWaiters();
   #activityWaiters: Array<() => void> = [];
   #ended = false;
   #ticks = 0;
@@ -167,19 +168,7 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
     if (this.#ended || this.#botQueued === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.#playoutWaiters = this.#playoutWaiters.filter((w) => w !== done);
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('waitForPlayout aborted'));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#playoutWaiters.push(done);
-    });
+    return this.#playoutWaiters.wait(signal);
   }
 
   async transfer(request: TransferRequest): Promise<TransferResult> {
@@ -229,8 +218,6 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
   }
 
   #wakePlayout(): void {
-    const waiters = this.#playoutWaiters;
-    this.#playoutWaiters = [];
-    for (const w of waiters) w();
+    this.#playoutWaiters.resolveAll();
   }
 }
