@@ -31,6 +31,7 @@ import { createAsteriskBackend } from '../src/telephony/asterisk/backend.js';
 import { TurnAsr } from '../src/telephony/simulate/turn-asr.js';
 import type { CallRecord, CallRecordEvent } from '../src/core/call-record.js';
 import { startAriEmulator, ulawDecode, ulawEncode, type Party } from '../test/emulators/ari/index.js';
+import { emulatorConnection } from '../test/asterisk/helpers.js';
 import { figure, percentile } from './lib/figure.js';
 
 const BENCH = 'asterisk-concurrency';
@@ -123,15 +124,7 @@ const config = loadConfig({
     log: { level: 'warn', format: 'json' },
     telephony: {
       backend: 'asterisk',
-      asterisk: {
-        url: emu.url,
-        username: emu.username,
-        password: emu.password,
-        rtpHost: '127.0.0.1',
-        rtpBindHost: '127.0.0.1',
-        rtpPortMin: 41000,
-        rtpPortMax: 41199,
-      },
+      asterisk: emulatorConnection(emu, 41000, 41199),
     },
     speech: {
       vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') },

@@ -319,6 +319,12 @@ try {
     ),
   );
   report(8, 8 * CALLS_8_TURNS_EACH, eight.flat());
+  if (process.env.TURN_LATENCY_DEBUG) {
+    const asrLines = (await metrics.metrics())
+      .split('\n')
+      .filter((l) => /^voicebot_asr_(results|partials|finals)/.test(l));
+    console.error(asrLines.join('\n'));
+  }
 } finally {
   await speech.close();
 }

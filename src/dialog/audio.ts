@@ -13,14 +13,5 @@ export function rateConverter(fromRate: number, toRate: number): RateConverter {
   return new Resampler(fromRate, toRate);
 }
 
-export function concatPcm(chunks: readonly Int16Array[]): Int16Array {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Int16Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
+// moved to media/pcm.ts; re-exported so existing imports keep working
+export { concatPcm } from '../media/pcm.js';

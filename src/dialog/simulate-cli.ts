@@ -7,6 +7,7 @@ import { CallEventBus, type CallEvent } from '../core/call-events.js';
 import type { CallRecord, CallRecordEvent } from '../core/call-record.js';
 import { createMetrics } from '../core/metrics.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { concatPcm } from '../media/pcm.js';
 import { resample } from '../media/resampler.js';
 import { readWavFile, writeWav } from '../media/wav.js';
 import type { Tts } from '../speech/types.js';
@@ -133,22 +134,12 @@ async function speak(tts: Tts, text: string, signal?: AbortSignal): Promise<Int1
   for await (const chunk of tts.synthesize(text, { signal: signal ?? AbortSignal.timeout(30_000) })) {
     parts.push(chunk.sampleRate === SIM_RATE ? chunk.pcm : resample(chunk.pcm, chunk.sampleRate, SIM_RATE));
   }
-  return concat(parts);
+  return concatPcm(parts);
 }
 
 function withLeadingSilence(pcm: Int16Array): Int16Array {
   const out = new Int16Array((SIM_RATE * TURN_LEAD_MS) / 1000 + pcm.length);
   out.set(pcm, out.length - pcm.length);
-  return out;
-}
-
-function concat(parts: readonly Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

@@ -11,6 +11,12 @@ export interface JitterBufferOptions {
   maxFrames?: number;
   /** Consecutive lost frames after which the buffer re-primes (waits for depthFrames again); default 10. */
   resyncAfterLost?: number;
+  /**
+   * Recycle frames (default false): push() takes ownership of its payload, pop()'s frame stays the buffer's and is
+   * valid only until the next pop(), and frames are reused through acquireFrame(), so steady playout allocates
+   * nothing. For a caller that consumes each popped frame at once (e.g. resamples it into its own buffer).
+   */
+  recycleFrames?: boolean;
 }
 
 export interface JitterBufferStats {
@@ -48,6 +54,10 @@ export class JitterBuffer {
   private next: number | null = null;
   private lostRun = 0;
   private last: Int16Array | null = null;
+  private readonly recycle: boolean;
+  /** Free frames (recycleFrames): bounded by what the buffer held at its fullest. */
+  private readonly pool: Int16Array[] = [];
+  private readonly silence: Int16Array;
   readonly stats: JitterBufferStats = {
     pushed: 0,
     played: 0,
@@ -68,6 +78,21 @@ export class JitterBuffer {
     this.conceal = opts.conceal;
     this.maxFrames = Math.max(opts.maxFrames ?? opts.depthFrames * 2 + 4, opts.depthFrames);
     this.resyncAfterLost = opts.resyncAfterLost ?? 10;
+    this.recycle = opts.recycleFrames ?? false;
+    this.silence = new Int16Array(this.frameSamples);
+  }
+
+  /**
+   * A frameSamples-long frame to decode a packet into and push(): a recycled one when recycleFrames is on (its
+   * content is stale: overwrite all of it), else a new one.
+   */
+  acquireFrame(): Int16Array {
+    return this.pool.pop() ?? new Int16Array(this.frameSamples);
+  }
+
+  /** Frames waiting in the recycle pool (for tests). */
+  get pooledFrames(): number {
+    return this.pool.length;
   }
 
   /** Queues one frame; the buffer keeps `payload` itself (do not reuse it). */
@@ -77,6 +102,7 @@ export class JitterBuffer {
       const ahead = seqDistance(seq, this.next);
       if (ahead < 0) {
         this.stats.late++;
+        this.release(p.payload);
         return;
       }
       if (ahead > MAX_JUMP) this.restart();
@@ -87,6 +113,7 @@ export class JitterBuffer {
     }
     if (this.frames.has(seq)) {
       this.stats.duplicates++;
+      this.release(p.payload);
       return;
     }
     this.frames.set(seq, this.fit(p.payload));
@@ -97,7 +124,7 @@ export class JitterBuffer {
   /** The next 20 ms frame: audio, concealment on loss, or silence while priming. Call once per frame period. */
   pop(): Int16Array {
     if (this.next === null) {
-      if (this.frames.size < this.depth) return new Int16Array(this.frameSamples);
+      if (this.frames.size < this.depth) return this.silent();
       this.next = this.oldest();
     }
     this.trimOverflow();
@@ -109,23 +136,24 @@ export class JitterBuffer {
       this.stats.buffered = this.frames.size;
       this.stats.played++;
       this.lostRun = 0;
-      this.last = frame;
+      this.setLast(frame);
       return frame;
     }
     this.stats.concealed++;
     this.lostRun++;
     if (this.lostRun >= this.resyncAfterLost && this.frames.size === 0) {
       this.restart();
-      return new Int16Array(this.frameSamples);
+      return this.silent();
     }
     return this.concealFrame();
   }
 
   /** Drops everything and waits for depthFrames again. */
   reset(): void {
+    if (this.recycle) for (const frame of this.frames.values()) this.release(frame);
     this.frames.clear();
     this.next = null;
-    this.last = null;
+    this.setLast(null);
     this.lostRun = 0;
     this.stats.buffered = 0;
   }
@@ -136,12 +164,27 @@ export class JitterBuffer {
   }
 
   private concealFrame(): Int16Array {
-    if (this.conceal === 'silence' || !this.last) return new Int16Array(this.frameSamples);
-    const faded = new Int16Array(this.frameSamples);
+    if (this.conceal === 'silence' || !this.last) return this.silent();
+    const faded = this.recycle ? this.acquireFrame() : new Int16Array(this.frameSamples);
     const src = this.last;
     for (let i = 0; i < faded.length; i++) faded[i] = src[i]! * FADE_FACTOR;
-    this.last = faded;
+    this.setLast(faded);
     return faded;
+  }
+
+  /** A silent frame: shared (and re-zeroed) when recycling, so priming allocates nothing either. */
+  private silent(): Int16Array {
+    return this.recycle ? this.silence.fill(0) : new Int16Array(this.frameSamples);
+  }
+
+  /** The frame last played (kept for fading); the one it replaces goes back to the pool. */
+  private setLast(frame: Int16Array | null): void {
+    if (this.last && this.last !== frame) this.release(this.last);
+    this.last = frame;
+  }
+
+  private release(frame: Int16Array): void {
+    if (this.recycle && frame.length === this.frameSamples && frame !== this.silence) this.pool.push(frame);
   }
 
   /** Oldest held sequence number (wrap-aware). */
@@ -158,7 +201,12 @@ export class JitterBuffer {
     const newest = this.newest();
     // Skip ahead so that at most maxFrames remain from the new playout point.
     while (this.frames.size > 0 && seqDistance(newest, this.next!) >= this.maxFrames) {
-      if (this.frames.delete(this.next!)) this.stats.overflowDropped++;
+      const dropped = this.frames.get(this.next!);
+      if (dropped) {
+        this.frames.delete(this.next!);
+        this.release(dropped);
+        this.stats.overflowDropped++;
+      }
       this.next = (this.next! + 1) & 0xffff;
     }
     this.stats.buffered = this.frames.size;

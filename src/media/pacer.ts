@@ -1,3 +1,5 @@
+import type { PacerGroup, PacerGroupMember } from './pacer-group.js';
+
 /** Timer functions the pacer uses; injectable so tests can drive a fake clock. */
 export interface PacerTimers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -32,6 +34,12 @@ export interface PacerOptions {
    * consume the frame before returning (e.g. encode and send); saves an allocation per frame.
    */
   reuseFrameBuffer?: boolean;
+  /**
+   * Share one timer with other pacers (a media server's many calls): the group wakes a few times per frame
+   * period for all its members instead of once per member. `now`/`timers` are then the group's. Frame 0 is due
+   * on the group's least loaded sub-tick, within one frame period of start().
+   */
+  group?: PacerGroup;
 }
 
 export interface PacerStats {
@@ -69,7 +77,7 @@ const realTimers: PacerTimers = {
  * Emits fixed-size frames on an absolute clock: frame n is due at start + n × frameMs, and each timer is armed
  * for the next absolute deadline, so timer delays never accumulate into drift.
  */
-export class Pacer {
+export class Pacer implements PacerGroupMember {
   readonly frameMs: number;
   readonly frameSamples: number;
   private readonly onFrame: PacerOptions['onFrame'];
@@ -78,6 +86,7 @@ export class Pacer {
   private readonly timers: PacerTimers;
   private readonly maxCatchUp: number;
   private readonly onError: ((err: unknown) => void) | undefined;
+  private readonly group: PacerGroup | null;
 
   /** Queued audio: a ring buffer that doubles when full, so steady streaming allocates nothing. */
   private ring: Int16Array;
@@ -108,7 +117,8 @@ export class Pacer {
     this.frameSamples = opts.frameSamples;
     this.onFrame = opts.onFrame;
     this.silenceFill = opts.silenceFill ?? false;
-    this.now = opts.now ?? (() => performance.now());
+    this.group = opts.group ?? null;
+    this.now = this.group?.now ?? opts.now ?? (() => performance.now());
     this.timers = opts.timers ?? realTimers;
     this.maxCatchUp = opts.maxCatchUpFrames ?? 5;
     this.onError = opts.onError;
@@ -117,20 +127,28 @@ export class Pacer {
     if (!(this.frameMs > 0) || !Number.isInteger(this.frameSamples) || this.frameSamples <= 0) {
       throw new RangeError('Pacer needs frameMs > 0 and a positive integer frameSamples');
     }
+    if (this.group && this.group.frameMs !== this.frameMs) {
+      throw new RangeError(`Pacer frameMs ${this.frameMs} differs from its group's ${this.group.frameMs}`);
+    }
   }
 
-  /** Starts the clock: frame 0 is due now. */
+  /** Starts the clock: frame 0 is due now (with a group: on its next free sub-tick). */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.startAt = this.now();
     this.index = 0;
+    if (this.group) {
+      this.startAt = this.group.add(this);
+      return;
+    }
+    this.startAt = this.now();
     this.arm();
   }
 
   /** Stops the clock and releases the timer; pending waitDrained() calls reject. Queued audio stays queued. */
   stop(): void {
     this.running = false;
+    this.group?.remove(this);
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     const err = new Error('pacer stopped');
@@ -230,9 +248,19 @@ export class Pacer {
     this.timer = this.timers.setTimeout(this.tick, Math.max(0, Math.floor(deadline - this.now())));
   }
 
+  /** Called by this pacer's PacerGroup at each of its sub-ticks: emits what is due, arms nothing. */
+  groupTick(): void {
+    if (this.running) this.emitDue();
+  }
+
   private readonly tick = (): void => {
     this.timer = null;
     if (!this.running) return;
+    this.emitDue();
+    if (this.running) this.arm();
+  };
+
+  private emitDue(): void {
     const t = this.now();
     let due = Math.floor((t + EARLY_TOLERANCE_MS - this.startAt) / this.frameMs) - this.index + 1;
     if (due > this.maxCatchUp) {
@@ -242,8 +270,7 @@ export class Pacer {
       due = 1;
     }
     for (let k = 0; k < due && this.running; k++) this.emitSlot(this.index++, t);
-    if (this.running) this.arm();
-  };
+  }
 
   private emitSlot(index: number, t: number): void {
     const scheduledAt = this.startAt + index * this.frameMs;

@@ -90,25 +90,50 @@ export function parseRtp(buf: Buffer): RtpPacket {
  * (or `padding: true`, which pads to a multiple of 4 bytes).
  */
 export function serializeRtp(p: RtpPacketInit): Buffer {
-  const csrcs = p.csrcs ?? [];
-  if (csrcs.length > 15) throw new RangeError(`RTP allows at most 15 CSRCs, got ${csrcs.length}`);
+  const buf = Buffer.allocUnsafe(rtpPacketLength(p));
+  writeRtp(p, buf);
+  return buf;
+}
+
+/** Bytes serializeRtp / writeRtp produce for `p` (validates it). */
+export function rtpPacketLength(p: RtpPacketInit): number {
+  const csrcs = p.csrcs;
+  if (csrcs && csrcs.length > 15) throw new RangeError(`RTP allows at most 15 CSRCs, got ${csrcs.length}`);
   if (p.payloadType < 0 || p.payloadType > 127) throw new RangeError(`RTP payload type ${p.payloadType}`);
   const ext = p.extensionData;
   if (ext && ext.length % 4 !== 0) throw new RangeError('RTP header extension data must be a multiple of 4 bytes');
-  const headerBytes = HEADER_BYTES + csrcs.length * 4 + (ext ? 4 + ext.length : 0);
+  const headerBytes = HEADER_BYTES + (csrcs ? csrcs.length * 4 : 0) + (ext ? 4 + ext.length : 0);
+  const paddingLength = paddingFor(p, headerBytes);
+  return headerBytes + p.payload.length + paddingLength;
+}
+
+function paddingFor(p: RtpPacketInit, headerBytes: number): number {
   let paddingLength = p.paddingLength ?? 0;
   if (p.padding && paddingLength === 0) paddingLength = 4 - ((headerBytes + p.payload.length) % 4) || 4;
   if (paddingLength > 255) throw new RangeError(`RTP padding ${paddingLength} > 255`);
+  return paddingLength;
+}
 
-  const buf = Buffer.allocUnsafe(headerBytes + p.payload.length + paddingLength);
-  buf[0] = 0x80 | (paddingLength ? 0x20 : 0) | (ext ? 0x10 : 0) | csrcs.length;
+/**
+ * Serializes `p` into `buf` from offset 0 (a reused send buffer: no allocation per packet); returns the bytes
+ * written. Throws a RangeError when `buf` is too short.
+ */
+export function writeRtp(p: RtpPacketInit, buf: Buffer): number {
+  const length = rtpPacketLength(p);
+  if (buf.length < length) throw new RangeError(`RTP packet needs ${length} bytes, buffer holds ${buf.length}`);
+  const csrcs = p.csrcs;
+  const csrcCount = csrcs ? csrcs.length : 0;
+  const ext = p.extensionData;
+  const headerBytes = HEADER_BYTES + csrcCount * 4 + (ext ? 4 + ext.length : 0);
+  const paddingLength = paddingFor(p, headerBytes);
+  buf[0] = 0x80 | (paddingLength ? 0x20 : 0) | (ext ? 0x10 : 0) | csrcCount;
   buf[1] = (p.marker ? 0x80 : 0) | p.payloadType;
   buf.writeUInt16BE(p.sequenceNumber & 0xffff, 2);
   buf.writeUInt32BE(p.timestamp >>> 0, 4);
   buf.writeUInt32BE(p.ssrc >>> 0, 8);
   let at = HEADER_BYTES;
-  for (const csrc of csrcs) {
-    buf.writeUInt32BE(csrc >>> 0, at);
+  for (let i = 0; i < csrcCount; i++) {
+    buf.writeUInt32BE(csrcs![i]! >>> 0, at);
     at += 4;
   }
   if (ext) {
@@ -123,7 +148,7 @@ export function serializeRtp(p: RtpPacketInit): Buffer {
     buf.fill(0, at, at + paddingLength - 1);
     buf[at + paddingLength - 1] = paddingLength;
   }
-  return buf;
+  return length;
 }
 
 /** Signed distance a − b between 16-bit sequence numbers, in [-32768, 32767]. */

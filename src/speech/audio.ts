@@ -18,17 +18,8 @@ export function energyDb(pcm: Int16Array, start = 0, n = pcm.length - start): nu
   return 10 * Math.log10(sum / n + 1);
 }
 
-export function concatPcm(chunks: readonly Int16Array[]): Int16Array {
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  const out = new Int16Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
+// moved to media/pcm.ts; re-exported so existing imports (asr/streaming.ts) keep working
+export { concatPcm } from '../media/pcm.js';
 
 /** Little-endian PCM16 bytes → samples (copies when the bytes are unaligned). */
 export function bytesToPcm16(bytes: Uint8Array): Int16Array {

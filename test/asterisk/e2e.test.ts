@@ -2,13 +2,13 @@
  * The whole bot on the Asterisk backend: emulator caller → ARI/RTP → AsteriskCall → runCall (scripted ASR,
  * tone TTS, energy VAD) → RTP back to the caller.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, MemoryRecordSink, ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
 import type { CallRecord } from '../../src/core/call-record.js';
 import type { CallLeg } from '../../src/telephony/port.js';
-import { startAriEmulator, type AriEmulator, type EndpointBehaviour } from '../emulators/ari/index.js';
-import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+import { startAriEmulator, type EndpointBehaviour } from '../emulators/ari/index.js';
+import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
 const JFK = new URL('../../../shared/audio/jfk.wav', import.meta.url).pathname;
 
@@ -16,13 +16,7 @@ const udpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'U
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
-  let emu: AriEmulator;
-  let t: TestBackend | null = null;
-  afterEach(async () => {
-    await t?.backend.stop();
-    t = null;
-    await emu.close();
-  });
+  const rig = useAsteriskRig();
 
   async function start(opts: {
     asrScript?: Parameters<typeof createTestDeps>[0] extends infer O
@@ -35,7 +29,7 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     onCall?: (leg: CallLeg, deps: TestDeps) => Promise<void>;
     dialog?: Record<string, unknown>;
   }) {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': opts.agent ?? { answer: 'answer', ringMs: 50 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': opts.agent ?? { answer: 'answer', ringMs: 50 } } });
     const records = new MemoryRecordSink();
     const deps = createTestDeps({
       asrScript: opts.asrScript ?? [],
@@ -44,7 +38,7 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
       config: { dialog: { greeting: 'Hello, how can I help?', ...opts.dialog } },
     });
     const finished: CallRecord[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       if (opts.onCall) return opts.onCall(leg, deps);
       finished.push(await runCall(leg, deps));
     });
@@ -53,7 +47,7 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
 
   it('a caller WAV produces a transcript and a CallRecord', async () => {
     const { records, finished, deps } = await start({ asrScript: ['And so my fellow Americans ask not'] });
-    const caller = await emu.placeCall({ from: '+15557654321' });
+    const caller = await rig.emu.placeCall({ from: '+15557654321' });
     await waitFor(() => caller.audibleMs() >= 100, 5000, 'greeting');
     await caller.sendWav(JFK, { speed: 4 });
     await caller.sendSilence(1200, { speed: 2 });
@@ -68,13 +62,13 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     expect(record.transcript.find((e) => e.speaker === 'caller')?.text).toBe('And so my fellow Americans ask not');
     expect(record.transcript.some((e) => e.speaker === 'bot')).toBe(true);
     expect(records.of('end')).toHaveLength(1);
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it('barge-in: the caller speaks over the greeting, the bot stops talking at once', async () => {
     const tts = new ToneTts({ msPerChar: 80 }); // ~2 s greeting
     const { finished } = await start({ tts, asrScript: ['I want to talk about my bill'] });
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => caller.audibleMs() >= 200, 5000, 'greeting starts');
     await caller.sendPcm(tone(800, 300, 8000, 12000), { speed: 1 });
     const heardAtBargeIn = caller.audibleMs();
@@ -90,11 +84,11 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
 
   it('DTMF 0 escalates: agent leg originated with the X-Voicebot headers, record says escalated', async () => {
     const { records, finished } = await start({});
-    const caller = await emu.placeCall({ from: '+15550001234' });
+    const caller = await rig.emu.placeCall({ from: '+15550001234' });
     await waitFor(() => caller.audibleMs() >= 100, 5000, 'greeting');
     caller.dtmf('0');
-    await waitFor(() => emu.requestsTo('POST', /\/channels\/create$/).length === 1, 5000, 'originate');
-    const vars = (emu.requestsTo('POST', /\/channels\/create$/)[0]!.body as { variables: Record<string, string> })
+    await waitFor(() => rig.emu.requestsTo('POST', /\/channels\/create$/).length === 1, 5000, 'originate');
+    const vars = (rig.emu.requestsTo('POST', /\/channels\/create$/)[0]!.body as { variables: Record<string, string> })
       .variables;
     expect(vars['PJSIP_HEADER(add,X-Voicebot-Call-Id)']).toBe(caller.channelId);
     expect(vars['PJSIP_HEADER(add,X-Voicebot-Phone)']).toBe('+15550001234');
@@ -102,22 +96,22 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     await waitFor(() => finished.length === 1, 8000, 'core done after hand-off');
     expect(finished[0]!.escalation?.outcome).toBe('answered');
     expect(records.of('escalation')).toHaveLength(1);
-    const agent = [...emu.channels.values()].find((c) => c.kind === 'dialed')!;
+    const agent = [...rig.emu.channels.values()].find((c) => c.kind === 'dialed')!;
     expect(agent.bridgeId).not.toBeNull();
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it('agent busy: the core tells the caller and carries on; record says busy', async () => {
     const { finished } = await start({ agent: { answer: 'busy', ringMs: 30 } });
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => caller.audibleMs() >= 100, 5000, 'greeting');
     caller.dtmf('0');
-    await waitFor(() => emu.requestsTo('POST', /\/dial$/).length === 1, 5000, 'dial');
-    await waitFor(() => emu.requestsTo('DELETE', /\/moh$/).length === 1, 5000, 'moh stopped');
+    await waitFor(() => rig.emu.requestsTo('POST', /\/dial$/).length === 1, 5000, 'dial');
+    await waitFor(() => rig.emu.requestsTo('DELETE', /\/moh$/).length === 1, 5000, 'moh stopped');
     const heardBefore = caller.audibleMs();
     await waitFor(() => caller.audibleMs() > heardBefore + 200, 5000, 'transfer-failed prompt');
-    expect(emu.channels.has(caller.channelId)).toBe(true);
+    expect(rig.emu.channels.has(caller.channelId)).toBe(true);
     caller.hangup();
     await waitFor(() => finished.length === 1, 5000, 'record');
     expect(finished[0]!.escalation?.outcome).toBe('busy');
@@ -128,12 +122,16 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     const { finished } = await start({ tts });
     const sockets0 = udpSockets();
     const timers0 = timers();
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => caller.audibleMs() >= 200, 5000, 'speaking');
     expect(udpSockets()).toBe(sockets0 + 2); // the bot's socket and Asterisk's UnicastRTP socket
     caller.hangup();
     await waitFor(() => finished.length === 1, 5000, 'record');
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, `release: ${assertReleased(t!, emu).join(', ')}`);
+    await waitFor(
+      () => assertReleased(rig.t!, rig.emu).length === 0,
+      3000,
+      `release: ${assertReleased(rig.t!, rig.emu).join(', ')}`,
+    );
     expect(tts.active).toBe(0);
     await waitFor(() => udpSockets() === sockets0, 2000, 'sockets closed');
     await waitFor(() => timers() <= timers0, 2000, `timers back to ${timers0} (now ${timers()})`);
@@ -149,9 +147,9 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
       },
     });
     const [a, bad, b] = await Promise.all([
-      emu.placeCall({ from: 'a' }),
-      emu.placeCall({ from: 'crash' }),
-      emu.placeCall({ from: 'b' }),
+      rig.emu.placeCall({ from: 'a' }),
+      rig.emu.placeCall({ from: 'crash' }),
+      rig.emu.placeCall({ from: 'b' }),
     ]);
     await bad!.ended; // the crashing call was hung up and released
     await waitFor(() => a!.audibleMs() >= 100 && b!.audibleMs() >= 100, 5000, 'others greeted');
@@ -162,12 +160,12 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     await waitFor(() => finished.length === 2, 5000, 'both records');
     const texts = finished.flatMap((r) => r.transcript.filter((e) => e.speaker === 'caller').map((e) => e.text)).sort();
     expect(texts).toEqual(['first caller', 'second caller']);
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it("a caller streaming continuously like a real phone: the turn ends on the line's own silence", async () => {
     const { finished, deps } = await start({ asrScript: ['check my order'] });
-    const caller = await emu.placeCall({ continuous: true });
+    const caller = await rig.emu.placeCall({ continuous: true });
     await waitFor(() => caller.audibleMs() >= 100, 5000, 'greeting');
     await caller.sendPcm(tone(600, 300, 8000, 12000), { speed: 1 }); // no explicit silence after it
     const callerTurn = () =>
@@ -176,6 +174,6 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     caller.hangup();
     await waitFor(() => finished.length === 1, 5000, 'record');
     expect(finished[0]!.transcript.find((e) => e.speaker === 'caller')?.text).toBe('check my order');
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 });

@@ -18,7 +18,7 @@ import {
   ulawEncode,
   type AriEmulator,
 } from '../emulators/ari/index.js';
-import { startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+import { startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -29,6 +29,16 @@ async function udp(): Promise<Socket> {
   return s;
 }
 
+function rawClient(emu: AriEmulator): AriClient {
+  return new AriClient({
+    url: emu.url,
+    username: emu.username,
+    password: emu.password,
+    app: 'voicebot',
+    requestTimeoutMs: 2000,
+  });
+}
+
 describe('ARI emulator quirks (raw protocol)', () => {
   let emu: AriEmulator;
   let client: AriClient;
@@ -37,13 +47,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   const sockets: Socket[] = [];
   beforeEach(async () => {
     emu = await startAriEmulator();
-    client = new AriClient({
-      url: emu.url,
-      username: emu.username,
-      password: emu.password,
-      app: 'voicebot',
-      requestTimeoutMs: 2000,
-    });
+    client = rawClient(emu);
     stream = new AriEventStream({ url: client.eventsUrl(), logger: silent, reconnectMinMs: 20, reconnectMaxMs: 100 });
     events.length = 0;
     stream.on('event', (e) => events.push(e));
@@ -74,13 +78,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
     await emu.close();
     emu = await startAriEmulator({ stasisDelayMs: 300 });
     await stream.stop();
-    client = new AriClient({
-      url: emu.url,
-      username: emu.username,
-      password: emu.password,
-      app: 'voicebot',
-      requestTimeoutMs: 2000,
-    });
+    client = rawClient(emu);
     stream = new AriEventStream({ url: client.eventsUrl(), logger: silent });
     stream.on('event', (e) => events.push(e));
     await stream.start(AbortSignal.timeout(2000));
@@ -188,57 +186,51 @@ describe('ARI emulator quirks (raw protocol)', () => {
 });
 
 describe('the bot copes with each quirk', () => {
-  let emu: AriEmulator;
-  let t: TestBackend | null = null;
-  afterEach(async () => {
-    await t?.backend.stop();
-    t = null;
-    await emu.close();
-  });
+  const rig = useAsteriskRig();
 
   it('slow StasisStart for the media channel: waits for it, never adds early, never treats own channels as callers', async () => {
-    emu = await startAriEmulator({ stasisDelayMs: 150 });
+    rig.emu = await startAriEmulator({ stasisDelayMs: 150 });
     const legs: CallLeg[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       legs.push(leg);
       const ended = new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
       await leg.transfer({ target: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 5 }, headers: {} });
       await ended;
     });
-    const caller = await emu.placeCall();
-    const agentInBridge = () => [...emu.channels.values()].some((c) => c.kind === 'dialed' && c.bridgeId !== null);
+    const caller = await rig.emu.placeCall();
+    const agentInBridge = () => [...rig.emu.channels.values()].some((c) => c.kind === 'dialed' && c.bridgeId !== null);
     await waitFor(agentInBridge, 3000, 'agent in bridge');
     expect(legs).toHaveLength(1); // StasisStart for UnicastRTP and agent channels did not start calls
-    expect(emu.requests.filter((r) => r.status === 422)).toHaveLength(0);
-    expect(emu.requestsTo('POST', /\/answer$/).map((r) => r.path)).toEqual([
+    expect(rig.emu.requests.filter((r) => r.status === 422)).toHaveLength(0);
+    expect(rig.emu.requestsTo('POST', /\/answer$/).map((r) => r.path)).toEqual([
       `/ari/channels/${caller.channelId}/answer`,
     ]);
     caller.hangup();
   });
 
   it('silence fill: the caller hears a steady stream from the start, from the receiving socket (no strict-RTP drops)', async () => {
-    emu = await startAriEmulator();
-    t = await startTestBackend(emu, async (leg) => {
+    rig.emu = await startAriEmulator();
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => caller.received.length >= 10, 3000, 'silence frames');
     expect(caller.audibleMs()).toBe(0);
-    expect(emu.mediaEndpoints[0]!.stats.droppedStrict).toBe(0);
-    expect(emu.mediaEndpoints[0]!.stats.wrongFormat).toBe(0);
-    expect(emu.requestsTo('POST', /\/play$/)).toHaveLength(0); // bot speech goes as RTP, never /play
-    expect(emu.requestsTo('POST', /externalMedia$/)[0]!.query.format).toBe('ulaw'); // not slin16 (audio back is dropped)
+    expect(rig.emu.mediaEndpoints[0]!.stats.droppedStrict).toBe(0);
+    expect(rig.emu.mediaEndpoints[0]!.stats.wrongFormat).toBe(0);
+    expect(rig.emu.requestsTo('POST', /\/play$/)).toHaveLength(0); // bot speech goes as RTP, never /play
+    expect(rig.emu.requestsTo('POST', /externalMedia$/)[0]!.query.format).toBe('ulaw'); // not slin16 (audio back is dropped)
     caller.hangup();
   });
 
   it('DTMF arrives as ChannelDtmfReceived and reaches the leg', async () => {
-    emu = await startAriEmulator();
+    rig.emu = await startAriEmulator();
     const digits: string[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       leg.on('dtmf', (d) => digits.push(d));
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => caller.received.length > 0, 3000, 'media up');
     caller.dtmf('0');
     caller.dtmf('#');
@@ -248,16 +240,16 @@ describe('the bot copes with each quirk', () => {
   });
 
   it('no app connected → 603; once the backend runs, calls are accepted; after stop → 603 again', async () => {
-    emu = await startAriEmulator();
-    await expect(emu.placeCall()).rejects.toBeInstanceOf(CallRejected);
-    t = await startTestBackend(emu, async (leg) => {
+    rig.emu = await startAriEmulator();
+    await expect(rig.emu.placeCall()).rejects.toBeInstanceOf(CallRejected);
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => caller.received.length > 0, 3000, 'answered');
-    await t.backend.stop();
+    await rig.t.backend.stop();
     await caller.ended;
-    await expect(emu.placeCall()).rejects.toMatchObject({ sipStatus: 603 });
-    t = null;
+    await expect(rig.emu.placeCall()).rejects.toMatchObject({ sipStatus: 603 });
+    rig.t = null;
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
 import { createMetrics } from '../../src/core/metrics.js';
 import { CallEventBus } from '../../src/core/call-events.js';
 import { validate } from '../../src/config/load.js';
@@ -15,14 +16,7 @@ import {
 } from '../../src/telephony/asterisk/backend.js';
 import type { AriEmulator } from '../emulators/ari/index.js';
 
-/** Resolves when `predicate` holds; rejects after `timeoutMs` (bounded wait, checked every few ms). */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { waitFor } from '../helpers/wait.js';
 
 export class MemorySessions implements SessionStore {
   readonly map = new Map<string, CallSession>();
@@ -41,6 +35,22 @@ export class MemorySessions implements SessionStore {
   async close() {}
 }
 
+/** The `telephony.asterisk` settings that point the backend at `emu`, with RTP ports [rtpPortMin, rtpPortMax]. */
+export function emulatorConnection(emu: AriEmulator, rtpPortMin: number, rtpPortMax: number) {
+  return {
+    url: emu.url,
+    username: emu.username,
+    password: emu.password,
+    rtpHost: '127.0.0.1',
+    rtpBindHost: '127.0.0.1',
+    rtpPortMin,
+    rtpPortMax,
+  };
+}
+
+/** Reconnect and Stasis timings short enough for tests. */
+export const FAST_ARI_TIMINGS = { reconnectMinMs: 20, reconnectMaxMs: 200, stasisTimeoutMs: 2000 } as const;
+
 let nextPortBase = 30000 + (process.pid % 200) * 100;
 
 export function asteriskTestConfig(
@@ -54,19 +64,7 @@ export function asteriskTestConfig(
     log: { level: 'silent' },
     telephony: {
       backend: 'asterisk',
-      asterisk: {
-        url: emu.url,
-        username: emu.username,
-        password: emu.password,
-        rtpHost: '127.0.0.1',
-        rtpBindHost: '127.0.0.1',
-        rtpPortMin: base,
-        rtpPortMax: base + 39,
-        reconnectMinMs: 20,
-        reconnectMaxMs: 200,
-        stasisTimeoutMs: 2000,
-        ...asterisk,
-      },
+      asterisk: { ...emulatorConnection(emu, base, base + 39), ...FAST_ARI_TIMINGS, ...asterisk },
     },
     ...rest,
   });
@@ -107,6 +105,23 @@ export async function startTestBackend(
   });
   await backend.start(onCall);
   return { backend, sessions, events, metrics, config, tmp };
+}
+
+/** What one test started; `useAsteriskRig` stops it after each test. */
+export class AsteriskRig {
+  emu!: AriEmulator;
+  t: TestBackend | null = null;
+}
+
+/** Call inside a describe: after each test, stop the backend the test started (if any), then close its emulator. */
+export function useAsteriskRig(): AsteriskRig {
+  const rig = new AsteriskRig();
+  afterEach(async () => {
+    await rig.t?.backend.stop();
+    rig.t = null;
+    await rig.emu.close();
+  });
+  return rig;
 }
 
 /** A tone (audible, for "did it arrive" checks). */

@@ -1,38 +1,32 @@
 import { createSocket } from 'node:dgram';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RtpStream, startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { RtpStream, startAriEmulator } from '../emulators/ari/index.js';
 import type { CallLeg } from '../../src/telephony/port.js';
-import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
 describe('Asterisk backend: inbound call flow through the ARI emulator', () => {
-  let emu: AriEmulator;
-  let t: TestBackend | null = null;
+  const rig = useAsteriskRig();
   beforeEach(async () => {
-    emu = await startAriEmulator();
-  });
-  afterEach(async () => {
-    await t?.backend.stop();
-    t = null;
-    await emu.close();
+    rig.emu = await startAriEmulator();
   });
 
   it('answers, bridges externalMedia, carries audio both ways and releases everything on caller hangup', async () => {
     const legs: CallLeg[] = [];
     const heard: Int16Array[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       legs.push(leg);
       leg.on('audio', (f) => heard.push(f));
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    const caller = await emu.placeCall({ from: '+15551234567', to: '100' });
+    const caller = await rig.emu.placeCall({ from: '+15551234567', to: '100' });
     await waitFor(() => legs.length === 1, 3000, 'onCall');
     const leg = legs[0]!;
     expect(leg.from).toBe('+15551234567');
     expect(leg.to).toBe('100');
     expect(leg.inputSampleRate).toBe(8000);
     // the app waited for the UnicastRTP StasisStart before adding it: no 422 on our addChannel
-    expect(emu.requestsTo('POST', /addChannel$/).every((r) => r.status === 204)).toBe(true);
-    expect(emu.requestsTo('POST', /\/answer$/)).toHaveLength(1);
+    expect(rig.emu.requestsTo('POST', /addChannel$/).every((r) => r.status === 204)).toBe(true);
+    expect(rig.emu.requestsTo('POST', /\/answer$/)).toHaveLength(1);
 
     // caller → bot
     const sent = tone(400);
@@ -43,37 +37,41 @@ describe('Asterisk backend: inbound call flow through the ARI emulator', () => {
     leg.sendAudio(tone(200, 600));
     await leg.waitForPlayout(AbortSignal.timeout(3000));
     await waitFor(() => caller.audibleMs() >= 200, 2000, 'bot audio at the caller');
-    const media = [...emu.mediaEndpoints][0]!;
+    const media = [...rig.emu.mediaEndpoints][0]!;
     expect(media.stats.droppedStrict).toBe(0);
     expect(media.stats.wrongFormat).toBe(0);
 
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, `release (${assertReleased(t!, emu).join(', ')})`);
+    await waitFor(
+      () => assertReleased(rig.t!, rig.emu).length === 0,
+      3000,
+      `release (${assertReleased(rig.t!, rig.emu).join(', ')})`,
+    );
   });
 
   it('bad packets and packets from a stranger are counted and dropped; the call goes on', async () => {
     const heard: Int16Array[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       leg.on('audio', (f) => heard.push(f));
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    const caller = await emu.placeCall();
-    await waitFor(() => t!.backend.calls.get(caller.channelId)?.ready === true, 3000, 'call up');
-    const call = t.backend.calls.get(caller.channelId)!;
+    const caller = await rig.emu.placeCall();
+    await waitFor(() => rig.t!.backend.calls.get(caller.channelId)?.ready === true, 3000, 'call up');
+    const call = rig.t.backend.calls.get(caller.channelId)!;
     const stranger = createSocket('udp4');
     await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
     stranger.send(Buffer.from('not rtp at all'), call.ids.rtpPort, '127.0.0.1');
     stranger.send(new RtpStream().packet(Buffer.alloc(160, 0x00)), call.ids.rtpPort, '127.0.0.1');
     await waitFor(() => call.mediaStats!.rtp.dropped.wrongSource === 2, 2000, 'stranger dropped');
     stranger.close();
-    const metrics = await t.metrics.getSingleMetricAsString('voicebot_rtp_dropped_total');
+    const metrics = await rig.t.metrics.getSingleMetricAsString('voicebot_rtp_dropped_total');
     expect(metrics).toMatch(/reason="wrongSource"\} 2/);
     await caller.sendPcm(tone(100), { speed: 0 });
     await waitFor(() => heard.length >= 5, 2000, 'caller audio still flows');
     expect(call.mediaStats!.rtp.dropped.malformed).toBe(0); // the source check comes first
-    emu.mediaEndpoints[0]!.sendRaw(Buffer.from([0x80, 0x00, 0x01])); // from Asterisk's socket: too short
+    rig.emu.mediaEndpoints[0]!.sendRaw(Buffer.from([0x80, 0x00, 0x01])); // from Asterisk's socket: too short
     await waitFor(() => call.mediaStats!.rtp.dropped.malformed === 1, 2000, 'malformed dropped');
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 });

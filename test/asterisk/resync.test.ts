@@ -1,100 +1,98 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import { describe, expect, it } from 'vitest';
+import { startAriEmulator } from '../emulators/ari/index.js';
 import type { CallLeg, TransferResult } from '../../src/telephony/port.js';
-import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
 describe('Asterisk backend: websocket drop and resynchronisation', () => {
-  let emu: AriEmulator;
-  let t: TestBackend | null = null;
-  afterEach(async () => {
-    await t?.backend.stop();
-    t = null;
-    await emu.close();
-  });
+  const rig = useAsteriskRig();
 
   async function setup() {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 150 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 150 } } });
     const legs: CallLeg[] = [];
     const frames: number[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       legs.push(leg);
       leg.on('audio', () => frames.push(performance.now()));
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    await waitFor(() => t!.backend.resyncs === 1, 2000, 'first resync');
+    await waitFor(() => rig.t!.backend.resyncs === 1, 2000, 'first resync');
     return { legs, frames };
   }
 
   it('mid-call drop: media keeps flowing, the backend reconnects, resyncs and the call goes on', async () => {
     const { legs, frames } = await setup();
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => legs.length === 1, 3000, 'call');
-    emu.dropWebsockets(150);
+    rig.emu.dropWebsockets(150);
     const before = frames.length;
     await caller.sendPcm(tone(200), { speed: 0 }); // during the gap
     await waitFor(() => frames.length >= before + 10, 2000, 'audio during the gap');
-    await waitFor(() => t!.backend.resyncs === 2, 5000, 'resync after reconnect');
-    expect(t!.backend.calls.size).toBe(1);
+    await waitFor(() => rig.t!.backend.resyncs === 2, 5000, 'resync after reconnect');
+    expect(rig.t!.backend.calls.size).toBe(1);
     legs[0]!.sendAudio(tone(100));
     await waitFor(() => caller.audibleMs() >= 100, 2000, 'bot audio after reconnect');
     // events flow again: a hangup now is seen directly
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it('caller hangs up during the gap: the lost events are recovered by the resync and everything is released', async () => {
     const { legs } = await setup();
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => legs.length === 1, 3000, 'call');
     const hungUp = new Promise<string>((resolve) => legs[0]!.on('hangup', resolve));
-    emu.dropWebsockets(150);
-    const lost = emu.lostEvents;
+    rig.emu.dropWebsockets(150);
+    const lost = rig.emu.lostEvents;
     caller.hangup();
-    expect(emu.lostEvents).toBeGreaterThan(lost); // StasisEnd & co went nowhere
-    expect(t!.backend.calls.size).toBe(1);
+    expect(rig.emu.lostEvents).toBeGreaterThan(lost); // StasisEnd & co went nowhere
+    expect(rig.t!.backend.calls.size).toBe(1);
     expect(await hungUp).toMatch(/ARI was disconnected/);
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, `release: ${assertReleased(t!, emu).join(', ')}`);
+    await waitFor(
+      () => assertReleased(rig.t!, rig.emu).length === 0,
+      3000,
+      `release: ${assertReleased(rig.t!, rig.emu).join(', ')}`,
+    );
   });
 
   it('agent answers during the gap: the resync replays the missed Dial and the transfer completes', async () => {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 100 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 100 } } });
     const results: TransferResult[] = [];
-    t = await startTestBackend(emu, async (leg) => {
+    rig.t = await startTestBackend(rig.emu, async (leg) => {
       const ended = new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
       results.push(
         await leg.transfer({ target: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 5 }, headers: {} }),
       );
       await ended;
     });
-    const caller = await emu.placeCall();
-    await waitFor(() => emu.requestsTo('POST', /\/dial$/).length === 1, 3000, 'dialling');
-    emu.dropWebsockets(300); // the ANSWER at ~100 ms is lost
+    const caller = await rig.emu.placeCall();
+    await waitFor(() => rig.emu.requestsTo('POST', /\/dial$/).length === 1, 3000, 'dialling');
+    rig.emu.dropWebsockets(300); // the ANSWER at ~100 ms is lost
     await waitFor(() => results.length === 1, 5000, 'transfer result');
     expect(results[0]!.outcome).toBe('answered');
-    const agent = [...emu.channels.values()].find((c) => c.kind === 'dialed')!;
+    const agent = [...rig.emu.channels.values()].find((c) => c.kind === 'dialed')!;
     expect(agent.bridgeId).not.toBeNull();
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it('hand-over: a second instance reattaches a call that is still up, from the session store', async () => {
-    emu = await startAriEmulator();
+    rig.emu = await startAriEmulator();
     const firstLegs: CallLeg[] = [];
-    const first = await startTestBackend(emu, async (leg) => {
+    const first = await startTestBackend(rig.emu, async (leg) => {
       firstLegs.push(leg);
       await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
     });
-    const caller = await emu.placeCall();
+    const caller = await rig.emu.placeCall();
     await waitFor(() => firstLegs.length === 1, 3000, 'call on the first instance');
     expect([...first.sessions.map.keys()]).toEqual([`asterisk:${caller.channelId}`]);
     await first.backend.stop({ handOver: true });
-    expect(emu.channels.size).toBe(2); // caller + UnicastRTP stay up
+    expect(rig.emu.channels.size).toBe(2); // caller + UnicastRTP stay up
     expect(first.backend.ctx.ports.inUse).toBe(0);
 
     const legs: CallLeg[] = [];
     const heard: Int16Array[] = [];
-    t = await startTestBackend(
-      emu,
+    rig.t = await startTestBackend(
+      rig.emu,
       async (leg) => {
         legs.push(leg);
         leg.on('audio', (f) => heard.push(f));
@@ -109,6 +107,6 @@ describe('Asterisk backend: websocket drop and resynchronisation', () => {
     legs[0]!.sendAudio(tone(100));
     await waitFor(() => caller.audibleMs() >= 100, 2000, 'new instance audio at the caller');
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 });

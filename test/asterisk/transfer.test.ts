@@ -1,26 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startAriEmulator, type AriEmulator, type Party } from '../emulators/ari/index.js';
+import { describe, expect, it } from 'vitest';
+import { startAriEmulator, type Party } from '../emulators/ari/index.js';
 import type { CallLeg, TransferResult } from '../../src/telephony/port.js';
-import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
+import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
 const HEADERS = { 'X-Voicebot-Call-Id': 'call-1', 'X-Voicebot-Ticket-Id': '123', 'X-Voicebot-Intent': 'billing' };
 
 describe('Asterisk backend: escalation to an agent', () => {
-  let emu: AriEmulator;
-  let t: TestBackend | null = null;
-  afterEach(async () => {
-    await t?.backend.stop();
-    t = null;
-    await emu.close();
-  });
+  const rig = useAsteriskRig();
 
   async function callAndTransfer(agentStaysSilent = false) {
     const results: TransferResult[] = [];
     const legs: CallLeg[] = [];
     let agent: Party | null = null;
-    emu.on('party', (p) => (agent = p));
-    t = await startTestBackend(
-      emu,
+    rig.emu.on('party', (p) => (agent = p));
+    rig.t = await startTestBackend(
+      rig.emu,
       async (leg) => {
         legs.push(leg);
         const ended = new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
@@ -35,16 +29,16 @@ describe('Asterisk backend: escalation to an agent', () => {
       },
       { asterisk: { agentStaysSilent } },
     );
-    const caller = await emu.placeCall({ from: '+15550001111' });
+    const caller = await rig.emu.placeCall({ from: '+15550001111' });
     await waitFor(() => results.length === 1, 8000, 'transfer result');
     return { caller, result: results[0]!, leg: legs[0]!, agent: agent as Party | null };
   }
 
   it('answered: originates with the X-Voicebot headers, MOH while ringing, agent joins, bot leaves', async () => {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 80 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 80 } } });
     const { caller, result, agent } = await callAndTransfer();
     expect(result.outcome).toBe('answered');
-    const [create] = emu.requestsTo('POST', /\/channels\/create$/);
+    const [create] = rig.emu.requestsTo('POST', /\/channels\/create$/);
     expect(create!.query.endpoint).toBe('PJSIP/agent');
     expect(create!.body).toEqual({
       variables: {
@@ -53,12 +47,12 @@ describe('Asterisk backend: escalation to an agent', () => {
         'PJSIP_HEADER(add,X-Voicebot-Intent)': 'billing',
       },
     });
-    expect(emu.requestsTo('POST', /\/moh$/)).toHaveLength(1);
-    expect(emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
+    expect(rig.emu.requestsTo('POST', /\/moh$/)).toHaveLength(1);
+    expect(rig.emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
     expect(caller.mohStarted).toBe(1);
     // the bot left: only caller and agent remain in the bridge; its port is free
-    await waitFor(() => t!.backend.ctx.ports.inUse === 0, 2000, 'bot media released');
-    const bridge = [...emu.bridges.values()][0]!;
+    await waitFor(() => rig.t!.backend.ctx.ports.inUse === 0, 2000, 'bot media released');
+    const bridge = [...rig.emu.bridges.values()][0]!;
     expect([...bridge.channels].sort()).toEqual([caller.channelId, agent!.channelId].sort());
     // caller and agent hear each other
     await caller.sendPcm(tone(100), { speed: 0 });
@@ -66,16 +60,16 @@ describe('Asterisk backend: escalation to an agent', () => {
     // the agent hangs up: everything goes
     agent!.hangup();
     await caller.ended;
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it('answered with agentStaysSilent: the bot stays in the bridge, muted, still hearing the caller', async () => {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
     const heard: Int16Array[] = [];
     const { caller, result, leg, agent } = await callAndTransfer(true);
     leg.on('audio', (f) => heard.push(f));
     expect(result.outcome).toBe('answered');
-    const bridge = [...emu.bridges.values()][0]!;
+    const bridge = [...rig.emu.bridges.values()][0]!;
     expect(bridge.channels.size).toBe(3);
     leg.sendAudio(tone(200)); // muted: the agent has the line
     await caller.sendPcm(tone(100), { speed: 0 });
@@ -83,7 +77,7 @@ describe('Asterisk backend: escalation to an agent', () => {
     expect(agent!.audibleMs()).toBeGreaterThanOrEqual(100);
     expect(caller.audibleMs()).toBe(0);
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it.each([
@@ -91,35 +85,35 @@ describe('Asterisk backend: escalation to an agent', () => {
     ['noanswer', 'no-answer'],
     ['unavailable', 'failed'],
   ] as const)('agent %s → outcome %s; the caller stays with the bot', async (answer, outcome) => {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer, ringMs: 30 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer, ringMs: 30 } } });
     const { caller, result } = await callAndTransfer();
     expect(result.outcome).toBe(outcome);
-    expect(emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
+    expect(rig.emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
     // the agent leg is gone, the bot still talks to the caller
     await waitFor(() => caller.audibleMs() >= 100, 3000, 'bot audio after failed transfer');
-    expect([...emu.channels.values()].filter((c) => c.kind === 'dialed')).toHaveLength(0);
+    expect([...rig.emu.channels.values()].filter((c) => c.kind === 'dialed')).toHaveLength(0);
     caller.hangup();
-    await waitFor(() => assertReleased(t!, emu).length === 0, 3000, 'release');
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
   it('a bot shutdown never cuts a caller talking to an agent; the next instance cleans up after they hang up', async () => {
-    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
+    rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
     const { caller, result, agent } = await callAndTransfer();
     expect(result.outcome).toBe('answered');
-    const first = t!;
+    const first = rig.t!;
     await first.backend.stop();
-    t = null;
+    rig.t = null;
     expect(caller.isEnded).toBe(false);
-    expect(emu.channels.has(agent!.channelId)).toBe(true);
-    t = await startTestBackend(emu, async () => undefined, { like: first });
-    await waitFor(() => t!.backend.resyncs === 1, 2000, 'resync');
+    expect(rig.emu.channels.has(agent!.channelId)).toBe(true);
+    rig.t = await startTestBackend(rig.emu, async () => undefined, { like: first });
+    await waitFor(() => rig.t!.backend.resyncs === 1, 2000, 'resync');
     expect(caller.isEnded).toBe(false); // still talking: left alone
     caller.hangup();
     // the next resync (here: a reconnect) sees one side gone and releases the rest
-    emu.dropWebsockets();
-    await waitFor(() => t!.backend.resyncs === 2, 3000, 'second resync');
+    rig.emu.dropWebsockets();
+    await waitFor(() => rig.t!.backend.resyncs === 2, 3000, 'second resync');
     await agent!.ended;
-    expect(emu.bridges.size).toBe(0);
+    expect(rig.emu.bridges.size).toBe(0);
     expect(first.sessions.map.size).toBe(0);
   });
 });

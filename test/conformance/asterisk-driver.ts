@@ -9,6 +9,7 @@ import { createTestDeps } from '../../src/dialog/scripted.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { createAsteriskBackend } from '../../src/telephony/asterisk/backend.js';
 import { startAriEmulator } from '../emulators/ari/index.js';
+import { emulatorConnection, FAST_ARI_TIMINGS } from '../asterisk/helpers.js';
 import type { BackendDriver, CallDriver, DriverOptions, DriverSession } from './driver.js';
 import { untilListening, waitFor } from './wait.js';
 
@@ -34,16 +35,8 @@ export function asteriskDriver(): BackendDriver {
           telephony: {
             backend: 'asterisk',
             asterisk: {
-              url: emu.url,
-              username: emu.username,
-              password: emu.password,
-              rtpHost: '127.0.0.1',
-              rtpBindHost: '127.0.0.1',
-              rtpPortMin: base,
-              rtpPortMax: base + 19,
-              reconnectMinMs: 20,
-              reconnectMaxMs: 200,
-              stasisTimeoutMs: 2000,
+              ...emulatorConnection(emu, base, base + 19),
+              ...FAST_ARI_TIMINGS,
               recording: { dir: join(mkdtempSync(join(tmpdir(), 'vb-conf-')), 'rec') },
             },
           },

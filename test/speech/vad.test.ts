@@ -10,6 +10,7 @@ import type { VadEvent } from '../../src/speech/types.js';
 import { VadModelError, createVadFactory, type SileroVadFactory } from '../../src/speech/vad/silero.js';
 import {
   VAD_MODEL,
+  concat,
   energyBoundaries,
   loadClips,
   padWithBackground,
@@ -23,6 +24,7 @@ const logger = pino({ level: 'silent' });
 const PAD_MS = 1000;
 const TAIL_MS = 1500;
 const TOLERANCE_MS = 200;
+const WINDOW_MS = 32;
 
 type End = Extract<VadEvent, { type: 'speechEnd' }>;
 
@@ -69,6 +71,34 @@ describe('Silero VAD through the telephone path', () => {
       expect(events[0]?.type).not.toBe('speechEnd');
     }
   });
+
+  it.each([300, 500])(
+    'ends the turn %i ms after the last voiced frame (within two windows) on every clip cut after its speech',
+    (eot) => {
+      const ending = createVadFactory(
+        vadConfig.parse({ modelPath: VAD_MODEL, endOfTurnSilenceMs: eot }),
+        logger,
+        new Registry(),
+      );
+      for (const clip of clips) {
+        // the clip up to the end of its speech, then the line goes quiet: the last voiced frame is known
+        const cutMs = energyBoundaries(clip.pcm).endMs;
+        const input = concat(padWithBackground(clip.pcm.subarray(0, cutMs * 16), PAD_MS, 0), silence(TAIL_MS));
+        const lastVoicedMs = PAD_MS + cutMs;
+        const last = runVad(ending, telephonePath(input))
+          .filter((e): e is End => e.type === 'speechEnd')
+          .at(-1);
+        expect(last, clip.name).toBeDefined();
+        // the end of speech it reports (its last window within 25 dB of the loudest) is the reference's
+        expect(Math.abs(last!.endMs - lastVoicedMs), `${clip.name} end`).toBeLessThanOrEqual(TOLERANCE_MS);
+        // the turn ends endOfTurnSilenceMs after that end, however late the classifier reports silence
+        expect(last!.atMs - last!.endMs, `${clip.name} end of turn`).toBeGreaterThanOrEqual(eot);
+        expect(last!.atMs - last!.endMs, `${clip.name} end of turn`).toBeLessThanOrEqual(eot + 2 * WINDOW_MS);
+        // and never later than that after the line went quiet
+        expect(last!.atMs - lastVoicedMs, `${clip.name} end of turn`).toBeLessThanOrEqual(eot + 2 * WINDOW_MS);
+      }
+    },
+  );
 
   it('reports nothing in 3 s of silence or of low white noise', () => {
     for (const input of [silence(3000), whiteNoise(3000, 300), telephonePath(whiteNoise(3000, 300))]) {

@@ -1,3 +1,4 @@
+import { concatPcm } from '../../media/pcm.js';
 import type { Vad, VadEvent, VadFactory } from '../../speech/types.js';
 
 export interface EnergyVadOptions {
@@ -66,19 +67,12 @@ export class EnergyVad implements Vad {
         this.#speechRunMs = 0;
         const from = this.#startMs - this.#o.preRollMs;
         const audio = this.#history.filter((h) => h.atMs >= from).map((h) => h.pcm);
-        const total = audio.reduce((n, a) => n + a.length, 0);
-        const joined = new Int16Array(total);
-        let at = 0;
-        for (const a of audio) {
-          joined.set(a, at);
-          at += a.length;
-        }
         events.push({
           type: 'speechEnd',
           atMs: this.#fedMs,
           startMs: this.#startMs,
           endMs: this.#fedMs,
-          audio: joined,
+          audio: concatPcm(audio),
         });
       }
     }

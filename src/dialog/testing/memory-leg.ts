@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
 import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
+import { concatPcm } from '../../media/pcm.js';
 import { PlayoutWaiters } from '../../telephony/playout-waiters.js';
 
 export interface MemoryLegOptions {
@@ -221,13 +222,7 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
 
   /** Bot audio that reached the caller, as one buffer. */
   playedAudio(): Int16Array {
-    const out = new Int16Array(this.#playedSamples);
-    let at = 0;
-    for (const c of this.played) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatPcm(this.played);
   }
 
   listenerCounts(): Record<keyof CallLegEvents, number> {

@@ -9,6 +9,8 @@ export interface Recognition {
 
 export interface RecognizeOptions {
   final: boolean;
+  /** queue it ahead of previews, like a final (a recognition that will likely be the final) */
+  urgent?: boolean;
   prompt?: string;
   signal?: AbortSignal;
 }

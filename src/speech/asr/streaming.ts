@@ -107,11 +107,13 @@ export class StreamingAsr implements Asr {
     let due: NodeJS.Immediate | null = null;
     const provider = this.engine.provider;
 
-    const startPartial = (cut: number): Preview => {
+    /** `urgent`: a likely final (at a pause), queued like one */
+    const started: Preview[] = [];
+    const startPartial = (cut: number, urgent: boolean): Preview => {
       const abort = new AbortController();
       const pcm = concatPcm(chunks).subarray(0, cut);
       const done = this.engine
-        .recognize(pcm, { final: false, prompt, signal: AbortSignal.any([signal, abort.signal]) })
+        .recognize(pcm, { final: false, urgent, prompt, signal: AbortSignal.any([signal, abort.signal]) })
         .then((r) => {
           this.record('partial', r);
           if (!finalSent) out.push(toResult(r, false, pcm.length));
@@ -124,12 +126,10 @@ export class StreamingAsr implements Asr {
             this.logger.debug({ err }, 'partial recognition failed');
           }
           return null;
-        })
-        .finally(() => {
-          if (previews.running?.done === done) previews.running = null;
         });
-      previews.running = { abort, done, cut };
-      return previews.running;
+      const preview = { abort, done, cut };
+      started.push(preview);
+      return preview;
     };
 
     const iterator = audio[Symbol.asyncIterator]();
@@ -146,26 +146,34 @@ export class StreamingAsr implements Asr {
         const db = energyDb(chunk);
         peakDb = Math.max(peakDb, db);
         if (db >= peakDb - PAUSE_BELOW_PEAK_DB) lastLoudAt = samples;
-        if (previews.atPause && lastLoudAt + PAUSE_SAMPLES > previews.atPause.cut) previews.atPause = null; // the caller went on
-        if (!this.engine.partials || previews.running || due) continue;
-        const paused = samples - lastLoudAt >= PAUSE_SAMPLES;
-        let cut: number;
-        if (paused) {
-          if (previews.atPause) continue; // this pause has its recognition; the silence adds no words
-          cut = lastLoudAt + PAUSE_SAMPLES;
-        } else if (samplesToMs(samples - lastPartialAt) >= this.opts.partialIntervalMs) {
-          cut = samples;
-        } else {
+        if (previews.atPause && lastLoudAt + PAUSE_SAMPLES > previews.atPause.cut) {
+          // the caller went on: that recognition is only a partial now (dropped if it has not started)
+          previews.atPause.abort.abort(new Error('the caller went on after the pause'));
+          previews.atPause = null;
+        }
+        if (!this.engine.partials) continue;
+        if (samples - lastLoudAt >= PAUSE_SAMPLES) {
+          // The likely end of the utterance: recognise it now, even if a preview is running or the engine is
+          // busy. It is the work the final would do a moment later, queued like a final.
+          previews.atPause ??= startPartial(lastLoudAt + PAUSE_SAMPLES, true);
           continue;
         }
+        if (previews.running || due || samplesToMs(samples - lastPartialAt) < this.opts.partialIntervalMs) continue;
         lastPartialAt = samples;
         // Deferred one turn of the event loop: a stream that ends right away (a whole utterance handed over at
         // once) goes straight to the final instead of paying for a partial of the same audio first.
+        const cut = samples;
         due = setImmediate(() => {
           due = null;
-          if (this.engine.busy) this.skipped.inc({ provider });
-          else if (paused) previews.atPause = startPartial(cut);
-          else startPartial(cut);
+          if (this.engine.busy) {
+            this.skipped.inc({ provider });
+            return;
+          }
+          const preview = startPartial(cut, false);
+          previews.running = preview;
+          void preview.done.finally(() => {
+            if (previews.running === preview) previews.running = null;
+          });
         });
       }
     } finally {
@@ -179,8 +187,8 @@ export class StreamingAsr implements Asr {
     // waiting for the engine is pointless now (one already running may still arrive first).
     const cut = Math.min(samples, lastLoudAt + PAUSE_SAMPLES);
     const reusable = previews.atPause?.cut === cut ? previews.atPause : null;
-    const pending = previews.running;
-    if (pending && pending !== reusable) pending.abort.abort(new Error('superseded by the final result'));
+    const pending = started.filter((p) => p !== reusable);
+    for (const p of pending) p.abort.abort(new Error('superseded by the final result'));
     const pcm = concatPcm(chunks).subarray(0, cut);
     let final: Recognition | null = null;
     if (pcm.length === 0) {
@@ -202,7 +210,7 @@ export class StreamingAsr implements Asr {
     signal.throwIfAborted();
     finalSent = true;
     out.push(toResult(final, true, pcm.length));
-    await pending?.done;
+    await Promise.all(pending.map((p) => p.done));
   }
 
   private record(kind: 'partial' | 'final', r: Recognition): void {

@@ -195,7 +195,7 @@ export class WhisperCppEngine implements AsrEngine {
         return { segments, processingMs: performance.now() - started };
       },
       options.signal,
-      options.final,
+      options.urgent ?? options.final,
     );
     this.inFlight.add(job);
     this.depth.set({ provider: this.provider }, this.queue.depth);

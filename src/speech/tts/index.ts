@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter, histogram } from '../../core/metrics.js';
-import { concatPcm } from '../audio.js';
+import { concatPcm } from '../../media/pcm.js';
 import { Channel } from '../channel.js';
 import type { SpeechConfig } from '../config.js';
 import type { Tts, TtsChunk, TtsOptions } from '../types.js';

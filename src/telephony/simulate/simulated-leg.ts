@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
 import { samplesPerFrame } from '../../media/frames.js';
+import { concatPcm } from '../../media/pcm.js';
 import type { CallLeg, CallLegEvents, TransferOutcome, TransferRequest, TransferResult } from '../port.js';
 import { PlayoutWaiters } from '../playout-waiters.js';
 
@@ -120,13 +121,7 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
 
   /** Everything the caller heard from the bot, one frame per tick (8 kHz PCM16). */
   recording(): Int16Array {
-    const out = new Int16Array(this.#recording.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const f of this.#recording) {
-      out.set(f, at);
-      at += f.length;
-    }
-    return out;
+    return concatPcm(this.#recording);
   }
 
   /** Resolves on the next sign of life from the bot (audio queued, hangup) or when `signal` aborts. */

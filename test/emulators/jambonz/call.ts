@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { signWebhook } from '../../../jambonz-adapter/src/signature.js';
+import { concatPcm } from '../../../src/media/pcm.js';
 import { Resampler } from '../../../src/media/resampler.js';
 import { readWavFile } from '../../../src/media/wav.js';
 import { Playout, type MarkReport } from './playout.js';
@@ -451,7 +452,7 @@ export class EmulatedCall extends EventEmitter {
    */
   async sendAudio(pcm: Int16Array, rate: number, opts: { speed?: number } = {}): Promise<void> {
     const resampler = rate === this.#audioRate ? null : new Resampler(rate, this.#audioRate);
-    const audio = resampler ? concat([resampler.process(pcm), resampler.flush()]) : pcm;
+    const audio = resampler ? concatPcm([resampler.process(pcm), resampler.flush()]) : pcm;
     const frame = (this.#audioRate * 20) / 1000;
     const frameMs = opts.speed ? 20 / opts.speed : 0;
     const start = performance.now();
@@ -490,20 +491,10 @@ export class EmulatedCall extends EventEmitter {
 
   /** Everything the caller has heard from the app, across listens (PCM16 at the listen's streaming rate). */
   heard(): Int16Array {
-    return concat([...this.#heard, ...(this.#playout ? [this.#playout.heard()] : [])]);
+    return concatPcm([...this.#heard, ...(this.#playout ? [this.#playout.heard()] : [])]);
   }
 
   get killedSamples(): number {
     return this.#killedSamples + (this.#playout?.killed ?? 0);
   }
-}
-
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

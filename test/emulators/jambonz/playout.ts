@@ -3,6 +3,8 @@
  * Like the media server it pre-buffers (160 ms) before starting, reports marks when playout reaches them,
  * and flushes everything (marks → "cleared") on killAudio.
  */
+import { concatPcm } from '../../../src/media/pcm.js';
+
 export interface MarkReport {
   name: string;
   event: 'playout' | 'cleared';
@@ -71,14 +73,7 @@ export class Playout {
 
   /** Everything the caller has heard so far, concatenated. */
   heard(): Int16Array {
-    const total = this.#heard.reduce((n, c) => n + c.length, 0);
-    const out = new Int16Array(total);
-    let at = 0;
-    for (const c of this.#heard) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatPcm(this.#heard);
   }
 
   get heardSamples(): number {
