@@ -11,10 +11,22 @@ export type SenderCommand = { type: 'start'; host: string; ports: number[] } | {
 export type SenderReport =
   | { type: 'ready' }
   | { type: 'started' }
-  | { type: 'stopped'; sent: number; received: number; lateSendP99Ms: number; interarrivalJitterP99Ms: number };
+  | {
+      type: 'stopped';
+      sent: number;
+      received: number;
+      lateSendP99Ms: number;
+      interarrivalJitterP99Ms: number;
+      /** This process's CPU time over the run ÷ wall time (1 = one core), to check it is not the bottleneck. */
+      cpuUtil: number;
+    };
 
 const FRAME_MS = 20;
-const SOCKETS = 4; // a few source sockets; each session locks to whichever one feeds it
+/**
+ * Source sockets; each session locks to whichever one feeds it. Enough that their receive buffers together hold
+ * the echoed traffic through a scheduling hiccup of this process (on a shared machine: tens of ms).
+ */
+const SOCKETS = 16;
 
 // 50 frames of a 1 kHz + 300 Hz mix, μ-law, looped.
 const payloads: Buffer[] = [];
@@ -50,6 +62,8 @@ let received = 0;
 const lateSends: number[] = [];
 const jitters: number[] = [];
 let host = '127.0.0.1';
+let cpuAtStart = process.cpuUsage();
+let wallAtStart = 0;
 
 function p99(values: number[]): number {
   if (values.length === 0) return 0;
@@ -119,15 +133,26 @@ process.on('message', (cmd: SenderCommand) => {
     nextPacket = 0;
     running = true;
     startAt = performance.now();
+    cpuAtStart = process.cpuUsage();
+    wallAtStart = startAt;
     tick();
     send({ type: 'started' });
   } else if (cmd.type === 'stop') {
     running = false;
     if (timer) clearTimeout(timer);
     timer = null;
+    const cpu = process.cpuUsage(cpuAtStart);
+    const cpuUtil = (cpu.user + cpu.system) / 1000 / Math.max(1, performance.now() - wallAtStart);
     // Let packets in flight land before counting.
     setTimeout(() => {
-      send({ type: 'stopped', sent, received, lateSendP99Ms: p99(lateSends), interarrivalJitterP99Ms: p99(jitters) });
+      send({
+        type: 'stopped',
+        sent,
+        received,
+        lateSendP99Ms: p99(lateSends),
+        interarrivalJitterP99Ms: p99(jitters),
+        cpuUtil,
+      });
     }, 300);
   } else {
     for (const s of sockets) s.close();

@@ -175,6 +175,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private sendPacket(payloadType: number, payload: Buffer, marker: boolean, timestamp: number): void {
     if (this.closed) return;
     const remote = this.remote;
+    if (payloadType < 0 || payloadType > 127) throw new RangeError(`RTP payload type ${payloadType}`);
     if (!remote) {
       this.stats.unsentNoRemote++;
       return;

@@ -6,6 +6,9 @@ import { validate } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
 import type { CallRecord } from '../../src/core/call-record.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
+import { waitFor } from '../helpers/wait.js';
+
+export { waitFor };
 
 /** A complete CallRecord with sensible defaults. */
 export function makeRecord(overrides: Partial<CallRecord> = {}): CallRecord {
@@ -55,17 +58,4 @@ export function tempDir(prefix = 'voicebot-crm-'): { dir: string; cleanup: () =>
 
 export function config(input: ConfigInput): Config {
   return validate(input);
-}
-
-/** Polls a condition (no fixed sleeps): resolves when true, rejects after timeoutMs. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
