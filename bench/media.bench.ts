@@ -217,19 +217,23 @@ async function runStep(sender: Sender, n: number) {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const after = counters(streams);
+  // Stop our sends first, then the sender's: it counts what arrives for 300 ms more, so every packet we sent is
+  // in its count (stopping ours after its report would count our last milliseconds of sends as lost).
+  for (const s of streams) {
+    s.session.removeAllListeners('packet'); // or the next packet would restart the pacer
+    s.pacer.stop();
+  }
+  const botSent = counters(streams).sent;
   sender.command({ type: 'stop' });
   const senderReport = await sender.next('stopped');
-  for (const s of streams) s.pacer.stop();
   const botReceived = counters(streams).received;
-  const botSent = counters(streams).sent;
   await Promise.all(streams.map((s) => s.session.close()));
 
   const lates = lateBuf.subarray(0, lateCount);
   const p50 = percentile(lates, 0.5);
   const p99 = percentile(lates, 0.99);
   const lostToBot = senderReport.sent - botReceived;
-  // Packets the bot sent in its last moments may still be in flight when the sender reports; allow one frame.
-  const lostToSender = Math.max(0, botSent - senderReport.received - n);
+  const lostToSender = Math.max(0, botSent - senderReport.received);
   const drops =
     after.rtpDropped -
     before.rtpDropped +

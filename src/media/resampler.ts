@@ -186,6 +186,8 @@ export class Resampler {
   private readonly filter: PolyphaseFilter | null;
   /** L ≤ 2 with every phase symmetric: the hoisted loops in run() apply. */
   private readonly hotPath: boolean;
+  /** The hot path compiled with its taps unrolled (see compileHotLoop); null when not applicable. */
+  private readonly hotLoop: HotLoop | null;
   /** Input history (taps-1 samples) followed by the current chunk. */
   private work = new Float64Array(0);
   private history: Float64Array;
@@ -209,6 +211,7 @@ export class Resampler {
     this.filter = fromRate === toRate ? null : designFilter(fromRate, toRate, this.up);
     this.history = new Float64Array(this.filter ? this.filter.taps - 1 : 0);
     this.hotPath = !!this.filter && this.up <= 2 && this.filter.symmetric.every((x) => x === 1);
+    this.hotLoop = this.hotPath ? hotLoopFor(this.filter!, this.up, this.down) : null;
     this.reset();
   }
 
@@ -285,7 +288,12 @@ export class Resampler {
     let pos = this.pos;
     let phase = this.phase;
     let o = 0;
-    if (this.hotPath) {
+    if (this.hotLoop) {
+      const state = this.hotLoop(work, out, count, hist, pos, phase);
+      pos = Math.floor(state / up);
+      phase = state - pos * up;
+      o = count;
+    } else if (this.hotPath) {
       // Hot paths (8 ↔ 16 kHz and every L = 1 ratio): per-phase parameters hoisted out of the sample loop.
       const p0 = [stride[0]!, first[0]!, last[0]!, pairStart[0]!, pairEnd[0]!, midOffset[0]!] as const;
       const m0 = midCoef[0]!;
@@ -348,6 +356,55 @@ export class Resampler {
     this.history.set(work.subarray(n, n + hist));
     return out;
   }
+}
+
+/** Runs a chunk's outputs from (pos, phase); returns the end state as pos × up + phase. */
+type HotLoop = (work: Float64Array, out: Int16Array, count: number, hist: number, pos: number, phase: number) => number;
+
+const hotLoops = new WeakMap<PolyphaseFilter, HotLoop>();
+
+function hotLoopFor(filter: PolyphaseFilter, up: number, down: number): HotLoop | null {
+  if (up > 2 || (up === 2 && down !== 1)) return null;
+  let loop = hotLoops.get(filter);
+  if (!loop) {
+    loop = compileHotLoop(filter, up, down);
+    hotLoops.set(filter, loop);
+  }
+  return loop;
+}
+
+/**
+ * The 8 ↔ 16 kHz (and every L = 1) inner loop generated with each tap written out and its coefficient as a
+ * literal: no coefficient loads, loop counters or per-phase lookups per output, about twice as fast as the generic
+ * loop. Same products summed in the same order as foldedTaps, so the output is bit-identical to it (a number's
+ * String() form reads back exactly). Generated from numbers designed here, never from outside input.
+ */
+function compileHotLoop(filter: PolyphaseFilter, up: number, down: number): HotLoop {
+  const phaseBody = (p: number): string => {
+    const lines = ['acc = 0;'];
+    let ia = filter.first[p]!;
+    let ib = filter.last[p]!;
+    for (let k = filter.pairStart[p]!; k < filter.pairEnd[p]!; k++) {
+      lines.push(`acc += ${String(filter.pairCoefs[k]!)} * (work[n - ${ia}] + work[n - ${ib}]);`);
+      ia += filter.stride[p]!;
+      ib -= filter.stride[p]!;
+    }
+    const mid = filter.midOffset[p]!;
+    if (mid >= 0) lines.push(`acc += ${String(filter.midCoef[p]!)} * work[n - ${mid}];`);
+    return lines.join('\n');
+  };
+  const store = 'r = Math.round(acc); out[o] = r > 32767 ? 32767 : r < -32768 ? -32768 : r;';
+  const body =
+    up === 1
+      ? `for (let o = 0; o < count; o++, pos += ${down}) { const n = hist + pos; ${phaseBody(0)} ${store} }
+         return pos;`
+      : `for (let o = 0; o < count; o++) {
+           const n = hist + pos;
+           if (phase === 0) { ${phaseBody(0)} phase = 1; } else { ${phaseBody(1)} phase = 0; pos++; }
+           ${store}
+         }
+         return pos * 2 + phase;`;
+  return new Function('work', 'out', 'count', 'hist', 'pos', 'phase', `let acc = 0; let r = 0; ${body}`) as HotLoop;
 }
 
 /** Σ c[k]·(x[ia − k·step] + x[ib + k·step]): one folded symmetric phase. Small enough for V8 to inline. */

@@ -6,6 +6,7 @@ import { dialogMetrics } from '../../src/dialog/metrics.js';
 import { ScriptedVad } from '../../src/dialog/testing/fake-vad.js';
 import { MemoryLeg } from '../../src/dialog/testing/memory-leg.js';
 import type { Asr, AsrResult } from '../../src/speech/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Counts the 16 kHz audio each utterance gets; its final text says how many ms that was. */
 class CountingAsr implements Asr {
@@ -47,10 +48,7 @@ function setup() {
   const frames = (n: number) => {
     for (let i = 0; i < n; i++) leg.feed(new Int16Array(leg.samplesPerInputFrame).fill(1000));
   };
-  const settled = async (count: number) => {
-    const deadline = AbortSignal.timeout(5000);
-    while (utterances.length < count && !deadline.aborted) await new Promise((r) => setImmediate(r));
-  };
+  const settled = (count: number) => waitFor(() => utterances.length >= count, 5000, `${count} utterance(s)`);
   return { vad, asr, frames, utterances, settled, close: () => input.close() };
 }
 

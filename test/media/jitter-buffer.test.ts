@@ -101,3 +101,61 @@ describe('JitterBuffer', () => {
     expect([...b.pop()]).toEqual([6, 6, 6, 6]);
   });
 });
+
+describe('JitterBuffer with recycleFrames', () => {
+  const pooled = (extra: Partial<ConstructorParameters<typeof JitterBuffer>[0]> = {}) =>
+    jb({ recycleFrames: true, ...extra });
+  const pushFilled = (b: JitterBuffer, seq: number) => {
+    const payload = b.acquireFrame().fill((seq % 1000) + 1);
+    b.push({ sequenceNumber: seq & 0xffff, timestamp: seq * N, payload });
+    return payload;
+  };
+
+  it('plays the same audio as without recycling while reusing a bounded set of frames', () => {
+    const plain = jb({ conceal: 'fade' });
+    const b = pooled({ conceal: 'fade' });
+    const seen = new Set<Int16Array>();
+    const order = [1, 2, 3, 5, 4, 6, 6, 8, 9, 10, 2, 11, 12, 14, 15, 16, 17, 18, 19, 20];
+    for (let round = 0; round < 50; round++) {
+      for (const s of order) {
+        const seq = round * 100 + s;
+        plain.push(frame(seq));
+        pushFilled(b, seq);
+        const want = plain.pop();
+        const got = b.pop();
+        expect(Array.from(got)).toEqual(Array.from(want));
+        seen.add(got);
+      }
+    }
+    expect(b.stats).toEqual(plain.stats);
+    // 1000 pops, yet only a handful of distinct frame objects: held + last played + the pool.
+    expect(seen.size).toBeLessThanOrEqual(16);
+    expect(b.pooledFrames).toBeLessThanOrEqual(16);
+  });
+
+  it('recycles a frame only after the next pop, so the popped frame stays intact until then', () => {
+    const b = pooled({ depthFrames: 1 });
+    pushFilled(b, 1);
+    const first = b.pop();
+    expect(first[0]).toBe(2);
+    // A new packet decoded before the next pop must not land in the frame just returned.
+    const next = pushFilled(b, 2);
+    expect(next).not.toBe(first);
+    expect(first[0]).toBe(2);
+    expect(b.pop()[0]).toBe(3);
+    expect(b.acquireFrame()).toBe(first); // now free
+  });
+
+  it('returns dropped duplicates, late packets and reset frames to the pool', () => {
+    const b = pooled();
+    for (const s of [1, 2, 3]) pushFilled(b, s);
+    b.pop();
+    const duplicate = pushFilled(b, 2);
+    expect(b.pooledFrames).toBe(1);
+    const late = pushFilled(b, 1);
+    expect(late).toBe(duplicate); // the dropped duplicate's frame, reused
+    expect(b.pooledFrames).toBe(1);
+    b.reset();
+    expect(b.pooledFrames).toBe(1 + 3); // plus the two held frames and the one last played
+  });
+});

@@ -76,6 +76,30 @@ describe('RtpSession', () => {
     expect(s.stats).toMatchObject({ received: 1, sent: 3 });
   });
 
+  it('writes packets byte-identical to serializeRtp, each with its own payload even when sent in one burst', async () => {
+    const s = await session();
+    const far = await peer();
+    s.remote = { address: '127.0.0.1', port: far.port };
+    const seq0 = s.nextTimestamp;
+    for (let i = 0; i < 20; i++) s.send(Buffer.alloc(160, i), { marker: i === 0 });
+    s.sendRaw(101, Buffer.from([1, 0x8a, 0, 160]), { marker: true, timestamp: 12345 });
+    expect(() => s.sendRaw(128, Buffer.alloc(4))).toThrow(RangeError);
+    await waitFor(() => far.received.length === 21, 2000, 'burst');
+    const first = parseRtp(far.received[0]!.msg);
+    far.received.forEach(({ msg }, i) => {
+      const audio = i < 20;
+      const expected = serializeRtp({
+        payloadType: audio ? 0 : 101,
+        sequenceNumber: (first.sequenceNumber + i) & 0xffff,
+        timestamp: audio ? (seq0 + i * 160) >>> 0 : 12345,
+        ssrc: s.ssrc,
+        marker: i === 0 || !audio,
+        payload: audio ? Buffer.alloc(160, i) : Buffer.from([1, 0x8a, 0, 160]),
+      });
+      expect(msg.equals(expected)).toBe(true);
+    });
+  });
+
   it('locks to the first source: counts and drops packets from another one', async () => {
     const metrics = new Registry();
     const s = await session({ metrics });
