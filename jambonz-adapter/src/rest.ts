@@ -1,6 +1,7 @@
 import type { TransferTarget } from '../../src/telephony/port.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
 import { dialTarget } from './verbs.js';
+import { deadline } from '../../src/core/deadline.js';
 
 type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
 
@@ -51,15 +52,20 @@ export async function createCall(
     timeout: target.timeoutSec,
   };
   const url = `${apiBaseUrl.replace(/\/$/, '')}/v1/Accounts/${encodeURIComponent(accountSid)}/Calls`;
-  const timeout = AbortSignal.timeout(config.requestTimeoutMs);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-  const res = await opts.fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${apiKey.reveal()}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal,
-  });
-  const text = await res.text();
+  const limit = deadline(config.requestTimeoutMs, opts.signal);
+  let res: Response;
+  let text: string;
+  try {
+    res = await opts.fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey.reveal()}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: limit.signal,
+    });
+    text = await res.text();
+  } finally {
+    limit.dispose();
+  }
   if (res.status !== 201 && res.status !== 200) {
     throw new JambonzRestError(`jambonz create call failed: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
   }

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { DeliveryError, statusLabel } from './errors.js';
 import type { DeliveryJob, DeliveryResult, SinkState, TicketSink } from './sink.js';
+import { deadline } from '../core/deadline.js';
 
 export type Decision =
   | { kind: 'done'; result: DeliveryResult }
@@ -74,7 +75,8 @@ export class Deliverer {
       return { kind: 'dead', error };
     }
     this.metrics.attempts.inc({ sink: job.sink });
-    const signal = AbortSignal.any([closing, AbortSignal.timeout(this.opts.attemptTimeoutMs)]);
+    const limit = deadline(this.opts.attemptTimeoutMs, closing);
+    const signal = limit.signal;
     const started = performance.now();
     try {
       const result = await sink.deliver(job, { attempt, signal, state, logger: log });
@@ -112,6 +114,8 @@ export class Deliverer {
           : `crm delivery dead-lettered: ${job.sink} rejected it (${status}); fix the cause, then \`voicebot outbox retry ${job.id}\``,
       );
       return { kind: 'dead', error };
+    } finally {
+      limit.dispose();
     }
   }
 }

@@ -1,4 +1,5 @@
 import { DeliveryError, isRetryableStatus, parseRetryAfter } from './errors.js';
+import { deadline } from '../core/deadline.js';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -24,8 +25,8 @@ export interface HttpResponse<T> {
  * Vendor clients build on this; it never logs (bodies may hold personal data).
  */
 export async function requestJson<T>(req: HttpRequest): Promise<HttpResponse<T>> {
-  const timeout = AbortSignal.timeout(req.timeoutMs);
-  const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+  const limit = deadline(req.timeoutMs, req.signal);
+  const signal = limit.signal;
   const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
   let body: string | Uint8Array | undefined = req.body;
   if (req.json !== undefined) {
@@ -39,11 +40,13 @@ export async function requestJson<T>(req: HttpRequest): Promise<HttpResponse<T>>
     text = await res.text();
   } catch (err) {
     if (req.signal?.aborted) throw err; // the caller gave up: not a delivery failure
-    const what = timeout.aborted ? `timed out after ${req.timeoutMs} ms` : (err as Error).message;
+    const what = limit.timedOut ? `timed out after ${req.timeoutMs} ms` : (err as Error).message;
     // A write that timed out may still be running on the server: give it as long again to land, so the
     // retry's "did it already happen?" check can see it.
-    const settleMs = timeout.aborted && req.method !== 'GET' ? req.timeoutMs : undefined;
+    const settleMs = limit.timedOut && req.method !== 'GET' ? req.timeoutMs : undefined;
     throw new DeliveryError(`${req.method} ${pathOf(req.url)}: ${what}`, true, undefined, settleMs);
+  } finally {
+    limit.dispose();
   }
   if (!res.ok) {
     const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));

@@ -14,6 +14,7 @@ import { decide, decideDtmf, type Decision } from './policy.js';
 import type { PlayResult, PromptPlayer } from './prompt-player.js';
 import type { DialogEventType, DialogStateMachine } from './state-machine.js';
 import { summarise } from './summary.js';
+import { deadline } from '../core/deadline.js';
 
 export type CallInput = ({ kind: 'utterance' } & Utterance) | { kind: 'dtmf'; digit: string };
 
@@ -180,8 +181,8 @@ export class Conversation {
     const summary = handover.status === 'fulfilled' ? handover.value : '';
     this.#transition('transfer', `to ${route.name}`);
     let result: TransferResult;
+    const bound = deadline(route.target.timeoutSec * 1000 + TRANSFER_GRACE_MS, this.p.signal);
     try {
-      const bound = AbortSignal.timeout(route.target.timeoutSec * 1000 + TRANSFER_GRACE_MS);
       result = await leg.transfer(
         {
           target: route.target,
@@ -193,12 +194,14 @@ export class Conversation {
             summary,
           }),
         },
-        AbortSignal.any([this.p.signal, bound]),
+        bound.signal,
       );
     } catch (err) {
       this.p.signal.throwIfAborted();
       this.p.logger.error({ err }, 'transfer failed');
       result = { outcome: 'failed', detail: (err as Error).message };
+    } finally {
+      bound.dispose();
     }
     this.p.signal.throwIfAborted();
     ctx.escalation.outcome = result.outcome;

@@ -1,4 +1,5 @@
 import type { Secret } from '../../config/secret.js';
+import { deadline } from '../../core/deadline.js';
 
 /** Minimal OpenAI-compatible chat client (Ollama, vLLM, llama.cpp server, OpenAI …). */
 export interface ChatClientOptions {
@@ -37,8 +38,8 @@ export class ChatClient {
     extra: { responseFormat?: unknown; maxTokens?: number; signal?: AbortSignal } = {},
   ): Promise<string> {
     const { baseUrl, apiKey, model, timeoutMs, temperature = 0 } = this.options;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = extra.signal ? AbortSignal.any([extra.signal, timeout]) : timeout;
+    const limit = deadline(timeoutMs, extra.signal);
+    const signal = limit.signal;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (apiKey) headers.authorization = `Bearer ${apiKey.reveal()}`;
     const body: Record<string, unknown> = { model, messages, temperature, stream: false };
@@ -57,9 +58,11 @@ export class ChatClient {
       if (!res.ok) throw new ChatError('http', `chat API answered ${res.status}: ${text.slice(0, 200)}`);
     } catch (err) {
       if (err instanceof ChatError) throw err;
-      if (timeout.aborted) throw new ChatError('timeout', `chat API timed out after ${timeoutMs} ms`, { cause: err });
+      if (limit.timedOut) throw new ChatError('timeout', `chat API timed out after ${timeoutMs} ms`, { cause: err });
       if (extra.signal?.aborted) throw new ChatError('aborted', 'chat request aborted', { cause: err });
       throw new ChatError('network', `chat API unreachable: ${(err as Error).message}`, { cause: err });
+    } finally {
+      limit.dispose();
     }
     let content: unknown;
     try {

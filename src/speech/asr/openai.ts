@@ -1,6 +1,7 @@
 import { writeWav } from '../../media/wav.js';
 import type { SpeechConfig } from '../config.js';
 import type { AsrEngine, Recognition, RecognizeOptions } from './engine.js';
+import { deadline, type Deadline } from '../../core/deadline.js';
 
 type OpenAiAsrConfig = SpeechConfig['asr']['openai'];
 
@@ -112,13 +113,25 @@ export class OpenAiAsrEngine implements AsrEngine {
     if (prompt) form.append('prompt', prompt);
     const headers: Record<string, string> = {};
     if (this.cfg.apiKey) headers.authorization = `Bearer ${this.cfg.apiKey.reveal()}`;
-    const timeout = AbortSignal.timeout(this.cfg.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const limit = deadline(this.cfg.timeoutMs, options.signal);
+    try {
+      return await this.exchange(url, { method: 'POST', body: form, headers, signal: limit.signal }, limit, options);
+    } finally {
+      limit.dispose();
+    }
+  }
+
+  private async exchange(
+    url: string,
+    init: RequestInit,
+    limit: Deadline,
+    options: RecognizeOptions,
+  ): Promise<VerboseJson> {
     let res: Response;
     try {
-      res = await this.fetchImpl(url, { method: 'POST', body: form, headers, signal });
+      res = await this.fetchImpl(url, init);
     } catch (err) {
-      if (timeout.aborted && !options.signal?.aborted) {
+      if (limit.timedOut && !options.signal?.aborted) {
         throw new AsrHttpError(`ASR server ${url} did not answer within ${this.cfg.timeoutMs} ms`);
       }
       if (options.signal?.aborted) throw err;

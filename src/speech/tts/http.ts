@@ -1,6 +1,7 @@
 import type { TtsChunk } from '../types.js';
 import { TtsError } from './provider.js';
 import { Pcm16Reader, WavStreamReader } from './wav-stream.js';
+import { deadline } from '../../core/deadline.js';
 
 /** fetch with a timeout on the answer's arrival (not on its body: speech may stream for long). */
 export async function fetchAudio(
@@ -8,15 +9,18 @@ export async function fetchAudio(
   init: RequestInit,
   opts: { timeoutMs: number; signal: AbortSignal; what: string },
 ): Promise<Response> {
-  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const limit = deadline(opts.timeoutMs, opts.signal);
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: AbortSignal.any([opts.signal, timeout]) });
+    res = await fetch(url, { ...init, signal: limit.signal });
   } catch (err) {
+    limit.dispose();
     opts.signal.throwIfAborted();
-    if (timeout.aborted) throw new TtsError(`${opts.what} at ${url} did not answer within ${opts.timeoutMs} ms`);
+    if (limit.timedOut) throw new TtsError(`${opts.what} at ${url} did not answer within ${opts.timeoutMs} ms`);
     throw new TtsError(`${opts.what} at ${url} unreachable: ${(err as Error).message}`);
   }
+  // the answer is here: from now on only the caller's signal may cut the streamed body
+  limit.stopTimer();
   if (!res.ok || !res.body) {
     const body = await res.text().catch(() => '');
     const hint = res.status === 401 || res.status === 403 ? ' (check the apiKey)' : '';

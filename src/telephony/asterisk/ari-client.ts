@@ -7,6 +7,7 @@ import {
   type AriChannel,
   type AriLiveRecording,
 } from './ari-types.js';
+import { deadline } from '../../core/deadline.js';
 
 /** An ARI request that failed: HTTP status (0 = no answer) and ARI's own message. */
 export class AriError extends Error {
@@ -96,35 +97,39 @@ export class AriClient {
   ): Promise<unknown> {
     const url = new URL(`${this.#base}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const timeout = AbortSignal.timeout(this.#opts.requestTimeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    let res: Response;
+    const limit = deadline(this.#opts.requestTimeoutMs, opts.signal);
+    const signal = limit.signal;
     try {
-      res = await this.#fetch(url, {
-        method,
-        signal,
-        headers: {
-          authorization: this.#auth,
-          ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-      });
-    } catch (err) {
-      const why = timeout.aborted ? `timed out after ${this.#opts.requestTimeoutMs} ms` : errorText(err);
-      throw new AriError(method, path, 0, why);
-    }
-    if (!res.ok) {
-      const text = await res.text().catch(() => '');
-      throw new AriError(method, path, res.status, ariMessage(text) || res.statusText);
-    }
-    if (opts.raw) return Buffer.from(await res.arrayBuffer());
-    if (res.status === 204) return undefined;
-    const text = await res.text();
-    if (!text) return undefined;
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new AriError(method, path, res.status, 'reply is not JSON');
+      let res: Response;
+      try {
+        res = await this.#fetch(url, {
+          method,
+          signal,
+          headers: {
+            authorization: this.#auth,
+            ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        });
+      } catch (err) {
+        const why = limit.timedOut ? `timed out after ${this.#opts.requestTimeoutMs} ms` : errorText(err);
+        throw new AriError(method, path, 0, why);
+      }
+      if (!res.ok) {
+        const text = await res.text().catch(() => '');
+        throw new AriError(method, path, res.status, ariMessage(text) || res.statusText);
+      }
+      if (opts.raw) return Buffer.from(await res.arrayBuffer());
+      if (res.status === 204) return undefined;
+      const text = await res.text();
+      if (!text) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new AriError(method, path, res.status, 'reply is not JSON');
+      }
+    } finally {
+      limit.dispose();
     }
   }
 

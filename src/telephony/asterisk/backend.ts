@@ -18,6 +18,7 @@ import { asteriskMetrics } from './metrics.js';
 import { RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
 import { dialOutcome, dialString, sipHeaderVariables } from './transfer.js';
+import { deadline } from '../../core/deadline.js';
 
 const STOP_TIMEOUT_MS = 5000;
 
@@ -123,12 +124,14 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
-    const timeout = AbortSignal.timeout(this.#deps.startTimeoutMs ?? 5000);
+    const limit = deadline(this.#deps.startTimeoutMs ?? 5000, signal);
     try {
-      await this.#stream.start(signal ? AbortSignal.any([signal, timeout]) : timeout);
+      await this.#stream.start(limit.signal);
     } catch (err) {
       if (signal?.aborted) throw err;
       this.ctx.logger.warn('ARI not reachable yet; still trying in the background');
+    } finally {
+      limit.dispose();
     }
   }
 

@@ -3,6 +3,7 @@ import type { CallEventBus, CallState } from '../../core/call-events.js';
 import type { CallRecord } from '../../core/call-record.js';
 import type { CallLeg } from '../port.js';
 import { SIM_FRAME_MS, type SimulatedCallLeg, type TickResult } from './simulated-leg.js';
+import { deadline } from '../../core/deadline.js';
 
 export interface SimulatedTurn {
   /** caller speech, PCM16 at 8 kHz */
@@ -112,9 +113,9 @@ export async function runSimulatedCall(opts: SimulationOptions): Promise<Simulat
         await tick();
         continue;
       }
-      const idle = AbortSignal.any([abort.signal, AbortSignal.timeout(idleTimeoutMs)]);
-      await leg.nextActivity(idle);
-      if (idle.aborted && !abort.signal.aborted && !done() && !ended()) {
+      const idle = deadline(idleTimeoutMs, abort.signal);
+      await leg.nextActivity(idle.signal).finally(() => idle.dispose());
+      if (idle.timedOut && !done() && !ended()) {
         throw new SimulationError(`the bot stayed idle for ${idleTimeoutMs} ms in state "${call.state ?? 'none'}"`);
       }
     }
