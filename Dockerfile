@@ -31,9 +31,15 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# pages served by the web server, the sample config, and the Silero VAD model (MIT, see models/README.md)
+COPY --from=build /app/src/web/public ./dist/src/web/public
+COPY --from=build /app/examples ./examples
+COPY --from=build /app/models/silero_vad_v5.onnx /app/models/README.md ./models/
 RUN mkdir -p /app/models /app/recordings && chown -R node:node /app/models /app/recordings
 USER node
 ENV NODE_ENV=production \
+    VOICEBOT_CONFIG=/app/examples/support-line.yaml \
+    VOICEBOT_SPEECH__VAD__MODEL_PATH=/app/models/silero_vad_v5.onnx \
     VOICEBOT_SPEECH__ASR__WHISPER_CPP__MODEL_DIR=/app/models \
     VOICEBOT_TELEPHONY__ASTERISK__RECORDING__DIR=/app/recordings
 EXPOSE 3000/tcp 20000-20199/udp
@@ -69,9 +75,14 @@ WORKDIR /app
 COPY --from=build-cuda /app/package.json ./
 COPY --from=build-cuda /app/node_modules ./node_modules
 COPY --from=build-cuda /app/dist ./dist
+COPY --from=build-cuda /app/src/web/public ./dist/src/web/public
+COPY --from=build-cuda /app/examples ./examples
+COPY --from=build-cuda /app/models/silero_vad_v5.onnx /app/models/README.md ./models/
 RUN mkdir -p /app/models /app/recordings && chown -R node:node /app/models /app/recordings
 USER node
 ENV NODE_ENV=production \
+    VOICEBOT_CONFIG=/app/examples/support-line.yaml \
+    VOICEBOT_SPEECH__VAD__MODEL_PATH=/app/models/silero_vad_v5.onnx \
     VOICEBOT_SPEECH__ASR__WHISPER_CPP__MODEL_DIR=/app/models \
     VOICEBOT_SPEECH__ASR__WHISPER_CPP__DEVICE=cuda \
     VOICEBOT_TELEPHONY__ASTERISK__RECORDING__DIR=/app/recordings

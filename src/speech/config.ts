@@ -3,7 +3,8 @@ import { secret } from '../config/secret.js';
 
 /** Speech section. Owned by the speech concern; providers each get a sub-object. */
 export const vadConfig = z.strictObject({
-  modelPath: z.string().default('../shared/models/silero_vad_v5.onnx'),
+  /** Silero VAD v5, shipped in the repository (MIT, see models/README.md). */
+  modelPath: z.string().default('models/silero_vad_v5.onnx'),
   threshold: z.number().min(0.05).max(0.99).default(0.5),
   minSpeechMs: z.number().int().min(0).default(200),
   endOfTurnSilenceMs: z.number().int().min(50).default(500),
