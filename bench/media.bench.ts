@@ -2,9 +2,9 @@
  * Media plane capacity: N concurrent bidirectional RTP streams over loopback.
  * A separate sender process (bench/lib/rtp-sender.ts) sends N μ-law streams at 50 packets/s; this process runs,
  * per stream, the real media plane: RtpSession → JitterBuffer → μ-law decode → 8→16 kHz → 16→8 kHz → encode →
- * Pacer → RtpSession.send back from the same socket. The pacer callback only encodes and sends; the DSP for the
- * next frame is deferred out of the timer phase (see deferRefill). N ramps up; a step passes when the pacer's send-time
- * error p99 ≤ 2 ms and nothing is dropped anywhere. Reports max_streams (largest passing N), per-step
+ * Pacer (all pacers on one PacerGroup timer) → RtpSession.send back from the same socket. The pacer callback only
+ * encodes and sends; the DSP for the next frame is deferred out of the timer phase (see deferRefill). N ramps up;
+ * a step passes when the pacer's send-time error p99 ≤ 2 ms and nothing is dropped anywhere. Reports max_streams (largest passing N), per-step
  * percentiles, and the CPU cost per stream-frame (less sensitive to a shared machine than the p99).
  */
 import { fork, spawn } from 'node:child_process';
@@ -24,8 +24,8 @@ import type { SenderCommand, SenderReport } from './lib/rtp-sender.js';
 const BENCH = 'media';
 /**
  * V8 flags for this process and the sender, as docs/readme/media.md recommends for a media process: a small young
- * generation makes each scavenge short (~0.3 ms instead of ~2 ms, with 5–50 ms outliers at the default size), which
- * is what the send-time p99 depends on. MEDIA_BENCH_V8_FLAGS='' measures Node's defaults.
+ * generation keeps each scavenge short (median ~0.3–0.5 ms, max ~5 ms here, against ~1 ms and 10–50 ms at the
+ * default size). MEDIA_BENCH_V8_FLAGS='' measures Node's defaults.
  */
 const V8_FLAGS = process.env.MEDIA_BENCH_V8_FLAGS ?? '--max-semi-space-size=2';
 const STEPS = (process.env.MEDIA_BENCH_STEPS ?? '100,200,400,600,800,1000').split(',').map(Number);
