@@ -1,5 +1,6 @@
 import { Pacer } from '../../src/media/pacer.js';
 import { samplesPerFrame } from '../../src/media/frames.js';
+import { sharedPacerGroup } from '../../src/media/pacer-group.js';
 
 /** The part of the media plane's Pacer the leg uses: whole frames out on an absolute 20 ms clock. */
 export interface FramePacer {
@@ -17,6 +18,12 @@ export interface PacerFactory {
 /** jambonz buffers on its side, so no comfort silence: only real audio (and the marks behind it) goes out. */
 export const mediaPacers: PacerFactory = {
   create(sampleRate, onFrame) {
-    return new Pacer({ frameMs: 20, frameSamples: samplesPerFrame(sampleRate), silenceFill: false, onFrame });
+    return new Pacer({
+      frameMs: 20,
+      frameSamples: samplesPerFrame(sampleRate),
+      silenceFill: false,
+      group: sharedPacerGroup(),
+      onFrame,
+    });
   },
 };

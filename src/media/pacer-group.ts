@@ -137,3 +137,11 @@ export class PacerGroup {
     if (this.slotOf.size > 0) this.arm();
   };
 }
+
+let shared: PacerGroup | undefined;
+
+/** The process's one group for live calls: every leg's pacer joins it, so N calls cost a few wake-ups per frame. */
+export function sharedPacerGroup(): PacerGroup {
+  shared ??= new PacerGroup();
+  return shared;
+}

@@ -6,6 +6,7 @@ import { Pacer } from '../../media/pacer.js';
 import { RtpSession, type RtpEndpoint } from '../../media/rtp-session.js';
 import { seqDistance } from '../../media/rtp.js';
 import type { RtpPacket } from '../../media/rtp.js';
+import { sharedPacerGroup } from '../../media/pacer-group.js';
 
 const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
 /** Short gaps (lost packets) are filled with silence so the caller's timeline stays true; longer ones are not. */
@@ -46,6 +47,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     this.#pacer = new Pacer({
       frameSamples: FRAME_SAMPLES,
       silenceFill: opts.silenceFill,
+      group: sharedPacerGroup(),
       onFrame: (frame, info) => {
         this.#noteSlot(info.silence);
         mulawEncode(frame, payload);

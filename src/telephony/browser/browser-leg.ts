@@ -16,6 +16,7 @@ import {
   clientMessage,
   type ServerMessage,
 } from './protocol.js';
+import { sharedPacerGroup } from '../../media/pacer-group.js';
 
 const FRAME_MS = 20;
 /** Stop queueing frames to a page that does not read them (about 10 s of audio). */
@@ -75,6 +76,7 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
       frameMs: FRAME_MS,
       frameSamples: samplesPerFrame(BROWSER_SAMPLE_RATE, FRAME_MS),
       silenceFill: false,
+      group: sharedPacerGroup(),
       onFrame: (frame) => this.#sendFrame(frame),
       onError: (err) => this.#log.warn({ err }, 'sending bot audio failed'),
     });
