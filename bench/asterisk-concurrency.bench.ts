@@ -127,7 +127,8 @@ const config = loadConfig({
       asterisk: emulatorConnection(emu, 41000, 41199),
     },
     speech: {
-      vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') },
+      // sessions for the largest round built at start-up, as a deployment sized for its peak would
+      vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx'), prewarmSessions: Math.max(...ROUNDS) },
       asr: { whisperCpp: { modelPath: join(SHARED, 'models/for-tests-ggml-tiny.en.bin') } },
       tts: { cacheEntries: 0 },
     },

@@ -3,6 +3,9 @@ import type { Tts } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { rateConverter } from './audio.js';
 
+/** Longest stretch of synchronous resampling/sending before the player yields to the event loop. */
+const SLICE_MS = 4;
+
 /** Speaking rate used to estimate a prompt's full length while TTS is still streaming it (~160 wpm). */
 export const ESTIMATED_MS_PER_CHAR = 65;
 
@@ -73,6 +76,7 @@ export class PromptPlayer {
         this.leg.sendAudio(pcm);
         prompt.sentSamples += pcm.length;
       };
+      let sliceStart = performance.now();
       for await (const chunk of this.tts.synthesize(text, { signal: controller.signal })) {
         if (controller.signal.aborted) break;
         if (!converter || converterRate !== chunk.sampleRate) {
@@ -81,6 +85,12 @@ export class PromptPlayer {
           converterRate = chunk.sampleRate;
         }
         send(converter.process(chunk.pcm));
+        // A sentence synthesized ahead arrives all at once and its chunks would be resampled in one tick: give the
+        // event loop (every call's pacer and RTP) a turn between slices. Same audio, spread over ticks.
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
       }
       if (converter) send(converter.flush());
       prompt.synthDone = !controller.signal.aborted;

@@ -12,6 +12,11 @@ export const vadConfig = z.strictObject({
   maxUtteranceMs: z.number().int().min(1000).default(30_000),
   /** Speech needed before a barge-in interruption fires. */
   interruptionMs: z.number().int().min(0).default(150),
+  /**
+   * Silero sessions built at start-up. Sessions are reused across calls; building one blocks the event loop
+   * for 50-250 ms, so a call beyond the warm ones stalls the other calls' audio once. Set to the expected peak.
+   */
+  prewarmSessions: z.number().int().min(1).max(64).default(4),
 });
 
 export const asrConfig = z.strictObject({

@@ -26,13 +26,18 @@ import { waitFor, whiteNoise } from './helpers.js';
 const logger = pino({ level: 'silent' });
 const TEXT = 'Hello, you are speaking with the automated assistant of the service desk.';
 
+/** espeak-ng processes under this one (they run under the TTS spawn broker, a child of this process). */
 function espeakChildren(): number {
-  try {
-    const out = execFileSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-    return out.split('\n').filter((l) => l.trim().startsWith('espeak')).length;
-  } catch {
-    return 0; // ps exits 1 when there are no children
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/) as [string, string, string]);
+  const mine = new Set([String(process.pid)]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows) if (mine.has(ppid) && !mine.has(pid)) grew = Boolean(mine.add(pid));
   }
+  return rows.filter(([pid, , comm]) => mine.has(pid) && comm.startsWith('espeak')).length;
 }
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {

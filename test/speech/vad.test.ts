@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resample } from '../../src/media/resampler.js';
 import { vadConfig } from '../../src/speech/config.js';
 import type { VadEvent } from '../../src/speech/types.js';
-import { VadModelError, createVadFactory, type SileroVadFactory } from '../../src/speech/vad/silero.js';
+import { SherpaVadPool, VadModelError, createVadFactory, type SileroVadFactory } from '../../src/speech/vad/silero.js';
 import {
   VAD_MODEL,
   concat,
@@ -172,6 +172,61 @@ describe('Silero VAD through the telephone path', () => {
     expect(vad.speaking).toBe(false);
     expect(vad.push(silence(1000)).filter((e) => e.type === 'speechEnd')).toEqual([]);
     vad.close();
+  });
+
+  it('reuses a session after hangup and it decides exactly as a fresh one (no state from the last call)', () => {
+    const pooled = createVadFactory(
+      vadConfig.parse({ modelPath: VAD_MODEL, prewarmSessions: 1 }),
+      logger,
+      new Registry(),
+    );
+    const [first, second] = clips as [Clip, Clip];
+    // the previous call hangs up mid-utterance: LSTM state and sherpa's buffer are dirty when it goes back
+    const caller = pooled.create();
+    caller.push(padWithBackground(first.pcm, PAD_MS, 0).subarray(0, 16_000 * 2));
+    expect(caller.speaking).toBe(true);
+    caller.close();
+    const input = telephonePath(padWithBackground(second.pcm, PAD_MS, TAIL_MS));
+    const reused = runVad(pooled, input);
+    const fresh = runVad(
+      createVadFactory(vadConfig.parse({ modelPath: VAD_MODEL, prewarmSessions: 1 }), logger, new Registry()),
+      input,
+    );
+    expect(reused.length).toBeGreaterThan(0);
+    expect(reused).toEqual(fresh);
+  });
+});
+
+describe('Silero session pool', () => {
+  const fakeSession = () => ({
+    resets: 0,
+    cleared: false,
+    acceptWaveform: () => undefined,
+    isDetected: () => false,
+    isEmpty: () => true,
+    pop: () => undefined,
+    clear() {
+      this.cleared = true;
+    },
+    reset() {
+      this.resets++;
+    },
+  });
+
+  it('builds a session only when none is idle, resets each on release and frees those beyond maxIdle', () => {
+    let made = 0;
+    const pool = new SherpaVadPool(() => (made++, fakeSession()), 2);
+    pool.prewarm(5);
+    expect([made, pool.idleCount]).toEqual([2, 2]);
+    const calls = [pool.acquire(), pool.acquire(), pool.acquire()];
+    expect(made).toBe(3);
+    for (const s of calls) pool.release(s);
+    expect(pool.idleCount).toBe(2);
+    const sessions = calls as Array<ReturnType<typeof fakeSession>>;
+    expect(sessions.map((s) => s.resets)).toEqual([1, 1, 1]);
+    expect(sessions.filter((s) => s.cleared).length).toBe(1);
+    pool.acquire();
+    expect(made).toBe(3);
   });
 });
 

@@ -26,6 +26,9 @@ const require = createRequire(import.meta.url);
 let sherpa: SherpaModule | undefined;
 const loadSherpa = (): SherpaModule => (sherpa ??= require('sherpa-onnx-node') as SherpaModule);
 
+/** Idle sessions kept for reuse beyond this are freed (each holds an ONNX session, a few MB). */
+const MAX_IDLE_SESSIONS = 64;
+
 export class VadModelError extends Error {
   override readonly name = 'VadModelError';
 }
@@ -59,9 +62,45 @@ export function checkVadModel(path: string): string {
   return abs;
 }
 
+/**
+ * Idle sherpa VAD sessions, reset and reused. Building one loads and optimises the ONNX graph synchronously on the
+ * event loop (45-60 ms idle, 100-250 ms on a busy host), which stalled every other call's audio at each call start;
+ * a reset (LSTM state, buffers) takes ~0.05 ms. Idle sessions are kept up to the highest concurrency seen.
+ */
+export class SherpaVadPool {
+  private readonly idle: SherpaVad[] = [];
+
+  constructor(
+    private readonly make: () => SherpaVad,
+    private readonly maxIdle: number,
+  ) {}
+
+  /** Builds sessions ahead of time (at start-up, off any call's audio path). */
+  prewarm(count: number): void {
+    while (this.idle.length < Math.min(count, this.maxIdle)) this.idle.push(this.make());
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  acquire(): SherpaVad {
+    return this.idle.pop() ?? this.make();
+  }
+
+  release(vad: SherpaVad): void {
+    vad.reset(); // the next call starts from a fresh LSTM state and an empty buffer
+    if (this.idle.length < this.maxIdle) this.idle.push(vad);
+    else vad.clear();
+  }
+}
+
 /** One Silero model session per call (it keeps LSTM state); decisions are read per 512-sample window. */
 class SileroClassifier implements WindowClassifier {
-  constructor(private readonly vad: SherpaVad) {}
+  constructor(
+    private readonly vad: SherpaVad,
+    private readonly pool: SherpaVadPool,
+  ) {}
 
   isSpeech(window: Float32Array): boolean {
     this.vad.acceptWaveform(window);
@@ -75,7 +114,7 @@ class SileroClassifier implements WindowClassifier {
   }
 
   close(): void {
-    this.vad.clear();
+    this.pool.release(this.vad);
   }
 }
 
@@ -108,14 +147,16 @@ export function createVadFactory(cfg: SpeechConfig['vad'], logger: Logger, metri
   };
   const bufferSeconds = Math.ceil(cfg.maxUtteranceMs / 1000) + 10;
   const newSherpa = () => new (loadSherpa().Vad)(sherpaConfig, bufferSeconds);
-  newSherpa().clear(); // load once now so a bad model fails at start-up, not on the first call
+  const pool = new SherpaVadPool(newSherpa, MAX_IDLE_SESSIONS);
+  // at least one now so a bad model fails at start-up, not on the first call
+  pool.prewarm(Math.max(1, cfg.prewarmSessions));
   logger.info({ modelPath, threshold: cfg.threshold }, 'silero VAD ready');
 
   return {
     create(options: VadCreateOptions = {}): Vad {
       active.inc();
       const hooks = { onReject: (reason: string) => rejected.inc({ reason }) };
-      const endpointer = new Endpointer(cfg, new SileroClassifier(newSherpa()), hooks);
+      const endpointer = new Endpointer(cfg, new SileroClassifier(pool.acquire(), pool), hooks);
       const rate = options.sampleRate ?? VAD_RATE;
       return rate === VAD_RATE ? endpointer : new ResamplingVad(endpointer, new Resampler(rate, VAD_RATE), hooks);
     },
