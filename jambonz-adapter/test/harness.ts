@@ -11,17 +11,13 @@ import {
   type JambonzEmulator,
   type JambonzEmulatorOptions,
 } from '../../test/emulators/jambonz/index.js';
+import { waitFor as sharedWaitFor } from '../../test/helpers/wait.js';
 
 export const SECRET = 'wh-secret-for-tests';
 
-/** Resolves once `predicate` holds; polls on a short interval, bounded by `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Resolves once `predicate` holds; polls every 10 ms, bounded by `timeoutMs`. */
+export const waitFor = (predicate: () => boolean, timeoutMs = 5000, what = 'condition') =>
+  sharedWaitFor(predicate, timeoutMs, what, 10);
 
 export function tone(ms: number, rate: number, freq = 440, amp = 8000): Int16Array {
   const out = new Int16Array((rate * ms) / 1000);

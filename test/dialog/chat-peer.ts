@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { once } from 'node:events';
+import { waitFor as sharedWaitFor } from '../helpers/wait.js';
 
 export type Handler = (body: Record<string, unknown>, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -35,22 +36,21 @@ export class ChatPeer {
   hang(): Handler {
     return (_b, _r, res) => void this.pending.push(res);
   }
-}
-
-/** Wait on an async condition with a bound. */
-export async function waitForAsync(predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > until) throw new Error('waitForAsync: condition not met');
-    await yieldToLoop();
+  async listen(): Promise<void> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+  }
+  /** Drops hung answers and open connections, then closes. */
+  async close(): Promise<void> {
+    for (const res of this.pending) res.destroy();
+    this.server.closeAllConnections();
+    this.server.close();
+    await once(this.server, 'close');
   }
 }
 
-/** Wait on a condition with a bound (yields to the event loop between checks). */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error('waitFor: condition not met');
-    await yieldToLoop();
-  }
-}
+/** Wait on a condition with a bound (polls every 1 ms). */
+export const waitFor = (predicate: () => boolean, timeoutMs = 5000) =>
+  sharedWaitFor(predicate, timeoutMs, 'condition', 1);
+export const waitForAsync = (predicate: () => Promise<boolean>, timeoutMs = 5000) =>
+  sharedWaitFor(predicate, timeoutMs, 'condition', 1);

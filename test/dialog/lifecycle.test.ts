@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallSession } from '../../src/session/store.js';
@@ -49,16 +48,8 @@ describe('hangup cancels work in flight and releases everything', () => {
 
   describe('while the LLM is thinking', () => {
     const peer = new ChatPeer();
-    beforeAll(async () => {
-      peer.server.listen(0, '127.0.0.1');
-      await once(peer.server, 'listening');
-    });
-    afterAll(async () => {
-      for (const res of peer.pending) res.destroy();
-      peer.server.closeAllConnections();
-      peer.server.close();
-      await once(peer.server, 'close');
-    });
+    beforeAll(() => peer.listen());
+    afterAll(() => peer.close());
 
     it('aborts the HTTP request', async () => {
       peer.handler = peer.hang();

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createMetrics } from '../../src/core/metrics.js';
@@ -13,16 +12,8 @@ import { SUPPORT_LINE } from './harness.js';
 const peer = new ChatPeer();
 const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
 
-beforeAll(async () => {
-  peer.server.listen(0, '127.0.0.1');
-  await once(peer.server, 'listening');
-});
-afterAll(async () => {
-  for (const res of peer.pending) res.destroy();
-  peer.server.closeAllConnections();
-  peer.server.close();
-  await once(peer.server, 'close');
-});
+beforeAll(() => peer.listen());
+afterAll(() => peer.close());
 
 function detector(timeoutMs = 1000) {
   const config = loadConfig({

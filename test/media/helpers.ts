@@ -1,14 +1,10 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
+import { waitFor as sharedWaitFor } from '../helpers/wait.js';
 
-/** Polls `predicate` until true, failing after `timeoutMs` (no fixed sleeps). */
-export async function waitFor(predicate: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1)); // poll, do not spin: the cores are shared
-  }
-}
+/** Polls `predicate` until true, failing after `timeoutMs` (poll every 1 ms: the cores are shared). */
+export const waitFor = (predicate: () => boolean, timeoutMs = 2000, what = 'condition') =>
+  sharedWaitFor(predicate, timeoutMs, what, 1);
 
 export async function udpPeer(): Promise<{
   socket: Socket;

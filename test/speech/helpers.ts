@@ -4,6 +4,7 @@ import { readWav } from '../../src/media/wav.js';
 import { Resampler } from '../../src/media/resampler.js';
 import { mulawDecode, mulawEncode } from '../../src/media/g711.js';
 import { energyDb } from '../../src/speech/audio.js';
+import { waitFor as sharedWaitFor } from '../helpers/wait.js';
 
 export const SHARED = resolve(import.meta.dirname, '../../../shared');
 export const AUDIO_DIR = join(SHARED, 'audio');
@@ -104,15 +105,9 @@ export function concat(...parts: Int16Array[]): Int16Array {
   return out;
 }
 
-/** Wait for a condition with a bound instead of sleeping. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    // a short timer, not setImmediate: spinning on immediates starves some I/O callbacks
-    await new Promise<void>((r) => setTimeout(r, 2));
-  }
-}
+/** Wait for a condition with a bound (a short timer, not setImmediate: spinning on immediates starves I/O). */
+export const waitFor = (predicate: () => boolean, timeoutMs: number, what = 'condition') =>
+  sharedWaitFor(predicate, timeoutMs, what, 2);
 
 /** RMS of the quietest 10 % of 10 ms frames: the recording's own background level. */
 export function backgroundRms(pcm: Int16Array, rate = 16_000): number {
