@@ -12,6 +12,7 @@ import {
   type JambonzEmulatorOptions,
 } from '../../test/emulators/jambonz/index.js';
 import { waitFor as sharedWaitFor } from '../../test/helpers/wait.js';
+import type { CallInfo, EmulatedCall } from '../../test/emulators/jambonz/call.js';
 
 export const SECRET = 'wh-secret-for-tests';
 
@@ -34,6 +35,8 @@ export interface Harness {
   logs: string[];
   legs: JambonzCallLeg[];
   nextLeg(timeoutMs?: number): Promise<JambonzCallLeg>;
+  /** Place a call from `emu` and wait until the bot's leg has its audio socket. */
+  callIn(emu: JambonzEmulator, info: CallInfo): Promise<{ call: EmulatedCall; leg: JambonzCallLeg }>;
   emulator(opts?: Partial<JambonzEmulatorOptions>): Promise<JambonzEmulator>;
   counter(name: string, labels?: Record<string, string>): Promise<number>;
   close(): Promise<void>;
@@ -64,7 +67,7 @@ export async function startHarness(overrides: Partial<Record<keyof JambonzConfig
     await jl.closed;
   });
   const emulators: JambonzEmulator[] = [];
-  return {
+  const harness: Harness = {
     backend,
     web,
     metrics,
@@ -81,6 +84,13 @@ export async function startHarness(overrides: Partial<Record<keyof JambonzConfig
         });
         if (legs.length > seen) waiting.pop()?.(legs[legs.length - 1]!);
       });
+    },
+    async callIn(emu, info) {
+      const legP = harness.nextLeg();
+      const call = await emu.placeCall(info);
+      const leg = await legP;
+      await attached(leg);
+      return { call, leg };
     },
     async emulator(opts = {}) {
       const emu = await startJambonzEmulator({ appUrl, mode: 'webhook', webhookSecret: SECRET, ...opts });
@@ -103,6 +113,7 @@ export async function startHarness(overrides: Partial<Record<keyof JambonzConfig
       if (invalid.length > 0) throw new Error(`invalid verbs from the bot: ${invalid.join('; ')}`);
     },
   };
+  return harness;
 }
 
 /** The bot side has the listen socket (metadata received), not just the emulator's side open. */

@@ -89,10 +89,7 @@ describe('jambonz HTTP webhooks', () => {
   it('passes DTMF events to the call core', async () => {
     h = await startHarness();
     const emu = await h.emulator();
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     const digits: string[] = [];
     leg.on('dtmf', (d) => digits.push(d));
     call.sendDtmf('5');
@@ -104,10 +101,7 @@ describe('jambonz HTTP webhooks', () => {
   it('barge-in sends killAudio, drops queued audio and settles waitForPlayout', async () => {
     h = await startHarness();
     const emu = await h.emulator();
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     leg.sendAudio(tone(3000, 16000));
     const played = leg.waitForPlayout(AbortSignal.timeout(5000));
     await waitFor(() => call.heard().length > 0 || emu.calls[0]!.commands.length > 0, 3000, 'playout start');
@@ -121,10 +115,7 @@ describe('jambonz HTTP webhooks', () => {
   it('counts and drops malformed frames; the call goes on', async () => {
     h = await startHarness();
     const emu = await h.emulator();
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     const frames: Int16Array[] = [];
     leg.on('audio', (f) => frames.push(f));
     call.sendRaw(Buffer.alloc(641)); // odd byte length
@@ -141,10 +132,7 @@ describe('jambonz HTTP webhooks', () => {
   it('caller hangup (status webhook) ends the leg and releases everything', async () => {
     h = await startHarness();
     const emu = await h.emulator();
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     leg.sendAudio(tone(1000, 16000));
     const reasons: string[] = [];
     leg.on('hangup', (r) => reasons.push(r));
@@ -160,10 +148,7 @@ describe('jambonz HTTP webhooks', () => {
   it('a vanished jambonz (sockets dropped, no status) ends the call after the grace period', async () => {
     h = await startHarness({ reconnectGraceMs: 200 });
     const emu = await h.emulator();
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     call.vanish();
     expect(await leg.closed).toBe('audio-lost');
     expect(h.backend.stats().calls).toBe(0);
@@ -172,10 +157,7 @@ describe('jambonz HTTP webhooks', () => {
   it('the bot hanging up sends disconnect and then a hangup verb', async () => {
     h = await startHarness();
     const emu = await h.emulator();
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     await leg.hangup('goodbye');
     expect(await call.done).toBe('hangup verb');
     expect(call.commands).toContain('disconnect');
@@ -190,10 +172,7 @@ describe('jambonz listen socket lost mid-call', () => {
     async (mode) => {
       h = await startHarness({ reconnectGraceMs: 3000 });
       const emu = await h.emulator({ mode });
-      const legP = h.nextLeg();
-      const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-      const leg = await legP;
-      await attached(leg);
+      const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
       call.dropAudio();
       await waitFor(() => call.listens === 2 && leg.hasAudio, 3000, 'second listen');
       const frames: Int16Array[] = [];
@@ -210,10 +189,7 @@ describe('jambonz marks', () => {
   it('a media server that never reports marks does not stall waitForPlayout', async () => {
     h = await startHarness({ markTimeoutMs: 300 });
     const emu = await h.emulator({ ignoreMarks: true });
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: CALLER, to: '+15550000' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     leg.sendAudio(tone(100, 16000));
     await leg.waitForPlayout(AbortSignal.timeout(3000));
     expect(call.markReports).toEqual([]);

@@ -70,10 +70,7 @@ describe('jambonz WebSocket API', () => {
   it('call:status completed ends the call and releases the leg and both sockets', async () => {
     h = await startHarness();
     const emu = await h.emulator({ mode: 'ws' });
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: '1', to: '2' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: '1', to: '2' });
     await call.hangup();
     expect(await leg.closed).toMatch(/completed|audio/);
     await waitFor(() => h.backend.stats().controlSockets === 0 && h.backend.stats().audioSockets === 0, 2000, 'close');
@@ -83,10 +80,7 @@ describe('jambonz WebSocket API', () => {
   it('keeps the call across a dropped WS API socket (session:reconnect) and hangs up over the new one', async () => {
     h = await startHarness({ reconnectGraceMs: 2000 });
     const emu = await h.emulator({ mode: 'ws' });
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: '1', to: '2' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: '1', to: '2' });
     await call.reconnectControl();
     expect(leg.ended).toBe(false);
     expect(leg.held.control).toBe(true);
@@ -120,10 +114,7 @@ describe('jambonz WebSocket API', () => {
   it('binary audio before the metadata frame is counted and dropped', async () => {
     h = await startHarness();
     const emu = await h.emulator({ mode: 'ws' });
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: '1', to: '2' });
-    const leg = await legP;
-    await attached(leg);
+    const { call } = await h.callIn(emu, { from: '1', to: '2' });
     const listen = call.verbArrays[0]![0] as { url: string; wsAuth: { username: string; password: string } };
     const auth = `Basic ${Buffer.from(`${listen.wsAuth.username}:${listen.wsAuth.password}`).toString('base64')}`;
     const ws = new WebSocket(listen.url, ['audio.drachtio.org'], { headers: { authorization: auth } });
@@ -139,10 +130,7 @@ describe('jambonz audio at another rate than asked', () => {
   it('8 kHz frames on a 16 kHz leg are resampled to 20 ms frames at 16 kHz', async () => {
     h = await startHarness({ sampleRate: 16000 });
     const emu = await h.emulator({ mode: 'ws', streamRate: 8000 });
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: '1', to: '2' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: '1', to: '2' });
     const frames: Int16Array[] = [];
     leg.on('audio', (f) => frames.push(f));
     await call.sendAudio(tone(200, 8000), 8000); // 10 × 20 ms at 8 kHz
@@ -156,10 +144,7 @@ describe('jambonz WS API reconnect after the call ended here', () => {
   it('a session:reconnect for a call the bot already ended gets an ack and a hangup command', async () => {
     h = await startHarness();
     const emu = await h.emulator({ mode: 'ws' });
-    const legP = h.nextLeg();
-    const call = await emu.placeCall({ from: '1', to: '2' });
-    const leg = await legP;
-    await attached(leg);
+    const { call, leg } = await h.callIn(emu, { from: '1', to: '2' });
     call.control?.terminate(); // jambonz is away …
     await leg.hangup('bot done'); // … while the bot ends the call
     const ws = new WebSocket(wsUrl(h, '/ws'), ['ws.jambonz.org']);
