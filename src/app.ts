@@ -10,7 +10,7 @@ import { createSessionStore } from './session/index.js';
 import { createSpeech } from './speech/index.js';
 import { createBackend } from './telephony/backends.js';
 import { registerOutboundRoutes } from './telephony/outbound/routes.js';
-import { OutboundService, registerOutboundService } from './telephony/outbound/service.js';
+import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
 import { registerCrmWebhooks } from './web/webhooks/index.js';
 import { createWebServer } from './web/server.js';
@@ -43,11 +43,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     const crm = await createCrm(config, logger, metrics, events);
     closers.push(() => crm.close());
 
-    const web = await createWebServer({
-      logger,
-      metrics,
-      health: async () => ({ crmOutbox: true, backend: true }),
-    });
+    const web = await createWebServer({ logger, metrics });
     closers.push(() => web.close());
 
     const nlu = createIntentDetector(config.dialog, logger, metrics);
@@ -67,7 +63,6 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;
-    registerOutboundService(outbound);
     registerOutboundRoutes(web, { service: outbound, token: config.telephony.outboundToken, ringSec });
     await registerAgentConsole(web, { config: config.web.agentConsole, events, logger });
     await registerCrmWebhooks(web, {
@@ -86,7 +81,6 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     closers.push(async () => {
       calls.abort(new Error('shutting down'));
       await backend.stop();
-      registerOutboundService(null);
     });
     logger.info({ url, backend: backend.name }, 'voicebot started');
     return { logger, web, events, url, stop: closeAll };

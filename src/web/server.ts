@@ -6,8 +6,6 @@ import type { Logger } from '../log/logger.js';
 export interface WebServerDeps {
   logger: Logger;
   metrics: Registry;
-  /** Extra readiness checks (name → ok?) shown on /healthz. */
-  health?: () => Promise<Record<string, boolean>>;
 }
 
 /** The one HTTP server: health, metrics, and whatever plugins the concerns register (pages, webhooks, APIs). */
@@ -19,11 +17,8 @@ export async function createWebServer(deps: WebServerDeps): Promise<FastifyInsta
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
-  app.get('/healthz', async (_req, reply) => {
-    const checks = deps.health ? await deps.health() : {};
-    const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
-  });
+  // Liveness: the process answers HTTP. Dependencies are checked by `voicebot doctor`.
+  app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/metrics', async (_req, reply) => {
     return reply.type(deps.metrics.contentType).send(await deps.metrics.metrics());

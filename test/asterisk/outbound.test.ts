@@ -5,12 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Secret } from '../../src/config/secret.js';
 import { registerOutboundRoutes } from '../../src/telephony/outbound/routes.js';
-import {
-  OutboundService,
-  parseTarget,
-  registerOutboundService,
-  requestCallback,
-} from '../../src/telephony/outbound/service.js';
+import { OutboundService, parseTarget } from '../../src/telephony/outbound/service.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { startAriEmulator, type AriEmulator, type Party } from '../emulators/ari/index.js';
 import { assertReleased, startTestBackend, tone, waitFor, type TestBackend } from './helpers.js';
@@ -22,7 +17,6 @@ describe('outbound calls', () => {
   let t: TestBackend | null = null;
   let web: FastifyInstance | null = null;
   afterEach(async () => {
-    registerOutboundService(null);
     await web?.close();
     web = null;
     await t?.backend.stop();
@@ -99,11 +93,9 @@ describe('outbound calls', () => {
     await waitFor(() => assertReleased(t!, emulator).length === 0, 3000, 'release after busy');
   });
 
-  it('requestCallback({phone, ticketId}) goes through the registered service', async () => {
+  it('requestCallback({phone, ticketId}) places a call the bot runs on', async () => {
     const { legs, service, callees } = await setup();
-    await expect(requestCallback({ phone: '+15550009999' })).rejects.toThrow(/not available/);
-    registerOutboundService(service);
-    const id = await requestCallback({ phone: '+15550009999', ticketId: '77' });
+    const id = await service.requestCallback({ phone: '+15550009999', ticketId: '77' });
     await waitFor(() => legs.some((l) => l.id === id), 3000, 'callback call');
     callees[0]!.hangup();
   });

@@ -60,16 +60,3 @@ export class OutboundService {
     });
   }
 }
-
-let registered: OutboundService | null = null;
-
-/** The app registers its service once (app.ts); requestCallback below then works from any concern. */
-export function registerOutboundService(service: OutboundService | null): void {
-  registered = service;
-}
-
-/** CRM-triggered callback. Rejects when no telephony backend that can dial out is running. */
-export function requestCallback(req: { phone: string; ticketId?: string; signal?: AbortSignal }): Promise<string> {
-  if (!registered) return Promise.reject(new Error('outbound calls are not available: no dialling backend is running'));
-  return registered.requestCallback(req);
-}
