@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { checkWhisperModel } from '../speech/models/catalog.js';
-import { checkVadModel } from '../speech/vad/silero.js';
+import { checkVadModel, VadModelError } from '../speech/vad/silero.js';
 import { withConfigOption } from './common.js';
 
 export interface CheckResult {
@@ -52,8 +52,8 @@ async function vadModel(config: Config): Promise<CheckResult> {
   try {
     return { name: 'vad model', ok: true, detail: checkVadModel(config.speech.vad.modelPath) };
   } catch (err) {
-    const [problem, fix] = (err instanceof Error ? err.message : String(err)).split(': set ');
-    return { name: 'vad model', ok: false, detail: problem ?? '', ...(fix ? { fix: `set ${fix}` } : {}) };
+    if (err instanceof VadModelError) return { name: 'vad model', ok: false, detail: err.problem, fix: err.fix };
+    return failed('vad model', err);
   }
 }
 

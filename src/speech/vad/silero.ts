@@ -31,6 +31,14 @@ const MAX_IDLE_SESSIONS = 64;
 
 export class VadModelError extends Error {
   override readonly name = 'VadModelError';
+  constructor(
+    /** what is wrong with the file */
+    readonly problem: string,
+    /** what the user should do */
+    readonly fix: string,
+  ) {
+    super(`${problem}: ${fix}`);
+  }
 }
 
 /**
@@ -47,7 +55,7 @@ export function checkVadModel(path: string): string {
     if (!st.isFile()) throw new Error('not a file');
     size = st.size;
   } catch {
-    throw new VadModelError(`VAD model ${abs} not found: ${fix}`);
+    throw new VadModelError(`VAD model ${abs} not found`, fix);
   }
   const head = Buffer.alloc(1);
   const fd = openSync(abs, 'r');
@@ -57,7 +65,7 @@ export function checkVadModel(path: string): string {
     closeSync(fd);
   }
   if (size < 100_000 || head[0] !== 0x08) {
-    throw new VadModelError(`VAD model ${abs} is not an ONNX model (${size} bytes): ${fix}`);
+    throw new VadModelError(`VAD model ${abs} is not an ONNX model (${size} bytes)`, fix);
   }
   return abs;
 }
