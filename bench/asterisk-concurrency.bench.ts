@@ -13,8 +13,6 @@
  * at once to keep the bench short.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
@@ -33,9 +31,9 @@ import type { CallRecord, CallRecordEvent } from '../src/core/call-record.js';
 import { startAriEmulator, ulawDecode, ulawEncode, type Party } from '../test/emulators/ari/index.js';
 import { emulatorConnection } from '../test/asterisk/helpers.js';
 import { figure, percentile } from './lib/figure.js';
+import { TRANSCRIPTS_TSV, STUB_WHISPER, VAD_MODEL, clip } from '../test/helpers/fixtures.js';
 
 const BENCH = 'asterisk-concurrency';
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 const ROUNDS = (process.env.ASTERISK_BENCH_N ?? '1,2,4,6,8,10,12,16').split(',').map(Number);
 const TAIL_REALTIME_MS = 1000;
 const SILENCE_AFTER_MS = 1500;
@@ -88,11 +86,11 @@ function vadUtterances(pcm8k: Int16Array): number {
 }
 
 async function loadClips(): Promise<Clip[]> {
-  const lines = readFileSync(join(SHARED, 'audio/TRANSCRIPTS.tsv'), 'utf8').trim().split('\n');
+  const lines = readFileSync(TRANSCRIPTS_TSV, 'utf8').trim().split('\n');
   const clips: Clip[] = [];
   for (const line of lines) {
     const [file, reference] = line.split('\t') as [string, string];
-    const wav = await readWavFile(join(SHARED, 'audio', file));
+    const wav = await readWavFile(clip(file));
     const pcm8k = resample(wav.samples, wav.sampleRate, 8000);
     // a pause the endpointer takes for the end of the turn would split it: one turn = one utterance
     if (vadUtterances(pcm8k) !== 1) continue;
@@ -129,8 +127,8 @@ const config = loadConfig({
     },
     speech: {
       // sessions for the largest round built at start-up, as a deployment sized for its peak would
-      vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx'), prewarmSessions: Math.max(...ROUNDS) },
-      asr: { whisperCpp: { modelPath: join(SHARED, 'models/for-tests-ggml-tiny.en.bin') } },
+      vad: { modelPath: VAD_MODEL, prewarmSessions: Math.max(...ROUNDS) },
+      asr: { whisperCpp: { modelPath: STUB_WHISPER } },
       tts: { cacheEntries: 0 },
     },
     dialog: { greeting: 'Hello.', maxLowConfidenceTurns: 1000 },

@@ -4,14 +4,12 @@
  * calls, with stage times. Real Silero VAD, real whisper.cpp on the stub model, real espeak-ng.
  *
  * The stub whisper model returns empty text, so after recognition runs (and is timed) the dialog gets the
- * clip's reference transcript (../shared/audio/TRANSCRIPTS.tsv); the output says so (key `asrText`).
+ * clip's reference transcript (test/fixtures/audio/TRANSCRIPTS.tsv); the output says so (key `asrText`).
  * Caller audio runs in real time for each clip's last second and the silence after it (what endpointing
  * and the measured path depend on); earlier clip audio is fed at once to keep the bench short.
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { CallEventBus } from '../src/core/call-events.js';
@@ -33,8 +31,8 @@ import {
   type TickResult,
 } from '../src/telephony/simulate/simulated-leg.js';
 import { TurnAsr } from '../src/telephony/simulate/turn-asr.js';
+import { TRANSCRIPTS_TSV, STUB_WHISPER, VAD_MODEL, clip } from '../test/helpers/fixtures.js';
 
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 const LEAD_MS = 200;
 const TAIL_REALTIME_MS = 1000;
 const CALLS_8_TURNS_EACH = 3;
@@ -72,11 +70,11 @@ interface TurnStages {
 }
 
 async function loadClips(): Promise<Clip[]> {
-  const lines = readFileSync(join(SHARED, 'audio/TRANSCRIPTS.tsv'), 'utf8').trim().split('\n');
+  const lines = readFileSync(TRANSCRIPTS_TSV, 'utf8').trim().split('\n');
   const clips: Clip[] = [];
   for (const line of lines) {
     const [file, reference] = line.split('\t') as [string, string];
-    const wav = await readWavFile(join(SHARED, 'audio', file));
+    const wav = await readWavFile(clip(file));
     const speech = resample(wav.samples, wav.sampleRate, SIM_RATE);
     const pcm8k = new Int16Array((SIM_RATE * LEAD_MS) / 1000 + speech.length);
     pcm8k.set(speech, pcm8k.length - speech.length);
@@ -152,8 +150,8 @@ const config = loadConfig({
   overrides: {
     log: { level: 'warn', format: 'json' },
     speech: {
-      vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') },
-      asr: { whisperCpp: { modelPath: join(SHARED, 'models/for-tests-ggml-tiny.en.bin') } },
+      vad: { modelPath: VAD_MODEL },
+      asr: { whisperCpp: { modelPath: STUB_WHISPER } },
       // every reply is synthesised: a cached prompt would measure the cache, not the TTS
       tts: { cacheEntries: 0 },
     },

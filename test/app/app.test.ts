@@ -9,7 +9,7 @@ describe('app', () => {
       env: {},
       overrides: {
         web: { port: 0 },
-        speech: { asr: { whisperCpp: { modelPath: '../shared/models/for-tests-ggml-tiny.en.bin' } } },
+        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
       },
     });
     const app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });

@@ -37,7 +37,7 @@ describe('app with the Asterisk backend', () => {
             rtpPortMax: rtpPortMin + 3,
           },
         },
-        speech: { asr: { whisperCpp: { modelPath: '../shared/models/for-tests-ggml-tiny.en.bin' } } },
+        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
         crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, 'outbox') } },
       },
     });

@@ -24,7 +24,7 @@ describe.each(['webhook', 'ws'] as const)('app with the jambonz backend (%s)', (
       overrides: {
         web: { port: 0 },
         telephony: { backend: 'jambonz', jambonz: { webhookSecret: SECRET } },
-        speech: { asr: { whisperCpp: { modelPath: '../shared/models/for-tests-ggml-tiny.en.bin' } } },
+        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
         crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, 'outbox') } },
       },
     });

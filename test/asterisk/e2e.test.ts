@@ -9,8 +9,9 @@ import type { CallRecord } from '../../src/core/call-record.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { startAriEmulator, type EndpointBehaviour } from '../emulators/ari/index.js';
 import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
+import { clip } from '../helpers/fixtures.js';
 
-const JFK = new URL('../../../shared/audio/jfk.wav', import.meta.url).pathname;
+const JFK = clip('jfk.wav');
 
 const udpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

@@ -10,10 +10,10 @@ import { createAsr, createVadFactory } from '../../src/speech/index.js';
 import type { Asr, AsrResult } from '../../src/speech/types.js';
 import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
 import { assertReleased, startTestBackend, waitFor, type TestBackend } from './helpers.js';
+import { STUB_WHISPER, VAD_MODEL, clip } from '../helpers/fixtures.js';
 
-const SHARED = new URL('../../../shared/', import.meta.url).pathname;
-const MODEL = `${SHARED}models/for-tests-ggml-tiny.en.bin`;
-const VAD = `${SHARED}models/silero_vad_v5.onnx`;
+const MODEL = STUB_WHISPER;
+const VAD = VAD_MODEL;
 
 describe.skipIf(!existsSync(MODEL) || !existsSync(VAD))('end to end with real whisper.cpp and Silero VAD', () => {
   let emu: AriEmulator;
@@ -59,7 +59,7 @@ describe.skipIf(!existsSync(MODEL) || !existsSync(VAD))('end to end with real wh
     t = await startTestBackend(emu, async (leg) => void finished.push(await runCall(leg, deps)));
     const caller = await emu.placeCall();
     await waitFor(() => caller.audibleMs() >= 100, 5000, 'greeting');
-    await caller.sendWav(`${SHARED}audio/librispeech-test-clean-1089-134686-0001.wav`, { speed: 2 });
+    await caller.sendWav(clip('librispeech-test-clean-1089-134686-0001.wav'), { speed: 2 });
     await caller.sendSilence(1500, { speed: 1 });
     await waitFor(() => results.length >= 1, 20_000, 'whisper final result');
     expect(results[0]!.timings.audioMs).toBeGreaterThan(1000); // a real utterance went through RTP, VAD and ASR

@@ -7,10 +7,8 @@ import { WebSocket } from 'ws';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { waitFor, waitForAsync } from './helpers.js';
-
-const SHARED = join(REPO_ROOT, '../shared');
+import { STUB_WHISPER, VAD_MODEL } from '../helpers/fixtures.js';
 
 /** A port that was free a moment ago (the config schema has no "any port"). */
 async function freePort(): Promise<number> {
@@ -38,8 +36,8 @@ describe('voicebot start with the default (browser) backend', () => {
       overrides: {
         web: { port: await freePort() },
         speech: {
-          vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') },
-          asr: { whisperCpp: { modelPath: join(SHARED, 'models/for-tests-ggml-tiny.en.bin') } },
+          vad: { modelPath: VAD_MODEL },
+          asr: { whisperCpp: { modelPath: STUB_WHISPER } },
         },
         crm: { sinks: [{ type: 'file', path: join(dir, 'tickets.jsonl') }], outbox: { dir: join(dir, 'outbox') } },
       },

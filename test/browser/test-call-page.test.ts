@@ -13,11 +13,11 @@ import { createTtsAsync, createVadFactory } from '../../src/speech/index.js';
 import { createWebServer } from '../../src/web/server.js';
 import { registerTestCall, type BrowserBackend } from '../../src/web/test-call/plugin.js';
 import { serverUrl, waitFor } from './helpers.js';
+import { VAD_MODEL, clip } from '../helpers/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const SHARED = join(REPO, '../shared');
 const ARTIFACTS = join(REPO, 'test-artifacts');
-const CLIP = join(SHARED, 'audio/librispeech-test-clean-1089-134691-0000.wav'); // "he could wait no longer", 2.1 s
+const CLIP = clip('librispeech-test-clean-1089-134691-0000.wav'); // "he could wait no longer", 2.1 s
 const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
 
 /** The fake microphone: 3 s of silence (the greeting plays), the clip, then silence. Played once (%noloop). */
@@ -54,7 +54,7 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
     asr = new ScriptedAsr([{ text: 'I want to check my order status', confidence: 0.9 }]);
     deps = createTestDeps({
       config: {
-        speech: { vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx') } },
+        speech: { vad: { modelPath: VAD_MODEL } },
         dialog: {
           greeting: 'Hello, this is the test bot.',
           intents: [{ name: 'order_status', keywords: ['order'], responses: ['Your order is on its way.'] }],

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'voicebot-cli-'));
-const STUB_MODEL = '../shared/models/for-tests-ggml-tiny.en.bin';
+const STUB_MODEL = 'test/fixtures/models/for-tests-ggml-tiny.en.bin';
 
 describe('voicebot CLI', () => {
   it('config print shows the effective config with secrets masked', async () => {

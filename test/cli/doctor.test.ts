@@ -31,7 +31,7 @@ function asteriskConfig(password: string, rtpPortMin: number, rtpPortMax: number
         backend: 'asterisk',
         asterisk: { url: ariUrl, username: 'voicebot', password, rtpPortMin, rtpPortMax },
       },
-      speech: { asr: { whisperCpp: { modelPath: '../shared/models/for-tests-ggml-tiny.en.bin' } } },
+      speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
     },
   });
 }
@@ -75,7 +75,7 @@ describe('doctor checks', () => {
   it('rejects a VAD model that is not ONNX, saying which key to set', async () => {
     const config = loadConfig({
       env: {},
-      overrides: { speech: { vad: { modelPath: '../shared/audio/TRANSCRIPTS.tsv' } } },
+      overrides: { speech: { vad: { modelPath: 'test/fixtures/audio/TRANSCRIPTS.tsv' } } },
     });
     const check = (await runChecks(config)).find((c) => c.name === 'vad model');
     expect(check).toMatchObject({ ok: false });

@@ -5,6 +5,7 @@ import { asteriskDriver } from './asterisk-driver.js';
 import type { BackendDriver, DriverSession } from './driver.js';
 import { jambonzDriver } from './jambonz-driver.js';
 import { untilListening, untilTurns, waitFor } from './wait.js';
+import { clip } from '../helpers/fixtures.js';
 
 /**
  * One set of cases, every backend: the same caller audio must give the same transcript, CallRecord (modulo
@@ -12,7 +13,7 @@ import { untilListening, untilTurns, waitFor } from './wait.js';
  */
 const DRIVERS: BackendDriver[] = [asteriskDriver(), jambonzDriver('webhook', 16000), jambonzDriver('ws', 8000)];
 
-const WAV = new URL('../../../shared/audio/librispeech-test-clean-2830-3980-0043.wav', import.meta.url).pathname;
+const WAV = clip('librispeech-test-clean-2830-3980-0043.wav');
 
 function dialogFor(driver: BackendDriver) {
   return {

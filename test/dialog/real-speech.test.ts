@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resample } from '../../src/media/resampler.js';
 import { readWavFile } from '../../src/media/wav.js';
@@ -7,8 +6,8 @@ import { createTts } from '../../src/speech/tts/index.js';
 import { createVadFactory } from '../../src/speech/vad/silero.js';
 import type { Tts } from '../../src/speech/types.js';
 import { startCall } from './harness.js';
+import { VAD_MODEL, clip } from '../helpers/fixtures.js';
 
-const SHARED = new URL('../../../shared/', import.meta.url).pathname;
 const REPLY = 'Your latest invoice is in your account under Billing. Refunds reach your card within five working days.';
 const intents = [
   { name: 'billing', keywords: ['bill'], responses: [REPLY] },
@@ -26,7 +25,7 @@ describe('runCall with the real VAD and TTS', () => {
     const h = startCall({
       deps: {
         config: {
-          speech: { vad: { modelPath: join(SHARED, 'models/silero_vad_v5.onnx'), interruptionMs: 200 } },
+          speech: { vad: { modelPath: VAD_MODEL, interruptionMs: 200 } },
           dialog: { intents },
         },
         asrScript,
@@ -41,7 +40,7 @@ describe('runCall with the real VAD and TTS', () => {
   }
 
   const jfk8k = async () => {
-    const wav = await readWavFile(join(SHARED, 'audio/jfk.wav'));
+    const wav = await readWavFile(clip('jfk.wav'));
     return resample(wav.samples, wav.sampleRate, 8000);
   };
 

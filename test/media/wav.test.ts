@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { WavError, readWav, readWavFile, writeWav } from '../../src/media/wav.js';
 import { mulawDecode, mulawEncode } from '../../src/media/g711.js';
+import { clip } from '../helpers/fixtures.js';
 
 const samples = Int16Array.from({ length: 1001 }, (_, i) => Math.round(12000 * Math.sin(i / 7)));
 
@@ -92,7 +93,7 @@ describe('WAV', () => {
   });
 
   it('reads the shared 16 kHz test audio (LIST chunk before data)', async () => {
-    const wav = await readWavFile(join(import.meta.dirname, '../../../shared/audio/jfk.wav'));
+    const wav = await readWavFile(clip('jfk.wav'));
     expect(wav.sampleRate).toBe(16000);
     expect(wav.samples.length).toBeGreaterThan(16000);
   });

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/core/call-record.js';
 import { readWav } from '../../src/media/wav.js';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { STUB_WHISPER, VAD_MODEL, clip } from '../helpers/fixtures.js';
 
-const SHARED = join(REPO_ROOT, '../shared');
-const CLIP_A = join(SHARED, 'audio/librispeech-test-clean-1089-134691-0000.wav');
-const CLIP_B = join(SHARED, 'audio/librispeech-test-clean-2830-3980-0043.wav');
+const CLIP_A = clip('librispeech-test-clean-1089-134691-0000.wav');
+const CLIP_B = clip('librispeech-test-clean-2830-3980-0043.wav');
 
 interface SimulateJson {
   callId: string;
@@ -39,10 +39,10 @@ describe('voicebot simulate (real whisper.cpp on the stub model, real VAD, real 
       [
         'speech:',
         '  vad:',
-        `    modelPath: ${join(SHARED, 'models/silero_vad_v5.onnx')}`,
+        `    modelPath: ${VAD_MODEL}`,
         '  asr:',
         '    whisperCpp:',
-        `      modelPath: ${join(SHARED, 'models/for-tests-ggml-tiny.en.bin')}`,
+        `      modelPath: ${STUB_WHISPER}`,
       ].join('\n'),
     );
   });

@@ -1,15 +1,13 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readWav } from '../../src/media/wav.js';
 import { Resampler } from '../../src/media/resampler.js';
 import { mulawDecode, mulawEncode } from '../../src/media/g711.js';
 import { energyDb } from '../../src/speech/audio.js';
 import { waitFor as sharedWaitFor } from '../helpers/wait.js';
+import { AUDIO_DIR } from '../helpers/fixtures.js';
 
-export const SHARED = resolve(import.meta.dirname, '../../../shared');
-export const AUDIO_DIR = join(SHARED, 'audio');
-export const VAD_MODEL = join(SHARED, 'models', 'silero_vad_v5.onnx');
-export const STUB_WHISPER = join(SHARED, 'models', 'for-tests-ggml-tiny.en.bin');
+export { AUDIO_DIR, STUB_WHISPER, VAD_MODEL } from '../helpers/fixtures.js';
 
 export interface Clip {
   name: string;

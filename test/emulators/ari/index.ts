@@ -4,7 +4,7 @@
  *   const emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'busy', ringMs: 50 } } });
  *   emu.ariConfig();                      // {url, username, password, app} for telephony.asterisk
  *   const caller = await emu.placeCall({ from: '+15551234567', to: '100' }); // rejects CallRejected(603) if no app
- *   await caller.sendWav('../shared/audio/jfk.wav', { speed: 1 }); // μ-law RTP into the bridge (speed 0 = burst)
+ *   await caller.sendWav('test/fixtures/audio/jfk.wav', { speed: 1 }); // μ-law RTP into the bridge (speed 0 = burst)
  *   caller.dtmf('0'); caller.hangup(); caller.receivedPcm(); caller.audibleMs(); await caller.ended;
  *   emu.on('party', (agentOrCallee, endpoint) => …);  // channels the app originates get a Party too
  *   emu.dropWebsockets(refuseMs);          // events are lost until the app reconnects
