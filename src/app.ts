@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
+import { Admission } from './core/admission.js';
 import { CallEventBus } from './core/call-events.js';
 import { createMetrics } from './core/metrics.js';
 import { Readiness } from './core/readiness.js';
@@ -15,6 +16,7 @@ import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
 import { registerCrmWebhooks } from './web/webhooks/index.js';
 import { createWebServer } from './web/server.js';
+import { HostPolicy } from './web/guard.js';
 
 export interface RunningApp {
   logger: Logger;
@@ -47,7 +49,17 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     const crm = await createCrm(config, logger, metrics, events);
     closers.push(() => crm.close());
 
-    const web = await createWebServer({ logger, metrics, readiness });
+    const web = await createWebServer({
+      logger,
+      metrics,
+      readiness,
+      web: config.web,
+      hosts: HostPolicy.from({
+        publicUrls: [config.web.publicUrl, config.telephony.jambonz?.publicUrl],
+        allowedHosts: config.web.allowedHosts,
+        listenHost: config.web.host,
+      }),
+    });
     closers.push(() => web.close());
 
     const nlu = createIntentDetector(config.dialog, logger, metrics);
@@ -64,14 +76,21 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       metrics,
       events,
       sessions,
+      admission: new Admission(config.telephony.maxConcurrentCalls, metrics),
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;
     registerOutboundRoutes(web, { service: outbound, token: config.telephony.outboundToken, ringSec });
-    await registerAgentConsole(web, { config: config.web.agentConsole, events, logger });
+    await registerAgentConsole(web, {
+      config: config.web.agentConsole,
+      trustProxy: config.web.trustProxy,
+      events,
+      logger,
+    });
     await registerCrmWebhooks(web, {
       secret: config.crm.zendeskWebhookSecret,
       toleranceSec: config.crm.zendeskWebhookToleranceSec,
+      callbacksPerTicketPerDay: config.crm.zendeskCallbacksPerTicketPerDay,
       logger,
       metrics,
       requestCallback: async (req) => {

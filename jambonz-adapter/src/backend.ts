@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
+import type { Admission, Permit } from '../../src/core/admission.js';
 import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
@@ -10,7 +11,7 @@ import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { createCall } from './rest.js';
-import { dialVerb, hangupVerb, listenVerb, type JambonzVerb } from './verbs.js';
+import { declineVerb, dialVerb, hangupVerb, listenVerb, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
 
@@ -22,6 +23,8 @@ export interface JambonzDeps {
   /** tests inject a fake clock pacer; production uses the media plane's Pacer */
   pacers?: PacerFactory;
   fetch?: typeof fetch;
+  /** the app's concurrent-call cap; a call over it is declined with SIP 503 before anything is allocated */
+  admission?: Admission;
 }
 
 /** Where jambonz reaches us, for the URLs we put in verbs. */
@@ -60,6 +63,11 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
   readonly #running = new Set<Promise<void>>();
+  readonly #admission: Admission | undefined;
+  /** admitted calls whose handler has not finished (or, without audio, whose leg is not released) */
+  readonly #permits = new Map<string, Permit>();
+  /** calls whose handler was started (audio connected) */
+  readonly #handling = new Set<string>();
   #onCall: ((call: CallLeg) => Promise<void>) | null = null;
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
@@ -69,6 +77,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.pathPrefix = deps.pathPrefix ?? '/jambonz';
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
+    this.#admission = deps.admission;
   }
 
   async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
@@ -139,6 +148,11 @@ export class JambonzBackend implements TelephonyBackend {
       this.logger.warn({ callSid: payload.call_sid }, 'jambonz call while the backend is not started: hanging up');
       return [hangupVerb()];
     }
+    const permit = this.#admission?.tryAcquire('jambonz');
+    if (permit === null) {
+      this.logger.warn({ callSid: payload.call_sid }, 'jambonz call refused: at telephony.maxConcurrentCalls');
+      return [declineVerb(503, 'Service Unavailable')];
+    }
     const leg = new JambonzCallLeg(
       {
         callSid: payload.call_sid,
@@ -152,13 +166,16 @@ export class JambonzBackend implements TelephonyBackend {
       this.#legHost(payload.call_sid, mode, base),
     );
     this.#calls.set(leg.id, leg);
+    if (permit) this.#permits.set(leg.id, permit);
     this.metrics.activeCalls.inc();
     if (control) leg.attachControl(control);
-    this.#run(leg, onCall);
+    // The bot (VAD, ASR, CRM ticket) starts only once jambonz's audio socket arrives: a session that never
+    // connects audio (a forged or failed one) costs nothing and leaves no ticket behind.
     return [this.#listen(leg, base)];
   }
 
   #run(leg: JambonzCallLeg, onCall: (call: CallLeg) => Promise<void>): void {
+    this.#handling.add(leg.id);
     const run = (async () => {
       try {
         await onCall(leg);
@@ -166,6 +183,8 @@ export class JambonzBackend implements TelephonyBackend {
         this.logger.error({ err, callSid: leg.id }, 'call handler failed');
       } finally {
         if (!leg.ended) await leg.hangup('bot-finished');
+        this.#releasePermit(leg.id);
+        this.#handling.delete(leg.id);
       }
     })();
     this.#running.add(run);
@@ -189,6 +208,11 @@ export class JambonzBackend implements TelephonyBackend {
         this.logger.error({ callSid, what }, 'refused to send a frame over 24 KiB to jambonz');
       },
       onReleased: (leg) => this.#released(leg),
+      onAudioConnected: (leg) => {
+        const onCall = this.#onCall;
+        if (onCall) this.#run(leg, onCall);
+        else void leg.hangup('backend-stopped');
+      },
     };
   }
 
@@ -206,8 +230,18 @@ export class JambonzBackend implements TelephonyBackend {
     });
   }
 
+  #releasePermit(callSid: string): void {
+    this.#permits.get(callSid)?.release();
+    this.#permits.delete(callSid);
+  }
+
   #released(leg: JambonzCallLeg): void {
     if (this.#calls.get(leg.id) !== leg) return;
+    // a call whose handler never ran (no audio) gives its place back now; a running one when its handler ends
+    if (!this.#handling.has(leg.id)) {
+      this.#releasePermit(leg.id);
+      this.metrics.callsWithoutAudio.inc();
+    }
     this.#calls.delete(leg.id);
     this.metrics.activeCalls.dec();
     const timer = setTimeout(() => this.#tombstones.delete(leg.id), TOMBSTONE_MS);

@@ -2,6 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { JambonzBackend, UrlBase } from './backend.js';
 import { callPayloadSchema, parseJson, sendJson, wsApiMessageSchema, type WsApiMessage } from './messages.js';
 import type { JambonzVerb } from './verbs.js';
+import { WarnLimiter } from '../../src/log/rate-limit.js';
 
 export const WS_API_SUBPROTOCOL = 'ws.jambonz.org';
 
@@ -18,9 +19,11 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
   }
   backend.controlSocketOpened(socket);
   let callSid: string | undefined;
+  // a peer can send garbage at line rate: every message is counted, only a few per kind are logged
+  const warnings = new WarnLimiter(log);
   const malformed = (kind: string): void => {
     backend.metrics.malformedFrames.inc({ kind });
-    log.warn({ kind, callSid }, 'dropped malformed WS API message');
+    warnings.warn(kind, { callSid }, 'dropped malformed WS API message');
   };
   const ack = (msg: WsApiMessage, verbs?: JambonzVerb[]): void => {
     const reply =
@@ -79,6 +82,7 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
   });
   socket.on('error', (err) => log.warn({ err: err.message, callSid }, 'WS API socket error'));
   socket.once('close', () => {
+    warnings.flush();
     backend.controlSocketClosed(socket);
     if (callSid) backend.leg(callSid)?.controlClosed(socket);
     socket.removeAllListeners('message');

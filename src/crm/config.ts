@@ -84,6 +84,8 @@ export const crmConfig = z.strictObject({
   zendeskWebhookSecret: secret().optional(),
   /** Accept Zendesk webhook timestamps at most this far from now (replay window), seconds. */
   zendeskWebhookToleranceSec: z.number().int().min(10).default(300),
+  /** Callbacks one ticket can request in 24 hours (a failed attempt counts). */
+  zendeskCallbacksPerTicketPerDay: z.number().int().min(1).default(3),
   /** JSON screen-pop webhook for third-party agent desktops. */
   screenPopWebhookUrl: z.string().url().optional(),
   /** Signs screen-pop webhooks (X-Voicebot-Signature). Required with screenPopWebhookUrl. */

@@ -25,7 +25,7 @@ export interface Speech {
  */
 export async function createSpeech(config: Config, logger: Logger, metrics: Registry): Promise<Speech> {
   const log = logger.child({ concern: 'speech' });
-  const vad = createVadFactory(config.speech.vad, log, metrics);
+  const vad = createVadFactory(config.speech.vad, log, metrics, config.telephony.maxConcurrentCalls);
   const tts = await createTtsAsync(config.speech.tts, log, metrics);
   let asr: Asr;
   try {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import type { Admission } from '../core/admission.js';
 import type { CallEventBus } from '../core/call-events.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
@@ -19,6 +20,8 @@ export interface BackendDeps {
   events: CallEventBus;
   sessions: SessionStore;
   tts: Tts;
+  /** the concurrent-call cap every backend enforces */
+  admission: Admission;
 }
 
 export interface SelectedBackend {
@@ -33,17 +36,20 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, admission } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
-    const backend = createAsteriskBackend(config, { logger, metrics, sessions, events, tts });
+    const backend = createAsteriskBackend(config, { logger, metrics, sessions, events, tts, admission });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }
   if (telephony.backend === 'jambonz' && telephony.jambonz) {
-    const backend = createJambonzBackend(telephony.jambonz, { logger, metrics });
+    // URLs in verbs come from configuration only (the schema requires one of the two)
+    const publicUrl = telephony.jambonz.publicUrl ?? config.web.publicUrl;
+    const jambonzConfig = { ...telephony.jambonz, ...(publicUrl ? { publicUrl } : {}) };
+    const backend = createJambonzBackend(jambonzConfig, { logger, metrics, admission });
     await registerJambonz(web, { backend });
     return { backend, dialer: backend, ringSec: 30 };
   }
-  const backend = await registerTestCall(web, { logger, metrics, events });
+  const backend = await registerTestCall(web, { logger, metrics, events, admission });
   return { backend, dialer: null, ringSec: 30 };
 }

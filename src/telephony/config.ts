@@ -49,9 +49,11 @@ const asterisk = z.strictObject({
 const jambonz = z.strictObject({
   /** Secret that signs HTTP webhooks (Jambonz-Signature). */
   webhookSecret: secret(),
-  /** Basic auth jambonz sends on the WebSocket API upgrade. */
+  /** Basic auth jambonz sends on the WebSocket API upgrade (required: anyone who reaches /ws could start calls). */
   wsUsername: z.string().optional(),
   wsPassword: secret().optional(),
+  /** Local development only: accept WS API connections without credentials. */
+  insecureAllowUnauthenticatedWsApi: z.boolean().default(false),
   sampleRate: z.union([z.literal(8000), z.literal(16000)]).default(16000),
   /** REST API for outbound calls. */
   apiBaseUrl: z.string().url().optional(),
@@ -59,7 +61,10 @@ const jambonz = z.strictObject({
   apiKey: secret().optional(),
   applicationSid: z.string().optional(),
   callerId: z.string().optional(),
-  /** Base URL jambonz uses to reach this bot (https://bot.example.com); default: taken from each request's Host. */
+  /**
+   * Base URL jambonz uses to reach this bot (https://bot.example.com); default web.publicUrl. One of them is required:
+   * URLs in verbs are never built from a request's Host, which the sender chooses.
+   */
   publicUrl: z.string().url().optional(),
   /** Carrier trunk for `phone` transfer targets (jambonz `dial` target `trunk`). */
   trunk: z.string().optional(),
@@ -81,6 +86,12 @@ export const telephonyConfig = z.strictObject({
   backend: z.enum(['browser', 'asterisk', 'jambonz']).default('browser'),
   asterisk: asterisk.optional(),
   jambonz: jambonz.optional(),
+  /**
+   * Calls (any backend, inbound and outbound) this instance runs at once. More are refused at once, before
+   * anything is allocated for them: SIP 503 through Asterisk, `sip:decline` 503 on jambonz, WebSocket close 1013
+   * for the browser test call. Each call holds a native VAD session (see docs/security.md for the memory per call).
+   */
+  maxConcurrentCalls: z.number().int().min(1).max(10_000).default(50),
   /** Token for POST /api/calls (outbound calls). */
   outboundToken: secret().optional(),
 });

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
-import { counter } from '../../core/metrics.js';
+import { counter, gauge } from '../../core/metrics.js';
 import { Resampler } from '../../media/resampler.js';
 import type { SpeechConfig } from '../config.js';
 import type { Vad, VadEvent, VadFactory } from '../types.js';
@@ -25,9 +25,6 @@ interface SherpaModule {
 const require = createRequire(import.meta.url);
 let sherpa: SherpaModule | undefined;
 const loadSherpa = (): SherpaModule => (sherpa ??= require('sherpa-onnx-node') as SherpaModule);
-
-/** Idle sessions kept for reuse beyond this are freed (each holds an ONNX session, a few MB). */
-const MAX_IDLE_SESSIONS = 64;
 
 export class VadModelError extends Error {
   override readonly name = 'VadModelError';
@@ -70,44 +67,80 @@ export function checkVadModel(path: string): string {
   return abs;
 }
 
+/** Every native session is in use: admission control (telephony.maxConcurrentCalls) should have refused the call. */
+export class VadCapacityError extends Error {
+  override readonly name = 'VadCapacityError';
+  constructor(max: number) {
+    super(`all ${max} VAD sessions are in use (raise telephony.maxConcurrentCalls to allow more concurrent calls)`);
+  }
+}
+
 /**
- * Idle sherpa VAD sessions, reset and reused. Building one loads and optimises the ONNX graph synchronously on the
- * event loop (45-60 ms idle, 100-250 ms on a busy host), which stalled every other call's audio at each call start;
- * a reset (LSTM state, buffers) takes ~0.05 ms. Idle sessions are kept up to the highest concurrency seen.
+ * sherpa VAD sessions, built at most `maxTotal` times and reused for ever after.
+ *
+ * Building one loads and optimises the ONNX graph synchronously on the event loop (45-60 ms idle, 100-250 ms on a
+ * busy host), which stalled every other call's audio at each call start; a reset (LSTM state, buffers) takes
+ * ~0.05 ms. And a session can never be freed on demand: sherpa-onnx-node exposes no destroy, the native memory
+ * (several MB, the ONNX runtime's) goes only when V8 collects the JS handle, and V8 does not know that memory
+ * exists, so with a small JS heap that collection may not come for hours. Dropping sessions beyond a pool therefore
+ * leaked: two floods of 1,000 calls reached 12 GB. So nothing is dropped: the number of sessions is bounded by
+ * the concurrent-call cap, and they all stay for reuse.
  */
 export class SherpaVadPool {
   private readonly idle: SherpaVad[] = [];
+  private built = 0;
 
   constructor(
     private readonly make: () => SherpaVad,
-    private readonly maxIdle: number,
+    readonly maxTotal: number,
+    private readonly onBuilt: () => void = () => undefined,
   ) {}
 
   /** Builds sessions ahead of time (at start-up, off any call's audio path). */
   prewarm(count: number): void {
-    while (this.idle.length < Math.min(count, this.maxIdle)) this.idle.push(this.make());
+    while (this.built < Math.min(count, this.maxTotal)) this.idle.push(this.build());
   }
 
   get idleCount(): number {
     return this.idle.length;
   }
 
+  /** Native sessions in existence (idle + in use); never above maxTotal. */
+  get size(): number {
+    return this.built;
+  }
+
+  get inUse(): number {
+    return this.built - this.idle.length;
+  }
+
   acquire(): SherpaVad {
-    return this.idle.pop() ?? this.make();
+    const vad = this.idle.pop();
+    if (vad) return vad;
+    if (this.built >= this.maxTotal) throw new VadCapacityError(this.maxTotal);
+    return this.build();
   }
 
   release(vad: SherpaVad): void {
     vad.reset(); // the next call starts from a fresh LSTM state and an empty buffer
-    if (this.idle.length < this.maxIdle) this.idle.push(vad);
-    else vad.clear();
+    this.idle.push(vad);
+  }
+
+  private build(): SherpaVad {
+    const vad = this.make();
+    this.built++;
+    this.onBuilt();
+    return vad;
   }
 }
 
 /** One Silero model session per call (it keeps LSTM state); decisions are read per 512-sample window. */
 class SileroClassifier implements WindowClassifier {
+  private released = false;
   constructor(
     private readonly vad: SherpaVad,
     private readonly pool: SherpaVadPool,
+    private readonly onReleased: () => void,
   ) {}
 
   isSpeech(window: Float32Array): boolean {
@@ -122,7 +155,11 @@ class SileroClassifier implements WindowClassifier {
   }
 
   close(): void {
+    // twice would put one session in the pool twice and hand it to two calls
+    if (this.released) return;
+    this.released = true;
     this.pool.release(this.vad);
+    this.onReleased();
   }
 }
 
@@ -133,12 +170,28 @@ export interface VadCreateOptions {
 
 export interface SileroVadFactory extends VadFactory {
   create(options?: VadCreateOptions): Vad;
+  /** the native sessions (tests and benches read their counts) */
+  readonly pool: SherpaVadPool;
 }
 
-export function createVadFactory(cfg: SpeechConfig['vad'], logger: Logger, metrics: Registry): SileroVadFactory {
+/** Sessions the pool may build when the caller does not say (the default concurrent-call cap). */
+export const DEFAULT_MAX_VAD_SESSIONS = 50;
+
+export function createVadFactory(
+  cfg: SpeechConfig['vad'],
+  logger: Logger,
+  metrics: Registry,
+  /** the concurrent-call cap: one native session per call, never more */
+  maxSessions = DEFAULT_MAX_VAD_SESSIONS,
+): SileroVadFactory {
   const modelPath = checkVadModel(cfg.modelPath);
   const rejected = counter(metrics, 'voicebot_vad_rejected_input_total', 'VAD input dropped as invalid', ['reason']);
-  const active = counter(metrics, 'voicebot_vad_instances_total', 'VAD instances created');
+  const built = counter(
+    metrics,
+    'voicebot_vad_instances_total',
+    'Native Silero VAD sessions built (never above the cap)',
+  );
+  const inUse = gauge(metrics, 'voicebot_vad_sessions_in_use', 'Native Silero VAD sessions held by calls');
   const sherpaConfig = {
     sileroVad: {
       model: modelPath,
@@ -155,16 +208,19 @@ export function createVadFactory(cfg: SpeechConfig['vad'], logger: Logger, metri
   };
   const bufferSeconds = Math.ceil(cfg.maxUtteranceMs / 1000) + 10;
   const newSherpa = () => new (loadSherpa().Vad)(sherpaConfig, bufferSeconds);
-  const pool = new SherpaVadPool(newSherpa, MAX_IDLE_SESSIONS);
+  const pool = new SherpaVadPool(newSherpa, Math.max(1, maxSessions), () => built.inc());
+  gauge(metrics, 'voicebot_vad_sessions_max', 'Native Silero VAD sessions the pool may build').set(pool.maxTotal);
   // at least one now so a bad model fails at start-up, not on the first call
   pool.prewarm(Math.max(1, cfg.prewarmSessions));
   logger.info({ modelPath, threshold: cfg.threshold }, 'silero VAD ready');
 
   return {
+    pool,
     create(options: VadCreateOptions = {}): Vad {
-      active.inc();
       const hooks = { onReject: (reason: string) => rejected.inc({ reason }) };
-      const endpointer = new Endpointer(cfg, new SileroClassifier(pool.acquire(), pool), hooks);
+      const session = pool.acquire();
+      inUse.set(pool.inUse);
+      const endpointer = new Endpointer(cfg, new SileroClassifier(session, pool, () => inUse.set(pool.inUse)), hooks);
       const rate = options.sampleRate ?? VAD_RATE;
       return rate === VAD_RATE ? endpointer : new ResamplingVad(endpointer, new Resampler(rate, VAD_RATE), hooks);
     },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
+import type { Admission, Permit } from '../../core/admission.js';
 import type { CallEventBus } from '../../core/call-events.js';
 import type { Logger } from '../../log/logger.js';
 import { resample } from '../../media/resampler.js';
@@ -34,6 +35,8 @@ export interface AsteriskBackendDeps {
   onCall?: (leg: CallLeg) => Promise<void>;
   /** how long start() waits for the first ARI connection before going on in the background (ms) */
   startTimeoutMs?: number;
+  /** the app's concurrent-call cap: an inbound call over it is hung up before answer with SIP 503 */
+  admission?: Admission;
 }
 
 export interface OriginateOptions {
@@ -173,18 +176,35 @@ export class AsteriskBackend implements TelephonyBackend {
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
+    // ARI's reason=congestion is cause 34, which chan_pjsip answers an unanswered INVITE with as 503 Service
+    // Unavailable (hangup_cause2sip): the carrier or proxy may retry another instance.
     if (this.#stopping) {
       this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
       return;
     }
+    const permit = this.#admit();
+    if (!permit) {
+      log.warn({ channelId: ch.id }, 'call refused: at telephony.maxConcurrentCalls');
+      this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
+      return;
+    }
     const call = new AsteriskCall(this.ctx, ch, 'inbound');
-    this.#track(call, async () => {
-      await call.setup({ answer: ch.state !== 'Up' });
-    });
+    this.#track(
+      call,
+      async () => {
+        await call.setup({ answer: ch.state !== 'Up' });
+      },
+      permit,
+    );
   }
 
-  /** Set up and run one call; its failures end that call only. */
-  #track(call: AsteriskCall, setup: () => Promise<void>): void {
+  /** A place under the concurrent-call cap (always, without admission control); null when refused. */
+  #admit(): Permit | null {
+    return this.#deps.admission ? this.#deps.admission.tryAcquire('asterisk') : { release: () => undefined };
+  }
+
+  /** Set up and run one call; its failures end that call only. The permit is given back when the call is over. */
+  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit | null): void {
     this.calls.set(call.id, call);
     this.ctx.metrics.activeCalls.set(this.calls.size);
     const run = (async () => {
@@ -198,7 +218,7 @@ export class AsteriskBackend implements TelephonyBackend {
         return;
       }
       await this.#serve(call);
-    })();
+    })().finally(() => permit?.release());
     this.#running.add(run);
     void run.finally(() => this.#running.delete(run));
   }
@@ -233,7 +253,9 @@ export class AsteriskBackend implements TelephonyBackend {
   #resyncSoon(why: string): void {
     const previous = this.#resyncing ?? Promise.resolve();
     this.#resyncing = previous
-      .then(() => resynchronise(this.ctx, this.calls, (call) => this.#track(call, () => Promise.resolve()), why))
+      .then(() =>
+        resynchronise(this.ctx, this.calls, (call) => this.#track(call, () => Promise.resolve(), this.#admit()), why),
+      )
       .catch((err: unknown) => this.ctx.logger.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
   }
@@ -246,6 +268,17 @@ export class AsteriskBackend implements TelephonyBackend {
    */
   async originate(target: TransferTarget, options: OriginateOptions = {}): Promise<string> {
     if (!this.#onCall) throw new Error('backend not started');
+    const permit = this.#admit();
+    if (!permit) throw new OriginateError('failed', 'at telephony.maxConcurrentCalls');
+    try {
+      return await this.#originate(target, options, permit);
+    } catch (err) {
+      permit.release();
+      throw err;
+    }
+  }
+
+  async #originate(target: TransferTarget, options: OriginateOptions, permit: Permit): Promise<string> {
     const { client, router, config } = this.ctx;
     const channelId = `vb-out-${randomUUID()}`;
     const endpoint = dialString(target, config.dialTemplates);
@@ -292,7 +325,7 @@ export class AsteriskBackend implements TelephonyBackend {
     }
     const call = new AsteriskCall(this.ctx, channel, 'outbound', { from: callerId ?? '', to: target.address });
     router.markStarted(channelId);
-    this.#track(call, () => call.setup({ answer: false }));
+    this.#track(call, () => call.setup({ answer: false }), permit);
     return call.id;
   }
 }

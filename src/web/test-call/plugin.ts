@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { Admission, type Permit } from '../../core/admission.js';
 import type { CallEventBus } from '../../core/call-events.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { callLogger, type Logger } from '../../log/logger.js';
@@ -16,7 +17,9 @@ export interface TestCallOptions {
   metrics: Registry;
   /** live events; each socket gets the ones for its own call */
   events: CallEventBus;
-  /** calls beyond this are refused with close code 1013 (default 4) */
+  /** the app's admission control: a call over its cap is refused with close code 1013 */
+  admission?: Admission;
+  /** without `admission`: calls beyond this are refused with close code 1013 (default 4) */
   maxConcurrentCalls?: number;
   /** what a transfer reports (a browser call cannot dial anyone; default "failed") */
   transferOutcome?: TransferResult['outcome'];
@@ -46,7 +49,7 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
   const log = opts.logger.child({ component: 'test-call' });
   const assets = loadAssets();
   const calls = new Map<string, ActiveCall>();
-  const maxCalls = opts.maxConcurrentCalls ?? 4;
+  const admission = opts.admission ?? new Admission(opts.maxConcurrentCalls ?? 4, opts.metrics);
   let onCall: OnCall | undefined;
   const started = counter(opts.metrics, 'voicebot_browser_calls_total', 'Browser test calls, by result', ['result']);
   const active = gauge(opts.metrics, 'voicebot_browser_calls_active', 'Browser test calls in progress');
@@ -70,11 +73,13 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
       return;
     }
     const handler = onCall;
-    if (!handler || calls.size >= maxCalls) {
+    const permit: Permit | null = handler ? admission.tryAcquire('browser') : null;
+    if (!handler || !permit) {
+      // 1013 "try again later": refused before anything is allocated for the call
       const reason = handler ? 'busy' : 'not-ready';
       started.inc({ result: reason });
       socket.send(JSON.stringify({ type: 'ended', reason }));
-      socket.close(1013, reason === 'busy' ? 'too many test calls' : 'bot not ready');
+      socket.close(1013, reason === 'busy' ? 'too many calls' : 'bot not ready');
       return;
     }
     const id = randomUUID();
@@ -96,6 +101,7 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
     callLog.info('browser test call started');
 
     const done = runToEnd(leg, handler, callLog).finally(() => {
+      permit.release();
       unsubscribe();
       calls.delete(leg.id);
       active.dec();

@@ -1,0 +1,11 @@
+/** A configuration problem: carries the dotted key so start-up can name it. Exit code 2. */
+export class ConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(
+    message: string,
+    readonly keys: string[],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
