@@ -112,6 +112,19 @@ export const asrConfig = z.strictObject({
         .describe(
           'Fewest encoder frames (20 ms each) per request: short turns do not pay for the full 30 s window; 1500 turns the scaling off.',
         ),
+      /**
+       * Most tokens decoded per second of audio (at least 1 per request); 0 leaves whisper.cpp's own limit (224
+       * per request). Bounds the decoder on a hallucination loop; the benches set the rate trained models emit
+       * on the shared clips, so their random-weight models decode as many steps as a real one.
+       */
+      maxTokensPerSecond: z
+        .number()
+        .min(0)
+        .max(50)
+        .default(0)
+        .describe(
+          "Most tokens decoded per second of audio (at least 1 per request); 0 leaves whisper.cpp's own limit (224 per request). Bounds the decoder on a hallucination loop.",
+        ),
       /** Download a missing catalog model at start-up (from downloadBaseUrl). */
       autoDownload: z.boolean().default(true).describe('`voicebot start` downloads a missing catalog model.'),
       /** Model host (whisper.cpp's published ggml files); VOICEBOT_MODEL_BASE_URL and --base-url override it. */
