@@ -2,44 +2,76 @@ import { z } from 'zod';
 import { secret } from '../config/secret.js';
 
 export const webConfig = z.strictObject({
-  host: z.string().default('127.0.0.1'),
+  host: z
+    .string()
+    .default('127.0.0.1')
+    .describe(
+      'Interface the web server listens on (test-call page, /metrics, webhooks, agent console). Keep 127.0.0.1 unless something authenticates in front of it.',
+    ),
   /** 0 picks a free port (tests). */
-  port: z.number().int().min(0).max(65535).default(3000),
-  /** Public base URL used in links (ticket screen pops, jambonz hooks). Its host is accepted in `Host`. */
-  publicUrl: z.string().url().optional(),
-  /**
-   * Host names (no port) accepted in the `Host` header besides publicUrl's, `localhost` and IP literals. Any other
-   * name is refused with 421 on every route, so a web page whose DNS name is re-pointed at this bot (DNS rebinding)
-   * cannot read from it.
-   */
-  allowedHosts: z.array(z.string().min(1)).default([]),
-  /**
-   * Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. Empty:
-   * forwarding headers are ignored, and the agent console never treats a request as local.
-   */
-  trustProxy: z.array(z.string().min(1)).default([]),
+  port: z.number().int().min(0).max(65535).default(3000).describe('Web server port; 0 picks a free port.'),
+  /** Public base URL used in links (ticket screen pops, jambonz hooks). */
+  publicUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'Public base URL used in links (agent console in screen pops, jambonz hooks). Its host name is accepted in the Host header.',
+    ),
+  /** Any other DNS name in `Host` is refused (421) on every route: DNS rebinding cannot reach the bot. */
+  allowedHosts: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Host names (no port) accepted in the Host header besides publicUrl, localhost and IP literals; any other name gets 421 on every route (DNS-rebinding protection).',
+    ),
+  trustProxy: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: forwarding headers are ignored. Set: the agent console needs a token.',
+    ),
   limits: z
     .strictObject({
-      /** Open TCP connections beyond this are refused at accept (calls' WebSockets count too). */
-      maxConnections: z.number().int().min(1).default(1000),
-      /** A client must finish sending its request headers within this time. */
-      headersTimeoutMs: z.number().int().min(100).default(10_000),
-      /** … and its whole request within this time. */
-      requestTimeoutMs: z.number().int().min(100).default(30_000),
-      /** A connection with no traffic for this long is closed (WebSockets are exempt; SSE sends keep-alives). */
-      idleTimeoutMs: z.number().int().min(100).default(30_000),
+      maxConnections: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Open TCP connections beyond this are refused at accept (call WebSockets count too).'),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(10_000)
+        .describe('A client must send its complete request headers within this time, or the connection is closed.'),
+      requestTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(30_000)
+        .describe('A client must send its whole request within this time (408 otherwise).'),
+      idleTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(30_000)
+        .describe(
+          'A connection with no traffic for this long is closed (WebSockets are exempt; the SSE stream sends keep-alives).',
+        ),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Bounds on the web server so slow or idle clients cannot hold its sockets.'),
   agentConsole: z
     .strictObject({
-      enabled: z.boolean().default(true),
-      /**
-       * Bearer token (or basic-auth password) agents use to open /agent. Required unless web.host is a loopback
-       * address and no trustProxy is set.
-       */
-      token: secret().optional(),
-      /** Live-update (SSE) subscribers beyond this get 503. */
-      maxStreams: z.number().int().min(1).default(20),
+      enabled: z.boolean().default(true).describe('Serve the agent console at /agent.'),
+      /** Bearer token (or basic-auth password) agents use to open /agent. */
+      token: secret()
+        .optional()
+        .describe(
+          'Token agents use to open /agent (Bearer header, ?token=, or the basic-auth password). Required unless web.host is a loopback address and trustProxy is empty; then only direct loopback clients get in.',
+        ),
+      maxStreams: z.number().int().min(1).default(20).describe('Live-update (SSE) subscribers at once; more get 503.'),
     })
     .prefault({}),
 });
