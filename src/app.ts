@@ -4,6 +4,8 @@ import { Admission } from './core/admission.js';
 import { CallEventBus } from './core/call-events.js';
 import { createMetrics } from './core/metrics.js';
 import { Readiness } from './core/readiness.js';
+import { watchRedis } from './core/redis-readiness.js';
+import { assertAppendableFile, assertWritableDir, listenError } from './core/startup-error.js';
 import { createCrm } from './crm/index.js';
 import { runCall, type CallCoreDeps } from './dialog/call-core.js';
 import { createIntentDetector } from './dialog/nlu/index.js';
@@ -42,6 +44,11 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
   };
 
   try {
+    checkWritablePaths(config);
+    if (config.redis) {
+      const watch = watchRedis(config.redis.url, readiness);
+      closers.push(() => watch.close());
+    }
     const speech = await createSpeech(config, logger, metrics);
     closers.push(() => speech.close());
     const sessions = createSessionStore(config, logger);
@@ -99,7 +106,9 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       },
     });
 
-    const url = await web.listen({ host: config.web.host, port: config.web.port });
+    const url = await web
+      .listen({ host: config.web.host, port: config.web.port })
+      .catch((err: unknown) => Promise.reject(listenError(err, config.web.host, config.web.port)));
     await backend.start(onCall);
     closers.push(async () => {
       calls.abort(new Error('shutting down'));
@@ -111,4 +120,12 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     await closeAll();
     throw err;
   }
+}
+
+/** Files and directories the bot writes: unusable ones stop start-up naming their key, never a half-working bot. */
+function checkWritablePaths(config: Config): void {
+  if (!config.redis) assertWritableDir(config.crm.outbox.dir, 'crm.outbox.dir');
+  config.crm.sinks.forEach((sink, i) => {
+    if (sink.type === 'file') assertAppendableFile(sink.path, `crm.sinks[${i}].path`);
+  });
 }

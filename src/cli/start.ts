@@ -3,7 +3,13 @@ import { loadConfigOrExit, withConfigOption } from './common.js';
 import { startApp, type RunningApp } from '../app.js';
 
 /** Start-up problems the user fixes (model files, voices): say what to do and exit 2, no stack trace. */
-const SETUP_ERRORS = new Set(['VadModelError', 'WhisperSetupError', 'ModelDownloadError', 'TtsSetupError']);
+const SETUP_ERRORS = new Set([
+  'VadModelError',
+  'WhisperSetupError',
+  'ModelDownloadError',
+  'TtsSetupError',
+  'StartupError',
+]);
 
 export function registerStartCommand(program: Command): void {
   withConfigOption(program.command('start'))

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -65,6 +66,35 @@ export function checkVadModel(path: string): string {
     throw new VadModelError(`VAD model ${abs} is not an ONNX model (${size} bytes)`, fix);
   }
   return abs;
+}
+
+const probed = new Set<string>();
+
+/**
+ * Load the model once in a throw-away process: sherpa-onnx aborts the whole process (exit 134) on a file that
+ * starts like ONNX but is truncated or corrupt, which the header check cannot see. Resolves when it loaded; a file
+ * already probed unchanged in this process is not probed again.
+ */
+export async function probeVadModel(path: string, timeoutMs = 30_000): Promise<void> {
+  const abs = checkVadModel(path);
+  const st = statSync(abs);
+  const key = `${abs}:${st.size}:${st.mtimeMs}`;
+  if (probed.has(key)) return;
+  const config = { sileroVad: { model: abs, threshold: 0.5, windowSize: WINDOW }, sampleRate: VAD_RATE, debug: 0 };
+  const script = `const s = require(${JSON.stringify(require.resolve('sherpa-onnx-node'))}); new s.Vad(${JSON.stringify(config)}, 5);`;
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { timeout: timeoutMs }, (err) => {
+      if (!err) return resolve();
+      const how = err.signal ?? `exit ${String(err.code)}`;
+      reject(
+        new VadModelError(
+          `VAD model ${abs} could not be loaded (${how}): it is truncated, corrupt or not a Silero VAD model`,
+          'set speech.vad.modelPath to a Silero VAD v5 .onnx file (the repository ships models/silero_vad_v5.onnx)',
+        ),
+      );
+    });
+  });
+  probed.add(key);
 }
 
 /** Every native session is in use: admission control (telephony.maxConcurrentCalls) should have refused the call. */
