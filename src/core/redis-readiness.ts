@@ -23,7 +23,8 @@ export function watchRedis(url: string, readiness: Readiness): { close(): Promis
     readiness.set(REDIS_COMPONENT, false, `unreachable: ${err.code ?? err.message}`),
   );
   client.on('close', () => {
-    if (readiness.snapshot().components[REDIS_COMPONENT]?.ready) readiness.set(REDIS_COMPONENT, false, 'connection lost');
+    if (readiness.snapshot().components[REDIS_COMPONENT]?.ready)
+      readiness.set(REDIS_COMPONENT, false, 'connection lost');
   });
   return {
     async close() {

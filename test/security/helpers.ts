@@ -25,6 +25,8 @@ export interface SecurityApp {
 export async function startSecurityApp(
   overrides: Record<string, unknown> = {},
   env: NodeJS.ProcessEnv = {},
+  /** a YAML config file, loaded as `voicebot start --config` does */
+  file?: string,
 ): Promise<SecurityApp> {
   const dir = mkdtempSync(join(tmpdir(), 'vb-security-'));
   const base = {
@@ -32,7 +34,7 @@ export async function startSecurityApp(
     speech: { asr: { whisperCpp: { modelPath: STUB_WHISPER_REL } } },
     crm: { sinks: [{ type: 'file', path: join(dir, 'tickets.jsonl') }], outbox: { dir: join(dir, 'outbox') } },
   };
-  const config = loadConfig({ env, overrides: deepMerge(base, overrides) });
+  const config = loadConfig({ file, env, overrides: deepMerge(base, overrides) });
   const logs: Array<Record<string, unknown>> = [];
   const sink = { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) };
   const app = await startApp(config, {
