@@ -44,6 +44,12 @@ export const asrConfig = z.strictObject({
        * 2 s turn does not pay for whisper's full 30 s window; 1500 turns the scaling off.
        */
       audioCtxMin: z.number().int().min(64).max(1500).default(256),
+      /**
+       * Most tokens decoded per second of audio (at least 1 per request); 0 leaves whisper.cpp's own limit (224
+       * per request). Bounds the decoder on a hallucination loop; the benches set the rate trained models emit
+       * on the shared clips, so their random-weight models decode as many steps as a real one.
+       */
+      maxTokensPerSecond: z.number().min(0).max(50).default(0),
       /** Download a missing catalog model at start-up (from downloadBaseUrl). */
       autoDownload: z.boolean().default(true),
       /** Model host (whisper.cpp's published ggml files); VOICEBOT_MODEL_BASE_URL and --base-url override it. */
