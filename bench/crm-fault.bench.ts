@@ -6,12 +6,14 @@
  * Prints one JSON line per figure.
  */
 import { runFaultScenario } from '../test/crm/fault-scenario.js';
+import { figure } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 
-const calls = Number(process.env.CRM_FAULT_CALLS ?? 1000);
+const calls = Number(process.env.CRM_FAULT_CALLS ?? sized(1000, 40));
 for (const crm of ['zendesk', 'hubspot'] as const) {
   const counts = await runFaultScenario({ crm, calls, faultRate: 0.2 });
   const line = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
-    console.log(JSON.stringify({ bench: 'crm-fault', crm, metric, value, unit, ...extra }));
+    figure('crm-fault', metric, value, unit, { crm, ...extra });
   line('tickets', counts.tickets, 'count', { calls: counts.calls });
   line('lost', counts.lost, 'count');
   line('duplicated', counts.duplicated, 'count');
