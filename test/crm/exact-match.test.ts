@@ -196,4 +196,42 @@ describe('HubSpot: exact contact matching and idempotent writes', () => {
     expect(hs.byType('calls')).toHaveLength(1);
     expect(hs.byType('notes')).toHaveLength(2);
   });
+
+  it('creates its unique-value properties once, and dead-letters with a clear message when one lacks unique values', async () => {
+    await startCrm(sink());
+    await crm!.submit('end', makeRecord({ callId: 'a' }));
+    await crm!.submit('end', makeRecord({ callId: 'b' }));
+    await crm!.outbox.drained(AbortSignal.timeout(5000));
+    expect([...hs.properties.keys()].sort()).toEqual([
+      'calls/voicebot_key',
+      'contacts/voicebot_phone',
+      'notes/voicebot_key',
+    ]);
+    expect([...hs.properties.values()].every((p) => p.hasUniqueValue)).toBe(true);
+    expect(hs.stats.get('POST properties.create 201')).toBe(3);
+    await crm!.close();
+    crm = undefined;
+
+    const other = await startHubspotEmulator();
+    try {
+      other.properties.set('calls/voicebot_key', {
+        name: 'voicebot_key',
+        label: 'Someone else’s',
+        type: 'string',
+        fieldType: 'text',
+        groupName: 'callinformation',
+        hasUniqueValue: false,
+      });
+      const { lines } = await startCrm({ type: 'hubspot', baseUrl: other.url, accessToken: other.token });
+      await crm!.submit('end', makeRecord());
+      await crm!.outbox.drained(AbortSignal.timeout(5000));
+      const [dead] = await crm!.outbox.list();
+      expect(dead?.status).toBe('dead');
+      expect(dead?.lastError).toContain('calls.voicebot_key exists without "unique values"');
+      expect(lines.some((l) => String(l.msg).includes('dead-lettered'))).toBe(true);
+      expect(other.byType('calls')).toHaveLength(0);
+    } finally {
+      await other.close();
+    }
+  });
 });
