@@ -14,13 +14,14 @@ describe('loopback behind proxies (item 4)', () => {
     const host = `127.0.0.1:${s.port}`;
     expect((await rawGet(`${s.url}/agent/api/calls`, { host })).status).toBe(200);
     // proxies that add only X-Real-IP, or Via, or a Forwarded header: someone else's request
-    for (const extra of [
+    const proxied: Array<Record<string, string>> = [
       { 'x-real-ip': '203.0.113.7' },
       { via: '1.1 nginx' },
       { forwarded: 'for=203.0.113.7' },
       { 'x-forwarded-proto': 'https' },
       { 'x-forwarded-host': 'bot.example.com' },
-    ]) {
+    ];
+    for (const extra of proxied) {
       const res = await rawGet(`${s.url}/agent/api/calls`, { host, ...extra });
       expect(res.status, JSON.stringify(extra)).toBe(403);
     }
