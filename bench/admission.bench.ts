@@ -166,7 +166,14 @@ await Promise.all(Array.from({ length: FLOOD_CONCURRENCY }, attacker));
 const floodMs = performance.now() - floodStart;
 clearInterval(sampler);
 const refused = (await metric('voicebot_calls_refused_total')) - refusedBefore;
-const stats = { flood: FLOOD, inFlight: FLOOD_CONCURRENCY, cap: CAP, declined, admitted: other, refusedCounted: refused };
+const stats = {
+  flood: FLOOD,
+  inFlight: FLOOD_CONCURRENCY,
+  cap: CAP,
+  declined,
+  admitted: other,
+  refusedCounted: refused,
+};
 figure(BENCH, 'refusal_latency_p50', percentile(latencies, 0.5), 'ms', stats);
 figure(BENCH, 'refusal_latency_p95', percentile(latencies, 0.95), 'ms', stats);
 figure(BENCH, 'refusal_latency_p99', percentile(latencies, 0.99), 'ms', stats);

@@ -5,7 +5,14 @@ import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
 import { startJambonzEmulator } from '../emulators/jambonz/index.js';
 import { freePort } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { metric, startSecurityApp, type SecurityApp } from './helpers.js';
+import {
+  JAMBONZ_SECRET,
+  JAMBONZ_WS_AUTH,
+  metric,
+  startJambonzApp,
+  startSecurityApp,
+  type SecurityApp,
+} from './helpers.js';
 
 /**
  * Item 2 (admission): at most telephony.maxConcurrentCalls calls per instance, whatever the backend; the next one is
@@ -46,21 +53,12 @@ describe('admission control: browser test call', () => {
 
 describe('admission control: jambonz', () => {
   it('declines the call over the cap with sip:decline 503 (no listen, no audio socket)', async () => {
-    const port = await freePort();
-    const auth = { username: 'jambonz', password: 'admission-ws-password' };
-    const s = await startSecurityApp({
-      web: { port, publicUrl: `http://127.0.0.1:${port}` },
-      telephony: {
-        backend: 'jambonz',
-        maxConcurrentCalls: 1,
-        jambonz: { webhookSecret: 'admission-secret', wsUsername: auth.username, wsPassword: auth.password },
-      },
-    });
+    const s = await startJambonzApp({}, { maxConcurrentCalls: 1 });
     const emu = await startJambonzEmulator({
       appUrl: `${s.url}/jambonz`,
       mode: 'webhook',
-      webhookSecret: 'admission-secret',
-      wsApiAuth: auth,
+      webhookSecret: JAMBONZ_SECRET,
+      wsApiAuth: JAMBONZ_WS_AUTH,
     });
     try {
       const first = await emu.placeCall({ from: '+15550000001', to: '+15550000' });

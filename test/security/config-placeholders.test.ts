@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { rawGet, startSecurityApp } from './helpers.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configError, rawGet, startSecurityApp } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vb-placeholders-'));
 const yaml = (text: string) => {
@@ -12,16 +12,6 @@ const yaml = (text: string) => {
   return path;
 };
 const CONSOLE_YAML = 'web:\n  agentConsole:\n    token: ${AGENT_CONSOLE_TOKEN}\n';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 /** Item 10: the docs write secrets as ${VAR}; the loader must expand them, never take the placeholder as the secret. */
 describe('${VAR} in the config file (item 10)', () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { metric, rawGet, startSecurityApp, type SecurityApp } from './helpers.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configError, metric, rawGet, startSecurityApp, type SecurityApp } from './helpers.js';
 
 /** Item 3: a web page on evil.example whose name is re-pointed at 127.0.0.1 must read nothing from the bot. */
 describe('DNS rebinding (item 3)', () => {
@@ -58,14 +58,8 @@ describe('DNS rebinding (item 3)', () => {
   });
 
   it('will not start a console without a token unless the server listens on loopback', () => {
-    let error: unknown;
-    try {
-      loadConfig({ env: {}, overrides: { web: { host: '0.0.0.0' } } });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).keys).toContain('web.agentConsole.token');
+    const err = configError(() => loadConfig({ env: {}, overrides: { web: { host: '0.0.0.0' } } }));
+    expect(err.keys).toContain('web.agentConsole.token');
     // with a token, or with the console off, the same bind address is fine
     expect(
       loadConfig({ env: {}, overrides: { web: { host: '0.0.0.0', agentConsole: { token: 'x' } } } }).web.host,

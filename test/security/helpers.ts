@@ -7,9 +7,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type RunningApp } from '../../src/app.js';
-import { deepMerge, loadConfig } from '../../src/config/load.js';
+import { ConfigError, deepMerge, loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { STUB_WHISPER_REL } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/redis.js';
 
 export interface SecurityApp {
   app: RunningApp;
@@ -69,4 +70,39 @@ export async function metric(url: string, name: string, labels: Record<string, s
     if (want.every((w) => line.includes(w))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
+}
+
+export const JAMBONZ_SECRET = 'security-webhook-secret';
+export const JAMBONZ_WS_AUTH = { username: 'jambonz', password: 'security-ws-password' };
+
+/** The app with the jambonz backend as it must be configured: public URL, webhook secret and WS API credentials. */
+export async function startJambonzApp(
+  jambonz: Record<string, unknown> = {},
+  telephony: Record<string, unknown> = {},
+): Promise<SecurityApp> {
+  const port = await freePort();
+  return startSecurityApp({
+    web: { port, publicUrl: `http://127.0.0.1:${port}` },
+    telephony: {
+      backend: 'jambonz',
+      ...telephony,
+      jambonz: {
+        webhookSecret: JAMBONZ_SECRET,
+        wsUsername: JAMBONZ_WS_AUTH.username,
+        wsPassword: JAMBONZ_WS_AUTH.password,
+        ...jambonz,
+      },
+    },
+  });
+}
+
+/** The ConfigError `fn` throws (fails the test when it throws nothing or something else). */
+export function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
 }

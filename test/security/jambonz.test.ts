@@ -3,25 +3,14 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { signWebhook } from '../../jambonz-adapter/src/signature.js';
-import { freePort } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { metric, startSecurityApp, type SecurityApp } from './helpers.js';
+import { JAMBONZ_SECRET, JAMBONZ_WS_AUTH, configError, metric, startJambonzApp, type SecurityApp } from './helpers.js';
 
-const SECRET = 'security-webhook-secret';
-const WS_AUTH = { user: 'jambonz', password: 'security-ws-password' };
+const SECRET = JAMBONZ_SECRET;
+const WS_AUTH = { user: JAMBONZ_WS_AUTH.username, password: JAMBONZ_WS_AUTH.password };
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
-function configError(overrides: Record<string, unknown>): ConfigError {
-  try {
-    loadConfig({ env: {}, overrides });
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 /** Opens the WS API as jambonz would; resolves with the open socket or the HTTP status of a refusal. */
 function openWsApi(url: string, headers: Record<string, string>): Promise<WebSocket | number> {
@@ -35,10 +24,15 @@ function openWsApi(url: string, headers: Record<string, string>): Promise<WebSoc
 
 describe('jambonz WebSocket API is authenticated by default (item 1)', () => {
   it('refuses to start without wsUsername/wsPassword, and says how to allow it for local development', () => {
-    const err = configError({
-      web: { publicUrl: 'https://bot.example.com' },
-      telephony: { backend: 'jambonz', jambonz: { webhookSecret: SECRET } },
-    });
+    const err = configError(() =>
+      loadConfig({
+        env: {},
+        overrides: {
+          web: { publicUrl: 'https://bot.example.com' },
+          telephony: { backend: 'jambonz', jambonz: { webhookSecret: SECRET } },
+        },
+      }),
+    );
     expect(err.keys).toContain('telephony.jambonz.wsUsername');
     expect(err.message).toContain('insecureAllowUnauthenticatedWsApi');
     const insecure = loadConfig({
@@ -55,19 +49,7 @@ describe('jambonz WebSocket API is authenticated by default (item 1)', () => {
     let s: SecurityApp;
     let started = 0;
     beforeAll(async () => {
-      const port = await freePort();
-      s = await startSecurityApp({
-        web: { port, publicUrl: `http://127.0.0.1:${port}` },
-        telephony: {
-          backend: 'jambonz',
-          jambonz: {
-            webhookSecret: SECRET,
-            wsUsername: WS_AUTH.user,
-            wsPassword: WS_AUTH.password,
-            reconnectGraceMs: 300,
-          },
-        },
-      });
+      s = await startJambonzApp({ reconnectGraceMs: 300 });
       s.app.events.subscribe((e) => {
         if (e.type === 'call-started') started++;
       });
@@ -116,21 +98,22 @@ describe('jambonz WebSocket API is authenticated by default (item 1)', () => {
 
 describe('URLs in verbs come from configuration, never from Host (item 5)', () => {
   it('refuses to start the jambonz backend without a public URL', () => {
-    const err = configError({
-      telephony: { backend: 'jambonz', jambonz: { webhookSecret: SECRET, insecureAllowUnauthenticatedWsApi: true } },
-    });
+    const err = configError(() =>
+      loadConfig({
+        env: {},
+        overrides: {
+          telephony: {
+            backend: 'jambonz',
+            jambonz: { webhookSecret: SECRET, insecureAllowUnauthenticatedWsApi: true },
+          },
+        },
+      }),
+    );
     expect(err.keys).toContain('telephony.jambonz.publicUrl');
   });
 
   it('a signed /call with Host: attacker.example gets no verbs; forwarded hosts do not steer the listen URL', async () => {
-    const port = await freePort();
-    const s = await startSecurityApp({
-      web: { port, publicUrl: `http://127.0.0.1:${port}` },
-      telephony: {
-        backend: 'jambonz',
-        jambonz: { webhookSecret: SECRET, wsUsername: WS_AUTH.user, wsPassword: WS_AUTH.password },
-      },
-    });
+    const s = await startJambonzApp();
     try {
       const call = async (headers: Record<string, string>) => {
         const body = JSON.stringify({
@@ -168,7 +151,7 @@ describe('URLs in verbs come from configuration, never from Host (item 5)', () =
       const forwarded = await call({ 'x-forwarded-host': 'attacker.example', 'x-forwarded-proto': 'https' });
       expect(forwarded.status).toBe(200);
       const verbs = JSON.parse(forwarded.text) as Array<{ verb: string; url?: string }>;
-      expect(verbs[0]?.url).toBe(`ws://127.0.0.1:${port}/jambonz/audio`);
+      expect(verbs[0]?.url).toBe(`ws://127.0.0.1:${s.port}/jambonz/audio`);
       expect(forwarded.text).not.toContain('attacker');
     } finally {
       await s.stop();

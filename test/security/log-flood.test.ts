@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJambonzEmulator, type JambonzEmulator } from '../emulators/jambonz/index.js';
-import { freePort } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
-import { metric, startSecurityApp, type SecurityApp } from './helpers.js';
+import { JAMBONZ_SECRET, JAMBONZ_WS_AUTH, metric, startJambonzApp, type SecurityApp } from './helpers.js';
 
-const AUTH = { username: 'jambonz', password: 'log-flood-ws-password' };
 const GARBAGE = 2000;
 
 /** Item 7: garbage at line rate is counted in full but logs a few lines per connection and kind, then a summary. */
@@ -12,19 +10,12 @@ describe('log floods (item 7)', () => {
   let s: SecurityApp;
   let emu: JambonzEmulator;
   beforeAll(async () => {
-    const port = await freePort();
-    s = await startSecurityApp({
-      web: { port, publicUrl: `http://127.0.0.1:${port}` },
-      telephony: {
-        backend: 'jambonz',
-        jambonz: { webhookSecret: 'flood-secret', wsUsername: AUTH.username, wsPassword: AUTH.password },
-      },
-    });
+    s = await startJambonzApp();
     emu = await startJambonzEmulator({
       appUrl: `${s.url}/jambonz`,
       mode: 'ws',
-      webhookSecret: 'flood-secret',
-      wsApiAuth: AUTH,
+      webhookSecret: JAMBONZ_SECRET,
+      wsApiAuth: JAMBONZ_WS_AUTH,
     });
   });
   afterAll(async () => {

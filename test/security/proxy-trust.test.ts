@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { rawGet, startSecurityApp, type SecurityApp } from './helpers.js';
+import { loadConfig } from '../../src/config/load.js';
+import { configError, rawGet, startSecurityApp, type SecurityApp } from './helpers.js';
 
 /** Item 4: behind a reverse proxy every request comes from loopback, so "loopback" alone must never be trusted. */
 describe('loopback behind proxies (item 4)', () => {
@@ -28,14 +28,8 @@ describe('loopback behind proxies (item 4)', () => {
   });
 
   it('makes trust in proxies explicit: with web.trustProxy set, the console needs a token', () => {
-    let error: unknown;
-    try {
-      loadConfig({ env: {}, overrides: { web: { trustProxy: ['127.0.0.1'] } } });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).keys).toContain('web.agentConsole.token');
+    const err = configError(() => loadConfig({ env: {}, overrides: { web: { trustProxy: ['127.0.0.1'] } } }));
+    expect(err.keys).toContain('web.agentConsole.token');
   });
 
   it('behind a trusted proxy, the token decides and X-Forwarded-For names the client', async () => {
