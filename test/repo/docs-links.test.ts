@@ -9,9 +9,11 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
  */
 const PENDING = new Set(['docs/architecture.md', 'docs/writing-a-backend.md', 'docs/security.md', 'docs/zendesk.md']);
 
-const pages = ['README.md', 'NOTICE.md', ...readdirSync(join(REPO_ROOT, 'docs')).map((f) => `docs/${f}`)].filter((p) =>
-  p.endsWith('.md'),
-);
+const pages = [
+  'README.md',
+  'NOTICE.md',
+  ...readdirSync(join(REPO_ROOT, 'docs'), { recursive: true }).map((f) => `docs/${String(f)}`),
+].filter((p) => p.endsWith('.md'));
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 function anchors(markdown: string): Set<string> {
