@@ -11,8 +11,7 @@
  *
  * Points per edge: 1 call (turns one after another, ≥ 50) and N calls at once (8; the browser backend takes 4),
  * ≥ 50 turns in all. All shared clips, multi-utterance ones as multi-turn callers. A turn without a reply is a
- * failure and is counted. Each turn's audio before its last second goes HEAD_SPEED× faster than real time (the
- * bot still gets all of it); its last second and the silence after run in real time.
+ * failure and is counted. Caller audio runs in real time, 50 packets a second, silence between turns.
  * TURN_EDGES=asterisk,jambonz picks edges; TURN_MIN_TURNS (default 50) the turns per point.
  */
 import { figure, percentile } from './lib/figure.js';

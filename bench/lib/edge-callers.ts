@@ -126,7 +126,8 @@ class NarrowbandEncoder {
 }
 
 export async function asteriskCaller(emu: AriEmulator, from: string): Promise<EdgeCaller> {
-  const party: Party = await emu.placeCall({ from });
+  // the caller's own line clock streams silence between turns: the emulator's idle stream would double it
+  const party: Party = await emu.placeCall({ from, continuous: false });
   const enc = new NarrowbandEncoder();
   const caller = new EdgeCaller('asterisk', {
     // the emulator's RTP stream sends whatever the party emits as 'frame' (what Party.sendPcm does per frame)

@@ -15,8 +15,11 @@ import { asteriskCaller, browserCaller, jambonzCaller, type Edge, type EdgeCalle
 import type { Turn } from './turns.js';
 import type { BenchWhisper } from './whisper-model.js';
 
-/** A turn's audio before its last second goes this many times faster than real time (keeps the bench short). */
-export const HEAD_SPEED = 4;
+/**
+ * A turn's audio before its last second may go this many times faster than real time (BENCH_HEAD_SPEED). Default 1:
+ * a real line never bursts, and the Asterisk path's jitter buffer rightly drops a burst, which loses the turn.
+ */
+export const HEAD_SPEED = Number(process.env.BENCH_HEAD_SPEED ?? 1);
 const REALTIME_TAIL_FRAMES = 50;
 export const REPLY_TIMEOUT_MS = 8000;
 /** The bot's reply has ended when the caller hears nothing audible for this long. */
