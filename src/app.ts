@@ -84,6 +84,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       events,
       sessions,
       admission: new Admission(config.telephony.maxConcurrentCalls, metrics),
+      readiness,
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Admission } from '../core/admission.js';
 import type { CallEventBus } from '../core/call-events.js';
+import type { Readiness } from '../core/readiness.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
@@ -22,6 +23,8 @@ export interface BackendDeps {
   tts: Tts;
   /** the concurrent-call cap every backend enforces */
   admission: Admission;
+  /** where a backend reports its link to the telephony server (/readyz) */
+  readiness?: Readiness;
 }
 
 export interface SelectedBackend {
@@ -36,10 +39,18 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts, admission } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, admission, readiness } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
-    const backend = createAsteriskBackend(config, { logger, metrics, sessions, events, tts, admission });
+    const backend = createAsteriskBackend(config, {
+      logger,
+      metrics,
+      sessions,
+      events,
+      tts,
+      admission,
+      ...(readiness ? { readiness } : {}),
+    });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }
   if (telephony.backend === 'jambonz' && telephony.jambonz) {
