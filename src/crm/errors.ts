@@ -14,6 +14,17 @@ export class DeliveryError extends Error {
   }
 }
 
+/**
+ * The service answered, but about something else than what was asked (another ticket, user or contact): a proxy or
+ * server misrouting answers. Retryable, counted apart, and never taken as a success.
+ */
+export class DeliveryMismatchError extends DeliveryError {
+  constructor(what: string) {
+    super(`answer does not match the request: ${what}`, true);
+    this.name = 'DeliveryMismatchError';
+  }
+}
+
 /** 4xx other than 408 (timeout), 409 (conflict, e.g. an idempotent request still running) and 429 will not heal. */
 export function isRetryableStatus(status: number): boolean {
   if (status === 408 || status === 409 || status === 429) return true;
@@ -31,6 +42,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 
 /** The status label used in metrics: the HTTP status, or a short cause. */
 export function statusLabel(err: unknown): string {
+  if (err instanceof DeliveryMismatchError) return 'mismatch';
   if (err instanceof DeliveryError && err.status !== undefined) return String(err.status);
   if (err instanceof DeliveryError) return err.retryable ? 'error' : 'rejected';
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
