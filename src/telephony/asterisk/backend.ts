@@ -91,7 +91,7 @@ export class AsteriskBackend implements TelephonyBackend {
       router: new ChannelRouter(),
       ports: new RtpPortPool(a.rtpPortMin, a.rtpPortMax),
       config: a,
-      silenceFill: config.media.silenceFill,
+      media: config.media,
       logger,
       registry: deps.metrics,
       metrics,
