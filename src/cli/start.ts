@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfigOrExit, withConfigOption } from './common.js';
 import { startApp, type RunningApp } from '../app.js';
+import { formatCheck, runChecks } from './doctor.js';
 
 /** Start-up problems the user fixes (model files, voices): say what to do and exit 2, no stack trace. */
 const SETUP_ERRORS = new Set(['VadModelError', 'WhisperSetupError', 'ModelDownloadError', 'TtsSetupError']);
@@ -10,6 +11,15 @@ export function registerStartCommand(program: Command): void {
     .description('run the bot (embedded defaults: browser test call on http://localhost:3000/)')
     .action(async (opts: { config?: string }) => {
       const config = loadConfigOrExit(opts);
+      // what doctor checks for this machine (programs, model files, ports), before anything loads: every problem
+      // at once, each with its fix, instead of the first one as a crash half-way through start-up
+      const problems = (await runChecks(config, { peers: false, downloadableModelOk: true })).filter((c) => !c.ok);
+      if (problems.length > 0) {
+        console.error(
+          `voicebot: cannot start, ${problems.length} problem(s):\n${problems.map(formatCheck).join('\n')}`,
+        );
+        process.exit(2);
+      }
       let app: RunningApp;
       try {
         app = await startApp(config);
