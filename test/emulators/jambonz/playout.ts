@@ -51,9 +51,20 @@ export class Playout {
   killed = 0;
   droppedMarks = 0;
 
-  /** `rate`: the bot's stream rate (bidirectionalAudio.sampleRate); `listenRate`: the listen's sampleRate. */
-  constructor(rate: number, listenRate: number, onMark: (m: MarkReport) => void) {
+  readonly #onPlayed: ((pcm: Int16Array, at: number) => void) | undefined;
+
+  /**
+   * `rate`: the bot's stream rate (bidirectionalAudio.sampleRate); `listenRate`: the listen's sampleRate;
+   * `onPlayed`: each 20 ms frame as the caller hears it, with its performance.now() time (latency benches).
+   */
+  constructor(
+    rate: number,
+    listenRate: number,
+    onMark: (m: MarkReport) => void,
+    onPlayed?: (pcm: Int16Array, at: number) => void,
+  ) {
     this.#rate = rate;
+    this.#onPlayed = onPlayed;
     this.#downscale = rate > listenRate ? rate / listenRate : 1;
     this.#block = FIRST_BLOCK * this.#downscale;
     this.#onMark = onMark;
@@ -164,6 +175,9 @@ export class Playout {
     } else if (n === 0 && this.#inventory.length > 0) {
       this.#onMark({ name: this.#inventory.shift()!, event: 'playout' });
     }
-    if (played.length > 0) this.#heard.push({ at: performance.now(), pcm: Int16Array.from(played) });
+    if (played.length === 0) return;
+    const chunk = { at: performance.now(), pcm: Int16Array.from(played) };
+    this.#heard.push(chunk);
+    this.#onPlayed?.(chunk.pcm, chunk.at);
   }
 }
