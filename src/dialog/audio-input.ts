@@ -1,7 +1,7 @@
 import type { Logger } from '../log/logger.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
-import { AsyncQueue } from './async-queue.js';
+import { AsyncQueue } from '../core/async-queue.js';
 import { rateConverter, type RateConverter } from './audio.js';
 import type { DialogMetrics } from './metrics.js';
 

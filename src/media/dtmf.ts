@@ -1,3 +1,5 @@
+import { VoicebotError } from '../core/errors.js';
+
 /** DTMF as RFC 4733 telephone-events: payload parse/build and a detector that yields one digit per event. */
 
 export const DTMF_DIGITS = '0123456789*#ABCD';
@@ -27,8 +29,10 @@ export interface DtmfEvent {
   endSeen: boolean;
 }
 
-export class DtmfError extends Error {
-  override readonly name = 'DtmfError';
+export class DtmfError extends VoicebotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'protocol', ...options });
+  }
 }
 
 export function parseTelephoneEvent(payload: Buffer): TelephoneEvent {

@@ -1,4 +1,4 @@
-import type { PacerTimers } from './pacer.js';
+import { systemClock, type Timers } from '../core/clock.js';
 
 /** What a PacerGroup drives: a Pacer (see `Pacer({ group })`). */
 export interface PacerGroupMember {
@@ -17,7 +17,7 @@ export interface PacerGroupOptions {
   slotsPerFrame?: number;
   /** Clock in ms (default performance.now). */
   now?: () => number;
-  timers?: PacerTimers;
+  timers?: Timers;
 }
 
 /**
@@ -30,7 +30,7 @@ export class PacerGroup {
   readonly slotsPerFrame: number;
   readonly now: () => number;
   private readonly slotMs: number;
-  private readonly timers: PacerTimers;
+  private readonly timers: Timers;
   private readonly slots: PacerGroupMember[][];
   private readonly slotOf = new Map<PacerGroupMember, number>();
   private origin = 0;
@@ -49,10 +49,7 @@ export class PacerGroup {
     }
     this.slotMs = this.frameMs / this.slotsPerFrame;
     this.now = opts.now ?? (() => performance.now());
-    this.timers = opts.timers ?? {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    };
+    this.timers = opts.timers ?? systemClock;
     this.slots = Array.from({ length: this.slotsPerFrame }, () => []);
   }
 

@@ -1,10 +1,6 @@
+import { systemClock, type Timers } from '../core/clock.js';
+import { Waiters } from '../core/waiters.js';
 import type { PacerGroup, PacerGroupMember } from './pacer-group.js';
-
-/** Timer functions the pacer uses; injectable so tests can drive a fake clock. */
-export interface PacerTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 export interface PacerFrameInfo {
   /** Slot number since start(): the frame was due at start + index × frameMs. */
@@ -24,7 +20,7 @@ export interface PacerOptions {
   silenceFill?: boolean;
   /** Clock in ms (default performance.now). */
   now?: () => number;
-  timers?: PacerTimers;
+  timers?: Timers;
   /** After a stall longer than this many frames, skip the missed slots instead of bursting them (default 5). */
   maxCatchUpFrames?: number;
   /** Called when onFrame throws; the pacer keeps running. */
@@ -68,11 +64,6 @@ export interface PacerStats {
 const EARLY_TOLERANCE_MS = 1;
 const LATE_WINDOW = 2048;
 
-const realTimers: PacerTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /**
  * Emits fixed-size frames on an absolute clock: frame n is due at start + n × frameMs, and each timer is armed
  * for the next absolute deadline, so timer delays never accumulate into drift.
@@ -83,7 +74,7 @@ export class Pacer implements PacerGroupMember {
   private readonly onFrame: PacerOptions['onFrame'];
   private readonly silenceFill: boolean;
   private readonly now: () => number;
-  private readonly timers: PacerTimers;
+  private readonly timers: Timers;
   private readonly maxCatchUp: number;
   private readonly onError: ((err: unknown) => void) | undefined;
   private readonly group: PacerGroup | null;
@@ -99,7 +90,7 @@ export class Pacer implements PacerGroupMember {
   private timer: unknown = null;
   private running = false;
   private readonly drainedListeners = new Set<() => void>();
-  private readonly waiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
+  private readonly waiters = new Waiters();
   private readonly lates = new Float64Array(LATE_WINDOW);
   private lateCount = 0;
   private readonly counts = {
@@ -119,7 +110,7 @@ export class Pacer implements PacerGroupMember {
     this.silenceFill = opts.silenceFill ?? false;
     this.group = opts.group ?? null;
     this.now = this.group?.now ?? opts.now ?? (() => performance.now());
-    this.timers = opts.timers ?? realTimers;
+    this.timers = opts.timers ?? systemClock;
     this.maxCatchUp = opts.maxCatchUpFrames ?? 5;
     this.onError = opts.onError;
     this.ring = new Int16Array(this.frameSamples * 16);
@@ -151,9 +142,7 @@ export class Pacer implements PacerGroupMember {
     this.group?.remove(this);
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
-    const err = new Error('pacer stopped');
-    for (const w of this.waiters) w.reject(err);
-    this.waiters.clear();
+    this.waiters.rejectAll(new Error('pacer stopped'));
   }
 
   /** Queues PCM of any length (copied, so the caller may reuse its buffer); cut into frames as slots come. */
@@ -200,25 +189,7 @@ export class Pacer implements PacerGroupMember {
   /** Resolves once nothing is queued; rejects when `signal` aborts or the pacer stops. */
   waitDrained(signal?: AbortSignal): Promise<void> {
     if (this.queued === 0) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiters.delete(waiter);
-        reject(signal!.reason);
-      };
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (err: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      this.waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.waiters.wait(signal);
   }
 
   /** Counters are plain; the lateness percentiles are computed (one sort) only when read. */
@@ -330,7 +301,6 @@ export class Pacer implements PacerGroupMember {
 
   private notifyDrained(): void {
     for (const cb of this.drainedListeners) cb();
-    for (const w of this.waiters) w.resolve();
-    this.waiters.clear();
+    this.waiters.resolveAll();
   }
 }

@@ -5,6 +5,7 @@ import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AriClient, AriError } from '../../src/telephony/asterisk/ari-client.js';
 import { AriEventStream } from '../../src/telephony/asterisk/ari-events.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import type { AriEvent } from '../../src/telephony/asterisk/ari-types.js';
 import { waitFor } from './helpers.js';
 
@@ -89,12 +90,15 @@ describe('AriEventStream', () => {
     const invalid: string[] = [];
     const events: AriEvent[] = [];
     const connects: boolean[] = [];
+    const clock = new FakeClock();
     const stream = new AriEventStream({
       url: `ws://127.0.0.1:${port}/ari/events`,
       logger: pino({ level: 'silent' }),
-      reconnectMinMs: 20,
-      reconnectMaxMs: 50,
+      reconnectMinMs: 2000,
+      reconnectMaxMs: 50_000,
       onInvalid: (t) => invalid.push(t),
+      clock,
+      random: () => 0.5, // no jitter: the first retry is due exactly reconnectMinMs after the drop
     });
     stream.on('event', (e) => events.push(e));
     stream.on('connected', ({ reconnect }) => connects.push(reconnect));
@@ -113,6 +117,10 @@ describe('AriEventStream', () => {
     });
     expect(invalid).toEqual(['not-json', 'ChannelDtmfReceived']);
     for (const ws of wss.clients) ws.terminate();
+    await waitFor(() => clock.pending === 1, 3000, 'reconnect scheduled');
+    clock.advance(1999);
+    expect(clock.pending).toBe(1); // not yet: backoff runs on the stream's clock
+    clock.advance(1);
     await waitFor(() => connects.length === 2, 3000, 'reconnect');
     expect(connects).toEqual([false, true]);
     await stream.stop();

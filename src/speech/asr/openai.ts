@@ -2,17 +2,23 @@ import { writeWav } from '../../media/wav.js';
 import type { SpeechConfig } from '../config.js';
 import type { AsrEngine, Recognition, RecognizeOptions } from './engine.js';
 import { deadline, type Deadline } from '../../core/deadline.js';
+import { isRetryable, VoicebotError, type ErrorKind } from '../../core/errors.js';
 
 type OpenAiAsrConfig = SpeechConfig['asr']['openai'];
 
-export class AsrHttpError extends Error {
-  override readonly name = 'AsrHttpError';
+/** The ASR server failed or refused; `retryable` follows the status (no answer, 5xx and 429 are worth a retry). */
+export class AsrHttpError extends VoicebotError {
   constructor(
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(message, { kind: asrKind(status) });
   }
+}
+
+/** Unlike a CRM, an ASR server answering 408 or 409 will not do better a moment later. */
+function asrKind(status: number | undefined): ErrorKind {
+  return status === undefined || status >= 500 || status === 429 ? 'unavailable' : 'rejected';
 }
 
 interface VerboseJson {
@@ -94,9 +100,7 @@ export class OpenAiAsrEngine implements AsrEngine {
       } catch (err) {
         if (options.signal?.aborted) throw err;
         lastError = err as Error;
-        const retryable =
-          !(err instanceof AsrHttpError) || err.status === undefined || err.status >= 500 || err.status === 429;
-        if (!retryable) throw err;
+        if (!isRetryable(err)) throw err;
       }
     }
     throw lastError;

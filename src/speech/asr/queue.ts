@@ -1,6 +1,10 @@
+import { VoicebotError } from '../../core/errors.js';
+
 /** The shared recogniser is busy beyond its queue limit: the caller should degrade (e.g. ask to repeat). */
-export class AsrBusyError extends Error {
-  override readonly name = 'AsrBusyError';
+export class AsrBusyError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'busy' });
+  }
 }
 
 interface Waiter {

@@ -2,7 +2,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter, histogram } from '../../core/metrics.js';
 import { concatPcm, energyDb } from '../audio.js';
-import { Channel, abortPromise } from '../channel.js';
+import { AsyncQueue } from '../../core/async-queue.js';
+import { whenAborted } from '../../core/waiters.js';
 import type { Asr, AsrOptions, AsrResult } from '../types.js';
 import type { AsrEngine, Recognition } from './engine.js';
 
@@ -72,7 +73,7 @@ export class StreamingAsr implements Asr {
   private async *run(audio: AsyncIterable<Int16Array>, options: AsrOptions): AsyncGenerator<AsrResult> {
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const out = new Channel<AsrResult>();
+    const out = new AsyncQueue<AsrResult>();
     const pump = this.pump(audio, options.prompt ?? this.opts.prompt, signal, out).then(
       () => out.end(),
       (err: unknown) => out.fail(err),
@@ -89,7 +90,7 @@ export class StreamingAsr implements Asr {
     audio: AsyncIterable<Int16Array>,
     prompt: string | undefined,
     signal: AbortSignal,
-    out: Channel<AsrResult>,
+    out: AsyncQueue<AsrResult>,
   ): Promise<void> {
     const chunks: Int16Array[] = [];
     let samples = 0;
@@ -133,7 +134,7 @@ export class StreamingAsr implements Asr {
     };
 
     const iterator = audio[Symbol.asyncIterator]();
-    const aborted = abortPromise(signal).then(() => ({ done: true as const, value: undefined }));
+    const aborted = whenAborted(signal).then(() => ({ done: true as const, value: undefined }));
     try {
       for (;;) {
         const next = await Promise.race([iterator.next(), aborted]);

@@ -10,12 +10,16 @@ import type { SpeechConfig } from '../config.js';
 import { checkWhisperModel } from '../models/catalog.js';
 import type { AsrEngine, Recognition, RecognizeOptions } from './engine.js';
 import { WorkQueue } from './queue.js';
+import { VoicebotError } from '../../core/errors.js';
 
 type WhisperCppConfig = SpeechConfig['asr']['whisperCpp'];
 
 /** The model or the native addon cannot be used; the message says which file and what to run. */
-export class WhisperSetupError extends Error {
-  override readonly name = 'WhisperSetupError';
+/** The whisper.cpp addon or model is not usable: the user rebuilds or re-downloads (start-up stops). */
+export class WhisperSetupError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'setup' });
+  }
 }
 
 // smart-whisper's surface used here (its low-level binding: one shared model, one whisper_state per request).

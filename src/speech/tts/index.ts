@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter, histogram } from '../../core/metrics.js';
 import { concatPcm } from '../../media/pcm.js';
-import { Channel } from '../channel.js';
+import { AsyncQueue } from '../../core/async-queue.js';
 import type { SpeechConfig } from '../config.js';
 import type { Tts, TtsChunk, TtsOptions } from '../types.js';
 import { AudioCache } from './cache.js';
@@ -20,7 +20,7 @@ export { ttsToFrames, ttsToMulawFrames } from './frames.js';
 const MAX_CHUNK_MS = 100;
 
 interface Prepared {
-  audio: Channel<TtsChunk>;
+  audio: AsyncQueue<TtsChunk>;
   done: Promise<void>;
 }
 
@@ -104,7 +104,7 @@ export class SentenceTts implements Tts {
 
   /** Start producing one sentence into a buffer now (from the cache when possible). */
   private prepare(sentence: string, voice: string, signal: AbortSignal): Prepared {
-    const audio = new Channel<TtsChunk>();
+    const audio = new AsyncQueue<TtsChunk>();
     const key = AudioCache.key(this.provider.name, voice, sentence);
     const cached = this.cache.get(key);
     this.cacheLookups.inc({ result: cached ? 'hit' : 'miss' });

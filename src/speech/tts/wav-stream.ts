@@ -1,6 +1,10 @@
+import { VoicebotError } from '../../core/errors.js';
+
 /** A WAV stream could not be understood. */
-export class WavStreamError extends Error {
-  override readonly name = 'WavStreamError';
+export class WavStreamError extends VoicebotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'protocol', ...options });
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { Resampler } from '../../media/resampler.js';
 import type { SpeechConfig } from '../config.js';
 import type { Vad, VadEvent, VadFactory } from '../types.js';
 import { Endpointer, VAD_RATE, WINDOW, type WindowClassifier } from './endpointer.js';
+import { VoicebotError } from '../../core/errors.js';
 
 /** The slice of sherpa-onnx-node's Vad this adapter uses (the package ships no type declarations). */
 interface SherpaVad {
@@ -29,15 +30,15 @@ const loadSherpa = (): SherpaModule => (sherpa ??= require('sherpa-onnx-node') a
 /** Idle sessions kept for reuse beyond this are freed (each holds an ONNX session, a few MB). */
 const MAX_IDLE_SESSIONS = 64;
 
-export class VadModelError extends Error {
-  override readonly name = 'VadModelError';
+export class VadModelError extends VoicebotError {
+  declare readonly fix: string;
   constructor(
     /** what is wrong with the file */
     readonly problem: string,
     /** what the user should do */
-    readonly fix: string,
+    fix: string,
   ) {
-    super(`${problem}: ${fix}`);
+    super(`${problem}: ${fix}`, { kind: 'setup', fix });
   }
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { CallEventBus } from '../../core/call-events.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
 import { resample } from '../../media/resampler.js';
 import type { SessionStore } from '../../session/store.js';
@@ -19,6 +20,7 @@ import { RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
 import { dialOutcome, dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
+import { VoicebotError } from '../../core/errors.js';
 
 const STOP_TIMEOUT_MS = 5000;
 
@@ -34,6 +36,8 @@ export interface AsteriskBackendDeps {
   onCall?: (leg: CallLeg) => Promise<void>;
   /** how long start() waits for the first ARI connection before going on in the background (ms) */
   startTimeoutMs?: number;
+  /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
+  clock?: Clock;
 }
 
 export interface OriginateOptions {
@@ -44,13 +48,12 @@ export interface OriginateOptions {
 }
 
 /** The callee did not answer an outbound call. */
-export class OriginateError extends Error {
+export class OriginateError extends VoicebotError {
   constructor(
     readonly outcome: TransferOutcome,
     readonly detail: string,
   ) {
-    super(`outbound call not answered: ${outcome} (${detail})`);
-    this.name = 'OriginateError';
+    super(`outbound call not answered: ${outcome} (${detail})`, { kind: 'rejected' });
   }
 }
 
@@ -78,6 +81,7 @@ export class AsteriskBackend implements TelephonyBackend {
     this.#onCall = deps.onCall ?? null;
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
+    const clock = deps.clock ?? systemClock;
     const client = new AriClient({
       url: a.url,
       username: a.username,
@@ -87,11 +91,12 @@ export class AsteriskBackend implements TelephonyBackend {
     });
     this.ctx = {
       client,
-      router: new ChannelRouter(),
+      router: new ChannelRouter(clock),
       ports: new RtpPortPool(a.rtpPortMin, a.rtpPortMax),
       config: a,
       silenceFill: config.media.silenceFill,
       logger,
+      clock,
       registry: deps.metrics,
       metrics,
       sessions: deps.sessions,
@@ -108,6 +113,7 @@ export class AsteriskBackend implements TelephonyBackend {
       reconnectMinMs: a.reconnectMinMs,
       reconnectMaxMs: a.reconnectMaxMs,
       onInvalid: (type) => metrics.invalidEvents.inc({ type }),
+      clock,
     });
     this.#stream.on('event', (ev) => this.#onEvent(ev));
     this.#stream.on('connected', ({ reconnect }) => {
@@ -259,7 +265,7 @@ export class AsteriskBackend implements TelephonyBackend {
       } else if (ev.type === 'ChannelDestroyed' || ev.type === 'StasisEnd')
         decided({ outcome: 'failed', detail: 'channel ended' });
     });
-    const timer = setTimeout(
+    const timer = this.ctx.clock.setTimeout(
       () => decided({ outcome: 'no-answer', detail: 'timeout' }),
       target.timeoutSec * 1000 + 5000,
     );
@@ -282,7 +288,7 @@ export class AsteriskBackend implements TelephonyBackend {
     } catch (err) {
       result = { outcome: 'failed', detail: errText(err) };
     } finally {
-      clearTimeout(timer);
+      this.ctx.clock.clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       router.release(channelId);
     }

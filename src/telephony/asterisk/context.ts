@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { CallEventBus } from '../../core/call-events.js';
+import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { SessionStore } from '../../session/store.js';
 import type { Tts } from '../../speech/types.js';
@@ -18,6 +19,8 @@ export interface AsteriskContext {
   /** media.silenceFill: keep a steady RTP stream (Asterisk inserts no comfort noise) */
   silenceFill: boolean;
   logger: Logger;
+  /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
+  clock: Clock;
   registry: Registry;
   metrics: AsteriskMetrics;
   sessions: SessionStore;

@@ -74,7 +74,11 @@ export async function transferToAgent(
     }
   };
   const unwatch = call.watchChannel(agentId, onEvent);
-  const timer = setTimeout(() => decide('no-answer', 'timeout'), request.target.timeoutSec * 1000 + DIAL_GRACE_MS);
+  const { clock } = call.ctx;
+  const timer = clock.setTimeout(
+    () => decide('no-answer', 'timeout'),
+    request.target.timeoutSec * 1000 + DIAL_GRACE_MS,
+  );
   const onAbort = () => decide('failed', 'aborted');
   signal.addEventListener('abort', onAbort, { once: true });
   let moh = false;
@@ -96,7 +100,7 @@ export async function transferToAgent(
   } catch (err) {
     decide('failed', err instanceof Error ? err.message : String(err));
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
     unwatch();
   }
