@@ -71,25 +71,28 @@ export class OpenAiAsrEngine implements AsrEngine {
   readonly partials = false;
   readonly busy = false;
 
-  constructor(
-    private readonly cfg: OpenAiAsrConfig,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+  readonly #cfg: OpenAiAsrConfig;
+  readonly #fetchImpl: typeof fetch;
+
+  constructor(cfg: OpenAiAsrConfig, fetchImpl: typeof fetch = fetch) {
+    this.#cfg = cfg;
+    this.#fetchImpl = fetchImpl;
+  }
 
   async recognize(pcm16k: Int16Array, options: RecognizeOptions): Promise<Recognition> {
-    const url = `${this.cfg.baseUrl.replace(/\/+$/, '')}/audio/transcriptions`;
+    const url = `${this.#cfg.baseUrl.replace(/\/+$/, '')}/audio/transcriptions`;
     const wav = writeWav(pcm16k, 16_000);
     const started = performance.now();
     let lastError: Error = new AsrHttpError(`ASR server ${url}: no attempt made`);
-    for (let attempt = 0; attempt <= this.cfg.retries; attempt++) {
+    for (let attempt = 0; attempt <= this.#cfg.retries; attempt++) {
       options.signal?.throwIfAborted();
       if (attempt > 0) await sleep(200 * 2 ** (attempt - 1) + Math.random() * 100, options.signal);
       try {
-        const body = await this.post(url, wav, options);
+        const body = await this.#post(url, wav, options);
         const text = (body.text ?? '').trim();
         const language = body.language
           ? (LANGUAGE_CODES[body.language.toLowerCase()] ?? body.language)
-          : this.cfg.language;
+          : this.#cfg.language;
         return {
           text,
           confidence: confidenceFrom(body),
@@ -106,37 +109,32 @@ export class OpenAiAsrEngine implements AsrEngine {
     throw lastError;
   }
 
-  private async post(url: string, wav: Buffer, options: RecognizeOptions): Promise<VerboseJson> {
+  async #post(url: string, wav: Buffer, options: RecognizeOptions): Promise<VerboseJson> {
     const form = new FormData();
     form.append('file', new Blob([wav], { type: 'audio/wav' }), 'utterance.wav');
-    form.append('model', this.cfg.model);
+    form.append('model', this.#cfg.model);
     form.append('response_format', 'verbose_json');
     form.append('temperature', '0');
-    if (this.cfg.language) form.append('language', this.cfg.language);
-    const prompt = options.prompt ?? this.cfg.prompt;
+    if (this.#cfg.language) form.append('language', this.#cfg.language);
+    const prompt = options.prompt ?? this.#cfg.prompt;
     if (prompt) form.append('prompt', prompt);
     const headers: Record<string, string> = {};
-    if (this.cfg.apiKey) headers.authorization = `Bearer ${this.cfg.apiKey.reveal()}`;
-    const limit = deadline(this.cfg.timeoutMs, options.signal);
+    if (this.#cfg.apiKey) headers.authorization = `Bearer ${this.#cfg.apiKey.reveal()}`;
+    const limit = deadline(this.#cfg.timeoutMs, options.signal);
     try {
-      return await this.exchange(url, { method: 'POST', body: form, headers, signal: limit.signal }, limit, options);
+      return await this.#exchange(url, { method: 'POST', body: form, headers, signal: limit.signal }, limit, options);
     } finally {
       limit.dispose();
     }
   }
 
-  private async exchange(
-    url: string,
-    init: RequestInit,
-    limit: Deadline,
-    options: RecognizeOptions,
-  ): Promise<VerboseJson> {
+  async #exchange(url: string, init: RequestInit, limit: Deadline, options: RecognizeOptions): Promise<VerboseJson> {
     let res: Response;
     try {
-      res = await this.fetchImpl(url, init);
+      res = await this.#fetchImpl(url, init);
     } catch (err) {
       if (limit.timedOut && !options.signal?.aborted) {
-        throw new AsrHttpError(`ASR server ${url} did not answer within ${this.cfg.timeoutMs} ms`);
+        throw new AsrHttpError(`ASR server ${url} did not answer within ${this.#cfg.timeoutMs} ms`);
       }
       if (options.signal?.aborted) throw err;
       throw new AsrHttpError(`ASR server ${url} unreachable: ${(err as Error).message}`);

@@ -75,25 +75,25 @@ export class AsteriskBackend implements TelephonyBackend {
   resyncs = 0;
 
   constructor(config: Config, deps: AsteriskBackendDeps) {
-    const a = config.telephony.asterisk;
-    if (!a) throw new Error('telephony.asterisk is not configured');
+    const asterisk = config.telephony.asterisk;
+    if (!asterisk) throw new Error('telephony.asterisk is not configured');
     this.#deps = deps;
     this.#onCall = deps.onCall ?? null;
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
     const clock = deps.clock ?? systemClock;
     const client = new AriClient({
-      url: a.url,
-      username: a.username,
-      password: a.password.reveal(),
-      app: a.app,
-      requestTimeoutMs: a.requestTimeoutMs,
+      url: asterisk.url,
+      username: asterisk.username,
+      password: asterisk.password.reveal(),
+      app: asterisk.app,
+      requestTimeoutMs: asterisk.requestTimeoutMs,
     });
     this.ctx = {
       client,
       router: new ChannelRouter(clock),
-      ports: new RtpPortPool(a.rtpPortMin, a.rtpPortMax),
-      config: a,
+      ports: new RtpPortPool(asterisk.rtpPortMin, asterisk.rtpPortMax),
+      config: asterisk,
       silenceFill: config.media.silenceFill,
       logger,
       clock,
@@ -110,8 +110,8 @@ export class AsteriskBackend implements TelephonyBackend {
     this.#stream = new AriEventStream({
       url: client.eventsUrl(),
       logger,
-      reconnectMinMs: a.reconnectMinMs,
-      reconnectMaxMs: a.reconnectMaxMs,
+      reconnectMinMs: asterisk.reconnectMinMs,
+      reconnectMaxMs: asterisk.reconnectMaxMs,
       onInvalid: (type) => metrics.invalidEvents.inc({ type }),
       clock,
     });
