@@ -1,14 +1,15 @@
 /**
  * Asterisk concurrency: N simultaneous calls through the ARI + RTP emulator on loopback, each a full bot
- * (real Silero VAD, real whisper.cpp on the stub model, real espeak-ng, rules NLU). Raises N until p95 turn
+ * (real Silero VAD, real whisper.cpp on a random-weight model with base.en's exact shape, decoding capped at a
+ * trained model's token rate (bench/lib/whisper-model.ts), real espeak-ng, rules NLU). Raises N until p95 turn
  * latency exceeds 1 s or the bot's outgoing audio starves; reports the largest N that held, and each round.
  *
  * Turn latency = from the clip's last voiced 20 ms frame leaving the caller to the first audible bot frame
  * arriving back at the caller (through Asterisk's emulated UnicastRTP leg); it includes the endpointer's
  * silence (speech.vad.endOfTurnSilenceMs, 500 ms by default). A turn the endpointer ended early at an inner
  * pause is counted as split, not measured. `transportP95Ms` is the backend's own share: from the reply's first
- * TTS chunk to its first audible frame at the caller (resampling, pacing, RTP both ways through the emulator). The stub model returns empty text,
- * so after recognition runs (timed) the dialog gets the clip's reference transcript (TurnAsr substitute).
+ * TTS chunk to its first audible frame at the caller (resampling, pacing, RTP both ways through the emulator). Random weights recognise no
+ * words, so after recognition runs (timed) the dialog gets the clip's reference transcript (TurnAsr substitute).
  * Caller audio runs in real time for the clip's last second and the silence after it; earlier audio is sent
  * at once to keep the bench short.
  */
@@ -31,16 +32,19 @@ import type { CallRecord, CallRecordEvent } from '../src/core/call-record.js';
 import { startAriEmulator, ulawDecode, ulawEncode, type Party } from '../test/emulators/ari/index.js';
 import { emulatorConnection } from '../test/asterisk/helpers.js';
 import { figure, percentile } from './lib/figure.js';
-import { TRANSCRIPTS_TSV, STUB_WHISPER, VAD_MODEL, clip } from '../test/helpers/fixtures.js';
+import { TRANSCRIPTS_TSV, VAD_MODEL, clip } from '../test/helpers/fixtures.js';
+import { SMOKE, sized } from './lib/smoke.js';
+import { benchWhisper } from './lib/whisper-model.js';
 
 const BENCH = 'asterisk-concurrency';
-const ROUNDS = (process.env.ASTERISK_BENCH_N ?? '1,2,4,6,8,10,12,16').split(',').map(Number);
+const ROUNDS = (process.env.ASTERISK_BENCH_N ?? sized('1,2,4,6,8,10,12,16', '1')).split(',').map(Number);
 const TAIL_REALTIME_MS = 1000;
 const SILENCE_AFTER_MS = 1500;
 const P95_LIMIT_MS = 1000;
 const AUDIBLE = 300;
 // long enough for the default sweep to reach the target (10 calls) in both modes on 2 cores
-const BUDGET_MS = 150_000;
+const BUDGET_MS = sized(150_000, 20_000);
+const whisper = await benchWhisper(SMOKE && !process.env.BENCH_WHISPER_SHAPE ? 'tiny.en' : undefined);
 /** the clip before its last second goes faster than real time (bounded: a burst would overflow UDP buffers) */
 const HEAD_SPEED = 5;
 
@@ -128,7 +132,7 @@ const config = loadConfig({
     speech: {
       // sessions for the largest round built at start-up, as a deployment sized for its peak would
       vad: { modelPath: VAD_MODEL, prewarmSessions: Math.max(...ROUNDS) },
-      asr: { whisperCpp: { modelPath: STUB_WHISPER } },
+      asr: { whisperCpp: { modelPath: whisper.modelPath, maxTokensPerSecond: whisper.maxTokensPerSecond } },
       tts: { cacheEntries: 0 },
     },
     dialog: { greeting: 'Hello.', maxLowConfidenceTurns: 1000 },
@@ -350,7 +354,7 @@ figure(BENCH, 'max_concurrent_calls', withWhisper, 'calls', {
   criterion,
   cores,
   loadavg1: (await import('node:os')).loadavg()[0],
-  whisper: 'stub tiny.en (full compute)',
+  ...whisper.fields,
   tts: 'espeak-ng',
 });
 asrMode = 'inject';

@@ -5,10 +5,11 @@
 import { mulawDecode, mulawEncode } from '../src/media/g711.js';
 import { Resampler } from '../src/media/resampler.js';
 import { figure } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 
 const BENCH = 'codec';
 const TARGET = 20_000;
-const SECONDS = Number(process.env.CODEC_BENCH_SECONDS ?? 3);
+const SECONDS = Number(process.env.CODEC_BENCH_SECONDS ?? sized(3, 0.2));
 
 // A speech-like test signal: two tones plus noise, μ-law encoded, 50 frames looped.
 const frames: Uint8Array[] = [];
@@ -49,7 +50,7 @@ function measure(seconds: number, body: (i: number) => void): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-measure(0.5, frame); // warm up the JIT
+measure(sized(0.5, 0.05), frame); // warm up the JIT
 const perSecond = measure(SECONDS, frame);
 figure(BENCH, 'frames_per_s', perSecond, 'frames/s', {
   target: TARGET,
@@ -66,5 +67,5 @@ const parts: Array<[string, (i: number) => void]> = [
   ['resample_16k_to_8k', () => down.process(wide, narrowOut)],
   ['mulaw_encode', () => mulawEncode(pcm8, out)],
 ];
-for (const [name, body] of parts) figure(BENCH, `${name}_us`, 1e6 / measure(0.5, body), 'us');
+for (const [name, body] of parts) figure(BENCH, `${name}_us`, 1e6 / measure(sized(0.5, 0.05), body), 'us');
 if (sink === -1) console.error('unreachable');

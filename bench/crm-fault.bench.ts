@@ -4,10 +4,15 @@
  * then a restart. Prints one JSON line per figure.
  */
 import { runFaultScenario } from '../test/crm/fault-scenario.js';
+import { figure } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 
-const counts = await runFaultScenario({ calls: Number(process.env.CRM_FAULT_CALLS ?? 1000), faultRate: 0.2 });
+const counts = await runFaultScenario({
+  calls: Number(process.env.CRM_FAULT_CALLS ?? sized(1000, 40)),
+  faultRate: 0.2,
+});
 const line = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ bench: 'crm-fault', metric, value, unit, ...extra }));
+  figure('crm-fault', metric, value, unit, extra);
 line('tickets', counts.tickets, 'count', { calls: counts.calls });
 line('lost', counts.lost, 'count');
 line('duplicated', counts.duplicated, 'count');

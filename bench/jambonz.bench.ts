@@ -11,10 +11,11 @@ import { createJambonzBackend, registerJambonz } from '../jambonz-adapter/src/in
 import type { JambonzCallLeg } from '../jambonz-adapter/src/call-leg.js';
 import { startJambonzEmulator } from '../test/emulators/jambonz/index.js';
 import { figure, percentile } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 
 const BENCH = 'jambonz';
-const CALLS = Number(process.env.JAMBONZ_BENCH_CALLS ?? 20);
-const SECONDS = Number(process.env.JAMBONZ_BENCH_SECONDS ?? 5);
+const CALLS = Number(process.env.JAMBONZ_BENCH_CALLS ?? sized(20, 2));
+const SECONDS = Number(process.env.JAMBONZ_BENCH_SECONDS ?? sized(5, 1));
 const RATE = 16000;
 const FRAME = RATE / 50;
 

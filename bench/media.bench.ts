@@ -19,6 +19,7 @@ import { PacerGroup } from '../src/media/pacer-group.js';
 import { Resampler } from '../src/media/resampler.js';
 import { RtpSession } from '../src/media/rtp-session.js';
 import { figure, percentile } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 import type { SenderCommand, SenderReport } from './lib/rtp-sender.js';
 
 const BENCH = 'media';
@@ -28,9 +29,9 @@ const BENCH = 'media';
  * default size). MEDIA_BENCH_V8_FLAGS='' measures Node's defaults.
  */
 const V8_FLAGS = process.env.MEDIA_BENCH_V8_FLAGS ?? '--max-semi-space-size=2';
-const STEPS = (process.env.MEDIA_BENCH_STEPS ?? '100,200,400,600,800,1000').split(',').map(Number);
-const WARMUP_MS = Number(process.env.MEDIA_BENCH_WARMUP_MS ?? 1500);
-const MEASURE_MS = Number(process.env.MEDIA_BENCH_MEASURE_MS ?? 4000);
+const STEPS = (process.env.MEDIA_BENCH_STEPS ?? sized('100,200,400,600,800,1000', '20')).split(',').map(Number);
+const WARMUP_MS = Number(process.env.MEDIA_BENCH_WARMUP_MS ?? sized(1500, 200));
+const MEASURE_MS = Number(process.env.MEDIA_BENCH_MEASURE_MS ?? sized(4000, 500));
 const JITTER_P99_LIMIT_MS = 2;
 const TARGET = 500;
 /**

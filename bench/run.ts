@@ -2,6 +2,8 @@
  * Bench harness (`npm run bench [name ...]`): runs each bench/*.bench.ts (or the named ones) as its own process,
  * one after the other, forwards the JSON figure lines to stdout (anything else goes to stderr) and exits
  * non-zero if any bench fails or prints no figure.
+ *
+ *   --smoke   every bench in its seconds-long mode (BENCH_SMOKE=1): checks they run, measures nothing
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
@@ -23,11 +25,16 @@ async function selectBenches(names: string[]): Promise<string[]> {
   });
 }
 
-function runOne(file: string): Promise<{ ok: boolean; figures: number; reason?: string }> {
+interface Options {
+  smoke: boolean;
+}
+
+function runOne(file: string, opts: Options): Promise<{ ok: boolean; figures: number; reason?: string }> {
   return new Promise((done) => {
-    const child = spawn('npx', ['tsx', file], {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: resolve(BENCH_DIR, '..'),
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...(opts.smoke ? { BENCH_SMOKE: '1' } : {}) },
     });
     let figures = 0;
     const lines = createInterface({ input: child.stdout });
@@ -61,12 +68,14 @@ function runOne(file: string): Promise<{ ok: boolean; figures: number; reason?: 
 }
 
 async function main(): Promise<number> {
-  const files = await selectBenches(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  const opts: Options = { smoke: args.includes('--smoke') };
+  const files = await selectBenches(args.filter((a) => !a.startsWith('--')));
   let failed = 0;
   for (const file of files) {
     const started = Date.now();
     process.stderr.write(`# bench ${basename(file)}\n`);
-    const result = await runOne(file);
+    const result = await runOne(file, opts);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     if (result.ok) process.stderr.write(`# ${basename(file)}: ok, ${result.figures} figures, ${secs} s\n`);
     else {

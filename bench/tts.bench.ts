@@ -9,6 +9,7 @@ import { ttsConfig } from '../src/speech/config.js';
 import { createTts } from '../src/speech/tts/index.js';
 import type { Tts } from '../src/speech/types.js';
 import { figure, percentile } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 
 const BENCH = 'tts';
 const SENTENCES = [
@@ -42,8 +43,8 @@ const fresh = createTts(ttsConfig.parse({ cacheEntries: 0 }), logger, new Regist
 await measure(fresh, 'Warm up.');
 const firsts: number[] = [];
 const rtfs: number[] = [];
-for (let rep = 0; rep < 2; rep++) {
-  for (const s of SENTENCES) {
+for (let rep = 0; rep < sized(2, 1); rep++) {
+  for (const s of sized(SENTENCES, SENTENCES.slice(0, 2))) {
     const m = await measure(fresh, s);
     firsts.push(m.first);
     rtfs.push(m.total / m.audioMs);
@@ -56,6 +57,6 @@ figure(BENCH, 'espeak_rtf_p50', percentile(rtfs, 0.5), 'ratio');
 const cached = createTts(ttsConfig.parse({}), logger, new Registry());
 await measure(cached, SENTENCES[0] as string);
 const hits: number[] = [];
-for (let i = 0; i < 200; i++) hits.push((await measure(cached, SENTENCES[0] as string)).first);
+for (let i = 0; i < sized(200, 10); i++) hits.push((await measure(cached, SENTENCES[0] as string)).first);
 figure(BENCH, 'cached_first_audio_p50', percentile(hits, 0.5), 'ms', { target: 5, requests: hits.length });
 figure(BENCH, 'cached_first_audio_p99', percentile(hits, 0.99), 'ms', { target: 5 });

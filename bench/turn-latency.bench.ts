@@ -1,15 +1,16 @@
 /**
  * Turn latency: from the end of caller speech (the last voiced frame as it leaves the simulated phone line
  * toward the bot) to the first bot audio frame played back, over the shared clips, at 1 and 8 concurrent
- * calls, with stage times. Real Silero VAD, real whisper.cpp on the stub model, real espeak-ng.
+ * calls, with stage times. Real Silero VAD, real espeak-ng, real whisper.cpp on a random-weight model with
+ * base.en's exact shape (bench/lib/whisper-model.ts), decoding capped at a trained model's token rate.
  *
- * The stub whisper model returns empty text, so after recognition runs (and is timed) the dialog gets the
- * clip's reference transcript (test/fixtures/audio/TRANSCRIPTS.tsv); the output says so (key `asrText`).
+ * Random weights recognise no words, so after recognition runs (and is timed) the dialog gets the clip's
+ * reference transcript (test/fixtures/audio/TRANSCRIPTS.tsv); the output says so (key `asrText`).
  * Caller audio runs in real time for each clip's last second and the silence after it (what endpointing
  * and the measured path depend on); earlier clip audio is fed at once to keep the bench short.
  */
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { figure } from './lib/figure.js';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { CallEventBus } from '../src/core/call-events.js';
@@ -31,11 +32,15 @@ import {
   type TickResult,
 } from '../src/telephony/simulate/simulated-leg.js';
 import { TurnAsr } from '../src/telephony/simulate/turn-asr.js';
-import { TRANSCRIPTS_TSV, STUB_WHISPER, VAD_MODEL, clip } from '../test/helpers/fixtures.js';
+import { TRANSCRIPTS_TSV, VAD_MODEL, clip } from '../test/helpers/fixtures.js';
+import { SMOKE, sized } from './lib/smoke.js';
+import { benchWhisper } from './lib/whisper-model.js';
 
 const LEAD_MS = 200;
 const TAIL_REALTIME_MS = 1000;
-const CALLS_8_TURNS_EACH = 3;
+const CALLS_8_TURNS_EACH = sized(3, 1);
+const MANY_CALLS = sized(8, 2);
+const whisper = await benchWhisper(SMOKE && !process.env.BENCH_WHISPER_SHAPE ? 'tiny.en' : undefined);
 const CALL_STAGGER_MS = 250;
 
 interface Clip {
@@ -70,7 +75,10 @@ interface TurnStages {
 }
 
 async function loadClips(): Promise<Clip[]> {
-  const lines = readFileSync(TRANSCRIPTS_TSV, 'utf8').trim().split('\n');
+  const lines = sized(
+    readFileSync(TRANSCRIPTS_TSV, 'utf8').trim().split('\n'),
+    readFileSync(TRANSCRIPTS_TSV, 'utf8').trim().split('\n').slice(0, 2),
+  );
   const clips: Clip[] = [];
   for (const line of lines) {
     const [file, reference] = line.split('\t') as [string, string];
@@ -151,7 +159,7 @@ const config = loadConfig({
     log: { level: 'warn', format: 'json' },
     speech: {
       vad: { modelPath: VAD_MODEL },
-      asr: { whisperCpp: { modelPath: STUB_WHISPER } },
+      asr: { whisperCpp: { modelPath: whisper.modelPath, maxTokensPerSecond: whisper.maxTokensPerSecond } },
       // every reply is synthesised: a cached prompt would measure the cache, not the TTS
       tts: { cacheEntries: 0 },
     },
@@ -272,17 +280,14 @@ function report(calls: number, turns: number, measured: TurnStages[]): void {
     calls,
     turns,
     measuredTurns: measured.length,
-    asrText: 'reference transcript substituted after real recognition (stub whisper model returns empty text)',
+    asrText: 'reference transcript substituted after real recognition (random weights recognise no words)',
+    ...whisper.fields,
     endOfTurnSilenceMs: config.speech.vad.endOfTurnSilenceMs,
     asrParallelism: config.speech.asr.whisperCpp.parallelism,
     ttsCache: 'off',
-    cpus: cpus().length,
-    loadAvg1m: Number(loadavg()[0]!.toFixed(1)),
   };
   const emit = (metric: string, value: number, extra: Record<string, unknown> = {}) =>
-    console.log(
-      JSON.stringify({ bench: 'turn-latency', metric, value: Math.round(value), unit: 'ms', ...common, ...extra }),
-    );
+    figure('turn-latency', metric, Math.round(value), 'ms', { ...common, ...extra });
   const total = values('total');
   const p50 = percentile(total, 0.5);
   const p95 = percentile(total, 0.95);
@@ -309,14 +314,14 @@ function report(calls: number, turns: number, measured: TurnStages[]): void {
 try {
   report(1, clips.length, await oneCall(clips, 0));
   const eight = await Promise.all(
-    Array.from({ length: 8 }, (_, c) =>
+    Array.from({ length: MANY_CALLS }, (_, c) =>
       oneCall(
         Array.from({ length: CALLS_8_TURNS_EACH }, (_, k) => clips[(c + k * 3) % clips.length]!),
         c * CALL_STAGGER_MS,
       ),
     ),
   );
-  report(8, 8 * CALLS_8_TURNS_EACH, eight.flat());
+  report(MANY_CALLS, MANY_CALLS * CALLS_8_TURNS_EACH, eight.flat());
   if (process.env.TURN_LATENCY_DEBUG) {
     const asrLines = (await metrics.metrics())
       .split('\n')

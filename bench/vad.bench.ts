@@ -11,11 +11,12 @@ import type { VadEvent } from '../src/speech/types.js';
 import { createVadFactory } from '../src/speech/vad/silero.js';
 import { VAD_MODEL, energyBoundaries, loadClips, padWithBackground, telephonePath } from '../test/speech/helpers.js';
 import { figure, percentile } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
 
 const BENCH = 'vad';
 const PAD_MS = 1000;
 const factory = createVadFactory(vadConfig.parse({ modelPath: VAD_MODEL }), pino({ level: 'silent' }), new Registry());
-const inputs = loadClips().map((clip) => ({
+const inputs = sized(loadClips(), loadClips().slice(0, 2)).map((clip) => ({
   ref: energyBoundaries(clip.pcm),
   pcm: telephonePath(padWithBackground(clip.pcm, PAD_MS, 1500)),
 }));
@@ -24,7 +25,7 @@ const audioSeconds = inputs.reduce((s, i) => s + i.pcm.length / 16_000, 0);
 const costs: number[] = [];
 const startLag: number[] = [];
 const boundaryErr: number[] = [];
-for (let rep = 0; rep < 3; rep++) {
+for (let rep = 0; rep < sized(3, 1); rep++) {
   let cpu = 0;
   for (const input of inputs) {
     const vad = factory.create();

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { CallEventBus } from './core/call-events.js';
 import { createMetrics } from './core/metrics.js';
+import { Readiness } from './core/readiness.js';
 import { createCrm } from './crm/index.js';
 import { runCall, type CallCoreDeps } from './dialog/call-core.js';
 import { createIntentDetector } from './dialog/nlu/index.js';
@@ -19,6 +20,8 @@ export interface RunningApp {
   logger: Logger;
   web: FastifyInstance;
   events: CallEventBus;
+  /** what /readyz reports; components register their state here */
+  readiness: Readiness;
   /** where the web server listens, e.g. http://127.0.0.1:3000 */
   url: string;
   stop(): Promise<void>;
@@ -29,6 +32,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
   const logger = opts.logger ?? createLogger(config.log);
   const metrics = createMetrics();
   const events = new CallEventBus();
+  const readiness = new Readiness();
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse())
@@ -43,7 +47,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     const crm = await createCrm(config, logger, metrics, events);
     closers.push(() => crm.close());
 
-    const web = await createWebServer({ logger, metrics });
+    const web = await createWebServer({ logger, metrics, readiness });
     closers.push(() => web.close());
 
     const nlu = createIntentDetector(config.dialog, logger, metrics);
@@ -83,7 +87,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       await backend.stop();
     });
     logger.info({ url, backend: backend.name }, 'voicebot started');
-    return { logger, web, events, url, stop: closeAll };
+    return { logger, web, events, readiness, url, stop: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -2,49 +2,101 @@ import { z } from 'zod';
 import { secret } from '../config/secret.js';
 
 export const intentConfig = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'intent names are lower_snake_case'),
-  description: z.string().default(''),
-  examples: z.array(z.string()).default([]),
-  keywords: z.array(z.string()).default([]),
-  patterns: z.array(z.string()).default([]),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/, 'intent names are lower_snake_case')
+    .describe('Intent name, lower_snake_case.'),
+  description: z.string().default('').describe('What the intent means; helps the LLM.'),
+  examples: z.array(z.string()).default([]).describe('Example caller sentences (word-overlap matching and the LLM).'),
+  keywords: z.array(z.string()).default([]).describe('Words that point to this intent.'),
+  patterns: z
+    .array(z.string())
+    .default([])
+    .describe('Regular expressions (case-insensitive) that identify the intent.'),
   slots: z
-    .record(z.string(), z.strictObject({ pattern: z.string(), spokenDigits: z.boolean().default(false) }))
-    .default({}),
-  responses: z.array(z.string()).default([]),
-  escalate: z.boolean().default(false),
+    .record(
+      z.string(),
+      z.strictObject({
+        pattern: z.string().describe('Regular expression; its first group (or the whole match) is the value.'),
+        spokenDigits: z
+          .boolean()
+          .default(false)
+          .describe('Normalise digits read out ("one two", "double five", "oh") before the pattern runs.'),
+      }),
+    )
+    .default({})
+    .describe(
+      "Values taken from the caller's words: name → {pattern, spokenDigits (digits read out are normalised first)}.",
+    ),
+  responses: z
+    .array(z.string())
+    .default([])
+    .describe('Reply templates with {slot} placeholders; the filled template with the most slots wins.'),
+  escalate: z.boolean().default(false).describe('Hand over to a person whenever this intent is detected.'),
   /** Routing target name (see routing.targets) for escalations of this intent. */
-  route: z.string().optional(),
+  route: z.string().optional().describe('Routing target (dialog.routing.targets) for escalations of this intent.'),
   /** Say the response, then the goodbye, then hang up (e.g. a "that's all, thanks" intent). */
-  hangup: z.boolean().default(false),
+  hangup: z.boolean().default(false).describe('Say the response, then the goodbye, then hang up.'),
 });
 export type IntentConfig = z.infer<typeof intentConfig>;
 
 export const routingTarget = z.strictObject({
-  kind: z.enum(['endpoint', 'sip', 'user', 'phone']).default('endpoint'),
-  address: z.string(),
-  timeoutSec: z.number().int().min(5).default(30),
+  kind: z
+    .enum(['endpoint', 'sip', 'user', 'phone'])
+    .default('endpoint')
+    .describe(
+      'endpoint (an Asterisk dial string as given), sip (URI), user (registered user) or phone (number through the trunk).',
+    ),
+  address: z.string().describe('Dial string, SIP URI, user name or phone number.'),
+  timeoutSec: z
+    .number()
+    .int()
+    .min(5)
+    .default(30)
+    .describe('Ring time before the transfer counts as not answered, seconds.'),
 });
 
 export const dialogConfig = z
   .strictObject({
-    greeting: z.string().default('Hello, thanks for calling. How can I help you today?'),
+    greeting: z
+      .string()
+      .default('Hello, thanks for calling. How can I help you today?')
+      .describe('First thing the bot says.'),
     /** Played without barge-in (legal notices), before the greeting. */
-    notice: z.string().optional(),
-    clarify: z.string().default("Sorry, I didn't quite get that. Could you say it another way?"),
-    transferMessage: z.string().default('Let me put you through to a colleague. One moment please.'),
+    notice: z.string().optional().describe('Played before the greeting without barge-in (legal notices).'),
+    clarify: z
+      .string()
+      .default("Sorry, I didn't quite get that. Could you say it another way?")
+      .describe('Said after a low-confidence turn.'),
+    transferMessage: z
+      .string()
+      .default('Let me put you through to a colleague. One moment please.')
+      .describe('Said while the call is handed to a person (no barge-in).'),
     /** Said when the agent leg is busy, not answered or failed; the bot keeps the call. */
     transferFailed: z
       .string()
       .default(
         "I'm sorry, nobody is free to take your call right now. I've noted your request and a colleague will call you back. Is there anything else I can help with?",
-      ),
-    goodbye: z.string().default('Thanks for calling. Goodbye!'),
+      )
+      .describe('Said when the agent is busy, does not answer or the transfer fails; the bot keeps the call.'),
+    goodbye: z.string().default('Thanks for calling. Goodbye!').describe('Said before the bot hangs up.'),
     /** Said when an intent matched but has no response template and no LLM reply. */
-    fallbackReply: z.string().default('Thanks, I have noted that. Is there anything else I can help with?'),
-    lowConfidence: z.number().min(0).max(1).default(0.45),
-    maxLowConfidenceTurns: z.number().int().min(1).default(2),
-    bargeIn: z.boolean().default(true),
-    angryWords: z.array(z.string()).default(['ridiculous', 'useless', 'furious', 'angry', 'terrible', 'unacceptable']),
+    fallbackReply: z
+      .string()
+      .default('Thanks, I have noted that. Is there anything else I can help with?')
+      .describe('Said when an intent matched but has no response template and no LLM reply.'),
+    lowConfidence: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.45)
+      .describe('Turns below this NLU confidence are low-confidence.'),
+    maxLowConfidenceTurns: z.number().int().min(1).default(2).describe('Low-confidence turns in a row that escalate.'),
+    bargeIn: z.boolean().default(true).describe('Let the caller interrupt the bot.'),
+    angryWords: z
+      .array(z.string())
+      .default(['ridiculous', 'useless', 'furious', 'angry', 'terrible', 'unacceptable'])
+      .describe('Whole words that escalate at once (reason angry).'),
     /** Phrases that mean "put me through to a human", whatever intents are configured. */
     personPhrases: z
       .array(z.string())
@@ -57,33 +109,57 @@ export const dialogConfig = z
         'operator',
         'an agent',
         'a person',
-      ]),
+      ])
+      .describe('Phrases that mean "put me through to a human", whatever intents are configured.'),
     /** DTMF digit that escalates at once. Empty string: off. */
     escalateDigit: z
       .preprocess(
         (v) => (typeof v === 'number' ? String(v) : v),
         z.string().regex(/^[0-9*#]?$/, 'one of 0-9 * # or ""'),
       )
-      .default('0'),
-    intents: z.array(intentConfig).default([]),
+      .default('0')
+      .describe('DTMF digit that escalates at once, even while the bot speaks; empty string turns it off.'),
+    intents: z
+      .array(intentConfig)
+      .default([])
+      .describe('What callers want and how the bot answers (see dialog.intents[] keys).'),
     llm: z
       .strictObject({
-        enabled: z.boolean().default(false),
-        baseUrl: z.string().url().default('http://127.0.0.1:11434/v1'),
-        apiKey: secret().optional(),
-        model: z.string().default('llama3.1:8b'),
-        timeoutMs: z.number().int().min(100).default(2500),
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe('Ask an LLM for the intent, slots and reply; the rules decide when it fails.'),
+        baseUrl: z
+          .string()
+          .url()
+          .default('http://127.0.0.1:11434/v1')
+          .describe('OpenAI-compatible chat-completions server (Ollama, vLLM, llama.cpp, OpenAI).'),
+        apiKey: secret().optional().describe('API key, sent as Bearer, never logged.'),
+        model: z.string().default('llama3.1:8b').describe('Model name.'),
+        timeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(2500)
+          .describe('Bound on one LLM request; the rules decide after it, ms.'),
         /** Use the LLM for the call summary too (extractive summary on error). */
-        summary: z.boolean().default(true),
-        temperature: z.number().min(0).max(2).default(0),
+        summary: z
+          .boolean()
+          .default(true)
+          .describe('Write the CRM summary with the LLM too (extractive summary on error).'),
+        temperature: z.number().min(0).max(2).default(0).describe('Sampling temperature.'),
       })
       .prefault({}),
     routing: z
       .strictObject({
-        default: z.string().default('agent'),
+        default: z
+          .string()
+          .default('agent')
+          .describe('Target for escalations whose intent has no route (and all low-confidence ones).'),
         targets: z
           .record(z.string(), routingTarget)
-          .default({ agent: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 30 } }),
+          .default({ agent: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 30 } })
+          .describe('Transfer targets by name (see dialog.routing.targets.<name> keys).'),
       })
       .prefault({}),
   })

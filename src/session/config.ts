@@ -1,8 +1,18 @@
 import { z } from 'zod';
 
 export const sessionConfig = z.strictObject({
-  store: z.enum(['memory', 'redis']).default('memory'),
+  store: z
+    .enum(['memory', 'redis'])
+    .default('memory')
+    .describe(
+      'Where live call sessions are kept: memory (one instance) or redis (calls survive a restart; needs redis.url).',
+    ),
   /** TTL of a call's session entry, seconds. */
-  ttlSeconds: z.number().int().min(10).default(3600),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(10)
+    .default(3600)
+    .describe("Lifetime of a call's session entry, refreshed on every write, seconds."),
 });
 export type SessionConfig = z.infer<typeof sessionConfig>;

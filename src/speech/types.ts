@@ -31,6 +31,8 @@ export interface AsrTimings {
   processingMs: number;
   /** wait in the shared queue before recognition started, ms */
   queueMs: number;
+  /** tokens the decoder produced for this result (whisper.cpp only) */
+  decodedTokens?: number;
 }
 
 export interface AsrResult {

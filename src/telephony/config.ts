@@ -4,85 +4,156 @@ import { secret } from '../config/secret.js';
 
 const asterisk = z.strictObject({
   /** ARI base, e.g. http://127.0.0.1:8088 */
-  url: z.string().url(),
-  username: z.string().min(1),
-  password: secret(),
-  app: z.string().default('voicebot'),
+  url: z.string().url().describe('ARI base URL without /ari, e.g. http://127.0.0.1:8088.'),
+  username: z.string().min(1).describe('ARI user (ari.conf).'),
+  password: secret().describe('ARI password.'),
+  app: z.string().default('voicebot').describe('ARI application name; must match Stasis(APP) in the dialplan.'),
   /** Address Asterisk sends RTP to (this bot's address as Asterisk sees it). */
-  rtpHost: z.string().default('127.0.0.1'),
+  rtpHost: z
+    .string()
+    .default('127.0.0.1')
+    .describe(
+      "The bot's address as Asterisk sees it: where Asterisk sends the call's RTP (externalMedia external_host).",
+    ),
   /** Local interface the RTP sockets bind to (0.0.0.0 in a container; 127.0.0.1 when Asterisk is local). */
-  rtpBindHost: z.string().default('0.0.0.0'),
-  rtpPortMin: port().default(20000),
-  rtpPortMax: port().default(20999),
-  requestTimeoutMs: z.number().int().min(100).default(5000),
-  agentStaysSilent: z.boolean().default(false),
+  rtpBindHost: z
+    .string()
+    .default('0.0.0.0')
+    .describe("Interface the bot's RTP sockets bind to (0.0.0.0 in a container; 127.0.0.1 when Asterisk is local)."),
+  rtpPortMin: port().default(20000).describe('Lowest UDP port of the RTP range (one port per call).'),
+  rtpPortMax: port().default(20999).describe('Highest UDP port of the RTP range.'),
+  requestTimeoutMs: z.number().int().min(100).default(5000).describe('Bound on every ARI request, ms.'),
+  agentStaysSilent: z
+    .boolean()
+    .default(false)
+    .describe('After the hand-off the bot stays in the bridge, muted, and keeps transcribing.'),
   /** How long to wait for a channel's StasisStart after the REST reply that created it. */
-  stasisTimeoutMs: z.number().int().min(100).default(5000),
+  stasisTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(5000)
+    .describe("How long to wait for a created channel's StasisStart, ms."),
   /** Event websocket reconnect backoff (exponential with jitter between these bounds). */
-  reconnectMinMs: z.number().int().min(10).default(250),
-  reconnectMaxMs: z.number().int().min(100).default(10_000),
+  reconnectMinMs: z
+    .number()
+    .int()
+    .min(10)
+    .default(250)
+    .describe('Shortest wait before reconnecting the ARI event websocket (exponential backoff with jitter), ms.'),
+  reconnectMaxMs: z.number().int().min(100).default(10_000).describe('Longest wait between reconnects, ms.'),
   /** Dial strings per transfer/outbound target kind; {address} is replaced. 'endpoint' targets are used as given. */
   dialTemplates: z
     .strictObject({
-      phone: z.string().default('PJSIP/{address}@trunk'),
-      sip: z.string().default('PJSIP/trunk/{address}'),
-      user: z.string().default('PJSIP/{address}'),
+      phone: z
+        .string()
+        .default('PJSIP/{address}@trunk')
+        .describe('Dial string for `phone` targets; {address} is replaced.'),
+      sip: z
+        .string()
+        .default('PJSIP/trunk/{address}')
+        .describe('Dial string for `sip` targets; {address} is replaced.'),
+      user: z.string().default('PJSIP/{address}').describe('Dial string for `user` targets; {address} is replaced.'),
     })
     .prefault({}),
   /** Caller id for outbound calls (CRM callbacks, voicebot call). */
-  outboundCallerId: z.string().optional(),
+  outboundCallerId: z.string().optional().describe('Caller id for outbound calls (CRM callbacks, `voicebot call`).'),
   /** Ring time for outbound calls, seconds. */
-  outboundRingSec: z.number().int().min(5).default(30),
+  outboundRingSec: z.number().int().min(5).default(30).describe('Ring time for outbound calls, seconds.'),
   recording: z
     .strictObject({
-      enabled: z.boolean().default(false),
-      announce: z.boolean().default(true),
-      maxSeconds: z.number().int().min(10).default(3600),
+      enabled: z.boolean().default(false).describe("Record the call's bridge to WAV."),
+      announce: z.boolean().default(true).describe("Speak `notice` through the bot's voice before recording starts."),
+      maxSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .default(3600)
+        .describe('Asterisk stops a recording after this many seconds.'),
       /** Spoken before the conversation when announce is on. */
-      notice: z.string().default('This call is recorded for quality purposes.'),
+      notice: z
+        .string()
+        .default('This call is recorded for quality purposes.')
+        .describe('Spoken before the conversation when announce is on.'),
       /** Where finished recordings are written (one WAV per call). */
-      dir: z.string().default('recordings'),
+      dir: z.string().default('recordings').describe('Where finished recordings are written (one WAV per call).'),
     })
     .prefault({}),
 });
 
 const jambonz = z.strictObject({
   /** Secret that signs HTTP webhooks (Jambonz-Signature). */
-  webhookSecret: secret(),
+  webhookSecret: secret().describe(
+    "The jambonz application's webhook secret (verifies Jambonz-Signature on HTTP webhooks).",
+  ),
   /** Basic auth jambonz sends on the WebSocket API upgrade. */
-  wsUsername: z.string().optional(),
-  wsPassword: secret().optional(),
-  sampleRate: z.union([z.literal(8000), z.literal(16000)]).default(16000),
+  wsUsername: z
+    .string()
+    .optional()
+    .describe('Basic-auth user jambonz sends when it opens the WebSocket API (recommended).'),
+  wsPassword: secret().optional().describe('Basic-auth password for the WebSocket API.'),
+  sampleRate: z
+    .union([z.literal(8000), z.literal(16000)])
+    .default(16000)
+    .describe('listen/stream audio rate, Hz: 16000 (wideband) or 8000.'),
   /** REST API for outbound calls. */
-  apiBaseUrl: z.string().url().optional(),
-  accountSid: z.string().optional(),
-  apiKey: secret().optional(),
-  applicationSid: z.string().optional(),
-  callerId: z.string().optional(),
+  apiBaseUrl: z.string().url().optional().describe('jambonz REST API base, for outbound calls (callbacks).'),
+  accountSid: z.string().optional().describe('jambonz account for outbound calls.'),
+  apiKey: secret().optional().describe('jambonz API key for outbound calls.'),
+  applicationSid: z.string().optional().describe("Application that runs outbound calls (else publicUrl's webhooks)."),
+  callerId: z.string().optional().describe('Caller id for outbound calls.'),
   /** Base URL jambonz uses to reach this bot (https://bot.example.com); default: taken from each request's Host. */
-  publicUrl: z.string().url().optional(),
+  publicUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'Base URL jambonz uses to reach the bot (https://bot.example.com); default: the Host header of each request.',
+    ),
   /** Carrier trunk for `phone` transfer targets (jambonz `dial` target `trunk`). */
-  trunk: z.string().optional(),
+  trunk: z.string().optional().describe('Carrier for `phone` transfer targets (dial target trunk).'),
   /** Accepted clock skew for Jambonz-Signature timestamps. */
-  signatureToleranceSec: z.number().int().min(1).default(300),
+  signatureToleranceSec: z
+    .number()
+    .int()
+    .min(1)
+    .default(300)
+    .describe('Accepted clock skew of webhook signatures, seconds.'),
   /** How long a call waits for its audio socket (or a WS API session:reconnect) before it is treated as ended. */
-  reconnectGraceMs: z.number().int().min(100).default(5000),
+  reconnectGraceMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(5000)
+    .describe(
+      'How long a call waits for a new audio socket or a WS API session:reconnect before it counts as ended, ms.',
+    ),
   /**
    * We pace audio in real time, so jambonz holds well under a second of it when a mark is sent: a mark not
    * reported within this time (a media server without mark support) counts as played.
    */
-  markTimeoutMs: z.number().int().min(100).default(5000),
+  markTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(5000)
+    .describe('A playout mark jambonz never reports counts as played after this long, ms.'),
   /** Timeout for REST API requests (create call). */
-  requestTimeoutMs: z.number().int().min(100).default(5000),
+  requestTimeoutMs: z.number().int().min(100).default(5000).describe('Bound on REST API requests (create call), ms.'),
 });
 
 export const telephonyConfig = z.strictObject({
   /** browser: the embedded test-call page only. */
-  backend: z.enum(['browser', 'asterisk', 'jambonz']).default('browser'),
+  backend: z
+    .enum(['browser', 'asterisk', 'jambonz'])
+    .default('browser')
+    .describe(
+      'Where calls come from: browser (the embedded test-call page), asterisk or jambonz (then configure that section).',
+    ),
   asterisk: asterisk.optional(),
   jambonz: jambonz.optional(),
   /** Token for POST /api/calls (outbound calls). */
-  outboundToken: secret().optional(),
+  outboundToken: secret().optional().describe('Bearer token for POST /api/calls and `voicebot call`.'),
 });
 export type TelephonyConfig = z.infer<typeof telephonyConfig>;
 export type AsteriskConfig = z.infer<typeof asterisk>;

@@ -16,6 +16,12 @@ describe('app', () => {
     try {
       const health = await fetch(`${app.url}/healthz`);
       expect(health.status).toBe(200);
+      // nothing registered as down on embedded defaults: the instance is ready, and says so with the registry's view
+      const ready = await fetch(`${app.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { ready: boolean }).ready).toBe(true);
+      app.readiness.set('test-component', false, 'held down by the test');
+      expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(metrics).toContain('voicebot_process_');
     } finally {

@@ -74,6 +74,31 @@ describe('ARI emulator quirks (raw protocol)', () => {
     return { caller, sock, media };
   }
 
+  it('channels/create ignores callerId and replies before StasisStart; a dial in that window gets 409', async () => {
+    await emu.close();
+    emu = await startAriEmulator({ stasisDelayMs: 200 });
+    await stream.stop();
+    client = rawClient(emu);
+    stream = new AriEventStream({ url: client.eventsUrl(), logger: silent });
+    stream.on('event', (e) => events.push(e));
+    await stream.start(AbortSignal.timeout(2000));
+    const res = await fetch(
+      `${emu.url}/ari/channels/create?endpoint=PJSIP/agent&app=voicebot&channelId=a1&callerId=5551`,
+      {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${emu.username}:${emu.password}`).toString('base64')}` },
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { caller: { number: string } }).caller.number).toBe('');
+    const early = await client.dial('a1', 5).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(AriError);
+    expect((early as AriError).status).toBe(409);
+    expect((early as AriError).ariMessage).toBe('Channel not in Stasis application');
+    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 'a1'), 2000, 'StasisStart');
+    await client.dial('a1', 5);
+  });
+
   it('externalMedia replies before its StasisStart; an early addChannel gets 422', async () => {
     await emu.close();
     emu = await startAriEmulator({ stasisDelayMs: 300 });

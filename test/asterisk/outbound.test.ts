@@ -81,8 +81,15 @@ describe('outbound calls', () => {
     expect(legs[0]!.direction).toBe('outbound');
     expect(legs[0]!.to).toBe('+15550009999');
     const create = emulator.requestsTo('POST', /\/channels\/create$/)[0]!;
-    expect(create.query).toMatchObject({ endpoint: 'PJSIP/+15550009999@trunk', callerId: '+15550000000' });
-    expect(create.body).toEqual({ variables: { 'PJSIP_HEADER(add,X-Voicebot-Ticket-Id)': 'T-42' } });
+    expect(create.query).toMatchObject({ endpoint: 'PJSIP/+15550009999@trunk' });
+    expect(create.body).toEqual({
+      variables: {
+        'PJSIP_HEADER(add,X-Voicebot-Ticket-Id)': 'T-42',
+        'CONNECTEDLINE(num)': '+15550000000',
+        'CALLERID(num)': '+15550000000',
+      },
+    });
+    expect(callees[0]!.invite?.from).toBe('<sip:+15550000000@asterisk>');
     await waitFor(() => callees[0]!.audibleMs() >= 200, 3000, 'callee hears the bot');
     callees[0]!.hangup();
     await waitFor(() => assertReleased(t!, emulator).length === 0, 3000, 'release');

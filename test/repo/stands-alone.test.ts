@@ -5,8 +5,20 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 
 // Built from parts so this file does not match itself.
 const OUTSIDE = ['..', 'shared'].join('/');
-const ROOTS = ['src', 'test', 'bench', 'scripts', 'jambonz-adapter', '.ci', 'package.json', 'vitest.config.ts'];
-const TEXT = /\.(ts|mts|js|mjs|cjs|json|sh|yaml|yml)$|^run$/;
+const ROOTS = [
+  'src',
+  'test',
+  'bench',
+  'scripts',
+  'jambonz-adapter',
+  '.ci',
+  'docs',
+  'examples',
+  'package.json',
+  'vitest.config.ts',
+  'README.md',
+];
+const TEXT = /\.(ts|mts|js|mjs|cjs|json|sh|yaml|yml|md)$|^run$/;
 
 function* files(path: string): Generator<string> {
   const st = statSync(path, { throwIfNoEntry: false });
@@ -22,7 +34,7 @@ function* files(path: string): Generator<string> {
 }
 
 describe('the repository stands alone', () => {
-  it(`no source, test, bench, script or CI file reads ${OUTSIDE}`, () => {
+  it(`no source, test, bench, script, CI or documentation file reads ${OUTSIDE}`, () => {
     const scanned: string[] = [];
     const offenders: string[] = [];
     for (const root of ROOTS) {

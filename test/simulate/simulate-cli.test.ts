@@ -27,7 +27,7 @@ interface SimulateJson {
   botAudio: { path: string | null; sampleRate: number; durationMs: number };
 }
 
-describe('voicebot simulate (real whisper.cpp on the stub model, real VAD, real espeak-ng)', () => {
+describe('voicebot simulate (real whisper.cpp on the weightless model: encoder only, real VAD, real espeak-ng)', () => {
   let dir: string;
   let configFile: string;
 

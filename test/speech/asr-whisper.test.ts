@@ -39,7 +39,7 @@ function expectWellFormed(r: AsrResult, audioMs: number): void {
   expect(r.timings.queueMs).toBeGreaterThanOrEqual(0);
 }
 
-describe('whisper.cpp provider (stub model: real tiny.en compute, empty text)', () => {
+describe('whisper.cpp provider (weightless model: tiny.en encoder, one decode step, empty text)', () => {
   let asr: Asr;
   let clips: Clip[];
   let metrics: Registry;

@@ -5,6 +5,8 @@ export interface Recognition {
   language: string;
   processingMs: number;
   queueMs: number;
+  /** tokens the decoder produced (providers that report it) */
+  decodedTokens?: number;
 }
 
 export interface RecognizeOptions {

@@ -233,6 +233,11 @@ function toResult(r: Recognition, final: boolean, samples: number): AsrResult {
     confidence: r.confidence,
     language: r.language,
     final,
-    timings: { audioMs: samplesToMs(samples), processingMs: r.processingMs, queueMs: r.queueMs },
+    timings: {
+      audioMs: samplesToMs(samples),
+      processingMs: r.processingMs,
+      queueMs: r.queueMs,
+      ...(r.decodedTokens === undefined ? {} : { decodedTokens: r.decodedTokens }),
+    },
   };
 }

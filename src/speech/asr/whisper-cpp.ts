@@ -59,6 +59,15 @@ export function audioCtxFor(audioMs: number, floor: number): number {
   return Math.min(FULL_AUDIO_CTX, Math.max(floor, Math.ceil(audioMs / 20) + 32));
 }
 
+/**
+ * whisper.cpp's `max_tokens` for an utterance: `perSecond` tokens per second of audio, at least 1; 0 = no cap.
+ * whisper.cpp stops once the step index reaches max_tokens, so it samples max_tokens + 1 tokens: the text tokens
+ * plus the end-of-text step a trained model takes.
+ */
+export function maxTokensFor(audioMs: number, perSecond: number): number {
+  return perSecond > 0 ? Math.max(1, Math.round((perSecond * audioMs) / 1000)) : 0;
+}
+
 function loadAddon(): SmartWhisper {
   try {
     return require('smart-whisper') as SmartWhisper;
@@ -192,6 +201,8 @@ export class WhisperCppEngine implements AsrEngine {
       format: 'detail',
     };
     if (prompt) params.initial_prompt = prompt;
+    const maxTokens = maxTokensFor(audioMs, this.cfg.maxTokensPerSecond);
+    if (maxTokens > 0) params.max_tokens = maxTokens;
     const job = this.queue.run(
       async () => {
         const started = performance.now();
@@ -209,6 +220,7 @@ export class WhisperCppEngine implements AsrEngine {
         ...recognitionFrom(result.segments, this.cfg.language),
         processingMs: Math.round(result.processingMs),
         queueMs: Math.round(queueMs),
+        decodedTokens: result.segments.reduce((n, s) => n + (s.tokens?.length ?? 0), 0),
       };
     } finally {
       this.inFlight.delete(job);

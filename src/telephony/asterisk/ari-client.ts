@@ -49,7 +49,6 @@ export interface CreateChannelParams {
   endpoint: string;
   channelId: string;
   otherChannelId?: string;
-  callerId?: string;
   /** channel variables, e.g. PJSIP_HEADER(add,X-Voicebot-Call-Id) */
   variables?: Record<string, string>;
 }
@@ -202,14 +201,17 @@ export class AriClient {
         app: this.#opts.app,
         channelId: p.channelId,
         otherChannelId: p.otherChannelId,
-        callerId: p.callerId,
       },
       body: p.variables ? { variables: p.variables } : undefined,
       signal,
     });
   }
-  async dial(channelId: string, timeoutSec: number, signal?: AbortSignal): Promise<void> {
-    await this.request('POST', `/channels/${enc(channelId)}/dial`, { query: { timeout: timeoutSec }, signal });
+  /** `caller`: a channel whose caller id becomes the callee's connected line (what the far end's phone shows). */
+  async dial(channelId: string, timeoutSec: number, caller?: string, signal?: AbortSignal): Promise<void> {
+    await this.request('POST', `/channels/${enc(channelId)}/dial`, {
+      query: { timeout: timeoutSec, caller },
+      signal,
+    });
   }
   recordBridge(bridgeId: string, p: RecordParams, signal?: AbortSignal): Promise<AriLiveRecording> {
     return this.#typed(ariLiveRecording, 'POST', `/bridges/${enc(bridgeId)}/record`, {

@@ -56,12 +56,15 @@ export const channelDestroyed = z.looseObject({
   channel: ariChannel,
   cause: z.number().optional(),
   cause_txt: z.string().optional(),
+  /** the SIP code behind the cause (Asterisk 20+) */
+  tech_cause: z.number().optional(),
 });
 export const channelHangupRequest = z.looseObject({
   type: z.literal('ChannelHangupRequest'),
   ...base,
   channel: ariChannel,
   cause: z.number().optional(),
+  tech_cause: z.number().optional(),
   soft: z.boolean().optional(),
 });
 export const channelDtmfReceived = z.looseObject({

@@ -18,7 +18,8 @@ import type { AsteriskContext } from './context.js';
 import { asteriskMetrics } from './metrics.js';
 import { RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
-import { dialOutcome, dialString, sipHeaderVariables } from './transfer.js';
+import { dialAndWait } from './dial.js';
+import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
 import { VoicebotError } from '../../core/errors.js';
 
@@ -256,51 +257,44 @@ export class AsteriskBackend implements TelephonyBackend {
     const channelId = `vb-out-${randomUUID()}`;
     const endpoint = dialString(target, config.dialTemplates);
     const callerId = options.callerId ?? config.outboundCallerId;
-    let decided: (r: { outcome: TransferOutcome; detail: string }) => void = () => {};
-    const outcome = new Promise<{ outcome: TransferOutcome; detail: string }>((resolve) => (decided = resolve));
-    router.claim(channelId, (ev) => {
-      if (ev.type === 'Dial') {
-        const o = dialOutcome(ev.dialstatus);
-        if (o) decided({ outcome: o, detail: ev.dialstatus });
-      } else if (ev.type === 'ChannelDestroyed' || ev.type === 'StasisEnd')
-        decided({ outcome: 'failed', detail: 'channel ended' });
-    });
-    const timer = this.ctx.clock.setTimeout(
-      () => decided({ outcome: 'no-answer', detail: 'timeout' }),
-      target.timeoutSec * 1000 + 5000,
-    );
-    const onAbort = () => decided({ outcome: 'failed', detail: 'aborted' });
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    let channel: AriChannel | null = null;
-    let result: { outcome: TransferOutcome; detail: string };
-    try {
-      channel = await client.createChannel(
-        {
-          endpoint,
-          channelId,
-          ...(callerId ? { callerId } : {}),
-          ...(options.headers ? { variables: sipHeaderVariables(options.headers) } : {}),
+    const signal = options.signal ?? new AbortController().signal;
+    const result = await dialAndWait(
+      {
+        client,
+        router,
+        clock: this.ctx.clock,
+        stasisTimeoutMs: config.stasisTimeoutMs,
+        watch: (id, listener) => {
+          router.claim(id, listener);
+          return () => router.release(id);
         },
-        options.signal,
-      );
-      await client.dial(channelId, target.timeoutSec, options.signal);
-      result = await outcome;
-    } catch (err) {
-      result = { outcome: 'failed', detail: errText(err) };
-    } finally {
-      this.ctx.clock.clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      router.release(channelId);
-    }
-    if (result.outcome !== 'answered' || !channel) {
+      },
+      {
+        channelId,
+        endpoint,
+        timeoutSec: target.timeoutSec,
+        variables: { ...(options.headers ? sipHeaderVariables(options.headers) : {}), ...outboundCallerId(callerId) },
+      },
+      signal,
+    );
+    if (result.outcome !== 'answered' || !result.channel) {
+      this.ctx.metrics.calls.inc({ direction: 'outbound', result: result.outcome });
       await client.hangup(channelId).catch(() => undefined);
       throw new OriginateError(result.outcome, result.detail);
     }
-    const call = new AsteriskCall(this.ctx, channel, 'outbound', { from: callerId ?? '', to: target.address });
+    const call = new AsteriskCall(this.ctx, result.channel, 'outbound', { from: callerId ?? '', to: target.address });
     router.markStarted(channelId);
     this.#track(call, () => call.setup({ answer: false }));
     return call.id;
   }
+}
+
+/**
+ * Caller id for an outbound call: channels/create has no callerId parameter (FACTS §1b). chan_pjsip builds the
+ * INVITE's From and P-Asserted-Identity from the channel's connected line, so that is what we set.
+ */
+function outboundCallerId(callerId: string | undefined): Record<string, string> {
+  return callerId ? { 'CONNECTEDLINE(num)': callerId, 'CALLERID(num)': callerId } : {};
 }
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {

@@ -6,7 +6,7 @@ export type TurnText =
   | { mode: 'asr' }
   /** skip recognition: the given text is the caller's turn (simulate --text) */
   | { mode: 'inject'; text: string }
-  /** run the real recogniser (timed), then hand the dialog the reference text instead (bench on a stub model) */
+  /** run the real recogniser (timed), then hand the dialog the reference text instead (bench on a model that recognises no words) */
   | { mode: 'substitute'; text: string };
 
 export interface TurnAsrResult {

@@ -3,7 +3,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bridgeJson, channelJson, type EmuBridge, type EmuChannel, type EndpointBehaviour } from './model.js';
+import {
+  bridgeJson,
+  CAUSE_TXT,
+  channelJson,
+  type EmuBridge,
+  type EmuChannel,
+  type EndpointBehaviour,
+  type InviteIdentity,
+} from './model.js';
 import { Party } from './party.js';
 import { UnicastRtpEndpoint } from './unicast-rtp.js';
 import { ulawDecode, writePcmWav } from './wire.js';
@@ -50,6 +58,8 @@ interface EmulatorEvents {
   /** a dialled channel (agent or outbound callee) was created */
   party: [party: Party, endpoint: string];
   request: [req: LoggedRequest];
+  /** every ARI event the emulator publishes (delivered or lost) */
+  event: [ev: Record<string, unknown>];
 }
 
 class HttpError extends Error {
@@ -207,6 +217,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   #emit(app: string, event: Record<string, unknown>): void {
+    this.emit('event', event);
     const text = JSON.stringify({
       ...event,
       timestamp: new Date().toISOString(),
@@ -303,19 +314,27 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     ch.bridgeId = null;
   }
 
-  #hangup(ch: EmuChannel, by: 'remote' | 'app' | 'dial'): void {
+  /**
+   * A channel goes away. `remote`: the caller's own BYE (no useful cause on that leg); `app`: DELETE from the app
+   * (16); `far-end`: a dialled leg ended by the far end or the dial timeout, with the Q.850 cause and SIP code
+   * chan_pjsip derives (FACTS §1b): ChannelHangupRequest{cause, tech_cause}, StasisEnd, ChannelDestroyed{cause}.
+   */
+  #hangup(ch: EmuChannel, by: 'remote' | 'app' | 'far-end', cause?: { cause: number; sip?: number }): void {
     if (!this.channels.has(ch.id)) return;
     if (ch.dialTimer) clearTimeout(ch.dialTimer);
     this.#removeFromBridge(ch);
-    if (by === 'remote') this.#emit(ch.app, { type: 'ChannelHangupRequest', channel: channelJson(ch) });
+    const code = by === 'remote' ? 0 : by === 'app' ? 16 : (cause?.cause ?? 16);
+    const tech = cause?.sip ? { tech_cause: cause.sip } : {};
+    if (by !== 'app')
+      this.#emit(ch.app, { type: 'ChannelHangupRequest', cause: code, ...tech, channel: channelJson(ch) });
     this.channels.delete(ch.id);
     ch.state = 'Down';
     if (ch.inStasis) this.#emit(ch.app, { type: 'StasisEnd', channel: channelJson(ch) });
-    // a caller's own hangup carries no useful cause on this leg
     this.#emit(ch.app, {
       type: 'ChannelDestroyed',
-      cause: by === 'remote' ? 0 : 16,
-      cause_txt: by === 'remote' ? 'Unknown' : 'Normal Clearing',
+      cause: code,
+      cause_txt: CAUSE_TXT[code] ?? 'Unknown',
+      ...tech,
       channel: channelJson(ch),
     });
     ch.media?.close();
@@ -438,7 +457,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       return undefined;
     }
     if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/dial$/))) {
-      this.#dial(this.#channel(dec(r[1]!)), Number(q.get('timeout') ?? 30));
+      this.#dial(this.#channel(dec(r[1]!)), Number(q.get('timeout') ?? 0), q.get('caller'));
       return undefined;
     }
     if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/play$/)))
@@ -560,38 +579,69 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       });
   }
 
+  /**
+   * channels/create as res/ari/resource_channels.c has it: no callerId parameter (unknown query parameters are
+   * ignored); caller id only through `variables` (CONNECTEDLINE(...)/CALLERID(...)) or a later dial?caller=. An
+   * endpoint that cannot be reached fails the allocation itself (500).
+   */
   #create(q: URLSearchParams, body: unknown, need: (n: string) => string): unknown {
     const endpoint = need('endpoint');
     const app = need('app');
     const id = q.get('channelId') ?? randomUUID();
     const vars = (body && typeof body === 'object' && 'variables' in body ? body.variables : undefined) as
       Record<string, string> | undefined;
+    if (this.#behaviour(endpoint).answer === 'unavailable') throw new HttpError(500, 'Allocation failed');
     const ch = this.#newChannel(id, 'dialed', `${endpoint}-${String(this.#nextId++).padStart(8, '0')}`, app);
     ch.endpoint = endpoint;
     ch.variables = vars ?? {};
-    ch.caller = { name: '', number: q.get('callerId') ?? '' };
+    for (const [name, value] of Object.entries(ch.variables)) {
+      const fn = /^(CONNECTEDLINE|CALLERID)\((num|name)\)$/.exec(name);
+      if (!fn) continue;
+      const party = fn[1] === 'CONNECTEDLINE' ? ch.connected : ch.caller;
+      party[fn[2] === 'num' ? 'number' : 'name'] = value;
+    }
     const party = this.#attachParty(ch, /agent/i.test(endpoint) ? 'agent' : 'callee');
     this.#enterStasisLater(ch);
     this.emit('party', party, endpoint);
     return channelJson(ch);
   }
 
-  #dial(ch: EmuChannel, timeoutSec: number): void {
-    if (ch.kind !== 'dialed') throw new HttpError(409, 'Channel is not dialable');
-    const behaviour = this.#opts.endpoints[ch.endpoint ?? ''] ?? { answer: 'answer', ringMs: 50 };
+  #behaviour(endpoint: string): EndpointBehaviour {
+    return this.#opts.endpoints[endpoint] ?? { answer: 'answer', ringMs: 50 };
+  }
+
+  /**
+   * channels/{id}/dial: 409 until the channel is in Stasis (create returns before that), 409 unless Down. With
+   * `caller`, the caller's caller id becomes the callee's connected line, which chan_pjsip puts in the INVITE's
+   * From and P-Asserted-Identity; without one the far end sees Anonymous. One Dial with an empty status, RINGING,
+   * then ANSWER, or a hangup with a cause (busy, no answer, rejected); the dial timeout hangs up with cause 19 and
+   * no Dial event.
+   */
+  #dial(ch: EmuChannel, timeoutSec: number, callerId: string | null): void {
+    if (ch.kind !== 'dialed') throw new HttpError(409, "Channel is not in the 'Down' state");
+    if (!ch.inStasis) throw new HttpError(409, 'Channel not in Stasis application');
+    if (ch.state !== 'Down') throw new HttpError(409, "Channel is not in the 'Down' state");
+    const caller = callerId ? this.channels.get(callerId) : undefined;
+    if (caller) ch.connected = { ...caller.caller };
+    ch.invite = inviteIdentity(ch.connected);
+    if (ch.party) ch.party.invite = ch.invite;
+    const behaviour = this.#behaviour(ch.endpoint ?? '');
     const dialEvent = (status: string) =>
       this.#emit(ch.app, { type: 'Dial', dialstatus: status, dialstring: ch.endpoint, peer: channelJson(ch) });
     dialEvent('');
     ch.state = 'Ringing';
     this.#emit(ch.app, { type: 'ChannelStateChange', channel: channelJson(ch) });
     dialEvent('RINGING');
-    // noanswer ends at the dial timeout (or earlier when ringMs says so, to keep tests fast)
-    const ringMs =
-      behaviour.answer === 'noanswer'
-        ? Math.min(timeoutSec * 1000, behaviour.ringMs ?? Infinity)
-        : (behaviour.ringMs ?? 50);
-    ch.dialTimer = this.#later(ringMs, () => {
+    const timeoutMs = timeoutSec > 0 ? timeoutSec * 1000 : Infinity;
+    const ringMs = behaviour.ringMs ?? 50;
+    if (behaviour.answer === 'noanswer' && !(ringMs < timeoutMs)) {
+      // rings until the ARI dial timeout: Asterisk hangs the leg up, no Dial event
+      ch.dialTimer = this.#later(timeoutMs, () => this.#hangup(ch, 'far-end', { cause: 19 }));
+      return;
+    }
+    ch.dialTimer = this.#later(Math.min(ringMs, timeoutMs), () => {
       if (!this.channels.has(ch.id)) return;
+      if (ringMs >= timeoutMs) return this.#hangup(ch, 'far-end', { cause: 19 });
       switch (behaviour.answer) {
         case 'answer':
           ch.state = 'Up';
@@ -599,14 +649,12 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
           dialEvent('ANSWER');
           return;
         case 'busy':
-          dialEvent('BUSY');
-          return this.#hangup(ch, 'dial');
+          return this.#hangup(ch, 'far-end', { cause: 17, sip: 486 });
         case 'noanswer':
-          dialEvent('NOANSWER');
-          return this.#hangup(ch, 'dial');
+          return this.#hangup(ch, 'far-end', { cause: 19, sip: 480 });
+        case 'rejected':
         case 'unavailable':
-          dialEvent('CHANUNAVAIL');
-          return this.#hangup(ch, 'dial');
+          return this.#hangup(ch, 'far-end', { cause: 21, sip: 603 });
       }
     });
   }
@@ -628,6 +676,13 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     });
     return { id, media_uri: q.get('media'), target_uri: `channel:${ch.id}`, state: 'queued' };
   }
+}
+
+/** What chan_pjsip puts in the INVITE for a connected line (res_pjsip_caller_id.c, send_pai=yes). */
+function inviteIdentity(connected: { name: string; number: string }): InviteIdentity {
+  if (!connected.number) return { from: '"Anonymous" <sip:anonymous@anonymous.invalid>', pai: null };
+  const id = `${connected.name ? `"${connected.name}" ` : ''}<sip:${connected.number}@asterisk>`;
+  return { from: id, pai: id };
 }
 
 function dec(s: string): string {

@@ -15,7 +15,11 @@
  * channel in the app (UnicastRTP, originated); strict RTP (a new source is learned after 4 packets, earlier ones
  * dropped); no audio to the caller until the app sends; slin16 sends PT 118 but drops audio sent back; /play takes
  * the channel out of its bridge; events lost while no websocket is connected; 603 when no app is connected; a
- * caller hangup gives ChannelHangupRequest/StasisEnd/ChannelDestroyed without a useful cause.
+ * caller hangup gives ChannelHangupRequest/StasisEnd/ChannelDestroyed without a useful cause. Dialling (FACTS §1b):
+ * busy / no answer / rejected are hangups with a cause and SIP tech_cause (never Dial BUSY/NOANSWER), the ARI dial
+ * timeout hangs up with cause 19, an unreachable endpoint fails channels/create with 500; channels/create ignores
+ * callerId (the far end sees Anonymous unless dial?caller= or CONNECTEDLINE(...) set the connected line:
+ * `party.invite`); /dial before the channel's StasisStart answers 409.
  */
 import { AriEmulator, type AriEmulatorOptions } from './emulator.js';
 

@@ -25,6 +25,8 @@ export interface EmuChannel {
   endpoint?: string;
   variables?: Record<string, string>;
   dialTimer?: NodeJS.Timeout;
+  /** the INVITE a dialled channel sent (caller id as the far end saw it) */
+  invite?: InviteIdentity;
 }
 
 export interface EmuRecording {
@@ -43,11 +45,37 @@ export interface EmuBridge {
 }
 
 export interface EndpointBehaviour {
-  /** what the far end does when dialled */
-  answer: 'answer' | 'busy' | 'noanswer' | 'unavailable';
+  /**
+   * What the far end does when dialled, as a real PJSIP endpoint shows it (FACTS §1b): `busy` answers 486 (a hangup
+   * with cause 17), `noanswer` rings until the ARI dial timeout (cause 19, no Dial event) or, with a ringMs shorter
+   * than it, gives up with 480 (cause 19), `rejected` answers 603 (cause 21), `unavailable` cannot be reached at all
+   * (no contact: channels/create answers 500 Allocation failed). Never a Dial BUSY/NOANSWER.
+   */
+  answer: 'answer' | 'busy' | 'noanswer' | 'rejected' | 'unavailable';
   /** ring time before answering/busy (ms) */
   ringMs?: number;
 }
+
+/** The SIP INVITE the far end of a dialled channel received, as far as caller id goes (res_pjsip_caller_id.c). */
+export interface InviteIdentity {
+  /** From header */
+  from: string;
+  /** P-Asserted-Identity (send_pai=yes on the endpoint, as asterisk-config/ sets it); null when not presentable */
+  pai: string | null;
+}
+
+/** Q.850 cause texts as ChannelDestroyed carries them (main/causes.c). */
+export const CAUSE_TXT: Record<number, string> = {
+  0: 'Unknown',
+  1: 'Unallocated (unassigned) number',
+  3: 'No route to destination',
+  16: 'Normal Clearing',
+  17: 'User busy',
+  18: 'No user responding',
+  19: 'User alerting, no answer',
+  21: 'Call Rejected',
+  34: 'Circuit/channel congestion',
+};
 
 export function channelJson(ch: EmuChannel): Record<string, unknown> {
   return {

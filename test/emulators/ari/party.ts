@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { InviteIdentity } from './model.js';
 import { readPcmWav, to8k, ulawDecode, ulawEncode } from './wire.js';
 
 export const FRAME_SAMPLES = 160;
@@ -33,6 +34,8 @@ export class Party extends EventEmitter<PartyEvents> {
   /** μ-law bytes exactly as received (bit-exactness checks) */
   readonly receivedUlaw: Buffer[] = [];
   mohStarted = 0;
+  /** a dialled party: the caller id its phone showed (the INVITE's From / P-Asserted-Identity) */
+  invite: InviteIdentity | null = null;
   #ended: string | null = null;
   /** a send in progress pauses the idle silence stream */
   #sending = 0;
