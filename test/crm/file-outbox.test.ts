@@ -113,13 +113,18 @@ describe('FileOutbox', () => {
     const { box: b } = await open(sink, { clock });
     b.start();
     await b.enqueue(jobFor('s', 'end', makeRecord()));
-    await waitFor(async () => (await b.list())[0]?.lastError === '429 slow down', 3000, 'first attempt failed');
+    // the failed attempt is journalled, then the outbox arms its retry timer next to the control poll's
+    await waitFor(
+      async () => (await b.list())[0]?.lastError === '429 slow down' && clock.pending === 2,
+      3000,
+      'first attempt failed and its retry armed',
+    );
     const [waiting] = await b.list();
     // Retry-After 60 s plus under 10 ms of jitter (baseDelayMs 10), counted from the fake clock's now
     expect(waiting!.nextAt! - clock.now()).toBeGreaterThanOrEqual(60_000);
     expect(waiting!.nextAt! - clock.now()).toBeLessThan(60_010);
     clock.advance(59_999); // timers due by now fire inside advance(): the retry's is not among them
-    expect(clock.pending).toBe(2); // the retry and the control poll, both still armed
+    expect(clock.pending).toBe(2); // the retry and the control poll, both still armed: no retry yet
     expect(sink.calls).toEqual(['s-call-1-end#1']);
     clock.advance(20);
     await b.drained(AbortSignal.timeout(3000));
