@@ -252,8 +252,17 @@ export class JambonzBackend implements TelephonyBackend {
     }
   }
 
-  /** call-status webhook or WS API call:status. */
-  callStatus(callSid: string, status: string): void {
+  /**
+   * call-status webhook or WS API call:status. jambonz reports the dialled agent's leg to the caller's status hook
+   * too (WS API: on the caller's socket, with the caller's call_sid at the top): a report with a parent_call_sid is
+   * about the agent, and an agent's busy/no-answer/failed must never end the caller's call.
+   */
+  callStatus(report: { callSid: string; status: string; parentCallSid?: string | undefined }): void {
+    const { callSid, status, parentCallSid } = report;
+    if (parentCallSid !== undefined && parentCallSid !== callSid) {
+      this.logger.debug({ callSid: parentCallSid, agentCallSid: callSid, status }, 'jambonz agent leg status');
+      return;
+    }
     if (!ENDED_STATUSES.has(status)) return;
     this.#calls.get(callSid)?.remoteEnded(`jambonz:${status}`);
     const timer = this.#tombstones.get(callSid);
@@ -292,7 +301,11 @@ function dialStatusOutcome(status: string): TransferOutcome {
       return 'answered';
     case 'busy':
       return 'busy';
+    // On a ring timeout jambonz reports the last provisional status, not no-answer (lib/tasks/dial.js).
     case 'no-answer':
+    case 'trying':
+    case 'ringing':
+    case 'early-media':
       return 'no-answer';
     default:
       return 'failed';

@@ -13,6 +13,13 @@ export const callPayloadSchema = z.looseObject({
 });
 export type CallPayload = z.infer<typeof callPayloadSchema>;
 
+/** `data` of a WS API call:status: the leg it is about (the caller's, or a dialled agent's with its parent). */
+export const callStatusDataSchema = z.looseObject({
+  call_sid: z.string().min(1).optional(),
+  parent_call_sid: z.string().min(1).optional(),
+  call_status: z.string().min(1),
+});
+
 /** Payload of the dial verb's actionHook (the code sends dial_call_status; the docs say dial_status). */
 export const dialOutcomeSchema = z.looseObject({
   call_sid: z.string().min(1),

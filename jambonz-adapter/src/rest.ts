@@ -15,6 +15,19 @@ export class JambonzRestError extends VoicebotError {
   }
 }
 
+/**
+ * jambonz-api-server answers 400 to a create-call that names call_hook instead of an application unless all five
+ * speech settings are present (accounts.js validateCreateCall). The bot does its own speech, so jambonz never uses
+ * them: any valid vendor names do.
+ */
+export const CALL_HOOK_SPEECH_SETTINGS = {
+  speech_synthesis_vendor: 'google',
+  speech_synthesis_language: 'en-US',
+  speech_synthesis_voice: 'en-US-Standard-C',
+  speech_recognizer_vendor: 'google',
+  speech_recognizer_language: 'en-US',
+} as const;
+
 export interface CreateCallOptions {
   fetch: typeof fetch;
   callerId?: string | undefined;
@@ -43,6 +56,7 @@ export async function createCall(
       ? {
           call_hook: { url: `${opts.callHookUrl}/call`, method: 'POST' },
           call_status_hook: { url: `${opts.callHookUrl}/status`, method: 'POST' },
+          ...CALL_HOOK_SPEECH_SETTINGS,
         }
       : null;
   if (!app) throw new JambonzRestError('outbound calls need telephony.jambonz.applicationSid or publicUrl');

@@ -78,7 +78,13 @@ export async function registerJambonz(web: FastifyInstance, deps: JambonzRouteDe
       scope.post('/status', { preHandler: verify }, async (req, reply) => {
         const payload = payloadOf(req, reply);
         if (!payload) return reply;
-        if (payload.call_status) backend.callStatus(payload.call_sid, payload.call_status);
+        if (payload.call_status) {
+          backend.callStatus({
+            callSid: payload.call_sid,
+            status: payload.call_status,
+            parentCallSid: payload.parent_call_sid,
+          });
+        }
         return reply.code(204).send();
       });
 

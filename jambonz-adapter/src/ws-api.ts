@@ -1,6 +1,13 @@
 import type { RawData, WebSocket } from 'ws';
 import type { JambonzBackend, UrlBase } from './backend.js';
-import { callPayloadSchema, parseJson, sendJson, wsApiMessageSchema, type WsApiMessage } from './messages.js';
+import {
+  callPayloadSchema,
+  callStatusDataSchema,
+  parseJson,
+  sendJson,
+  wsApiMessageSchema,
+  type WsApiMessage,
+} from './messages.js';
 import type { JambonzVerb } from './verbs.js';
 
 export const WS_API_SUBPROTOCOL = 'ws.jambonz.org';
@@ -59,8 +66,11 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
         return ack(msg, backend.hook(msg.hook, payload.data, base));
       }
       case 'call:status': {
-        const status = (msg.data as { call_status?: unknown } | undefined)?.call_status;
-        if (sid && typeof status === 'string') backend.callStatus(sid, status);
+        // The top-level call_sid is the session's (the caller's); data says which leg the status is about.
+        const data = callStatusDataSchema.safeParse(msg.data);
+        if (!sid || !data.success) return malformed('ws_api_bad_status');
+        const { call_sid: about = sid, parent_call_sid: parent, call_status: status } = data.data;
+        backend.callStatus({ callSid: about, status, parentCallSid: parent ?? (about === sid ? undefined : sid) });
         return;
       }
       default:

@@ -45,12 +45,13 @@ describe.each(['webhook', 'ws'] as const)('escalation by dial (%s mode)', (mode)
     expect(c.dialAttempts[0]!.headers).toEqual(headers);
     expect(c.dialAttempts[0]!.timeout).toBe(20);
     expect(c.verbErrors).toEqual([]);
-    // After the agent leg completes jambonz gets a hangup; the bot let go when it was bridged.
-    await leg.hangup('bot done');
-    expect(await c.done).toMatch(/hangup verb|app hung up/);
     // jambonz's view too: the confirm hook bridged the agent (a hangup there would have rejected them).
     expect(c.dialAttempts[0]!.outcome).toBe('answered');
+    await waitFor(() => c.bridged, 2000, 'bridged');
+    await leg.hangup('bot done');
     await waitFor(() => h.backend.stats().calls === 0, 2000, 'leg released');
+    await c.hangup();
+    expect(await c.done).toBe('caller hangup');
   });
 
   it.each(['busy', 'no-answer', 'failed'] as const)(
@@ -73,6 +74,83 @@ describe.each(['webhook', 'ws'] as const)('escalation by dial (%s mode)', (mode)
       expect(leg.ended).toBe(false);
     },
   );
+
+  it.each(['busy', 'failed', 'no-answer'] as const)(
+    "%s reported for the agent leg (call:status with the agent's sid) leaves the caller with the bot",
+    async (outcome) => {
+      const { c, leg } = await call(outcome);
+      const result = await leg.transfer(request('sip', 'sip:agent@pbx'), AbortSignal.timeout(5000));
+      expect(result.outcome).toBe(outcome);
+      // jambonz reported the agent leg's final status to the caller's status hook / socket …
+      const agent = c.dialAttempts[0]!.childSid;
+      await waitFor(() => c.childStatusSent.some((s) => s.status === outcome), 2000, 'agent status');
+      expect(c.childStatusSent.every((s) => s.callSid === agent)).toBe(true);
+      // … and the caller is still on the call, talking to the bot.
+      await waitFor(() => c.listens === 2 && leg.hasAudio, 3000, 'second listen');
+      expect(leg.ended).toBe(false);
+      expect(c.ended).toBeNull();
+      expect(h.backend.stats().calls).toBe(1);
+    },
+  );
+
+  it.each(['ringing', 'early-media', 'trying'] as const)(
+    'a ring timeout reported as %s (the last provisional status) is no-answer',
+    async (last) => {
+      h = await startHarness();
+      const emu = await h.emulator({ mode, dial: () => 'no-answer', ringTimeoutStatus: last });
+      const { call: c, leg } = await h.callIn(emu, { from: '+15551230001', to: '+15550000' });
+      const result = await leg.transfer(request('sip', 'sip:agent@pbx'), AbortSignal.timeout(5000));
+      expect(c.dialAttempts[0]!.actionStatus).toBe(last);
+      expect(result.outcome).toBe('no-answer');
+      await waitFor(() => c.listens === 2 && leg.hasAudio, 3000, 'second listen');
+    },
+  );
+
+  describe('the bridged phase (the dial actionHook comes when the dial ends)', () => {
+    async function bridged() {
+      const { c, leg } = await call('answered');
+      const result = await leg.transfer(request('sip', 'sip:agent@pbx'), AbortSignal.timeout(5000));
+      expect(result.outcome).toBe('answered');
+      // The call core lets go of a transferred call; the backend releases the leg.
+      await leg.hangup('bot-finished');
+      await waitFor(() => h.backend.stats().calls === 0 && c.bridged, 2000, 'leg released, caller bridged');
+      expect(c.dialAttempts[0]!.actionStatus).toBeUndefined();
+      return { c, leg };
+    }
+
+    it('a long hand-off costs the bot nothing: no leg, audio socket, pacer, timer or handler while bridged', async () => {
+      const { c, leg } = await bridged();
+      expect(h.backend.stats()).toMatchObject({ calls: 0, audioSockets: 0, running: 0 });
+      expect(leg.held).toEqual({ audio: false, control: false, pacer: false, timers: 0, waiters: 0 });
+      // No media reaches the bot while caller and agent talk: the only listen was the one before the dial.
+      expect(c.audioOpen).toBe(false);
+      expect(c.listens).toBe(1);
+      expect(h.backend.stats().controlSockets).toBe(mode === 'ws' ? 1 : 0);
+      c.agentHangup();
+      expect(await c.done).toBe('hangup verb');
+    });
+
+    it('the caller hangs up while bridged: the call ends cleanly and the late actionHook is harmless', async () => {
+      const { c } = await bridged();
+      await c.hangup();
+      expect(await c.done).toBe('caller hangup');
+      expect(c.dialAttempts[0]!.actionStatus).toBe('completed');
+      expect(c.childStatusSent.map((s) => s.status)).toEqual(['trying', 'ringing', 'in-progress', 'completed']);
+      await waitFor(() => h.backend.stats().controlSockets === 0, 2000, 'WS API socket closed');
+      expect(h.backend.stats()).toMatchObject({ calls: 0, audioSockets: 0, running: 0 });
+      expect(c.hookErrors).toEqual([]);
+    });
+
+    it('the agent hangs up first: the dial ends with completed and the caller is hung up', async () => {
+      const { c } = await bridged();
+      c.agentHangup();
+      expect(await c.done).toBe('hangup verb');
+      expect(c.dialAttempts[0]!.actionStatus).toBe('completed');
+      expect(c.listens).toBe(1);
+      expect(c.verbErrors).toEqual([]);
+      expect(h.backend.stats()).toMatchObject({ calls: 0, audioSockets: 0, running: 0 });
+    });
+  });
 
   it('an Asterisk endpoint target fails clearly without touching the call', async () => {
     const { c, leg } = await call('answered');

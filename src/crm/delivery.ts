@@ -3,7 +3,7 @@ import type { CallEventBus } from '../core/call-events.js';
 import { counter, gauge, histogram } from '../core/metrics.js';
 import type { Logger } from '../log/logger.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import { DeliveryError, statusLabel } from './errors.js';
+import { DeliveryError, DeliveryMismatchError, statusLabel } from './errors.js';
 import type { DeliveryJob, DeliveryResult, SinkState, TicketSink } from './sink.js';
 import { deadline } from '../core/deadline.js';
 import { isRetryable } from '../core/errors.js';
@@ -27,6 +27,18 @@ export function crmMetrics(registry: Registry) {
       'result',
       'status',
     ]),
+    mismatches: counter(
+      registry,
+      'voicebot_crm_delivery_mismatches_total',
+      'CRM delivery attempts failed because the answer was about another record than the one asked for',
+      ['sink'],
+    ),
+    anomalies: counter(
+      registry,
+      'voicebot_crm_lookup_anomalies_total',
+      'CRM lookups that returned unrelated records or several exact matches',
+      ['sink', 'kind'],
+    ),
     dead: counter(registry, 'voicebot_crm_dead_letters_total', 'CRM jobs moved to the dead-letter list', ['sink']),
     depth: gauge(registry, 'voicebot_crm_outbox_depth', 'CRM jobs waiting for delivery (not dead)'),
     deadDepth: gauge(registry, 'voicebot_crm_outbox_dead', 'CRM jobs on the dead-letter list'),
@@ -80,7 +92,8 @@ export class Deliverer {
     const signal = limit.signal;
     const started = performance.now();
     try {
-      const result = await sink.deliver(job, { attempt, signal, state, logger: log });
+      const anomaly = (kind: string) => this.metrics.anomalies.inc({ sink: job.sink, kind });
+      const result = await sink.deliver(job, { attempt, signal, state, logger: log, anomaly });
       const seconds = (performance.now() - started) / 1000;
       this.metrics.seconds.observe({ sink: job.sink }, seconds);
       this.metrics.results.inc({ sink: job.sink, result: 'success', status: 'ok' });
@@ -99,6 +112,7 @@ export class Deliverer {
       this.metrics.seconds.observe({ sink: job.sink }, (performance.now() - started) / 1000);
       const status = closing.aborted ? 'shutdown' : statusLabel(err);
       this.metrics.results.inc({ sink: job.sink, result: 'failure', status });
+      if (err instanceof DeliveryMismatchError) this.metrics.mismatches.inc({ sink: job.sink });
       const error = err instanceof Error ? err.message : String(err);
       const retryable = closing.aborted || isRetryable(err);
       if (retryable && (attempt < this.opts.maxAttempts || closing.aborted)) {

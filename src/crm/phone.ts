@@ -22,3 +22,16 @@ export function phoneForms(phone: string): string[] {
   }
   return [...forms].filter((f) => f.length > 0);
 }
+
+/**
+ * Whether a stored number is the caller's: the same digits, or the same national number with and without a country
+ * code (at least 10 digits in common). A shorter stored number (an extension, a local number) is someone else.
+ */
+export function samePhone(stored: string, caller: string): boolean {
+  const a = phoneDigits(stored);
+  const b = phoneDigits(caller);
+  if (a.length < 7 || b.length < 7) return false;
+  if (a === b) return true;
+  const [short, long] = a.length < b.length ? [a, b] : [b, a];
+  return short.length >= 10 && long.endsWith(short);
+}

@@ -25,6 +25,8 @@ export interface DeliveryContext {
   signal: AbortSignal;
   state: SinkState;
   logger: Logger;
+  /** Count a lookup anomaly (unrelated results, several exact matches) for this sink. */
+  anomaly(kind: 'unrelated_results' | 'several_exact'): void;
 }
 
 export interface DeliveryResult {

@@ -1,5 +1,6 @@
 /**
  * The delivering process of the CRM fault scenario (spawned with tsx, killed with SIGKILL mid-delivery).
+ * CRM=zendesk|hubspot picks the sink (CRM_URL / CRM_EMAIL / CRM_TOKEN / CRM_TIMEOUT_MS point it at the emulator).
  * MODE=enqueue submits COUNT calls' records, prints ENQUEUED, delivers; MODE=resume only delivers what is left.
  * Prints one JSON line {"drained":true,...} when the outbox is empty.
  */
@@ -8,6 +9,7 @@ import { CallEventBus } from '../../src/core/call-events.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { createCrm } from '../../src/crm/index.js';
 import { createLogger } from '../../src/log/logger.js';
+import { faultCallEscalated, faultCallId, faultCallPhone } from './fault-calls.js';
 import { makeRecord } from './helpers.js';
 
 const env = process.env;
@@ -16,13 +18,20 @@ const config = validate({
   log: { level: 'silent' },
   crm: {
     sinks: [
-      {
-        type: 'zendesk',
-        baseUrl: env.ZD_URL!,
-        email: env.ZD_EMAIL!,
-        apiToken: env.ZD_TOKEN!,
-        timeoutMs: Number(env.ZD_TIMEOUT_MS ?? 250),
-      },
+      env.CRM === 'hubspot'
+        ? {
+            type: 'hubspot',
+            baseUrl: env.CRM_URL!,
+            accessToken: env.CRM_TOKEN!,
+            timeoutMs: Number(env.CRM_TIMEOUT_MS ?? 250),
+          }
+        : {
+            type: 'zendesk',
+            baseUrl: env.CRM_URL!,
+            email: env.CRM_EMAIL!,
+            apiToken: env.CRM_TOKEN!,
+            timeoutMs: Number(env.CRM_TIMEOUT_MS ?? 250),
+          },
     ],
     outbox: {
       dir: env.OUTBOX_DIR!,
@@ -48,10 +57,12 @@ const crm = await createCrm(config, logger, createMetrics(false), events);
 
 if (env.MODE === 'enqueue') {
   const submitCall = async (i: number) => {
-    const callId = `fault-${String(i).padStart(4, '0')}`;
-    const phone = `+1555${String(1_000_000 + (i % 200)).slice(1)}`;
-    const escalated = i % 3 === 0;
-    const base = makeRecord({ callId, phone, intent: i % 2 === 0 ? 'billing_question' : 'opening_hours' });
+    const escalated = faultCallEscalated(i);
+    const base = makeRecord({
+      callId: faultCallId(i),
+      phone: faultCallPhone(i),
+      intent: i % 2 === 0 ? 'billing_question' : 'opening_hours',
+    });
     if (escalated) await crm.submit('escalation', base);
     await crm.submit('end', {
       ...base,

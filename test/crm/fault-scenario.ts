@@ -1,21 +1,59 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { startZendeskEmulator } from '../emulators/zendesk/server.js';
+import { samePhone } from '../../src/crm/phone.js';
+import { startHubspotEmulator, type HubspotEmulator } from '../emulators/hubspot/server.js';
+import { startZendeskEmulator, type ZendeskEmulator } from '../emulators/zendesk/server.js';
+import {
+  KNOWN_CALLERS,
+  faultCallId,
+  faultCallPhone,
+  knownCallerPhone,
+  markerCallId,
+  markerStep,
+  repeatedSteps,
+} from './fault-calls.js';
 import { tempDir, waitFor } from './helpers.js';
 
 export interface FaultCounts {
+  crm: 'zendesk' | 'hubspot';
   calls: number;
+  /** Zendesk tickets / HubSpot call engagements */
   tickets: number;
   lost: number;
   duplicated: number;
-  duplicateEndComments: number;
+  /** comments (Zendesk) or notes (HubSpot) whose call id is not the call of the ticket / engagement they are on */
+  foreignComments: number;
+  /** comments or notes checked for their call id (the foreign count compared this many) */
+  commentsChecked: number;
+  /** tickets or engagements whose requester / contact is not the caller */
+  misfiledCallers: number;
+  /** a step (escalation, end, recording) written twice on one ticket / engagement */
+  duplicateComments: number;
   missingEndComments: number;
+  /** HubSpot: contacts the bot made twice for one number */
+  duplicateContacts: number;
   deadLetters: number;
   requests: number;
   injectedFaults: number;
   killedAtTickets: number;
   seconds: number;
+}
+
+type Tally = Omit<
+  FaultCounts,
+  'crm' | 'calls' | 'deadLetters' | 'killedAtTickets' | 'seconds' | 'lost' | 'duplicated'
+> & {
+  perCall: Map<string, number>;
+};
+
+interface Target {
+  env: Record<string, string>;
+  /** tickets / engagements made so far (the kill waits for a fraction of them) */
+  made(): number;
+  active(): number;
+  tally(): Tally;
+  close(): Promise<void>;
 }
 
 const CHILD = join(import.meta.dirname, 'fault-child.ts');
@@ -41,47 +79,155 @@ function spawnChild(env: Record<string, string>): {
   return { child, lines, exited };
 }
 
+const faultsIn = (stats: Map<string, number>) => {
+  let requests = 0;
+  let injectedFaults = 0;
+  for (const [k, v] of stats) {
+    requests += v;
+    if (/ (429|500|503|slow|foreign)$/.test(k)) injectedFaults += v;
+  }
+  return { requests, injectedFaults };
+};
+
+const callIndex = (callId: string | undefined) => (callId?.startsWith('fault-') ? Number(callId.slice(6)) : -1);
+
 /**
- * 1000 calls' records against a Zendesk emulator failing `faultRate` of requests (429, 5xx, slow past the
- * client timeout), delivered by a child process that is SIGKILLed once `killAtFraction` of tickets exist,
- * then restarted. Counts tickets per call afterwards.
+ * Zendesk, hostile: lookups answer with unrelated tickets and users first, and some answers to writes are about
+ * another record ('foreign'), on top of 429 / 5xx / answers slower than the client timeout.
  */
-export async function runFaultScenario(
-  opts: { calls?: number; faultRate?: number; killAtFraction?: number; timeoutMs?: number } = {},
-): Promise<FaultCounts> {
-  const calls = opts.calls ?? 1000;
-  const started = performance.now();
-  const emu = await startZendeskEmulator({ seed: 42 });
-  for (let i = 0; i < 50; i++)
-    emu.addUser({
-      name: `Known ${i}`,
-      phone: `+1 (555) ${String(1_000_000 + i).slice(1, 4)}-${String(1_000_000 + i).slice(4)}`,
-    });
+async function zendeskTarget(faultRate: number, timeoutMs: number): Promise<Target> {
+  const emu: ZendeskEmulator = await startZendeskEmulator({ seed: 42, unrelatedResults: true });
+  for (let i = 0; i < KNOWN_CALLERS; i++) emu.addUser({ name: `Known ${i}`, phone: knownCallerPhone(i) });
   Object.assign(emu.faults, {
-    rate: opts.faultRate ?? 0.2,
-    mix: { 429: 1, 500: 1, 503: 1, timeout: 1 },
+    rate: faultRate,
+    mix: { 429: 1, 500: 1, 503: 1, timeout: 1, foreign: 1 },
     retryAfterSec: 1,
     slowMs: 400,
   });
-  const tmp = tempDir('voicebot-crm-fault-');
-  const env = {
-    ZD_URL: emu.url,
-    ZD_EMAIL: emu.email,
-    ZD_TOKEN: emu.token,
-    ZD_TIMEOUT_MS: String(opts.timeoutMs ?? 250),
-    OUTBOX_DIR: join(tmp.dir, 'outbox'),
-    COUNT: String(calls),
+  return {
+    env: {
+      CRM: 'zendesk',
+      CRM_URL: emu.url,
+      CRM_EMAIL: emu.email,
+      CRM_TOKEN: emu.token,
+      CRM_TIMEOUT_MS: String(timeoutMs),
+    },
+    made: () => emu.tickets.size,
+    active: () => emu.active,
+    tally() {
+      const t: Tally = {
+        tickets: emu.tickets.size,
+        perCall: new Map(),
+        foreignComments: 0,
+        commentsChecked: 0,
+        misfiledCallers: 0,
+        duplicateComments: 0,
+        missingEndComments: 0,
+        duplicateContacts: 0,
+        ...faultsIn(emu.stats),
+      };
+      for (const ticket of emu.tickets.values()) {
+        const callId = ticket.external_id?.replace(/^voicebot-/, '') ?? '';
+        t.perCall.set(callId, (t.perCall.get(callId) ?? 0) + 1);
+        for (const c of ticket.comments) {
+          t.commentsChecked++;
+          if (markerCallId(c.body) !== callId) t.foreignComments++;
+        }
+        const requester = ticket.requester_id === null ? undefined : emu.users.get(ticket.requester_id);
+        if (!requester || !samePhone(requester.phone ?? '', faultCallPhone(callIndex(callId)))) t.misfiledCallers++;
+        t.duplicateComments += repeatedSteps(ticket.comments.map((c) => c.body));
+        if (!ticket.comments.some((c) => markerStep(c.body) === `${callId}/end`)) t.missingEndComments++;
+      }
+      return t;
+    },
+    close: () => emu.close(),
   };
+}
+
+/** HubSpot: search lags writes by 2 s and answers with unrelated contacts first, on top of 429 / 5xx / slow answers. */
+async function hubspotTarget(faultRate: number, timeoutMs: number): Promise<Target> {
+  const hs: HubspotEmulator = await startHubspotEmulator({ seed: 42, searchLagMs: 2000, unrelatedResults: true });
+  for (let i = 0; i < KNOWN_CALLERS; i++) hs.addContact({ phone: knownCallerPhone(i), firstname: `Known ${i}` });
+  Object.assign(hs.faults, { rate: faultRate, mix: { 429: 1, 500: 1, 503: 1, timeout: 1 }, slowMs: 400 });
+  return {
+    env: { CRM: 'hubspot', CRM_URL: hs.url, CRM_TOKEN: hs.token, CRM_TIMEOUT_MS: String(timeoutMs) },
+    made: () => hs.byType('calls').length,
+    active: () => hs.active,
+    tally() {
+      const calls = hs.byType('calls');
+      const t: Tally = {
+        tickets: calls.length,
+        perCall: new Map(),
+        foreignComments: 0,
+        commentsChecked: 0,
+        misfiledCallers: 0,
+        duplicateComments: 0,
+        missingEndComments: 0,
+        duplicateContacts: 0,
+        ...faultsIn(hs.stats),
+      };
+      const callerOf = (o: { associations: Array<{ toId: string }> }, phone: string) =>
+        o.associations.length === 1 &&
+        samePhone(hs.objects.get(o.associations[0]!.toId)?.properties.phone ?? '', phone);
+      const notesByCall = new Map<string, string[]>();
+      for (const n of hs.byType('notes')) {
+        const body = n.properties.hs_note_body ?? '';
+        const callId = markerCallId(body) ?? '?';
+        t.commentsChecked++;
+        if (!n.properties.voicebot_key?.startsWith(`voicebot-${callId}/`)) t.foreignComments++;
+        if (!callerOf(n, faultCallPhone(callIndex(callId)))) t.misfiledCallers++;
+        notesByCall.set(callId, [...(notesByCall.get(callId) ?? []), body]);
+      }
+      for (const c of calls) {
+        const callId = c.properties.voicebot_key?.replace(/^voicebot-/, '') ?? '';
+        t.perCall.set(callId, (t.perCall.get(callId) ?? 0) + 1);
+        if (markerCallId(c.properties.hs_call_body ?? '') !== callId) t.foreignComments++;
+        if (!callerOf(c, faultCallPhone(callIndex(callId)))) t.misfiledCallers++;
+        const notes = notesByCall.get(callId) ?? [];
+        t.duplicateComments += repeatedSteps(notes);
+        if (!notes.some((b) => markerStep(b) === `${callId}/end`)) t.missingEndComments++;
+      }
+      const perPhone = new Map<string, number>();
+      for (const c of hs.byType('contacts')) {
+        const d = (c.properties.phone ?? '').replace(/\D/g, '').slice(-10);
+        perPhone.set(d, (perPhone.get(d) ?? 0) + 1);
+      }
+      for (const n of perPhone.values()) if (n > 1) t.duplicateContacts += n - 1;
+      return t;
+    },
+    close: () => hs.close(),
+  };
+}
+
+/**
+ * `calls` calls' records against a CRM emulator failing `faultRate` of requests, delivered by a child process that is
+ * SIGKILLed once `killAtFraction` of tickets (engagements) exist, then restarted. Counts per call afterwards, and
+ * checks every comment / note against the call of the ticket it is on and every ticket against its caller.
+ */
+export async function runFaultScenario(
+  opts: {
+    crm?: 'zendesk' | 'hubspot';
+    calls?: number;
+    faultRate?: number;
+    killAtFraction?: number;
+    timeoutMs?: number;
+  } = {},
+): Promise<FaultCounts> {
+  const crm = opts.crm ?? 'zendesk';
+  const calls = opts.calls ?? 1000;
+  const started = performance.now();
+  const faultRate = opts.faultRate ?? 0.2;
+  const timeoutMs = opts.timeoutMs ?? 250;
+  const target =
+    crm === 'hubspot' ? await hubspotTarget(faultRate, timeoutMs) : await zendeskTarget(faultRate, timeoutMs);
+  const tmp = tempDir('voicebot-crm-fault-');
+  const env = { ...target.env, OUTBOX_DIR: join(tmp.dir, 'outbox'), COUNT: String(calls) };
   try {
     const first = spawnChild({ ...env, MODE: 'enqueue' });
     const killAt = Math.floor(calls * (opts.killAtFraction ?? 0.4));
     await waitFor(() => first.lines.some((l) => l.enqueued !== undefined), 40_000, 'records enqueued');
-    await waitFor(
-      () => emu.tickets.size >= killAt || first.lines.some((l) => l.drained),
-      40_000,
-      'deliveries under way',
-    );
-    const killedAtTickets = emu.tickets.size;
+    await waitFor(() => target.made() >= killAt || first.lines.some((l) => l.drained), 60_000, 'deliveries under way');
+    const killedAtTickets = target.made();
     first.child.kill('SIGKILL');
     await first.exited;
 
@@ -89,45 +235,28 @@ export async function runFaultScenario(
     const code = await second.exited;
     if (code !== 0) throw new Error(`resumed delivery process exited with ${code}`);
     const result = second.lines.find((l) => l.drained) ?? {};
-    await waitFor(() => emu.active === 0, 5000, 'emulator idle'); // slow faults still finishing
+    await waitFor(() => target.active() === 0, 5000, 'emulator idle'); // slow faults still finishing
 
-    const perCall = new Map<string, number>();
-    let duplicateEndComments = 0;
-    let missingEndComments = 0;
-    for (const t of emu.tickets.values()) {
-      perCall.set(t.external_id ?? '', (perCall.get(t.external_id ?? '') ?? 0) + 1);
-      const ends = t.comments.filter((c) => /voicebot-step: \S+\/end$/m.test(c.body)).length;
-      if (ends > 1) duplicateEndComments += ends - 1;
-      if (ends === 0) missingEndComments++;
-    }
+    const { perCall, ...tally } = target.tally();
     let lost = 0;
     let duplicated = 0;
     for (let i = 0; i < calls; i++) {
-      const n = perCall.get(`voicebot-fault-${String(i).padStart(4, '0')}`) ?? 0;
+      const n = perCall.get(faultCallId(i)) ?? 0;
       if (n === 0) lost++;
       if (n > 1) duplicated += n - 1;
     }
-    let requests = 0;
-    let injectedFaults = 0;
-    for (const [k, v] of emu.stats) {
-      requests += v;
-      if (/ (429|500|503|slow)$/.test(k)) injectedFaults += v;
-    }
     return {
+      crm,
       calls,
-      tickets: emu.tickets.size,
+      ...tally,
       lost,
       duplicated,
-      duplicateEndComments,
-      missingEndComments,
       deadLetters: Number(result.dead ?? -1),
-      requests,
-      injectedFaults,
       killedAtTickets,
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
-    await emu.close();
+    await target.close();
     tmp.cleanup();
   }
 }

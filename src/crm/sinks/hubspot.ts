@@ -2,23 +2,29 @@ import { basename } from 'node:path';
 import type { CallRecord } from '../../core/call-record.js';
 import type { HubspotSinkConfig } from '../config.js';
 import { humanIntent, noteBody } from '../format.js';
-import { e164, phoneDigits, phoneForms } from '../phone.js';
+import { pickExact } from '../match.js';
+import { e164, phoneDigits, phoneForms, samePhone } from '../phone.js';
 import type { DeliveryContext, DeliveryJob, DeliveryResult, TicketSink } from '../sink.js';
-import { ASSOC_CALL_TO_CONTACT, ASSOC_NOTE_TO_CONTACT, HubspotClient, associationTo } from './hubspot-client.js';
+import { ASSOC_CALL_TO_CONTACT, ASSOC_NOTE_TO_CONTACT, HubspotClient } from './hubspot-client.js';
 
 const NOTE_MAX = 65_536;
 const RECENT_TTL_MS = 10 * 60_000;
 const RECENT_MAX = 1000;
+/** Unique-value properties the bot writes by (created on first use): one call per call, one note per step. */
+export const KEY_PROPERTY = 'voicebot_key';
+/** Unique-value property on the contacts the bot creates (E.164), so a retried create finds the first one. */
+export const PHONE_KEY_PROPERTY = 'voicebot_phone';
 
 /**
- * HubSpot: the caller's contact (found by phone, created if configured), one call engagement per call
- * (created at the first delivery, updated at the end) and a note per delivery, all associated to the contact.
- * HubSpot has no idempotency keys: each step's result id is stored before the next step, so a retry
- * repeats at most the one step that was in flight.
+ * HubSpot: the caller's contact (found by phone, created if configured), one call engagement per call and one note
+ * per delivery, all associated to the contact. HubSpot has no idempotency keys, and search lags writes by seconds,
+ * so every write is an upsert by a unique-value property: repeating any step after a timeout or a kill -9 updates
+ * what the first try made instead of making a second one.
  */
 export class HubspotSink implements TicketSink {
   readonly type = 'hubspot';
   readonly #client: HubspotClient;
+  #schema: Promise<void> | undefined;
   /**
    * Contacts this process found or created lately, by phone digits. HubSpot search lags fresh writes by
    * seconds, so two calls from a new number in quick succession would otherwise create two contacts.
@@ -34,36 +40,48 @@ export class HubspotSink implements TicketSink {
 
   async deliver(job: DeliveryJob, ctx: DeliveryContext): Promise<DeliveryResult> {
     const { record } = job;
+    await this.#ensureSchema(ctx.signal);
     const contactId = await this.#contact(record, ctx);
-    const assoc = (typeId: number) => (contactId ? [associationTo(contactId, typeId)] : []);
+    const key = `voicebot-${record.callId}`;
 
-    let callId = await ctx.state.get<string>('callObjectId');
-    let created = false;
-    const props = this.#callProperties(record, job.event);
-    if (callId === undefined) {
-      const call = await this.#client.createObject('calls', props, assoc(ASSOC_CALL_TO_CONTACT), ctx.signal);
-      callId = call.id;
-      created = true;
-      await ctx.state.set('callObjectId', callId);
-    } else if ((await ctx.state.get(`call-${job.event}`)) === undefined) {
-      await this.#client.updateObject('calls', callId, props, ctx.signal);
-    }
-    await ctx.state.set(`call-${job.event}`, true);
+    const call = await this.#client.upsert(
+      'calls',
+      KEY_PROPERTY,
+      key,
+      this.#callProperties(record, job.event),
+      ctx.signal,
+    );
+    if (contactId) await this.#client.associate('calls', call.id, contactId, ASSOC_CALL_TO_CONTACT, ctx.signal);
+    const note = await this.#client.upsert(
+      'notes',
+      KEY_PROPERTY,
+      `${key}/${job.event}`,
+      // the moment of the step, not of the attempt: a retry writes the same note
+      { hs_timestamp: job.enqueuedAt, hs_note_body: noteBody(record, job.event).slice(0, NOTE_MAX) },
+      ctx.signal,
+    );
+    if (contactId) await this.#client.associate('notes', note.id, contactId, ASSOC_NOTE_TO_CONTACT, ctx.signal);
 
-    const noteKey = `note-${job.event}`;
-    if ((await ctx.state.get(noteKey)) === undefined) {
-      const note = await this.#client.createObject(
-        'notes',
-        { hs_timestamp: new Date().toISOString(), hs_note_body: noteBody(record, job.event).slice(0, NOTE_MAX) },
-        assoc(ASSOC_NOTE_TO_CONTACT),
-        ctx.signal,
-      );
-      await ctx.state.set(noteKey, note.id);
-    }
+    // The first delivery that got the call object through announces it (once, across restarts).
+    const announced = (await ctx.state.get<string>('callObjectId')) !== undefined;
+    if (!announced) await ctx.state.set('callObjectId', call.id);
     return {
-      ...(created ? { ticketId: callId } : {}),
-      detail: `call ${callId}${contactId ? ` on contact ${contactId}` : ' (no contact)'}`,
+      ...(announced ? {} : { ticketId: call.id }),
+      detail: `call ${call.id}${contactId ? ` on contact ${contactId}` : ' (no contact)'}`,
     };
+  }
+
+  #ensureSchema(signal: AbortSignal): Promise<void> {
+    this.#schema ??= (async () => {
+      await this.#client.ensureUniqueProperty('calls', KEY_PROPERTY, 'Voicebot key', signal);
+      await this.#client.ensureUniqueProperty('notes', KEY_PROPERTY, 'Voicebot key', signal);
+      if (this.config.createContacts) {
+        await this.#client.ensureUniqueProperty('contacts', PHONE_KEY_PROPERTY, 'Voicebot phone', signal);
+      }
+    })();
+    // a failed check is tried again by the next delivery
+    this.#schema.catch(() => (this.#schema = undefined));
+    return this.#schema;
   }
 
   async #contact(record: CallRecord, ctx: DeliveryContext): Promise<string | undefined> {
@@ -86,18 +104,26 @@ export class HubspotSink implements TicketSink {
     const recent = this.#recent.get(digits);
     if (recent && Date.now() - recent.at < RECENT_TTL_MS) return recent.id;
     const found = await this.#client.findContactsByPhone(phoneForms(record.phone), ctx.signal);
-    let id = found.map((c) => c.id).sort((a, b) => Number(a) - Number(b))[0];
+    const match = pickExact(
+      found,
+      (c) => samePhone(c.properties.phone ?? '', record.phone),
+      { vendor: 'hubspot', noun: 'contacts' },
+      ctx,
+    );
+    let id = match?.id;
     if (id === undefined) {
       if (!this.config.createContacts) return undefined;
       const phone = e164(record.phone) ?? record.phone;
-      const contact = await this.#client.createObject(
+      // by unique property: a contact made by a try that timed out (and not yet searchable) is reused
+      const contact = await this.#client.upsert(
         'contacts',
+        PHONE_KEY_PROPERTY,
+        phone,
         { phone, firstname: 'Caller', lastname: phone },
-        [],
         ctx.signal,
       );
       id = contact.id;
-      ctx.logger.info({ contactId: id }, 'hubspot: contact created');
+      ctx.logger.info({ contactId: id, new: contact.new }, 'hubspot: contact created');
     }
     this.#remember(digits, id);
     return id;

@@ -2,8 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { Secret } from '../../config/secret.js';
 import { requestJson } from '../http.js';
+import { expectEcho } from '../match.js';
 
-/** The few Zendesk Support API calls the sink needs (FACTS §4), typed and thin. */
+/**
+ * The few Zendesk Support API calls the sink needs (FACTS §4), typed and thin. Every write's answer is checked
+ * against the request (ticket id, external_id, file name) before it is believed: see expectEcho.
+ */
 export interface ZendeskUser {
   id: number;
   name: string;
@@ -104,7 +108,12 @@ export class ZendeskClient {
       timeoutMs: this.#opts.timeoutMs,
       signal,
     });
-    return res.body.user;
+    const made = res.body?.user;
+    expectEcho(
+      typeof made?.id === 'number' && made.external_id === user.external_id,
+      `user create_or_update for external_id ${user.external_id} answered with user ${made?.id}`,
+    );
+    return made;
   }
 
   /** `idempotencyKey` makes a retried create return the first ticket instead of a second one (for 2 h). */
@@ -121,7 +130,12 @@ export class ZendeskClient {
       timeoutMs: this.#opts.timeoutMs,
       signal,
     });
-    return { ticket: res.body.ticket, lookup: res.headers.get('x-idempotency-lookup') };
+    const made = res.body?.ticket;
+    expectEcho(
+      typeof made?.id === 'number' && made.external_id === ticket.external_id,
+      `ticket create for external_id ${ticket.external_id} answered with ticket ${made?.id} (${made?.external_id})`,
+    );
+    return { ticket: made, lookup: res.headers.get('x-idempotency-lookup') };
   }
 
   async updateTicket(id: number, update: TicketUpdate, signal?: AbortSignal): Promise<ZendeskTicket> {
@@ -133,7 +147,7 @@ export class ZendeskClient {
       timeoutMs: this.#opts.timeoutMs,
       signal,
     });
-    return res.body.ticket;
+    return this.#expectTicket(res.body?.ticket, id, 'update');
   }
 
   async getTicket(id: number, signal?: AbortSignal): Promise<ZendeskTicket> {
@@ -144,7 +158,12 @@ export class ZendeskClient {
       timeoutMs: this.#opts.timeoutMs,
       signal,
     });
-    return res.body.ticket;
+    return this.#expectTicket(res.body?.ticket, id, 'show');
+  }
+
+  #expectTicket(ticket: ZendeskTicket | undefined, id: number, what: string): ZendeskTicket {
+    expectEcho(ticket?.id === id, `ticket ${what} of ${id} answered with ticket ${ticket?.id}`);
+    return ticket!;
   }
 
   /** Tickets we created carry external_id; this finds one after the idempotency key could have expired. */
@@ -174,7 +193,7 @@ export class ZendeskClient {
   async uploadFile(path: string, signal?: AbortSignal): Promise<string> {
     const bytes = await readFile(path, { signal });
     const filename = basename(path);
-    const res = await requestJson<{ upload: { token: string } }>({
+    const res = await requestJson<{ upload?: { token?: string; attachment?: { file_name?: string } } }>({
       method: 'POST',
       url: this.#url('/api/v2/uploads.json', { filename }),
       headers: this.#headers({
@@ -184,6 +203,11 @@ export class ZendeskClient {
       timeoutMs: Math.max(this.#opts.timeoutMs, 30_000),
       signal,
     });
-    return res.body.upload.token;
+    const upload = res.body?.upload;
+    expectEcho(
+      typeof upload?.token === 'string' && upload.attachment?.file_name === filename,
+      `upload of ${filename} answered with ${upload?.attachment?.file_name}`,
+    );
+    return upload!.token!;
   }
 }

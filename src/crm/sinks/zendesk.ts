@@ -2,7 +2,8 @@ import { access } from 'node:fs/promises';
 import type { CallRecord } from '../../core/call-record.js';
 import type { ZendeskSinkConfig } from '../config.js';
 import { noteBody, recordField, stepMarker, ticketSubject } from '../format.js';
-import { e164, phoneDigits } from '../phone.js';
+import { pickExact } from '../match.js';
+import { e164, phoneDigits, samePhone } from '../phone.js';
 import type { DeliveryContext, DeliveryJob, DeliveryResult, TicketSink } from '../sink.js';
 import { ZendeskClient, type NewTicket } from './zendesk-client.js';
 
@@ -56,8 +57,8 @@ export class ZendeskSink implements TicketSink {
     const externalId = `voicebot-${record.callId}`;
     // A previous attempt may have reached Zendesk (timeout, crash, or a key past its 2 h expiry): look first.
     if ((await ctx.state.get(K.createTried)) !== undefined) {
-      const existing = await this.#client.findTicketsByExternalId(externalId, ctx.signal);
-      const found = existing[0];
+      const listed = await this.#client.findTicketsByExternalId(externalId, ctx.signal);
+      const found = pickExact(listed, (t) => t.external_id === externalId, { vendor: 'zendesk', noun: 'tickets' }, ctx);
       if (found) {
         await ctx.state.set(K.ticket, found.id);
         ctx.logger.info({ ticketId: found.id }, 'zendesk: adopted ticket created by an earlier attempt');
@@ -141,12 +142,7 @@ export class ZendeskSink implements TicketSink {
     if (!plus) return undefined; // anonymous caller: Zendesk makes the API user the requester
     const tail = digits.length > 10 ? digits.slice(-10) : digits;
     const users = await this.#client.searchUsersByPhone(tail, ctx.signal);
-    const match = users
-      .filter((u) => {
-        const d = phoneDigits(u.phone ?? '');
-        return d.length > 0 && (d.endsWith(digits) || digits.endsWith(d));
-      })
-      .sort((a, b) => a.id - b.id)[0];
+    const match = pickExact(users, (u) => samePhone(u.phone ?? '', plus), { vendor: 'zendesk', noun: 'users' }, ctx);
     let id = match?.id;
     if (id === undefined) {
       if (!this.config.createRequesters) return undefined;

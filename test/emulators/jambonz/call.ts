@@ -8,12 +8,25 @@ import { readWavFile } from '../../../src/media/wav.js';
 import { Playout, type MarkReport } from './playout.js';
 import { normalizeVerb, validateVerbs } from './validate.js';
 
+/** How the dialled agent answers. `no-answer` is the ring timeout (simulated at once, not after `timeout` seconds). */
 export type DialOutcome = 'answered' | 'busy' | 'no-answer' | 'failed';
+/** The last provisional status before a ring timeout: jambonz reports it as dial_call_status (lib/tasks/dial.js). */
+export type ProvisionalStatus = 'trying' | 'ringing' | 'early-media';
 export interface DialAttempt {
   target: Record<string, unknown>;
   headers: Record<string, string>;
   timeout: unknown;
   outcome: DialOutcome;
+  /** the agent leg's call_sid */
+  childSid: string;
+  /** what the dial's actionHook reported (sent when the dial ended) */
+  actionStatus?: string;
+}
+/** A call:status jambonz sent for an agent (child) leg: on the caller's socket / call_status_hook. */
+export interface ChildStatus {
+  callSid: string;
+  status: string;
+  sipStatus: number;
 }
 
 export interface CallSettings {
@@ -29,6 +42,8 @@ export interface CallSettings {
   wsApiSubprotocol?: string;
   audioSubprotocol: string;
   dial: (target: Record<string, unknown>) => DialOutcome;
+  /** the last provisional status a ring timeout leaves in the actionHook (default ringing) */
+  ringTimeoutStatus?: ProvisionalStatus;
   ackTimeoutMs: number;
   /** behave like a media server without mark support */
   ignoreMarks?: boolean;
@@ -43,7 +58,19 @@ export interface CallInfo {
   direction?: 'inbound' | 'outbound';
 }
 
-const SIP_STATUS: Record<DialOutcome, number> = { answered: 200, busy: 486, 'no-answer': 487, failed: 503 };
+const SIP_STATUS: Record<ProvisionalStatus | 'busy' | 'failed', number> = {
+  trying: 100,
+  ringing: 180,
+  'early-media': 183,
+  busy: 486,
+  failed: 503,
+};
+/** jambonz refuses WS API frames over 24 KiB (ws maxPayload; close 1009) and then reconnects. */
+const WS_API_MAX_PAYLOAD = 24 * 1024;
+/** mod_audio_fork copies the listen metadata into an 8 KiB buffer. */
+const MAX_METADATA_BYTES = 8192;
+/** http-requestor.js: anything else is a failed webhook. */
+const WEBHOOK_OK = [200, 202, 204];
 type Verb = Record<string, unknown>;
 
 /**
@@ -60,7 +87,13 @@ export class EmulatedCall extends EventEmitter {
   readonly markReports: MarkReport[] = [];
   readonly commands: string[] = [];
   readonly statusSent: string[] = [];
+  /** call:status reports for agent legs, in the order sent */
+  readonly childStatusSent: ChildStatus[] = [];
   readonly hookErrors: string[] = [];
+  /** WS API sockets jambonz re-opened after closing one with 1009 */
+  controlReconnects = 0;
+  /** the caller is bridged to an agent (dial answered, not yet ended) */
+  bridged = false;
   /** listen sockets opened so far */
   listens = 0;
   ended: string | null = null;
@@ -77,6 +110,8 @@ export class EmulatedCall extends EventEmitter {
   readonly #acks = new Map<string, (verbs: unknown) => void>();
   #redirect: Verb[] | null = null;
   #interrupt: (() => void) | null = null;
+  #endBridge: ((by: 'agent' | 'caller') => void) | null = null;
+  #children = 0;
   #resolveDone!: (reason: string) => void;
 
   constructor(info: CallInfo, settings: CallSettings) {
@@ -152,8 +187,13 @@ export class EmulatedCall extends EventEmitter {
     switch (name) {
       case 'listen': {
         const how = await this.#runListen(props);
-        if (how === 'redirected' || this.ended) return rest;
-        return props.actionHook ? this.#accept(await this.#hook(String(props.actionHook), {})) : rest;
+        if (this.ended || !props.actionHook) return rest;
+        const verbs = this.#accept(await this.#hook(String(props.actionHook), {}));
+        if (how !== 'redirected') return verbs;
+        // A redirect killed the listen: jambonz still sends its actionHook, and verbs in the answer replace
+        // the application the redirect just started (lib/tasks/task.js performAction).
+        if (verbs.length > 0) this.#redirect = verbs;
+        return rest;
       }
       case 'dial':
         return this.#runDial(props, rest);
@@ -204,7 +244,12 @@ export class EmulatedCall extends EventEmitter {
         mixType: props.mixType ?? 'mono',
         ...((props.metadata ?? {}) as object),
       };
-      socket.send(JSON.stringify(meta));
+      // strncpy into an 8 KiB buffer: longer metadata arrives cut (and no longer parses).
+      socket.send(
+        Buffer.from(JSON.stringify(meta))
+          .subarray(0, MAX_METADATA_BYTES - 1)
+          .toString('utf8'),
+      );
       this.emit('audio-open');
     });
     socket.on('message', (data: Buffer, isBinary) => {
@@ -240,38 +285,96 @@ export class EmulatedCall extends EventEmitter {
     return how;
   }
 
+  /**
+   * The dial verb as lib/tasks/dial.js runs it: the agent leg's call:status reports go to the caller's status hook
+   * (WS API: the caller's socket, caller's call_sid at the top, the agent's only in data); an answered agent is
+   * confirmed (confirmHook) and bridged, and the actionHook is sent only when the dial ends: after the bridged
+   * conversation, or with the last provisional status on a ring timeout.
+   */
   async #runDial(props: Verb, rest: Verb[]): Promise<Verb[]> {
     const target = ((props.target as Verb[] | undefined) ?? [])[0] ?? {};
+    const child = {
+      ...this.payload,
+      call_sid: `${this.callSid}-b${++this.#children}`,
+      parent_call_sid: this.callSid,
+      direction: 'outbound',
+      from: typeof props.callerId === 'string' ? props.callerId : this.payload.from,
+      to: String(target.sipUri ?? target.number ?? target.name ?? ''),
+    };
     let outcome = this.#s.dial(target);
-    this.dialAttempts.push({
+    const attempt: DialAttempt = {
       target,
       headers: (props.headers ?? {}) as Record<string, string>,
       timeout: props.timeout,
       outcome,
-    });
+      childSid: child.call_sid,
+    };
+    this.dialAttempts.push(attempt);
     this.emit('dial', outcome);
-    if (outcome === 'answered' && typeof target.confirmHook === 'string') {
-      // The confirm application runs on the agent's leg before bridging; a hangup there rejects the agent.
-      const verbs = this.#accept(
-        await this.#hook(
-          target.confirmHook,
-          { call_sid: `${this.callSid}-b`, parent_call_sid: this.callSid, direction: 'outbound' },
-          'dial:confirm',
-        ),
-      );
-      if (verbs.some((v) => normalizeVerb(v)[0] === 'hangup')) {
-        outcome = 'failed';
-        this.dialAttempts.at(-1)!.outcome = outcome;
+    const status = (s: string, sip: number) => this.#childStatus(child, s, sip);
+    let result: { status: string; sip: number };
+    await status('trying', 100);
+    if (outcome === 'busy' || outcome === 'failed') {
+      await status(outcome, SIP_STATUS[outcome]);
+      result = { status: outcome, sip: SIP_STATUS[outcome] };
+    } else if (outcome === 'no-answer') {
+      const last = this.#s.ringTimeoutStatus ?? 'ringing';
+      if (last !== 'trying') await status(last, SIP_STATUS[last]);
+      // The ring timer fires: the result still holds the last provisional status (results vs result in dial.js);
+      // the cancelled INVITE's 487 reaches the status hook afterwards.
+      result = { status: last, sip: SIP_STATUS[last] };
+    } else {
+      await status('ringing', 180);
+      await status('in-progress', 200);
+      if (typeof target.confirmHook === 'string') {
+        // The confirm application runs on the agent's leg before bridging; a hangup there rejects the agent.
+        const verbs = this.#accept(await this.#hook(target.confirmHook, child, 'dial:confirm'));
+        if (verbs.some((v) => normalizeVerb(v)[0] === 'hangup')) outcome = attempt.outcome = 'failed';
+      }
+      if (outcome === 'failed') {
+        await status('completed', 200);
+        result = { status: 'failed', sip: 603 };
+      } else {
+        const by = await this.#bridge();
+        await status('completed', 200);
+        result = { status: 'completed', sip: 200 };
+        if (by === 'caller') {
+          // The caller hung up while bridged: the dial ends and its actionHook is still sent; the call is over.
+          attempt.actionStatus = result.status;
+          if (props.actionHook) await this.#hook(String(props.actionHook), dialResult(child, result)).catch(() => {});
+          await this.end('completed', 'caller hangup');
+          return [];
+        }
       }
     }
-    if (!props.actionHook) return rest;
-    const result = {
-      dial_call_status: outcome === 'answered' ? 'completed' : outcome,
-      dial_sip_status: SIP_STATUS[outcome],
-      dial_call_sid: `${this.callSid}-b`,
-      dial_sbc_callid: `${this.callSid}-b@sbc`,
-    };
-    return this.#accept(await this.#hook(String(props.actionHook), result));
+    attempt.actionStatus = result.status;
+    const next = props.actionHook
+      ? this.#accept(await this.#hook(String(props.actionHook), dialResult(child, result)))
+      : rest;
+    if (outcome === 'no-answer') await status('no-answer', 487);
+    return next;
+  }
+
+  /** Caller and agent talk (the bot is not in the media path) until one of them hangs up. */
+  async #bridge(): Promise<'agent' | 'caller'> {
+    this.bridged = true;
+    this.emit('bridged');
+    const by = await new Promise<'agent' | 'caller'>((resolve) => (this.#endBridge = resolve));
+    this.#endBridge = null;
+    this.bridged = false;
+    return by;
+  }
+
+  async #childStatus(child: Record<string, unknown>, status: string, sipStatus: number): Promise<void> {
+    if (this.ended) return;
+    this.childStatusSent.push({ callSid: String(child.call_sid), status, sipStatus });
+    const data = { ...child, call_status: status, sip_status: sipStatus };
+    if (this.#s.mode === 'webhook') {
+      await this.#post(`${this.#s.appUrl}/status`, data).catch((err: Error) => this.hookErrors.push(err.message));
+    } else if (this.#control?.readyState === WebSocket.OPEN) {
+      // ws-requestor.js puts the session's call_sid at the top of every message.
+      this.#control.send(JSON.stringify({ type: 'call:status', call_sid: this.callSid, data }));
+    }
   }
 
   // ---- transport --------------------------------------------------------------------------------
@@ -293,8 +396,8 @@ export class EmulatedCall extends EventEmitter {
     });
     this.emit('http', url, res.status);
     const text = await res.text();
+    if (!WEBHOOK_OK.includes(res.status)) throw new Error(`webhook ${url} answered ${res.status}`);
     if (res.status === 204) return undefined;
-    if (res.status >= 300) throw new Error(`webhook ${url} answered ${res.status}`);
     // jambonz ignores any answer that is not application/json.
     if (!res.headers.get('content-type')?.startsWith('application/json')) return undefined;
     return text ? (JSON.parse(text) as unknown) : undefined;
@@ -316,6 +419,7 @@ export class EmulatedCall extends EventEmitter {
       [this.#s.wsApiSubprotocol ?? 'ws.jambonz.org'],
       {
         handshakeTimeout: 1500,
+        maxPayload: WS_API_MAX_PAYLOAD,
         headers: auth
           ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
           : {},
@@ -335,8 +439,14 @@ export class EmulatedCall extends EventEmitter {
     }
     this.#control = socket;
     socket.on('message', (data: Buffer) => this.#onControlMessage(data));
-    socket.on('close', () => {
-      if (this.#control === socket) this.#control = null;
+    socket.on('close', (code: number) => {
+      if (this.#control !== socket) return;
+      this.#control = null;
+      // An oversize frame from the app: jambonz drops the socket (1009) and reconnects with session:reconnect.
+      if (code === 1009 && !this.ended) {
+        this.controlReconnects++;
+        this.#openControl(true).catch((err: Error) => this.hookErrors.push(err.message));
+      }
     });
     if (reconnect) await this.#request({ type: 'session:reconnect', call_sid: this.callSid, data: this.payload });
   }
@@ -409,13 +519,25 @@ export class EmulatedCall extends EventEmitter {
   }
 
   async hangup(): Promise<void> {
+    if (this.#endBridge) {
+      this.#endBridge('caller');
+      await this.done;
+      return;
+    }
     await this.end('completed', 'caller hangup');
+  }
+
+  /** The bridged agent hangs up: the dial ends and its actionHook decides what happens to the caller. */
+  agentHangup(): void {
+    if (!this.#endBridge) throw new Error('no agent is bridged');
+    this.#endBridge('agent');
   }
 
   /** Network loss: both sockets die, nothing more is reported. */
   vanish(): void {
     if (this.ended) return;
     this.ended = 'vanished';
+    this.#endBridge?.('caller');
     this.#audio?.terminate();
     this.#interrupt?.();
     this.#control?.terminate();
@@ -497,4 +619,14 @@ export class EmulatedCall extends EventEmitter {
   get killedSamples(): number {
     return this.#killedSamples + (this.#playout?.killed ?? 0);
   }
+}
+
+/** The dial actionHook payload (the code sends dial_call_status; the docs table says dial_status). */
+function dialResult(child: Record<string, unknown>, r: { status: string; sip: number }): Record<string, unknown> {
+  return {
+    dial_call_status: r.status,
+    dial_sip_status: r.sip,
+    dial_call_sid: child.call_sid,
+    dial_sbc_callid: `${String(child.call_sid)}@sbc`,
+  };
 }

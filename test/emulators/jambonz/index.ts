@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { EmulatedCall, type CallInfo, type CallSettings, type DialOutcome } from './call.js';
+import { EmulatedCall, type CallInfo, type CallSettings, type DialOutcome, type ProvisionalStatus } from './call.js';
+import { validateCreateCall } from './rest.js';
 
 export { EmulatedCall } from './call.js';
-export type { DialAttempt, DialOutcome } from './call.js';
+export type { ChildStatus, DialAttempt, DialOutcome, ProvisionalStatus } from './call.js';
 export { validateVerbs } from './validate.js';
 
 export interface JambonzEmulatorOptions {
@@ -20,13 +21,15 @@ export interface JambonzEmulatorOptions {
   audioSubprotocol?: string;
   /** how each dial target answers (default: answered) */
   dial?: (target: Record<string, unknown>) => DialOutcome;
+  /** the status a ring timeout leaves in the dial actionHook (default ringing) */
+  ringTimeoutStatus?: ProvisionalStatus;
   ackTimeoutMs?: number;
   /** behave like a media server without mark support */
   ignoreMarks?: boolean;
   /** stream caller audio at this rate (and say so in the metadata) whatever the listen verb asked */
   streamRate?: number;
-  /** run a REST API peer (POST /v1/Accounts/{sid}/Calls) with these credentials */
-  rest?: { accountSid: string; apiKey: string };
+  /** run a REST API peer (POST /v1/Accounts/{sid}/Calls) with these credentials and known application sids */
+  rest?: { accountSid: string; apiKey: string; applications?: string[] };
 }
 
 export interface CreateCallRequest {
@@ -61,6 +64,7 @@ export async function startJambonzEmulator(opts: JambonzEmulatorOptions): Promis
     ...(opts.wsApiSubprotocol ? { wsApiSubprotocol: opts.wsApiSubprotocol } : {}),
     audioSubprotocol: opts.audioSubprotocol ?? 'audio.jambonz.org',
     dial: opts.dial ?? (() => 'answered'),
+    ...(opts.ringTimeoutStatus ? { ringTimeoutStatus: opts.ringTimeoutStatus } : {}),
     ackTimeoutMs: opts.ackTimeoutMs ?? 5000,
     ignoreMarks: opts.ignoreMarks ?? false,
     ...(opts.streamRate ? { streamRate: opts.streamRate } : {}),
@@ -96,17 +100,16 @@ export async function startJambonzEmulator(opts: JambonzEmulatorOptions): Promis
         } catch {
           return reply(400, { msg: 'invalid JSON' });
         }
-        const to = parsed.to as { type?: string; number?: string; sipUri?: string; name?: string } | undefined;
-        if ((!parsed.application_sid && !parsed.call_hook) || typeof parsed.from !== 'string' || !to?.type) {
-          return reply(400, { msg: 'application_sid or call_hook, from and to are required' });
-        }
+        const invalid = validateCreateCall(parsed, rest.applications ?? []);
+        if (invalid) return reply(400, { msg: invalid });
+        const to = parsed.to as { number?: string; sipUri?: string; name?: string };
         createCallRequests.push({ accountSid: m[1], body: parsed });
         const call = new EmulatedCall(
-          { from: parsed.from, to: to.number ?? to.sipUri ?? to.name ?? '', direction: 'outbound' },
+          { from: String(parsed.from), to: to.number ?? to.sipUri ?? to.name ?? '', direction: 'outbound' },
           settings,
         );
         calls.push(call);
-        reply(201, { sid: call.callSid });
+        reply(201, { sid: call.callSid, callId: `${call.callSid}@emulator` });
         // The callee answers: jambonz now runs the application for the outbound call.
         await call.start();
       })().catch(() => {

@@ -8,7 +8,11 @@ import { delay, mulberry32, readBody, sendJson } from '../http-util.js';
  * Covers: basic token auth, users search/create/create_or_update, tickets create (Idempotency-Key) / update /
  * show / list by external_id, comments, uploads with tokens attached on a comment, 422 validation, 429 + Retry-After.
  */
-export type Fault = 400 | 422 | 429 | 500 | 502 | 503 | 'timeout';
+/**
+ * 'foreign': the request is processed, but the answer carries another record of the same kind (a misrouting
+ * proxy or cache). Clients must check what they got back against what they asked for.
+ */
+export type Fault = 400 | 422 | 429 | 500 | 502 | 503 | 'timeout' | 'foreign';
 
 export interface ZendeskFaults {
   /** probability that a request gets a fault (0..1) */
@@ -39,6 +43,11 @@ export interface EmulatorOptions {
    * 'conflict' → 409 (our choice, like other idempotency-key APIs), 'create' → processed again (worst case).
    */
   concurrentDuplicate?: 'conflict' | 'create';
+  /**
+   * Lookups answer with unrelated records first, then the real matches: `GET /tickets.json?external_id=` lists the
+   * account's oldest other tickets, user searches add users with other phones (FACTS §4: misbehaving servers and proxies).
+   */
+  unrelatedResults?: boolean;
 }
 
 export interface EmuUser {
@@ -87,6 +96,8 @@ export interface ZendeskEmulator {
   email: string;
   token: string;
   faults: ZendeskFaults;
+  /** see EmulatorOptions.unrelatedResults; may be switched at any time */
+  unrelatedResults: boolean;
   users: Map<number, EmuUser>;
   tickets: Map<number, EmuTicket>;
   uploads: Map<string, Upload>;
@@ -125,6 +136,9 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
   const idem = new Map<string, IdemEntry>();
   const stats = new Map<string, number>();
   let nextId = 1000;
+  const hostile = { unrelated: opts.unrelatedResults ?? false };
+  /** responses that get a 'foreign' fault: processed, then answered with another record */
+  const foreignFor = new WeakSet<ServerResponse>();
   const expectedAuth = `Basic ${Buffer.from(`${email}/token:${token}`).toString('base64')}`;
 
   const addUser = (u: Partial<EmuUser> & { name: string }): EmuUser => {
@@ -149,14 +163,34 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     let x = rand() * total;
     for (const [k, w] of entries) {
       x -= w;
-      if (x <= 0) return (k === 'timeout' ? 'timeout' : Number(k)) as Fault;
+      if (x <= 0) return (k === 'timeout' || k === 'foreign' ? k : Number(k)) as Fault;
     }
     return undefined;
   };
 
   const rateHeaders = { 'x-rate-limit': '700', 'x-rate-limit-remaining': '699' };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
-    sendJson(res, status, body, { ...rateHeaders, ...headers });
+    sendJson(res, status, foreignFor.has(res) && status < 300 ? misroute(body) : body, { ...rateHeaders, ...headers });
+  /** Another record of the same kind than the one this answer is about (or a made-up one if there is none). */
+  const misroute = (body: unknown): unknown => {
+    const b = body as { ticket?: { id: number }; user?: { id: number }; upload?: { token: string } };
+    if (b.ticket) {
+      const other = [...tickets.values()].find((t) => t.id !== b.ticket!.id);
+      return { ...b, ticket: other ? view(other) : { id: 1, external_id: 'someone-else', updated_at: stampNow() } };
+    }
+    if (b.user) {
+      const other = [...users.values()].find((u) => u.id !== b.user!.id);
+      return { ...b, user: other ?? { id: 2, name: 'Someone else', phone: '+15550001111', external_id: null } };
+    }
+    if (b.upload) {
+      const other = [...uploads.values()].find((u) => u.token !== b.upload!.token && !u.used);
+      const file = { file_name: 'someone-else.wav', content_type: 'audio/wav', size: 1 };
+      return {
+        upload: other ? { token: other.token, attachment: other.files[0] ?? file } : { token: 'x', attachment: file },
+      };
+    }
+    return body;
+  };
   const invalid = (res: ServerResponse, field: string, description: string) =>
     json(res, 422, {
       error: 'RecordInvalid',
@@ -166,6 +200,9 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
   const notFound = (res: ServerResponse) => json(res, 404, { error: 'RecordNotFound', description: 'Not found' });
 
   const digitsOf = (s: string | null) => (s ?? '').replace(/\D/g, '');
+  /** the account's three oldest records that do not match (what a misbehaving server hands back) */
+  const unrelated = <T>(all: Map<number, T>, other: (r: T) => boolean): T[] =>
+    [...all.values()].filter(other).slice(0, 3);
 
   /** Route table: returns the route name for stats. */
   async function route(req: IncomingMessage, res: ServerResponse, url: URL, raw: Buffer): Promise<string> {
@@ -191,6 +228,7 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
           return d.length > 0 && (wildcard ? d.endsWith(wanted) : d === wanted);
         });
       } else found = [];
+      if (hostile.unrelated) found = [...unrelated(users, (u) => !found.includes(u)), ...found];
       if (path === '/api/v2/search.json')
         json(res, 200, { results: found.map((u) => ({ ...u, result_type: 'user' })), count: found.length });
       else json(res, 200, { users: found, count: found.length });
@@ -236,7 +274,8 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     if (m === 'POST' && path === '/api/v2/tickets.json') return createTicket(req, res, raw, body());
     if (m === 'GET' && path === '/api/v2/tickets.json') {
       const ext = url.searchParams.get('external_id');
-      const list = [...tickets.values()].filter((t) => ext === null || t.external_id === ext);
+      let list = [...tickets.values()].filter((t) => ext === null || t.external_id === ext);
+      if (hostile.unrelated && ext !== null) list = [...unrelated(tickets, (t) => t.external_id !== ext), ...list];
       json(res, 200, { tickets: list.map(view), count: list.length });
       return 'tickets.list';
     }
@@ -447,6 +486,10 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
         json(res, fault, { error: fault >= 500 ? 'ServerError' : 'BadRequest', description: 'injected fault' });
         return count(`${req.method} ${fault}`);
       }
+      if (fault === 'foreign') {
+        foreignFor.add(res);
+        count(`${req.method} foreign`);
+      }
       if (fault === 'timeout') {
         // Hold the request (any Idempotency-Key is "in flight" meanwhile), then do the work: the client has given up.
         const key = req.headers['idempotency-key'];
@@ -472,6 +515,12 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     email,
     token,
     faults,
+    get unrelatedResults() {
+      return hostile.unrelated;
+    },
+    set unrelatedResults(on: boolean) {
+      hostile.unrelated = on;
+    },
     users,
     tickets,
     uploads,
