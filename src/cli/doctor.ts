@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { checkWhisperModel } from '../speech/models/catalog.js';
+import { checkWhisperModel, WHISPER_MODELS } from '../speech/models/catalog.js';
 import { checkVadModel, VadModelError } from '../speech/vad/silero.js';
+import { ESPEAK_WASM_PACKAGE, espeakWasmModuleUrl } from '../speech/tts/espeak-wasm.js';
+import { espeakEngine } from '../speech/tts/index.js';
 import { withConfigOption } from './common.js';
 
 export interface CheckResult {
@@ -20,18 +23,30 @@ export interface CheckResult {
 const run = promisify(execFile);
 const TIMEOUT_MS = 3000;
 
+export interface CheckOptions {
+  /**
+   * Also check the peers the bot connects to (Redis, ARI). `voicebot start` leaves them out: it reconnects to them
+   * with backoff, and a bot started before its Asterisk must not refuse to start.
+   */
+  peers?: boolean;
+  /** A missing catalog model that start-up will download counts as fine (`voicebot start`). */
+  downloadableModelOk?: boolean;
+}
+
 /** Each configured dependency gets one check; checks never throw. */
-export async function runChecks(config: Config): Promise<CheckResult[]> {
+export async function runChecks(config: Config, opts: CheckOptions = {}): Promise<CheckResult[]> {
+  const peers = opts.peers ?? true;
   const checks: Array<Promise<CheckResult>> = [];
   checks.push(Promise.resolve({ name: 'config', ok: true, detail: 'configuration is valid' }));
-  if (config.speech.asr.provider === 'whisper-cpp') checks.push(whisperModel(config));
+  if (config.speech.asr.provider === 'whisper-cpp')
+    checks.push(whisperModel(config, opts.downloadableModelOk ?? false));
   checks.push(vadModel(config));
-  if (config.speech.tts.provider === 'espeak-ng') checks.push(espeak(config.speech.tts.espeak.binary));
-  if (config.redis) checks.push(redis(config.redis.url));
+  if (config.speech.tts.provider === 'espeak-ng') checks.push(espeak(config.speech.tts.espeak));
+  if (config.redis && peers) checks.push(redis(config.redis.url));
   const ari = config.telephony.asterisk;
   if (config.telephony.backend === 'asterisk' && ari) {
-    checks.push(ariReachable(ari.url, ari.username, ari.password.reveal()));
-    checks.push(rtpPortsFree(ari.rtpPortMin, ari.rtpPortMax));
+    if (peers) checks.push(ariReachable(ari.url, ari.username, ari.password.reveal()));
+    checks.push(rtpPortsFree(ari.rtpPortMin, ari.rtpPortMax, ari.rtpBindHost));
   }
   return Promise.all(checks.map((p) => p.catch((err: unknown) => failed('internal', err))));
 }
@@ -42,9 +57,13 @@ const failed = (name: string, err: unknown): CheckResult => ({
   detail: err instanceof Error ? err.message : String(err),
 });
 
-async function whisperModel(config: Config): Promise<CheckResult> {
-  const r = await checkWhisperModel(config.speech.asr.whisperCpp);
+async function whisperModel(config: Config, downloadableOk: boolean): Promise<CheckResult> {
+  const wc = config.speech.asr.whisperCpp;
+  const r = await checkWhisperModel(wc);
   if (r.ok) return { name: 'whisper model', ok: true, detail: `${r.path} (checksum: ${r.verified})` };
+  if (downloadableOk && wc.autoDownload && !wc.modelPath && WHISPER_MODELS[wc.model] && !existsSync(r.path)) {
+    return { name: 'whisper model', ok: true, detail: `${r.path} missing: downloading ${wc.model} at start-up` };
+  }
   return { name: 'whisper model', ok: false, detail: r.problem, fix: `run: ${r.fix}` };
 }
 
@@ -57,12 +76,25 @@ async function vadModel(config: Config): Promise<CheckResult> {
   }
 }
 
-async function espeak(binary: string): Promise<CheckResult> {
+async function espeak(cfg: Config['speech']['tts']['espeak']): Promise<CheckResult> {
+  const name = 'espeak-ng';
+  if (espeakEngine(cfg) === 'wasm') {
+    if (espeakWasmModuleUrl()) {
+      const why = cfg.engine === 'wasm' ? 'engine: wasm' : `${cfg.binary} not found`;
+      return { name, ok: true, detail: `WebAssembly build from npm (${ESPEAK_WASM_PACKAGE}; ${why})` };
+    }
+    return { name, ok: false, detail: `${ESPEAK_WASM_PACKAGE} is not installed`, fix: 'run npm install' };
+  }
   try {
-    const { stdout } = await run(binary, ['--version'], { timeout: TIMEOUT_MS });
-    return { name: 'espeak-ng', ok: true, detail: stdout.trim().split('\n')[0] ?? binary };
+    const { stdout } = await run(cfg.binary, ['--version'], { timeout: TIMEOUT_MS });
+    return { name, ok: true, detail: stdout.trim().split('\n')[0] ?? cfg.binary };
   } catch {
-    return { name: 'espeak-ng', ok: false, detail: `${binary} not found`, fix: 'apt-get install espeak-ng' };
+    return {
+      name,
+      ok: false,
+      detail: `${cfg.binary} not found`,
+      fix: 'apt-get install espeak-ng (macOS: brew install espeak-ng), or set speech.tts.espeak.engine: auto',
+    };
   }
 }
 

@@ -184,6 +184,16 @@ export const ttsConfig = z.strictObject({
     .describe('Speak sentence by sentence: the first plays while the next is synthesized.'),
   espeak: z
     .strictObject({
+      /**
+       * auto: the espeak-ng program when it is installed, else the same synthesizer compiled to WebAssembly (npm
+       * package, installed with the bot), so the default voice works without system packages.
+       */
+      engine: z
+        .enum(['auto', 'binary', 'wasm'])
+        .default('auto')
+        .describe(
+          'auto: the espeak-ng program when installed, else its WebAssembly build from npm; binary: the program only; wasm: the npm build only.',
+        ),
       binary: z.string().default('espeak-ng').describe('espeak-ng program to run.'),
       voice: z.string().default('en-us').describe('espeak-ng voice (`espeak-ng --voices`).'),
       wordsPerMinute: z.number().int().min(80).max(450).default(175).describe('Speaking rate.'),

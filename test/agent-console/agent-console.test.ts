@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_PATH } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { CallEventBus } from '../../src/core/call-events.js';
@@ -31,7 +32,7 @@ describe('agent console', () => {
     }))!;
     base = await web.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
+      executablePath: CHROMIUM_PATH,
       args: [
         '--no-sandbox',
         '--disable-gpu',

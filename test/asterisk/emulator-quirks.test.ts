@@ -14,10 +14,13 @@ import {
   RtpStream,
   STRICT_RTP_PROBATION,
   parseRtpPacket,
+  peak,
   startAriEmulator,
+  ulawDecode,
   ulawEncode,
   type AriEmulator,
 } from '../emulators/ari/index.js';
+import { SoftMixer } from '../emulators/ari/mixer.js';
 import { startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
 const silent = pino({ level: 'silent' });
@@ -60,7 +63,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   });
 
   async function bridgedMedia() {
-    const caller = await emu.placeCall();
+    const caller = await emu.placeCall({ continuous: false }); // only what the test sends
     await client.answer(caller.channelId);
     await client.createBridge('b1');
     await client.addChannel('b1', caller.channelId);
@@ -163,7 +166,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   });
 
   it('slin16: Asterisk sends PT 118 but drops the 16 kHz audio sent back', async () => {
-    const caller = await emu.placeCall();
+    const caller = await emu.placeCall({ continuous: false }); // only what the test sends
     await client.createBridge('b1');
     await client.addChannel('b1', caller.channelId);
     const sock = await udp();
@@ -199,7 +202,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   });
 
   it('events during a websocket drop are lost; channels stay; 603 while no app is connected', async () => {
-    const caller = await emu.placeCall();
+    const caller = await emu.placeCall({ continuous: false }); // only what the test sends
     await stream.stop();
     await waitFor(() => emu.connectedApps().length === 0, 2000, 'app gone');
     const lostBefore = emu.lostEvents;
@@ -276,5 +279,30 @@ describe('the bot copes with each quirk', () => {
     await caller.ended;
     await expect(rig.emu.placeCall()).rejects.toMatchObject({ sipStatus: 603 });
     rig.t = null;
+  });
+});
+
+describe('ARI emulator bridge (smart bridge: 1:1 for two, softmix from three)', () => {
+  it('softmix: every member gets the others’ mix each 20 ms, silence included; a burst beyond 4 intervals is flushed', async () => {
+    const got = new Map<string, number[]>([
+      ['a', []],
+      ['b', []],
+      ['c', []],
+    ]);
+    const member = (id: string) => ({
+      id,
+      muted: false,
+      deliver: (u: Buffer) => got.get(id)!.push(peak(ulawDecode(u))),
+    });
+    const mixer = new SoftMixer(() => [member('a'), member('b'), member('c')]);
+    mixer.start();
+    const loud = ulawEncode(tone(20));
+    for (let i = 0; i < 10; i++) mixer.feed('a', loud); // a burst: all but the last few are flushed
+    await waitFor(() => got.get('c')!.length >= 12, 2000, '12 mixing intervals');
+    mixer.stop();
+    expect(mixer.flushed).toBe(5);
+    expect(got.get('b')!.filter((p) => p > 1000)).toHaveLength(5);
+    expect(got.get('a')!.every((p) => p === 0)).toBe(true); // nobody else talked: silence, still sent
+    expect(got.get('a')!.length).toBeGreaterThanOrEqual(12);
   });
 });

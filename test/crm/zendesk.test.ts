@@ -131,7 +131,8 @@ describe('Zendesk sink over the outbox', () => {
     emu = await startZendeskEmulator({ concurrentDuplicate: 'create', idempotencyTtlMs: 1 });
     emu.faults.only = /tickets\.json$/;
     emu.faults.next = ['timeout'];
-    emu.faults.slowMs = 300;
+    // lands within the settle time the client gives a timed-out write (as long again as its timeout) before retrying
+    emu.faults.slowMs = 140;
     await start({ timeoutMs: 100 }, { baseDelayMs: 400, maxDelayMs: 800 });
     await crm!.submit('escalation', makeRecord());
     await crm!.outbox.drained(AbortSignal.timeout(8000));

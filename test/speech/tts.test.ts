@@ -96,7 +96,11 @@ describe('espeak-ng provider', () => {
   });
 
   it('reports a missing binary as a TtsError, not a crash', async () => {
-    const tts = createTts(ttsConfig.parse({ espeak: { binary: '/nonexistent/espeak-ng' } }), logger, new Registry());
+    const tts = createTts(
+      ttsConfig.parse({ espeak: { engine: 'binary', binary: '/nonexistent/espeak-ng' } }),
+      logger,
+      new Registry(),
+    );
     await expect(collect(tts.synthesize('Hello.'))).rejects.toThrow(TtsError);
   });
 });

@@ -8,6 +8,8 @@ import type { Tts, TtsChunk, TtsOptions } from '../types.js';
 import { AudioCache } from './cache.js';
 import { CoquiProvider } from './coqui.js';
 import { EspeakProvider } from './espeak.js';
+import { EspeakWasmProvider } from './espeak-wasm.js';
+import { findProgram } from '../../core/programs.js';
 import { OpenAiTtsProvider } from './openai.js';
 import type { TtsProvider } from './provider.js';
 import { splitSentences } from './sentences.js';
@@ -171,10 +173,26 @@ function providerFor(cfg: SpeechConfig['tts']): TtsProvider {
     case 'openai':
       return new OpenAiTtsProvider(cfg.openai);
     case 'espeak-ng':
-      return new EspeakProvider(cfg.espeak);
+      return espeakProvider(cfg.espeak);
     case 'sherpa-onnx':
       return new LazySherpaProvider(cfg.sherpaOnnx);
   }
+}
+
+/**
+ * espeak-ng as configured: `binary` runs the program (a clear error per request if it is missing), `wasm` the npm
+ * build, `auto` the program when it is on PATH, else the npm build.
+ */
+export function espeakEngine(
+  cfg: SpeechConfig['tts']['espeak'],
+  env: NodeJS.ProcessEnv = process.env,
+): 'binary' | 'wasm' {
+  if (cfg.engine !== 'auto') return cfg.engine;
+  return findProgram(cfg.binary, env) ? 'binary' : 'wasm';
+}
+
+function espeakProvider(cfg: SpeechConfig['tts']['espeak']): TtsProvider {
+  return espeakEngine(cfg) === 'binary' ? new EspeakProvider(cfg) : new EspeakWasmProvider(cfg);
 }
 
 /** sherpa-onnx behind the synchronous factory: validates files now, loads the voice on first use. */

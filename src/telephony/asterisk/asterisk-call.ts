@@ -111,7 +111,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
       signal,
     );
     this.ids.rtpPort = port;
-    this.#link = new MediaLink(rtp, { silenceFill: this.ctx.silenceFill, metrics: this.ctx.registry });
+    this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
     this.#link.on('audio', (frame) => this.emit('audio', frame));
     router.claim(mediaChannelId, (ev) => this.#onMediaEvent(ev));
     // registered before the request: the reply comes before the channel's StasisStart, but never trust order
@@ -139,7 +139,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
       return MediaLink.open(this.ctx.config.rtpBindHost, p, this.ctx.registry, this.signal);
     }, this.signal);
     this.ids.rtpPort = port;
-    this.#link = new MediaLink(rtp, { silenceFill: this.ctx.silenceFill, metrics: this.ctx.registry });
+    this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
     this.#link.on('audio', (frame) => this.emit('audio', frame));
     this.ctx.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
     this.ctx.router.markStarted(ids.mediaChannelId);
@@ -208,6 +208,11 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     const result = await transferToAgent(this, request, untilEnd);
     this.ctx.metrics.transfers.inc({ outcome: result.outcome });
     return result;
+  }
+
+  /** Music on hold is playing into the bridge (a transfer rings): what the bot's leg hears is not the caller. */
+  holdAudio(on: boolean): void {
+    this.#link?.hold(on);
   }
 
   /** Agent answered: join them to the bridge; the bot leaves or (agentStaysSilent) stays muted to transcribe. */

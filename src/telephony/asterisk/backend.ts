@@ -95,7 +95,7 @@ export class AsteriskBackend implements TelephonyBackend {
       router: new ChannelRouter(clock),
       ports: new RtpPortPool(asterisk.rtpPortMin, asterisk.rtpPortMax),
       config: asterisk,
-      silenceFill: config.media.silenceFill,
+      media: config.media,
       logger,
       clock,
       registry: deps.metrics,

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { CallEventBus } from '../../core/call-events.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
+import type { MediaConfig } from '../../media/config.js';
 import type { SessionStore } from '../../session/store.js';
 import type { Tts } from '../../speech/types.js';
 import type { AsteriskConfig } from '../config.js';
@@ -16,8 +17,8 @@ export interface AsteriskContext {
   router: ChannelRouter;
   ports: RtpPortPool;
   config: AsteriskConfig;
-  /** media.silenceFill: keep a steady RTP stream (Asterisk inserts no comfort noise) */
-  silenceFill: boolean;
+  /** the `media` section: jitter buffer, concealment, silence fill (Asterisk inserts no comfort noise), pacing */
+  media: MediaConfig;
   logger: Logger;
   /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
   clock: Clock;

@@ -1,16 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { Registry } from 'prom-client';
 import { counter } from '../../core/metrics.js';
+import type { MediaConfig } from '../../media/config.js';
+import { jitterBufferOptions, pacerConfigOptions } from '../../media/from-config.js';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
+import { JitterBuffer } from '../../media/jitter-buffer.js';
 import { Pacer } from '../../media/pacer.js';
 import { RtpSession, type RtpEndpoint } from '../../media/rtp-session.js';
-import { seqDistance } from '../../media/rtp.js';
 import type { RtpPacket } from '../../media/rtp.js';
-import { sharedPacerGroup } from '../../media/pacer-group.js';
+import { sharedPacerGroup, type PacerGroup } from '../../media/pacer-group.js';
 
 const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
-/** Short gaps (lost packets) are filled with silence so the caller's timeline stays true; longer ones are not. */
-const MAX_GAP_FILL_FRAMES = 5;
+/**
+ * After music on hold stops, mixed frames still in flight (one mixing interval plus the network) are not the
+ * caller either: drop what arrives this long after the hold ends.
+ */
+const HOLD_TAIL_MS = 40;
 /** A silence this short between two bot audio frames is a starved queue, not a pause between prompts. */
 const MAX_GAP_FRAMES = 10;
 
@@ -18,15 +23,29 @@ export interface MediaLinkEvents {
   audio: [frame: Int16Array];
 }
 
+export interface MediaLinkOptions {
+  /** the `media` config section: jitter buffer, concealment, silence fill, pacer catch-up */
+  media: MediaConfig;
+  metrics: Registry;
+  /** the clock both directions run on (default: the process's shared pacer group) */
+  group?: PacerGroup;
+}
+
 /**
  * The bot's end of one externalMedia channel: ONE UDP socket that receives Asterisk's μ-law RTP and sends the
  * bot's audio back to UNICASTRTP_LOCAL_ADDRESS:PORT from the same port (strict RTP), paced by the media plane's
- * Pacer on an absolute clock, silence-filled so the stream never stalls.
+ * Pacer on an absolute clock, silence-filled so the stream never stalls. Caller audio goes through a jitter
+ * buffer (reordering, duplicates, loss concealment) and leaves it on its own 20 ms playout clock.
  */
 export class MediaLink extends EventEmitter<MediaLinkEvents> {
   readonly #rtp: RtpSession;
   readonly #pacer: Pacer;
-  #lastSeq: number | null = null;
+  readonly #jitter: JitterBuffer;
+  /** pops one caller frame per 20 ms slot (a Pacer used as a clock: its own frames are never sent) */
+  readonly #playout: Pacer;
+  #receiving = false;
+  /** caller audio is music on hold right now (or its tail): dropped, never heard as the caller */
+  #holdUntil = 0;
   /** silence slots since the last audio frame; null right after start or clear() (a pause there is not a gap) */
   #silentRun: number | null = null;
   /** bot audio resumed after a short silence: the queue ran dry mid-speech (TTS slower than real time) */
@@ -35,9 +54,10 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
   #closed: Promise<void> | null = null;
   readonly #late;
 
-  constructor(rtp: RtpSession, opts: { silenceFill: boolean; metrics: Registry }) {
+  constructor(rtp: RtpSession, opts: MediaLinkOptions) {
     super();
     this.#rtp = rtp;
+    const group = opts.group ?? sharedPacerGroup();
     this.#late = counter(
       opts.metrics,
       'voicebot_asterisk_rtp_late_total',
@@ -46,13 +66,21 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     const payload = Buffer.alloc(FRAME_SAMPLES);
     this.#pacer = new Pacer({
       frameSamples: FRAME_SAMPLES,
-      silenceFill: opts.silenceFill,
-      group: sharedPacerGroup(),
+      ...pacerConfigOptions(opts.media),
+      group,
       onFrame: (frame, info) => {
         this.#noteSlot(info.silence);
         mulawEncode(frame, payload);
         this.#rtp.send(payload, { samples: FRAME_SAMPLES });
       },
+    });
+    this.#jitter = new JitterBuffer(jitterBufferOptions(opts.media, FRAME_SAMPLES));
+    this.#playout = new Pacer({
+      frameSamples: FRAME_SAMPLES,
+      silenceFill: true,
+      maxCatchUpFrames: opts.media.pacerMaxCatchUpFrames,
+      group,
+      onFrame: () => this.#playOne(),
     });
     rtp.on('packet', (p) => this.#onPacket(p));
   }
@@ -73,8 +101,8 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     return this.#rtp.localAddress.port;
   }
 
-  get stats(): { rtp: RtpSession['stats']; pacer: Pacer['stats']; gaps: number } {
-    return { rtp: this.#rtp.stats, pacer: this.#pacer.stats, gaps: this.#gaps };
+  get stats(): { rtp: RtpSession['stats']; pacer: Pacer['stats']; jitter: JitterBuffer['stats']; gaps: number } {
+    return { rtp: this.#rtp.stats, pacer: this.#pacer.stats, jitter: this.#jitter.stats, gaps: this.#gaps };
   }
 
   #noteSlot(silence: boolean): void {
@@ -91,6 +119,16 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     this.#rtp.remote = { ...remote };
     this.#rtp.source = { ...remote };
     this.#pacer.start();
+    this.#playout.start();
+  }
+
+  /**
+   * Music on hold plays into the bridge (Asterisk mixes it into the bot's leg too): while `on`, and for a short
+   * tail after, what arrives is not the caller and is dropped.
+   */
+  hold(on: boolean): void {
+    this.#holdUntil = on ? Infinity : performance.now() + HOLD_TAIL_MS;
+    this.#jitter.reset();
   }
 
   /** Bot speech (8 kHz PCM16). Dropped while muted (the agent has the line). */
@@ -120,21 +158,26 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
 
   #onPacket(p: RtpPacket): void {
     if (p.payloadType !== 0) return;
-    if (this.#lastSeq !== null) {
-      const d = seqDistance(p.sequenceNumber, this.#lastSeq);
-      if (d <= 0) {
-        this.#late.inc();
-        return;
-      }
-      for (let i = 1; i < d && i <= MAX_GAP_FILL_FRAMES; i++) this.emit('audio', new Int16Array(p.payload.length));
+    if (this.#holdUntil > 0) {
+      if (performance.now() < this.#holdUntil) return;
+      this.#holdUntil = 0;
     }
-    this.#lastSeq = p.sequenceNumber;
-    this.emit('audio', mulawDecode(p.payload));
+    const { late, duplicates } = this.#jitter.stats;
+    this.#jitter.push({ sequenceNumber: p.sequenceNumber, timestamp: p.timestamp, payload: mulawDecode(p.payload) });
+    if (this.#jitter.stats.late + this.#jitter.stats.duplicates > late + duplicates) this.#late.inc();
+    this.#receiving = true;
+  }
+
+  /** One playout slot: the next caller frame in sequence order (concealment for a lost one). */
+  #playOne(): void {
+    if (!this.#receiving || this.#holdUntil > 0) return;
+    this.emit('audio', this.#jitter.pop());
   }
 
   close(): Promise<void> {
     if (!this.#closed) {
       this.#pacer.stop();
+      this.#playout.stop();
       this.removeAllListeners();
       this.#closed = this.#rtp.close();
     }

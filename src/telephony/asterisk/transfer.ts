@@ -48,6 +48,8 @@ export async function transferToAgent(
   let moh = false;
   let result: { outcome: TransferOutcome; detail: string };
   try {
+    // the music reaches the bot's own leg too (an Announcer joins the bridge): never hear it as the caller
+    call.holdAudio(true);
     await client.startMoh(call.ids.bridgeId, signal);
     moh = true;
     log.info('agent leg dialling');
@@ -72,6 +74,7 @@ export async function transferToAgent(
     result = { outcome: 'failed', detail: err instanceof Error ? err.message : String(err) };
   }
   if (moh) await client.stopMoh(call.ids.bridgeId).catch(() => undefined);
+  call.holdAudio(false);
   if (result.outcome === 'answered' && !call.ended) {
     try {
       await call.handOff(agentId, call.signal);

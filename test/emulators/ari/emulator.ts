@@ -14,7 +14,9 @@ import {
 } from './model.js';
 import { Party } from './party.js';
 import { UnicastRtpEndpoint } from './unicast-rtp.js';
-import { ulawDecode, writePcmWav } from './wire.js';
+import type { NetworkImpairment } from './impairment.js';
+import { SoftMixer, type MixerMember } from './mixer.js';
+import { ulawDecode, ulawEncode, writePcmWav } from './wire.js';
 
 export interface AriEmulatorOptions {
   username?: string;
@@ -28,6 +30,8 @@ export interface AriEmulatorOptions {
   endpoints?: Record<string, EndpointBehaviour>;
   /** how long a /play keeps the channel out of its bridge, ms */
   playMs?: number;
+  /** network impairment on every UnicastRTP leg towards the app (loss, reordering, duplicates, jitter) */
+  network?: NetworkImpairment | null;
 }
 
 export interface LoggedRequest {
@@ -50,7 +54,7 @@ export interface PlaceCallOptions {
   to?: string;
   app?: string;
   callerName?: string;
-  /** stream silence whenever the caller is not sending audio, like a real phone (default false) */
+  /** stream silence whenever the caller is not sending audio, 50 packets a second like a real phone (default true) */
   continuous?: boolean;
 }
 
@@ -88,7 +92,10 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   readonly mediaEndpoints: UnicastRtpEndpoint[] = [];
   readonly #sockets = new Map<WebSocket, string>();
   readonly #wss = new WebSocketServer({ noServer: true });
-  readonly #opts: Required<Omit<AriEmulatorOptions, 'endpoints'>> & { endpoints: Record<string, EndpointBehaviour> };
+  readonly #opts: Required<Omit<AriEmulatorOptions, 'endpoints' | 'network'>> & {
+    endpoints: Record<string, EndpointBehaviour>;
+    network: NetworkImpairment | null;
+  };
   readonly #server: Server;
   readonly #timers = new Set<NodeJS.Timeout>();
   #accepting = true;
@@ -105,6 +112,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       stasisDelayMs: 15,
       endpoints: {},
       playMs: 400,
+      network: null,
       ...opts,
     };
     this.#server = createServer((req, res) => {
@@ -170,7 +178,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     ch.inStasis = true;
     const party = this.#attachParty(ch, 'caller');
     this.#emit(app, { type: 'StasisStart', args: [], channel: channelJson(ch) });
-    if (opts.continuous) party.streamIdleSilence();
+    if (opts.continuous ?? true) party.streamIdleSilence();
     return party;
   }
 
@@ -188,6 +196,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   async close(): Promise<void> {
+    for (const b of this.bridges.values()) b.mixer.stop();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     for (const ch of [...this.channels.values()]) {
@@ -267,22 +276,70 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     return party;
   }
 
-  /** Audio from one channel goes to every other channel in its bridge (none while it is out playing). */
+  /**
+   * Audio from one channel into its bridge (none while it is out playing). An ARI mixing bridge is a smart bridge:
+   * with two participants Asterisk uses a 1:1 technology that passes each frame straight to the other side; from
+   * three on (an agent joins while the bot stays, or the Announcer that plays music on hold) it switches to softmix,
+   * a 20 ms mixer (see SoftMixer).
+   */
   #route(from: EmuChannel, ulaw: Buffer): void {
     if (from.playing || !from.bridgeId) return;
     const bridge = this.bridges.get(from.bridgeId);
     if (!bridge) return;
-    if (bridge.recording && from.kind !== 'unicastrtp') this.#recordFrame(bridge, ulaw, 0);
+    if (bridge.mixer.running) return bridge.mixer.feed(from.id, ulaw);
+    if (bridge.recording && from.kind !== 'unicastrtp') this.#recordFrame(bridge, ulaw);
     for (const id of bridge.channels) {
       if (id === from.id) continue;
       const to = this.channels.get(id);
-      if (!to || to.playing) continue;
-      if (to.media) to.media.send(ulaw);
-      else to.party?.deliver(ulaw);
+      if (to && !to.playing) this.#deliverTo(to, ulaw);
     }
   }
 
-  #recordFrame(bridge: EmuBridge, ulaw: Buffer, _source: number): void {
+  #deliverTo(to: EmuChannel, ulaw: Buffer): void {
+    if (to.media) to.media.send(ulaw);
+    else to.party?.deliver(ulaw);
+  }
+
+  #newBridge(id: string): EmuBridge {
+    const b: EmuBridge = {
+      id,
+      channels: new Set(),
+      moh: false,
+      recording: null,
+      mixer: new SoftMixer(
+        () => this.#mixMembers(b),
+        (frames) => this.#recordMix(b, frames),
+      ),
+    };
+    return b;
+  }
+
+  #mixMembers(b: EmuBridge): MixerMember[] {
+    return [...b.channels].flatMap((id) => {
+      const ch = this.channels.get(id);
+      return ch ? [{ id, muted: ch.playing !== null, deliver: (u: Buffer) => this.#deliverTo(ch, u) }] : [];
+    });
+  }
+
+  /** A bridge recording hears the people in the bridge (not the bot's own leg, as before the mixer). */
+  #recordMix(b: EmuBridge, frames: Map<string, Int16Array>): void {
+    if (!b.recording) return;
+    const sum = new Int16Array(160);
+    for (const [id, f] of frames) {
+      if (this.channels.get(id)?.kind === 'unicastrtp') continue;
+      for (let i = 0; i < 160; i++) sum[i] = Math.max(-32768, Math.min(32767, sum[i]! + f[i]!));
+    }
+    this.#recordFrame(b, ulawEncode(sum));
+  }
+
+  /** The smart bridge picks its technology by participant count (the Announcer counts while MOH plays). */
+  #retech(b: EmuBridge): void {
+    b.mixer.moh = b.moh;
+    if (b.channels.size + (b.moh ? 1 : 0) >= 3) b.mixer.start();
+    else b.mixer.stop();
+  }
+
+  #recordFrame(bridge: EmuBridge, ulaw: Buffer): void {
     const rec = bridge.recording!;
     for (const s of ulawDecode(ulaw)) rec.samples.push(s);
     if (rec.samples.length >= rec.maxSamples) this.#finishRecording(bridge);
@@ -310,8 +367,11 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
 
   #removeFromBridge(ch: EmuChannel): void {
     if (!ch.bridgeId) return;
-    this.bridges.get(ch.bridgeId)?.channels.delete(ch.id);
+    const b = this.bridges.get(ch.bridgeId);
     ch.bridgeId = null;
+    if (!b) return;
+    b.channels.delete(ch.id);
+    this.#retech(b);
   }
 
   /**
@@ -468,13 +528,14 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       if (this.bridges.has(id)) throw new HttpError(409, 'Bridge with this id already exists');
       const type = q.get('type') ?? 'mixing';
       if (!type.split(',').includes('mixing')) throw new HttpError(400, 'emulator supports mixing bridges only');
-      const b: EmuBridge = { id, channels: new Set(), moh: false, recording: null };
+      const b = this.#newBridge(id);
       this.bridges.set(id, b);
       return bridgeJson(b);
     }
     if (method === 'DELETE' && (r = m(/^\/ari\/bridges\/([^/]+)$/))) {
       const b = this.#bridge(dec(r[1]!));
       this.#finishRecording(b);
+      b.mixer.stop();
       for (const id of b.channels) {
         const ch = this.channels.get(id);
         if (ch) ch.bridgeId = null;
@@ -489,9 +550,10 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
         const ch = this.channels.get(id);
         if (!ch) throw new HttpError(400, 'Channel not found');
         if (!ch.inStasis) throw new HttpError(422, 'Channel not in Stasis application');
-        if (ch.bridgeId && ch.bridgeId !== b.id) this.bridges.get(ch.bridgeId)?.channels.delete(ch.id);
+        if (ch.bridgeId && ch.bridgeId !== b.id) this.#removeFromBridge(ch);
         ch.bridgeId = b.id;
         b.channels.add(ch.id);
+        this.#retech(b);
       }
       return undefined;
     }
@@ -513,6 +575,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
           if (p) p.mohStarted++;
         }
       } else if (method === 'DELETE') b.moh = false;
+      this.#retech(b);
       return undefined;
     }
     if (method === 'POST' && (r = m(/^\/ari\/bridges\/([^/]+)\/record$/))) {
@@ -565,6 +628,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     return UnicastRtpEndpoint.open(this.#opts.host, { address, port: Number(portText) }, format)
       .then((media) => {
         this.mediaEndpoints.push(media);
+        if (this.#opts.network) media.impair(this.#opts.network);
         if (!this.channels.has(id)) return media.close();
         ch.media = media;
         ch.channelvars = {
@@ -671,6 +735,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       if (bridgeId && this.bridges.has(bridgeId) && this.channels.has(ch.id)) {
         ch.bridgeId = bridgeId;
         this.bridges.get(bridgeId)!.channels.add(ch.id);
+        this.#retech(this.bridges.get(bridgeId)!);
       }
       this.#emit(ch.app, { type: 'PlaybackFinished', playback: { id, media_uri: q.get('media'), state: 'done' } });
     });

@@ -1,3 +1,4 @@
+import type { SoftMixer } from './mixer.js';
 import type { Party } from './party.js';
 import type { UnicastRtpEndpoint } from './unicast-rtp.js';
 
@@ -42,6 +43,8 @@ export interface EmuBridge {
   channels: Set<string>;
   moh: boolean;
   recording: EmuRecording | null;
+  /** softmix: runs while the bridge has three or more participants */
+  mixer: SoftMixer;
 }
 
 export interface EndpointBehaviour {
@@ -96,7 +99,7 @@ export function channelJson(ch: EmuChannel): Record<string, unknown> {
 export function bridgeJson(b: EmuBridge): Record<string, unknown> {
   return {
     id: b.id,
-    technology: 'simple_bridge',
+    technology: b.mixer.running ? 'softmix' : 'simple_bridge',
     bridge_type: 'mixing',
     bridge_class: 'stasis',
     creator: 'Stasis',

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { ImpairedLink, type NetworkImpairment } from './impairment.js';
 import { parseRtpPacket, RtpStream, ulawDecode } from './wire.js';
 
 /** What the app asked for: μ-law works both ways; slin16 comes as PT 118 but audio sent back is dropped. */
@@ -38,6 +39,7 @@ export class UnicastRtpEndpoint {
   #learned: string;
   #candidate: { source: string; count: number } | null = null;
   #closed = false;
+  #network: ImpairedLink | null = null;
   onPayload: (ulaw: Buffer) => void = () => {};
 
   private constructor(
@@ -76,7 +78,23 @@ export class UnicastRtpEndpoint {
     if (this.#closed) return;
     this.stats.sent++;
     const packet = this.format === 'slin16' ? this.#out.packet(toSlin16(ulaw), SLIN16_PT) : this.#out.packet(ulaw, 0);
-    this.#socket.send(packet, this.remote.port, this.remote.address);
+    if (this.#network) this.#network.push(packet);
+    else this.#socket.send(packet, this.remote.port, this.remote.address);
+  }
+
+  /** Impair the network between Asterisk and the app from now on (null: a clean network again). */
+  impair(opts: NetworkImpairment | null): ImpairedLink | null {
+    this.#network?.close();
+    this.#network = opts
+      ? new ImpairedLink(opts, (p) => {
+          if (!this.#closed) this.#socket.send(p, this.remote.port, this.remote.address);
+        })
+      : null;
+    return this.#network;
+  }
+
+  get network(): ImpairedLink | null {
+    return this.#network;
   }
 
   /** Arbitrary bytes from Asterisk's own socket to the app (malformed-packet tests: the source is right). */
@@ -114,6 +132,7 @@ export class UnicastRtpEndpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#network?.close();
     this.#socket.close();
   }
 }
