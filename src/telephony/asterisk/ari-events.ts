@@ -8,7 +8,14 @@ import { ariEvent, KNOWN_EVENT_TYPES, type AriEvent } from './ari-types.js';
 
 export interface AriEventStreamOptions {
   url: string;
+  /** sent on the upgrade (Authorization: Basic …): credentials never go in the URL */
+  headers?: Record<string, string>;
   logger: Logger;
+  /**
+   * Asterisk never pings the socket, so a half-open TCP connection would go unnoticed: we ping this often and
+   * reconnect when the previous ping got no pong (default 5000 ms).
+   */
+  pingIntervalMs?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /** how long the websocket handshake may take */
@@ -26,6 +33,13 @@ export interface AriEventStreamEvents {
   /** `reconnect` is true after a drop: local state may be stale, resynchronise. */
   connected: [info: { reconnect: boolean }];
   disconnected: [reason: string];
+  /** the upgrade was refused with this HTTP status (401: wrong credentials) */
+  refused: [status: number];
+  /**
+   * Another connection registered the same app: Asterisk moved every event to it and this socket will get
+   * nothing more (ApplicationReplaced). The stream stops; it never reconnects on its own.
+   */
+  replaced: [];
 }
 
 /**
@@ -33,13 +47,15 @@ export interface AriEventStreamEvents {
  * boundary: unknown types are ignored, malformed known ones are counted and dropped.
  */
 export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
-  readonly #opts: Required<Omit<AriEventStreamOptions, 'onInvalid'>> & Pick<AriEventStreamOptions, 'onInvalid'>;
+  readonly #opts: Required<Omit<AriEventStreamOptions, 'onInvalid' | 'headers'>> &
+    Pick<AriEventStreamOptions, 'onInvalid' | 'headers'>;
   readonly #clock: Clock;
   #ws: WebSocket | null = null;
   #stopped = false;
   #everConnected = false;
   #attempt = 0;
   #retryTimer: unknown = null;
+  #pingTimer: unknown = null;
 
   constructor(opts: AriEventStreamOptions) {
     super();
@@ -47,6 +63,7 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       reconnectMinMs: 250,
       reconnectMaxMs: 10_000,
       connectTimeoutMs: 5000,
+      pingIntervalMs: 5000,
       clock: systemClock,
       random: Math.random,
       ...opts,
@@ -69,10 +86,19 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
 
   #connect(): void {
     if (this.#stopped) return;
-    const ws = new WebSocket(this.#opts.url, { handshakeTimeout: this.#opts.connectTimeoutMs });
+    const ws = new WebSocket(this.#opts.url, {
+      handshakeTimeout: this.#opts.connectTimeoutMs,
+      ...(this.#opts.headers ? { headers: this.#opts.headers } : {}),
+    });
     this.#ws = ws;
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      this.emit('refused', res.statusCode ?? 0);
+      ws.terminate();
+    });
     ws.on('open', () => {
       this.#attempt = 0;
+      this.#keepAlive(ws);
       const reconnect = this.#everConnected;
       this.#everConnected = true;
       this.#opts.logger.info({ reconnect }, 'ARI events connected');
@@ -86,11 +112,39 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       this.#opts.logger.warn({ err: err.message }, 'ARI events websocket error');
     });
     ws.on('close', (code) => {
+      this.#stopKeepAlive();
       if (this.#ws === ws) this.#ws = null;
       if (this.#stopped) return;
       this.emit('disconnected', `closed (${code})`);
       this.#scheduleReconnect();
     });
+  }
+
+  /** Ping on a fixed interval; a ping still unanswered at the next one means the connection is dead. */
+  #keepAlive(ws: WebSocket): void {
+    this.#stopKeepAlive();
+    let awaitingPong = false;
+    ws.on('pong', () => (awaitingPong = false));
+    const ping = (): void => {
+      if (awaitingPong) {
+        this.#pingTimer = null;
+        this.#opts.logger.warn(
+          { afterMs: this.#opts.pingIntervalMs },
+          'ARI events websocket missed a pong: reconnecting',
+        );
+        ws.terminate();
+        return;
+      }
+      awaitingPong = true;
+      ws.ping();
+      this.#pingTimer = this.#clock.setTimeout(ping, this.#opts.pingIntervalMs);
+    };
+    this.#pingTimer = this.#clock.setTimeout(ping, this.#opts.pingIntervalMs);
+  }
+
+  #stopKeepAlive(): void {
+    if (this.#pingTimer !== null) this.#clock.clearTimeout(this.#pingTimer);
+    this.#pingTimer = null;
   }
 
   #scheduleReconnect(): void {
@@ -112,6 +166,12 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       return this.#opts.onInvalid?.('not-json');
     }
     const type = json && typeof json === 'object' && 'type' in json && typeof json.type === 'string' ? json.type : '';
+    if (type === 'ApplicationReplaced') {
+      this.#opts.logger.error('ARI app taken over by another connection (ApplicationReplaced): this stream stops');
+      void this.stop();
+      this.emit('replaced');
+      return;
+    }
     if (!KNOWN_EVENT_TYPES.has(type)) return; // events we do not use
     const parsed = ariEvent.safeParse(json);
     if (!parsed.success) {
@@ -123,6 +183,7 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopKeepAlive();
     if (this.#retryTimer !== null) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     const ws = this.#ws;
