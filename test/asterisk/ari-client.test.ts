@@ -105,6 +105,8 @@ describe('AriEventStream', () => {
     });
     stream.on('event', (e) => events.push(e));
     stream.on('connected', ({ reconnect }) => connects.push(reconnect));
+    let drops = 0;
+    stream.on('disconnected', () => drops++);
     wss.on('connection', (ws) => {
       ws.send('not json');
       ws.send(JSON.stringify({ type: 'ChannelVarset', variable: 'x' })); // unknown to us: ignored
@@ -120,9 +122,11 @@ describe('AriEventStream', () => {
     });
     expect(invalid).toEqual(['not-json', 'ChannelDtmfReceived']);
     for (const ws of wss.clients) ws.terminate();
-    await waitFor(() => clock.pending === 1, 3000, 'reconnect scheduled');
+    await waitFor(() => drops === 1, 3000, 'drop noticed');
+    expect(clock.pending).toBe(1); // the reconnect (the keep-alive ping stopped with the socket)
     clock.advance(1999);
-    expect(clock.pending).toBe(1); // not yet: backoff runs on the stream's clock
+    expect(connects).toEqual([false]); // not yet: backoff runs on the stream's clock
+    expect(clock.pending).toBe(1);
     clock.advance(1);
     await waitFor(() => connects.length === 2, 3000, 'reconnect');
     expect(connects).toEqual([false, true]);
