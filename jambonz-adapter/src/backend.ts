@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
 import type { Admission, Permit } from '../../src/core/admission.js';
+import { backgroundTimer, systemClock, type Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
@@ -25,6 +26,8 @@ export interface JambonzDeps {
   fetch?: typeof fetch;
   /** the app's concurrent-call cap; a call over it is declined with SIP 503 before anything is allocated */
   admission?: Admission;
+  /** grace periods, timeouts and tombstones run on this clock (tests: a fake one) */
+  clock?: Clock;
 }
 
 /** Where jambonz reaches us, for the URLs we put in verbs. */
@@ -59,7 +62,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #pacers: PacerFactory;
   readonly #fetch: typeof fetch;
   readonly #calls = new Map<string, JambonzCallLeg>();
-  readonly #tombstones = new Map<string, NodeJS.Timeout>();
+  readonly #tombstones = new Map<string, unknown>();
+  readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
   readonly #running = new Set<Promise<void>>();
@@ -78,6 +82,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
     this.#admission = deps.admission;
+    this.#clock = deps.clock ?? systemClock;
   }
 
   async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
@@ -90,7 +95,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.#onCall = null;
     await Promise.all([...this.#calls.values()].map((leg) => leg.hangup('shutdown')));
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
-    for (const timer of this.#tombstones.values()) clearTimeout(timer);
+    for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
     await Promise.allSettled([...this.#running]);
   }
@@ -194,6 +199,7 @@ export class JambonzBackend implements TelephonyBackend {
   #legHost(callSid: string, mode: ControlMode, base: UrlBase): LegHost {
     return {
       logger: callLogger(this.logger, callSid),
+      clock: this.#clock,
       pacers: this.#pacers,
       reconnectGraceMs: this.config.reconnectGraceMs,
       markTimeoutMs: this.config.markTimeoutMs,
@@ -244,8 +250,7 @@ export class JambonzBackend implements TelephonyBackend {
     }
     this.#calls.delete(leg.id);
     this.metrics.activeCalls.dec();
-    const timer = setTimeout(() => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
-    timer.unref();
+    const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
     this.#tombstones.set(leg.id, timer);
   }
 
@@ -295,7 +300,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (!ENDED_STATUSES.has(status)) return;
     this.#calls.get(callSid)?.remoteEnded(`jambonz:${status}`);
     const timer = this.#tombstones.get(callSid);
-    if (timer) clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#tombstones.delete(callSid);
   }
 

@@ -1,22 +1,23 @@
 import { accessSync, constants, mkdirSync, openSync, closeSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { VoicebotError } from './errors.js';
 
 /**
  * Start-up cannot go on: a port, a directory, a file the configuration names is unusable. It names the key and
  * says what to do, so `voicebot start` prints one line and exits 2 instead of a stack trace, and the bot never runs
  * half-configured.
  */
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
+export class StartupError extends VoicebotError {
+  declare readonly fix: string;
   constructor(
     /** what is wrong */
     readonly problem: string,
     /** the config key (or path) it concerns */
     readonly key: string,
     /** what the user should do */
-    readonly fix: string,
+    fix: string,
   ) {
-    super(`${key}: ${problem}: ${fix}`);
+    super(`${key}: ${problem}: ${fix}`, { kind: 'setup', fix });
   }
 }
 

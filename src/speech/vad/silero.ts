@@ -9,6 +9,7 @@ import { Resampler } from '../../media/resampler.js';
 import type { SpeechConfig } from '../config.js';
 import type { Vad, VadEvent, VadFactory } from '../types.js';
 import { Endpointer, VAD_RATE, WINDOW, type WindowClassifier } from './endpointer.js';
+import { VoicebotError } from '../../core/errors.js';
 
 /** The slice of sherpa-onnx-node's Vad this adapter uses (the package ships no type declarations). */
 interface SherpaVad {
@@ -27,15 +28,15 @@ const require = createRequire(import.meta.url);
 let sherpa: SherpaModule | undefined;
 const loadSherpa = (): SherpaModule => (sherpa ??= require('sherpa-onnx-node') as SherpaModule);
 
-export class VadModelError extends Error {
-  override readonly name = 'VadModelError';
+export class VadModelError extends VoicebotError {
+  declare readonly fix: string;
   constructor(
     /** what is wrong with the file */
     readonly problem: string,
     /** what the user should do */
-    readonly fix: string,
+    fix: string,
   ) {
-    super(`${problem}: ${fix}`);
+    super(`${problem}: ${fix}`, { kind: 'setup', fix });
   }
 }
 
@@ -98,10 +99,12 @@ export async function probeVadModel(path: string, timeoutMs = 30_000): Promise<v
 }
 
 /** Every native session is in use: admission control (telephony.maxConcurrentCalls) should have refused the call. */
-export class VadCapacityError extends Error {
-  override readonly name = 'VadCapacityError';
+export class VadCapacityError extends VoicebotError {
   constructor(max: number) {
-    super(`all ${max} VAD sessions are in use (raise telephony.maxConcurrentCalls to allow more concurrent calls)`);
+    super(`all ${max} VAD sessions are in use`, {
+      kind: 'busy',
+      fix: 'raise telephony.maxConcurrentCalls to allow more concurrent calls',
+    });
   }
 }
 
@@ -117,79 +120,86 @@ export class VadCapacityError extends Error {
  * the concurrent-call cap, and they all stay for reuse.
  */
 export class SherpaVadPool {
-  private readonly idle: SherpaVad[] = [];
-  private built = 0;
+  readonly #idle: SherpaVad[] = [];
+  #built = 0;
+  readonly #make: () => SherpaVad;
+  readonly #onBuilt: () => void;
+  readonly maxTotal: number;
 
-  constructor(
-    private readonly make: () => SherpaVad,
-    readonly maxTotal: number,
-    private readonly onBuilt: () => void = () => undefined,
-  ) {}
+  constructor(make: () => SherpaVad, maxTotal: number, onBuilt: () => void = () => undefined) {
+    this.#make = make;
+    this.maxTotal = maxTotal;
+    this.#onBuilt = onBuilt;
+  }
 
   /** Builds sessions ahead of time (at start-up, off any call's audio path). */
   prewarm(count: number): void {
-    while (this.built < Math.min(count, this.maxTotal)) this.idle.push(this.build());
+    while (this.#built < Math.min(count, this.maxTotal)) this.#idle.push(this.#build());
   }
 
   get idleCount(): number {
-    return this.idle.length;
+    return this.#idle.length;
   }
 
   /** Native sessions in existence (idle + in use); never above maxTotal. */
   get size(): number {
-    return this.built;
+    return this.#built;
   }
 
   get inUse(): number {
-    return this.built - this.idle.length;
+    return this.#built - this.#idle.length;
   }
 
   acquire(): SherpaVad {
-    const vad = this.idle.pop();
+    const vad = this.#idle.pop();
     if (vad) return vad;
-    if (this.built >= this.maxTotal) throw new VadCapacityError(this.maxTotal);
-    return this.build();
+    if (this.#built >= this.maxTotal) throw new VadCapacityError(this.maxTotal);
+    return this.#build();
   }
 
   release(vad: SherpaVad): void {
     vad.reset(); // the next call starts from a fresh LSTM state and an empty buffer
-    this.idle.push(vad);
+    this.#idle.push(vad);
   }
 
-  private build(): SherpaVad {
-    const vad = this.make();
-    this.built++;
-    this.onBuilt();
+  #build(): SherpaVad {
+    const vad = this.#make();
+    this.#built++;
+    this.#onBuilt();
     return vad;
   }
 }
 
 /** One Silero model session per call (it keeps LSTM state); decisions are read per 512-sample window. */
 class SileroClassifier implements WindowClassifier {
-  private released = false;
-  constructor(
-    private readonly vad: SherpaVad,
-    private readonly pool: SherpaVadPool,
-    private readonly onReleased: () => void,
-  ) {}
+  readonly #vad: SherpaVad;
+  readonly #pool: SherpaVadPool;
+  readonly #onReleased: () => void;
+  #released = false;
+
+  constructor(vad: SherpaVad, pool: SherpaVadPool, onReleased: () => void) {
+    this.#vad = vad;
+    this.#pool = pool;
+    this.#onReleased = onReleased;
+  }
 
   isSpeech(window: Float32Array): boolean {
-    this.vad.acceptWaveform(window);
+    this.#vad.acceptWaveform(window);
     // Segments are collected by sherpa for offline use; ours come from the Endpointer, so drop them at once.
-    while (!this.vad.isEmpty()) this.vad.pop();
-    return this.vad.isDetected();
+    while (!this.#vad.isEmpty()) this.#vad.pop();
+    return this.#vad.isDetected();
   }
 
   reset(): void {
-    this.vad.reset();
+    this.#vad.reset();
   }
 
   close(): void {
     // twice would put one session in the pool twice and hand it to two calls
-    if (this.released) return;
-    this.released = true;
-    this.pool.release(this.vad);
-    this.onReleased();
+    if (this.#released) return;
+    this.#released = true;
+    this.#pool.release(this.#vad);
+    this.#onReleased();
   }
 }
 
@@ -259,30 +269,34 @@ export function createVadFactory(
 
 /** Accepts another rate (e.g. 8 kHz telephone audio) and feeds the model 16 kHz. */
 class ResamplingVad implements Vad {
-  constructor(
-    private readonly inner: Endpointer,
-    private readonly resampler: Resampler,
-    private readonly hooks: { onReject(reason: string): void },
-  ) {}
+  readonly #inner: Endpointer;
+  readonly #resampler: Resampler;
+  readonly #hooks: { onReject(reason: string): void };
+
+  constructor(inner: Endpointer, resampler: Resampler, hooks: { onReject(reason: string): void }) {
+    this.#inner = inner;
+    this.#resampler = resampler;
+    this.#hooks = hooks;
+  }
 
   get speaking(): boolean {
-    return this.inner.speaking;
+    return this.#inner.speaking;
   }
 
   push(pcm: Int16Array): VadEvent[] {
     if (!(pcm instanceof Int16Array)) {
-      this.hooks.onReject('not-int16');
+      this.#hooks.onReject('not-int16');
       return [];
     }
-    return this.inner.push(this.resampler.process(pcm));
+    return this.#inner.push(this.#resampler.process(pcm));
   }
 
   reset(): void {
-    this.resampler.reset();
-    this.inner.reset();
+    this.#resampler.reset();
+    this.#inner.reset();
   }
 
   close(): void {
-    this.inner.close();
+    this.#inner.close();
   }
 }
