@@ -17,7 +17,7 @@ import { loadClipTurns } from './lib/turns.js';
 import { benchWhisper } from './lib/whisper-model.js';
 
 const BENCH = 'asterisk-concurrency';
-const POINTS = (process.env.ASTERISK_BENCH_N ?? sized('1,2,4,6,8,10,12,14,16,20', '1,2')).split(',').map(Number);
+const POINTS = (process.env.ASTERISK_BENCH_N ?? sized('1,2,4,6,8,10,12,14,16,20', '2')).split(',').map(Number);
 const ROUNDS = Number(process.env.ASTERISK_BENCH_ROUNDS ?? sized(3, 1));
 const SHAPES = (process.env.ASTERISK_BENCH_SHAPES ?? sized('base.en,tiny.en', 'tiny.en')).split(',') as BenchShape[];
 const P95_LIMIT_MS = 1000;
