@@ -64,6 +64,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       metrics,
       events,
       sessions,
+      readiness,
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;

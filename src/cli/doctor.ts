@@ -158,7 +158,9 @@ export async function rtpPortsFree(min: number, max: number, host = '0.0.0.0'): 
     name,
     ok: false,
     detail: `${busy.length} of ${max - min + 1} ports in use (${shown})`,
-    fix: 'stop what holds them or change telephony.asterisk.rtpPortMin/rtpPortMax (and rtp.conf to match)',
+    fix:
+      'stop what holds them or change telephony.asterisk.rtpPortMin/rtpPortMax; when Asterisk runs on this host, ' +
+      "keep the range apart from rtp.conf's rtpstart-rtpend (Asterisk's own ports): they must not overlap",
   };
 }
 

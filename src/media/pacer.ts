@@ -77,6 +77,14 @@ const realTimers: PacerTimers = {
  * Emits fixed-size frames on an absolute clock: frame n is due at start + n × frameMs, and each timer is armed
  * for the next absolute deadline, so timer delays never accumulate into drift.
  */
+/** Every pacer in the process, summed (monitoring and benches: a skipped slot is an audible gap on some call). */
+const processTotals = { frames: 0, skipped: 0 };
+
+/** Frames sent and slots skipped by all pacers of this process since it started. */
+export function pacerProcessTotals(): Readonly<typeof processTotals> {
+  return { ...processTotals };
+}
+
 export class Pacer implements PacerGroupMember {
   readonly frameMs: number;
   readonly frameSamples: number;
@@ -266,6 +274,7 @@ export class Pacer implements PacerGroupMember {
     if (due > this.maxCatchUp) {
       // A stall (GC, overload): bursting every missed frame would only pile up at the peer.
       this.counts.skipped += due - 1;
+      processTotals.skipped += due - 1;
       this.index += due - 1;
       due = 1;
     }
@@ -287,6 +296,7 @@ export class Pacer implements PacerGroupMember {
     const late = t - scheduledAt;
     this.lates[this.lateCount++ % LATE_WINDOW] = Math.abs(late);
     this.counts.frames++;
+    processTotals.frames++;
     if (silence) this.counts.silenceFrames++;
     else this.counts.audioFrames++;
     try {

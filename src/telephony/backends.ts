@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { CallEventBus } from '../core/call-events.js';
+import type { Readiness } from '../core/readiness.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
@@ -19,6 +20,8 @@ export interface BackendDeps {
   events: CallEventBus;
   sessions: SessionStore;
   tts: Tts;
+  /** where a backend reports its link to the telephony server (/readyz) */
+  readiness?: Readiness;
 }
 
 export interface SelectedBackend {
@@ -33,10 +36,17 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, readiness } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
-    const backend = createAsteriskBackend(config, { logger, metrics, sessions, events, tts });
+    const backend = createAsteriskBackend(config, {
+      logger,
+      metrics,
+      sessions,
+      events,
+      tts,
+      ...(readiness ? { readiness } : {}),
+    });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }
   if (telephony.backend === 'jambonz' && telephony.jambonz) {

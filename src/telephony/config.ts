@@ -42,6 +42,15 @@ const asterisk = z.strictObject({
     .default(250)
     .describe('Shortest wait before reconnecting the ARI event websocket (exponential backoff with jitter), ms.'),
   reconnectMaxMs: z.number().int().min(100).default(10_000).describe('Longest wait between reconnects, ms.'),
+  /** Asterisk never pings the event websocket: we do, and reconnect when a ping goes unanswered. */
+  eventPingMs: z
+    .number()
+    .int()
+    .min(50)
+    .default(5000)
+    .describe(
+      'Ping the ARI event websocket this often; a ping unanswered by the next one means a dead connection: reconnect, ms.',
+    ),
   /** Dial strings per transfer/outbound target kind; {address} is replaced. 'endpoint' targets are used as given. */
   dialTemplates: z
     .strictObject({

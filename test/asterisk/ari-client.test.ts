@@ -70,14 +70,17 @@ describe('AriClient', () => {
     expect((err as AriError).ariMessage).toMatch(/unexpected reply/);
   });
 
-  it('sends credentials as basic auth and builds the events URL with api_key', async () => {
+  it('sends credentials as basic auth; the events URL carries no credentials (they go in the upgrade header)', async () => {
     let auth = '';
     const s = await server((_p, res) => res.writeHead(204).end());
     s.server.on('request', (req) => (auth = req.headers.authorization ?? ''));
     srv = s.server;
     await client(s.url).answer('c1');
     expect(Buffer.from(auth.replace('Basic ', ''), 'base64').toString()).toBe('u:p');
-    expect(client(s.url).eventsUrl()).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ari\/events\?app=voicebot&api_key=u%3Ap/);
+    expect(client(s.url).eventsUrl()).toMatch(
+      /^ws:\/\/127\.0\.0\.1:\d+\/ari\/events\?app=voicebot&subscribeAll=false$/,
+    );
+    expect(client(s.url).authHeaders()).toEqual({ authorization: `Basic ${Buffer.from('u:p').toString('base64')}` });
   });
 });
 

@@ -51,7 +51,13 @@ describe('ARI emulator quirks (raw protocol)', () => {
   beforeEach(async () => {
     emu = await startAriEmulator();
     client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), logger: silent, reconnectMinMs: 20, reconnectMaxMs: 100 });
+    stream = new AriEventStream({
+      url: client.eventsUrl(),
+      headers: client.authHeaders(),
+      logger: silent,
+      reconnectMinMs: 20,
+      reconnectMaxMs: 100,
+    });
     events.length = 0;
     stream.on('event', (e) => events.push(e));
     await stream.start(AbortSignal.timeout(2000));
@@ -82,7 +88,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
     emu = await startAriEmulator({ stasisDelayMs: 200 });
     await stream.stop();
     client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), logger: silent });
+    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
     stream.on('event', (e) => events.push(e));
     await stream.start(AbortSignal.timeout(2000));
     const res = await fetch(
@@ -107,7 +113,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
     emu = await startAriEmulator({ stasisDelayMs: 300 });
     await stream.stop();
     client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), logger: silent });
+    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
     stream.on('event', (e) => events.push(e));
     await stream.start(AbortSignal.timeout(2000));
     const { media } = await bridgedMedia();

@@ -35,15 +35,21 @@ describe('Asterisk media path on a real network', () => {
     rig.emu = await startAriEmulator({ network: { reorder: 0.15, duplicate: 0.05, seed: 7 } });
     const heard: Int16Array[] = [];
     let leg: CallLeg | null = null;
-    rig.t = await startTestBackend(rig.emu, async (l) => {
-      leg = l;
-      l.on('audio', (f) => heard.push(f));
-      await new Promise<void>((resolve) => l.on('hangup', () => resolve()));
-    });
+    rig.t = await startTestBackend(
+      rig.emu,
+      async (l) => {
+        leg = l;
+        l.on('audio', (f) => heard.push(f));
+        await new Promise<void>((resolve) => l.on('hangup', () => resolve()));
+      },
+      // room for the catch-up bursts of a loaded test machine (the sender's own stalls), so only the network's
+      // reordering is under test
+      { rest: { media: { jitterMaxFrames: 50 } } },
+    );
     const caller = await rig.emu.placeCall();
     await waitFor(() => leg !== null, 3000, 'call up');
     await caller.sendPcm(levelCoded(), { speed: 1 });
-    await waitFor(() => frameIds(heard).length >= FRAMES, 3000, 'all frames at the bot');
+    await waitFor(() => frameIds(heard).length >= FRAMES, 6000, 'all frames at the bot');
     const net = rig.emu.mediaEndpoints[0]!.network!.stats;
     expect(net.reordered).toBeGreaterThan(3); // the test compared something
     expect(frameIds(heard)).toEqual(Array.from({ length: FRAMES }, (_, n) => n));

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import {
   ModelDownloadError,
   downloadModel,
   ensureWhisperModel,
+  proxyFor,
   type DownloadProgress,
 } from '../../src/speech/models/download.js';
 import { STUB_WHISPER } from './helpers.js';
@@ -169,5 +170,131 @@ describe('model downloader against a local model host', () => {
     const unknown = await run(['download', 'huge.xx', '--dir', dir]);
     expect(unknown.code).toBe(2);
     expect(unknown.out).toMatch(/unknown model "huge.xx"/);
+  });
+});
+
+/**
+ * A forward proxy on loopback that tunnels with CONNECT (how the downloader's proxy client talks to any proxy).
+ * Like squid's default policy it refuses tunnels it is not told to allow: here, anything but loopback.
+ */
+class Proxy {
+  connects: string[] = [];
+  private server: Server | null = null;
+  private readonly tunnels = new Set<Socket>();
+
+  async start(): Promise<string> {
+    this.server = createServer((_req, res) => {
+      res.writeHead(405);
+      res.end();
+    });
+    this.server.on('connect', (req: { url?: string }, client: Socket, head: Buffer) => {
+      const target = req.url ?? '';
+      this.connects.push(target);
+      const [hostname = '', port = ''] = target.split(/:(?=\d+$)/);
+      if (hostname !== '127.0.0.1') {
+        client.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      const upstream = connect(Number(port), hostname, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length > 0) upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      for (const s of [client, upstream]) {
+        this.tunnels.add(s);
+        s.on('close', () => this.tunnels.delete(s));
+      }
+      // a dropped upstream drops the client too, as a real tunnel does
+      upstream.on('error', () => client.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => (this.server as Server).listen(0, '127.0.0.1', () => r()));
+    return `http://127.0.0.1:${((this.server as Server).address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.tunnels) s.destroy();
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+describe('model downloads behind a proxy (loopback proxy and host)', () => {
+  let host: ModelHost;
+  let proxy: Proxy;
+  let baseUrl: string;
+  let proxyUrl: string;
+  let dir: string;
+  beforeEach(async () => {
+    host = new ModelHost();
+    proxy = new Proxy();
+    baseUrl = await host.start();
+    proxyUrl = await proxy.start();
+    dir = mkdtempSync(join(tmpdir(), 'models-'));
+  });
+  afterEach(async () => Promise.all([host.stop(), proxy.stop()]));
+
+  it('HTTP_PROXY carries the download, and a resumed one keeps its Range through the proxy', async () => {
+    host.mode = 'truncate';
+    await expect(downloadModel(STUB_INFO, { dir, baseUrl, env: { HTTP_PROXY: proxyUrl } })).rejects.toThrow(
+      /failed after \d+ bytes \(kept; the next run resumes\)/,
+    );
+    const partSize = statSync(join(dir, 'ggml-stub.bin.part')).size;
+    host.mode = 'ok';
+    const path = await downloadModel(STUB_INFO, { dir, baseUrl, env: { http_proxy: proxyUrl } });
+    expect(readFileSync(path).equals(stub)).toBe(true);
+    const hostPort = new URL(baseUrl).host;
+    expect(proxy.connects).toEqual([hostPort, hostPort]);
+    expect(host.ranges).toEqual([undefined, `bytes=${partSize}-`]);
+  });
+
+  it('NO_PROXY sends a matching host around the proxy', async () => {
+    const path = await downloadModel(STUB_INFO, { dir, baseUrl, env: { HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
+    expect(readFileSync(path).equals(stub)).toBe(true);
+    expect(proxy.connects).toEqual([]);
+    expect(host.ranges).toEqual([undefined]);
+  });
+
+  it('HTTPS_PROXY is used for the public https host; when it refuses, the error names the file, place and checksum', async () => {
+    const info = {
+      name: 'tiny.en',
+      file: 'ggml-tiny.en.bin',
+      bytes: 77_691_713,
+      sha256: 'be07e048e1e599ad46341c8d2a135645097a538221678b7acdd1b1919c6e1b21',
+    };
+    const err = await downloadModel(info, { dir, baseUrl: MODEL_BASE_URL, env: { HTTPS_PROXY: proxyUrl } }).catch(
+      (e: unknown) => e,
+    );
+    expect(proxy.connects).toEqual(['huggingface.co:443']);
+    expect(err).toBeInstanceOf(ModelDownloadError);
+    const message = String(err);
+    expect(message).toContain(`cannot reach ${MODEL_BASE_URL}/ggml-tiny.en.bin`);
+    expect(message).toContain(`save it as ${resolve(dir, 'ggml-tiny.en.bin')}`);
+    expect(message).toContain(`prints ${info.sha256}`);
+    expect(message).toContain('77691713 bytes');
+    expect(message).toContain('set HTTPS_PROXY');
+    expect(existsSync(join(dir, 'ggml-tiny.en.bin'))).toBe(false);
+  });
+});
+
+describe('proxyFor: which proxy a model URL uses', () => {
+  const env = { HTTPS_PROXY: 'http://proxy:3128', http_proxy: 'http://plain:8080' };
+  const at = (url: string, extra: Record<string, string> = {}) => proxyFor(new URL(url), { ...env, ...extra });
+  it('takes the scheme’s variable, either case', () => {
+    expect(at('https://huggingface.co/x')).toBe('http://proxy:3128');
+    expect(at('http://mirror.lan/x')).toBe('http://plain:8080');
+    expect(proxyFor(new URL('https://huggingface.co/x'), {})).toBeUndefined();
+  });
+  it('NO_PROXY: exact host, domain suffix, leading dot or *., port, and *', () => {
+    expect(at('https://huggingface.co/x', { NO_PROXY: 'huggingface.co' })).toBeUndefined();
+    expect(at('https://cdn.huggingface.co/x', { no_proxy: '.huggingface.co' })).toBeUndefined();
+    expect(at('https://cdn.huggingface.co/x', { NO_PROXY: '*.huggingface.co' })).toBeUndefined();
+    expect(at('https://nothuggingface.co/x', { NO_PROXY: 'huggingface.co' })).toBe('http://proxy:3128');
+    expect(at('https://huggingface.co/x', { NO_PROXY: 'huggingface.co:8443' })).toBe('http://proxy:3128');
+    expect(at('https://huggingface.co:8443/x', { NO_PROXY: 'huggingface.co:8443' })).toBeUndefined();
+    expect(at('http://[::1]:9/x', { NO_PROXY: 'localhost, ::1' })).toBeUndefined();
+    expect(at('https://anything/x', { NO_PROXY: '*' })).toBeUndefined();
   });
 });

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { ProxyAgent, fetch as undiciFetch } from 'undici';
 import type { SpeechConfig } from '../config.js';
 import { WHISPER_MODELS, checkWhisperModel, modelBaseUrl, sha256File, type WhisperModelInfo } from './catalog.js';
 
@@ -28,7 +29,69 @@ export interface DownloadOptions {
   /** give up when no byte arrives for this long */
   stallTimeoutMs?: number;
   fetchImpl?: typeof fetch;
+  /** proxy settings come from here (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, either case); default process.env */
+  env?: NodeJS.ProcessEnv;
 }
+
+/**
+ * fetch that honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY, either case (Node 20's own fetch ignores them). The proxy
+ * is chosen per URL the way curl does; through it the request is tunnelled with CONNECT. No proxy for the URL: the
+ * plain global fetch.
+ */
+export function proxyAwareFetch(env: NodeJS.ProcessEnv = process.env): typeof fetch {
+  const agents = new Map<string, ProxyAgent>();
+  return ((input: string | URL, init?: RequestInit) => {
+    const proxy = proxyFor(new URL(String(input)), env);
+    if (!proxy) return fetch(input, init);
+    let dispatcher = agents.get(proxy);
+    if (!dispatcher) agents.set(proxy, (dispatcher = new ProxyAgent(proxy)));
+    return undiciFetch(input, { ...(init as object), dispatcher });
+  }) as unknown as typeof fetch;
+}
+
+/** The proxy URL for `url`, or undefined (no proxy set for its scheme, or NO_PROXY matches its host). */
+export function proxyFor(url: URL, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const get = (name: string) => env[name.toLowerCase()] ?? env[name];
+  const proxy =
+    url.protocol === 'https:' ? get('HTTPS_PROXY') : url.protocol === 'http:' ? get('HTTP_PROXY') : undefined;
+  if (!proxy) return undefined;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  for (const raw of (get('NO_PROXY') ?? '').split(/[\s,]+/).filter(Boolean)) {
+    if (raw === '*') return undefined;
+    const [name = '', onlyPort] = splitHostPort(raw.toLowerCase());
+    if (onlyPort && onlyPort !== port) continue;
+    const bare = name.replace(/^\*?\./, '');
+    if (host === bare || host.endsWith(`.${bare}`)) return undefined;
+  }
+  return proxy;
+}
+
+/** `host`, `host:port`, `[v6]:port` or a bare IPv6 address (more than one colon: no port). */
+function splitHostPort(entry: string): [string, string | undefined] {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) return [bracketed[1] ?? '', bracketed[2]];
+  if (entry.split(':').length !== 2) return [entry, undefined];
+  const [host = '', port] = entry.split(':');
+  return [host, port];
+}
+
+/**
+ * What to do when the bot cannot fetch a model itself (offline, a proxy that refuses, a blocked host): the file, the
+ * place, the checksum, and the settings that would let the download work.
+ */
+export function manualSteps(info: WhisperModelInfo, dir: string, url: string): string {
+  const target = resolve(dir, info.file);
+  return (
+    `To install it by hand: download ${url} (${info.bytes} bytes) on a machine that can, save it as ${target}, ` +
+    `and check that \`sha256sum ${target}\` prints ${info.sha256}. ` +
+    `To let the download work: behind a proxy set HTTPS_PROXY (and NO_PROXY for hosts reached directly); ` +
+    `for a mirror use --base-url, VOICEBOT_MODEL_BASE_URL or speech.asr.whisperCpp.downloadBaseUrl.`
+  );
+}
+
+/** A transfer that could not complete: offline, refused, HTTP error. Carries the manual steps. */
+export class ModelUnreachableError extends ModelDownloadError {}
 
 const exists = async (path: string) => (await stat(path).catch(() => null))?.size ?? -1;
 
@@ -48,7 +111,15 @@ export async function downloadModel(info: WhisperModelInfo, opts: DownloadOption
     await rm(part, { force: true });
     offset = 0;
   }
-  const ended = offset < info.bytes ? await transfer(url, part, offset, info, opts) : true;
+  let ended = true;
+  try {
+    if (offset < info.bytes) ended = await transfer(url, part, offset, info, opts);
+  } catch (err) {
+    if (err instanceof ModelUnreachableError) {
+      throw new ModelUnreachableError(`${err.message}. ${manualSteps(info, opts.dir, url)}`);
+    }
+    throw err;
+  }
   const size = await exists(part);
   if (ended && size !== info.bytes) {
     // the host finished cleanly with another size: not a broken transfer but the wrong file
@@ -92,14 +163,15 @@ async function transfer(
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     let res: Response;
     try {
-      res = await (opts.fetchImpl ?? fetch)(url, { headers, signal, redirect: 'follow' });
+      const doFetch = opts.fetchImpl ?? proxyAwareFetch(opts.env);
+      res = await doFetch(url, { headers, signal, redirect: 'follow' });
     } catch (err) {
       opts.signal?.throwIfAborted();
-      throw new ModelDownloadError(`cannot reach ${url}: ${(err as Error).message}`);
+      throw new ModelUnreachableError(`cannot reach ${url}: ${describeCause(err)}`);
     }
     if (res.status === 416) return true; // nothing left to send: the size/checksum check decides
     if (!res.ok || !res.body) {
-      throw new ModelDownloadError(`${url} answered ${res.status} ${res.statusText}`);
+      throw new ModelUnreachableError(`${url} answered ${res.status} ${res.statusText}`);
     }
     // 200 to a Range request: the server sends the whole file, so start the part again
     const append = offset > 0 && res.status === 206;
@@ -122,11 +194,21 @@ async function transfer(
       if (!file.closed) await new Promise<void>((r) => file.once('close', () => r()));
       opts.signal?.throwIfAborted();
       // keep the part: the next run resumes from it
-      throw new ModelDownloadError(`download from ${url} failed after ${received} bytes: ${(err as Error).message}`);
+      throw new ModelUnreachableError(
+        `download from ${url} failed after ${received} bytes (kept; the next run resumes): ${(err as Error).message}`,
+      );
     }
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** fetch's "fetch failed" hides the reason (DNS, refused, proxy) in `cause`. */
+function describeCause(err: unknown): string {
+  const e = err as Error & { cause?: { message?: string; code?: unknown } };
+  if (!e.cause) return e.message;
+  const code = typeof e.cause.code === 'string' ? `${e.cause.code} ` : '';
+  return `${e.message}: ${code}${e.cause.message ?? ''}`.replace(/\.+$/, '');
 }
 
 export interface EnsureModelOptions {

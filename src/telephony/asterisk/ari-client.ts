@@ -79,14 +79,21 @@ export class AriClient {
     return this.#opts.app;
   }
 
-  /** ws(s)://host/ari/events?app=…&api_key=… (credentials in the query: ARI's documented form). */
+  /**
+   * ws(s)://host/ari/events?app=… . ARI also takes `api_key=user:pass` in the query, but a URL ends up in proxy
+   * and access logs: the credentials go in the upgrade's Authorization header instead (`authHeaders`).
+   */
   eventsUrl(): string {
     const u = new URL(`${this.#base}/events`);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     u.searchParams.set('app', this.#opts.app);
-    u.searchParams.set('api_key', `${this.#opts.username}:${this.#opts.password}`);
     u.searchParams.set('subscribeAll', 'false');
     return u.toString();
+  }
+
+  /** Basic auth for the event websocket upgrade. */
+  authHeaders(): Record<string, string> {
+    return { authorization: this.#auth };
   }
 
   async request(

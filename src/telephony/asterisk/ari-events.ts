@@ -6,7 +6,14 @@ import { ariEvent, KNOWN_EVENT_TYPES, type AriEvent } from './ari-types.js';
 
 export interface AriEventStreamOptions {
   url: string;
+  /** sent on the upgrade (Authorization: Basic …): credentials never go in the URL */
+  headers?: Record<string, string>;
   logger: Logger;
+  /**
+   * Asterisk never pings the socket, so a half-open TCP connection would go unnoticed: we ping this often and
+   * reconnect when the previous ping got no pong (default 5000 ms).
+   */
+  pingIntervalMs?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /** how long the websocket handshake may take */
@@ -20,6 +27,13 @@ export interface AriEventStreamEvents {
   /** `reconnect` is true after a drop: local state may be stale, resynchronise. */
   connected: [info: { reconnect: boolean }];
   disconnected: [reason: string];
+  /** the upgrade was refused with this HTTP status (401: wrong credentials) */
+  refused: [status: number];
+  /**
+   * Another connection registered the same app: Asterisk moved every event to it and this socket will get
+   * nothing more (ApplicationReplaced). The stream stops; it never reconnects on its own.
+   */
+  replaced: [];
 }
 
 /**
@@ -27,16 +41,18 @@ export interface AriEventStreamEvents {
  * boundary: unknown types are ignored, malformed known ones are counted and dropped.
  */
 export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
-  readonly #opts: Required<Omit<AriEventStreamOptions, 'onInvalid'>> & Pick<AriEventStreamOptions, 'onInvalid'>;
+  readonly #opts: Required<Omit<AriEventStreamOptions, 'onInvalid' | 'headers'>> &
+    Pick<AriEventStreamOptions, 'onInvalid' | 'headers'>;
   #ws: WebSocket | null = null;
   #stopped = false;
   #everConnected = false;
   #attempt = 0;
   #retryTimer: NodeJS.Timeout | null = null;
+  #pingTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: AriEventStreamOptions) {
     super();
-    this.#opts = { reconnectMinMs: 250, reconnectMaxMs: 10_000, connectTimeoutMs: 5000, ...opts };
+    this.#opts = { reconnectMinMs: 250, reconnectMaxMs: 10_000, connectTimeoutMs: 5000, pingIntervalMs: 5000, ...opts };
   }
 
   get connected(): boolean {
@@ -68,10 +84,19 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
 
   #connect(): void {
     if (this.#stopped) return;
-    const ws = new WebSocket(this.#opts.url, { handshakeTimeout: this.#opts.connectTimeoutMs });
+    const ws = new WebSocket(this.#opts.url, {
+      handshakeTimeout: this.#opts.connectTimeoutMs,
+      ...(this.#opts.headers ? { headers: this.#opts.headers } : {}),
+    });
     this.#ws = ws;
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      this.emit('refused', res.statusCode ?? 0);
+      ws.terminate();
+    });
     ws.on('open', () => {
       this.#attempt = 0;
+      this.#keepAlive(ws);
       const reconnect = this.#everConnected;
       this.#everConnected = true;
       this.#opts.logger.info({ reconnect }, 'ARI events connected');
@@ -85,11 +110,36 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       this.#opts.logger.warn({ err: err.message }, 'ARI events websocket error');
     });
     ws.on('close', (code) => {
+      this.#stopKeepAlive();
       if (this.#ws === ws) this.#ws = null;
       if (this.#stopped) return;
       this.emit('disconnected', `closed (${code})`);
       this.#scheduleReconnect();
     });
+  }
+
+  /** Ping on a fixed interval; a ping still unanswered at the next one means the connection is dead. */
+  #keepAlive(ws: WebSocket): void {
+    this.#stopKeepAlive();
+    let awaitingPong = false;
+    ws.on('pong', () => (awaitingPong = false));
+    this.#pingTimer = setInterval(() => {
+      if (awaitingPong) {
+        this.#opts.logger.warn(
+          { afterMs: this.#opts.pingIntervalMs },
+          'ARI events websocket missed a pong: reconnecting',
+        );
+        ws.terminate();
+        return;
+      }
+      awaitingPong = true;
+      ws.ping();
+    }, this.#opts.pingIntervalMs);
+  }
+
+  #stopKeepAlive(): void {
+    if (this.#pingTimer) clearInterval(this.#pingTimer);
+    this.#pingTimer = null;
   }
 
   #scheduleReconnect(): void {
@@ -111,6 +161,12 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       return this.#opts.onInvalid?.('not-json');
     }
     const type = json && typeof json === 'object' && 'type' in json && typeof json.type === 'string' ? json.type : '';
+    if (type === 'ApplicationReplaced') {
+      this.#opts.logger.error('ARI app taken over by another connection (ApplicationReplaced): this stream stops');
+      void this.stop();
+      this.emit('replaced');
+      return;
+    }
     if (!KNOWN_EVENT_TYPES.has(type)) return; // events we do not use
     const parsed = ariEvent.safeParse(json);
     if (!parsed.success) {
@@ -122,6 +178,7 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopKeepAlive();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     const ws = this.#ws;

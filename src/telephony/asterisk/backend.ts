@@ -20,6 +20,7 @@ import { resynchronise } from './resync.js';
 import { dialAndWait } from './dial.js';
 import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
+import type { Readiness } from '../../core/readiness.js';
 
 const STOP_TIMEOUT_MS = 5000;
 
@@ -35,6 +36,19 @@ export interface AsteriskBackendDeps {
   onCall?: (leg: CallLeg) => Promise<void>;
   /** how long start() waits for the first ARI connection before going on in the background (ms) */
   startTimeoutMs?: number;
+  /** the ARI connection's state goes here as component `asterisk` (/readyz) */
+  readiness?: Readiness;
+}
+
+/** ARI refused our credentials: retrying cannot help, the config is wrong. */
+export class AriCredentialsError extends Error {
+  constructor(url: string) {
+    super(
+      `ARI at ${url} answered 401 Unauthorized: telephony.asterisk.username / telephony.asterisk.password ` +
+        '(VOICEBOT_TELEPHONY__ASTERISK__PASSWORD) do not match an ari.conf user',
+    );
+    this.name = 'AriCredentialsError';
+  }
 }
 
 export interface OriginateOptions {
@@ -69,6 +83,8 @@ export class AsteriskBackend implements TelephonyBackend {
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
   #stopping = false;
   #resyncing: Promise<void> | null = null;
+  /** the last HTTP status that refused the event websocket upgrade (401: credentials) */
+  #refused = 0;
   /** resynchronisations completed (start + each reconnect) */
   resyncs = 0;
 
@@ -105,6 +121,8 @@ export class AsteriskBackend implements TelephonyBackend {
     };
     this.#stream = new AriEventStream({
       url: client.eventsUrl(),
+      headers: client.authHeaders(),
+      pingIntervalMs: a.eventPingMs,
       logger,
       reconnectMinMs: a.reconnectMinMs,
       reconnectMaxMs: a.reconnectMaxMs,
@@ -113,8 +131,41 @@ export class AsteriskBackend implements TelephonyBackend {
     this.#stream.on('event', (ev) => this.#onEvent(ev));
     this.#stream.on('connected', ({ reconnect }) => {
       if (reconnect) metrics.reconnects.inc();
+      this.#setReady(true, `connected to ${a.url} as app ${a.app}`);
       this.#resyncSoon(reconnect ? 'reconnect' : 'start');
     });
+    this.#stream.on('disconnected', (why) => this.#setReady(false, `ARI event websocket ${why}: reconnecting`));
+    this.#stream.on('refused', (status) => {
+      this.#refused = status;
+      if (status === 401) {
+        const err = new AriCredentialsError(a.url);
+        logger.error(err.message);
+        this.#setReady(false, err.message);
+      } else this.#setReady(false, `ARI refused the event websocket: HTTP ${status}`);
+    });
+    this.#stream.on('replaced', () => void this.#onReplaced());
+    this.#setReady(false, 'not connected to ARI yet');
+  }
+
+  #setReady(ready: boolean, reason: string): void {
+    this.#deps.readiness?.set('asterisk', ready, reason);
+  }
+
+  /**
+   * Another process registered our app name: Asterisk now sends it every event, so this process can no longer
+   * follow its calls. Hand them over (channels, bridges and sessions stay for the new owner to reattach) and stop
+   * serving, loudly; never sit on a socket that gets nothing.
+   */
+  async #onReplaced(): Promise<void> {
+    const app = this.ctx.config.app;
+    this.ctx.logger.error(
+      { app },
+      `another connection registered ARI app "${app}" (ApplicationReplaced): this process stops serving calls; ` +
+        'give each bot instance its own app name, or run one',
+    );
+    this.#setReady(false, `ARI app "${app}" taken over by another connection (ApplicationReplaced)`);
+    this.#stopping = true;
+    await Promise.all([...this.calls.values()].map((c) => c.detach()));
   }
 
   get connected(): boolean {
@@ -125,13 +176,28 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
-    const limit = deadline(this.#deps.startTimeoutMs ?? 5000, signal);
+    // a 401 ends the wait at once: no retry can fix wrong credentials
+    const refusal = new AbortController();
+    const parent = signal ? AbortSignal.any([signal, refusal.signal]) : refusal.signal;
+    const limit = deadline(this.#deps.startTimeoutMs ?? 5000, parent);
+    const onRefused = (status: number) => {
+      if (status === 401) refusal.abort(new AriCredentialsError(this.ctx.config.url));
+    };
+    this.#stream.on('refused', onRefused);
     try {
       await this.#stream.start(limit.signal);
     } catch (err) {
       if (signal?.aborted) throw err;
-      this.ctx.logger.warn('ARI not reachable yet; still trying in the background');
+      if (err instanceof AriCredentialsError) {
+        await this.#stream.stop();
+        throw err;
+      }
+      this.ctx.logger.warn(
+        { url: this.ctx.config.url, lastRefusal: this.#refused || undefined },
+        'ARI not reachable yet; still trying in the background',
+      );
     } finally {
+      this.#stream.off('refused', onRefused);
       limit.dispose();
     }
   }
@@ -143,6 +209,7 @@ export class AsteriskBackend implements TelephonyBackend {
   async stop(opts: { handOver?: boolean } = {}): Promise<void> {
     this.#stopping = true;
     await this.#stream.stop();
+    this.#deps.readiness?.delete('asterisk');
     const calls = [...this.calls.values()];
     await Promise.all(
       // a caller already talking to an agent is never cut off by a bot shutdown

@@ -91,6 +91,13 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   /** every UnicastRTP endpoint ever opened (for leak checks) */
   readonly mediaEndpoints: UnicastRtpEndpoint[] = [];
   readonly #sockets = new Map<WebSocket, string>();
+  /** sockets that still exist but get nothing: replaced by a newer registration of their app */
+  readonly #silenced = new Set<WebSocket>();
+  /** half-open sockets: Asterisk still counts the app as registered, but nothing reaches it */
+  readonly #deaf = new Set<WebSocket>();
+  readonly #tcp = new Map<WebSocket, Duplex>();
+  /** every event websocket upgrade: the URL asked for and whether credentials came in a header */
+  readonly upgrades: Array<{ url: string; authorizationHeader: boolean }> = [];
   readonly #wss = new WebSocketServer({ noServer: true });
   readonly #opts: Required<Omit<AriEmulatorOptions, 'endpoints' | 'network'>> & {
     endpoints: Record<string, EndpointBehaviour>;
@@ -149,9 +156,20 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     return { url: this.url, username: this.#opts.username, password: this.#opts.password, app };
   }
 
-  /** Apps with an open event websocket. */
+  /** Apps with an open event websocket that gets their events. */
   connectedApps(): string[] {
-    return [...new Set(this.#sockets.values())];
+    return [...new Set([...this.#sockets].filter(([ws]) => !this.#silenced.has(ws)).map(([, app]) => app))];
+  }
+
+  /**
+   * A half-open connection (a NAT or firewall dropped it silently): the socket stays open on the app's side but
+   * nothing gets through any more, neither events nor pongs. Asterisk never pings, so only the app can notice.
+   */
+  deafenWebsockets(): void {
+    for (const ws of this.#sockets.keys()) {
+      this.#deaf.add(ws);
+      this.#tcp.get(ws)?.pause();
+    }
   }
 
   /** Drop every event websocket (events are lost until the app reconnects). With `refuseMs`, refuse reconnects for that long. */
@@ -164,6 +182,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     }
     for (const ws of this.#sockets.keys()) ws.terminate();
     this.#sockets.clear();
+    this.#silenced.clear();
+    this.#deaf.clear();
   }
 
   /** A SIP caller reaches `exten => X,1,Stasis(app)`. Rejects with CallRejected(603) if no app is connected. */
@@ -204,6 +224,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       ch.party?.end('emulator closed');
     }
     for (const ws of this.#sockets.keys()) ws.terminate();
+    for (const tcp of this.#tcp.values()) tcp.destroy();
     this.#wss.close();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -218,10 +239,27 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     if (!this.#accepting) return void socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
     const app = url.searchParams.get('app');
     if (!app) return void socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    this.upgrades.push({ url: req.url ?? '', authorizationHeader: Boolean(req.headers.authorization) });
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      // res/stasis/app.c: a second registration of the app takes its events; the old socket is told once and
+      // left open, getting nothing more
+      for (const [old, oldApp] of this.#sockets) {
+        if (oldApp !== app || this.#silenced.has(old)) continue;
+        old.send(
+          JSON.stringify({ type: 'ApplicationReplaced', application: app, timestamp: new Date().toISOString() }),
+        );
+        this.#silenced.add(old);
+      }
       this.#sockets.set(ws, app);
-      ws.on('close', () => this.#sockets.delete(ws));
-      ws.on('error', () => this.#sockets.delete(ws));
+      this.#tcp.set(ws, socket);
+      const gone = () => {
+        this.#sockets.delete(ws);
+        this.#silenced.delete(ws);
+        this.#deaf.delete(ws);
+        this.#tcp.delete(ws);
+      };
+      ws.on('close', gone);
+      ws.on('error', gone);
     });
   }
 
@@ -235,7 +273,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     });
     let delivered = false;
     for (const [ws, wsApp] of this.#sockets) {
-      if (wsApp !== app || ws.readyState !== ws.OPEN) continue;
+      if (wsApp !== app || ws.readyState !== ws.OPEN || this.#silenced.has(ws) || this.#deaf.has(ws)) continue;
       ws.send(text);
       delivered = true;
     }

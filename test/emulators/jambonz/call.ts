@@ -226,10 +226,14 @@ export class EmulatedCall extends EventEmitter {
     const interrupted = new Promise<'redirected'>((resolve) => {
       this.#interrupt = () => resolve('redirected');
     });
-    const playout = new Playout(outRate, (m) => {
-      this.markReports.push(m);
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
-    });
+    const playout = new Playout(
+      outRate,
+      (m) => {
+        this.markReports.push(m);
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
+      },
+      (pcm, at) => this.emit('played', pcm, at),
+    );
     this.#playout = playout;
     socket.on('open', () => {
       const meta = {
@@ -553,6 +557,11 @@ export class EmulatedCall extends EventEmitter {
   async reconnectControl(): Promise<void> {
     this.#control?.terminate();
     await this.#openControl(true);
+  }
+
+  /** Sample rate of the current listen's caller audio (L16). */
+  get audioRate(): number {
+    return this.#audioRate;
   }
 
   get audioOpen(): boolean {

@@ -33,9 +33,13 @@ export class Playout {
   killed = 0;
   droppedMarks = 0;
 
-  constructor(rate: number, onMark: (m: MarkReport) => void) {
+  readonly #onPlayed: ((pcm: Int16Array, at: number) => void) | undefined;
+
+  /** `onPlayed`: each 20 ms frame as the caller hears it, with its performance.now() time (latency benches). */
+  constructor(rate: number, onMark: (m: MarkReport) => void, onPlayed?: (pcm: Int16Array, at: number) => void) {
     this.#rate = rate;
     this.#onMark = onMark;
+    this.#onPlayed = onPlayed;
     this.#timer = setInterval(() => this.#tick(), FRAME_MS);
   }
 
@@ -105,6 +109,7 @@ export class Playout {
         const head = this.#queue[0]!;
         const take = Math.min(need, head.length);
         this.#heard.push(head.subarray(0, take));
+        this.#onPlayed?.(head.subarray(0, take), now);
         if (take === head.length) this.#queue.shift();
         else this.#queue[0] = head.subarray(take);
         need -= take;
