@@ -13,7 +13,7 @@ import type {
 } from '../../src/telephony/port.js';
 import type { AudioEvent, SendResult } from './messages.js';
 import { sendJson } from './messages.js';
-import { pcmToL16 } from './pcm.js';
+import { botAudioToL16 } from './pcm.js';
 import { UnsupportedTargetError, type JambonzVerb } from './verbs.js';
 import type { FramePacer, PacerFactory } from './pacer.js';
 
@@ -62,6 +62,11 @@ interface PendingTransfer {
 
 /** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
 const TAIL_SILENCE_MS = 100;
+/**
+ * The media server moves bot audio to playout in blocks: 1280 samples (× the stream/listen rate ratio) at first, then
+ * 640; a shorter remainder waits in its pre-buffer for more audio (mod_audio_fork streamingPreBufSize).
+ */
+const MEDIA_SERVER_FIRST_BLOCK = 1280;
 /** keep at most this much bot audio while no audio socket is attached */
 const MAX_PENDING_MS = 60_000;
 /** slack on top of the ring timeout before a transfer with no answer from jambonz counts as failed */
@@ -96,6 +101,10 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   #sent = 0;
   #waiters: PlayoutWaiter[] = [];
   #markSeq = 0;
+  /** marks sent to jambonz that it has not reported (playout/cleared) yet */
+  readonly #unreported = new Set<string>();
+  /** samples of silence that push anything in the media server's pre-buffer through to its playout buffer */
+  #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
   #transfer: PendingTransfer | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
   #audioGrace: NodeJS.Timeout | null = null;
@@ -167,6 +176,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
       streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
         ? new Resampler(streamRate, this.inputSampleRate)
         : null;
+    this.#preBufferFlush = MEDIA_SERVER_FIRST_BLOCK * Math.max(1, this.outputSampleRate / streamRate);
     const pacer = this.#host.pacers.create(this.outputSampleRate, (frame) => this.#sendFrame(frame));
     this.#pacer = pacer;
     for (const chunk of this.#pending) pacer.enqueue(chunk);
@@ -201,13 +211,14 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
       for (const digit of event.digits) this.emit('dtmf', digit);
       return;
     }
+    this.#unreported.delete(event.name);
     this.#markDone(event.name);
   }
 
   #sendFrame(frame: Int16Array): void {
     const socket = this.#audio;
     this.#sent += frame.length;
-    if (socket && socket.readyState === socket.OPEN) socket.send(pcmToL16(frame));
+    if (socket && socket.readyState === socket.OPEN) socket.send(botAudioToL16(frame));
     this.#placeMarks();
   }
 
@@ -247,11 +258,26 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#outChunker.reset();
     if (this.#pacer) dropped += this.#pacer.flush();
     // killAudio flushes what jambonz has buffered; marks it answers with "cleared" are already settled here.
-    if (this.#audio) this.#sendCommand({ type: 'killAudio' });
+    if (this.#audio) {
+      this.#flushPreBuffer();
+      this.#sendCommand({ type: 'killAudio' });
+    }
     this.#enqueued = 0;
     this.#sent = 0;
     this.#settleWaiters();
     return dropped;
+  }
+
+  /**
+   * killAudio clears the media server's playout buffer but not its pre-buffer: the part of a block it holds back (up
+   * to ~140 ms) would play in front of the next prompt. Silence sent just before killAudio pushes it through, so the
+   * kill clears it too. Not while a mark is pending there: the silence would carry its marker into the cleared buffer,
+   * where it is lost and swallows a later mark; the pre-buffer then holds only the prompt's trailing silence anyway.
+   */
+  #flushPreBuffer(): void {
+    const socket = this.#audio;
+    if (!socket || socket.readyState !== socket.OPEN || this.#unreported.size > 0) return;
+    socket.send(botAudioToL16(new Int16Array(this.#preBufferFlush)));
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
@@ -293,8 +319,10 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
         unsent.push(w);
         continue;
       }
+      this.#unreported.add(name);
       w.timer = setTimeout(() => {
         this.#log.warn({ mark: name }, 'jambonz did not report a mark: counting the audio as played');
+        this.#unreported.delete(name);
         this.#markDone(name);
       }, this.#host.markTimeoutMs);
     }
@@ -472,6 +500,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   #releaseAudio(): void {
+    // A new listen socket is a new media bug: no marks pending there.
+    this.#unreported.clear();
     this.#pacer?.stop();
     this.#pacer = null;
     this.#audio = null;

@@ -178,6 +178,7 @@ describe('WS API frame size', () => {
     expect(await h.counter('voicebot_jambonz_oversize_frames_total')).toBe(1);
     expect(c.commands.filter((x) => x.startsWith('command:'))).toEqual([]);
     expect(c.control?.readyState).toBe(1);
+    expect(c.controlReconnects).toBe(0);
     expect(leg.state).toBe('bot');
     expect(leg.hasAudio).toBe(true);
   });

@@ -7,7 +7,7 @@ import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, MemoryRecordSink, ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
 import type { CallRecord } from '../../src/core/call-record.js';
 import type { CallLeg } from '../../src/telephony/port.js';
-import { startAriEmulator, type EndpointBehaviour } from '../emulators/ari/index.js';
+import { peak, startAriEmulator, type EndpointBehaviour } from '../emulators/ari/index.js';
 import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 import { clip } from '../helpers/fixtures.js';
 
@@ -81,6 +81,40 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     await waitFor(() => finished.length === 1, 5000, 'record');
     const bot = finished[0]!.transcript.find((e) => e.speaker === 'bot');
     expect(bot?.interrupted).toBe(true);
+  });
+
+  it('barge-in: after the bot decides to stop, the caller hears less than 100 ms more of its audio', async () => {
+    const tts = new ToneTts({ msPerChar: 80 }); // ~2 s greeting
+    const clearedAt: number[] = [];
+    const { deps } = await start({
+      tts,
+      asrScript: ['I want to talk about my bill'],
+      onCall: async (leg, d) => {
+        // the moment the call core flushes the bot's queued audio (its barge-in decision)
+        const clear = leg.clearAudio.bind(leg);
+        leg.clearAudio = () => {
+          clearedAt.push(performance.now());
+          return clear();
+        };
+        await runCall(leg, d);
+      },
+    });
+    const caller = await rig.emu.placeCall();
+    await waitFor(() => caller.audibleMs() >= 200, 5000, 'greeting starts');
+    const speaking = caller.sendPcm(tone(800, 300, 8000, 12000), { speed: 1 });
+    await waitFor(() => clearedAt.length > 0, 3000, 'barge-in decided');
+    await speaking;
+    const cut = clearedAt[0]!;
+    // the caller's own words never come back; everything audible after the cut and before the bot's next turn is
+    // greeting that was still on its way (end of turn needs 600 ms of silence, so nothing new is due yet)
+    const afterCut = () => caller.received.filter((c) => c.at > cut && c.at <= cut + 400 && peak(c.pcm) > 500);
+    await waitFor(() => performance.now() > cut + 400, 2000, 'a window after the cut');
+    expect(caller.received.some((c) => c.at < cut && peak(c.pcm) > 500)).toBe(true); // the greeting was playing
+    expect(afterCut().length * 20).toBeLessThan(100);
+    expect(
+      deps.published.some((e) => e.type === 'transcript' && e.entry.speaker === 'bot' && e.entry.interrupted),
+    ).toBe(true);
+    caller.hangup();
   });
 
   it('DTMF 0 escalates: agent leg originated with the X-Voicebot headers, record says escalated', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { startAriEmulator } from '../emulators/ari/index.js';
+import { AriClient } from '../../src/telephony/asterisk/ari-client.js';
+import type { AsteriskCall } from '../../src/telephony/asterisk/asterisk-call.js';
+import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
 import type { CallLeg, TransferResult } from '../../src/telephony/port.js';
 import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
 
@@ -108,5 +110,54 @@ describe('Asterisk backend: websocket drop and resynchronisation', () => {
     await waitFor(() => caller.audibleMs() >= 100, 2000, 'new instance audio at the caller');
     caller.hangup();
     await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
+  });
+
+  it.each([
+    ['bridge', (emu: AriEmulator, call: AsteriskCall) => emu.destroyBridge(call.ids.bridgeId)],
+    ['media channel', (emu: AriEmulator, call: AsteriskCall) => emu.hangupChannel(call.ids.mediaChannelId)],
+  ] as const)(
+    'the %s disappears while the event socket is down: the resync ends the call and releases everything',
+    async (_what, lose) => {
+      const { legs } = await setup();
+      const caller = await rig.emu.placeCall();
+      await waitFor(() => legs.length === 1, 3000, 'call');
+      const call = rig.t!.backend.calls.get(caller.channelId)!;
+      rig.emu.dropWebsockets(150);
+      lose(rig.emu, call);
+      await caller.ended; // the resync hung the caller up: nobody could serve the call any more
+      await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
+    },
+  );
+
+  it('release steps that fail while Asterisk’s HTTP side is down are retried until the objects are gone', async () => {
+    const { legs } = await setup();
+    const caller = await rig.emu.placeCall();
+    await waitFor(() => legs.length === 1, 3000, 'call');
+    rig.emu.refuseRest(true); // the event socket stays up: the hangup is seen at once
+    caller.hangup();
+    await waitFor(() => rig.emu.restRefused >= 2, 3000, 'DELETEs refused');
+    expect(rig.emu.channels.size).toBe(1); // the UnicastRTP channel …
+    expect(rig.emu.bridges.size).toBe(1); // … and the bridge are still there
+    rig.emu.refuseRest(false);
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 5000, 'released by the retries');
+  });
+
+  it('a resync deletes channels and bridges of ours that no live call owns', async () => {
+    await setup();
+    // leftovers from a process that crashed mid-call: our prefix, no session, no call
+    const client = new AriClient({ ...rig.emu.ariConfig(), requestTimeoutMs: 2000 });
+    await client.createBridge('vb-bridge-voicebot-leftover');
+    await client.externalMedia({
+      channelId: 'vb-media-voicebot-leftover',
+      externalHost: '127.0.0.1:9',
+      format: 'ulaw',
+    });
+    // not ours: another app's and a plain bridge stay
+    await client.createBridge('vb-bridge-otherapp-1');
+    await client.createBridge('conference-7');
+    rig.emu.dropWebsockets();
+    await waitFor(() => rig.t!.backend.resyncs === 2, 3000, 'resync');
+    expect([...rig.emu.bridges.keys()].sort()).toEqual(['conference-7', 'vb-bridge-otherapp-1']);
+    expect(rig.emu.channels.size).toBe(0);
   });
 });

@@ -8,6 +8,7 @@ import type { AriChannel, AriEvent } from './ari-types.js';
 import type { AsteriskContext } from './context.js';
 import { MediaLink } from './media-link.js';
 import { BridgeRecorder } from './recording.js';
+import { ownId } from './release-retry.js';
 import { transferToAgent } from './transfer.js';
 
 export const SESSION_PREFIX = 'asterisk:';
@@ -62,8 +63,8 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     this.to = parties?.to ?? caller.dialplan?.exten ?? '';
     this.ids = {
       callerChannelId: caller.id,
-      bridgeId: `vb-bridge-${randomUUID()}`,
-      mediaChannelId: `vb-media-${randomUUID()}`,
+      bridgeId: ownId('bridge', ctx.config.app, randomUUID()),
+      mediaChannelId: ownId('media', ctx.config.app, randomUUID()),
       rtpPort: 0,
       remote: null,
     };
@@ -309,7 +310,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
       this.#ended.abort(new Error(`call ended: ${reason}`));
       this.#released = (async () => {
         // the recording event goes out while the call core still listens, so its CallRecord carries the path
-        await this.#quietly(async () => this.#recorder?.finish());
+        await this.#quietly('finish recording', async () => this.#recorder?.finish());
         this.emit('hangup', reason);
         await this.#release(opts.hangupCaller);
       })();
@@ -352,33 +353,39 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
       ports.release(this.ids.rtpPort);
     }
     router.release(this.ids.mediaChannelId);
-    await this.#quietly(() => client.hangup(this.ids.mediaChannelId));
+    await this.#quietly(`DELETE channel ${this.ids.mediaChannelId}`, () => client.hangup(this.ids.mediaChannelId));
   }
 
   async #release(hangupCaller: boolean): Promise<void> {
     const { router, client, sessions } = this.ctx;
     await this.#releaseMedia();
-    if (this.#agentChannelId) {
-      router.release(this.#agentChannelId);
-      await this.#quietly(() => client.hangup(this.#agentChannelId!));
+    const agent = this.#agentChannelId;
+    if (agent) {
+      router.release(agent);
+      await this.#quietly(`DELETE channel ${agent}`, () => client.hangup(agent));
     }
-    router.release(this.ids.callerChannelId);
-    if (hangupCaller) await this.#quietly(() => client.hangup(this.ids.callerChannelId));
-    await this.#quietly(() => client.destroyBridge(this.ids.bridgeId));
-    await this.#quietly(() => sessions.delete(SESSION_PREFIX + this.id));
+    const { callerChannelId, bridgeId } = this.ids;
+    router.release(callerChannelId);
+    if (hangupCaller) await this.#quietly(`DELETE channel ${callerChannelId}`, () => client.hangup(callerChannelId));
+    await this.#quietly(`DELETE bridge ${bridgeId}`, () => client.destroyBridge(bridgeId));
+    await this.#quietly('delete session', () => sessions.delete(SESSION_PREFIX + this.id));
     this.#channelEvents.removeAllListeners();
     this.log.info({ reason: this.#hangupReason }, 'call released');
     this.ctx.onCallReleased?.(this.id);
   }
 
-  /** Cleanup steps never throw: gone is fine (404/422), anything else is logged and counted. */
-  async #quietly(step: () => Promise<unknown>): Promise<void> {
+  /**
+   * Cleanup steps never throw: gone is fine (404/422); anything else is logged, counted and retried in the
+   * background until it succeeds or the object is gone (never a channel or bridge left on Asterisk for good).
+   */
+  async #quietly(label: string, step: () => Promise<unknown>): Promise<void> {
     try {
       await step();
     } catch (err) {
       if (isGone(err)) return;
       this.ctx.metrics.releaseErrors.inc();
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'release step failed');
+      this.log.warn({ step: label, err: err instanceof Error ? err.message : String(err) }, 'release step failed');
+      this.ctx.releases?.retry(`${this.id}: ${label}`, step);
     }
   }
 

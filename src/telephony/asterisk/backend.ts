@@ -18,6 +18,7 @@ import { asteriskMetrics } from './metrics.js';
 import { RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
 import { dialAndWait } from './dial.js';
+import { ownId, ReleaseRetrier } from './release-retry.js';
 import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
 import type { Readiness } from '../../core/readiness.js';
@@ -112,6 +113,7 @@ export class AsteriskBackend implements TelephonyBackend {
       registry: deps.metrics,
       metrics,
       sessions: deps.sessions,
+      releases: new ReleaseRetrier(logger, { minMs: a.reconnectMinMs, maxMs: a.reconnectMaxMs }),
       events: deps.events,
       tts: deps.tts,
       onCallReleased: (id) => {
@@ -176,6 +178,7 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
+    this.ctx.releases?.start();
     // a 401 ends the wait at once: no retry can fix wrong credentials
     const refusal = new AbortController();
     const parent = signal ? AbortSignal.any([signal, refusal.signal]) : refusal.signal;
@@ -220,6 +223,8 @@ export class AsteriskBackend implements TelephonyBackend {
     // call handlers see the hangup and return; bound the wait so one stuck handler cannot block shutdown
     await Promise.race([Promise.allSettled([...this.#running]), delay(STOP_TIMEOUT_MS)]);
     await this.#resyncing;
+    // what is still failing is swept by the next instance's resync (ids are ours by prefix)
+    this.ctx.releases?.stop();
   }
 
   /** Resolves once a resync after (re)connect has finished (tests, health). */
@@ -315,7 +320,7 @@ export class AsteriskBackend implements TelephonyBackend {
   async originate(target: TransferTarget, options: OriginateOptions = {}): Promise<string> {
     if (!this.#onCall) throw new Error('backend not started');
     const { client, router, config } = this.ctx;
-    const channelId = `vb-out-${randomUUID()}`;
+    const channelId = ownId('out', config.app, randomUUID());
     const endpoint = dialString(target, config.dialTemplates);
     const callerId = options.callerId ?? config.outboundCallerId;
     const signal = options.signal ?? new AbortController().signal;

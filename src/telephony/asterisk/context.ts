@@ -9,6 +9,7 @@ import type { AriClient } from './ari-client.js';
 import type { ChannelRouter } from './channel-router.js';
 import type { AsteriskMetrics } from './metrics.js';
 import type { RtpPortPool } from './port-pool.js';
+import type { ReleaseRetrier } from './release-retry.js';
 
 /** What every Asterisk call needs from the backend: shared, long-lived, never per call. */
 export interface AsteriskContext {
@@ -25,6 +26,8 @@ export interface AsteriskContext {
   events?: CallEventBus | undefined;
   /** speaks the recording notice */
   tts?: Tts | undefined;
+  /** retries failed release steps in the background */
+  releases?: ReleaseRetrier;
   /** the call released everything it held */
   onCallReleased?: (callId: string) => void;
 }

@@ -1,6 +1,7 @@
 import { ariChannel, type AriChannel, type AriEvent } from './ari-types.js';
 import { AsteriskCall, SESSION_PREFIX, type AsteriskCallIds } from './asterisk-call.js';
 import type { AsteriskContext } from './context.js';
+import { isOwnId } from './release-retry.js';
 
 /**
  * After (re)connecting, trust Asterisk, not local state: events during the gap are lost. Calls whose channels
@@ -35,10 +36,49 @@ export async function resynchronise(
   }
 
   const reattached = await reattachSessions(ctx, calls, byId, bridgeIds, adopt);
+  const swept = await sweepOrphans(ctx, calls, channels, bridges);
   logger.info(
-    { why, channels: channels.length, bridges: bridges.length, released, reattached },
+    { why, channels: channels.length, bridges: bridges.length, released, reattached, swept },
     'ARI state resynchronised',
   );
+}
+
+/**
+ * Channels and bridges of ours (by id prefix) that no live call, pending dial or stored session owns are
+ * leftovers (a release that failed while Asterisk's HTTP side was down, a crash mid-setup): delete them.
+ */
+async function sweepOrphans(
+  ctx: AsteriskContext,
+  calls: Map<string, AsteriskCall>,
+  channels: AriChannel[],
+  bridges: Array<{ id: string }>,
+): Promise<number> {
+  const { client, router, sessions, config, logger } = ctx;
+  const owned = new Set<string>();
+  for (const call of calls.values()) {
+    if (call.ended) continue;
+    const { callerChannelId, mediaChannelId, bridgeId } = call.ids;
+    for (const id of [callerChannelId, mediaChannelId, bridgeId, call.agentChannelId, ...call.pendingChannels()])
+      if (id) owned.add(id);
+  }
+  for (const s of await sessions.list()) {
+    if (s.backend !== 'asterisk') continue;
+    for (const v of Object.values(s.backendData)) if (typeof v === 'string') owned.add(v);
+  }
+  let swept = 0;
+  for (const ch of channels) {
+    if (!isOwnId(ch.id, config.app) || owned.has(ch.id) || router.isOwn(ch.id)) continue;
+    swept++;
+    logger.warn({ channelId: ch.id }, 'orphaned channel of ours found in a resync: hanging it up');
+    await client.hangup(ch.id).catch(() => undefined);
+  }
+  for (const b of bridges) {
+    if (!isOwnId(b.id, config.app) || owned.has(b.id)) continue;
+    swept++;
+    logger.warn({ bridgeId: b.id }, 'orphaned bridge of ours found in a resync: destroying it');
+    await client.destroyBridge(b.id).catch(() => undefined);
+  }
+  return swept;
 }
 
 /** A pending agent leg answered or ended during the gap: replay the Dial outcome it missed. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TransferOutcome, TransferRequest, TransferResult, TransferTarget } from '../port.js';
 import { dialAndWait } from './dial.js';
+import { ownId } from './release-retry.js';
 import type { AsteriskConfig } from '../config.js';
 import type { AsteriskCall } from './asterisk-call.js';
 
@@ -41,7 +42,7 @@ export async function transferToAgent(
   signal: AbortSignal,
 ): Promise<TransferResult> {
   const { client, config, router } = call.ctx;
-  const agentId = `vb-agent-${randomUUID()}`;
+  const agentId = ownId('agent', config.app, randomUUID());
   const endpoint = dialString(request.target, config.dialTemplates);
   const log = call.log.child({ agentChannelId: agentId, endpoint });
   const callerId = agentCallerId(call);

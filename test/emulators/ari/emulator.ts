@@ -88,6 +88,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   readonly requests: LoggedRequest[] = [];
   /** events that had no connected app to go to */
   lostEvents = 0;
+  /** REST requests dropped while refuseRest(true) */
+  restRefused = 0;
   /** every UnicastRTP endpoint ever opened (for leak checks) */
   readonly mediaEndpoints: UnicastRtpEndpoint[] = [];
   readonly #sockets = new Map<WebSocket, string>();
@@ -106,6 +108,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   readonly #server: Server;
   readonly #timers = new Set<NodeJS.Timeout>();
   #accepting = true;
+  /** REST side down while the event socket stays up (Asterisk's HTTP server stuck or restarting) */
+  #restDown = false;
   #nextId = 1;
   url = '';
 
@@ -184,6 +188,34 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     this.#sockets.clear();
     this.#silenced.clear();
     this.#deaf.clear();
+  }
+
+  /**
+   * Asterisk's HTTP side stops answering while the event websocket stays open (seen on a real Asterisk): every
+   * REST request has its connection dropped with no response, as a client sees a refused or reset connection.
+   */
+  refuseRest(on: boolean): void {
+    this.#restDown = on;
+  }
+
+  /** Asterisk-side: a channel goes away (e.g. `channel request hangup` on the CLI), with its events. */
+  hangupChannel(id: string): void {
+    const ch = this.channels.get(id);
+    if (ch) this.#hangup(ch, 'far-end', { cause: 16 });
+  }
+
+  /** Asterisk-side: a bridge goes away (its members stay up, out of any bridge). */
+  destroyBridge(id: string): void {
+    const b = this.bridges.get(id);
+    if (!b) return;
+    this.#finishRecording(b);
+    b.mixer.stop();
+    for (const cid of b.channels) {
+      const ch = this.channels.get(cid);
+      if (ch) ch.bridgeId = null;
+    }
+    this.bridges.delete(b.id);
+    this.#emit(this.#opts.app, { type: 'BridgeDestroyed', bridge: bridgeJson(b) });
   }
 
   /** A SIP caller reaches `exten => X,1,Stasis(app)`. Rejects with CallRejected(603) if no app is connected. */
@@ -466,6 +498,11 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   async #handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#restDown) {
+      this.restRefused++;
+      req.socket.destroy();
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -571,15 +608,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       return bridgeJson(b);
     }
     if (method === 'DELETE' && (r = m(/^\/ari\/bridges\/([^/]+)$/))) {
-      const b = this.#bridge(dec(r[1]!));
-      this.#finishRecording(b);
-      b.mixer.stop();
-      for (const id of b.channels) {
-        const ch = this.channels.get(id);
-        if (ch) ch.bridgeId = null;
-      }
-      this.bridges.delete(b.id);
-      this.#emit(this.#opts.app, { type: 'BridgeDestroyed', bridge: bridgeJson(b) });
+      this.destroyBridge(this.#bridge(dec(r[1]!)).id);
       return undefined;
     }
     if (method === 'POST' && (r = m(/^\/ari\/bridges\/([^/]+)\/addChannel$/))) {

@@ -5,7 +5,7 @@ import { signWebhook } from '../../../jambonz-adapter/src/signature.js';
 import { concatPcm } from '../../../src/media/pcm.js';
 import { Resampler } from '../../../src/media/resampler.js';
 import { readWavFile } from '../../../src/media/wav.js';
-import { Playout, type MarkReport } from './playout.js';
+import { Playout, type HeardChunk, type MarkReport } from './playout.js';
 import { normalizeVerb, validateVerbs } from './validate.js';
 
 /** How the dialled agent answers. `no-answer` is the ring timeout (simulated at once, not after `timeout` seconds). */
@@ -104,7 +104,7 @@ export class EmulatedCall extends EventEmitter {
   #audio: WebSocket | null = null;
   #audioRate = 8000;
   #playout: Playout | null = null;
-  readonly #heard: Int16Array[] = [];
+  readonly #heard: HeardChunk[] = [];
   #killedSamples = 0;
   #msgid = 0;
   readonly #acks = new Map<string, (verbs: unknown) => void>();
@@ -228,6 +228,7 @@ export class EmulatedCall extends EventEmitter {
     });
     const playout = new Playout(
       outRate,
+      this.#audioRate,
       (m) => {
         this.markReports.push(m);
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
@@ -258,11 +259,7 @@ export class EmulatedCall extends EventEmitter {
     });
     socket.on('message', (data: Buffer, isBinary) => {
       if (isBinary) {
-        if (bidi.streaming && data.length % 2 === 0) {
-          const pcm = new Int16Array(data.length / 2);
-          for (let i = 0; i < pcm.length; i++) pcm[i] = data.readInt16LE(i * 2);
-          playout.push(pcm);
-        }
+        if (bidi.streaming) playout.push(data);
         return;
       }
       let msg: { type?: string; data?: { name?: string } };
@@ -282,7 +279,7 @@ export class EmulatedCall extends EventEmitter {
     this.#interrupt = null;
     if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.terminate();
     playout.stop();
-    this.#heard.push(playout.heard());
+    this.#heard.push(...playout.heardChunks());
     this.#killedSamples += playout.killed;
     this.#playout = null;
     this.#audio = null;
@@ -622,7 +619,17 @@ export class EmulatedCall extends EventEmitter {
 
   /** Everything the caller has heard from the app, across listens (PCM16 at the listen's streaming rate). */
   heard(): Int16Array {
-    return concatPcm([...this.#heard, ...(this.#playout ? [this.#playout.heard()] : [])]);
+    return concatPcm(this.heardChunks().map((c) => c.pcm));
+  }
+
+  /** The same, with when each piece was played (performance.now()): what the caller heard after a given moment. */
+  heardChunks(): HeardChunk[] {
+    return [...this.#heard, ...(this.#playout?.heardChunks() ?? [])];
+  }
+
+  /** bot audio the media server still holds back in its pre-buffer on the open listen */
+  get heldSamples(): number {
+    return this.#playout?.held ?? 0;
   }
 
   get killedSamples(): number {

@@ -1,0 +1,61 @@
+import type { Logger } from '../../log/logger.js';
+import { isGone } from './ari-client.js';
+
+/** Ids of everything the bot creates on Asterisk: `vb-<kind>-<app>-<uuid>`, so a resync can tell ours apart. */
+export function ownId(kind: 'media' | 'agent' | 'out' | 'bridge', app: string, uuid: string): string {
+  return `vb-${kind}-${app}-${uuid}`;
+}
+
+/** True for a channel or bridge id this app created (see ownId). */
+export function isOwnId(id: string, app: string): boolean {
+  return /^vb-(media|agent|out|bridge)-/.test(id) && id.slice(id.indexOf('-', 3) + 1).startsWith(`${app}-`);
+}
+
+/**
+ * Release steps that failed (Asterisk's HTTP side down while its event socket stayed up, a timeout) are retried
+ * with backoff until they succeed or the object is gone (404/422): a channel or bridge is never left behind for
+ * good. One pending retry per key; stop() abandons them (the next resync sweeps what is left).
+ */
+export class ReleaseRetrier {
+  readonly #pending = new Map<string, NodeJS.Timeout>();
+  #stopped = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly opts: { minMs: number; maxMs: number },
+  ) {}
+
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  retry(key: string, step: () => Promise<unknown>, attempt = 1): void {
+    if (this.#stopped || this.#pending.has(key)) return;
+    const delay = Math.min(this.opts.maxMs, this.opts.minMs * 2 ** (attempt - 1));
+    const timer = setTimeout(() => {
+      this.#pending.delete(key);
+      step().then(
+        () => this.logger.info({ step: key, attempt }, 'release step retried: done'),
+        (err: unknown) => {
+          if (isGone(err)) return;
+          this.logger.warn(
+            { step: key, attempt, err: err instanceof Error ? err.message : String(err) },
+            'release step failed again',
+          );
+          this.retry(key, step, attempt + 1);
+        },
+      );
+    }, delay);
+    this.#pending.set(key, timer);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#pending.values()) clearTimeout(t);
+    this.#pending.clear();
+  }
+
+  start(): void {
+    this.#stopped = false;
+  }
+}
