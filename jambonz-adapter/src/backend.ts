@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
+import { backgroundTimer, systemClock, type Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
@@ -22,6 +23,8 @@ export interface JambonzDeps {
   /** tests inject a fake clock pacer; production uses the media plane's Pacer */
   pacers?: PacerFactory;
   fetch?: typeof fetch;
+  /** grace periods, timeouts and tombstones run on this clock (tests: a fake one) */
+  clock?: Clock;
 }
 
 /** Where jambonz reaches us, for the URLs we put in verbs. */
@@ -56,7 +59,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #pacers: PacerFactory;
   readonly #fetch: typeof fetch;
   readonly #calls = new Map<string, JambonzCallLeg>();
-  readonly #tombstones = new Map<string, NodeJS.Timeout>();
+  readonly #tombstones = new Map<string, unknown>();
+  readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
   readonly #running = new Set<Promise<void>>();
@@ -69,6 +73,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.pathPrefix = deps.pathPrefix ?? '/jambonz';
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
+    this.#clock = deps.clock ?? systemClock;
   }
 
   async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
@@ -81,7 +86,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.#onCall = null;
     await Promise.all([...this.#calls.values()].map((leg) => leg.hangup('shutdown')));
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
-    for (const timer of this.#tombstones.values()) clearTimeout(timer);
+    for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
     await Promise.allSettled([...this.#running]);
   }
@@ -175,6 +180,7 @@ export class JambonzBackend implements TelephonyBackend {
   #legHost(callSid: string, mode: ControlMode, base: UrlBase): LegHost {
     return {
       logger: callLogger(this.logger, callSid),
+      clock: this.#clock,
       pacers: this.#pacers,
       reconnectGraceMs: this.config.reconnectGraceMs,
       markTimeoutMs: this.config.markTimeoutMs,
@@ -210,8 +216,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (this.#calls.get(leg.id) !== leg) return;
     this.#calls.delete(leg.id);
     this.metrics.activeCalls.dec();
-    const timer = setTimeout(() => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
-    timer.unref();
+    const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
     this.#tombstones.set(leg.id, timer);
   }
 
@@ -261,7 +266,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (!ENDED_STATUSES.has(status)) return;
     this.#calls.get(callSid)?.remoteEnded(`jambonz:${status}`);
     const timer = this.#tombstones.get(callSid);
-    if (timer) clearTimeout(timer);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#tombstones.delete(callSid);
   }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
+import type { Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/log/logger.js';
 import { FrameChunker, samplesPerFrame } from '../../src/media/frames.js';
 import { Resampler } from '../../src/media/resampler.js';
@@ -25,6 +26,8 @@ type LegState = 'bot' | 'transferring' | 'bridged' | 'ended';
 /** What the leg needs from its backend (URLs and hooks are the backend's business). */
 export interface LegHost {
   logger: Logger;
+  /** grace periods, mark and transfer timeouts run on this clock (tests: a fake one) */
+  clock: Clock;
   pacers: PacerFactory;
   reconnectGraceMs: number;
   /** a mark jambonz never reports (no mark support) counts as played after this long */
@@ -52,7 +55,7 @@ interface PlayoutWaiter {
   target: number;
   mark?: string;
   /** settles the waiter if jambonz never reports its mark */
-  timer?: NodeJS.Timeout;
+  timer?: unknown;
   resolve: () => void;
 }
 
@@ -107,8 +110,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
   #transfer: PendingTransfer | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
-  #audioGrace: NodeJS.Timeout | null = null;
-  #controlGrace: NodeJS.Timeout | null = null;
+  #audioGrace: unknown = null;
+  #controlGrace: unknown = null;
   readonly #host: LegHost;
   readonly #log: Logger;
   #resolveClosed!: (reason: string) => void;
@@ -155,7 +158,10 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
       audio: this.#audio !== null,
       control: this.#control !== null,
       pacer: this.#pacer !== null,
-      timers: (this.#audioGrace ? 1 : 0) + (this.#controlGrace ? 1 : 0) + this.#waiters.filter((w) => w.timer).length,
+      timers:
+        (this.#audioGrace !== null ? 1 : 0) +
+        (this.#controlGrace !== null ? 1 : 0) +
+        this.#waiters.filter((w) => w.timer !== undefined).length,
       waiters: this.#waiters.length,
     };
   }
@@ -290,14 +296,14 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#enqueue(new Int16Array((this.outputSampleRate * TAIL_SILENCE_MS) / 1000));
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
-        clearTimeout(waiter.timer);
+        if (waiter.timer !== undefined) this.#host.clock.clearTimeout(waiter.timer);
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         reject(signal?.reason as Error);
       };
       const waiter: PlayoutWaiter = {
         target: this.#enqueued,
         resolve: () => {
-          clearTimeout(waiter.timer);
+          if (waiter.timer !== undefined) this.#host.clock.clearTimeout(waiter.timer);
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
@@ -320,7 +326,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
         continue;
       }
       this.#unreported.add(name);
-      w.timer = setTimeout(() => {
+      w.timer = this.#host.clock.setTimeout(() => {
         this.#log.warn({ mark: name }, 'jambonz did not report a mark: counting the audio as played');
         this.#unreported.delete(name);
         this.#markDone(name);
@@ -362,7 +368,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#control = null;
     if (this.#state === 'ended') return;
     // jambonz reconnects (session:reconnect) after dropping a socket; if it does not, the call is gone.
-    this.#controlGrace = setTimeout(() => {
+    this.#controlGrace = this.#host.clock.setTimeout(() => {
       this.#controlGrace = null;
       this.#end('ws-api-closed', true);
     }, this.#host.reconnectGraceMs);
@@ -426,7 +432,10 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     // Unplayed bot audio would be cut by the dial anyway; stop pacing it.
     this.#pacer?.flush();
     const timeoutMs = request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS;
-    const timer = setTimeout(() => this.dialOutcome('failed', 'no dial result from jambonz'), timeoutMs);
+    const timer = this.#host.clock.setTimeout(
+      () => this.dialOutcome('failed', 'no dial result from jambonz'),
+      timeoutMs,
+    );
     const onAbort = (): void => {
       this.dialOutcome('failed', 'aborted');
     };
@@ -434,7 +443,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     try {
       return await outcome;
     } finally {
-      clearTimeout(timer);
+      this.#host.clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -482,19 +491,19 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
 
   #startAudioGrace(reason: string): void {
     this.#clearTimer('audio');
-    this.#audioGrace = setTimeout(() => {
+    this.#audioGrace = this.#host.clock.setTimeout(() => {
       this.#audioGrace = null;
       if (!this.#audio && this.#state === 'bot') this.#end(reason, true);
     }, this.#host.reconnectGraceMs);
   }
 
   #clearTimer(which: 'audio' | 'control'): void {
-    if (which === 'audio' && this.#audioGrace) {
-      clearTimeout(this.#audioGrace);
+    if (which === 'audio' && this.#audioGrace !== null) {
+      this.#host.clock.clearTimeout(this.#audioGrace);
       this.#audioGrace = null;
     }
-    if (which === 'control' && this.#controlGrace) {
-      clearTimeout(this.#controlGrace);
+    if (which === 'control' && this.#controlGrace !== null) {
+      this.#host.clock.clearTimeout(this.#controlGrace);
       this.#controlGrace = null;
     }
   }

@@ -46,7 +46,6 @@ export const audioMetadataSchema = z.looseObject({
   to: z.string().optional(),
   direction: z.string().optional(),
 });
-export type AudioMetadata = z.infer<typeof audioMetadataSchema>;
 
 /** Text frames jambonz sends on a listen socket after the metadata. */
 const dtmfEventSchema = z.looseObject({ event: z.literal('dtmf'), dtmf: z.string().min(1) });

@@ -2,15 +2,16 @@ import type { TransferTarget } from '../../src/telephony/port.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
 import { dialTarget } from './verbs.js';
 import { deadline } from '../../src/core/deadline.js';
+import { httpErrorKind, VoicebotError } from '../../src/core/errors.js';
 
 type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
 
-export class JambonzRestError extends Error {
+export class JambonzRestError extends VoicebotError {
   constructor(
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(message, { kind: httpErrorKind(status) });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { SampleRate, TransferRequest } from '../../src/telephony/port.js';
+import { VoicebotError } from '../../src/core/errors.js';
 
 /** One jambonz verb in the `{verb: "name", ...}` form. */
 export type JambonzVerb = { verb: string } & Record<string, unknown>;
@@ -30,7 +31,12 @@ export function listenVerb(o: ListenVerbOptions): JambonzVerb {
   };
 }
 
-export class UnsupportedTargetError extends Error {}
+/** The transfer target has no jambonz form (an Asterisk dial string): fix the target in the dialog config. */
+export class UnsupportedTargetError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'config' });
+  }
+}
 
 /** jambonz `dial` target for a transfer target; Asterisk dial strings (`endpoint`) have no jambonz form. */
 export function dialTarget(request: TransferRequest, trunk?: string): Record<string, unknown> {

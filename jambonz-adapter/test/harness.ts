@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../src/core/clock.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { createWebServer } from '../../src/web/server.js';
@@ -43,7 +44,10 @@ export interface Harness {
 }
 
 /** A real fastify server (with @fastify/websocket) running the jambonz backend, and emulators against it. */
-export async function startHarness(overrides: Partial<Record<keyof JambonzConfig, unknown>> = {}): Promise<Harness> {
+export async function startHarness(
+  overrides: Partial<Record<keyof JambonzConfig, unknown>> = {},
+  opts: { clock?: Clock } = {},
+): Promise<Harness> {
   const logs: string[] = [];
   const sink = { write: (line: string) => void logs.push(line) };
   const logger: Logger = createLogger({ level: 'debug', format: 'json', redactPhoneNumbers: false }, sink);
@@ -53,7 +57,7 @@ export async function startHarness(overrides: Partial<Record<keyof JambonzConfig
     jambonz: { webhookSecret: SECRET, reconnectGraceMs: 400, ...overrides },
   });
   const config = parsed.jambonz!;
-  const backend = createJambonzBackend(config, { logger, metrics });
+  const backend = createJambonzBackend(config, { logger, metrics, ...(opts.clock ? { clock: opts.clock } : {}) });
   const web = await createWebServer({ logger, metrics });
   await registerJambonz(web, { backend });
   const base = await web.listen({ host: '127.0.0.1', port: 0 });

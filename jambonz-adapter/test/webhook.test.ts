@@ -1,3 +1,4 @@
+import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attached, startHarness, tone, waitFor, SECRET, type Harness } from './harness.js';
 import { validateVerbs } from '../../test/emulators/jambonz/index.js';
@@ -145,11 +146,16 @@ describe('jambonz HTTP webhooks', () => {
     expect(leg.listenerCount('audio')).toBe(0);
   });
 
-  it('a vanished jambonz (sockets dropped, no status) ends the call after the grace period', async () => {
-    h = await startHarness({ reconnectGraceMs: 200 });
+  it('a vanished jambonz (sockets dropped, no status) ends the call after the grace period, not before', async () => {
+    const clock = new FakeClock();
+    h = await startHarness({ reconnectGraceMs: 60_000 }, { clock });
     const emu = await h.emulator();
     const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     call.vanish();
+    await waitFor(() => !leg.hasAudio, 2000, 'the bot saw the socket close');
+    clock.advance(59_999);
+    expect(leg.ended).toBe(false);
+    clock.advance(1);
     expect(await leg.closed).toBe('audio-lost');
     expect(h.backend.stats().calls).toBe(0);
   });
@@ -186,12 +192,20 @@ describe('jambonz listen socket lost mid-call', () => {
 });
 
 describe('jambonz marks', () => {
-  it('a media server that never reports marks does not stall waitForPlayout', async () => {
-    h = await startHarness({ markTimeoutMs: 300 });
+  it('a media server that never reports marks does not stall waitForPlayout past markTimeoutMs', async () => {
+    const clock = new FakeClock();
+    h = await startHarness({ markTimeoutMs: 30_000 }, { clock });
     const emu = await h.emulator({ ignoreMarks: true });
     const { call, leg } = await h.callIn(emu, { from: CALLER, to: '+15550000' });
     leg.sendAudio(tone(100, 16000));
-    await leg.waitForPlayout(AbortSignal.timeout(3000));
+    let played = false;
+    const playout = leg.waitForPlayout(AbortSignal.timeout(3000)).then(() => (played = true));
+    await waitFor(() => leg.held.timers === 1, 2000, 'mark sent and its timer armed');
+    clock.advance(29_999);
+    await Promise.resolve();
+    expect(played).toBe(false);
+    clock.advance(1);
+    await playout;
     expect(call.markReports).toEqual([]);
     expect(h.logs.some((l) => l.includes('did not report a mark'))).toBe(true);
     expect(leg.held.waiters).toBe(0);

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfigOrExit, withConfigOption } from './common.js';
 import { startApp, type RunningApp } from '../app.js';
+import { isSetupProblem } from '../core/errors.js';
 import { formatCheck, runChecks } from './doctor.js';
-
-/** Start-up problems the user fixes (model files, voices): say what to do and exit 2, no stack trace. */
-const SETUP_ERRORS = new Set(['VadModelError', 'WhisperSetupError', 'ModelDownloadError', 'TtsSetupError']);
 
 export function registerStartCommand(program: Command): void {
   withConfigOption(program.command('start'))
@@ -24,8 +22,10 @@ export function registerStartCommand(program: Command): void {
       try {
         app = await startApp(config);
       } catch (err) {
-        if (err instanceof Error && SETUP_ERRORS.has(err.name)) {
+        // Start-up problems the user fixes (model files, voices): say what to do and exit 2, no stack trace.
+        if (isSetupProblem(err)) {
           console.error(`voicebot: ${err.message}`);
+          if (err.fix && !err.message.includes(err.fix)) console.error(`  fix: ${err.fix}`);
           process.exit(2);
         }
         throw err;

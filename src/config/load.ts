@@ -1,19 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { VoicebotError } from '../core/errors.js';
 import { configSchema, type Config } from './schema.js';
 
 export const ENV_PREFIX = 'VOICEBOT_';
 
 /** A configuration problem: carries the dotted key so start-up can name it. Exit code 2. */
-export class ConfigError extends Error {
+export class ConfigError extends VoicebotError {
   readonly exitCode = 2;
   constructor(
     message: string,
     readonly keys: string[],
   ) {
-    super(message);
-    this.name = 'ConfigError';
+    super(message, { kind: 'config' });
   }
 }
 

@@ -6,6 +6,7 @@ import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { DeliveryError, DeliveryMismatchError, statusLabel } from './errors.js';
 import type { DeliveryJob, DeliveryResult, SinkState, TicketSink } from './sink.js';
 import { deadline } from '../core/deadline.js';
+import { isRetryable } from '../core/errors.js';
 
 export type Decision =
   | { kind: 'done'; result: DeliveryResult }
@@ -113,7 +114,7 @@ export class Deliverer {
       this.metrics.results.inc({ sink: job.sink, result: 'failure', status });
       if (err instanceof DeliveryMismatchError) this.metrics.mismatches.inc({ sink: job.sink });
       const error = err instanceof Error ? err.message : String(err);
-      const retryable = closing.aborted || !(err instanceof DeliveryError) || err.retryable;
+      const retryable = closing.aborted || isRetryable(err);
       if (retryable && (attempt < this.opts.maxAttempts || closing.aborted)) {
         const retryAfterMs = err instanceof DeliveryError ? err.retryAfterMs : undefined;
         const delayMs = backoffDelay(attempt, this.opts, retryAfterMs);

@@ -1,16 +1,17 @@
+import { VoicebotError } from '../core/errors.js';
+
 /**
  * A failed delivery. `retryable` decides between backoff and the dead-letter list;
  * `retryAfterMs` (from Retry-After) overrides the backoff when the service asked for a pause.
  */
-export class DeliveryError extends Error {
+export class DeliveryError extends VoicebotError {
   constructor(
     message: string,
-    readonly retryable: boolean,
+    retryable: boolean,
     readonly status?: number,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
-    this.name = 'DeliveryError';
+    super(message, { kind: retryable ? 'unavailable' : 'rejected', retryable });
   }
 }
 
@@ -21,14 +22,7 @@ export class DeliveryError extends Error {
 export class DeliveryMismatchError extends DeliveryError {
   constructor(what: string) {
     super(`answer does not match the request: ${what}`, true);
-    this.name = 'DeliveryMismatchError';
   }
-}
-
-/** 4xx other than 408 (timeout), 409 (conflict, e.g. an idempotent request still running) and 429 will not heal. */
-export function isRetryableStatus(status: number): boolean {
-  if (status === 408 || status === 409 || status === 429) return true;
-  return status >= 500 || status < 400;
 }
 
 /** Retry-After is seconds or an HTTP date; anything else is ignored. */

@@ -1,4 +1,5 @@
-import { DeliveryError, isRetryableStatus, parseRetryAfter } from './errors.js';
+import { isRetryableStatus } from '../core/errors.js';
+import { DeliveryError, parseRetryAfter } from './errors.js';
 import { deadline } from '../core/deadline.js';
 
 export interface HttpRequest {

@@ -52,21 +52,21 @@ export function buildSinks(crm: CrmConfig): TicketSink[] {
 
 /** The outbox the config asks for: BullMQ when `redis` is set, else the local journal in crm.outbox.dir. */
 export async function openOutbox(config: Config, deliverer: Deliverer | undefined, logger: Logger): Promise<Outbox> {
-  const o = config.crm.outbox;
+  const settings = config.crm.outbox;
   if (config.redis) {
     return new BullmqOutbox(
       {
         url: config.redis.url,
         keyPrefix: config.redis.keyPrefix,
-        queueName: o.queueName,
-        concurrency: o.concurrency,
-        maxAttempts: o.maxAttempts,
+        queueName: settings.queueName,
+        concurrency: settings.concurrency,
+        maxAttempts: settings.maxAttempts,
       },
       deliverer,
       logger,
     );
   }
-  return FileOutbox.open({ dir: resolve(o.dir), concurrency: o.concurrency }, deliverer, logger);
+  return FileOutbox.open({ dir: resolve(settings.dir), concurrency: settings.concurrency }, deliverer, logger);
 }
 
 /**
@@ -76,14 +76,14 @@ export async function openOutbox(config: Config, deliverer: Deliverer | undefine
 export async function createCrm(config: Config, logger: Logger, metrics: Registry, events: CallEventBus): Promise<Crm> {
   const log = logger.child({ component: 'crm' });
   const sinks = buildSinks(config.crm);
-  const o = config.crm.outbox;
+  const settings = config.crm.outbox;
   const deliverer = new Deliverer(
     sinks,
     {
-      maxAttempts: o.maxAttempts,
-      baseDelayMs: o.baseDelayMs,
-      maxDelayMs: o.maxDelayMs,
-      attemptTimeoutMs: o.attemptTimeoutMs,
+      maxAttempts: settings.maxAttempts,
+      baseDelayMs: settings.baseDelayMs,
+      maxDelayMs: settings.maxDelayMs,
+      attemptTimeoutMs: settings.attemptTimeoutMs,
     },
     log,
     crmMetrics(metrics),

@@ -1,7 +1,7 @@
 import type { Logger } from '../log/logger.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
-import { AsyncQueue } from './async-queue.js';
+import { AsyncQueue } from '../core/async-queue.js';
 import { rateConverter, type RateConverter } from './audio.js';
 import type { DialogMetrics } from './metrics.js';
 
@@ -74,7 +74,7 @@ interface Capture {
  * lasts long enough to barge in; during a non-interruptible prompt (legal notice) it is ignored.
  */
 export class AudioInput {
-  readonly #o: AudioInputOptions;
+  readonly #opts: AudioInputOptions;
   readonly #resampler: RateConverter;
   readonly #preRoll: Chunk[] = [];
   #preRollSamples = 0;
@@ -91,26 +91,26 @@ export class AudioInput {
   readonly #onAudio = (frame: Int16Array) => this.#handleFrame(frame);
 
   constructor(options: AudioInputOptions) {
-    this.#o = options;
+    this.#opts = options;
     this.#resampler = rateConverter(options.leg.inputSampleRate, VAD_RATE);
   }
 
   start(): void {
-    this.#o.leg.on('audio', this.#onAudio);
+    this.#opts.leg.on('audio', this.#onAudio);
   }
 
   /** Stop listening, cancel recognitions, wait for their tasks to settle. */
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#o.leg.off('audio', this.#onAudio);
+      this.#opts.leg.off('audio', this.#onAudio);
       this.#capture?.controller.abort(new Error('call ended'));
       this.#capture?.stream.end();
       this.#capture = null;
       try {
-        this.#o.vad.close();
+        this.#opts.vad.close();
       } catch (err) {
-        this.#o.logger.warn({ err }, 'VAD close failed');
+        this.#opts.logger.warn({ err }, 'VAD close failed');
       }
     }
     await Promise.allSettled([...this.#tasks]);
@@ -125,10 +125,10 @@ export class AudioInput {
   #handleFrame(frame: Int16Array): void {
     if (this.#closed) return;
     if (!(frame instanceof Int16Array) || frame.length === 0) {
-      this.#o.metrics.droppedFrames.inc({ reason: 'malformed' });
+      this.#opts.metrics.droppedFrames.inc({ reason: 'malformed' });
       return;
     }
-    this.#o.hooks.onAudio?.((frame.length * 1000) / this.#o.leg.inputSampleRate);
+    this.#opts.hooks.onAudio?.((frame.length * 1000) / this.#opts.leg.inputSampleRate);
     const pcm = this.#resampler.process(frame);
     if (pcm.length === 0) return;
     const chunk = { pcm, at: this.#vadAt };
@@ -137,10 +137,10 @@ export class AudioInput {
     this.#rememberPreRoll(chunk);
     let events;
     try {
-      events = this.#o.vad.push(pcm);
+      events = this.#opts.vad.push(pcm);
     } catch (err) {
-      this.#o.metrics.droppedFrames.inc({ reason: 'vad-error' });
-      this.#o.logger.warn({ err }, 'VAD rejected a frame');
+      this.#opts.metrics.droppedFrames.inc({ reason: 'vad-error' });
+      this.#opts.logger.warn({ err }, 'VAD rejected a frame');
       return;
     }
     for (const ev of events) {
@@ -154,7 +154,7 @@ export class AudioInput {
     this.#preRoll.push(chunk);
     this.#preRollSamples += chunk.pcm.length;
     // speechStart comes minSpeechMs after the onset, or later when the classifier was slow to react
-    const keep = ((this.#o.preRollMs + Math.max(this.#o.minSpeechMs, ONSET_LAG_MS)) * VAD_RATE) / 1000;
+    const keep = ((this.#opts.preRollMs + Math.max(this.#opts.minSpeechMs, ONSET_LAG_MS)) * VAD_RATE) / 1000;
     while (this.#preRoll.length > 1 && this.#preRollSamples - this.#preRoll[0]!.pcm.length >= keep) {
       this.#preRollSamples -= this.#preRoll.shift()!.pcm.length;
     }
@@ -163,12 +163,12 @@ export class AudioInput {
   #interruption(): void {
     this.#sawInterruption = true;
     if (this.#capture) this.#capture.interrupted = true;
-    this.#o.hooks.onInterruption();
+    this.#opts.hooks.onInterruption();
   }
 
   #startCapture(): void {
     if (this.#capture) return;
-    const prompt = this.#o.hooks.activePrompt();
+    const prompt = this.#opts.hooks.activePrompt();
     if (prompt && !prompt.bargeIn) {
       this.#ignoring = true; // talking over a legal notice: not a turn
       return;
@@ -180,7 +180,7 @@ export class AudioInput {
       controller,
       duringPrompt: prompt !== null,
       interrupted: this.#sawInterruption,
-      atMs: Math.max(0, this.#o.hooks.clockMs() - this.#o.minSpeechMs),
+      atMs: Math.max(0, this.#opts.hooks.clockMs() - this.#opts.minSpeechMs),
       endedAt: 0,
     };
     this.#capture = capture;
@@ -204,7 +204,7 @@ export class AudioInput {
     this.#sawInterruption = false;
     if (this.#ignoring) {
       this.#ignoring = false;
-      this.#o.metrics.discardedUtterances.inc({ reason: 'no-barge-in' });
+      this.#opts.metrics.discardedUtterances.inc({ reason: 'no-barge-in' });
       return;
     }
     if (!capture) return;
@@ -213,13 +213,13 @@ export class AudioInput {
     if (capture.duringPrompt && !capture.interrupted && !interrupted) {
       // too short to interrupt the bot: a cough or "mhm", not a turn
       capture.controller.abort(new Error('speech during prompt too short to barge in'));
-      this.#o.metrics.discardedUtterances.inc({ reason: 'too-short' });
+      this.#opts.metrics.discardedUtterances.inc({ reason: 'too-short' });
       return;
     }
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      capture.controller.abort(new Error(`no final ASR result within ${this.#o.asrTimeoutMs} ms`));
-    }, this.#o.asrTimeoutMs);
+      capture.controller.abort(new Error(`no final ASR result within ${this.#opts.asrTimeoutMs} ms`));
+    }, this.#opts.asrTimeoutMs);
     this.#timers.add(timer);
     capture.timer = timer;
   }
@@ -230,27 +230,27 @@ export class AudioInput {
       () => this.#tasks.delete(task),
       (err: unknown) => {
         this.#tasks.delete(task);
-        this.#o.logger.error({ err }, 'recognition task failed');
+        this.#opts.logger.error({ err }, 'recognition task failed');
       },
     );
   }
 
   async #recognise(capture: Capture): Promise<void> {
-    const callSignal = this.#o.signal;
+    const callSignal = this.#opts.signal;
     const signal = AbortSignal.any([callSignal, capture.controller.signal]);
     let final: AsrResult | undefined;
     try {
-      for await (const result of this.#o.asr.transcribe(capture.stream, { signal })) {
+      for await (const result of this.#opts.asr.transcribe(capture.stream, { signal })) {
         if (signal.aborted) break;
         if (result.final) final = result;
-        else if (result.text.trim()) this.#o.hooks.onPartial?.(result.text.trim());
+        else if (result.text.trim()) this.#opts.hooks.onPartial?.(result.text.trim());
       }
     } catch (err) {
       if (!signal.aborted) {
-        this.#o.metrics.errors.inc({ stage: 'asr' });
-        this.#o.logger.warn({ err }, 'speech recognition failed; utterance dropped');
+        this.#opts.metrics.errors.inc({ stage: 'asr' });
+        this.#opts.logger.warn({ err }, 'speech recognition failed; utterance dropped');
       } else if (!callSignal.aborted && capture.controller.signal.reason instanceof Error) {
-        this.#o.logger.debug({ reason: capture.controller.signal.reason.message }, 'recognition cancelled');
+        this.#opts.logger.debug({ reason: capture.controller.signal.reason.message }, 'recognition cancelled');
       }
       return;
     } finally {
@@ -262,9 +262,9 @@ export class AudioInput {
     if (signal.aborted) return;
     const text = final?.text.trim() ?? '';
     if (!text) {
-      this.#o.metrics.discardedUtterances.inc({ reason: 'empty' });
+      this.#opts.metrics.discardedUtterances.inc({ reason: 'empty' });
       return;
     }
-    this.#o.hooks.onUtterance({ text, confidence: final!.confidence, atMs: capture.atMs, endedAt: capture.endedAt });
+    this.#opts.hooks.onUtterance({ text, confidence: final!.confidence, atMs: capture.atMs, endedAt: capture.endedAt });
   }
 }

@@ -12,6 +12,3 @@ export function rateConverter(fromRate: number, toRate: number): RateConverter {
   if (fromRate === toRate) return { process: (pcm) => pcm, flush: () => EMPTY };
   return new Resampler(fromRate, toRate);
 }
-
-// moved to media/pcm.ts; re-exported so existing imports keep working
-export { concatPcm } from '../media/pcm.js';

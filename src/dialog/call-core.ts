@@ -6,7 +6,7 @@ import { callLogger, type Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
-import { AsyncQueue } from './async-queue.js';
+import { AsyncQueue } from '../core/async-queue.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';

@@ -3,7 +3,7 @@ import type { CallRecord, CallRecordEvent } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
 import { voicebotHeaders } from '../telephony/headers.js';
 import type { CallLeg, TransferResult } from '../telephony/port.js';
-import type { AsyncQueue } from './async-queue.js';
+import type { AsyncQueue } from '../core/async-queue.js';
 import type { Utterance } from './audio-input.js';
 import type { CallContext } from './call-context.js';
 import type { DialogConfig } from './config.js';

@@ -45,12 +45,15 @@ export class BargeInAbort extends Error {
 /** Plays one prompt at a time: TTS → resample to the leg's rate → leg.sendAudio → wait for playout. */
 export class PromptPlayer {
   #active: ActivePrompt | null = null;
+  readonly #leg: CallLeg;
+  readonly #tts: Tts;
+  readonly #logger: Logger;
 
-  constructor(
-    private readonly leg: CallLeg,
-    private readonly tts: Tts,
-    private readonly logger: Logger,
-  ) {}
+  constructor(leg: CallLeg, tts: Tts, logger: Logger) {
+    this.#leg = leg;
+    this.#tts = tts;
+    this.#logger = logger;
+  }
 
   /** What is playing now, if anything. */
   get active(): { bargeIn: boolean } | null {
@@ -65,7 +68,7 @@ export class PromptPlayer {
     else opts.signal.addEventListener('abort', onAbort, { once: true });
     const prompt: ActivePrompt = { text, bargeIn: opts.bargeIn, sentSamples: 0, synthDone: false, controller };
     this.#active = prompt;
-    const outRate = this.leg.outputSampleRate;
+    const outRate = this.#leg.outputSampleRate;
     let failed = false;
     try {
       let converter: ReturnType<typeof rateConverter> | undefined;
@@ -73,11 +76,11 @@ export class PromptPlayer {
       const send = (pcm: Int16Array) => {
         if (pcm.length === 0 || controller.signal.aborted) return;
         if (prompt.sentSamples === 0) opts.onFirstAudio?.();
-        this.leg.sendAudio(pcm);
+        this.#leg.sendAudio(pcm);
         prompt.sentSamples += pcm.length;
       };
       let sliceStart = performance.now();
-      for await (const chunk of this.tts.synthesize(text, { signal: controller.signal })) {
+      for await (const chunk of this.#tts.synthesize(text, { signal: controller.signal })) {
         if (controller.signal.aborted) break;
         if (!converter || converterRate !== chunk.sampleRate) {
           if (converter) send(converter.flush());
@@ -94,11 +97,11 @@ export class PromptPlayer {
       }
       if (converter) send(converter.flush());
       prompt.synthDone = !controller.signal.aborted;
-      if (!controller.signal.aborted) await this.leg.waitForPlayout(controller.signal);
+      if (!controller.signal.aborted) await this.#leg.waitForPlayout(controller.signal);
     } catch (err) {
       if (!controller.signal.aborted) {
         failed = true;
-        this.logger.error({ err, text }, 'text-to-speech failed; prompt skipped');
+        this.#logger.error({ err, text }, 'text-to-speech failed; prompt skipped');
       }
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
@@ -115,14 +118,14 @@ export class PromptPlayer {
    * Returns false when nothing interruptible is playing.
    */
   interrupt(force = false): boolean {
-    const p = this.#active;
-    if (!p || p.interruptedAt !== undefined || (!p.bargeIn && !force)) return false;
-    const unplayed = this.leg.clearAudio();
-    const played = Math.max(0, p.sentSamples - unplayed);
-    const estimated = (p.text.length * ESTIMATED_MS_PER_CHAR * this.leg.outputSampleRate) / 1000;
-    const total = p.synthDone ? p.sentSamples : Math.max(p.sentSamples, estimated);
-    p.interruptedAt = total > 0 ? Math.min(1, played / total) : 0;
-    p.controller.abort(new BargeInAbort());
+    const prompt = this.#active;
+    if (!prompt || prompt.interruptedAt !== undefined || (!prompt.bargeIn && !force)) return false;
+    const unplayed = this.#leg.clearAudio();
+    const played = Math.max(0, prompt.sentSamples - unplayed);
+    const estimated = (prompt.text.length * ESTIMATED_MS_PER_CHAR * this.#leg.outputSampleRate) / 1000;
+    const total = prompt.synthDone ? prompt.sentSamples : Math.max(prompt.sentSamples, estimated);
+    prompt.interruptedAt = total > 0 ? Math.min(1, played / total) : 0;
+    prompt.controller.abort(new BargeInAbort());
     return true;
   }
 }

@@ -17,16 +17,9 @@ import { ScriptedAsr, type ScriptedUtterance } from './testing/scripted-asr.js';
 import { ToneTts } from './testing/tone-tts.js';
 
 export { ScriptedAsr, type ScriptedUtterance } from './testing/scripted-asr.js';
-export {
-  EnergyVad,
-  EnergyVadFactory,
-  ScriptedVad,
-  ScriptedVadFactory,
-  type EnergyVadOptions,
-} from './testing/fake-vad.js';
-export { ToneTts, type ToneTtsOptions } from './testing/tone-tts.js';
+export { EnergyVadFactory, ScriptedVadFactory } from './testing/fake-vad.js';
+export { ToneTts } from './testing/tone-tts.js';
 export { MemoryRecordSink } from './testing/memory-records.js';
-export { MemoryLeg, type MemoryLegOptions, type ClearRecord } from './testing/memory-leg.js';
 
 export interface TestDepsOverrides {
   /** config layered over the defaults (same shape as the YAML) */

@@ -10,12 +10,15 @@ import type { CallContext } from './call-context.js';
 export class SessionSaver {
   #chain: Promise<void> = Promise.resolve();
   #pending: CallState | null = null;
+  readonly #store: SessionStore;
+  readonly #ctx: CallContext;
+  readonly #logger: Logger;
 
-  constructor(
-    private readonly store: SessionStore,
-    private readonly ctx: CallContext,
-    private readonly logger: Logger,
-  ) {}
+  constructor(store: SessionStore, ctx: CallContext, logger: Logger) {
+    this.#store = store;
+    this.#ctx = ctx;
+    this.#logger = logger;
+  }
 
   save(state: CallState): void {
     const first = this.#pending === null;
@@ -28,21 +31,21 @@ export class SessionSaver {
     this.#pending = null;
     if (!state) return;
     try {
-      const previous = await this.store.get(this.ctx.callId);
+      const previous = await this.#store.get(this.#ctx.callId);
       const session: CallSession = {
         version: 1,
-        callId: this.ctx.callId,
-        backend: this.ctx.leg.backend,
+        callId: this.#ctx.callId,
+        backend: this.#ctx.leg.backend,
         state,
-        phone: this.ctx.leg.from,
-        startedAt: this.ctx.startedAt.toISOString(),
+        phone: this.#ctx.leg.from,
+        startedAt: this.#ctx.startedAt.toISOString(),
         backendData: previous?.backendData ?? {},
-        dialog: this.ctx.dialogSnapshot(),
+        dialog: this.#ctx.dialogSnapshot(),
         updatedAt: new Date().toISOString(),
       };
-      await this.store.put(session);
+      await this.#store.put(session);
     } catch (err) {
-      this.logger.warn({ err }, 'session store write failed');
+      this.#logger.warn({ err }, 'session store write failed');
     }
   }
 
@@ -50,9 +53,9 @@ export class SessionSaver {
   async finish(): Promise<void> {
     await this.#chain;
     try {
-      await this.store.delete(this.ctx.callId);
+      await this.#store.delete(this.#ctx.callId);
     } catch (err) {
-      this.logger.warn({ err }, 'session store delete failed');
+      this.#logger.warn({ err }, 'session store delete failed');
     }
   }
 }

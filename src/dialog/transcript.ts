@@ -27,20 +27,24 @@ export function interruptedText(text: string, fraction: number): string {
 export class Transcript {
   readonly entries: TranscriptEntry[] = [];
 
-  constructor(
-    private readonly clockMs: () => number,
-    private readonly onEntry: (entry: TranscriptEntry, partial: boolean) => void = () => {},
-  ) {}
+  readonly #clockMs: () => number;
+
+  readonly #onEntry: (entry: TranscriptEntry, partial: boolean) => void;
+
+  constructor(clockMs: () => number, onEntry: (entry: TranscriptEntry, partial: boolean) => void = () => {}) {
+    this.#clockMs = clockMs;
+    this.#onEntry = onEntry;
+  }
 
   caller(text: string, confidence: number, atMs?: number): TranscriptEntry {
-    return this.#add({ speaker: 'caller', text, atMs: Math.round(atMs ?? this.clockMs()), confidence });
+    return this.#add({ speaker: 'caller', text, atMs: Math.round(atMs ?? this.#clockMs()), confidence });
   }
 
   /** A bot line as it starts playing; finish it with `finishBot`. */
   startBot(text: string): TranscriptEntry {
-    const entry: TranscriptEntry = { speaker: 'bot', text, atMs: Math.round(this.clockMs()) };
+    const entry: TranscriptEntry = { speaker: 'bot', text, atMs: Math.round(this.#clockMs()) };
     this.entries.push(entry);
-    this.onEntry(entry, true);
+    this.#onEntry(entry, true);
     return entry;
   }
 
@@ -49,16 +53,16 @@ export class Transcript {
       entry.text = interruptedText(entry.text, interruptedAt);
       entry.interrupted = true;
     }
-    this.onEntry(entry, false);
+    this.#onEntry(entry, false);
   }
 
   note(speaker: TranscriptEntry['speaker'], text: string): TranscriptEntry {
-    return this.#add({ speaker, text, atMs: Math.round(this.clockMs()) });
+    return this.#add({ speaker, text, atMs: Math.round(this.#clockMs()) });
   }
 
   #add(entry: TranscriptEntry): TranscriptEntry {
     this.entries.push(entry);
-    this.onEntry(entry, false);
+    this.#onEntry(entry, false);
     return entry;
   }
 }

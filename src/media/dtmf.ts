@@ -1,3 +1,5 @@
+import { VoicebotError } from '../core/errors.js';
+
 /** DTMF as RFC 4733 telephone-events: payload parse/build and a detector that yields one digit per event. */
 
 export const DTMF_DIGITS = '0123456789*#ABCD';
@@ -27,8 +29,10 @@ export interface DtmfEvent {
   endSeen: boolean;
 }
 
-export class DtmfError extends Error {
-  override readonly name = 'DtmfError';
+export class DtmfError extends VoicebotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'protocol', ...options });
+  }
 }
 
 export function parseTelephoneEvent(payload: Buffer): TelephoneEvent {
@@ -95,31 +99,31 @@ export function* telephoneEventPackets(
  * lost when the next event (a new timestamp) starts.
  */
 export class DtmfDetector {
-  private current: { timestamp: number; event: TelephoneEvent } | null = null;
-  private lastReported: number | null = null;
+  #current: { timestamp: number; event: TelephoneEvent } | null = null;
+  #lastReported: number | null = null;
 
   /** Feeds one packet; returns the finished event(s) (0, 1, or 2 when a lost end is implied). */
   push(packet: { timestamp: number; payload: Buffer }): DtmfEvent[] {
     const ev = parseTelephoneEvent(packet.payload);
     const out: DtmfEvent[] = [];
-    if (packet.timestamp === this.lastReported) return out; // repeated end packets
-    if (this.current && this.current.timestamp !== packet.timestamp) {
-      out.push(this.report(false));
+    if (packet.timestamp === this.#lastReported) return out; // repeated end packets
+    if (this.#current && this.#current.timestamp !== packet.timestamp) {
+      out.push(this.#report(false));
     }
-    this.current = { timestamp: packet.timestamp, event: ev };
-    if (ev.end) out.push(this.report(true));
+    this.#current = { timestamp: packet.timestamp, event: ev };
+    if (ev.end) out.push(this.#report(true));
     return out;
   }
 
   /** Reports an event still open (end packets lost), e.g. at hangup. */
   flush(): DtmfEvent | null {
-    return this.current ? this.report(false) : null;
+    return this.#current ? this.#report(false) : null;
   }
 
-  private report(endSeen: boolean): DtmfEvent {
-    const { timestamp, event } = this.current!;
-    this.current = null;
-    this.lastReported = timestamp;
+  #report(endSeen: boolean): DtmfEvent {
+    const { timestamp, event } = this.#current!;
+    this.#current = null;
+    this.#lastReported = timestamp;
     return {
       digit: event.digit,
       event: event.event,

@@ -44,20 +44,20 @@ const MAX_JUMP = 1000;
  * and loss (concealment). Waits for `depthFrames` before the first frame, and again after a long outage.
  */
 export class JitterBuffer {
-  private readonly depth: number;
-  private readonly frameSamples: number;
-  private readonly conceal: 'fade' | 'silence';
-  private readonly maxFrames: number;
-  private readonly resyncAfterLost: number;
-  private readonly frames = new Map<number, Int16Array>();
+  readonly #depth: number;
+  readonly #frameSamples: number;
+  readonly #conceal: 'fade' | 'silence';
+  readonly #maxFrames: number;
+  readonly #resyncAfterLost: number;
+  readonly #frames = new Map<number, Int16Array>();
   /** Sequence number of the next frame to play; null while priming. */
-  private next: number | null = null;
-  private lostRun = 0;
-  private last: Int16Array | null = null;
-  private readonly recycle: boolean;
+  #next: number | null = null;
+  #lostRun = 0;
+  #last: Int16Array | null = null;
+  readonly #recycle: boolean;
   /** Free frames (recycleFrames): bounded by what the buffer held at its fullest. */
-  private readonly pool: Int16Array[] = [];
-  private readonly silence: Int16Array;
+  readonly #pool: Int16Array[] = [];
+  readonly #silence: Int16Array;
   readonly stats: JitterBufferStats = {
     pushed: 0,
     played: 0,
@@ -73,13 +73,13 @@ export class JitterBuffer {
     if (!Number.isInteger(opts.depthFrames) || opts.depthFrames < 1) {
       throw new RangeError(`JitterBuffer depthFrames must be a positive integer, got ${opts.depthFrames}`);
     }
-    this.depth = opts.depthFrames;
-    this.frameSamples = opts.frameSamples;
-    this.conceal = opts.conceal;
-    this.maxFrames = Math.max(opts.maxFrames ?? opts.depthFrames * 2 + 4, opts.depthFrames);
-    this.resyncAfterLost = opts.resyncAfterLost ?? 10;
-    this.recycle = opts.recycleFrames ?? false;
-    this.silence = new Int16Array(this.frameSamples);
+    this.#depth = opts.depthFrames;
+    this.#frameSamples = opts.frameSamples;
+    this.#conceal = opts.conceal;
+    this.#maxFrames = Math.max(opts.maxFrames ?? opts.depthFrames * 2 + 4, opts.depthFrames);
+    this.#resyncAfterLost = opts.resyncAfterLost ?? 10;
+    this.#recycle = opts.recycleFrames ?? false;
+    this.#silence = new Int16Array(this.#frameSamples);
   }
 
   /**
@@ -87,143 +87,143 @@ export class JitterBuffer {
    * content is stale: overwrite all of it), else a new one.
    */
   acquireFrame(): Int16Array {
-    return this.pool.pop() ?? new Int16Array(this.frameSamples);
+    return this.#pool.pop() ?? new Int16Array(this.#frameSamples);
   }
 
   /** Frames waiting in the recycle pool (for tests). */
   get pooledFrames(): number {
-    return this.pool.length;
+    return this.#pool.length;
   }
 
   /** Queues one frame; the buffer keeps `payload` itself (do not reuse it). */
   push(p: { sequenceNumber: number; timestamp: number; payload: Int16Array }): void {
     const seq = p.sequenceNumber & 0xffff;
-    if (this.next !== null) {
-      const ahead = seqDistance(seq, this.next);
+    if (this.#next !== null) {
+      const ahead = seqDistance(seq, this.#next);
       if (ahead < 0) {
         this.stats.late++;
-        this.release(p.payload);
+        this.#release(p.payload);
         return;
       }
-      if (ahead > MAX_JUMP) this.restart();
-    } else if (this.frames.size > 0) {
+      if (ahead > MAX_JUMP) this.#restart();
+    } else if (this.#frames.size > 0) {
       // Priming: a far jump means the stream restarted; forget what was held.
-      const anyHeld = this.frames.keys().next().value!;
-      if (Math.abs(seqDistance(seq, anyHeld)) > MAX_JUMP) this.restart();
+      const anyHeld = this.#frames.keys().next().value!;
+      if (Math.abs(seqDistance(seq, anyHeld)) > MAX_JUMP) this.#restart();
     }
-    if (this.frames.has(seq)) {
+    if (this.#frames.has(seq)) {
       this.stats.duplicates++;
-      this.release(p.payload);
+      this.#release(p.payload);
       return;
     }
-    this.frames.set(seq, this.fit(p.payload));
+    this.#frames.set(seq, this.#fit(p.payload));
     this.stats.pushed++;
-    this.stats.buffered = this.frames.size;
+    this.stats.buffered = this.#frames.size;
   }
 
   /** The next 20 ms frame: audio, concealment on loss, or silence while priming. Call once per frame period. */
   pop(): Int16Array {
-    if (this.next === null) {
-      if (this.frames.size < this.depth) return this.silent();
-      this.next = this.oldest();
+    if (this.#next === null) {
+      if (this.#frames.size < this.#depth) return this.#silent();
+      this.#next = this.#oldest();
     }
-    this.trimOverflow();
-    const seq = this.next;
-    this.next = (seq + 1) & 0xffff;
-    const frame = this.frames.get(seq);
+    this.#trimOverflow();
+    const seq = this.#next;
+    this.#next = (seq + 1) & 0xffff;
+    const frame = this.#frames.get(seq);
     if (frame) {
-      this.frames.delete(seq);
-      this.stats.buffered = this.frames.size;
+      this.#frames.delete(seq);
+      this.stats.buffered = this.#frames.size;
       this.stats.played++;
-      this.lostRun = 0;
-      this.setLast(frame);
+      this.#lostRun = 0;
+      this.#setLast(frame);
       return frame;
     }
     this.stats.concealed++;
-    this.lostRun++;
-    if (this.lostRun >= this.resyncAfterLost && this.frames.size === 0) {
-      this.restart();
-      return this.silent();
+    this.#lostRun++;
+    if (this.#lostRun >= this.#resyncAfterLost && this.#frames.size === 0) {
+      this.#restart();
+      return this.#silent();
     }
-    return this.concealFrame();
+    return this.#concealFrame();
   }
 
   /** Drops everything and waits for depthFrames again. */
   reset(): void {
-    if (this.recycle) for (const frame of this.frames.values()) this.release(frame);
-    this.frames.clear();
-    this.next = null;
-    this.setLast(null);
-    this.lostRun = 0;
+    if (this.#recycle) for (const frame of this.#frames.values()) this.#release(frame);
+    this.#frames.clear();
+    this.#next = null;
+    this.#setLast(null);
+    this.#lostRun = 0;
     this.stats.buffered = 0;
   }
 
-  private restart(): void {
+  #restart(): void {
     this.reset();
     this.stats.resyncs++;
   }
 
-  private concealFrame(): Int16Array {
-    if (this.conceal === 'silence' || !this.last) return this.silent();
-    const faded = this.recycle ? this.acquireFrame() : new Int16Array(this.frameSamples);
-    const src = this.last;
+  #concealFrame(): Int16Array {
+    if (this.#conceal === 'silence' || !this.#last) return this.#silent();
+    const faded = this.#recycle ? this.acquireFrame() : new Int16Array(this.#frameSamples);
+    const src = this.#last;
     for (let i = 0; i < faded.length; i++) faded[i] = src[i]! * FADE_FACTOR;
-    this.setLast(faded);
+    this.#setLast(faded);
     return faded;
   }
 
   /** A silent frame: shared (and re-zeroed) when recycling, so priming allocates nothing either. */
-  private silent(): Int16Array {
-    return this.recycle ? this.silence.fill(0) : new Int16Array(this.frameSamples);
+  #silent(): Int16Array {
+    return this.#recycle ? this.#silence.fill(0) : new Int16Array(this.#frameSamples);
   }
 
   /** The frame last played (kept for fading); the one it replaces goes back to the pool. */
-  private setLast(frame: Int16Array | null): void {
-    if (this.last && this.last !== frame) this.release(this.last);
-    this.last = frame;
+  #setLast(frame: Int16Array | null): void {
+    if (this.#last && this.#last !== frame) this.#release(this.#last);
+    this.#last = frame;
   }
 
-  private release(frame: Int16Array): void {
-    if (this.recycle && frame.length === this.frameSamples && frame !== this.silence) this.pool.push(frame);
+  #release(frame: Int16Array): void {
+    if (this.#recycle && frame.length === this.#frameSamples && frame !== this.#silence) this.#pool.push(frame);
   }
 
   /** Oldest held sequence number (wrap-aware). */
-  private oldest(): number {
+  #oldest(): number {
     let oldest: number | null = null;
-    for (const seq of this.frames.keys()) {
+    for (const seq of this.#frames.keys()) {
       if (oldest === null || seqDistance(seq, oldest) < 0) oldest = seq;
     }
     return oldest!;
   }
 
-  private trimOverflow(): void {
-    if (this.frames.size <= this.maxFrames) return;
-    const newest = this.newest();
+  #trimOverflow(): void {
+    if (this.#frames.size <= this.#maxFrames) return;
+    const newest = this.#newest();
     // Skip ahead so that at most maxFrames remain from the new playout point.
-    while (this.frames.size > 0 && seqDistance(newest, this.next!) >= this.maxFrames) {
-      const dropped = this.frames.get(this.next!);
+    while (this.#frames.size > 0 && seqDistance(newest, this.#next!) >= this.#maxFrames) {
+      const dropped = this.#frames.get(this.#next!);
       if (dropped) {
-        this.frames.delete(this.next!);
-        this.release(dropped);
+        this.#frames.delete(this.#next!);
+        this.#release(dropped);
         this.stats.overflowDropped++;
       }
-      this.next = (this.next! + 1) & 0xffff;
+      this.#next = (this.#next! + 1) & 0xffff;
     }
-    this.stats.buffered = this.frames.size;
+    this.stats.buffered = this.#frames.size;
   }
 
-  private newest(): number {
+  #newest(): number {
     let newest: number | null = null;
-    for (const seq of this.frames.keys()) {
+    for (const seq of this.#frames.keys()) {
       if (newest === null || seqDistance(seq, newest) > 0) newest = seq;
     }
     return newest!;
   }
 
-  private fit(payload: Int16Array): Int16Array {
-    if (payload.length === this.frameSamples) return payload;
-    const out = new Int16Array(this.frameSamples);
-    out.set(payload.subarray(0, this.frameSamples));
+  #fit(payload: Int16Array): Int16Array {
+    if (payload.length === this.#frameSamples) return payload;
+    const out = new Int16Array(this.#frameSamples);
+    out.set(payload.subarray(0, this.#frameSamples));
     return out;
   }
 }

@@ -1,4 +1,4 @@
-import type { PacerTimers } from './pacer.js';
+import { systemClock, type Timers } from '../core/clock.js';
 
 /** What a PacerGroup drives: a Pacer (see `Pacer({ group })`). */
 export interface PacerGroupMember {
@@ -17,7 +17,7 @@ export interface PacerGroupOptions {
   slotsPerFrame?: number;
   /** Clock in ms (default performance.now). */
   now?: () => number;
-  timers?: PacerTimers;
+  timers?: Timers;
 }
 
 /**
@@ -29,17 +29,17 @@ export class PacerGroup {
   readonly frameMs: number;
   readonly slotsPerFrame: number;
   readonly now: () => number;
-  private readonly slotMs: number;
-  private readonly timers: PacerTimers;
-  private readonly slots: PacerGroupMember[][];
-  private readonly slotOf = new Map<PacerGroupMember, number>();
-  private origin = 0;
+  readonly #slotMs: number;
+  readonly #timers: Timers;
+  readonly #slots: PacerGroupMember[][];
+  readonly #slotOf = new Map<PacerGroupMember, number>();
+  #origin = 0;
   /** Next sub-tick to run (absolute count since origin). */
-  private nextTick = 0;
+  #nextTick = 0;
   /** Sub-tick being run, -1 outside a tick: members added now start at a later one. */
-  private runningTick = -1;
-  private timer: unknown = null;
-  private wakeUps = 0;
+  #runningTick = -1;
+  #timer: unknown = null;
+  #wakeUps = 0;
 
   constructor(opts: PacerGroupOptions = {}) {
     this.frameMs = opts.frameMs ?? 20;
@@ -47,23 +47,20 @@ export class PacerGroup {
     if (!(this.frameMs > 0) || !Number.isInteger(this.slotsPerFrame) || this.slotsPerFrame < 1) {
       throw new RangeError('PacerGroup needs frameMs > 0 and a positive integer slotsPerFrame');
     }
-    this.slotMs = this.frameMs / this.slotsPerFrame;
+    this.#slotMs = this.frameMs / this.slotsPerFrame;
     this.now = opts.now ?? (() => performance.now());
-    this.timers = opts.timers ?? {
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-    };
-    this.slots = Array.from({ length: this.slotsPerFrame }, () => []);
+    this.#timers = opts.timers ?? systemClock;
+    this.#slots = Array.from({ length: this.slotsPerFrame }, () => []);
   }
 
   /** Members currently driven. */
   get size(): number {
-    return this.slotOf.size;
+    return this.#slotOf.size;
   }
 
   /** Timer wake-ups so far (for tests and benches: about slotsPerFrame per frame period while anyone is in). */
   get wakeUpCount(): number {
-    return this.wakeUps;
+    return this.#wakeUps;
   }
 
   /**
@@ -71,70 +68,70 @@ export class PacerGroup {
    * now). The first member starts the clock; adding twice is a no-op that returns the same schedule.
    */
   add(member: PacerGroupMember): number {
-    if (this.slotOf.size === 0 && this.timer === null && this.runningTick < 0) {
-      this.origin = this.now();
-      this.nextTick = 0;
+    if (this.#slotOf.size === 0 && this.#timer === null && this.#runningTick < 0) {
+      this.#origin = this.now();
+      this.#nextTick = 0;
     }
     // Sub-ticks from `first` on have not run yet: frame 0 goes on the first of them with the least load.
-    const first = this.runningTick >= 0 ? this.runningTick + 1 : this.nextTick;
-    const existing = this.slotOf.get(member);
-    if (existing !== undefined) return this.firstDue(first, existing);
+    const first = this.#runningTick >= 0 ? this.#runningTick + 1 : this.#nextTick;
+    const existing = this.#slotOf.get(member);
+    if (existing !== undefined) return this.#firstDue(first, existing);
     let best = first % this.slotsPerFrame;
     for (let k = 1; k < this.slotsPerFrame; k++) {
       const slot = (first + k) % this.slotsPerFrame;
-      if (this.slots[slot]!.length < this.slots[best]!.length) best = slot;
+      if (this.#slots[slot]!.length < this.#slots[best]!.length) best = slot;
     }
-    this.slots[best]!.push(member);
-    this.slotOf.set(member, best);
-    if (this.timer === null && this.runningTick < 0) this.arm();
-    return this.firstDue(first, best);
+    this.#slots[best]!.push(member);
+    this.#slotOf.set(member, best);
+    if (this.#timer === null && this.#runningTick < 0) this.#arm();
+    return this.#firstDue(first, best);
   }
 
   /** Removes a member; the timer stops with the last one (so an idle group holds no timer). */
   remove(member: PacerGroupMember): void {
-    const slot = this.slotOf.get(member);
+    const slot = this.#slotOf.get(member);
     if (slot === undefined) return;
-    this.slotOf.delete(member);
-    const list = this.slots[slot]!;
+    this.#slotOf.delete(member);
+    const list = this.#slots[slot]!;
     const i = list.indexOf(member);
     // Swap-remove: the tick walks lists backwards, so a member moved into a visited index is only re-ticked
     // (harmless: nothing is due twice), never skipped.
     list[i] = list[list.length - 1]!;
     list.pop();
-    if (this.slotOf.size === 0 && this.timer !== null) {
-      this.timers.clearTimeout(this.timer);
-      this.timer = null;
+    if (this.#slotOf.size === 0 && this.#timer !== null) {
+      this.#timers.clearTimeout(this.#timer);
+      this.#timer = null;
     }
   }
 
   /** Absolute time of the first occurrence of `slot` at or after sub-tick `first`. */
-  private firstDue(first: number, slot: number): number {
+  #firstDue(first: number, slot: number): number {
     const tick = first + ((slot - (first % this.slotsPerFrame) + this.slotsPerFrame) % this.slotsPerFrame);
-    return this.origin + tick * this.slotMs;
+    return this.#origin + tick * this.#slotMs;
   }
 
-  private arm(): void {
-    const deadline = this.origin + this.nextTick * this.slotMs;
-    this.timer = this.timers.setTimeout(this.tick, Math.max(0, Math.floor(deadline - this.now())));
+  #arm(): void {
+    const deadline = this.#origin + this.#nextTick * this.#slotMs;
+    this.#timer = this.#timers.setTimeout(this.#tick, Math.max(0, Math.floor(deadline - this.now())));
   }
 
-  private readonly tick = (): void => {
-    this.timer = null;
-    this.wakeUps++;
+  readonly #tick = (): void => {
+    this.#timer = null;
+    this.#wakeUps++;
     // Members accept a frame up to 1 ms early (see Pacer), so run the sub-ticks due by then.
-    const until = Math.floor((this.now() + 1 - this.origin) / this.slotMs);
+    const until = Math.floor((this.now() + 1 - this.#origin) / this.#slotMs);
     // After a long stall, visiting each slot once is enough: every member emits all its due frames itself.
-    const from = Math.max(this.nextTick, until - this.slotsPerFrame + 1);
+    const from = Math.max(this.#nextTick, until - this.slotsPerFrame + 1);
     for (let k = from; k <= until; k++) {
-      this.runningTick = k;
-      const list = this.slots[k % this.slotsPerFrame]!;
+      this.#runningTick = k;
+      const list = this.#slots[k % this.slotsPerFrame]!;
       for (let i = list.length - 1; i >= 0; i--) {
         if (i < list.length) list[i]!.groupTick();
       }
     }
-    this.runningTick = -1;
-    this.nextTick = Math.max(this.nextTick, until + 1);
-    if (this.slotOf.size > 0) this.arm();
+    this.#runningTick = -1;
+    this.#nextTick = Math.max(this.#nextTick, until + 1);
+    if (this.#slotOf.size > 0) this.#arm();
   };
 }
 

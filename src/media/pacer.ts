@@ -1,10 +1,6 @@
+import { systemClock, type Timers } from '../core/clock.js';
+import { Waiters } from '../core/waiters.js';
 import type { PacerGroup, PacerGroupMember } from './pacer-group.js';
-
-/** Timer functions the pacer uses; injectable so tests can drive a fake clock. */
-export interface PacerTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 export interface PacerFrameInfo {
   /** Slot number since start(): the frame was due at start + index × frameMs. */
@@ -24,7 +20,7 @@ export interface PacerOptions {
   silenceFill?: boolean;
   /** Clock in ms (default performance.now). */
   now?: () => number;
-  timers?: PacerTimers;
+  timers?: Timers;
   /** After a stall longer than this many frames, skip the missed slots instead of bursting them (default 5). */
   maxCatchUpFrames?: number;
   /** Called when onFrame throws; the pacer keeps running. */
@@ -68,11 +64,6 @@ export interface PacerStats {
 const EARLY_TOLERANCE_MS = 1;
 const LATE_WINDOW = 2048;
 
-const realTimers: PacerTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /**
  * Emits fixed-size frames on an absolute clock: frame n is due at start + n × frameMs, and each timer is armed
  * for the next absolute deadline, so timer delays never accumulate into drift.
@@ -88,29 +79,29 @@ export function pacerProcessTotals(): Readonly<typeof processTotals> {
 export class Pacer implements PacerGroupMember {
   readonly frameMs: number;
   readonly frameSamples: number;
-  private readonly onFrame: PacerOptions['onFrame'];
-  private readonly silenceFill: boolean;
-  private readonly now: () => number;
-  private readonly timers: PacerTimers;
-  private readonly maxCatchUp: number;
-  private readonly onError: ((err: unknown) => void) | undefined;
-  private readonly group: PacerGroup | null;
+  readonly #onFrame: PacerOptions['onFrame'];
+  readonly #silenceFill: boolean;
+  readonly #now: () => number;
+  readonly #timers: Timers;
+  readonly #maxCatchUp: number;
+  readonly #onError: ((err: unknown) => void) | undefined;
+  readonly #group: PacerGroup | null;
 
   /** Queued audio: a ring buffer that doubles when full, so steady streaming allocates nothing. */
-  private ring: Int16Array;
-  private readAt = 0;
-  private queued = 0;
-  private readonly reuseFrame: Int16Array | null;
-  private played = 0;
-  private startAt = 0;
-  private index = 0;
-  private timer: unknown = null;
-  private running = false;
-  private readonly drainedListeners = new Set<() => void>();
-  private readonly waiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
-  private readonly lates = new Float64Array(LATE_WINDOW);
-  private lateCount = 0;
-  private readonly counts = {
+  #ring: Int16Array;
+  #readAt = 0;
+  #queued = 0;
+  readonly #reuseFrame: Int16Array | null;
+  #played = 0;
+  #startAt = 0;
+  #index = 0;
+  #timer: unknown = null;
+  #running = false;
+  readonly #drainedListeners = new Set<() => void>();
+  readonly #waiters = new Waiters();
+  readonly #lates = new Float64Array(LATE_WINDOW);
+  #lateCount = 0;
+  readonly #counts = {
     frames: 0,
     audioFrames: 0,
     silenceFrames: 0,
@@ -123,122 +114,102 @@ export class Pacer implements PacerGroupMember {
   constructor(opts: PacerOptions) {
     this.frameMs = opts.frameMs ?? 20;
     this.frameSamples = opts.frameSamples;
-    this.onFrame = opts.onFrame;
-    this.silenceFill = opts.silenceFill ?? false;
-    this.group = opts.group ?? null;
-    this.now = this.group?.now ?? opts.now ?? (() => performance.now());
-    this.timers = opts.timers ?? realTimers;
-    this.maxCatchUp = opts.maxCatchUpFrames ?? 5;
-    this.onError = opts.onError;
-    this.ring = new Int16Array(this.frameSamples * 16);
-    this.reuseFrame = opts.reuseFrameBuffer ? new Int16Array(this.frameSamples) : null;
+    this.#onFrame = opts.onFrame;
+    this.#silenceFill = opts.silenceFill ?? false;
+    this.#group = opts.group ?? null;
+    this.#now = this.#group?.now ?? opts.now ?? (() => performance.now());
+    this.#timers = opts.timers ?? systemClock;
+    this.#maxCatchUp = opts.maxCatchUpFrames ?? 5;
+    this.#onError = opts.onError;
+    this.#ring = new Int16Array(this.frameSamples * 16);
+    this.#reuseFrame = opts.reuseFrameBuffer ? new Int16Array(this.frameSamples) : null;
     if (!(this.frameMs > 0) || !Number.isInteger(this.frameSamples) || this.frameSamples <= 0) {
       throw new RangeError('Pacer needs frameMs > 0 and a positive integer frameSamples');
     }
-    if (this.group && this.group.frameMs !== this.frameMs) {
-      throw new RangeError(`Pacer frameMs ${this.frameMs} differs from its group's ${this.group.frameMs}`);
+    if (this.#group && this.#group.frameMs !== this.frameMs) {
+      throw new RangeError(`Pacer frameMs ${this.frameMs} differs from its group's ${this.#group.frameMs}`);
     }
   }
 
   /** Starts the clock: frame 0 is due now (with a group: on its next free sub-tick). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.index = 0;
-    if (this.group) {
-      this.startAt = this.group.add(this);
+    if (this.#running) return;
+    this.#running = true;
+    this.#index = 0;
+    if (this.#group) {
+      this.#startAt = this.#group.add(this);
       return;
     }
-    this.startAt = this.now();
-    this.arm();
+    this.#startAt = this.#now();
+    this.#arm();
   }
 
   /** Stops the clock and releases the timer; pending waitDrained() calls reject. Queued audio stays queued. */
   stop(): void {
-    this.running = false;
-    this.group?.remove(this);
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
-    const err = new Error('pacer stopped');
-    for (const w of this.waiters) w.reject(err);
-    this.waiters.clear();
+    this.#running = false;
+    this.#group?.remove(this);
+    if (this.#timer !== null) this.#timers.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#waiters.rejectAll(new Error('pacer stopped'));
   }
 
   /** Queues PCM of any length (copied, so the caller may reuse its buffer); cut into frames as slots come. */
   enqueue(pcm: Int16Array): void {
     if (pcm.length === 0) return;
-    if (this.queued + pcm.length > this.ring.length) this.grow(this.queued + pcm.length);
-    const cap = this.ring.length;
-    const writeAt = (this.readAt + this.queued) % cap;
+    if (this.#queued + pcm.length > this.#ring.length) this.#grow(this.#queued + pcm.length);
+    const cap = this.#ring.length;
+    const writeAt = (this.#readAt + this.#queued) % cap;
     const first = Math.min(pcm.length, cap - writeAt);
-    this.ring.set(pcm.subarray(0, first), writeAt);
-    if (first < pcm.length) this.ring.set(pcm.subarray(first), 0);
-    this.queued += pcm.length;
+    this.#ring.set(pcm.subarray(0, first), writeAt);
+    if (first < pcm.length) this.#ring.set(pcm.subarray(first), 0);
+    this.#queued += pcm.length;
   }
 
   /** Drops all queued audio (barge-in): the next slot plays silence or nothing. Returns the samples dropped. */
   flush(): number {
-    const dropped = this.queued;
-    this.readAt = 0;
-    this.queued = 0;
-    this.counts.flushedSamples += dropped;
-    if (dropped > 0) this.notifyDrained();
+    const dropped = this.#queued;
+    this.#readAt = 0;
+    this.#queued = 0;
+    this.#counts.flushedSamples += dropped;
+    if (dropped > 0) this.#notifyDrained();
     return dropped;
   }
 
   get queuedSamples(): number {
-    return this.queued;
+    return this.#queued;
   }
 
   /** Audio samples emitted so far (silence fill and padding excluded). */
   get playedSamples(): number {
-    return this.played;
+    return this.#played;
   }
 
   get isRunning(): boolean {
-    return this.running;
+    return this.#running;
   }
 
   /** Calls `cb` every time the queue runs empty (last audio frame emitted, or flush). Returns an unsubscribe. */
   onDrained(cb: () => void): () => void {
-    this.drainedListeners.add(cb);
-    return () => this.drainedListeners.delete(cb);
+    this.#drainedListeners.add(cb);
+    return () => this.#drainedListeners.delete(cb);
   }
 
   /** Resolves once nothing is queued; rejects when `signal` aborts or the pacer stops. */
   waitDrained(signal?: AbortSignal): Promise<void> {
-    if (this.queued === 0) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.waiters.delete(waiter);
-        reject(signal!.reason);
-      };
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (err: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      this.waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    if (this.#queued === 0) return Promise.resolve();
+    return this.#waiters.wait(signal);
   }
 
   /** Counters are plain; the lateness percentiles are computed (one sort) only when read. */
   get stats(): PacerStats {
-    const n = Math.min(this.lateCount, LATE_WINDOW);
+    const n = Math.min(this.#lateCount, LATE_WINDOW);
     let sorted: Float64Array | null = null;
     const pick = (q: number) => {
-      sorted ??= this.lates.slice(0, n).sort();
+      sorted ??= this.#lates.slice(0, n).sort();
       return n ? sorted[Math.min(n - 1, Math.floor(q * n))]! : 0;
     };
     return {
-      ...this.counts,
+      ...this.#counts,
       get lateP50() {
         return pick(0.5);
       },
@@ -251,96 +222,95 @@ export class Pacer implements PacerGroupMember {
     };
   }
 
-  private arm(): void {
-    const deadline = this.startAt + this.index * this.frameMs;
-    this.timer = this.timers.setTimeout(this.tick, Math.max(0, Math.floor(deadline - this.now())));
+  #arm(): void {
+    const deadline = this.#startAt + this.#index * this.frameMs;
+    this.#timer = this.#timers.setTimeout(this.#tick, Math.max(0, Math.floor(deadline - this.#now())));
   }
 
   /** Called by this pacer's PacerGroup at each of its sub-ticks: emits what is due, arms nothing. */
   groupTick(): void {
-    if (this.running) this.emitDue();
+    if (this.#running) this.#emitDue();
   }
 
-  private readonly tick = (): void => {
-    this.timer = null;
-    if (!this.running) return;
-    this.emitDue();
-    if (this.running) this.arm();
+  readonly #tick = (): void => {
+    this.#timer = null;
+    if (!this.#running) return;
+    this.#emitDue();
+    if (this.#running) this.#arm();
   };
 
-  private emitDue(): void {
-    const t = this.now();
-    let due = Math.floor((t + EARLY_TOLERANCE_MS - this.startAt) / this.frameMs) - this.index + 1;
-    if (due > this.maxCatchUp) {
+  #emitDue(): void {
+    const t = this.#now();
+    let due = Math.floor((t + EARLY_TOLERANCE_MS - this.#startAt) / this.frameMs) - this.#index + 1;
+    if (due > this.#maxCatchUp) {
       // A stall (GC, overload): bursting every missed frame would only pile up at the peer.
-      this.counts.skipped += due - 1;
+      this.#counts.skipped += due - 1;
       processTotals.skipped += due - 1;
-      this.index += due - 1;
+      this.#index += due - 1;
       due = 1;
     }
-    for (let k = 0; k < due && this.running; k++) this.emitSlot(this.index++, t);
+    for (let k = 0; k < due && this.#running; k++) this.#emitSlot(this.#index++, t);
   }
 
-  private emitSlot(index: number, t: number): void {
-    const scheduledAt = this.startAt + index * this.frameMs;
+  #emitSlot(index: number, t: number): void {
+    const scheduledAt = this.#startAt + index * this.frameMs;
     let frame: Int16Array;
     let silence = false;
-    if (this.queued > 0) {
-      frame = this.take();
-    } else if (this.silenceFill) {
-      frame = this.reuseFrame ? this.reuseFrame.fill(0) : new Int16Array(this.frameSamples);
+    if (this.#queued > 0) {
+      frame = this.#take();
+    } else if (this.#silenceFill) {
+      frame = this.#reuseFrame ? this.#reuseFrame.fill(0) : new Int16Array(this.frameSamples);
       silence = true;
     } else {
       return;
     }
     const late = t - scheduledAt;
-    this.lates[this.lateCount++ % LATE_WINDOW] = Math.abs(late);
-    this.counts.frames++;
+    this.#lates[this.#lateCount++ % LATE_WINDOW] = Math.abs(late);
+    this.#counts.frames++;
     processTotals.frames++;
-    if (silence) this.counts.silenceFrames++;
-    else this.counts.audioFrames++;
+    if (silence) this.#counts.silenceFrames++;
+    else this.#counts.audioFrames++;
     try {
-      this.onFrame(frame, { index, scheduledAt, late, silence });
+      this.#onFrame(frame, { index, scheduledAt, late, silence });
     } catch (err) {
-      this.counts.callbackErrors++;
-      this.onError?.(err);
+      this.#counts.callbackErrors++;
+      this.#onError?.(err);
     }
-    if (!silence && this.queued === 0) this.notifyDrained();
+    if (!silence && this.#queued === 0) this.#notifyDrained();
   }
 
   /** Takes one frame from the queue, padding a short tail with silence. */
-  private take(): Int16Array {
+  #take(): Int16Array {
     const size = this.frameSamples;
-    const frame = this.reuseFrame ?? new Int16Array(size);
-    const n = Math.min(size, this.queued);
-    const cap = this.ring.length;
-    const first = Math.min(n, cap - this.readAt);
-    frame.set(this.ring.subarray(this.readAt, this.readAt + first), 0);
-    if (first < n) frame.set(this.ring.subarray(0, n - first), first);
+    const frame = this.#reuseFrame ?? new Int16Array(size);
+    const n = Math.min(size, this.#queued);
+    const cap = this.#ring.length;
+    const first = Math.min(n, cap - this.#readAt);
+    frame.set(this.#ring.subarray(this.#readAt, this.#readAt + first), 0);
+    if (first < n) frame.set(this.#ring.subarray(0, n - first), first);
     if (n < size) {
       frame.fill(0, n);
-      this.counts.underruns++;
+      this.#counts.underruns++;
     }
-    this.readAt = (this.readAt + n) % cap;
-    this.queued -= n;
-    this.played += n;
+    this.#readAt = (this.#readAt + n) % cap;
+    this.#queued -= n;
+    this.#played += n;
     return frame;
   }
 
-  private grow(needed: number): void {
-    let cap = this.ring.length * 2;
+  #grow(needed: number): void {
+    let cap = this.#ring.length * 2;
     while (cap < needed) cap *= 2;
     const next = new Int16Array(cap);
-    const first = Math.min(this.queued, this.ring.length - this.readAt);
-    next.set(this.ring.subarray(this.readAt, this.readAt + first), 0);
-    next.set(this.ring.subarray(0, this.queued - first), first);
-    this.ring = next;
-    this.readAt = 0;
+    const first = Math.min(this.#queued, this.#ring.length - this.#readAt);
+    next.set(this.#ring.subarray(this.#readAt, this.#readAt + first), 0);
+    next.set(this.#ring.subarray(0, this.#queued - first), first);
+    this.#ring = next;
+    this.#readAt = 0;
   }
 
-  private notifyDrained(): void {
-    for (const cb of this.drainedListeners) cb();
-    for (const w of this.waiters) w.resolve();
-    this.waiters.clear();
+  #notifyDrained(): void {
+    for (const cb of this.#drainedListeners) cb();
+    this.#waiters.resolveAll();
   }
 }

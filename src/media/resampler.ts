@@ -181,21 +181,21 @@ function foldSymmetricPhases(coefs: number[], offsets: number[], start: Int32Arr
 export class Resampler {
   readonly fromRate: number;
   readonly toRate: number;
-  private readonly up: number;
-  private readonly down: number;
-  private readonly filter: PolyphaseFilter | null;
+  readonly #up: number;
+  readonly #down: number;
+  readonly #filter: PolyphaseFilter | null;
   /** L ≤ 2 with every phase symmetric: the hoisted loops in run() apply. */
-  private readonly hotPath: boolean;
+  readonly #hotPath: boolean;
   /** The hot path compiled with its taps unrolled (see compileHotLoop); null when not applicable. */
-  private readonly hotLoop: HotLoop | null;
+  readonly #hotLoop: HotLoop | null;
   /** Input history (taps-1 samples) followed by the current chunk. */
-  private work = new Float64Array(0);
-  private history: Float64Array;
+  #work = new Float64Array(0);
+  #history: Float64Array;
   /** Next output: input index (relative to the next chunk's first sample) of its newest tap, and filter phase. */
-  private pos = 0;
-  private phase = 0;
-  private inputCount = 0;
-  private outputCount = 0;
+  #pos = 0;
+  #phase = 0;
+  #inputCount = 0;
+  #outputCount = 0;
 
   constructor(fromRate: number, toRate: number) {
     for (const rate of [fromRate, toRate]) {
@@ -206,12 +206,12 @@ export class Resampler {
     this.fromRate = fromRate;
     this.toRate = toRate;
     const g = gcd(fromRate, toRate);
-    this.up = toRate / g;
-    this.down = fromRate / g;
-    this.filter = fromRate === toRate ? null : designFilter(fromRate, toRate, this.up);
-    this.history = new Float64Array(this.filter ? this.filter.taps - 1 : 0);
-    this.hotPath = !!this.filter && this.up <= 2 && this.filter.symmetric.every((x) => x === 1);
-    this.hotLoop = this.hotPath ? hotLoopFor(this.filter!, this.up, this.down) : null;
+    this.#up = toRate / g;
+    this.#down = fromRate / g;
+    this.#filter = fromRate === toRate ? null : designFilter(fromRate, toRate, this.#up);
+    this.#history = new Float64Array(this.#filter ? this.#filter.taps - 1 : 0);
+    this.#hotPath = !!this.#filter && this.#up <= 2 && this.#filter.symmetric.every((x) => x === 1);
+    this.#hotLoop = this.#hotPath ? hotLoopFor(this.#filter!, this.#up, this.#down) : null;
     this.reset();
   }
 
@@ -224,33 +224,33 @@ export class Resampler {
     if (out && out.length < this.maxOutput(input.length)) {
       throw new RangeError(`Resampler: output holds ${out.length}, need ${this.maxOutput(input.length)}`);
     }
-    this.inputCount += input.length;
-    if (!this.filter) {
-      this.outputCount += input.length;
+    this.#inputCount += input.length;
+    if (!this.#filter) {
+      this.#outputCount += input.length;
       if (!out) return input.slice();
       out.set(input);
       return out.subarray(0, input.length);
     }
-    return this.run(input, Infinity, out);
+    return this.#run(input, Infinity, out);
   }
 
   /** The most samples process() can return for an input of `inputLength` samples. */
   maxOutput(inputLength: number): number {
-    return Math.ceil(((inputLength + 1) * this.up) / this.down) + 1;
+    return Math.ceil(((inputLength + 1) * this.#up) / this.#down) + 1;
   }
 
   /** End of stream: emits the delayed tail so the total output is ceil(inputs × to / from); then resets. */
   flush(): Int16Array {
-    if (!this.filter) {
+    if (!this.#filter) {
       this.reset();
       return new Int16Array(0);
     }
-    const wanted = Math.ceil((this.inputCount * this.up) / this.down) - this.outputCount;
+    const wanted = Math.ceil((this.#inputCount * this.#up) / this.#down) - this.#outputCount;
     const parts: Int16Array[] = [];
     let remaining = wanted;
-    const zeros = new Int16Array(this.filter.taps + this.down);
+    const zeros = new Int16Array(this.#filter.taps + this.#down);
     while (remaining > 0) {
-      const part = this.run(zeros, remaining);
+      const part = this.#run(zeros, remaining);
       remaining -= part.length;
       parts.push(part);
     }
@@ -259,41 +259,41 @@ export class Resampler {
   }
 
   reset(): void {
-    this.history.fill(0);
-    this.inputCount = 0;
-    this.outputCount = 0;
+    this.#history.fill(0);
+    this.#inputCount = 0;
+    this.#outputCount = 0;
     // Start at the filter delay so output sample 0 lines up with input sample 0.
-    const start = this.filter ? this.filter.delay : 0;
-    this.pos = Math.floor(start / this.up);
-    this.phase = start % this.up;
+    const start = this.#filter ? this.#filter.delay : 0;
+    this.#pos = Math.floor(start / this.#up);
+    this.#phase = start % this.#up;
   }
 
-  private run(input: Int16Array, maxOut: number, into?: Int16Array): Int16Array {
-    const filter = this.filter!;
+  #run(input: Int16Array, maxOut: number, into?: Int16Array): Int16Array {
+    const filter = this.#filter!;
     const { coefs, offsets, start, taps, symmetric, pairCoefs, pairStart, pairEnd, first, last, stride } = filter;
     const { midOffset, midCoef } = filter;
-    const up = this.up;
-    const down = this.down;
+    const up = this.#up;
+    const down = this.#down;
     const hist = taps - 1;
     const n = input.length;
-    if (this.work.length < hist + n) this.work = new Float64Array(hist + n);
-    const work = this.work;
-    work.set(this.history, 0);
+    if (this.#work.length < hist + n) this.#work = new Float64Array(hist + n);
+    const work = this.#work;
+    work.set(this.#history, 0);
     for (let i = 0; i < n; i++) work[hist + i] = input[i]!;
 
     // Outputs whose newest input sample lies inside this chunk: pos + floor((phase + k*down)/up) < n.
-    const available = Math.max(0, Math.ceil(((n - this.pos) * up - this.phase) / down));
+    const available = Math.max(0, Math.ceil(((n - this.#pos) * up - this.#phase) / down));
     const count = Math.min(available, maxOut);
     const out = into ? into.subarray(0, count) : new Int16Array(count);
-    let pos = this.pos;
-    let phase = this.phase;
+    let pos = this.#pos;
+    let phase = this.#phase;
     let o = 0;
-    if (this.hotLoop) {
-      const state = this.hotLoop(work, out, count, hist, pos, phase);
+    if (this.#hotLoop) {
+      const state = this.#hotLoop(work, out, count, hist, pos, phase);
       pos = Math.floor(state / up);
       phase = state - pos * up;
       o = count;
-    } else if (this.hotPath) {
+    } else if (this.#hotPath) {
       // Hot paths (8 ↔ 16 kHz and every L = 1 ratio): per-phase parameters hoisted out of the sample loop.
       const p0 = [stride[0]!, first[0]!, last[0]!, pairStart[0]!, pairEnd[0]!, midOffset[0]!] as const;
       const m0 = midCoef[0]!;
@@ -350,10 +350,10 @@ export class Resampler {
         pos++;
       }
     }
-    this.outputCount += count;
-    this.pos = pos - n;
-    this.phase = phase;
-    this.history.set(work.subarray(n, n + hist));
+    this.#outputCount += count;
+    this.#pos = pos - n;
+    this.#phase = phase;
+    this.#history.set(work.subarray(n, n + hist));
     return out;
   }
 }

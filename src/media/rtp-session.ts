@@ -86,34 +86,34 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     ssrcChanges: 0,
   };
 
-  private sequenceNumber = randomInt(0, 0x10000);
-  private timestamp = randomInt(0, 2 ** 32 - 1) >>> 0;
-  private remoteSsrc: number | null = null;
-  private readonly dtmfPayloadType: number;
-  private readonly lockToFirstSource: boolean;
-  private readonly dtmf = new DtmfDetector();
-  private readonly dropCounter: Counter<string> | null;
-  private closed: Promise<void> | null = null;
-  private readonly onAbort = () => void this.close();
+  #sequenceNumber = randomInt(0, 0x10000);
+  #timestamp = randomInt(0, 2 ** 32 - 1) >>> 0;
+  #remoteSsrc: number | null = null;
+  readonly #dtmfPayloadType: number;
+  readonly #lockToFirstSource: boolean;
+  readonly #dtmf = new DtmfDetector();
+  readonly #dropCounter: Counter<string> | null;
+  #closed: Promise<void> | null = null;
+  readonly #onAbort = () => void this.close();
+  readonly #socket: Socket;
+  readonly #signal: AbortSignal | undefined;
 
-  private constructor(
-    private readonly socket: Socket,
-    opts: RtpSessionOptions,
-    private readonly signal?: AbortSignal,
-  ) {
+  private constructor(socket: Socket, opts: RtpSessionOptions, signal?: AbortSignal) {
     super();
+    this.#socket = socket;
+    this.#signal = signal;
     const addr = socket.address();
     this.localAddress = { address: addr.address, port: addr.port };
     this.remote = opts.remote ? { ...opts.remote } : null;
     this.payloadType = opts.payloadType ?? 0;
-    this.dtmfPayloadType = opts.dtmfPayloadType ?? DEFAULT_DTMF_PAYLOAD_TYPE;
-    this.lockToFirstSource = opts.lockToFirstSource ?? true;
-    this.dropCounter = opts.metrics
+    this.#dtmfPayloadType = opts.dtmfPayloadType ?? DEFAULT_DTMF_PAYLOAD_TYPE;
+    this.#lockToFirstSource = opts.lockToFirstSource ?? true;
+    this.#dropCounter = opts.metrics
       ? counter(opts.metrics, 'voicebot_rtp_dropped_total', 'RTP packets dropped on receive', ['reason'])
       : null;
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    socket.on('error', (err) => this.onSocketError(err));
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+    socket.on('error', (err) => this.#onSocketError(err));
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   static async open(opts: RtpSessionOptions = {}): Promise<RtpSession> {
@@ -131,8 +131,8 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
 
   /** Sends one payload with the next sequence number; the timestamp then advances by `samples`. */
   send(payload: Buffer, opts: RtpSendOptions = {}): void {
-    this.sendPacket(this.payloadType, payload, opts.marker ?? false, this.timestamp);
-    this.timestamp = (this.timestamp + (opts.samples ?? payload.length)) >>> 0;
+    this.#sendPacket(this.payloadType, payload, opts.marker ?? false, this.#timestamp);
+    this.#timestamp = (this.#timestamp + (opts.samples ?? payload.length)) >>> 0;
   }
 
   /**
@@ -140,31 +140,31 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
    * the audio timestamp. The sequence number still advances: it is shared by the whole stream.
    */
   sendRaw(payloadType: number, payload: Buffer, opts: { marker?: boolean; timestamp?: number } = {}): void {
-    this.sendPacket(payloadType, payload, opts.marker ?? false, opts.timestamp ?? this.timestamp);
+    this.#sendPacket(payloadType, payload, opts.marker ?? false, opts.timestamp ?? this.#timestamp);
   }
 
   /** The timestamp the next audio packet will carry. */
   get nextTimestamp(): number {
-    return this.timestamp;
+    return this.#timestamp;
   }
 
   get isClosed(): boolean {
-    return this.closed !== null;
+    return this.#closed !== null;
   }
 
   /** Closes the socket (releasing its port) and removes listeners; safe to call more than once. */
   close(): Promise<void> {
-    if (!this.closed) {
-      this.signal?.removeEventListener('abort', this.onAbort);
-      const pending = this.dtmf.flush();
+    if (!this.#closed) {
+      this.#signal?.removeEventListener('abort', this.#onAbort);
+      const pending = this.#dtmf.flush();
       if (pending) this.emit('dtmf', pending);
-      this.closed = closeSocket(this.socket).finally(() => this.removeAllListeners());
+      this.#closed = closeSocket(this.#socket).finally(() => this.removeAllListeners());
     }
-    return this.closed;
+    return this.#closed;
   }
 
-  private sendPacket(payloadType: number, payload: Buffer, marker: boolean, timestamp: number): void {
-    if (this.closed) return;
+  #sendPacket(payloadType: number, payload: Buffer, marker: boolean, timestamp: number): void {
+    if (this.#closed) return;
     const remote = this.remote;
     if (payloadType < 0 || payloadType > 127) throw new RangeError(`RTP payload type ${payloadType}`);
     if (!remote) {
@@ -177,32 +177,32 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     const buf = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
     buf[0] = 0x80;
     buf[1] = (marker ? 0x80 : 0) | payloadType;
-    buf.writeUInt16BE(this.sequenceNumber, 2);
+    buf.writeUInt16BE(this.#sequenceNumber, 2);
     buf.writeUInt32BE(timestamp >>> 0, 4);
     buf.writeUInt32BE(this.ssrc, 8);
     buf.set(payload, RTP_HEADER_BYTES);
-    this.sequenceNumber = (this.sequenceNumber + 1) & 0xffff;
+    this.#sequenceNumber = (this.#sequenceNumber + 1) & 0xffff;
     this.stats.sent++;
     // No callback: a failed send surfaces as a socket 'error' (counted there); this is the per-packet hot path.
-    this.socket.send(buf, remote.port, remote.address);
+    this.#socket.send(buf, remote.port, remote.address);
   }
 
   /** A socket error ends only this call, never the process: count it, report it to whoever listens. */
-  private onSocketError(err: Error): void {
+  #onSocketError(err: Error): void {
     this.stats.socketErrors++;
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
-  private drop(reason: DropReason): void {
+  #drop(reason: DropReason): void {
     this.stats.dropped[reason]++;
-    this.dropCounter?.inc({ reason });
+    this.#dropCounter?.inc({ reason });
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.closed) return;
-    if (this.source && this.lockToFirstSource) {
+  #onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#closed) return;
+    if (this.source && this.#lockToFirstSource) {
       if (rinfo.port !== this.source.port || rinfo.address !== this.source.address) {
-        this.drop('wrongSource');
+        this.#drop('wrongSource');
         return;
       }
     }
@@ -211,37 +211,37 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
       packet = parseRtp(msg);
     } catch (err) {
       if (!(err instanceof RtpParseError)) throw err;
-      this.drop('malformed');
+      this.#drop('malformed');
       return;
     }
     const pt = packet.payloadType;
-    if (pt !== this.payloadType && pt !== this.dtmfPayloadType) {
-      this.drop('wrongPayloadType');
+    if (pt !== this.payloadType && pt !== this.#dtmfPayloadType) {
+      this.#drop('wrongPayloadType');
       return;
     }
-    if (!this.source || !this.lockToFirstSource) {
+    if (!this.source || !this.#lockToFirstSource) {
       this.source = { address: rinfo.address, port: rinfo.port };
       this.remote ??= { address: rinfo.address, port: rinfo.port };
     }
-    if (this.remoteSsrc !== packet.ssrc) {
-      if (this.remoteSsrc !== null) this.stats.ssrcChanges++;
-      this.remoteSsrc = packet.ssrc;
+    if (this.#remoteSsrc !== packet.ssrc) {
+      if (this.#remoteSsrc !== null) this.stats.ssrcChanges++;
+      this.#remoteSsrc = packet.ssrc;
     }
     this.stats.received++;
-    if (pt === this.dtmfPayloadType) {
-      this.onDtmfPacket(packet);
+    if (pt === this.#dtmfPayloadType) {
+      this.#onDtmfPacket(packet);
       return;
     }
     this.emit('packet', packet);
   }
 
-  private onDtmfPacket(packet: RtpPacket): void {
+  #onDtmfPacket(packet: RtpPacket): void {
     let events: DtmfEvent[];
     try {
-      events = this.dtmf.push(packet);
+      events = this.#dtmf.push(packet);
     } catch {
       this.stats.received--;
-      this.drop('malformed');
+      this.#drop('malformed');
       return;
     }
     for (const ev of events) this.emit('dtmf', ev);

@@ -1,3 +1,5 @@
+import { VoicebotError } from '../core/errors.js';
+
 /** RTP (RFC 3550) fixed header, CSRC list, header extension and padding; wrap-aware sequence/timestamp math. */
 
 export interface RtpPacket {
@@ -23,8 +25,10 @@ export interface RtpPacket {
 export type RtpPacketInit = Partial<RtpPacket> &
   Pick<RtpPacket, 'payload' | 'payloadType' | 'sequenceNumber' | 'timestamp' | 'ssrc'>;
 
-export class RtpParseError extends Error {
-  override readonly name = 'RtpParseError';
+export class RtpParseError extends VoicebotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'protocol', ...options });
+  }
 }
 
 const HEADER_BYTES = 12;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { alawDecode, mulawDecode, mulawEncode } from './g711.js';
+import { VoicebotError } from '../core/errors.js';
 
 export type WavFormat = 'pcm16' | 'mulaw' | 'alaw';
 
@@ -12,8 +13,10 @@ export interface WavAudio {
   samples: Int16Array;
 }
 
-export class WavError extends Error {
-  override readonly name = 'WavError';
+export class WavError extends VoicebotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'protocol', ...options });
+  }
 }
 
 const FORMAT_PCM = 1;

@@ -3,16 +3,19 @@ import type { CallSession, SessionStore } from './store.js';
 /** Single-instance store: a Map with per-entry expiry (checked on read, swept on write). */
 export class MemorySessionStore implements SessionStore {
   readonly #entries = new Map<string, { session: CallSession; expiresAt: number }>();
+  readonly #ttlSeconds: number;
 
-  constructor(
-    private readonly ttlSeconds = 3600,
-    private readonly now: () => number = Date.now,
-  ) {}
+  readonly #now: () => number;
+
+  constructor(ttlSeconds: number = 3600, now: () => number = Date.now) {
+    this.#ttlSeconds = ttlSeconds;
+    this.#now = now;
+  }
 
   get(callId: string): Promise<CallSession | undefined> {
     const e = this.#entries.get(callId);
     if (!e) return Promise.resolve(undefined);
-    if (e.expiresAt <= this.now()) {
+    if (e.expiresAt <= this.#now()) {
       this.#entries.delete(callId);
       return Promise.resolve(undefined);
     }
@@ -23,7 +26,7 @@ export class MemorySessionStore implements SessionStore {
     this.#sweep();
     this.#entries.set(session.callId, {
       session: structuredClone(session),
-      expiresAt: this.now() + this.ttlSeconds * 1000,
+      expiresAt: this.#now() + this.#ttlSeconds * 1000,
     });
     return Promise.resolve();
   }
@@ -48,7 +51,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #sweep(): void {
-    const now = this.now();
+    const now = this.#now();
     for (const [id, e] of this.#entries) if (e.expiresAt <= now) this.#entries.delete(id);
   }
 }

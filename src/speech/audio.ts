@@ -18,68 +18,58 @@ export function energyDb(pcm: Int16Array, start = 0, n = pcm.length - start): nu
   return 10 * Math.log10(sum / n + 1);
 }
 
-// moved to media/pcm.ts; re-exported so existing imports (asr/streaming.ts) keep working
-export { concatPcm } from '../media/pcm.js';
-
-/** Little-endian PCM16 bytes → samples (copies when the bytes are unaligned). */
-export function bytesToPcm16(bytes: Uint8Array): Int16Array {
-  const n = bytes.length >> 1;
-  if (bytes.byteOffset % 2 === 0) return new Int16Array(bytes.buffer, bytes.byteOffset, n);
-  return new Int16Array(bytes.slice(0, n * 2).buffer);
-}
-
 /**
  * Audio kept since an absolute sample index (for pre-roll and the utterance itself).
  * Appends are amortised O(1); trimming drops old samples without copying on every call.
  */
 export class PcmHistory {
-  private buf = new Int16Array(16_000);
-  private from = 0; // index in buf of the oldest kept sample
-  private to = 0; // index in buf after the newest sample
+  #buf = new Int16Array(16_000);
+  #from = 0; // index in buf of the oldest kept sample
+  #to = 0; // index in buf after the newest sample
   /** absolute index of buf[from] */
-  private base = 0;
+  #base = 0;
 
   /** absolute index one past the newest sample */
   get end(): number {
-    return this.base + (this.to - this.from);
+    return this.#base + (this.#to - this.#from);
   }
 
   get start(): number {
-    return this.base;
+    return this.#base;
   }
 
   append(pcm: Int16Array): void {
-    if (this.to + pcm.length > this.buf.length) this.compact(pcm.length);
-    this.buf.set(pcm, this.to);
-    this.to += pcm.length;
+    if (this.#to + pcm.length > this.#buf.length) this.#compact(pcm.length);
+    this.#buf.set(pcm, this.#to);
+    this.#to += pcm.length;
   }
 
   /** Forget samples before absolute index `abs`. */
   dropBefore(abs: number): void {
-    const n = Math.min(Math.max(0, abs - this.base), this.to - this.from);
-    this.from += n;
-    this.base += n;
+    const n = Math.min(Math.max(0, abs - this.#base), this.#to - this.#from);
+    this.#from += n;
+    this.#base += n;
   }
 
   /** Copy of absolute range [a, b), clamped to what is kept. */
   slice(a: number, b: number): Int16Array {
-    const lo = Math.max(a, this.base) - this.base + this.from;
-    const hi = Math.min(b, this.end) - this.base + this.from;
-    return hi > lo ? this.buf.slice(lo, hi) : new Int16Array(0);
+    const lo = Math.max(a, this.#base) - this.#base + this.#from;
+    const hi = Math.min(b, this.end) - this.#base + this.#from;
+    return hi > lo ? this.#buf.slice(lo, hi) : new Int16Array(0);
   }
 
   clear(): void {
-    this.base = this.end;
-    this.from = this.to = 0;
+    this.#base = this.end;
+    this.#from = this.#to = 0;
   }
 
-  private compact(extra: number): void {
-    const kept = this.to - this.from;
-    const size = Math.max(this.buf.length, (kept + extra) * 2);
-    const next = size === this.buf.length ? this.buf : new Int16Array(size);
-    next.set(this.buf.subarray(this.from, this.to), 0); // set() copes with overlap in the same buffer
-    this.buf = next;
-    this.from = 0;
-    this.to = kept;
+  #compact(extra: number): void {
+    const kept = this.#to - this.#from;
+    const size = Math.max(this.#buf.length, (kept + extra) * 2);
+    const next = size === this.#buf.length ? this.#buf : new Int16Array(size);
+    next.set(this.#buf.subarray(this.#from, this.#to), 0); // set() copes with overlap in the same buffer
+    this.#buf = next;
+    this.#from = 0;
+    this.#to = kept;
   }
 }

@@ -5,6 +5,7 @@ import { WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AriClient, AriError } from '../../src/telephony/asterisk/ari-client.js';
 import { AriEventStream } from '../../src/telephony/asterisk/ari-events.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import type { AriEvent } from '../../src/telephony/asterisk/ari-types.js';
 import { waitFor } from './helpers.js';
 
@@ -92,15 +93,20 @@ describe('AriEventStream', () => {
     const invalid: string[] = [];
     const events: AriEvent[] = [];
     const connects: boolean[] = [];
+    const clock = new FakeClock();
     const stream = new AriEventStream({
       url: `ws://127.0.0.1:${port}/ari/events`,
       logger: pino({ level: 'silent' }),
-      reconnectMinMs: 20,
-      reconnectMaxMs: 50,
+      reconnectMinMs: 2000,
+      reconnectMaxMs: 50_000,
       onInvalid: (t) => invalid.push(t),
+      clock,
+      random: () => 0.5, // no jitter: the first retry is due exactly reconnectMinMs after the drop
     });
     stream.on('event', (e) => events.push(e));
     stream.on('connected', ({ reconnect }) => connects.push(reconnect));
+    let drops = 0;
+    stream.on('disconnected', () => drops++);
     wss.on('connection', (ws) => {
       ws.send('not json');
       ws.send(JSON.stringify({ type: 'ChannelVarset', variable: 'x' })); // unknown to us: ignored
@@ -116,6 +122,12 @@ describe('AriEventStream', () => {
     });
     expect(invalid).toEqual(['not-json', 'ChannelDtmfReceived']);
     for (const ws of wss.clients) ws.terminate();
+    await waitFor(() => drops === 1, 3000, 'drop noticed');
+    expect(clock.pending).toBe(1); // the reconnect (the keep-alive ping stopped with the socket)
+    clock.advance(1999);
+    expect(connects).toEqual([false]); // not yet: backoff runs on the stream's clock
+    expect(clock.pending).toBe(1);
+    clock.advance(1);
     await waitFor(() => connects.length === 2, 3000, 'reconnect');
     expect(connects).toEqual([false, true]);
     await stream.stop();

@@ -11,7 +11,7 @@ import { PacerGroup } from '../../src/media/pacer-group.js';
 import type { RtpPacket } from '../../src/media/rtp.js';
 import type { RtpSession } from '../../src/media/rtp-session.js';
 import { MediaLink } from '../../src/telephony/asterisk/media-link.js';
-import { FakeClock } from '../media/fake-clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 /** Stands in for the UDP socket: packets are handed in by the test, sends are counted. */
 class FakeRtp extends EventEmitter {

@@ -6,6 +6,7 @@ import { crmMetrics, Deliverer } from '../../src/crm/delivery.js';
 import { DeliveryError } from '../../src/crm/errors.js';
 import { FileOutbox, REQUESTS, readOutbox } from '../../src/crm/outbox/file-outbox.js';
 import { jobFor, type DeliveryJob, type TicketSink } from '../../src/crm/sink.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogger, makeRecord, tempDir, waitFor } from './helpers.js';
 
 /** A sink whose behaviour each test scripts. */
@@ -102,6 +103,32 @@ describe('FileOutbox', () => {
     await b.drained(AbortSignal.timeout(3000));
     expect(await b.list()).toEqual([]);
     expect(sink.calls.at(-1)).toBe('s-call-1-end#1');
+  });
+
+  it('waits out a retry on its clock: nothing is retried before the delay, the retry runs once it passes', async () => {
+    const clock = new FakeClock(() => 0, Date.parse('2026-01-01T00:00:00Z'));
+    const sink = new ScriptedSink('s', (_job, attempt) => {
+      if (attempt === 1) throw new DeliveryError('429 slow down', true, 429, 60_000);
+    });
+    const { box: b } = await open(sink, { clock });
+    b.start();
+    await b.enqueue(jobFor('s', 'end', makeRecord()));
+    // the failed attempt is journalled, then the outbox arms its retry timer next to the control poll's
+    await waitFor(
+      async () => (await b.list())[0]?.lastError === '429 slow down' && clock.pending === 2,
+      3000,
+      'first attempt failed and its retry armed',
+    );
+    const [waiting] = await b.list();
+    // Retry-After 60 s plus under 10 ms of jitter (baseDelayMs 10), counted from the fake clock's now
+    expect(waiting!.nextAt! - clock.now()).toBeGreaterThanOrEqual(60_000);
+    expect(waiting!.nextAt! - clock.now()).toBeLessThan(60_010);
+    clock.advance(59_999); // timers due by now fire inside advance(): the retry's is not among them
+    expect(clock.pending).toBe(2); // the retry and the control poll, both still armed: no retry yet
+    expect(sink.calls).toEqual(['s-call-1-end#1']);
+    clock.advance(20);
+    await b.drained(AbortSignal.timeout(3000));
+    expect(sink.calls).toEqual(['s-call-1-end#1', 's-call-1-end#2']);
   });
 
   it('picks up a retry request the CLI leaves while the bot holds the lock', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/crm/backoff.js';
-import { DeliveryError, isRetryableStatus, parseRetryAfter, statusLabel } from '../../src/crm/errors.js';
+import { isRetryableStatus } from '../../src/core/errors.js';
+import { DeliveryError, parseRetryAfter, statusLabel } from '../../src/crm/errors.js';
 import { humanIntent, noteBody, recordField } from '../../src/crm/format.js';
 import { e164, phoneDigits, phoneForms } from '../../src/crm/phone.js';
 import { makeRecord } from './helpers.js';

@@ -80,8 +80,8 @@ describe('routing', () => {
       target: { kind: 'endpoint', address: 'PJSIP/billing', timeoutSec: 30 },
     });
     expect(routeFor(config.dialog, 'technical_problem').target).toEqual({
-      kind: 'sip',
-      address: 'sip:tech@support.example.com',
+      kind: 'endpoint',
+      address: 'PJSIP/tech',
       timeoutSec: 45,
     });
     expect(routeFor(config.dialog, 'cancel').name).toBe('agent');

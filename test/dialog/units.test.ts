@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AsyncQueue } from '../../src/dialog/async-queue.js';
+import { AsyncQueue } from '../../src/core/async-queue.js';
 import { PromptPlayer, ESTIMATED_MS_PER_CHAR } from '../../src/dialog/prompt-player.js';
 import { ScriptedAsr, ScriptedVadFactory, ToneTts } from '../../src/dialog/scripted.js';
 import { MemoryLeg } from '../../src/dialog/testing/memory-leg.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Pacer } from '../../src/media/pacer.js';
 import type { PacerFrameInfo } from '../../src/media/pacer.js';
 import { PacerGroup } from '../../src/media/pacer-group.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { waitFor } from './helpers.js';
 
 function member(group: PacerGroup, frames: PacerFrameInfo[][], opts: { silenceFill?: boolean } = {}) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pacer } from '../../src/media/pacer.js';
 import type { PacerFrameInfo, PacerOptions } from '../../src/media/pacer.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { waitFor } from './helpers.js';
 
 function setup(opts: Partial<PacerOptions> = {}, lateness?: (n: number) => number) {

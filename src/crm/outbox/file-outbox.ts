@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import type { Decision, Deliverer } from '../delivery.js';
 import type { DeliveryJob, SinkState } from '../sink.js';
+import { backgroundTimer, systemClock, type Clock } from '../../core/clock.js';
+import { Waiters } from '../../core/waiters.js';
 import { Journal } from './journal.js';
 import type { Outbox, OutboxEntry } from './types.js';
 
@@ -34,6 +36,8 @@ export interface FileOutboxOptions {
   stateTtlMs?: number;
   /** How often to look for `voicebot outbox retry` requests from the CLI. */
   controlPollMs?: number;
+  /** retry backoff, state ages and the control poll run on this clock (tests: a fake one) */
+  clock?: Clock;
 }
 
 const JOURNAL = 'journal.jsonl';
@@ -51,10 +55,12 @@ export class FileOutbox implements Outbox {
   readonly #groups = new Map<string, string[]>();
   readonly #state = new Map<string, { values: Record<string, unknown>; at: number }>();
   readonly #closing = new AbortController();
-  readonly #waiters = new Set<() => void>();
+  readonly #drained = new Waiters();
   #journal!: Journal<JournalRecord>;
-  #timer: NodeJS.Timeout | undefined;
-  #control: NodeJS.Timeout | undefined;
+  readonly #idle = new Waiters();
+  readonly #clock: Clock;
+  #timer: unknown = undefined;
+  #control: unknown = undefined;
   #inFlight = 0;
   #started = false;
   #compacting = false;
@@ -63,7 +69,9 @@ export class FileOutbox implements Outbox {
     readonly opts: FileOutboxOptions,
     readonly deliverer: Deliverer | undefined,
     readonly logger: Logger,
-  ) {}
+  ) {
+    this.#clock = opts.clock ?? systemClock;
+  }
 
   /** Opens (and locks) the outbox dir; `deliverer` may be omitted by tools that only inspect or retry. */
   static async open(opts: FileOutboxOptions, deliverer: Deliverer | undefined, logger: Logger): Promise<FileOutbox> {
@@ -175,17 +183,27 @@ export class FileOutbox implements Outbox {
   start(): void {
     if (!this.deliverer) throw new Error('this outbox was opened without a deliverer');
     this.#started = true;
-    const poll = this.opts.controlPollMs ?? 2000;
-    this.#control = setInterval(() => this.#applyRequests(), poll);
-    this.#control.unref();
+    this.#pollControl();
     this.#kick();
+  }
+
+  /** Look for CLI requests every controlPollMs; the poll alone does not keep the process up. */
+  #pollControl(): void {
+    this.#control = backgroundTimer(
+      this.#clock,
+      () => {
+        this.#applyRequests();
+        this.#pollControl();
+      },
+      this.opts.controlPollMs ?? 2000,
+    );
   }
 
   #stateFor(group: string): SinkState {
     return {
       get: <T>(key: string) => Promise.resolve(this.#state.get(group)?.values[key] as T | undefined),
       set: async (key: string, value: unknown) => {
-        const record: JournalRecord = { op: 'state', group, key, value, at: Date.now() };
+        const record: JournalRecord = { op: 'state', group, key, value, at: this.#clock.now() };
         this.#apply(record);
         await this.#journal.append(record);
       },
@@ -195,9 +213,9 @@ export class FileOutbox implements Outbox {
   /** Start every ready group head, up to the concurrency limit; arm a timer for the next one due. */
   #kick(): void {
     if (!this.#started || this.#closing.signal.aborted) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    const now = Date.now();
+    const now = this.#clock.now();
     let nextDue = Infinity;
     for (const ids of this.#groups.values()) {
       if (this.#inFlight >= this.opts.concurrency) break;
@@ -210,7 +228,7 @@ export class FileOutbox implements Outbox {
       this.#run(head);
     }
     if (this.#inFlight < this.opts.concurrency && nextDue !== Infinity) {
-      this.#timer = setTimeout(() => this.#kick(), Math.max(1, nextDue - now));
+      this.#timer = this.#clock.setTimeout(() => this.#kick(), Math.max(1, nextDue - now));
     }
     this.#notifyIfDrained();
   }
@@ -222,11 +240,12 @@ export class FileOutbox implements Outbox {
       .catch((err: unknown) => {
         // journal write failed (disk full?): keep the job, try again later
         this.logger.error({ err, jobId: entry.job.id }, 'crm outbox: journal write failed');
-        entry.nextAt = Date.now() + 5000;
+        entry.nextAt = this.#clock.now() + 5000;
       })
       .finally(() => {
         entry.active = false;
         this.#inFlight--;
+        if (this.#inFlight === 0) this.#idle.resolveAll();
         this.#updateGauges();
         this.#kick();
       });
@@ -243,7 +262,7 @@ export class FileOutbox implements Outbox {
       await this.#journal.append({ op: 'done', id: job.id });
       await this.#maybeCompact();
     } else if (decision.kind === 'retry') {
-      entry.nextAt = Date.now() + decision.delayMs;
+      entry.nextAt = this.#clock.now() + decision.delayMs;
       entry.lastError = decision.error;
       if (!this.#closing.signal.aborted) await this.#journal.append({ op: 'fail', id: job.id, error: decision.error });
     } else {
@@ -271,7 +290,7 @@ export class FileOutbox implements Outbox {
         records.push(r);
         live.add(e.job.group);
       }
-      const cutoff = Date.now() - (this.opts.stateTtlMs ?? 24 * 3600_000);
+      const cutoff = this.#clock.now() - (this.opts.stateTtlMs ?? 24 * 3600_000);
       for (const [group, s] of this.#state) {
         if (s.at < cutoff && !live.has(group)) {
           this.#state.delete(group);
@@ -346,33 +365,22 @@ export class FileOutbox implements Outbox {
 
   #notifyIfDrained(): void {
     if (this.#inFlight > 0 || this.#pendingCount() > 0) return;
-    for (const w of this.#waiters) w();
-    this.#waiters.clear();
+    this.#drained.resolveAll();
   }
 
   drained(signal?: AbortSignal): Promise<void> {
     if (this.#inFlight === 0 && this.#pendingCount() === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        signal?.removeEventListener('abort', abort);
-        resolve();
-      };
-      const abort = () => {
-        this.#waiters.delete(done);
-        reject(signal?.reason as Error);
-      };
-      signal?.addEventListener('abort', abort, { once: true });
-      this.#waiters.add(done);
-    });
+    return this.#drained.wait(signal);
   }
 
   /** Stops new attempts, aborts those in flight (they stay queued for the next start) and releases the lock. */
   async close(): Promise<void> {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort(new Error('outbox closing'));
-    if (this.#timer) clearTimeout(this.#timer);
-    if (this.#control) clearInterval(this.#control);
-    await waitUntil(() => this.#inFlight === 0, 10_000);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    if (this.#control !== undefined) this.#clock.clearTimeout(this.#control);
+    // attempts in flight see the abort and finish; bound the wait so a stuck one cannot block shutdown
+    if (this.#inFlight > 0) await this.#idle.wait({ timeoutMs: 10_000 }).catch(() => undefined);
     await this.#journal.close();
     rmSync(join(this.opts.dir, LOCK), { force: true });
   }
@@ -392,11 +400,6 @@ function toView(e: Entry): OutboxEntry {
   const error = e.dead ?? e.lastError;
   if (error !== undefined) view.lastError = error;
   return view;
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** pid of a live process holding the outbox dir, if any. */

@@ -1,5 +1,6 @@
 import type { Secret } from '../../config/secret.js';
 import { deadline } from '../../core/deadline.js';
+import { VoicebotError, type ErrorKind } from '../../core/errors.js';
 
 /** Minimal OpenAI-compatible chat client (Ollama, vLLM, llama.cpp server, OpenAI …). */
 export interface ChatClientOptions {
@@ -18,16 +19,23 @@ export interface ChatMessage {
 
 export type ChatFailure = 'timeout' | 'aborted' | 'http' | 'network' | 'malformed';
 
-export class ChatError extends Error {
+export class ChatError extends VoicebotError {
   constructor(
     readonly reason: ChatFailure,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'ChatError';
+    super(message, { kind: CHAT_KINDS[reason], ...options });
   }
 }
+
+const CHAT_KINDS: Record<ChatFailure, ErrorKind> = {
+  http: 'unavailable',
+  timeout: 'timeout',
+  aborted: 'timeout',
+  network: 'unavailable',
+  malformed: 'protocol',
+};
 
 export class ChatClient {
   constructor(readonly options: ChatClientOptions) {}

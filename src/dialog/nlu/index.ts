@@ -7,11 +7,10 @@ import { LlmIntentDetector } from './llm.js';
 import { RuleIntentDetector } from './rules.js';
 import type { IntentDetector } from './types.js';
 
-export type { IntentDetector, IntentResult, DetectContext } from './types.js';
+export type { IntentDetector } from './types.js';
 export { RuleIntentDetector } from './rules.js';
 export { LlmIntentDetector } from './llm.js';
-export { ChatClient, ChatError } from './chat-client.js';
-export { normaliseSpokenDigits } from './spoken-digits.js';
+export { ChatClient } from './chat-client.js';
 
 export function chatClientFor(llm: DialogConfig['llm']): ChatClient {
   return new ChatClient({

@@ -74,14 +74,25 @@ export class LlmIntentDetector implements IntentDetector {
   readonly #schema: ReturnType<typeof answerSchema>;
   readonly #format: ReturnType<typeof intentResponseFormat>;
   readonly #system: string;
+  readonly #client: ChatClient;
+  readonly #rules: RuleIntentDetector;
+  readonly #config: Pick<DialogConfig, 'intents'>;
+  readonly #logger: Logger;
+
+  readonly #onFallback: (reason: LlmFallbackReason) => void;
 
   constructor(
-    private readonly client: ChatClient,
-    private readonly rules: RuleIntentDetector,
-    private readonly config: Pick<DialogConfig, 'intents'>,
-    private readonly logger: Logger,
-    private readonly onFallback: (reason: LlmFallbackReason) => void = () => {},
+    client: ChatClient,
+    rules: RuleIntentDetector,
+    config: Pick<DialogConfig, 'intents'>,
+    logger: Logger,
+    onFallback: (reason: LlmFallbackReason) => void = () => {},
   ) {
+    this.#client = client;
+    this.#rules = rules;
+    this.#config = config;
+    this.#logger = logger;
+    this.#onFallback = onFallback;
     const names = config.intents.map((i) => i.name);
     this.#schema = answerSchema(names);
     this.#format = intentResponseFormat(config.intents);
@@ -96,7 +107,7 @@ export class LlmIntentDetector implements IntentDetector {
     messages.push({ role: 'user', content: text });
     let content: string;
     try {
-      content = await this.client.complete(messages, { responseFormat: this.#format, signal: context.signal });
+      content = await this.#client.complete(messages, { responseFormat: this.#format, signal: context.signal });
     } catch (err) {
       if (err instanceof ChatError && err.reason === 'aborted') throw err;
       const reason: LlmFallbackReason = err instanceof ChatError && err.reason !== 'aborted' ? err.reason : 'network';
@@ -112,12 +123,12 @@ export class LlmIntentDetector implements IntentDetector {
     if (!answer.success) return this.#fallback('schema', text, context, answer.error);
     const a = answer.data;
     const intent = a.intent === NO_INTENT ? null : a.intent;
-    const configured = this.config.intents.find((i) => i.name === intent);
+    const configured = this.#config.intents.find((i) => i.name === intent);
     const llmSlots = Object.fromEntries(
       Object.entries(a.slots).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].trim() !== ''),
     );
     // regex slots are exact where they match; the LLM fills the rest
-    const slots = intent ? { ...llmSlots, ...this.rules.slotsFor(intent, text) } : {};
+    const slots = intent ? { ...llmSlots, ...this.#rules.slotsFor(intent, text) } : {};
     return {
       intent,
       confidence: a.confidence,
@@ -129,9 +140,9 @@ export class LlmIntentDetector implements IntentDetector {
   }
 
   #fallback(reason: LlmFallbackReason, text: string, context: DetectContext, err: unknown): Promise<IntentResult> {
-    this.logger.warn({ reason, err: (err as Error)?.message }, 'LLM intent detection failed; using rules');
-    this.onFallback(reason);
-    return this.rules.detect(text, context);
+    this.#logger.warn({ reason, err: (err as Error)?.message }, 'LLM intent detection failed; using rules');
+    this.#onFallback(reason);
+    return this.#rules.detect(text, context);
   }
 }
 

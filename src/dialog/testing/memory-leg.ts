@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
 import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
 import { concatPcm } from '../../media/pcm.js';
-import { PlayoutWaiters } from '../../telephony/playout-waiters.js';
+import { Waiters } from '../../core/waiters.js';
 
 export interface MemoryLegOptions {
   id?: string;
@@ -59,7 +59,7 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   readonly #queue: Int16Array[] = [];
   #queuedSamples = 0;
   #playedSamples = 0;
-  readonly #waiters = new PlayoutWaiters();
+  readonly #waiters = new Waiters('waitForPlayout aborted');
   readonly #transferOutcomes: MemoryLegOptions['transferOutcomes'];
   #transferIndex = 0;
   readonly #instant: boolean;

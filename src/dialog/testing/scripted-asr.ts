@@ -25,10 +25,13 @@ export class ScriptedAsr implements Asr {
   calls = 0;
   closed = false;
 
+  readonly #opts: { confidence?: number; partials?: boolean; sampleRate?: number };
+
   constructor(
     script: ScriptedUtterance[],
-    private readonly opts: { confidence?: number; partials?: boolean; sampleRate?: number } = {},
+    opts: { confidence?: number; partials?: boolean; sampleRate?: number } = {},
   ) {
+    this.#opts = opts;
     this.#script = [...script];
   }
 
@@ -40,14 +43,14 @@ export class ScriptedAsr implements Asr {
     this.calls++;
     this.active++;
     const t0 = performance.now();
-    const rate = this.opts.sampleRate ?? 16000;
+    const rate = this.#opts.sampleRate ?? 16000;
     try {
       let samples = 0;
       let partialSent = false;
       for await (const chunk of audio) {
         options.signal?.throwIfAborted();
         samples += chunk.length;
-        if (this.opts.partials && !partialSent && this.#script.length > 0) {
+        if (this.#opts.partials && !partialSent && this.#script.length > 0) {
           partialSent = true;
           const next = this.#script[0]!;
           const text = typeof next === 'string' ? next : next.text;
@@ -62,7 +65,7 @@ export class ScriptedAsr implements Asr {
       this.#script.shift();
       if (e.error) throw new Error(e.error);
       this.heard.push({ text: e.text, audioMs: (samples * 1000) / rate });
-      yield this.#result(e.text, e.confidence ?? this.opts.confidence ?? 0.9, true, samples, rate, t0);
+      yield this.#result(e.text, e.confidence ?? this.#opts.confidence ?? 0.9, true, samples, rate, t0);
     } finally {
       this.active--;
     }

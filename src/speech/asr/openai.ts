@@ -2,17 +2,23 @@ import { writeWav } from '../../media/wav.js';
 import type { SpeechConfig } from '../config.js';
 import type { AsrEngine, Recognition, RecognizeOptions } from './engine.js';
 import { deadline, type Deadline } from '../../core/deadline.js';
+import { isRetryable, VoicebotError, type ErrorKind } from '../../core/errors.js';
 
 type OpenAiAsrConfig = SpeechConfig['asr']['openai'];
 
-export class AsrHttpError extends Error {
-  override readonly name = 'AsrHttpError';
+/** The ASR server failed or refused; `retryable` follows the status (no answer, 5xx and 429 are worth a retry). */
+export class AsrHttpError extends VoicebotError {
   constructor(
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(message, { kind: asrKind(status) });
   }
+}
+
+/** Unlike a CRM, an ASR server answering 408 or 409 will not do better a moment later. */
+function asrKind(status: number | undefined): ErrorKind {
+  return status === undefined || status >= 500 || status === 429 ? 'unavailable' : 'rejected';
 }
 
 interface VerboseJson {
@@ -65,25 +71,28 @@ export class OpenAiAsrEngine implements AsrEngine {
   readonly partials = false;
   readonly busy = false;
 
-  constructor(
-    private readonly cfg: OpenAiAsrConfig,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+  readonly #cfg: OpenAiAsrConfig;
+  readonly #fetchImpl: typeof fetch;
+
+  constructor(cfg: OpenAiAsrConfig, fetchImpl: typeof fetch = fetch) {
+    this.#cfg = cfg;
+    this.#fetchImpl = fetchImpl;
+  }
 
   async recognize(pcm16k: Int16Array, options: RecognizeOptions): Promise<Recognition> {
-    const url = `${this.cfg.baseUrl.replace(/\/+$/, '')}/audio/transcriptions`;
+    const url = `${this.#cfg.baseUrl.replace(/\/+$/, '')}/audio/transcriptions`;
     const wav = writeWav(pcm16k, 16_000);
     const started = performance.now();
     let lastError: Error = new AsrHttpError(`ASR server ${url}: no attempt made`);
-    for (let attempt = 0; attempt <= this.cfg.retries; attempt++) {
+    for (let attempt = 0; attempt <= this.#cfg.retries; attempt++) {
       options.signal?.throwIfAborted();
       if (attempt > 0) await sleep(200 * 2 ** (attempt - 1) + Math.random() * 100, options.signal);
       try {
-        const body = await this.post(url, wav, options);
+        const body = await this.#post(url, wav, options);
         const text = (body.text ?? '').trim();
         const language = body.language
           ? (LANGUAGE_CODES[body.language.toLowerCase()] ?? body.language)
-          : this.cfg.language;
+          : this.#cfg.language;
         return {
           text,
           confidence: confidenceFrom(body),
@@ -94,45 +103,38 @@ export class OpenAiAsrEngine implements AsrEngine {
       } catch (err) {
         if (options.signal?.aborted) throw err;
         lastError = err as Error;
-        const retryable =
-          !(err instanceof AsrHttpError) || err.status === undefined || err.status >= 500 || err.status === 429;
-        if (!retryable) throw err;
+        if (!isRetryable(err)) throw err;
       }
     }
     throw lastError;
   }
 
-  private async post(url: string, wav: Buffer, options: RecognizeOptions): Promise<VerboseJson> {
+  async #post(url: string, wav: Buffer, options: RecognizeOptions): Promise<VerboseJson> {
     const form = new FormData();
     form.append('file', new Blob([wav], { type: 'audio/wav' }), 'utterance.wav');
-    form.append('model', this.cfg.model);
+    form.append('model', this.#cfg.model);
     form.append('response_format', 'verbose_json');
     form.append('temperature', '0');
-    if (this.cfg.language) form.append('language', this.cfg.language);
-    const prompt = options.prompt ?? this.cfg.prompt;
+    if (this.#cfg.language) form.append('language', this.#cfg.language);
+    const prompt = options.prompt ?? this.#cfg.prompt;
     if (prompt) form.append('prompt', prompt);
     const headers: Record<string, string> = {};
-    if (this.cfg.apiKey) headers.authorization = `Bearer ${this.cfg.apiKey.reveal()}`;
-    const limit = deadline(this.cfg.timeoutMs, options.signal);
+    if (this.#cfg.apiKey) headers.authorization = `Bearer ${this.#cfg.apiKey.reveal()}`;
+    const limit = deadline(this.#cfg.timeoutMs, options.signal);
     try {
-      return await this.exchange(url, { method: 'POST', body: form, headers, signal: limit.signal }, limit, options);
+      return await this.#exchange(url, { method: 'POST', body: form, headers, signal: limit.signal }, limit, options);
     } finally {
       limit.dispose();
     }
   }
 
-  private async exchange(
-    url: string,
-    init: RequestInit,
-    limit: Deadline,
-    options: RecognizeOptions,
-  ): Promise<VerboseJson> {
+  async #exchange(url: string, init: RequestInit, limit: Deadline, options: RecognizeOptions): Promise<VerboseJson> {
     let res: Response;
     try {
-      res = await this.fetchImpl(url, init);
+      res = await this.#fetchImpl(url, init);
     } catch (err) {
       if (limit.timedOut && !options.signal?.aborted) {
-        throw new AsrHttpError(`ASR server ${url} did not answer within ${this.cfg.timeoutMs} ms`);
+        throw new AsrHttpError(`ASR server ${url} did not answer within ${this.#cfg.timeoutMs} ms`);
       }
       if (options.signal?.aborted) throw err;
       throw new AsrHttpError(`ASR server ${url} unreachable: ${(err as Error).message}`);

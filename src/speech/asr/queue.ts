@@ -1,6 +1,10 @@
+import { VoicebotError } from '../../core/errors.js';
+
 /** The shared recogniser is busy beyond its queue limit: the caller should degrade (e.g. ask to repeat). */
-export class AsrBusyError extends Error {
-  override readonly name = 'AsrBusyError';
+export class AsrBusyError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'busy' });
+  }
 }
 
 interface Waiter {
@@ -15,43 +19,46 @@ interface Waiter {
  * caller is waiting for) go ahead of the others (previews). Waiting jobs leave the queue when aborted.
  */
 export class WorkQueue {
-  private active = 0;
-  private readonly waiting: Waiter[] = [];
+  #active = 0;
+  readonly #waiting: Waiter[] = [];
+  readonly #parallelism: number;
+  readonly #limit: number;
+  readonly #describe: string;
 
-  constructor(
-    private readonly parallelism: number,
-    private readonly limit: number,
-    private readonly describe: string,
-  ) {}
+  constructor(parallelism: number, limit: number, describe: string) {
+    this.#parallelism = parallelism;
+    this.#limit = limit;
+    this.#describe = describe;
+  }
 
   /** true when a new job would have to wait */
   get busy(): boolean {
-    return this.active >= this.parallelism || this.waiting.length > 0;
+    return this.#active >= this.#parallelism || this.#waiting.length > 0;
   }
 
   get depth(): number {
-    return this.waiting.length;
+    return this.#waiting.length;
   }
 
   get running(): number {
-    return this.active;
+    return this.#active;
   }
 
   /** true when a new job would wait, or would take the last `reserve` free slots (kept for urgent jobs) */
   wouldCrowd(reserve: number): boolean {
-    return this.waiting.length > 0 || this.active + Math.min(reserve, this.parallelism - 1) >= this.parallelism;
+    return this.#waiting.length > 0 || this.#active + Math.min(reserve, this.#parallelism - 1) >= this.#parallelism;
   }
 
   /** Runs `job` when a slot is free; resolves with its result and how long it waited. */
   async run<T>(job: () => Promise<T>, signal?: AbortSignal, urgent = false): Promise<{ result: T; queueMs: number }> {
     signal?.throwIfAborted();
     const queuedAt = performance.now();
-    if (this.active < this.parallelism) {
-      this.active++;
+    if (this.#active < this.#parallelism) {
+      this.#active++;
     } else {
-      if (this.waiting.length >= this.limit) {
+      if (this.#waiting.length >= this.#limit) {
         throw new AsrBusyError(
-          `${this.describe}: queue full (${this.limit} waiting); raise the queue limit or parallelism`,
+          `${this.#describe}: queue full (${this.#limit} waiting); raise the queue limit or parallelism`,
         );
       }
       await new Promise<void>((resolve, reject) => {
@@ -64,15 +71,15 @@ export class WorkQueue {
           urgent,
         };
         const onAbort = () => {
-          const i = this.waiting.indexOf(waiter);
-          if (i >= 0) this.waiting.splice(i, 1);
+          const i = this.#waiting.indexOf(waiter);
+          if (i >= 0) this.#waiting.splice(i, 1);
           reject(signal?.reason ?? new Error('aborted'));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         // urgent jobs queue behind other urgent ones only
-        const at = urgent ? this.waiting.findIndex((w) => !w.urgent) : -1;
-        if (at >= 0) this.waiting.splice(at, 0, waiter);
-        else this.waiting.push(waiter);
+        const at = urgent ? this.#waiting.findIndex((w) => !w.urgent) : -1;
+        if (at >= 0) this.#waiting.splice(at, 0, waiter);
+        else this.#waiting.push(waiter);
       });
       // the finishing job handed its slot over: `active` already counts this one
     }
@@ -80,14 +87,14 @@ export class WorkQueue {
     try {
       return { result: await job(), queueMs };
     } finally {
-      const next = this.waiting.shift();
+      const next = this.#waiting.shift();
       if (next) next.start();
-      else this.active--;
+      else this.#active--;
     }
   }
 
   /** Refuse everything still waiting (shutdown). */
   drain(reason: Error): void {
-    for (const w of this.waiting.splice(0)) w.fail(reason);
+    for (const w of this.#waiting.splice(0)) w.fail(reason);
   }
 }

@@ -1,8 +1,10 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter, histogram } from '../../core/metrics.js';
-import { concatPcm, energyDb } from '../audio.js';
-import { Channel, abortPromise } from '../channel.js';
+import { concatPcm } from '../../media/pcm.js';
+import { energyDb } from '../audio.js';
+import { AsyncQueue } from '../../core/async-queue.js';
+import { whenAborted } from '../../core/waiters.js';
 import type { Asr, AsrOptions, AsrResult } from '../types.js';
 import type { AsrEngine, Recognition } from './engine.js';
 
@@ -31,29 +33,35 @@ interface Preview {
  * and one final result when the stream ends. Partials that arrive after the final are dropped.
  */
 export class StreamingAsr implements Asr {
-  private readonly results;
-  private readonly seconds;
-  private readonly skipped;
-  private readonly reused;
+  readonly #results;
+  readonly #seconds;
+  readonly #skipped;
+  readonly #reused;
+  readonly #engine: AsrEngine;
+  readonly #opts: { partialIntervalMs: number; language: string; prompt?: string };
+  readonly #logger: Logger;
 
   constructor(
-    private readonly engine: AsrEngine,
-    private readonly opts: { partialIntervalMs: number; language: string; prompt?: string },
-    private readonly logger: Logger,
+    engine: AsrEngine,
+    opts: { partialIntervalMs: number; language: string; prompt?: string },
+    logger: Logger,
     metrics: Registry,
   ) {
-    this.results = counter(metrics, 'voicebot_asr_results_total', 'ASR results', ['provider', 'kind', 'outcome']);
-    this.seconds = histogram(
+    this.#engine = engine;
+    this.#opts = opts;
+    this.#logger = logger;
+    this.#results = counter(metrics, 'voicebot_asr_results_total', 'ASR results', ['provider', 'kind', 'outcome']);
+    this.#seconds = histogram(
       metrics,
       'voicebot_asr_processing_seconds',
       'ASR recognition time per request',
       [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       ['provider', 'kind'],
     );
-    this.skipped = counter(metrics, 'voicebot_asr_partials_skipped_total', 'partials skipped: engine busy', [
+    this.#skipped = counter(metrics, 'voicebot_asr_partials_skipped_total', 'partials skipped: engine busy', [
       'provider',
     ]);
-    this.reused = counter(
+    this.#reused = counter(
       metrics,
       'voicebot_asr_finals_from_pause_total',
       'final results taken from the recognition started when the caller paused',
@@ -62,18 +70,18 @@ export class StreamingAsr implements Asr {
   }
 
   transcribe(audio: AsyncIterable<Int16Array>, options: AsrOptions = {}): AsyncIterable<AsrResult> {
-    return this.run(audio, options);
+    return this.#run(audio, options);
   }
 
   async close(): Promise<void> {
-    await this.engine.close();
+    await this.#engine.close();
   }
 
-  private async *run(audio: AsyncIterable<Int16Array>, options: AsrOptions): AsyncGenerator<AsrResult> {
+  async *#run(audio: AsyncIterable<Int16Array>, options: AsrOptions): AsyncGenerator<AsrResult> {
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const out = new Channel<AsrResult>();
-    const pump = this.pump(audio, options.prompt ?? this.opts.prompt, signal, out).then(
+    const out = new AsyncQueue<AsrResult>();
+    const pump = this.#pump(audio, options.prompt ?? this.#opts.prompt, signal, out).then(
       () => out.end(),
       (err: unknown) => out.fail(err),
     );
@@ -85,11 +93,11 @@ export class StreamingAsr implements Asr {
     }
   }
 
-  private async pump(
+  async #pump(
     audio: AsyncIterable<Int16Array>,
     prompt: string | undefined,
     signal: AbortSignal,
-    out: Channel<AsrResult>,
+    out: AsyncQueue<AsrResult>,
   ): Promise<void> {
     const chunks: Int16Array[] = [];
     let samples = 0;
@@ -105,25 +113,25 @@ export class StreamingAsr implements Asr {
     } = { running: null, atPause: null };
     let finalSent = false;
     let due: NodeJS.Immediate | null = null;
-    const provider = this.engine.provider;
+    const provider = this.#engine.provider;
 
     /** `urgent`: a likely final (at a pause), queued like one */
     const started: Preview[] = [];
     const startPartial = (cut: number, urgent: boolean): Preview => {
       const abort = new AbortController();
       const pcm = concatPcm(chunks).subarray(0, cut);
-      const done = this.engine
+      const done = this.#engine
         .recognize(pcm, { final: false, urgent, prompt, signal: AbortSignal.any([signal, abort.signal]) })
         .then((r) => {
-          this.record('partial', r);
+          this.#record('partial', r);
           if (!finalSent) out.push(toResult(r, false, pcm.length));
           return r;
         })
         .catch((err: unknown) => {
           // A partial is only a preview: log it, the final result decides.
           if (!abort.signal.aborted && !signal.aborted) {
-            this.results.inc({ provider, kind: 'partial', outcome: 'error' });
-            this.logger.debug({ err }, 'partial recognition failed');
+            this.#results.inc({ provider, kind: 'partial', outcome: 'error' });
+            this.#logger.debug({ err }, 'partial recognition failed');
           }
           return null;
         });
@@ -133,7 +141,7 @@ export class StreamingAsr implements Asr {
     };
 
     const iterator = audio[Symbol.asyncIterator]();
-    const aborted = abortPromise(signal).then(() => ({ done: true as const, value: undefined }));
+    const aborted = whenAborted(signal).then(() => ({ done: true as const, value: undefined }));
     try {
       for (;;) {
         const next = await Promise.race([iterator.next(), aborted]);
@@ -151,22 +159,22 @@ export class StreamingAsr implements Asr {
           previews.atPause.abort.abort(new Error('the caller went on after the pause'));
           previews.atPause = null;
         }
-        if (!this.engine.partials) continue;
+        if (!this.#engine.partials) continue;
         if (samples - lastLoudAt >= PAUSE_SAMPLES) {
           // The likely end of the utterance: recognise it now, even if a preview is running or the engine is
           // busy. It is the work the final would do a moment later, queued like a final.
           previews.atPause ??= startPartial(lastLoudAt + PAUSE_SAMPLES, true);
           continue;
         }
-        if (previews.running || due || samplesToMs(samples - lastPartialAt) < this.opts.partialIntervalMs) continue;
+        if (previews.running || due || samplesToMs(samples - lastPartialAt) < this.#opts.partialIntervalMs) continue;
         lastPartialAt = samples;
         // Deferred one turn of the event loop: a stream that ends right away (a whole utterance handed over at
         // once) goes straight to the final instead of paying for a partial of the same audio first.
         const cut = samples;
         due = setImmediate(() => {
           due = null;
-          if (this.engine.busy) {
-            this.skipped.inc({ provider });
+          if (this.#engine.busy) {
+            this.#skipped.inc({ provider });
             return;
           }
           const preview = startPartial(cut, false);
@@ -192,19 +200,19 @@ export class StreamingAsr implements Asr {
     const pcm = concatPcm(chunks).subarray(0, cut);
     let final: Recognition | null = null;
     if (pcm.length === 0) {
-      final = { text: '', confidence: 0, language: this.opts.language, processingMs: 0, queueMs: 0 };
+      final = { text: '', confidence: 0, language: this.#opts.language, processingMs: 0, queueMs: 0 };
     } else {
       final = reusable ? await reusable.done : null;
       if (final) {
-        this.reused.inc({ provider });
+        this.#reused.inc({ provider });
       } else {
         try {
-          final = await this.engine.recognize(pcm, { final: true, prompt, signal });
+          final = await this.#engine.recognize(pcm, { final: true, prompt, signal });
         } catch (err) {
-          this.results.inc({ provider, kind: 'final', outcome: 'error' });
+          this.#results.inc({ provider, kind: 'final', outcome: 'error' });
           throw err;
         }
-        this.record('final', final);
+        this.#record('final', final);
       }
     }
     signal.throwIfAborted();
@@ -213,9 +221,9 @@ export class StreamingAsr implements Asr {
     await Promise.all(pending.map((p) => p.done));
   }
 
-  private record(kind: 'partial' | 'final', r: Recognition): void {
-    this.results.inc({ provider: this.engine.provider, kind, outcome: 'ok' });
-    this.seconds.observe({ provider: this.engine.provider, kind }, r.processingMs / 1000);
+  #record(kind: 'partial' | 'final', r: Recognition): void {
+    this.#results.inc({ provider: this.#engine.provider, kind, outcome: 'ok' });
+    this.#seconds.observe({ provider: this.#engine.provider, kind }, r.processingMs / 1000);
   }
 }
 

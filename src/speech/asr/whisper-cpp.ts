@@ -10,12 +10,16 @@ import type { SpeechConfig } from '../config.js';
 import { checkWhisperModel } from '../models/catalog.js';
 import type { AsrEngine, Recognition, RecognizeOptions } from './engine.js';
 import { WorkQueue } from './queue.js';
+import { VoicebotError } from '../../core/errors.js';
 
 type WhisperCppConfig = SpeechConfig['asr']['whisperCpp'];
 
 /** The model or the native addon cannot be used; the message says which file and what to run. */
-export class WhisperSetupError extends Error {
-  override readonly name = 'WhisperSetupError';
+/** The whisper.cpp addon or model is not usable: the user rebuilds or re-downloads (start-up stops). */
+export class WhisperSetupError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'setup' });
+  }
 }
 
 // smart-whisper's surface used here (its low-level binding: one shared model, one whisper_state per request).
@@ -127,16 +131,27 @@ export function recognitionFrom(
 export class WhisperCppEngine implements AsrEngine {
   readonly provider = 'whisper-cpp';
   readonly partials = true;
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private closed = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+  readonly #addon: SmartWhisper;
+  readonly #model: NativeModel;
+  readonly #cfg: WhisperCppConfig;
+  readonly #queue: WorkQueue;
+  readonly #depth: Gauge<string>;
 
   private constructor(
-    private readonly addon: SmartWhisper,
-    private readonly model: NativeModel,
-    private readonly cfg: WhisperCppConfig,
-    private readonly queue: WorkQueue,
-    private readonly depth: Gauge<string>,
-  ) {}
+    addon: SmartWhisper,
+    model: NativeModel,
+    cfg: WhisperCppConfig,
+    queue: WorkQueue,
+    depth: Gauge<string>,
+  ) {
+    this.#addon = addon;
+    this.#model = model;
+    this.#cfg = cfg;
+    this.#queue = queue;
+    this.#depth = depth;
+  }
 
   static async create(cfg: WhisperCppConfig, logger: Logger, metrics: Registry): Promise<WhisperCppEngine> {
     const check = await checkWhisperModel(cfg);
@@ -172,20 +187,20 @@ export class WhisperCppEngine implements AsrEngine {
    * results, so a preview never makes a caller's final (theirs or another call's) wait behind it.
    */
   get busy(): boolean {
-    return this.queue.wouldCrowd(1);
+    return this.#queue.wouldCrowd(1);
   }
 
   async recognize(pcm16k: Int16Array, options: RecognizeOptions): Promise<Recognition> {
-    if (this.closed) throw new Error('whisper.cpp engine is closed');
+    if (this.#closed) throw new Error('whisper.cpp engine is closed');
     const audioMs = (pcm16k.length * 1000) / RATE;
     const samples = new Float32Array(Math.max(pcm16k.length, MIN_SAMPLES));
     int16ToFloat32(pcm16k, samples);
-    const prompt = options.prompt ?? this.cfg.initialPrompt;
+    const prompt = options.prompt ?? this.#cfg.initialPrompt;
     const params: Record<string, unknown> = {
       strategy: 0, // greedy: a phone turn needs speed more than beam search
-      n_threads: this.cfg.threads,
-      language: this.cfg.language,
-      audio_ctx: audioCtxFor(Math.max(audioMs, 1100), this.cfg.audioCtxMin),
+      n_threads: this.#cfg.threads,
+      language: this.#cfg.language,
+      audio_ctx: audioCtxFor(Math.max(audioMs, 1100), this.#cfg.audioCtxMin),
       no_context: true,
       single_segment: true,
       no_timestamps: true,
@@ -197,38 +212,38 @@ export class WhisperCppEngine implements AsrEngine {
       format: 'detail',
     };
     if (prompt) params.initial_prompt = prompt;
-    const maxTokens = maxTokensFor(audioMs, this.cfg.maxTokensPerSecond);
+    const maxTokens = maxTokensFor(audioMs, this.#cfg.maxTokensPerSecond);
     if (maxTokens > 0) params.max_tokens = maxTokens;
-    const job = this.queue.run(
+    const job = this.#queue.run(
       async () => {
         const started = performance.now();
-        const segments = await this.transcribeNative(samples, params);
+        const segments = await this.#transcribeNative(samples, params);
         return { segments, processingMs: performance.now() - started };
       },
       options.signal,
       options.urgent ?? options.final,
     );
-    this.inFlight.add(job);
-    this.depth.set({ provider: this.provider }, this.queue.depth);
+    this.#inFlight.add(job);
+    this.#depth.set({ provider: this.provider }, this.#queue.depth);
     try {
       const { result, queueMs } = await job;
       return {
-        ...recognitionFrom(result.segments, this.cfg.language),
+        ...recognitionFrom(result.segments, this.#cfg.language),
         processingMs: Math.round(result.processingMs),
         queueMs: Math.round(queueMs),
         decodedTokens: result.segments.reduce((n, s) => n + (s.tokens?.length ?? 0), 0),
       };
     } finally {
-      this.inFlight.delete(job);
-      this.depth.set({ provider: this.provider }, this.queue.depth);
+      this.#inFlight.delete(job);
+      this.#depth.set({ provider: this.provider }, this.#queue.depth);
     }
   }
 
-  private transcribeNative(samples: Float32Array, params: Record<string, unknown>): Promise<Segment[]> {
+  #transcribeNative(samples: Float32Array, params: Record<string, unknown>): Promise<Segment[]> {
     return new Promise((resolve, reject) => {
-      if (this.model.freed) return reject(new Error('whisper.cpp model was freed'));
-      this.addon.binding.transcribe(
-        this.model.handle,
+      if (this.#model.freed) return reject(new Error('whisper.cpp model was freed'));
+      this.#addon.binding.transcribe(
+        this.#model.handle,
         samples,
         params,
         (results) => {
@@ -242,10 +257,10 @@ export class WhisperCppEngine implements AsrEngine {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue.drain(new Error('whisper.cpp engine is closing'));
-    await Promise.allSettled([...this.inFlight]);
-    await this.model.free();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.drain(new Error('whisper.cpp engine is closing'));
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#model.free();
   }
 }

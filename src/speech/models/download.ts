@@ -7,9 +7,13 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ProxyAgent, fetch as undiciFetch } from 'undici';
 import type { SpeechConfig } from '../config.js';
 import { WHISPER_MODELS, checkWhisperModel, modelBaseUrl, sha256File, type WhisperModelInfo } from './catalog.js';
+import { VoicebotError } from '../../core/errors.js';
 
-export class ModelDownloadError extends Error {
-  override readonly name = 'ModelDownloadError';
+/** A model file could not be fetched or is not the file we expect: the user fixes the host or fetches it by hand. */
+export class ModelDownloadError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'setup' });
+  }
 }
 
 export interface DownloadProgress {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { SpeechConfig } from '../config.js';
-import { Channel } from '../channel.js';
+import { AsyncQueue } from '../../core/async-queue.js';
 import type { TtsChunk } from '../types.js';
 import { TtsError, TtsSetupError, type SynthesisRequest, type TtsProvider } from './provider.js';
 
@@ -86,12 +86,15 @@ export class EspeakWasmProvider implements TtsProvider {
 
   readonly #worker: Worker;
   readonly #abort = new Int32Array(new SharedArrayBuffer(4));
-  readonly #pending = new Map<number, Channel<TtsChunk>>();
+  readonly #pending = new Map<number, AsyncQueue<TtsChunk>>();
   #sampleRate = 22_050;
   #nextId = 1;
   #closed = false;
 
-  constructor(private readonly cfg: EspeakConfig) {
+  readonly #cfg: EspeakConfig;
+
+  constructor(cfg: EspeakConfig) {
+    this.#cfg = cfg;
     this.defaultVoice = cfg.voice;
     const moduleUrl = espeakWasmModuleUrl();
     if (!moduleUrl) {
@@ -131,7 +134,7 @@ export class EspeakWasmProvider implements TtsProvider {
     req.signal.throwIfAborted();
     if (this.#closed) throw new TtsError('espeak-ng (wasm) is closed');
     const id = this.#nextId++;
-    const channel = new Channel<TtsChunk>();
+    const channel = new AsyncQueue<TtsChunk>();
     this.#pending.set(id, channel);
     const halt = () => {
       Atomics.store(this.#abort, 0, id);
@@ -143,25 +146,27 @@ export class EspeakWasmProvider implements TtsProvider {
     };
     req.signal.addEventListener('abort', stop, { once: true });
     const timer = setTimeout(() => {
-      channel.fail(new TtsError(`espeak-ng (wasm) took longer than ${this.cfg.timeoutMs} ms for one sentence`));
+      channel.fail(new TtsError(`espeak-ng (wasm) took longer than ${this.#cfg.timeoutMs} ms for one sentence`));
       halt();
-    }, this.cfg.timeoutMs);
+    }, this.#cfg.timeoutMs);
     this.#worker.postMessage({
       op: 'synth',
       id,
       text: req.text,
-      voice: req.voice ?? this.cfg.voice,
-      wpm: this.cfg.wordsPerMinute,
+      voice: req.voice ?? this.#cfg.voice,
+      wpm: this.#cfg.wordsPerMinute,
     });
     try {
-      for await (const chunk of channel) {
+      // read with next(), not for-await: leaving early must not end the queue, so `ended` below still tells
+      // whether the worker finished this request or has to be told to stop
+      for (let next = await channel.next(); !next.done; next = await channel.next()) {
         if (req.signal.aborted) return;
-        yield chunk;
+        yield next.value;
       }
     } finally {
       clearTimeout(timer);
       req.signal.removeEventListener('abort', stop);
-      if (!channel.closed) stop();
+      if (!channel.ended) stop();
       this.#pending.delete(id);
     }
   }

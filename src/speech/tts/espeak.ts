@@ -16,18 +16,20 @@ export class EspeakProvider implements TtsProvider {
   readonly defaultVoice: string;
 
   /** espeak-ng is started from a small helper process: a fork of this one blocks the event loop (see broker) */
-  private readonly broker = new SpawnBroker();
+  readonly #broker = new SpawnBroker();
+  readonly #cfg: EspeakConfig;
 
-  constructor(private readonly cfg: EspeakConfig) {
+  constructor(cfg: EspeakConfig) {
+    this.#cfg = cfg;
     this.defaultVoice = cfg.voice;
-    this.broker.start();
+    this.#broker.start();
   }
 
   async *synthesize(req: SynthesisRequest): AsyncGenerator<TtsChunk> {
     req.signal.throwIfAborted();
-    const child = this.broker.run(
-      this.cfg.binary,
-      ['-v', req.voice ?? this.cfg.voice, '-s', String(this.cfg.wordsPerMinute), '--stdout', '--stdin'],
+    const child = this.#broker.run(
+      this.#cfg.binary,
+      ['-v', req.voice ?? this.#cfg.voice, '-s', String(this.#cfg.wordsPerMinute), '--stdout', '--stdin'],
       req.text,
     );
     const kill = () => child.kill();
@@ -36,7 +38,7 @@ export class EspeakProvider implements TtsProvider {
     const timer = setTimeout(() => {
       timedOut = true;
       kill();
-    }, this.cfg.timeoutMs);
+    }, this.#cfg.timeoutMs);
     const wav = new WavStreamReader();
     try {
       for await (const data of child.stdout) {
@@ -46,12 +48,13 @@ export class EspeakProvider implements TtsProvider {
       }
       const result = await child.exited;
       if (req.signal.aborted) return;
-      if (timedOut) throw new TtsError(`${this.cfg.binary} took longer than ${this.cfg.timeoutMs} ms for one sentence`);
+      if (timedOut)
+        throw new TtsError(`${this.#cfg.binary} took longer than ${this.#cfg.timeoutMs} ms for one sentence`);
       if (result.error)
-        throw new TtsError(`cannot run ${this.cfg.binary}: ${result.error.message} (apt-get install espeak-ng)`);
+        throw new TtsError(`cannot run ${this.#cfg.binary}: ${result.error.message} (apt-get install espeak-ng)`);
       if (result.code !== 0) {
         throw new TtsError(
-          `${this.cfg.binary} exited with ${result.code ?? result.signal}: ${child.stderr().trim().slice(0, 300)}`,
+          `${this.#cfg.binary} exited with ${result.code ?? result.signal}: ${child.stderr().trim().slice(0, 300)}`,
         );
       }
     } finally {
@@ -63,6 +66,6 @@ export class EspeakProvider implements TtsProvider {
   }
 
   async close(): Promise<void> {
-    this.broker.close();
+    this.#broker.close();
   }
 }

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter, histogram } from '../../core/metrics.js';
 import { concatPcm } from '../../media/pcm.js';
-import { Channel } from '../channel.js';
+import { AsyncQueue } from '../../core/async-queue.js';
 import type { SpeechConfig } from '../config.js';
 import type { Tts, TtsChunk, TtsOptions } from '../types.js';
 import { AudioCache } from './cache.js';
@@ -22,7 +22,7 @@ export { ttsToFrames, ttsToMulawFrames } from './frames.js';
 const MAX_CHUNK_MS = 100;
 
 interface Prepared {
-  audio: Channel<TtsChunk>;
+  audio: AsyncQueue<TtsChunk>;
   done: Promise<void>;
 }
 
@@ -32,21 +32,27 @@ interface Prepared {
  * next chunk (≤ 100 ms) and the iteration ends quietly; provider work in flight is cancelled.
  */
 export class SentenceTts implements Tts {
-  private readonly cache: AudioCache;
-  private readonly requests;
-  private readonly cacheLookups;
-  private readonly firstAudio;
+  readonly #cache: AudioCache;
+  readonly #requests;
+  readonly #cacheLookups;
+  readonly #firstAudio;
+  readonly #provider: TtsProvider;
+  readonly #cfg: Pick<SpeechConfig['tts'], 'cacheEntries' | 'splitSentences'>;
+  readonly #logger: Logger;
 
   constructor(
-    private readonly provider: TtsProvider,
-    private readonly cfg: Pick<SpeechConfig['tts'], 'cacheEntries' | 'splitSentences'>,
-    private readonly logger: Logger,
+    provider: TtsProvider,
+    cfg: Pick<SpeechConfig['tts'], 'cacheEntries' | 'splitSentences'>,
+    logger: Logger,
     metrics: Registry,
   ) {
-    this.cache = new AudioCache(cfg.cacheEntries);
-    this.requests = counter(metrics, 'voicebot_tts_requests_total', 'TTS requests', ['provider', 'outcome']);
-    this.cacheLookups = counter(metrics, 'voicebot_tts_cache_total', 'TTS sentence cache lookups', ['result']);
-    this.firstAudio = histogram(
+    this.#provider = provider;
+    this.#cfg = cfg;
+    this.#logger = logger;
+    this.#cache = new AudioCache(cfg.cacheEntries);
+    this.#requests = counter(metrics, 'voicebot_tts_requests_total', 'TTS requests', ['provider', 'outcome']);
+    this.#cacheLookups = counter(metrics, 'voicebot_tts_cache_total', 'TTS sentence cache lookups', ['result']);
+    this.#firstAudio = histogram(
       metrics,
       'voicebot_tts_first_audio_seconds',
       'time from a TTS request to its first audio',
@@ -56,29 +62,29 @@ export class SentenceTts implements Tts {
   }
 
   synthesize(text: string, options: TtsOptions = {}): AsyncIterable<TtsChunk> {
-    return this.run(text, options);
+    return this.#run(text, options);
   }
 
   async close(): Promise<void> {
-    await this.provider.close();
+    await this.#provider.close();
   }
 
-  private async *run(text: string, options: TtsOptions): AsyncGenerator<TtsChunk> {
+  async *#run(text: string, options: TtsOptions): AsyncGenerator<TtsChunk> {
     const outer = options.signal;
     if (outer?.aborted) return;
-    const sentences = this.cfg.splitSentences ? splitSentences(text) : [text.trim()].filter(Boolean);
+    const sentences = this.#cfg.splitSentences ? splitSentences(text) : [text.trim()].filter(Boolean);
     const stop = new AbortController();
     const signal = outer ? AbortSignal.any([outer, stop.signal]) : stop.signal;
-    const voice = options.voice ?? this.provider.defaultVoice;
+    const voice = options.voice ?? this.#provider.defaultVoice;
     const prepared: Prepared[] = [];
     const started = performance.now();
     let first = true;
     let outcome = 'ok';
     try {
       for (let i = 0; i < sentences.length; i++) {
-        prepared[i] ??= this.prepare(sentences[i] as string, voice, signal);
+        prepared[i] ??= this.#prepare(sentences[i] as string, voice, signal);
         // the next sentence is synthesized while this one is being played
-        if (i + 1 < sentences.length) prepared[i + 1] ??= this.prepare(sentences[i + 1] as string, voice, signal);
+        if (i + 1 < sentences.length) prepared[i + 1] ??= this.#prepare(sentences[i + 1] as string, voice, signal);
         for await (const chunk of (prepared[i] as Prepared).audio) {
           for (const piece of pieces(chunk)) {
             if (signal.aborted) {
@@ -87,7 +93,7 @@ export class SentenceTts implements Tts {
             }
             if (first) {
               first = false;
-              this.firstAudio.observe({ provider: this.provider.name }, (performance.now() - started) / 1000);
+              this.#firstAudio.observe({ provider: this.#provider.name }, (performance.now() - started) / 1000);
             }
             yield piece;
           }
@@ -100,16 +106,16 @@ export class SentenceTts implements Tts {
     } finally {
       stop.abort(new Error('speech no longer needed'));
       await Promise.allSettled(prepared.map((p) => p.done));
-      this.requests.inc({ provider: this.provider.name, outcome });
+      this.#requests.inc({ provider: this.#provider.name, outcome });
     }
   }
 
   /** Start producing one sentence into a buffer now (from the cache when possible). */
-  private prepare(sentence: string, voice: string, signal: AbortSignal): Prepared {
-    const audio = new Channel<TtsChunk>();
-    const key = AudioCache.key(this.provider.name, voice, sentence);
-    const cached = this.cache.get(key);
-    this.cacheLookups.inc({ result: cached ? 'hit' : 'miss' });
+  #prepare(sentence: string, voice: string, signal: AbortSignal): Prepared {
+    const audio = new AsyncQueue<TtsChunk>();
+    const key = AudioCache.key(this.#provider.name, voice, sentence);
+    const cached = this.#cache.get(key);
+    this.#cacheLookups.inc({ result: cached ? 'hit' : 'miss' });
     if (cached) {
       audio.push({ pcm: cached.pcm, sampleRate: cached.sampleRate });
       audio.end();
@@ -118,17 +124,17 @@ export class SentenceTts implements Tts {
     const fill = async () => {
       const parts: Int16Array[] = [];
       let rate = 0;
-      for await (const chunk of this.provider.synthesize({ text: sentence, voice, signal })) {
+      for await (const chunk of this.#provider.synthesize({ text: sentence, voice, signal })) {
         if (rate && chunk.sampleRate !== rate) throw new Error('provider changed sample rate within a sentence');
         rate = chunk.sampleRate;
         parts.push(chunk.pcm);
         audio.push(chunk);
       }
-      if (!signal.aborted && rate) this.cache.set(key, { pcm: concatPcm(parts), sampleRate: rate });
+      if (!signal.aborted && rate) this.#cache.set(key, { pcm: concatPcm(parts), sampleRate: rate });
       audio.end();
     };
     const done = fill().catch((err: unknown) => {
-      if (!signal.aborted) this.logger.warn({ err, provider: this.provider.name }, 'speech synthesis failed');
+      if (!signal.aborted) this.#logger.warn({ err, provider: this.#provider.name }, 'speech synthesis failed');
       audio.fail(err);
     });
     return { audio, done };
@@ -193,16 +199,18 @@ function espeakProvider(cfg: SpeechConfig['tts']['espeak']): TtsProvider {
 class LazySherpaProvider implements TtsProvider {
   readonly name = 'sherpa-onnx';
   readonly defaultVoice: string;
-  private loading: Promise<SherpaOnnxProvider> | null = null;
+  #loading: Promise<SherpaOnnxProvider> | null = null;
+  readonly #cfg: SpeechConfig['tts']['sherpaOnnx'];
 
-  constructor(private readonly cfg: SpeechConfig['tts']['sherpaOnnx']) {
+  constructor(cfg: SpeechConfig['tts']['sherpaOnnx']) {
+    this.#cfg = cfg;
     this.defaultVoice = String(cfg.speakerId);
     validateSherpa(cfg);
   }
 
   async *synthesize(req: Parameters<TtsProvider['synthesize']>[0]): AsyncGenerator<TtsChunk> {
-    this.loading ??= SherpaOnnxProvider.create(this.cfg);
-    yield* (await this.loading).synthesize(req);
+    this.#loading ??= SherpaOnnxProvider.create(this.#cfg);
+    yield* (await this.#loading).synthesize(req);
   }
 
   async close(): Promise<void> {}

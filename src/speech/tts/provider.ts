@@ -1,3 +1,5 @@
+import { VoicebotError } from '../../core/errors.js';
+
 import type { TtsChunk } from '../types.js';
 
 export interface SynthesisRequest {
@@ -16,11 +18,15 @@ export interface TtsProvider {
 }
 
 /** The backend cannot work as configured (missing voice files, bad settings); the message says what to fix. */
-export class TtsSetupError extends Error {
-  override readonly name = 'TtsSetupError';
+export class TtsSetupError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'setup' });
+  }
 }
 
 /** The backend failed on one request (process died, HTTP error). */
-export class TtsError extends Error {
-  override readonly name = 'TtsError';
+export class TtsError extends VoicebotError {
+  constructor(message: string) {
+    super(message, { kind: 'unavailable' });
+  }
 }

@@ -65,10 +65,12 @@ export class SherpaOnnxProvider implements TtsProvider {
   readonly name = 'sherpa-onnx';
   readonly defaultVoice: string;
 
-  private constructor(
-    private readonly tts: OfflineTts,
-    private readonly cfg: SherpaTtsConfig,
-  ) {
+  readonly #tts: OfflineTts;
+  readonly #cfg: SherpaTtsConfig;
+
+  private constructor(tts: OfflineTts, cfg: SherpaTtsConfig) {
+    this.#tts = tts;
+    this.#cfg = cfg;
     this.defaultVoice = String(cfg.speakerId);
   }
 
@@ -84,8 +86,8 @@ export class SherpaOnnxProvider implements TtsProvider {
 
   async *synthesize(req: SynthesisRequest): AsyncGenerator<TtsChunk> {
     req.signal.throwIfAborted();
-    const sid = req.voice !== undefined && /^\d+$/.test(req.voice) ? Number(req.voice) : this.cfg.speakerId;
-    const audio = await this.tts.generateAsync({ text: req.text, sid, speed: this.cfg.speed });
+    const sid = req.voice !== undefined && /^\d+$/.test(req.voice) ? Number(req.voice) : this.#cfg.speakerId;
+    const audio = await this.#tts.generateAsync({ text: req.text, sid, speed: this.#cfg.speed });
     if (req.signal.aborted) return;
     const pcm = new Int16Array(audio.samples.length);
     for (let i = 0; i < pcm.length; i++) {

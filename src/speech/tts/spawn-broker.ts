@@ -68,21 +68,25 @@ type BrokerMessage =
   | { id: number; type: 'close'; code: number | null; signal: NodeJS.Signals | null; error?: string };
 
 class Pending implements BrokeredProcess {
-  private readonly chunks: Buffer[] = [];
-  private wake: (() => void) | undefined;
-  private ended = false;
-  private err = '';
-  private resolveExit!: (exit: BrokeredExit) => void;
-  readonly exited = new Promise<BrokeredExit>((resolve) => (this.resolveExit = resolve));
+  readonly #chunks: Buffer[] = [];
+  #wake: (() => void) | undefined;
+  #ended = false;
+  #err = '';
+  #resolveExit!: (exit: BrokeredExit) => void;
+  readonly exited = new Promise<BrokeredExit>((resolve) => (this.#resolveExit = resolve));
   running = true;
 
-  constructor(private readonly killer: () => void) {}
+  readonly #killer: () => void;
+
+  constructor(killer: () => void) {
+    this.#killer = killer;
+  }
 
   readonly stdout: AsyncIterable<Buffer> = {
     [Symbol.asyncIterator]: () => ({
       next: async (): Promise<IteratorResult<Buffer>> => {
-        while (this.chunks.length === 0 && !this.ended) await new Promise<void>((r) => (this.wake = r));
-        const chunk = this.chunks.shift();
+        while (this.#chunks.length === 0 && !this.#ended) await new Promise<void>((r) => (this.#wake = r));
+        const chunk = this.#chunks.shift();
         return chunk ? { value: chunk, done: false } : { value: undefined, done: true };
       },
       return: (): Promise<IteratorResult<Buffer>> => {
@@ -93,82 +97,82 @@ class Pending implements BrokeredProcess {
   };
 
   stderr(): string {
-    return this.err;
+    return this.#err;
   }
 
   kill(): void {
-    if (this.running) this.killer();
+    if (this.running) this.#killer();
   }
 
   onOut(data: Uint8Array): void {
-    this.chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-    this.poke();
+    this.#chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.#poke();
   }
 
   onErr(data: Uint8Array): void {
-    if (this.err.length < 2000) this.err += Buffer.from(data).toString();
+    if (this.#err.length < 2000) this.#err += Buffer.from(data).toString();
   }
 
   onClose(exit: BrokeredExit): void {
     this.running = false;
-    this.ended = true;
-    this.poke();
-    this.resolveExit(exit);
+    this.#ended = true;
+    this.#poke();
+    this.#resolveExit(exit);
   }
 
-  private poke(): void {
-    const wake = this.wake;
-    this.wake = undefined;
+  #poke(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
     wake?.();
   }
 }
 
 export class SpawnBroker {
-  private broker: ChildProcess | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  #broker: ChildProcess | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
 
   /** the broker's process id while it runs (for checks and diagnostics) */
   get pid(): number | undefined {
-    return this.broker?.connected ? this.broker.pid : undefined;
+    return this.#broker?.connected ? this.#broker.pid : undefined;
   }
 
   /** Starts the broker now (at start-up, while this process is still small), not on the first sentence. */
   start(): void {
-    this.ensure();
+    this.#ensure();
   }
 
   run(cmd: string, args: string[], input: string): BrokeredProcess {
-    const broker = this.ensure();
-    const id = this.nextId++;
-    const proc = new Pending(() => this.send({ op: 'kill', id }));
-    this.pending.set(id, proc);
-    if (this.pending.size === 1) broker.channel?.ref();
-    this.send({ op: 'spawn', id, cmd, args, input });
+    const broker = this.#ensure();
+    const id = this.#nextId++;
+    const proc = new Pending(() => this.#send({ op: 'kill', id }));
+    this.#pending.set(id, proc);
+    if (this.#pending.size === 1) broker.channel?.ref();
+    this.#send({ op: 'spawn', id, cmd, args, input });
     return proc;
   }
 
   close(): void {
-    const broker = this.broker;
-    this.broker = undefined;
+    const broker = this.#broker;
+    this.#broker = undefined;
     if (broker?.connected) broker.disconnect(); // the broker SIGKILLs its children and exits
   }
 
-  private send(message: object): void {
-    if (this.broker?.connected) this.broker.send(message);
+  #send(message: object): void {
+    if (this.#broker?.connected) this.#broker.send(message);
   }
 
-  private ensure(): ChildProcess {
-    if (this.broker?.connected) return this.broker;
+  #ensure(): ChildProcess {
+    if (this.#broker?.connected) return this.#broker;
     const broker = spawn(process.execPath, ['-e', BROKER_SOURCE], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'advanced', // Buffers cross as bytes, not JSON arrays
     });
-    broker.on('message', (m: BrokerMessage) => this.onMessage(m));
+    broker.on('message', (m: BrokerMessage) => this.#onMessage(m));
     const lost = (why: string) => {
-      if (this.broker === broker) this.broker = undefined;
-      for (const [id, proc] of this.pending) {
-        this.pending.delete(id);
+      if (this.#broker === broker) this.#broker = undefined;
+      for (const [id, proc] of this.#pending) {
+        this.#pending.delete(id);
         proc.onClose({ code: null, signal: null, error: new Error(`spawn broker ${why}`) });
       }
     };
@@ -176,18 +180,18 @@ export class SpawnBroker {
     broker.once('exit', (code, signal) => lost(`exited (${code ?? signal})`));
     broker.unref();
     broker.channel?.unref(); // an idle broker never keeps the process alive
-    this.broker = broker;
+    this.#broker = broker;
     return broker;
   }
 
-  private onMessage(m: BrokerMessage): void {
-    const proc = this.pending.get(m.id);
+  #onMessage(m: BrokerMessage): void {
+    const proc = this.#pending.get(m.id);
     if (!proc) return;
     if (m.type === 'out') proc.onOut(m.data);
     else if (m.type === 'err') proc.onErr(m.data);
     else if (m.type === 'close') {
-      this.pending.delete(m.id);
-      if (this.pending.size === 0) this.broker?.channel?.unref();
+      this.#pending.delete(m.id);
+      if (this.#pending.size === 0) this.#broker?.channel?.unref();
       proc.onClose({ code: m.code, signal: m.signal, ...(m.error === undefined ? {} : { error: new Error(m.error) }) });
     }
   }

@@ -1,6 +1,10 @@
+import { VoicebotError } from '../../core/errors.js';
+
 /** A WAV stream could not be understood. */
-export class WavStreamError extends Error {
-  override readonly name = 'WavStreamError';
+export class WavStreamError extends VoicebotError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { kind: 'protocol', ...options });
+  }
 }
 
 /**
@@ -9,32 +13,32 @@ export class WavStreamError extends Error {
  * `push()` returns the samples that became complete; an odd trailing byte waits for the next piece.
  */
 export class WavStreamReader {
-  private head = Buffer.alloc(0);
-  private readonly pcm = new Pcm16Reader();
-  private inData = false;
+  #head = Buffer.alloc(0);
+  readonly #pcm = new Pcm16Reader();
+  #inData = false;
   sampleRate = 0;
   channels = 0;
 
   push(bytes: Uint8Array): Int16Array {
     let buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (!this.inData) {
-      this.head = Buffer.concat([this.head, buf]);
-      const dataAt = this.parseHeader();
+    if (!this.#inData) {
+      this.#head = Buffer.concat([this.#head, buf]);
+      const dataAt = this.#parseHeader();
       if (dataAt < 0) return new Int16Array(0);
-      buf = this.head.subarray(dataAt);
-      this.head = Buffer.alloc(0);
-      this.inData = true;
+      buf = this.#head.subarray(dataAt);
+      this.#head = Buffer.alloc(0);
+      this.#inData = true;
     }
-    return this.samples(buf);
+    return this.#samples(buf);
   }
 
   get started(): boolean {
-    return this.inData;
+    return this.#inData;
   }
 
   /** Offset of the first data byte in `head`, or -1 while the header is still incomplete. */
-  private parseHeader(): number {
-    const h = this.head;
+  #parseHeader(): number {
+    const h = this.#head;
     if (h.length < 12) return -1;
     if (h.toString('latin1', 0, 4) !== 'RIFF' || h.toString('latin1', 8, 12) !== 'WAVE') {
       throw new WavStreamError('not a WAV stream (no RIFF/WAVE header)');
@@ -69,26 +73,26 @@ export class WavStreamReader {
     return -1;
   }
 
-  private samples(buf: Uint8Array): Int16Array {
-    return this.pcm.push(buf);
+  #samples(buf: Uint8Array): Int16Array {
+    return this.#pcm.push(buf);
   }
 }
 
 /** Little-endian PCM16 from a byte stream whose pieces may split a sample. */
 export class Pcm16Reader {
-  private carry: number | null = null;
+  #carry: number | null = null;
 
   push(bytes: Uint8Array): Int16Array {
     let src = bytes;
-    if (this.carry !== null) {
+    if (this.#carry !== null) {
       const joined = new Uint8Array(bytes.length + 1);
-      joined[0] = this.carry;
+      joined[0] = this.#carry;
       joined.set(bytes, 1);
       src = joined;
-      this.carry = null;
+      this.#carry = null;
     }
     const n = src.length >> 1;
-    if (src.length % 2) this.carry = src[src.length - 1] as number;
+    if (src.length % 2) this.#carry = src[src.length - 1] as number;
     const out = new Int16Array(n);
     const view = new DataView(src.buffer, src.byteOffset, n * 2);
     for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);

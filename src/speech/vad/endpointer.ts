@@ -43,258 +43,264 @@ export const MAX_PUSH_SAMPLES = VAD_RATE * 60;
  * the end is moved back to where the energy fell. The utterance audio starts `preRollMs` before the onset.
  */
 export class Endpointer implements Vad {
-  private readonly history = new PcmHistory();
-  private readonly pending = new Int16Array(WINDOW);
-  private pendingFill = 0;
-  private readonly floatWindow = new Float32Array(WINDOW);
+  readonly #history = new PcmHistory();
+  readonly #pending = new Int16Array(WINDOW);
+  #pendingFill = 0;
+  readonly #floatWindow = new Float32Array(WINDOW);
   /** energy (dB) per window, newest last, covering the look-back span */
-  private energies: number[] = [];
-  private energyBase = 0; // absolute window index of energies[0]
-  private windowIndex = 0; // windows classified so far
-  private floorDb = Number.NaN;
-  private closed = false;
+  #energies: number[] = [];
+  #energyBase = 0; // absolute window index of energies[0]
+  #windowIndex = 0; // windows classified so far
+  #floorDb = Number.NaN;
+  #closed = false;
 
   // current candidate utterance (absolute sample indices), or -1
-  private onset = -1;
-  private started = false;
-  private interrupted = false;
-  private silentWindows = 0;
-  private peakDb = 0;
-  private lastUtteranceEnd = 0;
+  #onset = -1;
+  #started = false;
+  #interrupted = false;
+  #silentWindows = 0;
+  #peakDb = 0;
+  #lastUtteranceEnd = 0;
   /** end (absolute sample) of the candidate's last window loud enough to be speech; -1 without a candidate */
-  private lastVoicedEnd = -1;
+  #lastVoicedEnd = -1;
   /**
    * After an end found by energy the classifier still says "speech" for a few hundred ms (its hangover): until
    * it reports silence, only windows at least this loud count as speech, so the hangover cannot open a new turn.
    */
-  private hangoverDb = Number.NaN;
+  #hangoverDb = Number.NaN;
 
-  private detectWindow = -1; // absolute window index of the first neural detection of the candidate
-  private readonly lookbackWindows: number;
-  private readonly keepWindows: number;
-  private readonly keepSamples: number;
+  #detectWindow = -1; // absolute window index of the first neural detection of the candidate
+  readonly #lookbackWindows: number;
+  readonly #keepWindows: number;
+  readonly #keepSamples: number;
+  readonly #cfg: SpeechConfig['vad'];
+  readonly #classifier: WindowClassifier;
+  readonly #hooks: EndpointerHooks;
 
-  constructor(
-    private readonly cfg: SpeechConfig['vad'],
-    private readonly classifier: WindowClassifier,
-    private readonly hooks: EndpointerHooks,
-  ) {
-    this.lookbackWindows = Math.ceil(ONSET_LOOKBACK_MS / WINDOW_MS);
+  constructor(cfg: SpeechConfig['vad'], classifier: WindowClassifier, hooks: EndpointerHooks) {
+    this.#cfg = cfg;
+    this.#classifier = classifier;
+    this.#hooks = hooks;
+    this.#lookbackWindows = Math.ceil(ONSET_LOOKBACK_MS / WINDOW_MS);
     // energies must reach back past the end-of-turn silence so the end can be refined too
-    this.keepWindows = this.lookbackWindows + Math.ceil(cfg.endOfTurnSilenceMs / WINDOW_MS) + 4;
-    this.keepSamples = msToSamples(Math.max(cfg.preRollMs, ONSET_LOOKBACK_MS)) + WINDOW;
+    this.#keepWindows = this.#lookbackWindows + Math.ceil(cfg.endOfTurnSilenceMs / WINDOW_MS) + 4;
+    this.#keepSamples = msToSamples(Math.max(cfg.preRollMs, ONSET_LOOKBACK_MS)) + WINDOW;
   }
 
   get speaking(): boolean {
-    return this.started;
+    return this.#started;
   }
 
   push(pcm16k: Int16Array): VadEvent[] {
-    if (this.closed) return this.reject('closed');
-    if (!(pcm16k instanceof Int16Array)) return this.reject('not-int16');
-    if (pcm16k.length > MAX_PUSH_SAMPLES) return this.reject('oversize');
+    if (this.#closed) return this.#reject('closed');
+    if (!(pcm16k instanceof Int16Array)) return this.#reject('not-int16');
+    if (pcm16k.length > MAX_PUSH_SAMPLES) return this.#reject('oversize');
     const events: VadEvent[] = [];
     let at = 0;
     while (at < pcm16k.length) {
-      const take = Math.min(WINDOW - this.pendingFill, pcm16k.length - at);
-      this.pending.set(pcm16k.subarray(at, at + take), this.pendingFill);
-      this.pendingFill += take;
+      const take = Math.min(WINDOW - this.#pendingFill, pcm16k.length - at);
+      this.#pending.set(pcm16k.subarray(at, at + take), this.#pendingFill);
+      this.#pendingFill += take;
       at += take;
-      if (this.pendingFill === WINDOW) {
-        this.pendingFill = 0;
-        this.onWindow(this.pending, events);
+      if (this.#pendingFill === WINDOW) {
+        this.#pendingFill = 0;
+        this.#onWindow(this.#pending, events);
       }
     }
     return events;
   }
 
   reset(): void {
-    this.classifier.reset();
-    this.hangoverDb = Number.NaN;
-    this.history.clear();
-    this.pendingFill = 0;
-    this.energies = [];
-    this.energyBase = this.windowIndex;
-    this.floorDb = Number.NaN;
-    this.endCandidate();
+    this.#classifier.reset();
+    this.#hangoverDb = Number.NaN;
+    this.#history.clear();
+    this.#pendingFill = 0;
+    this.#energies = [];
+    this.#energyBase = this.#windowIndex;
+    this.#floorDb = Number.NaN;
+    this.#endCandidate();
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.classifier.close();
-    this.history.clear();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#classifier.close();
+    this.#history.clear();
   }
 
-  private reject(reason: VadRejectReason): VadEvent[] {
-    this.hooks.onReject(reason);
+  #reject(reason: VadRejectReason): VadEvent[] {
+    this.#hooks.onReject(reason);
     return [];
   }
 
-  private onWindow(window: Int16Array, events: VadEvent[]): void {
-    this.history.append(window);
+  #onWindow(window: Int16Array, events: VadEvent[]): void {
+    this.#history.append(window);
     const db = energyDb(window);
-    this.energies.push(db);
-    this.windowIndex++;
-    this.trimEnergies();
-    const now = this.history.end;
-    const speech = this.isSpeech(window, db);
+    this.#energies.push(db);
+    this.#windowIndex++;
+    this.#trimEnergies();
+    const now = this.#history.end;
+    const speech = this.#isSpeech(window, db);
 
-    if (!speech && this.onset < 0) this.trackFloor(db);
+    if (!speech && this.#onset < 0) this.#trackFloor(db);
     if (speech) {
-      this.silentWindows = 0;
-      if (this.onset < 0) {
-        this.detectWindow = this.windowIndex - 1;
-        const fromWindow = Math.max(this.detectWindow - this.lookbackWindows, this.windowOf(this.lastUtteranceEnd));
-        this.peakDb = this.peakIn(fromWindow, this.detectWindow);
-        this.onset = this.findOnset(this.detectWindow, this.peakDb);
-        this.lastVoicedEnd = now;
+      this.#silentWindows = 0;
+      if (this.#onset < 0) {
+        this.#detectWindow = this.#windowIndex - 1;
+        const fromWindow = Math.max(this.#detectWindow - this.#lookbackWindows, this.#windowOf(this.#lastUtteranceEnd));
+        this.#peakDb = this.#peakIn(fromWindow, this.#detectWindow);
+        this.#onset = this.#findOnset(this.#detectWindow, this.#peakDb);
+        this.#lastVoicedEnd = now;
       }
-      this.peakDb = Math.max(this.peakDb, db);
-      this.maybeStart(now, events);
-    } else if (this.onset >= 0) {
-      this.silentWindows++;
-      const silentMs = this.silentWindows * WINDOW_MS;
-      if (!this.started && silentMs >= CANDIDATE_GAP_MS) this.endCandidate();
-      else if (silentMs >= this.cfg.endOfTurnSilenceMs) {
+      this.#peakDb = Math.max(this.#peakDb, db);
+      this.#maybeStart(now, events);
+    } else if (this.#onset >= 0) {
+      this.#silentWindows++;
+      const silentMs = this.#silentWindows * WINDOW_MS;
+      if (!this.#started && silentMs >= CANDIDATE_GAP_MS) this.#endCandidate();
+      else if (silentMs >= this.#cfg.endOfTurnSilenceMs) {
         // the classifier's own end: on a line too noisy for the energy to fall below the speech level
-        if (this.started) events.push(this.endEvent(now, now - this.silentWindows * WINDOW));
-        this.endCandidate();
+        if (this.#started) events.push(this.#endEvent(now, now - this.#silentWindows * WINDOW));
+        this.#endCandidate();
       }
     }
-    if (this.onset >= 0 && db >= this.activeThreshold(this.peakDb, END_BELOW_PEAK_DB)) this.lastVoicedEnd = now;
-    if (this.started && samplesToMs(now - this.lastVoicedEnd) >= this.cfg.endOfTurnSilenceMs) {
+    if (this.#onset >= 0 && db >= this.#activeThreshold(this.#peakDb, END_BELOW_PEAK_DB)) this.#lastVoicedEnd = now;
+    if (this.#started && samplesToMs(now - this.#lastVoicedEnd) >= this.#cfg.endOfTurnSilenceMs) {
       // End of turn counted from the last loud window, not from the classifier's late "silence".
-      this.hangoverDb = this.activeThreshold(this.peakDb, END_BELOW_PEAK_DB);
-      events.push(this.endEvent(now, this.lastVoicedEnd));
-      this.endCandidate();
+      this.#hangoverDb = this.#activeThreshold(this.#peakDb, END_BELOW_PEAK_DB);
+      events.push(this.#endEvent(now, this.#lastVoicedEnd));
+      this.#endCandidate();
     }
-    if (this.started && samplesToMs(now - this.onset) >= this.cfg.maxUtteranceMs) {
+    if (this.#started && samplesToMs(now - this.#onset) >= this.#cfg.maxUtteranceMs) {
       // Forced split: end this utterance here and go on with a new one while the caller keeps talking.
-      events.push(this.endEvent(now, now, now));
-      this.onset = now;
-      this.detectWindow = this.windowIndex;
-      this.peakDb = db;
-      this.lastVoicedEnd = now;
+      events.push(this.#endEvent(now, now, now));
+      this.#onset = now;
+      this.#detectWindow = this.#windowIndex;
+      this.#peakDb = db;
+      this.#lastVoicedEnd = now;
       events.push({ type: 'speechStart', atMs: samplesToMs(now) });
     }
-    this.history.dropBefore(this.keepAudioFrom(now));
+    this.#history.dropBefore(this.#keepAudioFrom(now));
   }
 
   /** The classifier's decision, gated by loudness while its hangover after an energy-found end lasts. */
-  private isSpeech(window: Int16Array, db: number): boolean {
-    const speech = this.classifier.isSpeech(int16ToFloat32(window, this.floatWindow));
-    if (!speech) this.hangoverDb = Number.NaN;
-    return speech && !(db < this.hangoverDb);
+  #isSpeech(window: Int16Array, db: number): boolean {
+    const speech = this.#classifier.isSpeech(int16ToFloat32(window, this.#floatWindow));
+    if (!speech) this.#hangoverDb = Number.NaN;
+    return speech && !(db < this.#hangoverDb);
   }
 
   /** Oldest sample still needed: pre-roll and onset look-back before an open candidate, else a look-back span. */
-  private keepAudioFrom(now: number): number {
-    if (this.onset < 0) return now - this.keepSamples;
-    const earliestOnset = Math.min(this.onset, this.detectWindow * WINDOW - msToSamples(ONSET_LOOKBACK_MS));
-    return earliestOnset - msToSamples(this.cfg.preRollMs);
+  #keepAudioFrom(now: number): number {
+    if (this.#onset < 0) return now - this.#keepSamples;
+    const earliestOnset = Math.min(this.#onset, this.#detectWindow * WINDOW - msToSamples(ONSET_LOOKBACK_MS));
+    return earliestOnset - msToSamples(this.#cfg.preRollMs);
   }
 
-  private maybeStart(now: number, events: VadEvent[]): void {
-    const lastedMs = samplesToMs(now - this.onset);
+  #maybeStart(now: number, events: VadEvent[]): void {
+    const lastedMs = samplesToMs(now - this.#onset);
     const atMs = samplesToMs(now);
     const interrupt = () => {
-      if (this.interrupted || lastedMs < this.cfg.interruptionMs) return;
-      this.interrupted = true;
+      if (this.#interrupted || lastedMs < this.#cfg.interruptionMs) return;
+      this.#interrupted = true;
       events.push({ type: 'interruption', atMs });
     };
     // Whichever threshold is shorter fires first; both may fire on the same window.
-    if (this.cfg.interruptionMs < this.cfg.minSpeechMs) interrupt();
-    if (!this.started && lastedMs >= this.cfg.minSpeechMs) {
-      this.started = true;
+    if (this.#cfg.interruptionMs < this.#cfg.minSpeechMs) interrupt();
+    if (!this.#started && lastedMs >= this.#cfg.minSpeechMs) {
+      this.#started = true;
       events.push({ type: 'speechStart', atMs });
     }
     interrupt();
   }
 
   /** `silenceAt`: where silence began (classifier or energy); `hardEnd`: a forced split point (no refinement). */
-  private endEvent(now: number, silenceAt: number, hardEnd?: number): VadEvent {
+  #endEvent(now: number, silenceAt: number, hardEnd?: number): VadEvent {
     // Now that the loudest part of the utterance is known, place the onset again (a hum before a soft first
     // syllable can pass the threshold used at detection time); the audio keeps the earlier of the two.
-    const onset = hardEnd === undefined ? this.findOnset(this.detectWindow, this.peakDb) : this.onset;
-    const end = hardEnd ?? this.findEnd(silenceAt, onset);
-    const audioFrom = Math.max(Math.min(onset, this.onset) - msToSamples(this.cfg.preRollMs), this.lastUtteranceEnd);
+    const onset = hardEnd === undefined ? this.#findOnset(this.#detectWindow, this.#peakDb) : this.#onset;
+    const end = hardEnd ?? this.#findEnd(silenceAt, onset);
+    const audioFrom = Math.max(Math.min(onset, this.#onset) - msToSamples(this.#cfg.preRollMs), this.#lastUtteranceEnd);
     const audioTo = hardEnd ?? Math.min(now, Math.max(silenceAt, end + msToSamples(END_TAIL_MS)));
-    const audio = this.history.slice(audioFrom, audioTo);
-    this.lastUtteranceEnd = audioTo;
+    const audio = this.#history.slice(audioFrom, audioTo);
+    this.#lastUtteranceEnd = audioTo;
     return { type: 'speechEnd', atMs: samplesToMs(now), startMs: samplesToMs(onset), endMs: samplesToMs(end), audio };
   }
 
-  private endCandidate(): void {
-    this.onset = -1;
-    this.started = false;
-    this.interrupted = false;
-    this.silentWindows = 0;
-    this.peakDb = 0;
-    this.detectWindow = -1;
-    this.lastVoicedEnd = -1;
+  #endCandidate(): void {
+    this.#onset = -1;
+    this.#started = false;
+    this.#interrupted = false;
+    this.#silentWindows = 0;
+    this.#peakDb = 0;
+    this.#detectWindow = -1;
+    this.#lastVoicedEnd = -1;
   }
 
   /** Slow-rising, fast-falling estimate of the background level, updated outside speech only. */
-  private trackFloor(db: number): void {
-    if (Number.isNaN(this.floorDb) || db < this.floorDb) this.floorDb = db;
-    else this.floorDb += Math.min(db - this.floorDb, 0.1);
+  #trackFloor(db: number): void {
+    if (Number.isNaN(this.#floorDb) || db < this.#floorDb) this.#floorDb = db;
+    else this.#floorDb += Math.min(db - this.#floorDb, 0.1);
   }
 
   /** A window counts as speech when well above the background and not far below the loudest speech heard. */
-  private activeThreshold(peak: number, belowPeakDb: number): number {
-    const floor = Number.isNaN(this.floorDb) ? 0 : this.floorDb;
+  #activeThreshold(peak: number, belowPeakDb: number): number {
+    const floor = Number.isNaN(this.#floorDb) ? 0 : this.#floorDb;
     return Math.max(floor + 6, peak - belowPeakDb);
   }
 
   /** Walk back from the detection over windows loud enough to be speech (short gaps between words allowed). */
-  private findOnset(detectWindow: number, peak: number): number {
-    const last = detectWindow - this.energyBase;
-    const earliest = Math.max(0, last - this.lookbackWindows, this.windowOf(this.lastUtteranceEnd) - this.energyBase);
-    const threshold = this.activeThreshold(peak, ONSET_BELOW_PEAK_DB);
+  #findOnset(detectWindow: number, peak: number): number {
+    const last = detectWindow - this.#energyBase;
+    const earliest = Math.max(
+      0,
+      last - this.#lookbackWindows,
+      this.#windowOf(this.#lastUtteranceEnd) - this.#energyBase,
+    );
+    const threshold = this.#activeThreshold(peak, ONSET_BELOW_PEAK_DB);
     let onset = last;
     let gap = 0;
     for (let i = last; i >= earliest; i--) {
-      if ((this.energies[i] ?? 0) >= threshold) {
+      if ((this.#energies[i] ?? 0) >= threshold) {
         onset = i;
         gap = 0;
       } else if (++gap > ONSET_MAX_GAP_WINDOWS) break;
     }
-    return Math.max(0, this.energyBase + onset) * WINDOW;
+    return Math.max(0, this.#energyBase + onset) * WINDOW;
   }
 
   /** Walk back from where the classifier heard silence to the last window loud enough to be speech. */
-  private findEnd(silenceAt: number, onset: number): number {
-    const threshold = this.activeThreshold(this.peakDb, END_BELOW_PEAK_DB);
-    const onsetWindow = this.windowOf(onset) - this.energyBase;
-    for (let i = this.windowOf(silenceAt) - this.energyBase - 1; i >= Math.max(0, onsetWindow); i--) {
-      if ((this.energies[i] ?? 0) >= threshold) return Math.max(onset, (this.energyBase + i + 1) * WINDOW);
+  #findEnd(silenceAt: number, onset: number): number {
+    const threshold = this.#activeThreshold(this.#peakDb, END_BELOW_PEAK_DB);
+    const onsetWindow = this.#windowOf(onset) - this.#energyBase;
+    for (let i = this.#windowOf(silenceAt) - this.#energyBase - 1; i >= Math.max(0, onsetWindow); i--) {
+      if ((this.#energies[i] ?? 0) >= threshold) return Math.max(onset, (this.#energyBase + i + 1) * WINDOW);
     }
-    return Math.min(silenceAt, onset + msToSamples(this.cfg.minSpeechMs));
+    return Math.min(silenceAt, onset + msToSamples(this.#cfg.minSpeechMs));
   }
 
-  private peakIn(fromWindow: number, toWindow: number): number {
+  #peakIn(fromWindow: number, toWindow: number): number {
     let peak = 0;
-    for (let w = Math.max(fromWindow, this.energyBase); w <= toWindow; w++) {
-      peak = Math.max(peak, this.energies[w - this.energyBase] ?? 0);
+    for (let w = Math.max(fromWindow, this.#energyBase); w <= toWindow; w++) {
+      peak = Math.max(peak, this.#energies[w - this.#energyBase] ?? 0);
     }
     return peak;
   }
 
   /** Energies are kept for the look-back span, and for the whole candidate while one is open. */
-  private trimEnergies(): void {
+  #trimEnergies(): void {
     const keepFrom =
-      this.onset >= 0
-        ? Math.min(this.detectWindow, this.windowOf(this.onset)) - this.lookbackWindows
-        : this.windowIndex - this.keepWindows;
-    const drop = keepFrom - this.energyBase;
-    if (drop > this.keepWindows) {
-      this.energies.splice(0, drop);
-      this.energyBase += drop;
+      this.#onset >= 0
+        ? Math.min(this.#detectWindow, this.#windowOf(this.#onset)) - this.#lookbackWindows
+        : this.#windowIndex - this.#keepWindows;
+    const drop = keepFrom - this.#energyBase;
+    if (drop > this.#keepWindows) {
+      this.#energies.splice(0, drop);
+      this.#energyBase += drop;
     }
   }
 
-  private windowOf(sample: number): number {
+  #windowOf(sample: number): number {
     return Math.floor(sample / WINDOW);
   }
 }

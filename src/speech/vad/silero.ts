@@ -8,6 +8,7 @@ import { Resampler } from '../../media/resampler.js';
 import type { SpeechConfig } from '../config.js';
 import type { Vad, VadEvent, VadFactory } from '../types.js';
 import { Endpointer, VAD_RATE, WINDOW, type WindowClassifier } from './endpointer.js';
+import { VoicebotError } from '../../core/errors.js';
 
 /** The slice of sherpa-onnx-node's Vad this adapter uses (the package ships no type declarations). */
 interface SherpaVad {
@@ -29,15 +30,15 @@ const loadSherpa = (): SherpaModule => (sherpa ??= require('sherpa-onnx-node') a
 /** Idle sessions kept for reuse beyond this are freed (each holds an ONNX session, a few MB). */
 const MAX_IDLE_SESSIONS = 64;
 
-export class VadModelError extends Error {
-  override readonly name = 'VadModelError';
+export class VadModelError extends VoicebotError {
+  declare readonly fix: string;
   constructor(
     /** what is wrong with the file */
     readonly problem: string,
     /** what the user should do */
-    readonly fix: string,
+    fix: string,
   ) {
-    super(`${problem}: ${fix}`);
+    super(`${problem}: ${fix}`, { kind: 'setup', fix });
   }
 }
 
@@ -76,53 +77,59 @@ export function checkVadModel(path: string): string {
  * a reset (LSTM state, buffers) takes ~0.05 ms. Idle sessions are kept up to the highest concurrency seen.
  */
 export class SherpaVadPool {
-  private readonly idle: SherpaVad[] = [];
+  readonly #idle: SherpaVad[] = [];
 
-  constructor(
-    private readonly make: () => SherpaVad,
-    private readonly maxIdle: number,
-  ) {}
+  readonly #make: () => SherpaVad;
+  readonly #maxIdle: number;
+
+  constructor(make: () => SherpaVad, maxIdle: number) {
+    this.#make = make;
+    this.#maxIdle = maxIdle;
+  }
 
   /** Builds sessions ahead of time (at start-up, off any call's audio path). */
   prewarm(count: number): void {
-    while (this.idle.length < Math.min(count, this.maxIdle)) this.idle.push(this.make());
+    while (this.#idle.length < Math.min(count, this.#maxIdle)) this.#idle.push(this.#make());
   }
 
   get idleCount(): number {
-    return this.idle.length;
+    return this.#idle.length;
   }
 
   acquire(): SherpaVad {
-    return this.idle.pop() ?? this.make();
+    return this.#idle.pop() ?? this.#make();
   }
 
   release(vad: SherpaVad): void {
     vad.reset(); // the next call starts from a fresh LSTM state and an empty buffer
-    if (this.idle.length < this.maxIdle) this.idle.push(vad);
+    if (this.#idle.length < this.#maxIdle) this.#idle.push(vad);
     else vad.clear();
   }
 }
 
 /** One Silero model session per call (it keeps LSTM state); decisions are read per 512-sample window. */
 class SileroClassifier implements WindowClassifier {
-  constructor(
-    private readonly vad: SherpaVad,
-    private readonly pool: SherpaVadPool,
-  ) {}
+  readonly #vad: SherpaVad;
+  readonly #pool: SherpaVadPool;
+
+  constructor(vad: SherpaVad, pool: SherpaVadPool) {
+    this.#vad = vad;
+    this.#pool = pool;
+  }
 
   isSpeech(window: Float32Array): boolean {
-    this.vad.acceptWaveform(window);
+    this.#vad.acceptWaveform(window);
     // Segments are collected by sherpa for offline use; ours come from the Endpointer, so drop them at once.
-    while (!this.vad.isEmpty()) this.vad.pop();
-    return this.vad.isDetected();
+    while (!this.#vad.isEmpty()) this.#vad.pop();
+    return this.#vad.isDetected();
   }
 
   reset(): void {
-    this.vad.reset();
+    this.#vad.reset();
   }
 
   close(): void {
-    this.pool.release(this.vad);
+    this.#pool.release(this.#vad);
   }
 }
 
@@ -173,30 +180,34 @@ export function createVadFactory(cfg: SpeechConfig['vad'], logger: Logger, metri
 
 /** Accepts another rate (e.g. 8 kHz telephone audio) and feeds the model 16 kHz. */
 class ResamplingVad implements Vad {
-  constructor(
-    private readonly inner: Endpointer,
-    private readonly resampler: Resampler,
-    private readonly hooks: { onReject(reason: string): void },
-  ) {}
+  readonly #inner: Endpointer;
+  readonly #resampler: Resampler;
+  readonly #hooks: { onReject(reason: string): void };
+
+  constructor(inner: Endpointer, resampler: Resampler, hooks: { onReject(reason: string): void }) {
+    this.#inner = inner;
+    this.#resampler = resampler;
+    this.#hooks = hooks;
+  }
 
   get speaking(): boolean {
-    return this.inner.speaking;
+    return this.#inner.speaking;
   }
 
   push(pcm: Int16Array): VadEvent[] {
     if (!(pcm instanceof Int16Array)) {
-      this.hooks.onReject('not-int16');
+      this.#hooks.onReject('not-int16');
       return [];
     }
-    return this.inner.push(this.resampler.process(pcm));
+    return this.#inner.push(this.#resampler.process(pcm));
   }
 
   reset(): void {
-    this.resampler.reset();
-    this.inner.reset();
+    this.#resampler.reset();
+    this.#inner.reset();
   }
 
   close(): void {
-    this.inner.close();
+    this.#inner.close();
   }
 }

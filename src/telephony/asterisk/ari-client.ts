@@ -7,18 +7,21 @@ import {
   type AriChannel,
   type AriLiveRecording,
 } from './ari-types.js';
+import { httpErrorKind, VoicebotError } from '../../core/errors.js';
 import { deadline } from '../../core/deadline.js';
 
 /** An ARI request that failed: HTTP status (0 = no answer) and ARI's own message. */
-export class AriError extends Error {
+/** An ARI request failed; status 0 means no answer at all. `retryable` follows the status like any HTTP peer. */
+export class AriError extends VoicebotError {
   constructor(
     readonly method: string,
     readonly path: string,
     readonly status: number,
     readonly ariMessage: string,
   ) {
-    super(`ARI ${method} ${path} failed: ${status === 0 ? 'no response' : status} ${ariMessage}`.trim());
-    this.name = 'AriError';
+    super(`ARI ${method} ${path} failed: ${status === 0 ? 'no response' : status} ${ariMessage}`.trim(), {
+      kind: httpErrorKind(status),
+    });
   }
 }
 

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { z } from 'zod';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { nextEvent } from '../../core/waiters.js';
 import type { Logger } from '../../log/logger.js';
 import { ariEvent, KNOWN_EVENT_TYPES, type AriEvent } from './ari-types.js';
 
@@ -20,6 +22,10 @@ export interface AriEventStreamOptions {
   connectTimeoutMs?: number;
   /** counts events that fail validation (they are dropped) */
   onInvalid?: (type: string) => void;
+  /** reconnect backoff runs on this clock (tests: a fake one) */
+  clock?: Clock;
+  /** jitter source in [0, 1) (tests: a fixed value) */
+  random?: () => number;
 }
 
 export interface AriEventStreamEvents {
@@ -43,16 +49,26 @@ export interface AriEventStreamEvents {
 export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
   readonly #opts: Required<Omit<AriEventStreamOptions, 'onInvalid' | 'headers'>> &
     Pick<AriEventStreamOptions, 'onInvalid' | 'headers'>;
+  readonly #clock: Clock;
   #ws: WebSocket | null = null;
   #stopped = false;
   #everConnected = false;
   #attempt = 0;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #pingTimer: NodeJS.Timeout | null = null;
+  #retryTimer: unknown = null;
+  #pingTimer: unknown = null;
 
   constructor(opts: AriEventStreamOptions) {
     super();
-    this.#opts = { reconnectMinMs: 250, reconnectMaxMs: 10_000, connectTimeoutMs: 5000, pingIntervalMs: 5000, ...opts };
+    this.#opts = {
+      reconnectMinMs: 250,
+      reconnectMaxMs: 10_000,
+      connectTimeoutMs: 5000,
+      pingIntervalMs: 5000,
+      clock: systemClock,
+      random: Math.random,
+      ...opts,
+    };
+    this.#clock = this.#opts.clock;
   }
 
   get connected(): boolean {
@@ -62,22 +78,8 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
   /** Resolves once the first connection is open (or rejects on abort/timeout); keeps reconnecting after that. */
   async start(signal?: AbortSignal): Promise<void> {
     this.#stopped = false;
-    const first = new Promise<void>((resolve, reject) => {
-      const onConnected = () => {
-        cleanup();
-        resolve();
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('ARI connect aborted'));
-      };
-      const cleanup = () => {
-        this.off('connected', onConnected);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      this.on('connected', onConnected);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    const first = nextEvent(this, 'connected', { signal });
+    first.catch(() => undefined); // awaited below; a synchronous connect failure must not leave it unhandled
     this.#connect();
     await first;
   }
@@ -123,8 +125,9 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
     this.#stopKeepAlive();
     let awaitingPong = false;
     ws.on('pong', () => (awaitingPong = false));
-    this.#pingTimer = setInterval(() => {
+    const ping = (): void => {
       if (awaitingPong) {
+        this.#pingTimer = null;
         this.#opts.logger.warn(
           { afterMs: this.#opts.pingIntervalMs },
           'ARI events websocket missed a pong: reconnecting',
@@ -134,20 +137,22 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       }
       awaitingPong = true;
       ws.ping();
-    }, this.#opts.pingIntervalMs);
+      this.#pingTimer = this.#clock.setTimeout(ping, this.#opts.pingIntervalMs);
+    };
+    this.#pingTimer = this.#clock.setTimeout(ping, this.#opts.pingIntervalMs);
   }
 
   #stopKeepAlive(): void {
-    if (this.#pingTimer) clearInterval(this.#pingTimer);
+    if (this.#pingTimer !== null) this.#clock.clearTimeout(this.#pingTimer);
     this.#pingTimer = null;
   }
 
   #scheduleReconnect(): void {
     const { reconnectMinMs, reconnectMaxMs } = this.#opts;
-    const delay = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** this.#attempt) * (0.75 + Math.random() * 0.5);
+    const delay = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** this.#attempt) * (0.75 + this.#opts.random() * 0.5);
     this.#attempt++;
     this.#opts.logger.warn({ delayMs: Math.round(delay), attempt: this.#attempt }, 'ARI events reconnecting');
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = null;
       this.#connect();
     }, delay);
@@ -179,7 +184,7 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#stopKeepAlive();
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#retryTimer !== null) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     const ws = this.#ws;
     this.#ws = null;

@@ -113,7 +113,6 @@ export const ariEvent = z.discriminatedUnion('type', [
 ]);
 export type AriEvent = z.infer<typeof ariEvent>;
 export type AriEventType = AriEvent['type'];
-export type AriEventOf<T extends AriEventType> = Extract<AriEvent, { type: T }>;
 
 export const KNOWN_EVENT_TYPES = new Set<string>(ariEvent.options.map((o) => o.shape.type.value));
 

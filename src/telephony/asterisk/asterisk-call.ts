@@ -194,9 +194,9 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
 
   async waitForPlayout(signal?: AbortSignal): Promise<void> {
     if (this.ended || !this.#link) return;
-    const s = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
+    const untilEnd = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
     try {
-      await this.#link.waitDrained(s);
+      await this.#link.waitDrained(untilEnd);
     } catch (err) {
       if ((this.ended || this.#botLeft) && !signal?.aborted) return; // nothing more will play
       throw err;
@@ -205,8 +205,8 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
 
   async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
     if (this.ended) return { outcome: 'failed', detail: 'call already ended' };
-    const s = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
-    const result = await transferToAgent(this, request, s);
+    const untilEnd = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
+    const result = await transferToAgent(this, request, untilEnd);
     this.ctx.metrics.transfers.inc({ outcome: result.outcome });
     return result;
   }

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { CallEventBus } from '../../core/call-events.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
 import { resample } from '../../media/resampler.js';
 import type { SessionStore } from '../../session/store.js';
@@ -21,6 +22,7 @@ import { dialAndWait } from './dial.js';
 import { ownId, ReleaseRetrier } from './release-retry.js';
 import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
+import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
 
 const STOP_TIMEOUT_MS = 5000;
@@ -37,18 +39,20 @@ export interface AsteriskBackendDeps {
   onCall?: (leg: CallLeg) => Promise<void>;
   /** how long start() waits for the first ARI connection before going on in the background (ms) */
   startTimeoutMs?: number;
+  /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
+  clock?: Clock;
   /** the ARI connection's state goes here as component `asterisk` (/readyz) */
   readiness?: Readiness;
 }
 
 /** ARI refused our credentials: retrying cannot help, the config is wrong. */
-export class AriCredentialsError extends Error {
+export class AriCredentialsError extends VoicebotError {
   constructor(url: string) {
     super(
       `ARI at ${url} answered 401 Unauthorized: telephony.asterisk.username / telephony.asterisk.password ` +
         '(VOICEBOT_TELEPHONY__ASTERISK__PASSWORD) do not match an ari.conf user',
+      { kind: 'config', fix: 'set telephony.asterisk.username and password to an ari.conf user' },
     );
-    this.name = 'AriCredentialsError';
   }
 }
 
@@ -60,13 +64,12 @@ export interface OriginateOptions {
 }
 
 /** The callee did not answer an outbound call. */
-export class OriginateError extends Error {
+export class OriginateError extends VoicebotError {
   constructor(
     readonly outcome: TransferOutcome,
     readonly detail: string,
   ) {
-    super(`outbound call not answered: ${outcome} (${detail})`);
-    this.name = 'OriginateError';
+    super(`outbound call not answered: ${outcome} (${detail})`, { kind: 'rejected' });
   }
 }
 
@@ -90,26 +93,28 @@ export class AsteriskBackend implements TelephonyBackend {
   resyncs = 0;
 
   constructor(config: Config, deps: AsteriskBackendDeps) {
-    const a = config.telephony.asterisk;
-    if (!a) throw new Error('telephony.asterisk is not configured');
+    const asterisk = config.telephony.asterisk;
+    if (!asterisk) throw new Error('telephony.asterisk is not configured');
     this.#deps = deps;
     this.#onCall = deps.onCall ?? null;
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
+    const clock = deps.clock ?? systemClock;
     const client = new AriClient({
-      url: a.url,
-      username: a.username,
-      password: a.password.reveal(),
-      app: a.app,
-      requestTimeoutMs: a.requestTimeoutMs,
+      url: asterisk.url,
+      username: asterisk.username,
+      password: asterisk.password.reveal(),
+      app: asterisk.app,
+      requestTimeoutMs: asterisk.requestTimeoutMs,
     });
     this.ctx = {
       client,
-      router: new ChannelRouter(),
-      ports: new RtpPortPool(a.rtpPortMin, a.rtpPortMax),
-      config: a,
+      router: new ChannelRouter(clock),
+      ports: new RtpPortPool(asterisk.rtpPortMin, asterisk.rtpPortMax),
+      config: asterisk,
       media: config.media,
       logger,
+      clock,
       registry: deps.metrics,
       metrics,
       sessions: deps.sessions,
@@ -124,23 +129,24 @@ export class AsteriskBackend implements TelephonyBackend {
     this.#stream = new AriEventStream({
       url: client.eventsUrl(),
       headers: client.authHeaders(),
-      pingIntervalMs: a.eventPingMs,
+      pingIntervalMs: asterisk.eventPingMs,
       logger,
-      reconnectMinMs: a.reconnectMinMs,
-      reconnectMaxMs: a.reconnectMaxMs,
+      reconnectMinMs: asterisk.reconnectMinMs,
+      reconnectMaxMs: asterisk.reconnectMaxMs,
       onInvalid: (type) => metrics.invalidEvents.inc({ type }),
+      clock,
     });
     this.#stream.on('event', (ev) => this.#onEvent(ev));
     this.#stream.on('connected', ({ reconnect }) => {
       if (reconnect) metrics.reconnects.inc();
-      this.#setReady(true, `connected to ${a.url} as app ${a.app}`);
+      this.#setReady(true, `connected to ${asterisk.url} as app ${asterisk.app}`);
       this.#resyncSoon(reconnect ? 'reconnect' : 'start');
     });
     this.#stream.on('disconnected', (why) => this.#setReady(false, `ARI event websocket ${why}: reconnecting`));
     this.#stream.on('refused', (status) => {
       this.#refused = status;
       if (status === 401) {
-        const err = new AriCredentialsError(a.url);
+        const err = new AriCredentialsError(asterisk.url);
         logger.error(err.message);
         this.#setReady(false, err.message);
       } else this.#setReady(false, `ARI refused the event websocket: HTTP ${status}`);
@@ -328,6 +334,7 @@ export class AsteriskBackend implements TelephonyBackend {
       {
         client,
         router,
+        clock: this.ctx.clock,
         stasisTimeoutMs: config.stasisTimeoutMs,
         watch: (id, listener) => {
           router.claim(id, listener);

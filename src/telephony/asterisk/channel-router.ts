@@ -1,15 +1,17 @@
+import { systemClock, type Clock } from '../../core/clock.js';
+import { Waiters } from '../../core/waiters.js';
 import type { AriEvent } from './ari-types.js';
 import { eventRouteKey } from './ari-types.js';
+import { VoicebotError } from '../../core/errors.js';
 
 type Handler = (ev: AriEvent) => void;
 
-export class StasisTimeoutError extends Error {
+export class StasisTimeoutError extends VoicebotError {
   constructor(
     readonly channelId: string,
     timeoutMs: number,
   ) {
-    super(`channel ${channelId} did not enter Stasis within ${timeoutMs} ms`);
-    this.name = 'StasisTimeoutError';
+    super(`channel ${channelId} did not enter Stasis within ${timeoutMs} ms`, { kind: 'timeout' });
   }
 }
 
@@ -21,8 +23,13 @@ export class StasisTimeoutError extends Error {
 export class ChannelRouter {
   readonly #handlers = new Map<string, Handler>();
   readonly #own = new Set<string>();
-  readonly #stasisWaiters = new Map<string, Set<() => void>>();
+  readonly #stasisWaiters = new Map<string, Waiters>();
   readonly #started = new Set<string>();
+  readonly #clock: Clock;
+
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
 
   /** Mark a channel id as ours (before creating it) and route its events to `handler`. */
   claim(channelId: string, handler: Handler): void {
@@ -59,33 +66,19 @@ export class ChannelRouter {
     this.#started.add(channelId);
     const waiters = this.#stasisWaiters.get(channelId);
     this.#stasisWaiters.delete(channelId);
-    for (const w of waiters ?? []) w();
+    waiters?.resolveAll();
   }
 
   /** Resolves when `channelId` has entered Stasis (also if it already has). */
   async waitForStasis(channelId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.#started.has(channelId)) return;
-    await new Promise<void>((resolve, reject) => {
-      const waiters = this.#stasisWaiters.get(channelId) ?? new Set();
-      this.#stasisWaiters.set(channelId, waiters);
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        waiters.delete(done);
-      };
-      const onAbort = () => {
-        done();
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new StasisTimeoutError(channelId, timeoutMs));
-      }, timeoutMs);
-      waiters.add(() => {
-        done();
-        resolve();
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
+    let waiters = this.#stasisWaiters.get(channelId);
+    if (!waiters) this.#stasisWaiters.set(channelId, (waiters = new Waiters()));
+    await waiters.wait({
+      signal,
+      timeoutMs,
+      clock: this.#clock,
+      timeoutError: () => new StasisTimeoutError(channelId, timeoutMs),
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { CallEventBus } from '../../core/call-events.js';
+import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
 import type { MediaConfig } from '../../media/config.js';
 import type { SessionStore } from '../../session/store.js';
@@ -20,6 +21,8 @@ export interface AsteriskContext {
   /** the `media` section: jitter buffer, concealment, silence fill (Asterisk inserts no comfort noise), pacing */
   media: MediaConfig;
   logger: Logger;
+  /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
+  clock: Clock;
   registry: Registry;
   metrics: AsteriskMetrics;
   sessions: SessionStore;

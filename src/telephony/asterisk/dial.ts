@@ -1,3 +1,4 @@
+import type { Clock } from '../../core/clock.js';
 import type { TransferOutcome } from '../port.js';
 import type { AriClient } from './ari-client.js';
 import type { AriChannel, AriEvent } from './ari-types.js';
@@ -87,6 +88,8 @@ export interface DialRequest {
 export interface DialDeps {
   client: AriClient;
   router: ChannelRouter;
+  /** the dial timeout runs on this clock */
+  clock: Clock;
   stasisTimeoutMs: number;
   /** route the leg's events to `listener` until the returned function is called */
   watch: (channelId: string, listener: (ev: AriEvent) => void) => () => void;
@@ -120,7 +123,7 @@ export async function dialAndWait(deps: DialDeps, req: DialRequest, signal: Abor
   });
   const onAbort = () => decide({ outcome: 'failed', detail: 'aborted' });
   signal.addEventListener('abort', onAbort, { once: true });
-  let timer: NodeJS.Timeout | null = null;
+  let timer: unknown = null;
   let channel: AriChannel | null = null;
   try {
     // registered before the request: never trust the order of the reply and the event
@@ -133,7 +136,7 @@ export async function dialAndWait(deps: DialDeps, req: DialRequest, signal: Abor
     await Promise.race([inStasis, settled]);
     if (!decided) {
       await client.dial(req.channelId, req.timeoutSec, req.callerChannelId, signal);
-      timer = setTimeout(
+      timer = deps.clock.setTimeout(
         () => decide({ outcome: 'no-answer', detail: 'timeout' }),
         req.timeoutSec * 1000 + DIAL_GRACE_MS,
       );
@@ -142,7 +145,7 @@ export async function dialAndWait(deps: DialDeps, req: DialRequest, signal: Abor
   } catch (err) {
     decide({ outcome: 'failed', detail: err instanceof Error ? err.message : String(err) });
   } finally {
-    if (timer) clearTimeout(timer);
+    if (timer !== null) deps.clock.clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
     unwatch();
   }

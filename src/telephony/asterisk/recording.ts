@@ -18,13 +18,16 @@ export class BridgeRecorder {
   #started = false;
   #finished = false;
   #finishedWaiters: Array<() => void> = [];
+  readonly #ctx: AsteriskContext;
+  readonly #callId: string;
+  readonly #bridgeId: string;
+  readonly #log: Logger;
 
-  constructor(
-    private readonly ctx: AsteriskContext,
-    private readonly callId: string,
-    private readonly bridgeId: string,
-    private readonly log: Logger,
-  ) {
+  constructor(ctx: AsteriskContext, callId: string, bridgeId: string, log: Logger) {
+    this.#ctx = ctx;
+    this.#callId = callId;
+    this.#bridgeId = bridgeId;
+    this.#log = log;
     this.#name = `voicebot-${callId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   }
 
@@ -33,14 +36,14 @@ export class BridgeRecorder {
   }
 
   async start(maxSeconds: number, signal: AbortSignal): Promise<void> {
-    this.ctx.router.route(recordingKey(this.#name), (ev) => this.#onEvent(ev));
-    await this.ctx.client.recordBridge(
-      this.bridgeId,
+    this.#ctx.router.route(recordingKey(this.#name), (ev) => this.#onEvent(ev));
+    await this.#ctx.client.recordBridge(
+      this.#bridgeId,
       { name: this.#name, format: 'wav', maxDurationSeconds: maxSeconds, ifExists: 'overwrite' },
       signal,
     );
     this.#started = true;
-    this.log.info({ recording: this.#name, maxSeconds }, 'bridge recording started');
+    this.#log.info({ recording: this.#name, maxSeconds }, 'bridge recording started');
   }
 
   #onEvent(ev: AriEvent): void {
@@ -63,7 +66,7 @@ export class BridgeRecorder {
 
   /** Stop (if still running), fetch the file, publish. Returns the path, or null when nothing was recorded. */
   async finish(): Promise<string | null> {
-    const { client, router, config, events } = this.ctx;
+    const { client, router, config, events } = this.#ctx;
     try {
       if (!this.#started) return null;
       try {
@@ -78,8 +81,8 @@ export class BridgeRecorder {
       const path = join(dir, `${this.#name}.wav`);
       await writeFile(path, wav);
       await client.deleteStoredRecording(this.#name).catch(() => undefined);
-      events?.publish({ type: 'recording', callId: this.callId, path });
-      this.log.info({ path, bytes: wav.length }, 'recording saved');
+      events?.publish({ type: 'recording', callId: this.#callId, path });
+      this.#log.info({ path, bytes: wav.length }, 'recording saved');
       return path;
     } finally {
       router.release(recordingKey(this.#name));

@@ -58,6 +58,7 @@ export async function transferToAgent(
       {
         client,
         router,
+        clock: call.ctx.clock,
         stasisTimeoutMs: config.stasisTimeoutMs,
         watch: (id, listener) => call.watchChannel(id, listener),
       },

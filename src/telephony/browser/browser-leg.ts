@@ -7,7 +7,7 @@ import { counter } from '../../core/metrics.js';
 import { FrameChunker, samplesPerFrame } from '../../media/frames.js';
 import { Pacer } from '../../media/pacer.js';
 import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
-import { PlayoutWaiters } from '../playout-waiters.js';
+import { Waiters } from '../../core/waiters.js';
 import { leBytesToPcm16, pcm16ToLeBytes } from './pcm16le.js';
 import {
   BROWSER_SAMPLE_RATE,
@@ -54,7 +54,7 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   readonly #pacer: Pacer;
   readonly #dropped;
   readonly #transferOutcome: TransferResult['outcome'];
-  readonly #playoutWaiters = new PlayoutWaiters();
+  readonly #playoutWaiters = new Waiters('waitForPlayout aborted');
   #ended = false;
   /** bot audio samples handed to the socket so far */
   sentSamples = 0;

@@ -18,7 +18,6 @@ export const clientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hangup') }),
   z.strictObject({ type: z.literal('dtmf'), digit: z.string().regex(/^[0-9*#A-D]$/) }),
 ]);
-export type ClientMessage = z.infer<typeof clientMessage>;
 
 /** Server → page control messages. */
 export type ServerMessage =

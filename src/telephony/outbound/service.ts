@@ -33,18 +33,21 @@ export function parseTarget(to: string, timeoutSec: number): TransferTarget {
 
 /** Places calls on which the bot runs: `voicebot call`, POST /api/calls, CRM-triggered callbacks. */
 export class OutboundService {
-  constructor(
-    private readonly dialer: OutboundDialer,
-    private readonly opts: { logger: Logger; ringSec: number },
-  ) {}
+  readonly #dialer: OutboundDialer;
+  readonly #opts: { logger: Logger; ringSec: number };
+
+  constructor(dialer: OutboundDialer, opts: { logger: Logger; ringSec: number }) {
+    this.#dialer = dialer;
+    this.#opts = opts;
+  }
 
   /** Resolves with the call id once the callee answered (rejects with the backend's error otherwise). */
   async placeCall(req: OutboundCallRequest): Promise<string> {
-    const target = parseTarget(req.to, req.timeoutSec ?? this.opts.ringSec);
+    const target = parseTarget(req.to, req.timeoutSec ?? this.#opts.ringSec);
     const headers: Record<string, string> = {};
     if (req.ticketId) headers['X-Voicebot-Ticket-Id'] = headerSafe(req.ticketId);
-    this.opts.logger.info({ kind: target.kind, ticketId: req.ticketId }, 'outbound call');
-    return this.dialer.originate(target, {
+    this.#opts.logger.info({ kind: target.kind, ticketId: req.ticketId }, 'outbound call');
+    return this.#dialer.originate(target, {
       headers,
       ...(req.callerId ? { callerId: req.callerId } : {}),
       ...(req.signal ? { signal: req.signal } : {}),

@@ -4,7 +4,7 @@ import { mulawDecode, mulawEncode } from '../../media/g711.js';
 import { samplesPerFrame } from '../../media/frames.js';
 import { concatPcm } from '../../media/pcm.js';
 import type { CallLeg, CallLegEvents, TransferOutcome, TransferRequest, TransferResult } from '../port.js';
-import { PlayoutWaiters } from '../playout-waiters.js';
+import { Waiters } from '../../core/waiters.js';
 
 /** The simulated line is a telephone line: 8 kHz, G.711 μ-law both ways. */
 export const SIM_RATE = 8000;
@@ -64,8 +64,8 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
   #botQueued = 0;
   /** one entry per tick: what the caller heard (bot audio or line silence) */
   readonly #recording: Int16Array[] = [];
-  readonly #playoutWaiters = new PlayoutWaiters();
-  #activityWaiters: Array<() => void> = [];
+  readonly #playoutWaiters = new Waiters('waitForPlayout aborted');
+  readonly #activityWaiters = new Waiters();
   #ended = false;
   #ticks = 0;
 
@@ -126,23 +126,12 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
 
   /** Resolves on the next sign of life from the bot (audio queued, hangup) or when `signal` aborts. */
   nextActivity(signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        this.#activityWaiters = this.#activityWaiters.filter((w) => w !== done);
-        resolve();
-      };
-      if (signal.aborted) return resolve();
-      signal.addEventListener('abort', done, { once: true });
-      this.#activityWaiters.push(done);
-    });
+    return this.#activityWaiters.wait(signal).catch(() => undefined);
   }
 
   /** Wake anyone waiting in nextActivity (the driver calls this on call events too). */
   nudge(): void {
-    const waiters = this.#activityWaiters;
-    this.#activityWaiters = [];
-    for (const w of waiters) w();
+    this.#activityWaiters.resolveAll();
   }
 
   sendAudio(pcm: Int16Array): void {

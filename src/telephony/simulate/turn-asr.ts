@@ -56,11 +56,13 @@ export class TurnAsr implements Asr {
   /** recognitions whose audio has ended and whose final result is not out yet */
   #awaitingFinal = 0;
   readonly #listeners = new Set<() => void>();
+  readonly #inner: Asr;
+  readonly #opts: TurnAsrOptions;
 
-  constructor(
-    private readonly inner: Asr,
-    private readonly opts: TurnAsrOptions = {},
-  ) {}
+  constructor(inner: Asr, opts: TurnAsrOptions = {}) {
+    this.#inner = inner;
+    this.#opts = opts;
+  }
 
   /** Called before the turn's audio is fed. */
   setTurn(turn: number, plan: TurnText): void {
@@ -84,7 +86,7 @@ export class TurnAsr implements Asr {
     const u: Utterance = { turn: this.#turn, endedAt: 0, scripted: false, settled: false };
     const onEnd = () => {
       u.endedAt = performance.now();
-      u.scripted = plan.mode !== 'asr' && !this.#used && !(this.opts.callerAudioPending?.() ?? false);
+      u.scripted = plan.mode !== 'asr' && !this.#used && !(this.#opts.callerAudioPending?.() ?? false);
       if (u.scripted) this.#used = true;
       this.#changeAwaiting(1);
     };
@@ -108,7 +110,7 @@ export class TurnAsr implements Asr {
   }
 
   close(): Promise<void> {
-    return this.inner.close();
+    return this.#inner.close();
   }
 
   #injected(u: Utterance, text: string, chunks: Int16Array[]): AsrResult {
@@ -124,7 +126,7 @@ export class TurnAsr implements Asr {
     audio: AsyncIterable<Int16Array>,
     options?: AsrOptions,
   ): AsyncIterable<AsrResult> {
-    for await (const result of this.inner.transcribe(audio, options)) {
+    for await (const result of this.#inner.transcribe(audio, options)) {
       if (!result.final) {
         if (plan.mode === 'asr') yield result;
         continue;
@@ -148,7 +150,7 @@ export class TurnAsr implements Asr {
     const result: TurnAsrResult = { turn: u.turn, ...r, finalAfterEndMs: u.endedAt ? at - u.endedAt : 0, at };
     this.results.push(result);
     this.#settle(u);
-    this.opts.onResult?.(result);
+    this.#opts.onResult?.(result);
   }
 
   #settle(u: Utterance): void {

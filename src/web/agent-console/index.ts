@@ -1,2 +1,1 @@
-export { registerAgentConsole, type AgentConsoleDeps, type AgentConsoleHandle } from './plugin.js';
-export { LiveCalls, type LiveCall } from './live-calls.js';
+export { registerAgentConsole, type AgentConsoleHandle } from './plugin.js';

@@ -1,2 +1,2 @@
-export { registerCrmWebhooks, type CrmWebhookDeps, type CallbackRequest } from './zendesk.js';
-export { verifyZendeskSignature, zendeskSignature } from './zendesk-signature.js';
+export { registerCrmWebhooks, type CallbackRequest } from './zendesk.js';
+export { zendeskSignature } from './zendesk-signature.js';

@@ -1,13 +1,15 @@
 /**
- * A single-consumer async queue: the producer pushes synchronously (from event handlers),
- * the consumer awaits. Used for the caller-audio stream into ASR and for the call's input queue.
+ * The one single-consumer async queue: producers push synchronously (from event handlers), the consumer awaits.
+ * Carries caller audio into ASR, a call's inputs into the dialog, recognitions out of ASR and synthesised audio
+ * out of TTS.
  */
 export class AsyncQueue<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];
-  #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
+  #reader: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
   #ended = false;
   #error: unknown = undefined;
 
+  /** end() or fail() was called: nothing more will be accepted */
   get ended(): boolean {
     return this.#ended;
   }
@@ -17,10 +19,10 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   push(item: T): void {
     if (this.#ended) return;
-    const w = this.#waiter;
-    if (w) {
-      this.#waiter = null;
-      w.resolve({ value: item, done: false });
+    const reader = this.#reader;
+    if (reader) {
+      this.#reader = null;
+      reader.resolve({ value: item, done: false });
     } else this.#items.push(item);
   }
 
@@ -28,20 +30,22 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    const w = this.#waiter;
-    this.#waiter = null;
-    w?.resolve({ value: undefined, done: true });
+    const reader = this.#reader;
+    this.#reader = null;
+    reader?.resolve({ value: undefined, done: true });
   }
 
-  /** End with an error: queued items are dropped, the consumer's next read rejects. */
+  /**
+   * End with an error: the consumer still gets what was queued before it (a sentence synthesised up to a provider
+   * failure is still worth playing), then its next read rejects.
+   */
   fail(error: unknown): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error ?? new Error('queue failed');
-    this.#items.length = 0;
-    const w = this.#waiter;
-    this.#waiter = null;
-    w?.reject(this.#error);
+    const reader = this.#reader;
+    this.#reader = null;
+    reader?.reject(this.#error);
   }
 
   /** Next item, or done; rejects if the queue failed or `signal` aborts (the listener is removed either way). */
@@ -49,15 +53,15 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift() as T, done: false });
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
-    if (this.#waiter) return Promise.reject(new Error('AsyncQueue supports one reader at a time'));
+    if (this.#reader) return Promise.reject(new Error('AsyncQueue supports one reader at a time'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<IteratorResult<T>>((resolve, reject) => {
       const onAbort = () => {
-        this.#waiter = null;
+        this.#reader = null;
         reject(signal?.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiter = {
+      this.#reader = {
         resolve: (r) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(r);

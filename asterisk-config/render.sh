@@ -1,0 +1,39 @@
+#!/bin/sh
+# Render asterisk-config/*.template into Asterisk config files with values from the environment (Asterisk config
+# cannot read env). Only the variables listed in VARS are replaced, and only outside comments: a line whose first
+# non-blank character is ';' is copied as it is, so no value (the ARI password) ever lands in a comment, and
+# Asterisk's own ${...} dialplan variables pass through untouched.
+#   ARI_USERNAME=voicebot ARI_PASSWORD=... SOFTPHONE_PASSWORD=... AGENT_PASSWORD=... \
+#     sh asterisk-config/render.sh asterisk-config /etc/asterisk
+set -eu
+src="${1:?usage: render.sh TEMPLATE_DIR OUT_DIR}"
+out="${2:?usage: render.sh TEMPLATE_DIR OUT_DIR}"
+
+: "${ARI_USERNAME:?set ARI_USERNAME}"
+: "${ARI_PASSWORD:?set ARI_PASSWORD}"
+: "${SOFTPHONE_PASSWORD:?set SOFTPHONE_PASSWORD}"
+: "${AGENT_PASSWORD:?set AGENT_PASSWORD}"
+export ARI_APP="${ARI_APP:-voicebot}"
+export VOICEBOT_NUMBER="${VOICEBOT_NUMBER:-100}"
+export ARI_BIND_ADDRESS="${ARI_BIND_ADDRESS:-0.0.0.0}"
+export LOCAL_NET="${LOCAL_NET:-172.28.0.0/24}"
+# without a public address, advertise this host's own (fine for phones on the same host or LAN)
+export EXTERNAL_IP="${EXTERNAL_IP:-$(hostname -i 2>/dev/null | cut -d' ' -f1)}"
+
+VARS='${ARI_USERNAME} ${ARI_PASSWORD} ${ARI_APP} ${VOICEBOT_NUMBER} ${ARI_BIND_ADDRESS} ${LOCAL_NET} ${EXTERNAL_IP} ${SOFTPHONE_PASSWORD} ${AGENT_PASSWORD}'
+
+render() {
+  while IFS= read -r line || [ -n "$line" ]; do
+    trimmed="${line#"${line%%[![:blank:]]*}"}"
+    case "$trimmed" in
+      \;*) printf '%s\n' "$line" ;;
+      *) printf '%s\n' "$line" | envsubst "$VARS" ;;
+    esac
+  done < "$1"
+}
+
+for tpl in "$src"/*.template; do
+  target="$out/$(basename "$tpl" .template)"
+  render "$tpl" > "$target"
+  chmod 640 "$target"
+done
