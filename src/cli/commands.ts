@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerStartCommand } from './start.js';
 import { registerConfigCommands } from './config-cmd.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerInitCommand } from './init.js';
 import { registerCallCommand } from '../telephony/asterisk/cli.js';
 import { registerSimulateCommand } from '../dialog/simulate-cli.js';
 import { registerOutboxCommands } from '../crm/cli.js';
@@ -12,6 +13,7 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerStartCommand,
   registerConfigCommands,
   registerDoctorCommand,
+  registerInitCommand,
   registerCallCommand,
   registerSimulateCommand,
   registerOutboxCommands,
