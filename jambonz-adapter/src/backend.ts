@@ -1,12 +1,13 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
-import type { Admission, Permit } from '../../src/core/admission.js';
 import { backgroundTimer, systemClock, type Clock } from '../../src/core/clock.js';
+import type { Admission, Permit } from '../../src/core/admission.js';
 import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
 import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../../src/telephony/port.js';
+import { CallSupervisor } from '../../src/telephony/supervisor.js';
 import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
 import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
@@ -66,13 +67,9 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
-  readonly #running = new Set<Promise<void>>();
-  readonly #admission: Admission | undefined;
-  /** admitted calls whose handler has not finished (or, without audio, whose leg is not released) */
-  readonly #permits = new Map<string, Permit>();
-  /** calls whose handler was started (audio connected) */
-  readonly #handling = new Set<string>();
-  #onCall: ((call: CallLeg) => Promise<void>) | null = null;
+  readonly #supervisor: CallSupervisor;
+  /** admitted calls whose bot has not started (audio not connected yet): their places under the cap */
+  readonly #waitingForAudio = new Map<string, Permit>();
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -81,23 +78,27 @@ export class JambonzBackend implements TelephonyBackend {
     this.pathPrefix = deps.pathPrefix ?? '/jambonz';
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
-    this.#admission = deps.admission;
     this.#clock = deps.clock ?? systemClock;
+    this.#supervisor = new CallSupervisor({
+      logger: this.logger,
+      backend: 'jambonz',
+      ...(deps.admission ? { admission: deps.admission } : {}),
+    });
   }
 
   async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
-    this.#onCall = onCall;
+    this.#supervisor.start(onCall);
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     await Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    this.#onCall = null;
+    const stopped = this.#supervisor.stop();
     await Promise.all([...this.#calls.values()].map((leg) => leg.hangup('shutdown')));
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
     for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
-    await Promise.allSettled([...this.#running]);
+    await stopped;
   }
 
   async originate(target: TransferTarget, options: { callerId?: string; signal?: AbortSignal }): Promise<string> {
@@ -114,7 +115,7 @@ export class JambonzBackend implements TelephonyBackend {
       calls: this.#calls.size,
       audioSockets: this.#audioSockets.size,
       controlSockets: this.#controlSockets.size,
-      running: this.#running.size,
+      running: this.#supervisor.active,
       tombstones: this.#tombstones.size,
     };
   }
@@ -148,15 +149,11 @@ export class JambonzBackend implements TelephonyBackend {
       return [this.#listen(existing, base)];
     }
     if (this.#tombstones.has(payload.call_sid)) return [hangupVerb()];
-    const onCall = this.#onCall;
-    if (!onCall) {
-      this.logger.warn({ callSid: payload.call_sid }, 'jambonz call while the backend is not started: hanging up');
-      return [hangupVerb()];
-    }
-    const permit = this.#admission?.tryAcquire('jambonz');
-    if (permit === null) {
-      this.logger.warn({ callSid: payload.call_sid }, 'jambonz call refused: at telephony.maxConcurrentCalls');
-      return [declineVerb(503, 'Service Unavailable')];
+    const admitted = this.#supervisor.admit();
+    if (typeof admitted === 'string') {
+      this.logger.warn({ callSid: payload.call_sid, refusal: admitted }, 'jambonz call refused');
+      // over the cap: a SIP final response to the unanswered call (503 + Retry-After), nothing allocated
+      return [admitted === 'busy' ? declineVerb(503, 'Service Unavailable') : hangupVerb()];
     }
     const leg = new JambonzCallLeg(
       {
@@ -171,29 +168,12 @@ export class JambonzBackend implements TelephonyBackend {
       this.#legHost(payload.call_sid, mode, base),
     );
     this.#calls.set(leg.id, leg);
-    if (permit) this.#permits.set(leg.id, permit);
+    this.#waitingForAudio.set(leg.id, admitted);
     this.metrics.activeCalls.inc();
     if (control) leg.attachControl(control);
     // The bot (VAD, ASR, CRM ticket) starts only once jambonz's audio socket arrives: a session that never
     // connects audio (a forged or failed one) costs nothing and leaves no ticket behind.
     return [this.#listen(leg, base)];
-  }
-
-  #run(leg: JambonzCallLeg, onCall: (call: CallLeg) => Promise<void>): void {
-    this.#handling.add(leg.id);
-    const run = (async () => {
-      try {
-        await onCall(leg);
-      } catch (err) {
-        this.logger.error({ err, callSid: leg.id }, 'call handler failed');
-      } finally {
-        if (!leg.ended) await leg.hangup('bot-finished');
-        this.#releasePermit(leg.id);
-        this.#handling.delete(leg.id);
-      }
-    })();
-    this.#running.add(run);
-    void run.finally(() => this.#running.delete(run));
   }
 
   #legHost(callSid: string, mode: ControlMode, base: UrlBase): LegHost {
@@ -215,9 +195,10 @@ export class JambonzBackend implements TelephonyBackend {
       },
       onReleased: (leg) => this.#released(leg),
       onAudioConnected: (leg) => {
-        const onCall = this.#onCall;
-        if (onCall) this.#run(leg, onCall);
-        else void leg.hangup('backend-stopped');
+        const permit = this.#waitingForAudio.get(leg.id);
+        if (!permit) return;
+        this.#waitingForAudio.delete(leg.id);
+        void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' }, permit);
       },
     };
   }
@@ -236,16 +217,13 @@ export class JambonzBackend implements TelephonyBackend {
     });
   }
 
-  #releasePermit(callSid: string): void {
-    this.#permits.get(callSid)?.release();
-    this.#permits.delete(callSid);
-  }
-
   #released(leg: JambonzCallLeg): void {
     if (this.#calls.get(leg.id) !== leg) return;
-    // a call whose handler never ran (no audio) gives its place back now; a running one when its handler ends
-    if (!this.#handling.has(leg.id)) {
-      this.#releasePermit(leg.id);
+    // ended before its audio connected: the bot never ran, its place under the cap comes back now
+    const unused = this.#waitingForAudio.get(leg.id);
+    if (unused) {
+      unused.release();
+      this.#waitingForAudio.delete(leg.id);
       this.metrics.callsWithoutAudio.inc();
     }
     this.#calls.delete(leg.id);

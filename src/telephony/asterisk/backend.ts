@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
-import type { Admission, Permit } from '../../core/admission.js';
 import type { CallEventBus } from '../../core/call-events.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
@@ -13,6 +11,8 @@ import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from 
 import { AriClient } from './ari-client.js';
 import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
+import { CallSupervisor } from '../supervisor.js';
+import type { Admission, Permit } from '../../core/admission.js';
 import { AsteriskCall } from './asterisk-call.js';
 import { ChannelRouter } from './channel-router.js';
 import type { AsteriskContext } from './context.js';
@@ -26,8 +26,6 @@ import { deadline } from '../../core/deadline.js';
 import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
 
-const STOP_TIMEOUT_MS = 5000;
-
 export interface AsteriskBackendDeps {
   logger: Logger;
   metrics: Registry;
@@ -40,10 +38,10 @@ export interface AsteriskBackendDeps {
   onCall?: (leg: CallLeg) => Promise<void>;
   /** how long start() waits for the first ARI connection before going on in the background (ms) */
   startTimeoutMs?: number;
-  /** the app's concurrent-call cap: an inbound call over it is hung up before answer with SIP 503 */
-  admission?: Admission;
   /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
   clock?: Clock;
+  /** the app's concurrent-call cap: an inbound call over it is hung up before answer with SIP 503 */
+  admission?: Admission;
   /** the ARI connection's state goes here as component `asterisk` (/readyz) */
   readiness?: Readiness;
 }
@@ -85,7 +83,7 @@ export class AsteriskBackend implements TelephonyBackend {
   readonly ctx: AsteriskContext;
   readonly calls = new Map<string, AsteriskCall>();
   readonly #stream: AriEventStream;
-  readonly #running = new Set<Promise<void>>();
+  readonly #supervisor: CallSupervisor;
   readonly #deps: AsteriskBackendDeps;
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
   #stopping = false;
@@ -100,6 +98,11 @@ export class AsteriskBackend implements TelephonyBackend {
     if (!asterisk) throw new Error('telephony.asterisk is not configured');
     this.#deps = deps;
     this.#onCall = deps.onCall ?? null;
+    this.#supervisor = new CallSupervisor({
+      logger: deps.logger.child({ component: 'asterisk' }),
+      backend: 'asterisk',
+      ...(deps.admission ? { admission: deps.admission } : {}),
+    });
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
     const clock = deps.clock ?? systemClock;
@@ -187,6 +190,7 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
+    this.#supervisor.start(this.#onCall);
     this.ctx.releases?.start();
     // a 401 ends the wait at once: no retry can fix wrong credentials
     const refusal = new AbortController();
@@ -230,7 +234,7 @@ export class AsteriskBackend implements TelephonyBackend {
       ),
     );
     // call handlers see the hangup and return; bound the wait so one stuck handler cannot block shutdown
-    await Promise.race([Promise.allSettled([...this.#running]), delay(STOP_TIMEOUT_MS)]);
+    await this.#supervisor.stop();
     await this.#resyncing;
     // what is still failing is swept by the next instance's resync (ids are ours by prefix)
     this.ctx.releases?.stop();
@@ -256,14 +260,10 @@ export class AsteriskBackend implements TelephonyBackend {
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
     // ARI's reason=congestion is cause 34, which chan_pjsip answers an unanswered INVITE with as 503 Service
-    // Unavailable (hangup_cause2sip): the carrier or proxy may retry another instance.
-    if (this.#stopping) {
-      this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
-      return;
-    }
-    const permit = this.#admit();
-    if (!permit) {
-      log.warn({ channelId: ch.id }, 'call refused: at telephony.maxConcurrentCalls');
+    // Unavailable (hangup_cause2sip): the carrier or proxy may try another instance.
+    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
+    if (typeof admitted === 'string') {
+      log.warn({ channelId: ch.id, refusal: admitted }, 'call refused: hanging up with congestion');
       this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
       return;
     }
@@ -273,47 +273,38 @@ export class AsteriskBackend implements TelephonyBackend {
       async () => {
         await call.setup({ answer: ch.state !== 'Up' });
       },
-      permit,
+      admitted,
     );
   }
 
-  /** A place under the concurrent-call cap (always, without admission control); null when refused. */
-  #admit(): Permit | null {
-    return this.#deps.admission ? this.#deps.admission.tryAcquire('asterisk') : { release: () => undefined };
-  }
-
-  /** Set up and run one call; its failures end that call only. The permit is given back when the call is over. */
-  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit | null): void {
+  /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */
+  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit): void {
     this.calls.set(call.id, call);
     this.ctx.metrics.activeCalls.set(this.calls.size);
-    const run = (async () => {
-      try {
-        await setup();
-        this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
-      } catch (err) {
-        this.ctx.metrics.calls.inc({ direction: call.direction, result: 'setup-failed' });
-        if (!call.ended) call.log.error({ err: errText(err) }, 'call setup failed');
-        await call.end('setup failed', { hangupCaller: true });
-        return;
-      }
-      await this.#serve(call);
-    })().finally(() => permit?.release());
-    this.#running.add(run);
-    void run.finally(() => this.#running.delete(run));
-  }
-
-  async #serve(call: AsteriskCall): Promise<void> {
-    try {
-      await this.#announceRecording(call);
-      await call
-        .startRecording()
-        .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
-      await this.#onCall!(call);
-    } catch (err) {
-      call.log.error({ err: errText(err) }, 'call handler failed');
-    } finally {
-      await call.hangup('bot finished');
-    }
+    void this.#supervisor.run(
+      {
+        leg: call,
+        log: call.log,
+        setup: async () => {
+          try {
+            await setup();
+          } catch (err) {
+            this.ctx.metrics.calls.inc({ direction: call.direction, result: 'setup-failed' });
+            throw err;
+          }
+          this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
+        },
+        serve: async (onCall) => {
+          await this.#announceRecording(call);
+          await call
+            .startRecording()
+            .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+          await onCall(call);
+        },
+        hangupReason: 'bot finished',
+      },
+      permit,
+    );
   }
 
   async #announceRecording(call: AsteriskCall): Promise<void> {
@@ -333,7 +324,13 @@ export class AsteriskBackend implements TelephonyBackend {
     const previous = this.#resyncing ?? Promise.resolve();
     this.#resyncing = previous
       .then(() =>
-        resynchronise(this.ctx, this.calls, (call) => this.#track(call, () => Promise.resolve(), this.#admit()), why),
+        // calls taken over after a restart count under the cap too (over it, the pool refuses their VAD)
+        resynchronise(
+          this.ctx,
+          this.calls,
+          (call) => this.#track(call, () => Promise.resolve(), this.#takeOver()),
+          why,
+        ),
       )
       .catch((err: unknown) => this.ctx.logger.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
@@ -346,15 +343,21 @@ export class AsteriskBackend implements TelephonyBackend {
    * rejects with OriginateError when the callee is busy, does not answer or cannot be reached.
    */
   async originate(target: TransferTarget, options: OriginateOptions = {}): Promise<string> {
-    if (!this.#onCall) throw new Error('backend not started');
-    const permit = this.#admit();
-    if (!permit) throw new OriginateError('failed', 'at telephony.maxConcurrentCalls');
+    if (!this.#supervisor.started) throw new Error('backend not started');
+    const admitted = this.#supervisor.admit();
+    if (typeof admitted === 'string') throw new OriginateError('failed', `not placed: ${admitted}`);
     try {
-      return await this.#originate(target, options, permit);
+      return await this.#originate(target, options, admitted);
     } catch (err) {
-      permit.release();
+      admitted.release();
       throw err;
     }
+  }
+
+  /** A place under the cap for a call already up (resync); none when full. */
+  #takeOver(): Permit | undefined {
+    const admitted = this.#supervisor.admit();
+    return typeof admitted === 'string' ? undefined : admitted;
   }
 
   async #originate(target: TransferTarget, options: OriginateOptions, permit: Permit): Promise<string> {

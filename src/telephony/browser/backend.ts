@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { Admission, type Permit } from '../../core/admission.js';
+import type { Admission } from '../../core/admission.js';
 import type { CallEventBus } from '../../core/call-events.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { callLogger, type Logger } from '../../log/logger.js';
-import type { CallLeg, TelephonyBackend, TransferResult } from '../../telephony/port.js';
-import { BrowserCallLeg } from '../../telephony/browser/browser-leg.js';
-import { BROWSER_SAMPLE_RATE } from '../../telephony/browser/protocol.js';
+import type { TelephonyBackend, TransferResult } from '../port.js';
+import { BrowserCallLeg } from './browser-leg.js';
+import { BROWSER_SAMPLE_RATE } from './protocol.js';
+import { CallSupervisor, type OnCall } from '../supervisor.js';
 import { loadAssets } from './assets.js';
 
 export const TEST_CALL_WS_PATH = '/test-call/ws';
@@ -19,7 +20,7 @@ export interface TestCallOptions {
   events: CallEventBus;
   /** the app's admission control: a call over its cap is refused with close code 1013 */
   admission?: Admission;
-  /** without `admission`: calls beyond this are refused with close code 1013 (default 4) */
+  /** calls beyond this are refused with close code 1013 (default 4 without `admission`) */
   maxConcurrentCalls?: number;
   /** what a transfer reports (a browser call cannot dial anyone; default "failed") */
   transferOutcome?: TransferResult['outcome'];
@@ -33,13 +34,6 @@ export interface BrowserBackend extends TelephonyBackend {
   readonly activeCalls: number;
 }
 
-type OnCall = (call: CallLeg) => Promise<void>;
-
-interface ActiveCall {
-  leg: BrowserCallLeg;
-  done: Promise<void>;
-}
-
 /**
  * The embedded browser test call: GET / (the page), /test-call/* (its scripts), and the WebSocket
  * /test-call/ws that carries one call each. Routes are registered now (before the server listens);
@@ -48,9 +42,13 @@ interface ActiveCall {
 export async function registerTestCall(web: FastifyInstance, opts: TestCallOptions): Promise<BrowserBackend> {
   const log = opts.logger.child({ component: 'test-call' });
   const assets = loadAssets();
-  const calls = new Map<string, ActiveCall>();
-  const admission = opts.admission ?? new Admission(opts.maxConcurrentCalls ?? 4, opts.metrics);
-  let onCall: OnCall | undefined;
+  const legs = new Set<BrowserCallLeg>();
+  const supervisor = new CallSupervisor({
+    logger: log,
+    backend: 'browser',
+    ...(opts.admission ? { admission: opts.admission } : { maxCalls: opts.maxConcurrentCalls ?? 4 }),
+    stopTimeoutMs: opts.shutdownTimeoutMs ?? 5000,
+  });
   const started = counter(opts.metrics, 'voicebot_browser_calls_total', 'Browser test calls, by result', ['result']);
   const active = gauge(opts.metrics, 'voicebot_browser_calls_active', 'Browser test calls in progress');
 
@@ -72,11 +70,10 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
       socket.close(1008, 'origin not allowed');
       return;
     }
-    const handler = onCall;
-    const permit: Permit | null = handler ? admission.tryAcquire('browser') : null;
-    if (!handler || !permit) {
+    const admitted = supervisor.admit();
+    if (typeof admitted === 'string') {
       // 1013 "try again later": refused before anything is allocated for the call
-      const reason = handler ? 'busy' : 'not-ready';
+      const reason = admitted === 'busy' ? 'busy' : 'not-ready';
       started.inc({ result: reason });
       socket.send(JSON.stringify({ type: 'ended', reason }));
       socket.close(1013, reason === 'busy' ? 'too many calls' : 'bot not ready');
@@ -100,43 +97,35 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
     active.inc();
     callLog.info('browser test call started');
 
-    const done = runToEnd(leg, handler, callLog).finally(() => {
-      permit.release();
+    legs.add(leg);
+    void supervisor.run({ leg, log: callLog, hangupReason: 'call-ended' }, admitted).finally(() => {
       unsubscribe();
-      calls.delete(leg.id);
+      legs.delete(leg);
       active.dec();
       callLog.info('browser test call ended');
     });
-    calls.set(leg.id, { leg, done });
   });
 
   /** End every running call as the network would (the core hears a hangup), then wait for them, bounded. */
   const endAll = async (reason: string): Promise<void> => {
-    const running = [...calls.values()];
-    for (const call of running) call.leg.endFromNetwork(reason);
-    const timeout = AbortSignal.timeout(opts.shutdownTimeoutMs ?? 5000);
-    await Promise.race([
-      Promise.allSettled(running.map((c) => c.done)),
-      new Promise<void>((resolve) => timeout.addEventListener('abort', () => resolve(), { once: true })),
-    ]);
+    const stopped = supervisor.stop();
+    for (const leg of legs) leg.endFromNetwork(reason);
+    await stopped;
   };
 
-  web.addHook('onClose', async () => {
-    onCall = undefined;
-    await endAll('server-shutdown');
-  });
+  web.addHook('onClose', () => endAll('server-shutdown'));
 
   return {
     name: 'browser',
     get activeCalls() {
-      return calls.size;
+      return supervisor.active;
     },
     async start(handler: OnCall, signal?: AbortSignal) {
-      onCall = handler;
-      signal?.addEventListener('abort', () => (onCall = undefined), { once: true });
+      supervisor.start(handler);
+      signal?.addEventListener('abort', () => void supervisor.stop(), { once: true });
+      await Promise.resolve();
     },
     async stop() {
-      onCall = undefined;
       await endAll('backend-stopped');
     },
   };
@@ -149,16 +138,5 @@ function sameOrigin(origin: string | undefined, host: string | undefined): boole
     return new URL(origin).host === host;
   } catch {
     return false;
-  }
-}
-
-/** onCall should not throw (runCall never does); guard anyway so one broken call cannot leak its socket. */
-async function runToEnd(leg: BrowserCallLeg, onCall: OnCall, log: Logger): Promise<void> {
-  try {
-    await onCall(leg);
-  } catch (err) {
-    log.error({ err }, 'call failed');
-  } finally {
-    await leg.hangup('call-ended');
   }
 }
