@@ -108,6 +108,7 @@ describe('Asterisk backend: RTP ports exhausted', () => {
     const hangup = hangupOf();
     expect(hangup[0]?.query.reason).toBe('congestion');
     expect(legs).toHaveLength(1);
+    await waitFor(() => records.of('end').length === 1, 2000, 'record of the refused call');
     const [record] = records.of('end');
     expect(record).toMatchObject({ callId: second.channelId, phone: '+15550000002', outcome: 'error' });
     expect(record!.summary).toMatch(/no free RTP port/);

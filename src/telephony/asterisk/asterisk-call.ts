@@ -110,12 +110,18 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
       (p) => MediaLink.open(config.rtpBindHost, p, this.ctx.registry, signal),
       signal,
     );
+    if (this.ended) {
+      // the caller left while the port was bound: release() has already run without it
+      await rtp.close();
+      ports.release(port);
+      throw new Error('call ended during setup');
+    }
     this.ids.rtpPort = port;
+    this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
+    this.#link.on('audio', (frame) => this.emit('audio', frame));
     if (opts.answer) await client.answer(callerChannelId, signal);
     await client.createBridge(bridgeId, signal);
     await client.addChannel(bridgeId, callerChannelId, signal);
-    this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
-    this.#link.on('audio', (frame) => this.emit('audio', frame));
     router.claim(mediaChannelId, (ev) => this.#onMediaEvent(ev));
     // registered before the request: the reply comes before the channel's StasisStart, but never trust order
     const inStasis = router.waitForStasis(mediaChannelId, config.stasisTimeoutMs, signal);
