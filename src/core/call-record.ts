@@ -96,6 +96,7 @@ export function unservedCallRecord(c: {
     durationMs: Math.max(0, ended.getTime() - c.startedAt.getTime()),
     outcome: 'error',
     intent: null,
+    intents: [],
     slots: {},
     asrConfidence: null,
     nluConfidence: null,
