@@ -85,6 +85,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       sessions,
       admission: new Admission(config.telephony.maxConcurrentCalls, metrics),
       readiness,
+      records: crm,
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Admission } from '../core/admission.js';
 import type { CallEventBus } from '../core/call-events.js';
 import type { Readiness } from '../core/readiness.js';
+import type { CallRecordSink } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
@@ -25,6 +26,8 @@ export interface BackendDeps {
   admission: Admission;
   /** where a backend reports its link to the telephony server (/readyz) */
   readiness?: Readiness;
+  /** where records of calls a backend could not serve go (the CRM) */
+  records?: CallRecordSink;
 }
 
 export interface SelectedBackend {
@@ -39,7 +42,7 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts, admission, readiness } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, admission, readiness, records } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
     const backend = createAsteriskBackend(config, {
@@ -50,6 +53,7 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
       tts,
       admission,
       ...(readiness ? { readiness } : {}),
+      ...(records ? { records } : {}),
     });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }
