@@ -101,7 +101,9 @@ export class Conversation {
     const nlu = await this.#understand(input.text);
     const { decision, state } = decide(config, input.text, nlu, { lowConfidenceStreak: ctx.lowConfidenceStreak });
     ctx.lowConfidenceStreak = state.lowConfidenceStreak;
-    if (nlu.intent !== null && nlu.confidence >= config.lowConfidence) {
+    const confident = nlu.intent !== null && nlu.confidence >= config.lowConfidence;
+    ctx.noteTurn(input.atMs, nlu.intent, nlu.confidence, nlu.slots, confident);
+    if (confident) {
       if (nlu.intent !== ctx.intent) ctx.slots = {};
       ctx.intent = nlu.intent;
       ctx.nluConfidence = nlu.confidence;
@@ -155,6 +157,7 @@ export class Conversation {
       ? () => this.p.metrics.responseLatency.observe((performance.now() - speechEndedAt) / 1000)
       : undefined;
     const result = await this.#say(decision.reply, config.bargeIn, latency);
+    if (decision.kind === 'answer' && decision.hangup) ctx.closingIntents.add(decision.intent);
     if (decision.kind === 'answer' && decision.hangup && result.interruptedAt === undefined) {
       await this.#say(config.goodbye, false);
       this.#transition('botHangup', `intent ${decision.intent} ends the call`);
@@ -228,7 +231,7 @@ export class Conversation {
       this.p.logger,
       this.p.signal,
     );
-    const record = ctx.toRecord('in-progress', summary, false);
+    const record = ctx.toRecord('in-progress', summary, false, this.p.config.lowConfidence);
     await this.p.submitRecord('escalation', record);
     this.p.events.publish({ type: 'escalation', callId: ctx.callId, target, address, reason, record });
     return summary;
