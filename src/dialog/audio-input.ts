@@ -22,8 +22,12 @@ export interface Utterance {
   confidence: number;
   /** ms since call start when the caller started speaking */
   atMs: number;
-  /** performance.now() at the end of speech, for response latency */
+  /** performance.now() at the end of speech (the VAD's end of turn), for response latency */
   endedAt: number;
+  /** silence the VAD waited after the last speech before it ended the turn, ms */
+  endpointingMs: number;
+  /** performance.now() when the final recognition result arrived */
+  recognisedAt: number;
 }
 
 export interface AudioInputHooks {
@@ -63,6 +67,8 @@ interface Capture {
   atMs: number;
   /** performance.now() at speechEnd */
   endedAt: number;
+  /** the VAD's trailing silence before speechEnd, ms */
+  endpointingMs: number;
   /** bounds the wait for the final result */
   timer?: NodeJS.Timeout;
 }
@@ -182,6 +188,7 @@ export class AudioInput {
       interrupted: this.#sawInterruption,
       atMs: Math.max(0, this.#opts.hooks.clockMs() - this.#opts.minSpeechMs),
       endedAt: 0,
+      endpointingMs: 0,
     };
     this.#capture = capture;
     // the pre-roll includes the frame that triggered speechStart; none of it from the previous utterance
@@ -209,6 +216,7 @@ export class AudioInput {
     }
     if (!capture) return;
     capture.endedAt = performance.now();
+    capture.endpointingMs = trailingMs;
     capture.stream.end();
     if (capture.duringPrompt && !capture.interrupted && !interrupted) {
       // too short to interrupt the bot: a cough or "mhm", not a turn
@@ -265,6 +273,13 @@ export class AudioInput {
       this.#opts.metrics.discardedUtterances.inc({ reason: 'empty' });
       return;
     }
-    this.#opts.hooks.onUtterance({ text, confidence: final!.confidence, atMs: capture.atMs, endedAt: capture.endedAt });
+    this.#opts.hooks.onUtterance({
+      text,
+      confidence: final!.confidence,
+      atMs: capture.atMs,
+      endedAt: capture.endedAt,
+      endpointingMs: capture.endpointingMs,
+      recognisedAt: performance.now(),
+    });
   }
 }
