@@ -1,4 +1,3 @@
-import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,13 @@ import type { CallLeg } from '../../src/telephony/port.js';
 import { createAsteriskBackend } from '../../src/telephony/asterisk/backend.js';
 import { startAriEmulator } from '../emulators/ari/index.js';
 import { emulatorConnection, FAST_ARI_TIMINGS } from '../asterisk/helpers.js';
-import type { BackendDriver, CallDriver, DriverOptions, DriverSession } from './driver.js';
+import {
+  watchClearAudio,
+  type BackendDriver,
+  type CallDriver,
+  type DriverOptions,
+  type DriverSession,
+} from './driver.js';
 import { untilListening, waitFor } from './wait.js';
 
 let nextPortBase = 50000 + (process.pid % 100) * 60;
@@ -44,6 +49,7 @@ export function asteriskDriver(): BackendDriver {
       });
       const legs: CallLeg[] = [];
       const records = new Map<string, Promise<CallRecord>>();
+      const interrupted = new Map<string, () => number | null>();
       const backend = createAsteriskBackend(deps.config, {
         logger: deps.logger,
         metrics: createMetrics(false),
@@ -52,6 +58,7 @@ export function asteriskDriver(): BackendDriver {
       });
       await backend.start(async (leg) => {
         legs.push(leg);
+        interrupted.set(leg.id, watchClearAudio(leg));
         const record = runCall(leg, deps);
         records.set(leg.id, record);
         await record;
@@ -81,21 +88,21 @@ export function asteriskDriver(): BackendDriver {
             },
             collectBotAudio: () => ({ pcm: caller.receivedPcm(), sampleRate: 8000 }),
             async malformedFrame() {
-              // The emulator cannot send raw bytes from its UnicastRTP socket, so this garbage datagram comes
-              // from another port: the bot's RTP session must count and drop it all the same.
+              // Three bytes from Asterisk's own UnicastRTP socket: the right source, so only the parser can drop it.
               const media = emu.mediaEndpoints.at(-1);
-              const port = media?.remote.port;
-              if (!port) throw new Error('no externalMedia endpoint');
-              const sock = createSocket('udp4');
-              await new Promise<void>((resolve, reject) =>
-                sock.send(Buffer.from([0x00, 0x01, 0x02]), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-              );
-              sock.close();
+              if (!media) throw new Error('no externalMedia endpoint');
+              media.sendRaw(Buffer.from([0x00, 0x01, 0x02]));
+              await Promise.resolve();
             },
             async droppedFrames() {
-              const stats = backend.calls.get(leg.id)?.mediaStats?.rtp.dropped;
-              return stats ? stats.malformed + stats.wrongSource + stats.wrongPayloadType : 0;
+              return backend.calls.get(leg.id)?.mediaStats?.rtp.dropped.malformed ?? 0;
             },
+            async interrupt(path) {
+              await caller.sendWav(path, { speed: 1 });
+              await caller.sendSilence(800, { speed: 1 });
+            },
+            interruptedAt: () => interrupted.get(leg.id)?.() ?? null,
+            heardChunks: () => [...caller.received],
             agentHeaders: () =>
               agentRequests()
                 .slice(seenAgents)

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/core/call-record.js';
 import { ToneTts, type ScriptedUtterance } from '../../src/dialog/scripted.js';
+import type { Tts, TtsOptions, TtsChunk } from '../../src/speech/types.js';
+import { headerSafe, MAX_SUMMARY_HEADER } from '../../src/telephony/headers.js';
 import { asteriskDriver } from './asterisk-driver.js';
 import type { BackendDriver, DriverSession } from './driver.js';
 import { jambonzDriver } from './jambonz-driver.js';
@@ -9,15 +11,35 @@ import { clip } from '../helpers/fixtures.js';
 
 /**
  * One set of cases, every backend: the same caller audio must give the same transcript, CallRecord (modulo
- * backend-specific fields) and escalation; hangup must release everything; a malformed frame is counted and dropped.
+ * backend-specific fields), escalation and X-Voicebot-* header values at the wire; hangup must release everything; a
+ * malformed frame is counted and dropped; barge-in stops the bot's audio within 100 ms.
  */
 const DRIVERS: BackendDriver[] = [asteriskDriver(), jambonzDriver('webhook', 16000), jambonzDriver('ws', 8000)];
 
 const WAV = clip('librispeech-test-clean-2830-3980-0043.wav');
 
+/** The CRM's ticket id for every escalation in these cases (published the way the CRM delivery does). */
+const TICKET_ID = 'ZD-4242';
+const GREETING = 'Hello there.';
+/** A greeting long enough to talk over (ToneTts: ms per character). */
+const LONG_GREETING_MS_PER_CHAR = 150;
+/** peak of the greeting's tone and of every other prompt's: what the caller hears after a barge-in can be told apart */
+const LOUD = 8000;
+const QUIET = 2000;
+
+/** The greeting long and loud, every other prompt short and quiet. */
+class BargeInTts implements Tts {
+  readonly #greeting = new ToneTts({ msPerChar: LONG_GREETING_MS_PER_CHAR, amplitude: LOUD });
+  readonly #other = new ToneTts({ msPerChar: 10, amplitude: QUIET });
+  synthesize(text: string, options?: TtsOptions): AsyncIterable<TtsChunk> {
+    return (text === GREETING ? this.#greeting : this.#other).synthesize(text, options);
+  }
+  async close(): Promise<void> {}
+}
+
 function dialogFor(driver: BackendDriver) {
   return {
-    greeting: 'Hello there.',
+    greeting: GREETING,
     clarify: 'Sorry?',
     transferMessage: 'Putting you through.',
     goodbye: 'Bye.',
@@ -37,7 +59,8 @@ function portable(record: CallRecord) {
     asrConfidence: record.asrConfidence,
     nluConfidence: record.nluConfidence,
     summary: record.summary,
-    transcript: record.transcript.map((e) => `${e.speaker}${e.interrupted ? '(cut)' : ''}: ${e.text}`),
+    // how much of a cut prompt was heard depends on timing, not on the backend
+    transcript: record.transcript.map((e) => (e.interrupted ? `${e.speaker}(cut)` : `${e.speaker}: ${e.text}`)),
     escalation: record.escalation ? { ...record.escalation, atMs: 0 } : undefined,
   };
 }
@@ -53,21 +76,29 @@ function audibleMs(pcm: Int16Array, rate: number): number {
   return frames * 20;
 }
 
-const results = new Map<string, Map<string, ReturnType<typeof portable>>>();
+type Seen = ReturnType<typeof portable> & { headers?: Record<string, string> };
+const results = new Map<string, Map<string, Seen>>();
 
 describe.each(DRIVERS)('conformance: $name', (driver) => {
   let session: DriverSession | null = null;
-  const seen = (name: string, record: CallRecord) => {
+  const seen = (name: string, record: CallRecord, headers?: Record<string, string>) => {
     const byCase = results.get(name) ?? new Map();
-    byCase.set(driver.name, portable(record));
+    byCase.set(driver.name, { ...portable(record), ...(headers ? { headers } : {}) });
     results.set(name, byCase);
   };
-  async function start(script: ScriptedUtterance[], agent: 'answer' | 'busy' = 'answer') {
-    session = await driver.start({
+  async function start(script: ScriptedUtterance[], agent: 'answer' | 'busy' = 'answer', tts?: Tts) {
+    const s = await driver.start({
       agent,
-      deps: { config: { dialog: dialogFor(driver) }, asrScript: script, tts: new ToneTts({ msPerChar: 10 }) },
+      deps: { config: { dialog: dialogFor(driver) }, asrScript: script, tts: tts ?? new ToneTts({ msPerChar: 10 }) },
     });
-    return session;
+    session = s;
+    // The CRM files the escalation ticket before the transfer, as src/crm/delivery.ts reports it.
+    s.deps.events.subscribe((e) => {
+      if (e.type === 'escalation') {
+        s.deps.events.publish({ type: 'ticket', callId: e.callId, ticketId: TICKET_ID, sink: 'conformance' });
+      }
+    });
+    return s;
   }
   afterEach(async () => {
     if (!session) return;
@@ -113,12 +144,20 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     expect(record.escalation).toMatchObject({ reason: 'caller-request', target: 'agent', outcome: 'answered' });
     const headers = call.agentHeaders();
     expect(headers).toHaveLength(1);
-    expect(headers[0]).toMatchObject({
+    const escalation = s.deps.published.find((e) => e.type === 'escalation' && e.callId === call.id);
+    if (escalation?.type !== 'escalation') throw new Error('no escalation event');
+    const summary = escalation.record.summary;
+    expect(summary.length).toBeGreaterThan(0);
+    // The values, as they went over the wire to the peer (ARI create variables / jambonz dial headers).
+    expect(headers[0]).toEqual({
       'X-Voicebot-Call-Id': call.id,
       'X-Voicebot-Phone': '+15551230001',
-      'X-Voicebot-Intent': expect.any(String) as string,
+      'X-Voicebot-Intent': record.intent ?? 'unknown',
+      'X-Voicebot-Summary': headerSafe(summary, MAX_SUMMARY_HEADER),
+      'X-Voicebot-Ticket-Id': TICKET_ID,
     });
-    seen('escalation-answered', record);
+    const { ['X-Voicebot-Call-Id']: _id, ...portableHeaders } = headers[0]!;
+    seen('escalation-answered', record, portableHeaders);
     await call.hangup();
   });
 
@@ -165,15 +204,54 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     expect(record.intent).toBe('billing');
     seen('malformed', record);
   });
+
+  it('barge-in: the caller talks over the greeting and hears < 100 ms of it after the interruption', async () => {
+    const s = await start(['I have a question about my invoice'], 'answer', new BargeInTts());
+    const call = await s.startCall();
+    const heardLoudMs = (since: number) =>
+      call
+        .heardChunks()
+        .filter((c) => c.at > since && peak(c.pcm) > (LOUD + QUIET) / 2)
+        .reduce((ms, c) => ms + (c.pcm.length / call.collectBotAudio().sampleRate) * 1000, 0);
+    await waitFor(() => heardLoudMs(0) >= 200, 5000, 'the greeting to be heard');
+    await call.interrupt(WAV);
+    await untilTurns(s.deps, call.id, 1);
+    const at = call.interruptedAt();
+    expect(at).not.toBeNull();
+    // The bot's answer (quiet) has played by now: any loud audio after the interruption is the greeting's.
+    expect(heardLoudMs(at!)).toBeLessThan(100);
+    const greetingMs = GREETING.length * LONG_GREETING_MS_PER_CHAR;
+    expect(heardLoudMs(0)).toBeLessThan(greetingMs);
+    await call.hangup();
+    const record = await call.record;
+    expect(record.transcript[0]).toMatchObject({ speaker: 'bot', interrupted: true });
+    expect(record.transcript[0]!.text).toMatch(/\[interrupted\]$/);
+    seen('barge-in', record);
+  });
 });
 
+function peak(pcm: Int16Array): number {
+  let p = 0;
+  for (const s of pcm) p = Math.max(p, Math.abs(s));
+  return p;
+}
+
 describe('conformance: every backend agrees', () => {
-  it('each case gave the same portable record on every backend that ran it', () => {
+  it('each case gave the same portable record (and header values) on every backend', () => {
+    // Nothing compared is a failure: every case must have run on every backend.
+    expect(results.size).toBeGreaterThan(0);
+    let compared = 0;
     for (const [name, byBackend] of results) {
+      expect({ case: name, backends: [...byBackend.keys()] }).toEqual({
+        case: name,
+        backends: DRIVERS.map((d) => d.name),
+      });
       const [first, ...rest] = [...byBackend.entries()];
       for (const [backend, rec] of rest) {
         expect({ case: name, backend, rec }).toEqual({ case: name, backend, rec: first![1] });
+        compared++;
       }
     }
+    expect(compared).toBe(results.size * (DRIVERS.length - 1));
   });
 });

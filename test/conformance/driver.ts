@@ -1,6 +1,6 @@
 import type { CallRecord } from '../../src/core/call-record.js';
 import type { TestDeps, TestDepsOverrides } from '../../src/dialog/scripted.js';
-import type { TransferTarget } from '../../src/telephony/port.js';
+import type { CallLeg, TransferTarget } from '../../src/telephony/port.js';
 
 /**
  * One telephony backend plus the emulator that plays its peer, driven the same way by every conformance case.
@@ -41,8 +41,25 @@ export interface CallDriver {
   malformedFrame(): Promise<void>;
   /** frames this backend counted and dropped for this call */
   droppedFrames(): Promise<number>;
-  /** X-Voicebot-* headers each agent leg was dialled with */
+  /** X-Voicebot-* headers each agent leg was dialled with, as they went over the wire to the peer */
   agentHeaders(): Record<string, string>[];
+  /** The caller talks over the bot right away (real time, no waiting for the bot to listen). */
+  interrupt(wav: string): Promise<void>;
+  /** when the backend was told to drop the bot's queued audio (barge-in), performance.now(); null before */
+  interruptedAt(): number | null;
+  /** bot audio the caller heard, piece by piece, with when it was played (performance.now()) */
+  heardChunks(): { at: number; pcm: Int16Array }[];
   /** the CallRecord runCall resolved with */
   readonly record: Promise<CallRecord>;
+}
+
+/** Notes when the call core first drops the leg's queued audio (barge-in), without changing what it does. */
+export function watchClearAudio(leg: CallLeg): () => number | null {
+  let at: number | null = null;
+  const clear = leg.clearAudio.bind(leg);
+  leg.clearAudio = () => {
+    at ??= performance.now();
+    return clear();
+  };
+  return () => at;
 }

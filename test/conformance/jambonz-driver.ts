@@ -7,7 +7,13 @@ import { createWebServer } from '../../src/web/server.js';
 import { createJambonzBackend, registerJambonz } from '../../jambonz-adapter/src/index.js';
 import type { JambonzCallLeg } from '../../jambonz-adapter/src/call-leg.js';
 import { startJambonzEmulator } from '../emulators/jambonz/index.js';
-import type { BackendDriver, CallDriver, DriverOptions, DriverSession } from './driver.js';
+import {
+  watchClearAudio,
+  type BackendDriver,
+  type CallDriver,
+  type DriverOptions,
+  type DriverSession,
+} from './driver.js';
 import { untilListening, waitFor } from './wait.js';
 
 const SECRET = 'conformance-secret';
@@ -29,8 +35,10 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
       const appUrl = `${await web.listen({ host: '127.0.0.1', port: 0 })}/jambonz`;
       const records = new Map<string, Promise<CallRecord>>();
       const legs = new Map<string, JambonzCallLeg>();
+      const interrupted = new Map<string, () => number | null>();
       await backend.start(async (leg) => {
         legs.set(leg.id, leg as JambonzCallLeg);
+        interrupted.set(leg.id, watchClearAudio(leg));
         const record = runCall(leg, deps);
         records.set(leg.id, record);
         await record;
@@ -69,6 +77,12 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
             },
             droppedFrames: malformedTotal,
             agentHeaders: () => call.dialAttempts.map((d) => d.headers),
+            async interrupt(path) {
+              await call.sendWav(path, { speed: 1 });
+              await call.sendSilence(800, { speed: 1 });
+            },
+            interruptedAt: () => interrupted.get(call.callSid)?.() ?? null,
+            heardChunks: () => call.heardChunks(),
           };
           if (wav) await driver.say(wav);
           return driver;

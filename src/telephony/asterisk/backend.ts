@@ -118,7 +118,7 @@ export class AsteriskBackend implements TelephonyBackend {
       registry: deps.metrics,
       metrics,
       sessions: deps.sessions,
-      releases: new ReleaseRetrier(logger, { minMs: asterisk.reconnectMinMs, maxMs: asterisk.reconnectMaxMs }),
+      releases: new ReleaseRetrier(logger, { minMs: asterisk.reconnectMinMs, maxMs: asterisk.reconnectMaxMs }, clock),
       events: deps.events,
       tts: deps.tts,
       onCallReleased: (id) => {

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { Logger } from '../../log/logger.js';
 import { isGone } from './ari-client.js';
 
@@ -17,13 +18,17 @@ export function isOwnId(id: string, app: string): boolean {
  * good. One pending retry per key; stop() abandons them (the next resync sweeps what is left).
  */
 export class ReleaseRetrier {
-  readonly #pending = new Map<string, NodeJS.Timeout>();
+  readonly #pending = new Map<string, unknown>();
   #stopped = false;
+  readonly #logger: Logger;
+  readonly #opts: { minMs: number; maxMs: number };
+  readonly #clock: Clock;
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly opts: { minMs: number; maxMs: number },
-  ) {}
+  constructor(logger: Logger, opts: { minMs: number; maxMs: number }, clock: Clock = systemClock) {
+    this.#logger = logger;
+    this.#opts = opts;
+    this.#clock = clock;
+  }
 
   get pending(): number {
     return this.#pending.size;
@@ -31,14 +36,14 @@ export class ReleaseRetrier {
 
   retry(key: string, step: () => Promise<unknown>, attempt = 1): void {
     if (this.#stopped || this.#pending.has(key)) return;
-    const delay = Math.min(this.opts.maxMs, this.opts.minMs * 2 ** (attempt - 1));
-    const timer = setTimeout(() => {
+    const delay = Math.min(this.#opts.maxMs, this.#opts.minMs * 2 ** (attempt - 1));
+    const timer = this.#clock.setTimeout(() => {
       this.#pending.delete(key);
       step().then(
-        () => this.logger.info({ step: key, attempt }, 'release step retried: done'),
+        () => this.#logger.info({ step: key, attempt }, 'release step retried: done'),
         (err: unknown) => {
           if (isGone(err)) return;
-          this.logger.warn(
+          this.#logger.warn(
             { step: key, attempt, err: err instanceof Error ? err.message : String(err) },
             'release step failed again',
           );
@@ -51,7 +56,7 @@ export class ReleaseRetrier {
 
   stop(): void {
     this.#stopped = true;
-    for (const t of this.#pending.values()) clearTimeout(t);
+    for (const timer of this.#pending.values()) this.#clock.clearTimeout(timer);
     this.#pending.clear();
   }
 
