@@ -8,17 +8,28 @@
  * N such that it and every smaller N held; the sweep stops at the first point that did not hold and says why.
  * Runs for the base.en and the tiny.en shape (random weights, decoding capped at a trained model's token rate).
  * ASTERISK_BENCH_N=1,2,4 sets the points, ASTERISK_BENCH_SHAPES=tiny.en the shapes, ASTERISK_BENCH_ROUNDS the rounds.
+ *
+ * ASTERISK_BENCH_PROFILE=10 instead profiles the bot at that one point (one round): V8's --cpu-prof for its
+ * JavaScript thread and `perf record` for all its threads (native whisper.cpp, onnxruntime, V8), summarised as the
+ * top five functions and the share per library.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BenchShape } from '../scripts/bench-whisper-model.js';
 import { figure, percentile } from './lib/figure.js';
 import { HEAD_SPEED, runCaller, setupEdge, type TurnResult } from './lib/edge-run.js';
 import { sized } from './lib/smoke.js';
+import { PerfRecording, perfAvailable, summariseCpuProfile } from './lib/profile.js';
 import { loadClipTurns } from './lib/turns.js';
 import { benchWhisper } from './lib/whisper-model.js';
 
 const BENCH = 'asterisk-concurrency';
-const POINTS = (process.env.ASTERISK_BENCH_N ?? sized('1,2,4,6,8,10,12,14,16,20', '1,2')).split(',').map(Number);
-const ROUNDS = Number(process.env.ASTERISK_BENCH_ROUNDS ?? sized(3, 1));
+const PROFILE_N = process.env.ASTERISK_BENCH_PROFILE ? Number(process.env.ASTERISK_BENCH_PROFILE) : null;
+const POINTS = PROFILE_N
+  ? [PROFILE_N]
+  : (process.env.ASTERISK_BENCH_N ?? sized('1,2,4,6,8,10,12,14,16,20', '2')).split(',').map(Number);
+const ROUNDS = PROFILE_N ? 1 : Number(process.env.ASTERISK_BENCH_ROUNDS ?? sized(3, 1));
 const SHAPES = (process.env.ASTERISK_BENCH_SHAPES ?? sized('base.en,tiny.en', 'tiny.en')).split(',') as BenchShape[];
 const P95_LIMIT_MS = 1000;
 const CALL_STAGGER_MS = 100;
@@ -52,10 +63,13 @@ function verdict(p: Point): { held: boolean; why: string[] } {
 
 async function sweep(shape: BenchShape): Promise<void> {
   const whisper = await benchWhisper(shape);
+  const profDir = PROFILE_N ? mkdtempSync(join(tmpdir(), 'vb-prof-')) : null;
   const setup = await setupEdge('asterisk', whisper, {
     // VAD sessions for the largest point built at start-up, as a deployment sized for its peak would
     speech: { vad: { prewarmSessions: Math.max(...POINTS) } },
+    ...(profDir ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
   });
+  const perf = profDir && perfAvailable() ? new PerfRecording(setup.bot.pid, join(profDir, 'perf.data')) : null;
   let best = 0;
   let stopped = `all points held (up to ${POINTS[POINTS.length - 1]})`;
   let callId = 0;
@@ -108,7 +122,25 @@ async function sweep(shape: BenchShape): Promise<void> {
       best = n;
     }
   } finally {
+    await perf?.stop();
     await setup.close();
+  }
+  if (profDir) {
+    const common = { n: PROFILE_N, ...whisper.fields };
+    figure(BENCH, `cpu_profile_js_top_${shape}`, summariseCpuProfile(profDir)[0]?.share ?? 0, 'share', {
+      ...common,
+      what: 'bot process, V8 --cpu-prof (JavaScript thread, whole run): top functions by self time',
+      top: summariseCpuProfile(profDir, 8),
+    });
+    if (perf) {
+      figure(BENCH, `cpu_profile_perf_top_${shape}`, perf.summarise()[0]?.share ?? 0, 'share', {
+        ...common,
+        what: 'bot process, perf record -e cpu-clock (all threads, during the point): top symbols by self samples',
+        top: perf.summarise(8),
+        byLibrary: perf.byLibrary(),
+      });
+    }
+    return;
   }
   figure(BENCH, `max_concurrent_calls_${shape}`, best, 'calls', {
     criterion: `every turn answered, p95 turn latency <= ${P95_LIMIT_MS} ms, no skipped pacer slot; this N and every smaller N`,

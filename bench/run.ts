@@ -4,14 +4,17 @@
  * non-zero if any bench fails or prints no figure.
  *
  *   --smoke   every bench in its seconds-long mode (BENCH_SMOKE=1): checks they run, measures nothing
+ *   --report  also writes bench/report/ (figures.jsonl, runs.json, SVG charts, summary.md; see lib/report.ts)
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { commit, machine, uptime, writeReport, type BenchRun, type Figure } from './lib/report.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPORT_DIR = join(BENCH_DIR, 'report');
 /** Only stops a hung bench: the edge sweeps take tens of minutes on 2 cores, a smoke run seconds. */
 const TIMEOUT_MS = (smoke: boolean) => Number(process.env.BENCH_TIMEOUT_MS ?? (smoke ? 180_000 : 3_600_000));
 
@@ -29,22 +32,28 @@ interface Options {
   smoke: boolean;
 }
 
-function runOne(file: string, opts: Options): Promise<{ ok: boolean; figures: number; reason?: string }> {
+interface Result {
+  ok: boolean;
+  figures: Figure[];
+  reason?: string;
+}
+
+function runOne(file: string, opts: Options): Promise<Result> {
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: resolve(BENCH_DIR, '..'),
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...(opts.smoke ? { BENCH_SMOKE: '1' } : {}) },
     });
-    let figures = 0;
+    const figures: Figure[] = [];
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       const trimmed = line.trim();
       if (trimmed.startsWith('{')) {
         try {
-          const fig = JSON.parse(trimmed) as Record<string, unknown>;
+          const fig = JSON.parse(trimmed) as Figure;
           if (typeof fig.bench === 'string' && typeof fig.metric === 'string') {
-            figures++;
+            figures.push(fig);
             process.stdout.write(`${JSON.stringify(fig)}\n`);
             return;
           }
@@ -61,8 +70,13 @@ function runOne(file: string, opts: Options): Promise<{ ok: boolean; figures: nu
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0 && figures > 0) done({ ok: true, figures });
-      else done({ ok: false, figures, reason: signal ? `killed by ${signal}` : `exit ${code}, ${figures} figures` });
+      if (code === 0 && figures.length > 0) done({ ok: true, figures });
+      else
+        done({
+          ok: false,
+          figures,
+          reason: signal ? `killed by ${signal}` : `exit ${code}, ${figures.length} figures`,
+        });
     });
   });
 }
@@ -70,18 +84,36 @@ function runOne(file: string, opts: Options): Promise<{ ok: boolean; figures: nu
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const opts: Options = { smoke: args.includes('--smoke') };
+  const report = args.includes('--report');
+  const fresh = new Map<string, { figures: Figure[]; run: BenchRun }>();
   const files = await selectBenches(args.filter((a) => !a.startsWith('--')));
   let failed = 0;
   for (const file of files) {
     const started = Date.now();
     process.stderr.write(`# bench ${basename(file)}\n`);
+    const before = uptime();
     const result = await runOne(file, opts);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
-    if (result.ok) process.stderr.write(`# ${basename(file)}: ok, ${result.figures} figures, ${secs} s\n`);
+    const run: BenchRun = {
+      date: new Date(started).toISOString(),
+      commit: commit(),
+      machine: machine(),
+      node: process.versions.node,
+      uptimeBefore: before,
+      uptimeAfter: uptime(),
+      ok: result.ok,
+    };
+    // a failed bench keeps its previous report lines: a report quotes only complete runs
+    if (result.ok) fresh.set(basename(file).replace(/\.bench\.ts$/, ''), { figures: result.figures, run });
+    if (result.ok) process.stderr.write(`# ${basename(file)}: ok, ${result.figures.length} figures, ${secs} s\n`);
     else {
       failed++;
       process.stderr.write(`# ${basename(file)}: FAILED (${result.reason}) after ${secs} s\n`);
     }
+  }
+  if (report && !opts.smoke) {
+    writeReport(REPORT_DIR, fresh);
+    process.stderr.write(`# report written to ${REPORT_DIR}\n`);
   }
   return failed ? 1 : 0;
 }

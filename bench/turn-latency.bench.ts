@@ -26,7 +26,8 @@ const edges = (process.env.TURN_EDGES?.split(',') as Edge[] | undefined) ?? (SMO
 const MIN_TURNS = Number(process.env.TURN_MIN_TURNS ?? sized(50, 2));
 const whisper = await benchWhisper(SMOKE && !process.env.BENCH_WHISPER_SHAPE ? 'tiny.en' : undefined);
 const clips = await loadClipTurns();
-const allTurns: Turn[] = clips.flatMap((c) => c.turns);
+// smoke: the short turns only
+const allTurns: Turn[] = clips.flatMap((c) => c.turns).filter((t) => !SMOKE || t.pcm16k.length < 3 * 16_000);
 const manyCalls = (edge: Edge) => sized(edge === 'browser' ? 4 : 8, 2);
 
 /** `count` turns from the shared list, starting at `offset`, cycling. */

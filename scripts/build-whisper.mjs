@@ -3,19 +3,22 @@
  * Builds smart-whisper's native addon (whisper.cpp) once, with the fastest flags this machine supports.
  * Run by `npm install` (postinstall) and by hand:
  *
- *   node scripts/build-whisper.mjs            # AVX2 build (-march=x86-64-v3) when the CPU has it, portable otherwise
+ *   node scripts/build-whisper.mjs            # the best instruction set the CPU has: AVX-512 (-march=x86-64-v4),
+ *                                             # else AVX2 (-march=x86-64-v3), else portable
  *   node scripts/build-whisper.mjs --portable # force the portable build (e.g. a docker image built for other CPUs)
  *   node scripts/build-whisper.mjs --cuda     # whisper.cpp with GGML_CUDA=1, linked through smart-whisper's BYOL
  *   node scripts/build-whisper.mjs --force    # rebuild even if the marker says it is up to date
  *   node scripts/build-whisper.mjs --dry-run  # print what would run
  *
- * The same choices can come from the environment: VOICEBOT_WHISPER_BUILD=cuda|portable|native|skip.
+ * The same choices can come from the environment: VOICEBOT_WHISPER_BUILD=cuda|portable|avx2|avx512|skip.
+ * Before building, smart-whisper's binding is patched to keep one whisper_state per concurrent request and reuse
+ * it (see STATE_POOL): by default it creates and frees a state (~200-300 MB of buffers) for every request.
  * A marker file (build/voicebot-build.json inside smart-whisper) records the flags; a matching build is skipped.
  * Never fails `npm install` on a portable build error: it prints the command to retry and exits 0, because the
  * rest of the bot (OpenAI-compatible ASR) works without the addon. A requested CUDA build that fails exits 1.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,31 +49,128 @@ function cpuFlags(cpuinfo) {
   return new Set(line ? line.split(':')[1].trim().split(/\s+/) : []);
 }
 
-function hasAvx2() {
-  if (process.arch !== 'x64') return false;
+/** The best x86-64 level this CPU runs: 'avx512' (x86-64-v4), 'avx2' (x86-64-v3) or 'portable'. */
+function bestCpuMode() {
+  if (process.arch !== 'x64') return 'portable';
   try {
     const flags = cpuFlags(readFileSync('/proc/cpuinfo', 'utf8'));
     // x86-64-v3 = AVX, AVX2, BMI1/2, F16C, FMA, LZCNT, MOVBE: check the ones whisper.cpp uses.
-    return ['avx2', 'fma', 'f16c', 'bmi2'].every((f) => flags.has(f));
+    const v3 = ['avx2', 'fma', 'f16c', 'bmi2'].every((f) => flags.has(f));
+    // x86-64-v4 adds AVX-512 F, BW, CD, DQ, VL: ggml's F16/F32 dot products use 512-bit vectors with them.
+    const v4 = v3 && ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl'].every((f) => flags.has(f));
+    return v4 ? 'avx512' : v3 ? 'avx2' : 'portable';
   } catch {
-    return false;
+    return 'portable';
   }
 }
 
+const MARCH = { avx512: '-march=x86-64-v4 ', avx2: '-march=x86-64-v3 ', portable: '' };
 const mode =
   args.has('--cuda') || envMode === 'cuda'
     ? 'cuda'
     : args.has('--portable') || envMode === 'portable'
       ? 'portable'
-      : hasAvx2()
-        ? 'avx2'
-        : 'portable';
+      : envMode === 'avx2' || envMode === 'avx512'
+        ? envMode
+        : bestCpuMode();
 // NDEBUG: ggml's per-request debug prints to stderr (buffer reallocation notes) are compiled out.
-const cflags = `${mode === 'portable' ? '' : '-march=x86-64-v3 '}-DNDEBUG`;
+const cflags = `${MARCH[mode] ?? MARCH.avx2}-DNDEBUG`;
+
+/**
+ * One whisper_state per concurrent request, kept for the next one: smart-whisper's worker calls whisper_init_state
+ * (compute buffers and KV caches, ~200-300 MB to allocate and first-touch) and whisper_free_state around every
+ * request. The pool hands a finished request's state to the next (whisper_full_with_state clears its results and
+ * KV cache itself), so it holds as many states as requests ever ran at once (speech.asr.whisperCpp.parallelism).
+ * States are freed with their model.
+ */
+const STATE_POOL = {
+  name: 'state-pool-v1',
+  files: {
+    'src/binding/transcribe.cc': [
+      [
+        '#include "transcribe.h"\n',
+        `#include "transcribe.h"\n
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+// voicebot patch (${'state-pool-v1'}): reuse whisper states instead of one init/free per request.
+static std::mutex                                                           g_state_pool_mutex;
+static std::unordered_map<whisper_context*, std::vector<whisper_state*>> g_state_pool;
+
+static whisper_state* state_pool_take(whisper_context* ctx) {
+    {
+        std::lock_guard<std::mutex> lock(g_state_pool_mutex);
+        auto&                       free_states = g_state_pool[ctx];
+        if (!free_states.empty()) {
+            whisper_state* s = free_states.back();
+            free_states.pop_back();
+            return s;
+        }
+    }
+    return whisper_init_state(ctx);
+}
+
+static void state_pool_give(whisper_context* ctx, whisper_state* s) {
+    std::lock_guard<std::mutex> lock(g_state_pool_mutex);
+    g_state_pool[ctx].push_back(s);
+}
+
+void smart_whisper_state_pool_drain(whisper_context* ctx) {
+    std::lock_guard<std::mutex> lock(g_state_pool_mutex);
+    auto                        it = g_state_pool.find(ctx);
+    if (it == g_state_pool.end()) return;
+    for (whisper_state* s : it->second) whisper_free_state(s);
+    g_state_pool.erase(it);
+}
+`,
+      ],
+      ['            whisper_free_state(state);', '            state_pool_give(context, state);'],
+      ['        state = whisper_init_state(context);', '        state = state_pool_take(context);'],
+    ],
+    'src/binding/transcribe.h': [
+      [
+        'Napi::Value Transcribe(const Napi::CallbackInfo& info);',
+        'Napi::Value Transcribe(const Napi::CallbackInfo& info);\nvoid        smart_whisper_state_pool_drain(whisper_context* ctx);',
+      ],
+    ],
+    'src/binding/model.cc': [
+      ['#include "model.h"\n', '#include "model.h"\n#include "transcribe.h"\n'],
+      [
+        '    void Execute() override { whisper_free(context); }',
+        '    void Execute() override {\n        smart_whisper_state_pool_drain(context);\n        whisper_free(context);\n    }',
+      ],
+      [
+        '    if (context != nullptr) {\n        whisper_free(context);',
+        '    if (context != nullptr) {\n        smart_whisper_state_pool_drain(context);\n        whisper_free(context);',
+      ],
+    ],
+  },
+};
+
+/**
+ * Applies STATE_POOL to smart-whisper's sources unless already there. Writes each file beside itself and renames
+ * it over the original, so a node_modules hard-linked from another checkout keeps its own copy untouched.
+ */
+function applyStatePool(dir) {
+  for (const [rel, edits] of Object.entries(STATE_POOL.files)) {
+    const file = join(dir, rel);
+    let text = readFileSync(file, 'utf8');
+    if (text.includes('smart_whisper_state_pool_drain')) continue;
+    for (const [from, to] of edits) {
+      if (!text.includes(from))
+        throw new Error(`build-whisper: ${rel} does not contain the expected code for ${STATE_POOL.name}`);
+      text = text.replace(from, to);
+    }
+    if (dryRun) continue;
+    writeFileSync(`${file}.voicebot-tmp`, text);
+    renameSync(`${file}.voicebot-tmp`, file);
+  }
+}
 const cudaPath = process.env.CUDA_PATH ?? '/usr/local/cuda';
 const marker = join(pkgDir, 'build', 'voicebot-build.json');
 const addon = join(pkgDir, 'build', 'Release', 'smart-whisper.node');
-const wanted = { mode, cflags, smartWhisper: version, node: process.versions.modules };
+const wanted = { mode, cflags, smartWhisper: version, node: process.versions.modules, patch: STATE_POOL.name };
 
 function upToDate() {
   if (!existsSync(addon) || !existsSync(marker)) return false;
@@ -112,6 +212,13 @@ function run(cmd, argv, opts) {
   if (dryRun) return 0;
   const r = spawnSync(cmd, argv, { stdio: 'inherit', ...opts, env: { ...process.env, ...opts.env } });
   return r.status ?? 1;
+}
+
+try {
+  applyStatePool(pkgDir);
+} catch (err) {
+  wanted.patch = 'none';
+  console.error(`${err.message}; building smart-whisper unpatched (one whisper state per request)`);
 }
 
 const jobs = String(Math.max(1, cpus().length));
