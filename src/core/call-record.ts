@@ -12,6 +12,14 @@ export const transcriptEntry = z.strictObject({
   confidence: z.number().min(0).max(1).optional(),
 });
 
+/** What the bot understood from one caller turn (intent null: not understood). */
+export const intentTurn = z.strictObject({
+  /** ms since the call started (the caller turn's time) */
+  atMs: z.number().int().min(0),
+  intent: z.string().nullable(),
+  confidence: z.number().min(0).max(1),
+});
+
 export const callOutcome = z.enum(['in-progress', 'resolved', 'escalated', 'transfer-failed', 'abandoned', 'error']);
 
 export const callRecordSchema = z.strictObject({
@@ -26,11 +34,15 @@ export const callRecordSchema = z.strictObject({
   endedAt: z.string().optional(),
   durationMs: z.number().int().min(0),
   outcome: callOutcome,
+  /** the call's main intent: what the caller called about (not the closing "goodbye") */
   intent: z.string().nullable(),
+  /** what the bot understood from each caller turn, in order */
+  intents: z.array(intentTurn).default([]),
+  /** every slot captured during the call (a later value for the same slot wins) */
   slots: z.record(z.string(), z.string()).default({}),
   /** mean ASR confidence over caller turns */
   asrConfidence: z.number().min(0).max(1).nullable(),
-  /** NLU confidence of the chosen intent */
+  /** NLU confidence of the main intent (its best turn) */
   nluConfidence: z.number().min(0).max(1).nullable(),
   summary: z.string(),
   transcript: z.array(transcriptEntry),
@@ -46,6 +58,7 @@ export const callRecordSchema = z.strictObject({
 });
 
 export type TranscriptEntry = z.infer<typeof transcriptEntry>;
+export type IntentTurn = z.infer<typeof intentTurn>;
 export type CallOutcome = z.infer<typeof callOutcome>;
 export type CallRecord = z.infer<typeof callRecordSchema>;
 

@@ -26,7 +26,7 @@ const zendesk = z.strictObject({
     .record(z.string(), z.number().int())
     .default({})
     .describe(
-      'CallRecord field → Zendesk custom field id (callId, phone, intent, outcome, backend, summary, durationMs, asrConfidence, nluConfidence, escalationTarget, slots.NAME).',
+      'CallRecord field → Zendesk custom field id (callId, phone, intent, outcome, backend, summary, durationMs, durationSec, asrConfidence, nluConfidence, escalated, escalationTarget, slots.NAME). `voicebot zendesk setup` creates the usual ones and prints this map.',
     ),
   /** Ticket priority by intent name; others get defaultPriority. */
   priorityByIntent: z

@@ -13,7 +13,7 @@ export function ticketSubject(record: CallRecord): string {
 
 const SPEAKER = { caller: 'Caller', bot: 'Bot', agent: 'Agent' } as const;
 
-function clock(ms: number): string {
+export function clock(ms: number): string {
   const s = Math.floor(ms / 1000);
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
@@ -23,7 +23,7 @@ export function transcriptText(record: CallRecord): string {
   return record.transcript.map((t) => `[${clock(t.atMs)}] ${SPEAKER[t.speaker]}: ${t.text}`).join('\n');
 }
 
-const pct = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v * 100)} %`);
+export const pct = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v * 100)} %`);
 
 /** Marker that lets a retry see whether its comment already landed. */
 export function stepMarker(record: CallRecord, event: CallRecordEvent): string {
@@ -52,7 +52,7 @@ export function noteBody(record: CallRecord, event: CallRecordEvent): string {
 }
 
 /** Scalar fields a CRM custom field can be mapped to (config: customFields). */
-export function recordField(record: CallRecord, field: string): string | number | null {
+export function recordField(record: CallRecord, field: string): string | number | boolean | null {
   if (field.startsWith('slots.')) return record.slots[field.slice(6)] ?? null;
   switch (field) {
     case 'callId':
@@ -69,6 +69,10 @@ export function recordField(record: CallRecord, field: string): string | number 
       return record[field];
     case 'escalationTarget':
       return record.escalation?.target ?? null;
+    case 'escalated':
+      return record.escalation !== undefined;
+    case 'durationSec':
+      return Math.round(record.durationMs / 1000);
     default:
       return null;
   }

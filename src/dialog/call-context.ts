@@ -1,4 +1,4 @@
-import type { CallOutcome, CallRecord } from '../core/call-record.js';
+import type { CallOutcome, CallRecord, IntentTurn } from '../core/call-record.js';
 import type { CallLeg } from '../telephony/port.js';
 import { Transcript } from './transcript.js';
 
@@ -17,9 +17,15 @@ export class CallContext {
   /** caller audio received so far, ms: the call's clock when audio outruns the wall (simulations) */
   #audioMs = 0;
   readonly transcript: Transcript;
+  /** the current intent (the dialog's context for the next turn) */
   intent: string | null = null;
+  /** slots of the current intent */
   slots: Record<string, string> = {};
   nluConfidence: number | null = null;
+  /** the call's story for the record: every turn's intent, every slot ever captured, intents that close calls */
+  readonly intentTurns: IntentTurn[] = [];
+  readonly capturedSlots: Record<string, string> = {};
+  readonly closingIntents = new Set<string>();
   readonly asrConfidences: number[] = [];
   /** answered turns (not clarifications): decides resolved vs abandoned */
   answeredTurns = 0;
@@ -46,6 +52,34 @@ export class CallContext {
     this.#audioMs += ms;
   }
 
+  /** One caller turn's understanding; confident turns' slots join the call's captured slots. */
+  noteTurn(
+    atMs: number,
+    intent: string | null,
+    confidence: number,
+    slots: Record<string, string>,
+    confident: boolean,
+  ): void {
+    this.intentTurns.push({ atMs: Math.round(atMs), intent, confidence: round(confidence) });
+    if (confident) Object.assign(this.capturedSlots, slots);
+  }
+
+  /**
+   * What the call was about: the intent of the most confident turns, leaving out intents that close a call
+   * (goodbye) unless nothing else was understood; ties go to the latest ("…actually, cancel my order"). Its confidence is its best turn's.
+   */
+  mainIntent(lowConfidence: number): { intent: string | null; confidence: number | null } {
+    const confident = this.intentTurns.filter((t) => t.intent !== null && t.confidence >= lowConfidence);
+    const substantive = confident.filter((t) => !this.closingIntents.has(t.intent!));
+    const pool = substantive.length > 0 ? substantive : confident;
+    const counts = new Map<string, number>();
+    for (const t of pool) counts.set(t.intent!, (counts.get(t.intent!) ?? 0) + 1);
+    let best: string | null = null;
+    for (const t of pool) if (best === null || counts.get(t.intent!)! >= counts.get(best)!) best = t.intent;
+    if (best === null) return { intent: this.intent, confidence: this.nluConfidence };
+    return { intent: best, confidence: Math.max(...pool.filter((t) => t.intent === best).map((t) => t.confidence)) };
+  }
+
   /** The outcome if the call ended now. */
   finalOutcome(error: boolean): CallOutcome {
     if (this.transferred) return 'escalated';
@@ -54,8 +88,9 @@ export class CallContext {
     return this.answeredTurns > 0 ? 'resolved' : 'abandoned';
   }
 
-  toRecord(outcome: CallOutcome, summary: string, ended: boolean): CallRecord {
+  toRecord(outcome: CallOutcome, summary: string, ended: boolean, lowConfidence = 0): CallRecord {
     const confidences = this.asrConfidences;
+    const main = this.mainIntent(lowConfidence);
     const record: CallRecord = {
       version: 1,
       callId: this.callId,
@@ -66,10 +101,11 @@ export class CallContext {
       startedAt: this.startedAt.toISOString(),
       durationMs: Math.round(this.elapsedMs()),
       outcome,
-      intent: this.intent,
-      slots: { ...this.slots },
+      intent: main.intent,
+      intents: this.intentTurns.map((t) => ({ ...t })),
+      slots: { ...this.capturedSlots, ...this.slots },
       asrConfidence: confidences.length ? round(confidences.reduce((a, b) => a + b, 0) / confidences.length) : null,
-      nluConfidence: this.nluConfidence === null ? null : round(this.nluConfidence),
+      nluConfidence: main.confidence === null ? null : round(main.confidence),
       summary,
       transcript: this.transcript.entries.map((e) => ({ ...e })),
     };

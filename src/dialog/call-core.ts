@@ -171,7 +171,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     summaryChat,
     log,
   );
-  const record = ctx.toRecord(outcome, summary, true);
+  const record = ctx.toRecord(outcome, summary, true, cfg.lowConfidence);
   await submitRecord('end', record);
   deps.events.publish({ type: 'call-ended', callId: leg.id, record });
   await saver.finish();

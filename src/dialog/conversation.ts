@@ -105,7 +105,9 @@ export class Conversation {
     const understoodAt = performance.now();
     const { decision, state } = decide(config, input.text, nlu, { lowConfidenceStreak: ctx.lowConfidenceStreak });
     ctx.lowConfidenceStreak = state.lowConfidenceStreak;
-    if (nlu.intent !== null && nlu.confidence >= config.lowConfidence) {
+    const confident = nlu.intent !== null && nlu.confidence >= config.lowConfidence;
+    ctx.noteTurn(input.atMs, nlu.intent, nlu.confidence, nlu.slots, confident);
+    if (confident) {
       if (nlu.intent !== ctx.intent) ctx.slots = {};
       ctx.intent = nlu.intent;
       ctx.nluConfidence = nlu.confidence;
@@ -157,6 +159,7 @@ export class Conversation {
     this.#transition('reply', decision.kind);
     const latency = turn ? () => this.#turnAnswered(turn) : undefined;
     const result = await this.#say(decision.reply, config.bargeIn, latency);
+    if (decision.kind === 'answer' && decision.hangup) ctx.closingIntents.add(decision.intent);
     if (decision.kind === 'answer' && decision.hangup && result.interruptedAt === undefined) {
       await this.#say(config.goodbye, false);
       this.#transition('botHangup', `intent ${decision.intent} ends the call`);
@@ -244,7 +247,7 @@ export class Conversation {
       this.p.logger,
       this.p.signal,
     );
-    const record = ctx.toRecord('in-progress', summary, false);
+    const record = ctx.toRecord('in-progress', summary, false, this.p.config.lowConfidence);
     await this.p.submitRecord('escalation', record);
     this.p.events.publish({ type: 'escalation', callId: ctx.callId, target, address, reason, record });
     return summary;

@@ -23,6 +23,7 @@ export function makeRecord(overrides: Partial<CallRecord> = {}): CallRecord {
     durationMs: 42_000,
     outcome: 'escalated',
     intent: 'billing_question',
+    intents: [{ atMs: 2500, intent: 'billing_question', confidence: 0.83 }],
     slots: { account: '12345' },
     asrConfidence: 0.91,
     nluConfidence: 0.83,

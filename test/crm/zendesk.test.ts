@@ -74,9 +74,9 @@ describe('Zendesk sink over the outbox', () => {
     expect(ticket.comments).toHaveLength(2);
     const [first, last] = ticket.comments;
     expect(first!.public).toBe(false);
-    expect(first!.body).toContain('Summary: Caller disputes a charge');
-    expect(first!.body).toContain('Confidence: intent 83 %, speech recognition 91 %');
-    expect(first!.body).toContain('[00:02] Caller: I was charged twice on my bill.');
+    expect(first!.body).toMatch(/^Call handed to a person\. Caller disputes a charge/);
+    expect(first!.body).toContain('Intent Billing question (billing_question), confidence 83 %');
+    expect(first!.body).toContain('00:02 Caller I was charged twice on my bill.');
     expect(last!.attachments).toEqual([{ file_name: 'call-1.wav', content_type: 'audio/wav', size: 1024 }]);
 
     const ticketEvents = seen.filter((e) => e.type === 'ticket');

@@ -30,7 +30,11 @@ describe('runCall: a whole conversation over a MemoryLeg', () => {
     expect(tts.spoken.slice(-2)).toEqual(["You're welcome.", 'Thanks for calling. Goodbye!']);
     expect(() => callRecordSchema.parse(record)).not.toThrow();
     expect(record.outcome).toBe('resolved');
-    expect(record.intent).toBe('goodbye');
+    // the record tells the call's story: what it was about and what was captured, not just the closing turn
+    expect(record.intent).toBe('order_status');
+    expect(record.intents.map((t) => t.intent)).toEqual(['order_status', 'order_status', 'goodbye']);
+    expect(record.intents.every((t) => t.confidence > 0.45 && t.atMs > 0)).toBe(true);
+    expect(record.slots).toEqual({ order_number: '12344' });
     expect(record.phone).toBe('+15550100');
     expect(record.transcript.filter((e) => e.speaker === 'caller').map((e) => e.text)).toEqual([
       "hi, where's my order",

@@ -33,14 +33,14 @@ export interface NewTicket {
   external_id: string;
   tags: string[];
   priority: string;
-  custom_fields?: Array<{ id: number; value: string | number }>;
+  custom_fields?: Array<{ id: number; value: string | number | boolean }>;
 }
 export interface TicketUpdate {
   comment: ZendeskComment;
   tags?: string[];
   additional_tags?: string[];
   priority?: string;
-  custom_fields?: Array<{ id: number; value: string | number }>;
+  custom_fields?: Array<{ id: number; value: string | number | boolean }>;
   /** with updated_stamp: Zendesk answers 409 UpdateConflict if the ticket changed since that stamp */
   safe_update?: boolean;
   updated_stamp?: string;

@@ -1,7 +1,10 @@
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { readWav } from '../../media/wav.js';
 import type { CallRecord } from '../../core/call-record.js';
 import type { ZendeskSinkConfig } from '../config.js';
-import { noteBody, recordField, stepMarker, ticketSubject } from '../format.js';
+import { recordField, stepMarker, ticketSubject } from '../format.js';
+import { LOW_ASR_CONFIDENCE, noteHtml, recordingHtml, type RecordingInfo } from '../format-html.js';
 import { pickExact } from '../match.js';
 import { e164, phoneDigits, samePhone } from '../phone.js';
 import type { DeliveryContext, DeliveryJob, DeliveryResult, TicketSink } from '../sink.js';
@@ -70,13 +73,10 @@ export class ZendeskSink implements TicketSink {
     const requesterId = await this.#requester(record, ctx);
     const ticket: NewTicket = {
       subject: ticketSubject(record),
-      comment: { body: noteBody(record, job.event), public: false },
+      // no recording on the first comment: it is attached by the next one (see deliver)
+      comment: { html_body: noteHtml(record, job.event), public: false },
       external_id: externalId,
-      tags: [
-        'voicebot',
-        ...(record.intent ? [record.intent] : []),
-        ...(job.event === 'escalation' ? ['escalated'] : []),
-      ],
+      tags: ticketTags(record, job.event),
       priority: this.#priority(record),
       ...(requesterId !== undefined ? { requester_id: requesterId } : {}),
     };
@@ -106,13 +106,16 @@ export class ZendeskSink implements TicketSink {
         return;
       }
     }
-    const uploads = await this.#uploadRecording(record, ctx);
-    const body = justCreated ? `Call recording.\n\n${marker}` : noteBody(record, job.event);
+    const recording = await this.#recording(record, ctx);
+    const uploads = recording ? [await this.#client.uploadFile(record.recording!.path, ctx.signal)] : [];
+    const html = justCreated && recording ? recordingHtml(marker, recording) : noteHtml(record, job.event, recording);
+    const fields = this.#customFields(record);
     await this.#client.updateTicket(
       ticketId,
       {
-        comment: { body, public: false, ...(uploads.length > 0 ? { uploads } : {}) },
-        additional_tags: job.event === 'escalation' ? ['escalated'] : [`outcome_${record.outcome.replace(/-/g, '_')}`],
+        comment: { html_body: html, public: false, ...(uploads.length > 0 ? { uploads } : {}) },
+        additional_tags: ticketTags(record, job.event),
+        ...(fields.length > 0 ? { custom_fields: fields } : {}),
         priority: this.#priority(record),
         ...(stamp ? { safe_update: true, updated_stamp: stamp } : {}),
       },
@@ -121,16 +124,24 @@ export class ZendeskSink implements TicketSink {
     await ctx.state.set(K.commented(step), true);
   }
 
-  async #uploadRecording(record: CallRecord, ctx: DeliveryContext): Promise<string[]> {
+  /** The recording to attach (name and length), or undefined when there is none or its file is gone. */
+  async #recording(record: CallRecord, ctx: DeliveryContext): Promise<RecordingInfo | undefined> {
     const path = record.recording?.path;
-    if (!path) return [];
+    if (!path) return undefined;
     try {
       await access(path);
     } catch {
       ctx.logger.warn({ path }, 'zendesk: recording file missing, ticket updated without it');
-      return [];
+      return undefined;
     }
-    return [await this.#client.uploadFile(path, ctx.signal)];
+    const info: RecordingInfo = { name: basename(path) };
+    try {
+      const wav = readWav(await readFile(path, { signal: ctx.signal }));
+      info.durationMs = Math.round((wav.samples.length / wav.channels / wav.sampleRate) * 1000);
+    } catch {
+      // not a WAV we can read: attached without its length
+    }
+    return info;
   }
 
   /** Find the caller by phone, else create a phone-only end user with a stable external_id (safe to repeat). */
@@ -164,12 +175,30 @@ export class ZendeskSink implements TicketSink {
     return rank(this.config.upsetPriority) > rank(byIntent) ? this.config.upsetPriority : byIntent;
   }
 
-  #customFields(record: CallRecord): Array<{ id: number; value: string | number }> {
-    const out: Array<{ id: number; value: string | number }> = [];
+  #customFields(record: CallRecord): NonNullable<NewTicket['custom_fields']> {
+    const out: NonNullable<NewTicket['custom_fields']> = [];
     for (const [field, id] of Object.entries(this.config.customFields)) {
       const value = recordField(record, field);
       if (value !== null) out.push({ id, value });
     }
     return out;
   }
+}
+
+/** Tag a call needs a person to check: nothing understood, or the bot or the recogniser unsure. */
+export const LOW_CONFIDENCE_TAG = 'voicebot_low_confidence';
+
+/**
+ * Tags views and triggers key on: `voicebot`, the main intent (an intent named `callback` tags `callback`), the
+ * escalation, the outcome once the call ended, and LOW_CONFIDENCE_TAG.
+ */
+export function ticketTags(record: CallRecord, event: DeliveryJob['event']): string[] {
+  const tags = ['voicebot'];
+  if (record.intent) tags.push(record.intent);
+  if (record.escalation) tags.push('escalated');
+  if (event === 'end') tags.push(`outcome_${record.outcome.replace(/-/g, '_')}`);
+  const unsure = (v: number | null) => v !== null && v < LOW_ASR_CONFIDENCE;
+  if (record.intent === null || unsure(record.nluConfidence) || unsure(record.asrConfidence))
+    tags.push(LOW_CONFIDENCE_TAG);
+  return tags;
 }

@@ -60,7 +60,9 @@ export interface EmuUser {
 }
 export interface EmuComment {
   id: number;
+  /** plain text (Zendesk derives it from html_body when a comment is sent as HTML) */
   body: string;
+  html_body: string;
   public: boolean;
   attachments: Array<{ file_name: string; content_type: string; size: number }>;
 }
@@ -199,6 +201,26 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     });
   const notFound = (res: ServerResponse) => json(res, 404, { error: 'RecordNotFound', description: 'Not found' });
 
+  /** Zendesk keeps both: the plain body (derived from HTML when only html_body is sent) and the HTML. */
+  const commentText = (c: { body?: string; html_body?: string }) => {
+    const html = c.html_body ?? `<p>${(c.body ?? '').replace(/[&<>]/g, (x) => `&#${x.charCodeAt(0)};`)}</p>`;
+    const body =
+      c.body ??
+      html
+        .replace(/<\/(p|tr|h\d|li|table)>|<br\s*\/?>/gi, '\n')
+        .replace(/<\/t[dh]>/gi, ' ')
+        .replace(/<[^>]*>/g, '')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n)))
+        .replace(/&amp;/g, '&')
+        .replace(/[ \t]+\n/g, '\n')
+        .replace(/\n{2,}/g, '\n')
+        .trim();
+    return { body, html_body: html };
+  };
   const digitsOf = (s: string | null) => (s ?? '').replace(/\D/g, '');
   /** the account's three oldest records that do not match (what a misbehaving server hands back) */
   const unrelated = <T>(all: Map<number, T>, other: (r: T) => boolean): T[] =>
@@ -390,7 +412,7 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
       comments: [
         {
           id: nextId++,
-          body: comment.body ?? comment.html_body ?? '',
+          ...commentText(comment),
           public: comment.public ?? true,
           attachments: files,
         },
@@ -441,13 +463,18 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     if (comment)
       t.comments.push({
         id: nextId++,
-        body: comment.body ?? comment.html_body ?? '',
+        ...commentText(comment),
         public: comment.public ?? true,
         attachments: files,
       });
     if (Array.isArray(u.tags)) t.tags = u.tags.map(String);
     if (Array.isArray(u.additional_tags)) t.tags = [...new Set([...t.tags, ...u.additional_tags.map(String)])];
     if (typeof u.priority === 'string') t.priority = u.priority;
+    for (const f of (u.custom_fields as EmuTicket['custom_fields'] | undefined) ?? []) {
+      const at = t.custom_fields.findIndex((x) => x.id === f.id); // merged by field id, like Zendesk
+      if (at >= 0) t.custom_fields[at] = f;
+      else t.custom_fields.push(f);
+    }
     if (typeof u.status === 'string') t.status = u.status;
     json(res, 200, { ticket: view(t), audit: { id: nextId++, ticket_id: t.id, events: [] } });
     return 'tickets.update';
