@@ -85,7 +85,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
 
   it('channels/create ignores callerId and replies before StasisStart; a dial in that window gets 409', async () => {
     await emu.close();
-    emu = await startAriEmulator({ stasisDelayMs: 200 });
+    emu = await startAriEmulator({ stasisDelayMs: 1500 }); // a window wide enough for a loaded machine
     await stream.stop();
     client = rawClient(emu);
     stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
@@ -104,7 +104,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
     expect(early).toBeInstanceOf(AriError);
     expect((early as AriError).status).toBe(409);
     expect((early as AriError).ariMessage).toBe('Channel not in Stasis application');
-    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 'a1'), 2000, 'StasisStart');
+    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 'a1'), 5000, 'StasisStart');
     await client.dial('a1', 5);
   });
 

@@ -21,15 +21,8 @@ async function serveUntilHangup(leg: CallLeg): Promise<void> {
 describe('ARI event websocket', () => {
   const rig = useAsteriskRig();
 
-  it('authenticates the upgrade with a header: no credentials in the URL', async () => {
-    rig.emu = await startAriEmulator();
-    rig.t = await startTestBackend(rig.emu, serveUntilHangup);
-    expect(rig.emu.upgrades).toHaveLength(1);
-    expect(rig.emu.upgrades[0]!.authorizationHeader).toBe(true);
-    expect(rig.emu.upgrades[0]!.url).not.toMatch(/api_key|asterisk-secret/);
-  });
-
-  it('a half-open socket (no events, no pongs) is noticed by a missed pong and replaced; calls are served again', async () => {
+  /** An emulator and a backend that serves every call until hangup, its readiness and its legs at hand. */
+  async function startServing(asterisk: Record<string, unknown> = {}) {
     rig.emu = await startAriEmulator();
     const readiness = new Readiness();
     const legs: CallLeg[] = [];
@@ -39,8 +32,21 @@ describe('ARI event websocket', () => {
         legs.push(leg);
         await serveUntilHangup(leg);
       },
-      { asterisk: { eventPingMs: 100 }, deps: { readiness } },
+      { asterisk, deps: { readiness } },
     );
+    return { readiness, legs };
+  }
+
+  it('authenticates the upgrade with a header: no credentials in the URL', async () => {
+    rig.emu = await startAriEmulator();
+    rig.t = await startTestBackend(rig.emu, serveUntilHangup);
+    expect(rig.emu.upgrades).toHaveLength(1);
+    expect(rig.emu.upgrades[0]!.authorizationHeader).toBe(true);
+    expect(rig.emu.upgrades[0]!.url).not.toMatch(/api_key|asterisk-secret/);
+  });
+
+  it('a half-open socket (no events, no pongs) is noticed by a missed pong and replaced; calls are served again', async () => {
+    const { readiness, legs } = await startServing({ eventPingMs: 100 });
     expect(readiness.snapshot().components.asterisk?.ready).toBe(true);
     rig.emu.deafenWebsockets();
     await waitFor(() => rig.emu.upgrades.length === 2, 3000, 'reconnect after a missed pong');
@@ -65,17 +71,7 @@ describe('ARI event websocket', () => {
   });
 
   it('ApplicationReplaced: the old process hands its calls over and stops serving; it never reconnects', async () => {
-    rig.emu = await startAriEmulator();
-    const readiness = new Readiness();
-    const legs: CallLeg[] = [];
-    rig.t = await startTestBackend(
-      rig.emu,
-      async (leg) => {
-        legs.push(leg);
-        await serveUntilHangup(leg);
-      },
-      { deps: { readiness } },
-    );
+    const { readiness, legs } = await startServing();
     const caller = await rig.emu.placeCall();
     await waitFor(() => legs.length === 1, 3000, 'call up');
     // another connection registers the same app name
@@ -93,7 +89,7 @@ describe('ARI event websocket', () => {
       expect(readiness.snapshot().components.asterisk).toMatchObject({ ready: false });
       expect(readiness.snapshot().components.asterisk?.reason).toMatch(/ApplicationReplaced/);
       expect(caller.isEnded).toBe(false); // handed over, never cut
-      expect(rig.t.sessions.map.size).toBe(1); // the next owner finds it
+      expect(rig.t!.sessions.map.size).toBe(1); // the next owner finds it
       // new calls go to the new owner; the old process neither serves them nor reconnects
       await rig.emu.placeCall();
       await waitFor(() => otherEvents.some((e) => e.type === 'StasisStart'), 2000, 'StasisStart at the new owner');

@@ -440,11 +440,15 @@ export class EmulatedCall extends EventEmitter {
     }
     this.#control = socket;
     socket.on('message', (data: Buffer) => this.#onControlMessage(data));
-    socket.on('close', (code: number) => {
+    let oversize = false;
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversize = true;
+    });
+    socket.on('close', () => {
       if (this.#control !== socket) return;
       this.#control = null;
       // An oversize frame from the app: jambonz drops the socket (1009) and reconnects with session:reconnect.
-      if (code === 1009 && !this.ended) {
+      if (oversize && !this.ended) {
         this.controlReconnects++;
         this.#openControl(true).catch((err: Error) => this.hookErrors.push(err.message));
       }

@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { startJambonzEmulator, type JambonzEmulator } from '../../test/emulators/jambonz/index.js';
+import { waitFor } from './harness.js';
+
+/**
+ * The jambonz emulator is as strict as jambonz where the adapter never goes (so no adapter test can show it): a bare
+ * app plays the bot here.
+ */
+let server: Server | undefined;
+let emu: JambonzEmulator | undefined;
+afterEach(async () => {
+  await emu?.close();
+  server?.closeAllConnections();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = emu = undefined;
+});
+
+interface BareApp {
+  base: string;
+  control: { type: string; call_sid?: string; socket: WebSocket }[];
+  audioFrames: Buffer[];
+}
+
+/** A WS API app that answers session:new with one listen verb (metadata as given) to its own audio endpoint. */
+async function bareApp(metadata: Record<string, string> = {}): Promise<BareApp> {
+  server = createServer((_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('[]'));
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => [...p][0] ?? false });
+  const app: BareApp = { base: '', control: [], audioFrames: [] };
+  server.on('upgrade', (req, socket, head) =>
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (req.url === '/audio') return ws.on('message', (m: Buffer) => app.audioFrames.push(m));
+      ws.on('message', (m: Buffer) => {
+        const msg = JSON.parse(m.toString()) as { type: string; msgid?: string; call_sid?: string };
+        app.control.push({ type: msg.type, call_sid: msg.call_sid, socket: ws });
+        if (msg.type === 'session:new') {
+          const listen = { verb: 'listen', url: `${app.base.replace(/^http/, 'ws')}/audio`, metadata };
+          ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid, data: [listen] }));
+        } else if (msg.msgid) ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid }));
+      });
+    }),
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  app.base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return app;
+}
+
+describe('jambonz emulator strictness', () => {
+  it('a WS API frame over 24 KiB from the app closes the socket with 1009; jambonz reconnects (session:reconnect)', async () => {
+    const app = await bareApp();
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'ws', webhookSecret: 's' });
+    const call = await emu.placeCall({ from: '1', to: '2' });
+    await call.audioReady();
+    const first = app.control[0]!.socket;
+    const closed = once(first, 'close');
+    first.send(
+      JSON.stringify({
+        type: 'command',
+        command: 'redirect',
+        data: [{ verb: 'pause', length: 1 }],
+        pad: 'x'.repeat(24 * 1024),
+      }),
+    );
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1009);
+    await waitFor(() => app.control.some((m) => m.type === 'session:reconnect'), 3000, 'session:reconnect');
+    expect(app.control.find((m) => m.type === 'session:reconnect')?.call_sid).toBe(call.callSid);
+    expect(call.controlReconnects).toBe(1);
+    expect(call.commands).toEqual([]);
+  });
+
+  it('listen metadata over 8 KiB reaches the app cut (and no longer parses)', async () => {
+    const app = await bareApp({ big: 'y'.repeat(9000) });
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'ws', webhookSecret: 's' });
+    const call = await emu.placeCall({ from: '1', to: '2' });
+    await call.audioReady();
+    await waitFor(() => app.audioFrames.length > 0, 3000, 'metadata frame');
+    expect(app.audioFrames[0]!.length).toBeLessThan(8192);
+    expect(() => JSON.parse(app.audioFrames[0]!.toString()) as unknown).toThrow();
+  });
+
+  it('a call webhook answered with 201 (not 200/202/204) is a failed webhook', async () => {
+    const app = await bareApp();
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'webhook', webhookSecret: 's' });
+    await expect(emu.placeCall({ from: '1', to: '2' })).rejects.toThrow(/answered 201/);
+  });
+});
