@@ -29,7 +29,20 @@ export type CallEvent =
   | { type: 'escalation-outcome'; callId: string; outcome: 'answered' | 'busy' | 'no-answer' | 'failed' }
   | { type: 'ticket'; callId: string; ticketId: string; url?: string; sink: string }
   | { type: 'recording'; callId: string; path: string }
-  | { type: 'call-ended'; callId: string; record: CallRecord };
+  | { type: 'call-ended'; callId: string; record: CallRecord }
+  /**
+   * One caller turn answered: end of the caller's speech → the first reply audio handed to the leg, and its stages.
+   * `endpointingMs` is the silence the VAD waited before ending the turn; `asrMs` the final recognition after that;
+   * `nluMs` intent detection; `ttsMs` until the first synthesized audio reached the leg.
+   */
+  | { type: 'turn-latency'; callId: string; totalMs: number; stages: TurnStages };
+
+export interface TurnStages {
+  endpointingMs: number;
+  asrMs: number;
+  nluMs: number;
+  ttsMs: number;
+}
 
 export type CallEventListener = (event: CallEvent) => void;
 

@@ -23,8 +23,12 @@ export interface Utterance {
   confidence: number;
   /** ms since call start when the caller started speaking */
   atMs: number;
-  /** performance.now() at the end of speech, for response latency */
+  /** performance.now() at the end of speech (the VAD's end of turn), for response latency */
   endedAt: number;
+  /** silence the VAD waited after the last speech before it ended the turn, ms */
+  endpointingMs: number;
+  /** performance.now() when the final recognition result arrived */
+  recognisedAt: number;
 }
 
 export interface AudioInputHooks {
@@ -68,6 +72,8 @@ interface Capture {
   atMs: number;
   /** performance.now() at speechEnd */
   endedAt: number;
+  /** the VAD's trailing silence before speechEnd, ms */
+  endpointingMs: number;
   /** bounds the wait for the final result */
   timer?: NodeJS.Timeout;
 }
@@ -201,6 +207,7 @@ export class AudioInput {
       interrupted: this.#sawInterruption,
       atMs: Math.max(0, this.#opts.hooks.clockMs() - this.#opts.minSpeechMs),
       endedAt: 0,
+      endpointingMs: 0,
     };
     this.#capture = capture;
     this.#milestone({ step: 'speech-start', atMs: capture.atMs });
@@ -230,6 +237,7 @@ export class AudioInput {
     }
     if (!capture) return;
     capture.endedAt = performance.now();
+    capture.endpointingMs = trailingMs;
     capture.stream.end();
     this.#milestone({
       step: 'speech-end',
@@ -298,13 +306,21 @@ export class AudioInput {
       this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'empty' });
       return;
     }
+    const recognisedAt = performance.now();
     this.#milestone({
       step: 'asr-final',
       atMs: this.#now(),
       text,
       confidence: final!.confidence,
-      asrMs: Math.round(performance.now() - capture.endedAt),
+      asrMs: Math.round(recognisedAt - capture.endedAt),
     });
-    this.#opts.hooks.onUtterance({ text, confidence: final!.confidence, atMs: capture.atMs, endedAt: capture.endedAt });
+    this.#opts.hooks.onUtterance({
+      text,
+      confidence: final!.confidence,
+      atMs: capture.atMs,
+      endedAt: capture.endedAt,
+      endpointingMs: capture.endpointingMs,
+      recognisedAt,
+    });
   }
 }

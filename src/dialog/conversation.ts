@@ -18,6 +18,9 @@ import { deadline } from '../core/deadline.js';
 
 export type CallInput = ({ kind: 'utterance' } & Utterance) | { kind: 'dtmf'; digit: string };
 
+/** When a caller turn's stages finished (performance.now()), to time the reply. */
+type TurnTiming = Pick<Utterance, 'endedAt' | 'endpointingMs' | 'recognisedAt'> & { understoodAt: number };
+
 export interface ConversationParts {
   config: DialogConfig;
   leg: CallLeg;
@@ -99,6 +102,7 @@ export class Conversation {
     ctx.transcript.caller(input.text, input.confidence, input.atMs);
     ctx.asrConfidences.push(input.confidence);
     const nlu = await this.#understand(input.text);
+    const understoodAt = performance.now();
     const { decision, state } = decide(config, input.text, nlu, { lowConfidenceStreak: ctx.lowConfidenceStreak });
     ctx.lowConfidenceStreak = state.lowConfidenceStreak;
     const confident = nlu.intent !== null && nlu.confidence >= config.lowConfidence;
@@ -109,7 +113,7 @@ export class Conversation {
       ctx.nluConfidence = nlu.confidence;
       ctx.slots = { ...ctx.slots, ...nlu.slots };
     }
-    return this.#act(decision, input.endedAt);
+    return this.#act(decision, { ...input, understoodAt });
   }
 
   async #understand(text: string): Promise<IntentResult> {
@@ -148,14 +152,12 @@ export class Conversation {
     return nlu;
   }
 
-  async #act(decision: Decision, speechEndedAt?: number): Promise<'continue' | 'end'> {
+  async #act(decision: Decision, turn?: TurnTiming): Promise<'continue' | 'end'> {
     const { config, ctx } = this.p;
     if (decision.kind === 'escalate') return this.#escalate(decision);
     if (decision.kind === 'answer') ctx.answeredTurns++;
     this.#transition('reply', decision.kind);
-    const latency = speechEndedAt
-      ? () => this.p.metrics.responseLatency.observe((performance.now() - speechEndedAt) / 1000)
-      : undefined;
+    const latency = turn ? () => this.#turnAnswered(turn) : undefined;
     const result = await this.#say(decision.reply, config.bargeIn, latency);
     if (decision.kind === 'answer' && decision.hangup) ctx.closingIntents.add(decision.intent);
     if (decision.kind === 'answer' && decision.hangup && result.interruptedAt === undefined) {
@@ -166,6 +168,20 @@ export class Conversation {
     }
     this.#afterPrompt(result);
     return 'continue';
+  }
+
+  /** The first reply audio reached the leg: the response-latency histogram and the turn's stages as an event. */
+  #turnAnswered(turn: TurnTiming): void {
+    const now = performance.now();
+    this.p.metrics.responseLatency.observe((now - turn.endedAt) / 1000);
+    const stages = {
+      endpointingMs: Math.round(turn.endpointingMs),
+      asrMs: Math.round(turn.recognisedAt - turn.endedAt),
+      nluMs: Math.round(turn.understoodAt - turn.recognisedAt),
+      ttsMs: Math.round(now - turn.understoodAt),
+    };
+    const totalMs = stages.endpointingMs + stages.asrMs + stages.nluMs + stages.ttsMs;
+    this.p.events.publish({ type: 'turn-latency', callId: this.p.ctx.callId, totalMs, stages });
   }
 
   async #escalate(decision: Extract<Decision, { kind: 'escalate' }>): Promise<'continue' | 'end'> {

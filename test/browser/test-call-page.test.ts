@@ -1,10 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_PATH } from '../helpers/chromium.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, ScriptedAsr, type TestDeps } from '../../src/dialog/scripted.js';
@@ -13,6 +15,7 @@ import { readWavFile, writeWav } from '../../src/media/wav.js';
 import { createTtsAsync, createVadFactory } from '../../src/speech/index.js';
 import { createWebServer } from '../../src/web/server.js';
 import { registerTestCall, type BrowserBackend } from '../../src/telephony/browser/backend.js';
+import { loadAssets } from '../../src/telephony/browser/assets.js';
 import { serverUrl, waitFor } from './helpers.js';
 import { VAD_MODEL, clip } from '../helpers/fixtures.js';
 
@@ -38,6 +41,8 @@ interface PageState {
   sentFrames: number;
   transcript: Array<{ speaker: string; text: string }>;
   intents: Array<{ intent: string | null }>;
+  turns: Array<{ totalMs: number; stages: Record<string, number> }>;
+  error: { kind: string; message: string } | null;
 }
 const pageState = (page: Page) => page.evaluate(() => (globalThis as unknown as { testCall: PageState }).testCall);
 
@@ -128,6 +133,24 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
     expect(asr.heard[0]!.audioMs).toBeLessThan(4000);
     expect(state.sentFrames).toBeGreaterThan(150); // > 3 s of 20 ms frames
 
+    // per-turn latency: what the server measured, row by row on the page
+    await page.waitForSelector('#turn-rows tr', { timeout: 5000 });
+    const measured = deps.published.filter((e) => e.type === 'turn-latency');
+    expect(measured).toHaveLength(1);
+    const turn = measured[0]!;
+    if (turn.type !== 'turn-latency') throw new Error('unreachable');
+    expect((await pageState(page)).turns).toEqual([{ totalMs: turn.totalMs, stages: turn.stages }]);
+    const { endpointingMs, asrMs, nluMs, ttsMs } = turn.stages;
+    expect(turn.totalMs).toBe(endpointingMs + asrMs + nluMs + ttsMs);
+    expect(endpointingMs).toBeGreaterThanOrEqual(deps.config.speech.vad.endOfTurnSilenceMs - 100);
+    expect(ttsMs).toBeGreaterThan(0);
+    const cells = await page.$$eval('#turn-rows tr td', (tds) => tds.map((td) => td.textContent));
+    expect(cells).toEqual(['1', ...[turn.totalMs, endpointingMs, asrMs, nluMs, ttsMs].map((v) => `${v} ms`)]);
+    // the caller's line carries the recogniser's confidence; the bot's has none
+    expect(await page.textContent('#transcript li[data-speaker="caller"] .confidence')).toBe('confidence 0.90');
+    expect(await page.$('#transcript li[data-speaker="bot"] .confidence')).toBeNull();
+    expect(state.error).toBeNull();
+
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'browser-test-call.png'), fullPage: true });
 
@@ -139,4 +162,83 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
     expect(ended?.type === 'call-ended' && ended.record.intent).toBe('order_status');
     await page.close();
   });
+
+  it('says the server is unreachable when it has gone away before the call', { timeout: 30_000 }, async () => {
+    // a second server that serves the page, then goes away before the call
+    const gone = await createWebServer({ logger, metrics: deps.metrics });
+    await registerTestCall(gone, { logger, metrics: deps.metrics, events: deps.events });
+    await gone.listen({ host: '127.0.0.1', port: 0 });
+    // its own browser with a synthetic microphone (the shared one's file-backed microphone plays once)
+    const other = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+    });
+    onTestFinished(() => other.close());
+    const page = await (await other.newContext()).newPage();
+    await page.goto(serverUrl(gone));
+    await gone.close();
+    await page.click('#call');
+    await page.waitForSelector('#error[data-kind="server-unreachable"]', { timeout: 10_000 });
+    expect(await page.textContent('#error')).toMatch(
+      /Cannot reach the voicebot server at http:\/\/127\.0\.0\.1:\d+\/test-call\/capture-worklet\.js\. Is `voicebot start` running/,
+    );
+    expect(await page.isVisible('#error')).toBe(true);
+    await page.waitForSelector('#connection[data-value="ended"]', { timeout: 5000 });
+    expect(await page.isEnabled('#call')).toBe(true);
+  });
+
+  it(
+    'says the microphone is blocked, and how to allow it, when the browser denies it',
+    { timeout: 30_000 },
+    async () => {
+      // no --use-fake-ui-for-media-stream: headless Chromium answers the permission prompt with a denial
+      const denying = await chromium.launch({
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream'],
+      });
+      try {
+        const page = await (await denying.newContext()).newPage();
+        await page.goto(serverUrl(web));
+        await page.click('#call');
+        await page.waitForSelector('#error[data-kind="microphone-blocked"]', { timeout: 10_000 });
+        expect(await page.textContent('#error')).toContain('The microphone is blocked for this page. Allow it');
+        await page.waitForSelector('#connection[data-value="ended"]', { timeout: 5000 });
+        expect(handle.activeCalls).toBe(0); // no call was placed without audio
+      } finally {
+        await denying.close();
+      }
+    },
+  );
+
+  it(
+    'says the server is unreachable when the WebSocket upgrade is refused (e.g. a proxy without WebSockets)',
+    { timeout: 30_000 },
+    async () => {
+      const assets = loadAssets();
+      const plain = createHttpServer((req, res) => {
+        const asset = assets.get(req.url === '/' ? 'index.html' : (req.url ?? '').replace('/test-call/', ''));
+        res.writeHead(asset ? 200 : 404, { 'content-type': asset?.contentType ?? 'text/plain' });
+        res.end(asset?.body ?? 'not found');
+      });
+      plain.on('upgrade', (_req, socket: Socket) => socket.destroy());
+      await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
+      onTestFinished(() => new Promise<void>((r) => plain.close(() => r())));
+      const other = await chromium.launch({
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+      });
+      onTestFinished(() => other.close());
+      const page = await (await other.newContext()).newPage();
+      await page.goto(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/`);
+      await page.click('#call');
+      await page.waitForSelector('#error[data-kind="server-unreachable"]', { timeout: 10_000 });
+      expect(await page.textContent('#error')).toMatch(
+        /Cannot reach the voicebot server at ws:\/\/127\.0\.0\.1:\d+\/test-call\/ws\. Is `voicebot start` running/,
+      );
+      await page.waitForSelector('#connection[data-value="ended"]', { timeout: 5000 });
+    },
+  );
 });

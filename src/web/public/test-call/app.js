@@ -17,7 +17,12 @@ const ui = {
   record: $('record'),
   recordJson: $('record-json'),
   error: $('error'),
+  turns: $('turns'),
+  turnRows: $('turn-rows'),
 };
+
+/** Below this ASR confidence a caller line is marked (the dialog's default low-confidence threshold). */
+const LOW_CONFIDENCE = 0.45;
 
 const state = {
   connection: 'idle',
@@ -31,6 +36,10 @@ const state = {
   escalations: [],
   record: null,
   endedReason: null,
+  /** per answered turn: { totalMs, stages: { endpointingMs, asrMs, nluMs, ttsMs } } */
+  turns: [],
+  /** the message shown, with its kind: microphone-blocked, no-microphone, insecure-context, server-unreachable, connection-lost, busy */
+  error: null,
 };
 window.testCall = state;
 
@@ -93,6 +102,20 @@ function clearPlayback() {
   setPlaying(false);
 }
 
+function showError(kind, message) {
+  state.error = { kind, message };
+  ui.error.hidden = false;
+  ui.error.dataset.kind = kind;
+  ui.error.textContent = message;
+}
+
+function clearError() {
+  state.error = null;
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+  delete ui.error.dataset.kind;
+}
+
 function addTranscript(entry) {
   state.transcript.push(entry);
   const li = document.createElement('li');
@@ -101,8 +124,30 @@ function addTranscript(entry) {
   who.className = 'who';
   who.textContent = entry.speaker;
   li.append(who, document.createTextNode(entry.text || '(no words recognised)'));
+  if (typeof entry.confidence === 'number') {
+    const conf = document.createElement('span');
+    conf.className = 'confidence';
+    conf.dataset.low = String(entry.confidence < LOW_CONFIDENCE);
+    conf.textContent = `confidence ${entry.confidence.toFixed(2)}`;
+    conf.title = 'speech recognition confidence (0–1)';
+    li.append(conf);
+  }
   if (entry.interrupted) li.title = 'interrupted';
   ui.transcript.append(li);
+}
+
+function addTurn(event) {
+  const turn = { totalMs: event.totalMs, stages: event.stages };
+  state.turns.push(turn);
+  ui.turns.hidden = false;
+  const tr = document.createElement('tr');
+  const { endpointingMs, asrMs, nluMs, ttsMs } = event.stages;
+  for (const value of [state.turns.length, event.totalMs, endpointingMs, asrMs, nluMs, ttsMs]) {
+    const td = document.createElement('td');
+    td.textContent = value === state.turns.length ? String(value) : `${value} ms`;
+    tr.append(td);
+  }
+  ui.turnRows.append(tr);
 }
 
 function onEvent(event) {
@@ -122,6 +167,9 @@ function onEvent(event) {
       state.escalations.push(event);
       ui.escalation.hidden = false;
       ui.escalationText.textContent = `Hand-over to "${event.target}" (${event.address}): ${event.reason}`;
+      break;
+    case 'turn-latency':
+      addTurn(event);
       break;
     case 'call-ended':
       state.record = event.record;
@@ -151,40 +199,100 @@ function onControl(msg) {
       break;
     case 'ended':
       state.endedReason = msg.reason;
-      if (msg.reason === 'busy') ui.error.textContent = 'The bot is busy with other test calls; try again shortly.';
+      if (msg.reason === 'busy') showError('busy', 'The bot is busy with other test calls; try again shortly.');
       break;
     default:
       break;
   }
 }
 
+/** What went wrong with the microphone, in words a caller can act on. */
+function microphoneProblem(err) {
+  switch (err?.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return [
+        'microphone-blocked',
+        'The microphone is blocked for this page. Allow it (the microphone or lock icon in the address bar, then ' +
+          '"Allow"), and press "Call the bot" again.',
+      ];
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return [
+        'no-microphone',
+        'No microphone was found. Plug one in (or pick one in your system settings) and call again.',
+      ];
+    case 'NotReadableError':
+    case 'AbortError':
+      return [
+        'no-microphone',
+        'The microphone is in use by another program or failed to start. Close it there and call again.',
+      ];
+    default:
+      return ['no-microphone', `The microphone could not be opened: ${err?.message ?? err}`];
+  }
+}
+
 async function startCall() {
-  ui.error.textContent = '';
+  clearError();
   setConnection('connecting');
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    showError(
+      'insecure-context',
+      `Browsers only give the microphone to pages on localhost or HTTPS. Open http://localhost:${location.port || 80}/ ` +
+        'on the machine running the bot (from elsewhere: ssh -L 3000:localhost:3000 that-machine), or put the bot behind HTTPS.',
+    );
+    await teardown('no-microphone');
+    return;
+  }
   try {
     mic = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
-    ctx = new AudioContext();
-    await ctx.audioWorklet.addModule('/test-call/capture-worklet.js');
-    await ctx.resume();
   } catch (err) {
-    ui.error.textContent = `Microphone unavailable: ${err.message}`;
+    const [kind, message] = microphoneProblem(err);
+    showError(kind, message);
     await teardown('no-microphone');
     return;
   }
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${scheme}://${location.host}/test-call/ws`);
+  const url = `${scheme}://${location.host}/test-call/ws`;
+  const unreachable = (what) =>
+    showError(
+      'server-unreachable',
+      `Cannot reach the voicebot server at ${what}. Is \`voicebot start\` running, and is this the address it serves ` +
+        '(web.host, web.port)? Then call again.',
+    );
+  try {
+    ctx = new AudioContext();
+    // the capture module comes from the server: failing to load it is the first sign the server is gone
+    await ctx.audioWorklet.addModule('/test-call/capture-worklet.js');
+    await ctx.resume();
+  } catch {
+    unreachable(`${location.origin}/test-call/capture-worklet.js`);
+    await teardown('unreachable');
+    return;
+  }
+  ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
+  let opened = false;
   ws.onmessage = (ev) => {
     if (typeof ev.data === 'string') onControl(JSON.parse(ev.data));
     else playFrame(ev.data);
   };
-  ws.onclose = () => void teardown(state.endedReason ?? 'closed');
-  ws.onerror = () => {
-    ui.error.textContent = 'Connection to the bot failed.';
+  ws.onclose = (ev) => {
+    if (!opened) {
+      unreachable(url);
+    } else if (!state.endedReason && ev.code !== 1000) {
+      showError(
+        'connection-lost',
+        `The connection to the voicebot server was lost (code ${ev.code}). The call has ended.`,
+      );
+    }
+    void teardown(state.endedReason ?? (opened ? 'closed' : 'unreachable'));
   };
   ws.onopen = () => {
+    opened = true;
     capture = new AudioWorkletNode(ctx, 'l16-capture', { numberOfInputs: 1, numberOfOutputs: 0 });
     capture.port.onmessage = (ev) => {
       if (ws && ws.readyState === WebSocket.OPEN) {
@@ -218,7 +326,10 @@ ui.call.addEventListener('click', () => {
   state.record = null;
   state.endedReason = null;
   state.receivedSamples = 0;
+  state.turns = [];
   ui.transcript.replaceChildren();
+  ui.turnRows.replaceChildren();
+  ui.turns.hidden = true;
   ui.escalation.hidden = true;
   ui.escalationText.textContent = '';
   ui.record.hidden = true;
