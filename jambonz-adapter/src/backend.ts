@@ -6,6 +6,7 @@ import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
 import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../../src/telephony/port.js';
+import { CallSupervisor } from '../../src/telephony/supervisor.js';
 import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
 import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
@@ -63,8 +64,7 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
-  readonly #running = new Set<Promise<void>>();
-  #onCall: ((call: CallLeg) => Promise<void>) | null = null;
+  readonly #supervisor: CallSupervisor;
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -74,21 +74,22 @@ export class JambonzBackend implements TelephonyBackend {
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
     this.#clock = deps.clock ?? systemClock;
+    this.#supervisor = new CallSupervisor({ logger: this.logger });
   }
 
   async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
-    this.#onCall = onCall;
+    this.#supervisor.start(onCall);
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     await Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    this.#onCall = null;
+    const stopped = this.#supervisor.stop();
     await Promise.all([...this.#calls.values()].map((leg) => leg.hangup('shutdown')));
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
     for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
-    await Promise.allSettled([...this.#running]);
+    await stopped;
   }
 
   async originate(target: TransferTarget, options: { callerId?: string; signal?: AbortSignal }): Promise<string> {
@@ -105,7 +106,7 @@ export class JambonzBackend implements TelephonyBackend {
       calls: this.#calls.size,
       audioSockets: this.#audioSockets.size,
       controlSockets: this.#controlSockets.size,
-      running: this.#running.size,
+      running: this.#supervisor.active,
       tombstones: this.#tombstones.size,
     };
   }
@@ -139,9 +140,9 @@ export class JambonzBackend implements TelephonyBackend {
       return [this.#listen(existing, base)];
     }
     if (this.#tombstones.has(payload.call_sid)) return [hangupVerb()];
-    const onCall = this.#onCall;
-    if (!onCall) {
-      this.logger.warn({ callSid: payload.call_sid }, 'jambonz call while the backend is not started: hanging up');
+    const refusal = this.#supervisor.refusal();
+    if (refusal) {
+      this.logger.warn({ callSid: payload.call_sid, refusal }, 'jambonz call refused: hanging up');
       return [hangupVerb()];
     }
     const leg = new JambonzCallLeg(
@@ -159,22 +160,8 @@ export class JambonzBackend implements TelephonyBackend {
     this.#calls.set(leg.id, leg);
     this.metrics.activeCalls.inc();
     if (control) leg.attachControl(control);
-    this.#run(leg, onCall);
+    void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' });
     return [this.#listen(leg, base)];
-  }
-
-  #run(leg: JambonzCallLeg, onCall: (call: CallLeg) => Promise<void>): void {
-    const run = (async () => {
-      try {
-        await onCall(leg);
-      } catch (err) {
-        this.logger.error({ err, callSid: leg.id }, 'call handler failed');
-      } finally {
-        if (!leg.ended) await leg.hangup('bot-finished');
-      }
-    })();
-    this.#running.add(run);
-    void run.finally(() => this.#running.delete(run));
   }
 
   #legHost(callSid: string, mode: ControlMode, base: UrlBase): LegHost {

@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
 import { createAsteriskBackend } from './asterisk/backend.js';
-import { registerTestCall } from '../web/test-call/plugin.js';
+import { registerTestCall } from './browser/backend.js';
 import { createJambonzBackend, registerJambonz } from '../../jambonz-adapter/src/index.js';
 import type { TelephonyBackend } from './port.js';
 import type { OutboundDialer } from './outbound/service.js';

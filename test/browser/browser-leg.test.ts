@@ -7,7 +7,7 @@ import { createMetrics } from '../../src/core/metrics.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { createWebServer } from '../../src/web/server.js';
-import { registerTestCall, TEST_CALL_WS_PATH, type BrowserBackend } from '../../src/web/test-call/plugin.js';
+import { registerTestCall, TEST_CALL_WS_PATH, type BrowserBackend } from '../../src/telephony/browser/backend.js';
 import { serverUrl, waitFor } from './helpers.js';
 
 const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { readWavFile, writeWav } from '../../src/media/wav.js';
 import { createTtsAsync, createVadFactory } from '../../src/speech/index.js';
 import { createWebServer } from '../../src/web/server.js';
-import { registerTestCall, type BrowserBackend } from '../../src/web/test-call/plugin.js';
+import { registerTestCall, type BrowserBackend } from '../../src/telephony/browser/backend.js';
 import { serverUrl, waitFor } from './helpers.js';
 import { VAD_MODEL, clip } from '../helpers/fixtures.js';
 

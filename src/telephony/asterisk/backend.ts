@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { CallEventBus } from '../../core/call-events.js';
@@ -12,6 +11,7 @@ import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from 
 import { AriClient } from './ari-client.js';
 import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
+import { CallSupervisor } from '../supervisor.js';
 import { AsteriskCall } from './asterisk-call.js';
 import { ChannelRouter } from './channel-router.js';
 import type { AsteriskContext } from './context.js';
@@ -24,8 +24,6 @@ import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
 import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
-
-const STOP_TIMEOUT_MS = 5000;
 
 export interface AsteriskBackendDeps {
   logger: Logger;
@@ -82,7 +80,7 @@ export class AsteriskBackend implements TelephonyBackend {
   readonly ctx: AsteriskContext;
   readonly calls = new Map<string, AsteriskCall>();
   readonly #stream: AriEventStream;
-  readonly #running = new Set<Promise<void>>();
+  readonly #supervisor: CallSupervisor;
   readonly #deps: AsteriskBackendDeps;
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
   #stopping = false;
@@ -97,6 +95,7 @@ export class AsteriskBackend implements TelephonyBackend {
     if (!asterisk) throw new Error('telephony.asterisk is not configured');
     this.#deps = deps;
     this.#onCall = deps.onCall ?? null;
+    this.#supervisor = new CallSupervisor({ logger: deps.logger.child({ component: 'asterisk' }) });
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
     const clock = deps.clock ?? systemClock;
@@ -184,6 +183,7 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
+    this.#supervisor.start(this.#onCall);
     this.ctx.releases?.start();
     // a 401 ends the wait at once: no retry can fix wrong credentials
     const refusal = new AbortController();
@@ -227,7 +227,7 @@ export class AsteriskBackend implements TelephonyBackend {
       ),
     );
     // call handlers see the hangup and return; bound the wait so one stuck handler cannot block shutdown
-    await Promise.race([Promise.allSettled([...this.#running]), delay(STOP_TIMEOUT_MS)]);
+    await this.#supervisor.stop();
     await this.#resyncing;
     // what is still failing is swept by the next instance's resync (ids are ours by prefix)
     this.ctx.releases?.stop();
@@ -252,7 +252,9 @@ export class AsteriskBackend implements TelephonyBackend {
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
-    if (this.#stopping) {
+    const refusal = this.#stopping ? 'stopping' : this.#supervisor.refusal();
+    if (refusal) {
+      log.warn({ channelId: ch.id, refusal }, 'call refused: hanging up with congestion');
       this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
       return;
     }
@@ -266,34 +268,27 @@ export class AsteriskBackend implements TelephonyBackend {
   #track(call: AsteriskCall, setup: () => Promise<void>): void {
     this.calls.set(call.id, call);
     this.ctx.metrics.activeCalls.set(this.calls.size);
-    const run = (async () => {
-      try {
-        await setup();
+    void this.#supervisor.run({
+      leg: call,
+      log: call.log,
+      setup: async () => {
+        try {
+          await setup();
+        } catch (err) {
+          this.ctx.metrics.calls.inc({ direction: call.direction, result: 'setup-failed' });
+          throw err;
+        }
         this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
-      } catch (err) {
-        this.ctx.metrics.calls.inc({ direction: call.direction, result: 'setup-failed' });
-        if (!call.ended) call.log.error({ err: errText(err) }, 'call setup failed');
-        await call.end('setup failed', { hangupCaller: true });
-        return;
-      }
-      await this.#serve(call);
-    })();
-    this.#running.add(run);
-    void run.finally(() => this.#running.delete(run));
-  }
-
-  async #serve(call: AsteriskCall): Promise<void> {
-    try {
-      await this.#announceRecording(call);
-      await call
-        .startRecording()
-        .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
-      await this.#onCall!(call);
-    } catch (err) {
-      call.log.error({ err: errText(err) }, 'call handler failed');
-    } finally {
-      await call.hangup('bot finished');
-    }
+      },
+      serve: async (onCall) => {
+        await this.#announceRecording(call);
+        await call
+          .startRecording()
+          .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+        await onCall(call);
+      },
+      hangupReason: 'bot finished',
+    });
   }
 
   async #announceRecording(call: AsteriskCall): Promise<void> {
@@ -324,7 +319,7 @@ export class AsteriskBackend implements TelephonyBackend {
    * rejects with OriginateError when the callee is busy, does not answer or cannot be reached.
    */
   async originate(target: TransferTarget, options: OriginateOptions = {}): Promise<string> {
-    if (!this.#onCall) throw new Error('backend not started');
+    if (!this.#supervisor.started) throw new Error('backend not started');
     const { client, router, config } = this.ctx;
     const channelId = ownId('out', config.app, randomUUID());
     const endpoint = dialString(target, config.dialTemplates);

@@ -4,9 +4,10 @@ import type { Registry } from 'prom-client';
 import type { CallEventBus } from '../../core/call-events.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { callLogger, type Logger } from '../../log/logger.js';
-import type { CallLeg, TelephonyBackend, TransferResult } from '../../telephony/port.js';
-import { BrowserCallLeg } from '../../telephony/browser/browser-leg.js';
-import { BROWSER_SAMPLE_RATE } from '../../telephony/browser/protocol.js';
+import type { TelephonyBackend, TransferResult } from '../port.js';
+import { BrowserCallLeg } from './browser-leg.js';
+import { BROWSER_SAMPLE_RATE } from './protocol.js';
+import { CallSupervisor, type OnCall } from '../supervisor.js';
 import { loadAssets } from './assets.js';
 
 export const TEST_CALL_WS_PATH = '/test-call/ws';
@@ -30,13 +31,6 @@ export interface BrowserBackend extends TelephonyBackend {
   readonly activeCalls: number;
 }
 
-type OnCall = (call: CallLeg) => Promise<void>;
-
-interface ActiveCall {
-  leg: BrowserCallLeg;
-  done: Promise<void>;
-}
-
 /**
  * The embedded browser test call: GET / (the page), /test-call/* (its scripts), and the WebSocket
  * /test-call/ws that carries one call each. Routes are registered now (before the server listens);
@@ -45,9 +39,12 @@ interface ActiveCall {
 export async function registerTestCall(web: FastifyInstance, opts: TestCallOptions): Promise<BrowserBackend> {
   const log = opts.logger.child({ component: 'test-call' });
   const assets = loadAssets();
-  const calls = new Map<string, ActiveCall>();
-  const maxCalls = opts.maxConcurrentCalls ?? 4;
-  let onCall: OnCall | undefined;
+  const legs = new Set<BrowserCallLeg>();
+  const supervisor = new CallSupervisor({
+    logger: log,
+    maxCalls: opts.maxConcurrentCalls ?? 4,
+    stopTimeoutMs: opts.shutdownTimeoutMs ?? 5000,
+  });
   const started = counter(opts.metrics, 'voicebot_browser_calls_total', 'Browser test calls, by result', ['result']);
   const active = gauge(opts.metrics, 'voicebot_browser_calls_active', 'Browser test calls in progress');
 
@@ -69,9 +66,9 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
       socket.close(1008, 'origin not allowed');
       return;
     }
-    const handler = onCall;
-    if (!handler || calls.size >= maxCalls) {
-      const reason = handler ? 'busy' : 'not-ready';
+    const refusal = supervisor.refusal();
+    if (refusal) {
+      const reason = refusal === 'busy' ? 'busy' : 'not-ready';
       started.inc({ result: reason });
       socket.send(JSON.stringify({ type: 'ended', reason }));
       socket.close(1013, reason === 'busy' ? 'too many test calls' : 'bot not ready');
@@ -95,42 +92,35 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
     active.inc();
     callLog.info('browser test call started');
 
-    const done = runToEnd(leg, handler, callLog).finally(() => {
+    legs.add(leg);
+    void supervisor.run({ leg, log: callLog, hangupReason: 'call-ended' }).finally(() => {
       unsubscribe();
-      calls.delete(leg.id);
+      legs.delete(leg);
       active.dec();
       callLog.info('browser test call ended');
     });
-    calls.set(leg.id, { leg, done });
   });
 
   /** End every running call as the network would (the core hears a hangup), then wait for them, bounded. */
   const endAll = async (reason: string): Promise<void> => {
-    const running = [...calls.values()];
-    for (const call of running) call.leg.endFromNetwork(reason);
-    const timeout = AbortSignal.timeout(opts.shutdownTimeoutMs ?? 5000);
-    await Promise.race([
-      Promise.allSettled(running.map((c) => c.done)),
-      new Promise<void>((resolve) => timeout.addEventListener('abort', () => resolve(), { once: true })),
-    ]);
+    const stopped = supervisor.stop();
+    for (const leg of legs) leg.endFromNetwork(reason);
+    await stopped;
   };
 
-  web.addHook('onClose', async () => {
-    onCall = undefined;
-    await endAll('server-shutdown');
-  });
+  web.addHook('onClose', () => endAll('server-shutdown'));
 
   return {
     name: 'browser',
     get activeCalls() {
-      return calls.size;
+      return supervisor.active;
     },
     async start(handler: OnCall, signal?: AbortSignal) {
-      onCall = handler;
-      signal?.addEventListener('abort', () => (onCall = undefined), { once: true });
+      supervisor.start(handler);
+      signal?.addEventListener('abort', () => void supervisor.stop(), { once: true });
+      await Promise.resolve();
     },
     async stop() {
-      onCall = undefined;
       await endAll('backend-stopped');
     },
   };
@@ -143,16 +133,5 @@ function sameOrigin(origin: string | undefined, host: string | undefined): boole
     return new URL(origin).host === host;
   } catch {
     return false;
-  }
-}
-
-/** onCall should not throw (runCall never does); guard anyway so one broken call cannot leak its socket. */
-async function runToEnd(leg: BrowserCallLeg, onCall: OnCall, log: Logger): Promise<void> {
-  try {
-    await onCall(leg);
-  } catch (err) {
-    log.error({ err }, 'call failed');
-  } finally {
-    await leg.hangup('call-ended');
   }
 }

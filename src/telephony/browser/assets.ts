@@ -15,10 +15,13 @@ export const ASSET_FILES: Record<string, string> = {
   'style.css': 'text/css; charset=utf-8',
 };
 
-/** src/web/public/test-call, found from this module in src/ (tsx) or dist/src/ (built; assets are not copied). */
+/**
+ * src/web/public/test-call (the web server's static pages), found from this module in src/ (tsx) or dist/src/
+ * (built: the Dockerfile copies the pages to dist/src/web/public).
+ */
 export function findAssetDir(): string {
   const candidates = [
-    fileURLToPath(new URL('../public/test-call/', import.meta.url)),
+    fileURLToPath(new URL('../../web/public/test-call/', import.meta.url)),
     fileURLToPath(new URL('../../../../src/web/public/test-call/', import.meta.url)),
   ];
   const dir = candidates.find((d) => existsSync(join(d, 'index.html')));
