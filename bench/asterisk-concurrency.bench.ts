@@ -129,7 +129,7 @@ async function sweep(shape: BenchShape): Promise<void> {
     const common = { n: PROFILE_N, ...whisper.fields };
     figure(BENCH, `cpu_profile_js_top_${shape}`, summariseCpuProfile(profDir)[0]?.share ?? 0, 'share', {
       ...common,
-      what: 'bot process, V8 --cpu-prof (JavaScript thread, whole run): top functions by self time',
+      what: 'bot process, V8 --cpu-prof (main JavaScript thread, whole run): top functions, share of busy samples',
       top: summariseCpuProfile(profDir, 8),
     });
     if (perf) {

@@ -22,6 +22,8 @@ import type { BenchWhisper } from './whisper-model.js';
 export const HEAD_SPEED = Number(process.env.BENCH_HEAD_SPEED ?? 1);
 const REALTIME_TAIL_FRAMES = 50;
 export const REPLY_TIMEOUT_MS = 8000;
+/** After a turn failed, how long a late reply may still take to arrive and end before the next turn starts. */
+const LATE_REPLY_WAIT_MS = 20_000;
 /** The bot's reply has ended when the caller hears nothing audible for this long. */
 const QUIET_MS = 600;
 /** What the bot says to every caller turn: random weights recognise no words, so rules NLU finds no intent. */
@@ -190,6 +192,8 @@ export async function runCaller(caller: EdgeCaller, turns: Turn[]): Promise<Turn
     const first = caller.firstAudibleAfter(lastVoicedAt);
     if (!answered || first === undefined) {
       results.push({ clip: turn.clip, part: turn.part, latencyMs: null, failure: 'no reply' });
+      // a late reply must play out before the next turn, or it would count as that turn's (instant) answer
+      await until(() => replyOver(caller, lastVoicedAt), LATE_REPLY_WAIT_MS);
       continue;
     }
     results.push({ clip: turn.clip, part: turn.part, latencyMs: first - lastVoicedAt });

@@ -18,11 +18,22 @@ interface CpuProfile {
   samples: number[];
 }
 
-/** Top `n` functions by self samples in the newest .cpuprofile under `dir`. */
+const IDLE = '(idle)';
+
+/**
+ * Top `n` functions by self samples, as shares of the busy (not idle) samples, in the busiest .cpuprofile under
+ * `dir`: Node writes one per thread (tsx's module loader thread has its own), the main thread is the busy one.
+ */
 export function summariseCpuProfile(dir: string, n = 5): HotSpot[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-  if (files.length === 0) return [];
-  const profile = JSON.parse(readFileSync(join(dir, files.sort().at(-1)!), 'utf8')) as CpuProfile;
+  const profiles = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile);
+  const busy = (p: CpuProfile) => {
+    const idle = new Set(p.nodes.filter((x) => x.callFrame.functionName === IDLE).map((x) => x.id));
+    return p.samples.filter((id) => !idle.has(id)).length;
+  };
+  const profile = profiles.sort((a, b) => busy(b) - busy(a))[0];
+  if (!profile) return [];
   const names = new Map<number, string>();
   for (const node of profile.nodes) {
     const { functionName, url, lineNumber } = node.callFrame;
@@ -33,7 +44,7 @@ export function summariseCpuProfile(dir: string, n = 5): HotSpot[] {
     names.set(node.id, `${functionName || '(anonymous)'}${file ? ` ${file}:${lineNumber + 1}` : ''}`);
   }
   return top(
-    profile.samples.map((id) => names.get(id) ?? '?'),
+    profile.samples.map((id) => names.get(id) ?? '?').filter((name) => name !== IDLE),
     n,
   );
 }
