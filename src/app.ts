@@ -65,6 +65,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       events,
       sessions,
       readiness,
+      records: crm,
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;

@@ -3,11 +3,26 @@ import type { CallRecord, TranscriptEntry } from './call-record.js';
 
 export type CallState = 'greeting' | 'listening' | 'thinking' | 'speaking' | 'transferring' | 'ended';
 
+/**
+ * A step of a caller turn, so a user (logs) and the agent console (events) can tell that the bot heard them:
+ * speech started / ended (VAD), the recogniser's final text, or why an utterance was discarded.
+ */
+export type TurnMilestone =
+  | { step: 'speech-start'; atMs: number }
+  | { step: 'speech-end'; atMs: number; speechMs: number }
+  | { step: 'asr-final'; atMs: number; text: string; confidence: number; asrMs: number }
+  | {
+      step: 'discarded';
+      atMs: number;
+      reason: 'empty' | 'too-short' | 'no-barge-in' | 'asr-error' | 'asr-timeout';
+    };
+
 /** Live events about calls, for UIs (browser test page, agent console) and integrations. */
 export type CallEvent =
   | { type: 'call-started'; callId: string; phone: string; backend: string; at: string }
   | { type: 'state'; callId: string; from: CallState | null; to: CallState; cause: string }
   | { type: 'transcript'; callId: string; entry: TranscriptEntry; partial?: boolean }
+  | { type: 'turn'; callId: string; milestone: TurnMilestone }
   | { type: 'intent'; callId: string; intent: string | null; confidence: number; slots: Record<string, string> }
   /** escalation requested: `target` is the routing target name, `address` where the backend dials */
   | { type: 'escalation'; callId: string; target: string; address: string; reason: string; record: CallRecord }

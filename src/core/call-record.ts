@@ -69,3 +69,38 @@ export type CallRecordEvent = 'escalation' | 'end';
 export interface CallRecordSink {
   submit(event: CallRecordEvent, record: CallRecord, signal?: AbortSignal): Promise<void>;
 }
+
+/**
+ * The record of a call the bot never served (refused before answering: no RTP port, setup failed): nobody must
+ * lose a caller silently, so it goes to the CRM like any other, with outcome `error` and the reason as summary.
+ */
+export function unservedCallRecord(c: {
+  callId: string;
+  backend: string;
+  phone: string;
+  calledNumber: string;
+  direction: 'inbound' | 'outbound';
+  startedAt: Date;
+  reason: string;
+}): CallRecord {
+  const ended = new Date();
+  return {
+    version: 1,
+    callId: c.callId,
+    backend: c.backend,
+    phone: c.phone,
+    calledNumber: c.calledNumber,
+    direction: c.direction,
+    startedAt: c.startedAt.toISOString(),
+    endedAt: ended.toISOString(),
+    durationMs: Math.max(0, ended.getTime() - c.startedAt.getTime()),
+    outcome: 'error',
+    intent: null,
+    intents: [],
+    slots: {},
+    asrConfidence: null,
+    nluConfidence: null,
+    summary: `Call not served: ${c.reason}`,
+    transcript: [],
+  };
+}

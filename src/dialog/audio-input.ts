@@ -1,3 +1,4 @@
+import type { TurnMilestone } from '../core/call-events.js';
 import type { Logger } from '../log/logger.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
@@ -37,6 +38,8 @@ export interface AudioInputHooks {
   onInterruption(): void;
   onUtterance(u: Utterance): void;
   onPartial?(text: string): void;
+  /** each step of a turn (also logged at info, with timings) */
+  onMilestone?(m: TurnMilestone): void;
 }
 
 export interface AudioInputOptions {
@@ -56,6 +59,8 @@ export interface AudioInputOptions {
 }
 
 interface Capture {
+  /** performance.now() at speechStart */
+  startedAt: number;
   stream: AsyncQueue<Int16Array>;
   controller: AbortController;
   duringPrompt: boolean;
@@ -150,6 +155,19 @@ export class AudioInput {
     }
   }
 
+  #now(): number {
+    return Math.round(this.#opts.hooks.clockMs());
+  }
+
+  /** Logged at info (a user can see the bot heard them) and handed to the call core (call events). */
+  #milestone(m: TurnMilestone): void {
+    // the words stay out of the log (they are in the transcript): their length says enough here
+    const { step, ...detail } = m;
+    const fields = 'text' in detail ? { ...detail, text: undefined, chars: detail.text.length } : detail;
+    this.#opts.logger.info(fields, `caller turn: ${step}`);
+    this.#opts.hooks.onMilestone?.(m);
+  }
+
   #rememberPreRoll(chunk: Chunk): void {
     this.#preRoll.push(chunk);
     this.#preRollSamples += chunk.pcm.length;
@@ -176,6 +194,7 @@ export class AudioInput {
     const stream = new AsyncQueue<Int16Array>();
     const controller = new AbortController();
     const capture: Capture = {
+      startedAt: performance.now(),
       stream,
       controller,
       duringPrompt: prompt !== null,
@@ -184,6 +203,7 @@ export class AudioInput {
       endedAt: 0,
     };
     this.#capture = capture;
+    this.#milestone({ step: 'speech-start', atMs: capture.atMs });
     // the pre-roll includes the frame that triggered speechStart; none of it from the previous utterance
     for (const { pcm, at } of this.#preRoll) {
       const skip = Math.min(pcm.length, Math.max(0, this.#lastCut - at));
@@ -205,15 +225,22 @@ export class AudioInput {
     if (this.#ignoring) {
       this.#ignoring = false;
       this.#opts.metrics.discardedUtterances.inc({ reason: 'no-barge-in' });
+      this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'no-barge-in' });
       return;
     }
     if (!capture) return;
     capture.endedAt = performance.now();
     capture.stream.end();
+    this.#milestone({
+      step: 'speech-end',
+      atMs: this.#now(),
+      speechMs: Math.round(capture.endedAt - capture.startedAt),
+    });
     if (capture.duringPrompt && !capture.interrupted && !interrupted) {
       // too short to interrupt the bot: a cough or "mhm", not a turn
       capture.controller.abort(new Error('speech during prompt too short to barge in'));
       this.#opts.metrics.discardedUtterances.inc({ reason: 'too-short' });
+      this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'too-short' });
       return;
     }
     const timer = setTimeout(() => {
@@ -249,6 +276,7 @@ export class AudioInput {
       if (!signal.aborted) {
         this.#opts.metrics.errors.inc({ stage: 'asr' });
         this.#opts.logger.warn({ err }, 'speech recognition failed; utterance dropped');
+        this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'asr-error' });
       } else if (!callSignal.aborted && capture.controller.signal.reason instanceof Error) {
         this.#opts.logger.debug({ reason: capture.controller.signal.reason.message }, 'recognition cancelled');
       }
@@ -259,12 +287,24 @@ export class AudioInput {
         this.#timers.delete(capture.timer);
       }
     }
-    if (signal.aborted) return;
+    if (signal.aborted) {
+      if (!callSignal.aborted && /no final ASR result/.test(String(capture.controller.signal.reason)))
+        this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'asr-timeout' });
+      return;
+    }
     const text = final?.text.trim() ?? '';
     if (!text) {
       this.#opts.metrics.discardedUtterances.inc({ reason: 'empty' });
+      this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'empty' });
       return;
     }
+    this.#milestone({
+      step: 'asr-final',
+      atMs: this.#now(),
+      text,
+      confidence: final!.confidence,
+      asrMs: Math.round(performance.now() - capture.endedAt),
+    });
     this.#opts.hooks.onUtterance({ text, confidence: final!.confidence, atMs: capture.atMs, endedAt: capture.endedAt });
   }
 }

@@ -213,6 +213,7 @@ function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal
         if (player.interrupt()) metrics.bargeIns.inc();
       },
       onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
+      onMilestone: (milestone) => deps.events.publish({ type: 'turn', callId: leg.id, milestone }),
       onPartial: (text) =>
         deps.events.publish({
           type: 'transcript',

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { CallEventBus } from '../core/call-events.js';
 import type { Readiness } from '../core/readiness.js';
+import type { CallRecordSink } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
@@ -22,6 +23,8 @@ export interface BackendDeps {
   tts: Tts;
   /** where a backend reports its link to the telephony server (/readyz) */
   readiness?: Readiness;
+  /** where records of calls a backend could not serve go (the CRM) */
+  records?: CallRecordSink;
 }
 
 export interface SelectedBackend {
@@ -36,7 +39,7 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts, readiness } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, readiness, records } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
     const backend = createAsteriskBackend(config, {
@@ -46,6 +49,7 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
       events,
       tts,
       ...(readiness ? { readiness } : {}),
+      ...(records ? { records } : {}),
     });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }

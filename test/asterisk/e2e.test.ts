@@ -2,6 +2,7 @@
  * The whole bot on the Asterisk backend: emulator caller → ARI/RTP → AsteriskCall → runCall (scripted ASR,
  * tone TTS, energy VAD) → RTP back to the caller.
  */
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, MemoryRecordSink, ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
@@ -64,6 +65,37 @@ describe('end to end: caller ↔ emulated Asterisk ↔ call core', () => {
     expect(record.transcript.some((e) => e.speaker === 'bot')).toBe(true);
     expect(records.of('end')).toHaveLength(1);
     await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
+  });
+
+  it('each turn’s milestones are logged at info and published as call events; an empty result says why it was dropped', async () => {
+    const lines: Array<{ msg: string; level: number }> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as never) });
+    rig.emu = await startAriEmulator();
+    const deps = createTestDeps({
+      asrScript: ['I need help with my bill', ''],
+      logger,
+      tts: new ToneTts({ msPerChar: 5 }),
+      config: { dialog: { greeting: 'Hi' } },
+    });
+    rig.t = await startTestBackend(rig.emu, async (leg) => void (await runCall(leg, deps)));
+    const caller = await rig.emu.placeCall();
+    await waitFor(() => caller.audibleMs() >= 20, 5000, 'greeting');
+    const turns = () => deps.published.flatMap((e) => (e.type === 'turn' ? [e.milestone] : []));
+    for (let i = 0; i < 2; i++) {
+      await caller.sendPcm(tone(600, 300, 8000, 12000), { speed: 1 });
+      await caller.sendSilence(900, { speed: 2 });
+      await waitFor(() => turns().filter((m) => m.step === 'speech-end').length > i, 5000, `turn ${i + 1} ended`);
+    }
+    await waitFor(() => turns().some((m) => m.step === 'discarded'), 5000, 'empty result discarded');
+    const steps = turns().map((m) => m.step);
+    expect(steps.slice(0, 3)).toEqual(['speech-start', 'speech-end', 'asr-final']);
+    expect(turns().find((m) => m.step === 'asr-final')).toMatchObject({ text: 'I need help with my bill' });
+    expect(turns().find((m) => m.step === 'discarded')).toMatchObject({ reason: 'empty' });
+    const logged = lines.filter((l) => l.level === 30).map((l) => l.msg);
+    for (const step of ['speech-start', 'speech-end', 'asr-final', 'discarded'])
+      expect(logged, step).toContain(`caller turn: ${step}`);
+    expect(JSON.stringify(lines)).not.toContain('help with my bill'); // words stay out of the log
+    caller.hangup();
   });
 
   it('barge-in: the caller speaks over the greeting, the bot stops talking at once', async () => {

@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { MemoryRecordSink } from '../../src/dialog/scripted.js';
 import { RtpStream, startAriEmulator } from '../emulators/ari/index.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { assertReleased, startTestBackend, tone, waitFor, useAsteriskRig } from './helpers.js';
@@ -72,6 +73,48 @@ describe('Asterisk backend: inbound call flow through the ARI emulator', () => {
     rig.emu.mediaEndpoints[0]!.sendRaw(Buffer.from([0x80, 0x00, 0x01])); // from Asterisk's socket: too short
     await waitFor(() => call.mediaStats!.rtp.dropped.malformed === 1, 2000, 'malformed dropped');
     caller.hangup();
+    await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
+  });
+});
+
+describe('Asterisk backend: RTP ports exhausted', () => {
+  const rig = useAsteriskRig();
+
+  it('refuses the call before answering (congestion) and still leaves a CallRecord', async () => {
+    rig.emu = await startAriEmulator();
+    const records = new MemoryRecordSink();
+    const legs: CallLeg[] = [];
+    // a range of one port (below the ranges the other test files use): the first call holds it
+    const port = 29000 + (process.pid % 1000);
+    rig.t = await startTestBackend(
+      rig.emu,
+      async (leg) => {
+        legs.push(leg);
+        await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+      },
+      { asterisk: { rtpPortMin: port, rtpPortMax: port }, deps: { records } },
+    );
+    const first = await rig.emu.placeCall({ from: '+15550000001' });
+    await waitFor(() => legs.length === 1, 3000, 'first call up');
+    const second = await rig.emu.placeCall({ from: '+15550000002' });
+    await second.ended;
+    // never answered, hung up as congestion
+    expect(
+      rig.emu.requestsTo('POST', new RegExp(`/channels/${second.channelId.replace('.', '\\.')}/answer$`)),
+    ).toHaveLength(0);
+    const hangupOf = () =>
+      rig.emu.requestsTo('DELETE', new RegExp(`/channels/${second.channelId.replace('.', '\\.')}$`));
+    await waitFor(() => hangupOf().length === 1, 2000, 'hangup logged');
+    const hangup = hangupOf();
+    expect(hangup[0]?.query.reason).toBe('congestion');
+    expect(legs).toHaveLength(1);
+    await waitFor(() => records.of('end').length === 1, 2000, 'record of the refused call');
+    const [record] = records.of('end');
+    expect(record).toMatchObject({ callId: second.channelId, phone: '+15550000002', outcome: 'error' });
+    expect(record!.summary).toMatch(/no free RTP port/);
+    const metric = await rig.t.metrics.getSingleMetricAsString('voicebot_asterisk_calls_total');
+    expect(metric).toContain('result="no-rtp-port"} 1');
+    first.hangup();
     await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 });

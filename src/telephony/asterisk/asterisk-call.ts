@@ -104,16 +104,24 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     const { client, router, ports, config } = this.ctx;
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.signal]) : this.signal;
     const { callerChannelId, bridgeId, mediaChannelId } = this.ids;
-    if (opts.answer) await client.answer(callerChannelId, signal);
-    await client.createBridge(bridgeId, signal);
-    await client.addChannel(bridgeId, callerChannelId, signal);
+    // the RTP port first: with the range exhausted the call is refused before it is answered (the caller hears
+    // congestion, not an answered call that drops a moment later)
     const { port, value: rtp } = await ports.lease(
       (p) => MediaLink.open(config.rtpBindHost, p, this.ctx.registry, signal),
       signal,
     );
+    if (this.ended) {
+      // the caller left while the port was bound: release() has already run without it
+      await rtp.close();
+      ports.release(port);
+      throw new Error('call ended during setup');
+    }
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
     this.#link.on('audio', (frame) => this.emit('audio', frame));
+    if (opts.answer) await client.answer(callerChannelId, signal);
+    await client.createBridge(bridgeId, signal);
+    await client.addChannel(bridgeId, callerChannelId, signal);
     router.claim(mediaChannelId, (ev) => this.#onMediaEvent(ev));
     // registered before the request: the reply comes before the channel's StasisStart, but never trust order
     const inStasis = router.waitForStasis(mediaChannelId, config.stasisTimeoutMs, signal);
@@ -303,7 +311,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   // ------------------------------------------------------------------ release
 
   /** End the call and release everything, once. Safe from any path, concurrently. */
-  end(reason: string, opts: { hangupCaller: boolean }): Promise<void> {
+  end(reason: string, opts: { hangupCaller: boolean; hangupReason?: 'normal' | 'congestion' }): Promise<void> {
     if (!this.#released) {
       this.#hangupReason = reason;
       this.log.info({ reason }, 'call ending');
@@ -312,7 +320,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
         // the recording event goes out while the call core still listens, so its CallRecord carries the path
         await this.#quietly('finish recording', async () => this.#recorder?.finish());
         this.emit('hangup', reason);
-        await this.#release(opts.hangupCaller);
+        await this.#release(opts.hangupCaller, opts.hangupReason);
       })();
     }
     return this.#released;
@@ -356,7 +364,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     await this.#quietly(`DELETE channel ${this.ids.mediaChannelId}`, () => client.hangup(this.ids.mediaChannelId));
   }
 
-  async #release(hangupCaller: boolean): Promise<void> {
+  async #release(hangupCaller: boolean, hangupReason: 'normal' | 'congestion' = 'normal'): Promise<void> {
     const { router, client, sessions } = this.ctx;
     await this.#releaseMedia();
     const agent = this.#agentChannelId;
@@ -366,7 +374,8 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     }
     const { callerChannelId, bridgeId } = this.ids;
     router.release(callerChannelId);
-    if (hangupCaller) await this.#quietly(`DELETE channel ${callerChannelId}`, () => client.hangup(callerChannelId));
+    if (hangupCaller)
+      await this.#quietly(`DELETE channel ${callerChannelId}`, () => client.hangup(callerChannelId, hangupReason));
     await this.#quietly(`DELETE bridge ${bridgeId}`, () => client.destroyBridge(bridgeId));
     await this.#quietly('delete session', () => sessions.delete(SESSION_PREFIX + this.id));
     this.#channelEvents.removeAllListeners();

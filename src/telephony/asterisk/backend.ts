@@ -16,7 +16,7 @@ import { AsteriskCall } from './asterisk-call.js';
 import { ChannelRouter } from './channel-router.js';
 import type { AsteriskContext } from './context.js';
 import { asteriskMetrics } from './metrics.js';
-import { RtpPortPool } from './port-pool.js';
+import { NoRtpPortError, RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
 import { dialAndWait } from './dial.js';
 import { ownId, ReleaseRetrier } from './release-retry.js';
@@ -24,6 +24,7 @@ import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
 import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
+import { unservedCallRecord, type CallRecordSink } from '../../core/call-record.js';
 
 export interface AsteriskBackendDeps {
   logger: Logger;
@@ -41,6 +42,8 @@ export interface AsteriskBackendDeps {
   clock?: Clock;
   /** the ARI connection's state goes here as component `asterisk` (/readyz) */
   readiness?: Readiness;
+  /** where the record of a call the bot could not serve goes (the CRM), like every other CallRecord */
+  records?: CallRecordSink;
 }
 
 /** ARI refused our credentials: retrying cannot help, the config is wrong. */
@@ -275,7 +278,13 @@ export class AsteriskBackend implements TelephonyBackend {
         try {
           await setup();
         } catch (err) {
-          this.ctx.metrics.calls.inc({ direction: call.direction, result: 'setup-failed' });
+          const noPort = err instanceof NoRtpPortError;
+          this.ctx.metrics.calls.inc({ direction: call.direction, result: noPort ? 'no-rtp-port' : 'setup-failed' });
+          if (!call.ended) {
+            // refused before answering when no port is free: the caller hears congestion; a record still goes out
+            await call.end('setup failed', { hangupCaller: true, hangupReason: noPort ? 'congestion' : 'normal' });
+            await this.#recordUnserved(call, noPort ? `no free RTP port (${errText(err)})` : errText(err));
+          }
           throw err;
         }
         this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
@@ -289,6 +298,23 @@ export class AsteriskBackend implements TelephonyBackend {
       },
       hangupReason: 'bot finished',
     });
+  }
+
+  /** A caller the bot could not serve still leaves a CallRecord (and so a ticket): never lost silently. */
+  async #recordUnserved(call: AsteriskCall, reason: string): Promise<void> {
+    const record = unservedCallRecord({
+      callId: call.id,
+      backend: this.name,
+      phone: call.from,
+      calledNumber: call.to,
+      direction: call.direction,
+      startedAt: call.startedAt,
+      reason,
+    });
+    this.#deps.events?.publish({ type: 'call-ended', callId: call.id, record });
+    await this.#deps.records
+      ?.submit('end', record)
+      .catch((err: unknown) => call.log.error({ err: errText(err) }, 'record of the unserved call not submitted'));
   }
 
   async #announceRecording(call: AsteriskCall): Promise<void> {

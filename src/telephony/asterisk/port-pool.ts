@@ -42,7 +42,7 @@ export class RtpPortPool {
         lastError = err;
       }
     }
-    throw new Error(`no free RTP port in ${this.min}-${this.max} (${this.#inUse.size} in use)`, { cause: lastError });
+    throw new NoRtpPortError(this.min, this.max, this.#inUse.size, lastError);
   }
 
   release(port: number): void {
@@ -54,4 +54,12 @@ function isAddressInUse(err: unknown): boolean {
   return (
     typeof err === 'object' && err !== null && 'code' in err && (err.code === 'EADDRINUSE' || err.code === 'EACCES')
   );
+}
+
+/** Every port of the range is in use: the call cannot get media (telephony.asterisk.rtpPortMin/rtpPortMax). */
+export class NoRtpPortError extends Error {
+  constructor(min: number, max: number, inUse: number, cause: unknown) {
+    super(`no free RTP port in ${min}-${max} (${inUse} in use): telephony.asterisk.rtpPortMin/rtpPortMax`, { cause });
+    this.name = 'NoRtpPortError';
+  }
 }
