@@ -142,9 +142,14 @@ function addTurn(event) {
   ui.turns.hidden = false;
   const tr = document.createElement('tr');
   const { endpointingMs, asrMs, nluMs, ttsMs } = event.stages;
-  for (const value of [state.turns.length, event.totalMs, endpointingMs, asrMs, nluMs, ttsMs]) {
+  // the turn number, then each duration (a duration can equal the turn number, so they are labelled by position)
+  const cells = [
+    String(state.turns.length),
+    ...[event.totalMs, endpointingMs, asrMs, nluMs, ttsMs].map((ms) => `${ms} ms`),
+  ];
+  for (const text of cells) {
     const td = document.createElement('td');
-    td.textContent = value === state.turns.length ? String(value) : `${value} ms`;
+    td.textContent = text;
     tr.append(td);
   }
   ui.turnRows.append(tr);
