@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
+import { Admission } from './core/admission.js';
 import { CallEventBus } from './core/call-events.js';
 import { createMetrics } from './core/metrics.js';
 import { Readiness } from './core/readiness.js';
+import { watchRedis } from './core/redis-readiness.js';
+import { assertAppendableFile, assertWritableDir, listenError } from './core/startup-error.js';
 import { createCrm } from './crm/index.js';
 import { runCall, type CallCoreDeps } from './dialog/call-core.js';
 import { createIntentDetector } from './dialog/nlu/index.js';
@@ -15,6 +18,7 @@ import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
 import { registerCrmWebhooks } from './web/webhooks/index.js';
 import { createWebServer } from './web/server.js';
+import { HostPolicy } from './web/guard.js';
 
 export interface RunningApp {
   logger: Logger;
@@ -40,6 +44,11 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
   };
 
   try {
+    checkWritablePaths(config);
+    if (config.redis) {
+      const watch = watchRedis(config.redis.url, readiness);
+      closers.push(() => watch.close());
+    }
     const speech = await createSpeech(config, logger, metrics);
     closers.push(() => speech.close());
     const sessions = createSessionStore(config, logger);
@@ -47,7 +56,17 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     const crm = await createCrm(config, logger, metrics, events);
     closers.push(() => crm.close());
 
-    const web = await createWebServer({ logger, metrics, readiness });
+    const web = await createWebServer({
+      logger,
+      metrics,
+      readiness,
+      web: config.web,
+      hosts: HostPolicy.from({
+        publicUrls: [config.web.publicUrl, config.telephony.jambonz?.publicUrl],
+        allowedHosts: config.web.allowedHosts,
+        listenHost: config.web.host,
+      }),
+    });
     closers.push(() => web.close());
 
     const nlu = createIntentDetector(config.dialog, logger, metrics);
@@ -64,16 +83,23 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       metrics,
       events,
       sessions,
+      admission: new Admission(config.telephony.maxConcurrentCalls, metrics),
       readiness,
       records: crm,
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;
     registerOutboundRoutes(web, { service: outbound, token: config.telephony.outboundToken, ringSec });
-    await registerAgentConsole(web, { config: config.web.agentConsole, events, logger });
+    await registerAgentConsole(web, {
+      config: config.web.agentConsole,
+      trustProxy: config.web.trustProxy,
+      events,
+      logger,
+    });
     await registerCrmWebhooks(web, {
       secret: config.crm.zendeskWebhookSecret,
       toleranceSec: config.crm.zendeskWebhookToleranceSec,
+      callbacksPerTicketPerDay: config.crm.zendeskCallbacksPerTicketPerDay,
       logger,
       metrics,
       requestCallback: async (req) => {
@@ -82,7 +108,9 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       },
     });
 
-    const url = await web.listen({ host: config.web.host, port: config.web.port });
+    const url = await web
+      .listen({ host: config.web.host, port: config.web.port })
+      .catch((err: unknown) => Promise.reject(listenError(err, config.web.host, config.web.port)));
     await backend.start(onCall);
     closers.push(async () => {
       calls.abort(new Error('shutting down'));
@@ -94,4 +122,12 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     await closeAll();
     throw err;
   }
+}
+
+/** Files and directories the bot writes: unusable ones stop start-up naming their key, never a half-working bot. */
+function checkWritablePaths(config: Config): void {
+  if (!config.redis) assertWritableDir(config.crm.outbox.dir, 'crm.outbox.dir');
+  config.crm.sinks.forEach((sink, i) => {
+    if (sink.type === 'file') assertAppendableFile(sink.path, `crm.sinks[${i}].path`);
+  });
 }

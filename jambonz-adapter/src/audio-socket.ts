@@ -3,6 +3,7 @@ import type { JambonzBackend } from './backend.js';
 import type { JambonzCallLeg } from './call-leg.js';
 import { audioMetadataSchema, parseAudioEvent, parseJson } from './messages.js';
 import { l16ToPcm } from './pcm.js';
+import { WarnLimiter } from '../../src/log/rate-limit.js';
 
 /** jambonz sets audio.jambonz.org; the underlying mod_audio_fork default is audio.drachtio.org. */
 export const AUDIO_SUBPROTOCOLS = ['audio.jambonz.org', 'audio.drachtio.org'];
@@ -19,9 +20,11 @@ function toBuffer(data: RawData): Buffer {
  */
 export function acceptAudioSocket(socket: WebSocket, authUser: string, backend: JambonzBackend): void {
   const log = backend.logger.child({ callSid: authUser, socket: 'audio' });
+  // a peer can send garbage at line rate: every frame is counted, only a few per kind are logged
+  const warnings = new WarnLimiter(log);
   const malformed = (kind: string): void => {
     backend.metrics.malformedFrames.inc({ kind });
-    log.warn({ kind }, 'dropped malformed frame on jambonz audio socket');
+    warnings.warn(kind, {}, 'dropped malformed frame on jambonz audio socket');
   };
   if (socket.protocol !== '' && !AUDIO_SUBPROTOCOLS.includes(socket.protocol)) {
     log.warn({ protocol: socket.protocol }, 'unexpected audio subprotocol');
@@ -65,6 +68,7 @@ export function acceptAudioSocket(socket: WebSocket, authUser: string, backend: 
 
   socket.on('error', (err) => log.warn({ err: err.message }, 'jambonz audio socket error'));
   socket.once('close', () => {
+    warnings.flush();
     backend.audioSocketClosed(socket);
     leg?.audioClosed(socket);
     socket.removeAllListeners('message');

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
 import { backgroundTimer, systemClock, type Clock } from '../../src/core/clock.js';
+import type { Admission, Permit } from '../../src/core/admission.js';
 import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
@@ -12,7 +13,7 @@ import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { createCall } from './rest.js';
-import { dialVerb, hangupVerb, listenVerb, type JambonzVerb } from './verbs.js';
+import { declineVerb, dialVerb, hangupVerb, listenVerb, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
 
@@ -24,6 +25,8 @@ export interface JambonzDeps {
   /** tests inject a fake clock pacer; production uses the media plane's Pacer */
   pacers?: PacerFactory;
   fetch?: typeof fetch;
+  /** the app's concurrent-call cap; a call over it is declined with SIP 503 before anything is allocated */
+  admission?: Admission;
   /** grace periods, timeouts and tombstones run on this clock (tests: a fake one) */
   clock?: Clock;
 }
@@ -65,6 +68,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
   readonly #supervisor: CallSupervisor;
+  /** admitted calls whose bot has not started (audio not connected yet): their places under the cap */
+  readonly #waitingForAudio = new Map<string, Permit>();
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -74,7 +79,11 @@ export class JambonzBackend implements TelephonyBackend {
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
     this.#clock = deps.clock ?? systemClock;
-    this.#supervisor = new CallSupervisor({ logger: this.logger });
+    this.#supervisor = new CallSupervisor({
+      logger: this.logger,
+      backend: 'jambonz',
+      ...(deps.admission ? { admission: deps.admission } : {}),
+    });
   }
 
   async start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
@@ -140,10 +149,11 @@ export class JambonzBackend implements TelephonyBackend {
       return [this.#listen(existing, base)];
     }
     if (this.#tombstones.has(payload.call_sid)) return [hangupVerb()];
-    const refusal = this.#supervisor.refusal();
-    if (refusal) {
-      this.logger.warn({ callSid: payload.call_sid, refusal }, 'jambonz call refused: hanging up');
-      return [hangupVerb()];
+    const admitted = this.#supervisor.admit();
+    if (typeof admitted === 'string') {
+      this.logger.warn({ callSid: payload.call_sid, refusal: admitted }, 'jambonz call refused');
+      // over the cap: a SIP final response to the unanswered call (503 + Retry-After), nothing allocated
+      return [admitted === 'busy' ? declineVerb(503, 'Service Unavailable') : hangupVerb()];
     }
     const leg = new JambonzCallLeg(
       {
@@ -158,9 +168,11 @@ export class JambonzBackend implements TelephonyBackend {
       this.#legHost(payload.call_sid, mode, base),
     );
     this.#calls.set(leg.id, leg);
+    this.#waitingForAudio.set(leg.id, admitted);
     this.metrics.activeCalls.inc();
     if (control) leg.attachControl(control);
-    void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' });
+    // The bot (VAD, ASR, CRM ticket) starts only once jambonz's audio socket arrives: a session that never
+    // connects audio (a forged or failed one) costs nothing and leaves no ticket behind.
     return [this.#listen(leg, base)];
   }
 
@@ -182,6 +194,12 @@ export class JambonzBackend implements TelephonyBackend {
         this.logger.error({ callSid, what }, 'refused to send a frame over 24 KiB to jambonz');
       },
       onReleased: (leg) => this.#released(leg),
+      onAudioConnected: (leg) => {
+        const permit = this.#waitingForAudio.get(leg.id);
+        if (!permit) return;
+        this.#waitingForAudio.delete(leg.id);
+        void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' }, permit);
+      },
     };
   }
 
@@ -201,6 +219,13 @@ export class JambonzBackend implements TelephonyBackend {
 
   #released(leg: JambonzCallLeg): void {
     if (this.#calls.get(leg.id) !== leg) return;
+    // ended before its audio connected: the bot never ran, its place under the cap comes back now
+    const unused = this.#waitingForAudio.get(leg.id);
+    if (unused) {
+      unused.release();
+      this.#waitingForAudio.delete(leg.id);
+      this.metrics.callsWithoutAudio.inc();
+    }
     this.#calls.delete(leg.id);
     this.metrics.activeCalls.dec();
     const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);

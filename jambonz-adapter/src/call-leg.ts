@@ -37,6 +37,8 @@ export interface LegHost {
   onOversize(what: string): void;
   /** the leg has let go of everything; the backend forgets it */
   onReleased(leg: JambonzCallLeg): void;
+  /** the first audio socket attached: the call is real now */
+  onAudioConnected?(leg: JambonzCallLeg): void;
 }
 
 export interface LegInit {
@@ -93,6 +95,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   #state: LegState = 'bot';
   #audio: WebSocket | null = null;
   #audioClosingByUs = false;
+  #audioSeen = false;
   #control: WebSocket | null = null;
   #pacer: FramePacer | null = null;
   readonly #outChunker: FrameChunker;
@@ -190,6 +193,10 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#pendingSamples = 0;
     pacer.start();
     this.#log.debug({ streamRate }, 'jambonz audio attached');
+    if (!this.#audioSeen) {
+      this.#audioSeen = true;
+      this.#host.onAudioConnected?.(this);
+    }
   }
 
   /** The listen socket closed (by jambonz, by the network, or after our disconnect). */

@@ -9,6 +9,8 @@ export interface JambonzMetrics {
   /** frames we refused to send because jambonz would close the socket (> 24 KiB) */
   oversizeFrames: Counter<string>;
   activeCalls: Gauge<string>;
+  /** calls that ended before jambonz's audio socket arrived (the bot never ran for them) */
+  callsWithoutAudio: Counter<string>;
   audioSockets: Gauge<string>;
   controlSockets: Gauge<string>;
 }
@@ -31,6 +33,11 @@ export function jambonzMetrics(registry: Registry): JambonzMetrics {
       registry,
       'voicebot_jambonz_oversize_frames_total',
       'Frames not sent to jambonz because they exceed 24 KiB',
+    ),
+    callsWithoutAudio: counter(
+      registry,
+      'voicebot_jambonz_calls_without_audio_total',
+      'jambonz calls that ended before their audio socket connected (no bot, no ticket)',
     ),
     activeCalls: gauge(registry, 'voicebot_jambonz_calls_active', 'jambonz calls held by this bot'),
     audioSockets: gauge(registry, 'voicebot_jambonz_audio_sockets', 'Open jambonz listen (audio) sockets'),

@@ -79,3 +79,8 @@ export function dialVerb(request: TransferRequest, o: DialVerbOptions): JambonzV
 export function hangupVerb(): JambonzVerb {
   return { verb: 'hangup' };
 }
+
+/** Reject an unanswered call with a SIP final response (jambonz `sip:decline`); 503 tells the carrier to retry elsewhere. */
+export function declineVerb(status: number, reason: string): JambonzVerb {
+  return { verb: 'sip:decline', status, reason, headers: { 'Retry-After': '30' } };
+}

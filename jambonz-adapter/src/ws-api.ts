@@ -9,6 +9,7 @@ import {
   type WsApiMessage,
 } from './messages.js';
 import type { JambonzVerb } from './verbs.js';
+import { WarnLimiter } from '../../src/log/rate-limit.js';
 
 export const WS_API_SUBPROTOCOL = 'ws.jambonz.org';
 
@@ -25,9 +26,11 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
   }
   backend.controlSocketOpened(socket);
   let callSid: string | undefined;
+  // a peer can send garbage at line rate: every message is counted, only a few per kind are logged
+  const warnings = new WarnLimiter(log);
   const malformed = (kind: string): void => {
     backend.metrics.malformedFrames.inc({ kind });
-    log.warn({ kind, callSid }, 'dropped malformed WS API message');
+    warnings.warn(kind, { callSid }, 'dropped malformed WS API message');
   };
   const ack = (msg: WsApiMessage, verbs?: JambonzVerb[]): void => {
     const reply =
@@ -89,6 +92,7 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
   });
   socket.on('error', (err) => log.warn({ err: err.message, callSid }, 'WS API socket error'));
   socket.once('close', () => {
+    warnings.flush();
     backend.controlSocketClosed(socket);
     if (callSid) backend.leg(callSid)?.controlClosed(socket);
     socket.removeAllListeners('message');

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { checkWhisperModel, WHISPER_MODELS } from '../speech/models/catalog.js';
-import { checkVadModel, VadModelError } from '../speech/vad/silero.js';
+import { checkVadModel, probeVadModel, VadModelError } from '../speech/vad/silero.js';
 import { ESPEAK_WASM_PACKAGE, espeakWasmModuleUrl } from '../speech/tts/espeak-wasm.js';
 import { espeakEngine } from '../speech/tts/index.js';
 import { withConfigOption } from './common.js';
@@ -69,7 +69,10 @@ async function whisperModel(config: Config, downloadableOk: boolean): Promise<Ch
 
 async function vadModel(config: Config): Promise<CheckResult> {
   try {
-    return { name: 'vad model', ok: true, detail: checkVadModel(config.speech.vad.modelPath) };
+    const path = checkVadModel(config.speech.vad.modelPath);
+    // loaded in a child process: a truncated model passes the header check but aborts whoever loads it
+    await probeVadModel(path);
+    return { name: 'vad model', ok: true, detail: path };
   } catch (err) {
     if (err instanceof VadModelError) return { name: 'vad model', ok: false, detail: err.problem, fix: err.fix };
     return failed('vad model', err);

@@ -1,21 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { VoicebotError } from '../core/errors.js';
+import { ConfigError } from './error.js';
+import { expandEnv } from './expand.js';
 import { configSchema, type Config } from './schema.js';
 
 export const ENV_PREFIX = 'VOICEBOT_';
 
-/** A configuration problem: carries the dotted key so start-up can name it. Exit code 2. */
-export class ConfigError extends VoicebotError {
-  readonly exitCode = 2;
-  constructor(
-    message: string,
-    readonly keys: string[],
-  ) {
-    super(message, { kind: 'config' });
-  }
-}
+export { ConfigError };
 
 export interface LoadOptions {
   /** YAML file; falls back to VOICEBOT_CONFIG. */
@@ -27,12 +19,12 @@ export interface LoadOptions {
 
 type Json = Record<string, unknown>;
 
-/** Defaults < YAML file < VOICEBOT_* environment < overrides; validated once. */
+/** Defaults < YAML file (with `${VAR}` expanded) < VOICEBOT_* environment < overrides; validated once. */
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   const file = opts.file ?? env.VOICEBOT_CONFIG;
   let merged: Json = {};
-  if (file) merged = deepMerge(merged, readYaml(file));
+  if (file) merged = deepMerge(merged, expandEnv(readYaml(file), env) as Json);
   merged = deepMerge(merged, envLayer(env));
   if (opts.overrides) merged = deepMerge(merged, opts.overrides);
   return validate(merged);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { inspect } from 'node:util';
+import { UNEXPANDED } from './expand.js';
 
 const MASK = '********';
 
@@ -35,6 +36,8 @@ export const secret = () =>
       (v) => (v instanceof Secret ? v.reveal() : v),
       z
         .string({ error: (iss) => (iss.input === undefined ? 'required secret is missing' : 'must be a string') })
-        .min(1, 'secret must not be empty'),
+        .min(1, 'secret must not be empty')
+        // A placeholder that reached here unexpanded (env var, override) would become a guessable secret.
+        .refine((v) => !UNEXPANDED.test(v), 'looks like an unexpanded ${VAR} placeholder: set the real value'),
     )
     .transform((v) => new Secret(v));

@@ -132,6 +132,12 @@ export const crmConfig = z.strictObject({
     .min(10)
     .default(300)
     .describe('Accept Zendesk webhook timestamps at most this far from now, seconds.'),
+  zendeskCallbacksPerTicketPerDay: z
+    .number()
+    .int()
+    .min(1)
+    .default(3)
+    .describe('Callbacks one Zendesk ticket can request in 24 hours; a failed attempt counts, and its cooldown stays.'),
   /** JSON screen-pop webhook for third-party agent desktops. */
   screenPopWebhookUrl: z.string().url().optional().describe('JSON screen-pop webhook for third-party agent desktops.'),
   /** Signs screen-pop webhooks (X-Voicebot-Signature). Required with screenPopWebhookUrl. */

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { createAsr } from './asr/index.js';
 import { createTtsAsync } from './tts/index.js';
 import type { Asr, Tts } from './types.js';
-import { createVadFactory, type SileroVadFactory } from './vad/silero.js';
+import { createVadFactory, probeVadModel, type SileroVadFactory } from './vad/silero.js';
 
 export { createAsr, AsrBusyError, AsrHttpError, WhisperSetupError } from './asr/index.js';
 export { createTts, createTtsAsync, ttsToFrames, ttsToMulawFrames, TtsError, TtsSetupError } from './tts/index.js';
@@ -25,7 +25,8 @@ export interface Speech {
  */
 export async function createSpeech(config: Config, logger: Logger, metrics: Registry): Promise<Speech> {
   const log = logger.child({ concern: 'speech' });
-  const vad = createVadFactory(config.speech.vad, log, metrics);
+  await probeVadModel(config.speech.vad.modelPath);
+  const vad = createVadFactory(config.speech.vad, log, metrics, config.telephony.maxConcurrentCalls);
   const tts = await createTtsAsync(config.speech.tts, log, metrics);
   let asr: Asr;
   try {

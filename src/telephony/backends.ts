@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import type { Admission } from '../core/admission.js';
 import type { CallEventBus } from '../core/call-events.js';
 import type { Readiness } from '../core/readiness.js';
 import type { CallRecordSink } from '../core/call-record.js';
@@ -21,6 +22,8 @@ export interface BackendDeps {
   events: CallEventBus;
   sessions: SessionStore;
   tts: Tts;
+  /** the concurrent-call cap every backend enforces */
+  admission: Admission;
   /** where a backend reports its link to the telephony server (/readyz) */
   readiness?: Readiness;
   /** where records of calls a backend could not serve go (the CRM) */
@@ -39,7 +42,7 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts, readiness, records } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, admission, readiness, records } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
     const backend = createAsteriskBackend(config, {
@@ -48,16 +51,20 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
       sessions,
       events,
       tts,
+      admission,
       ...(readiness ? { readiness } : {}),
       ...(records ? { records } : {}),
     });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }
   if (telephony.backend === 'jambonz' && telephony.jambonz) {
-    const backend = createJambonzBackend(telephony.jambonz, { logger, metrics });
+    // URLs in verbs come from configuration only (the schema requires one of the two)
+    const publicUrl = telephony.jambonz.publicUrl ?? config.web.publicUrl;
+    const jambonzConfig = { ...telephony.jambonz, ...(publicUrl ? { publicUrl } : {}) };
+    const backend = createJambonzBackend(jambonzConfig, { logger, metrics, admission });
     await registerJambonz(web, { backend });
     return { backend, dialer: backend, ringSec: 30 };
   }
-  const backend = await registerTestCall(web, { logger, metrics, events });
+  const backend = await registerTestCall(web, { logger, metrics, events, admission });
   return { backend, dialer: null, ringSec: 30 };
 }

@@ -95,12 +95,20 @@ const jambonz = z.strictObject({
   webhookSecret: secret().describe(
     "The jambonz application's webhook secret (verifies Jambonz-Signature on HTTP webhooks).",
   ),
-  /** Basic auth jambonz sends on the WebSocket API upgrade. */
+  /** Basic auth jambonz sends on the WebSocket API upgrade (required: anyone who reaches /ws could start calls). */
   wsUsername: z
     .string()
     .optional()
-    .describe('Basic-auth user jambonz sends when it opens the WebSocket API (recommended).'),
+    .describe(
+      'Basic-auth user jambonz sends when it opens the WebSocket API. Required (with wsPassword) unless insecureAllowUnauthenticatedWsApi.',
+    ),
   wsPassword: secret().optional().describe('Basic-auth password for the WebSocket API.'),
+  insecureAllowUnauthenticatedWsApi: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Local development only: accept WebSocket API connections without credentials (anyone reaching /jambonz/ws can start calls).',
+    ),
   sampleRate: z
     .union([z.literal(8000), z.literal(16000)])
     .default(16000)
@@ -111,13 +119,13 @@ const jambonz = z.strictObject({
   apiKey: secret().optional().describe('jambonz API key for outbound calls.'),
   applicationSid: z.string().optional().describe("Application that runs outbound calls (else publicUrl's webhooks)."),
   callerId: z.string().optional().describe('Caller id for outbound calls.'),
-  /** Base URL jambonz uses to reach this bot (https://bot.example.com); default: taken from each request's Host. */
+  /** URLs in verbs are never built from a request's Host, which the sender chooses. */
   publicUrl: z
     .string()
     .url()
     .optional()
     .describe(
-      'Base URL jambonz uses to reach the bot (https://bot.example.com); default: the Host header of each request.',
+      'Base URL jambonz uses to reach the bot (https://bot.example.com); default web.publicUrl. One of the two is required.',
     ),
   /** Carrier trunk for `phone` transfer targets (jambonz `dial` target `trunk`). */
   trunk: z.string().optional().describe('Carrier for `phone` transfer targets (dial target trunk).'),
@@ -161,6 +169,16 @@ export const telephonyConfig = z.strictObject({
     ),
   asterisk: asterisk.optional(),
   jambonz: jambonz.optional(),
+  /** Each call holds a native VAD session: this cap is what bounds memory (docs/security.md: memory per call). */
+  maxConcurrentCalls: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(50)
+    .describe(
+      'Calls (any backend, inbound and outbound) this instance runs at once; more are refused before anything is allocated: SIP 503 via Asterisk, sip:decline 503 on jambonz, WebSocket close 1013 for the test call.',
+    ),
   /** Token for POST /api/calls (outbound calls). */
   outboundToken: secret().optional().describe('Bearer token for POST /api/calls and `voicebot call`.'),
 });

@@ -1,3 +1,4 @@
+import type { Admission, Permit } from '../core/admission.js';
 import { Waiters } from '../core/waiters.js';
 import type { Logger } from '../log/logger.js';
 import type { CallLeg } from './port.js';
@@ -24,6 +25,10 @@ export interface CallSupervisorOptions {
   logger: Logger;
   /** calls beyond this many at once are refused with `busy` (default: no limit) */
   maxCalls?: number;
+  /** the app's concurrent-call cap (telephony.maxConcurrentCalls), counted; refusals are `busy` */
+  admission?: Admission;
+  /** label for admission's counters */
+  backend?: string;
   /** how long stop() waits for running calls to finish once they have been told to end (default 5 s) */
   stopTimeoutMs?: number;
 }
@@ -37,6 +42,8 @@ export class CallSupervisor {
   readonly #log: Logger;
   readonly #maxCalls: number;
   readonly #stopTimeoutMs: number;
+  readonly #admission: Admission | undefined;
+  readonly #backend: string;
   readonly #running = new Map<CallLeg, Promise<void>>();
   readonly #idle = new Waiters();
   #onCall: OnCall | null = null;
@@ -46,6 +53,8 @@ export class CallSupervisor {
     this.#log = opts.logger;
     this.#maxCalls = opts.maxCalls ?? Number.POSITIVE_INFINITY;
     this.#stopTimeoutMs = opts.stopTimeoutMs ?? 5000;
+    this.#admission = opts.admission;
+    this.#backend = opts.backend ?? 'unknown';
   }
 
   /** calls being set up or served right now */
@@ -74,8 +83,19 @@ export class CallSupervisor {
     return null;
   }
 
-  /** Set up and serve one call; resolves when it is over and hung up. Never rejects. */
-  run(call: SupervisedCall): Promise<void> {
+  /**
+   * Take a place for a call arriving now: a permit (give it to run(), or release it if the call never runs), or the
+   * refusal. A place is held from arrival, not from run(): a jambonz call holds one while its audio connects.
+   */
+  admit(): Permit | Refusal {
+    const refusal = this.refusal();
+    if (refusal) return refusal;
+    if (!this.#admission) return { release: () => undefined };
+    return this.#admission.tryAcquire(this.#backend) ?? 'busy';
+  }
+
+  /** Set up and serve one call; resolves when it is over and hung up (then its permit is given back). Never rejects. */
+  run(call: SupervisedCall, permit?: Permit): Promise<void> {
     const onCall = this.#onCall;
     const { leg, log } = call;
     const done = (async () => {
@@ -95,6 +115,7 @@ export class CallSupervisor {
     })();
     this.#running.set(leg, done);
     void done.finally(() => {
+      permit?.release();
       this.#running.delete(leg);
       if (this.#running.size === 0) this.#idle.resolveAll();
     });

@@ -15,7 +15,53 @@ export const webConfig = z.strictObject({
     .string()
     .url()
     .optional()
-    .describe('Public base URL used in links (agent console in screen pops, jambonz hooks).'),
+    .describe(
+      'Public base URL used in links (agent console in screen pops, jambonz hooks). Its host name is accepted in the Host header.',
+    ),
+  /** Any other DNS name in `Host` is refused (421) on every route: DNS rebinding cannot reach the bot. */
+  allowedHosts: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Host names (no port) accepted in the Host header besides publicUrl, localhost and IP literals; any other name gets 421 on every route (DNS-rebinding protection).',
+    ),
+  trustProxy: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For/-Proto are believed. Empty: forwarding headers are ignored. Set: the agent console needs a token.',
+    ),
+  limits: z
+    .strictObject({
+      maxConnections: z
+        .number()
+        .int()
+        .min(1)
+        .default(1000)
+        .describe('Open TCP connections beyond this are refused at accept (call WebSockets count too).'),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(10_000)
+        .describe('A client must send its complete request headers within this time, or the connection is closed.'),
+      requestTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(30_000)
+        .describe('A client must send its whole request within this time (408 otherwise).'),
+      idleTimeoutMs: z
+        .number()
+        .int()
+        .min(100)
+        .default(30_000)
+        .describe(
+          'A connection with no traffic for this long is closed (WebSockets are exempt; the SSE stream sends keep-alives).',
+        ),
+    })
+    .prefault({})
+    .describe('Bounds on the web server so slow or idle clients cannot hold its sockets.'),
   agentConsole: z
     .strictObject({
       enabled: z.boolean().default(true).describe('Serve the agent console at /agent.'),
@@ -23,8 +69,9 @@ export const webConfig = z.strictObject({
       token: secret()
         .optional()
         .describe(
-          'Token agents use to open /agent (Bearer header, ?token=, or the basic-auth password). Without one the console answers loopback clients only.',
+          'Token agents use to open /agent (Bearer header, ?token=, or the basic-auth password). Required unless web.host is a loopback address and trustProxy is empty; then only direct loopback clients get in.',
         ),
+      maxStreams: z.number().int().min(1).default(20).describe('Live-update (SSE) subscribers at once; more get 503.'),
     })
     .prefault({}),
 });

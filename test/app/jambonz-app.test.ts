@@ -6,9 +6,11 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startJambonzEmulator, type JambonzEmulator } from '../emulators/jambonz/index.js';
+import { freePort } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SECRET = 'app-test-webhook-secret';
+const WS_AUTH = { username: 'jambonz', password: 'app-test-ws-password' };
 const audibleSamples = (pcm: Int16Array) => pcm.reduce((n, s) => n + (Math.abs(s) > 500 ? 1 : 0), 0);
 
 /** The whole app as `voicebot start` builds it with telephony.backend = jambonz, driven by the jambonz emulator. */
@@ -19,17 +21,27 @@ describe.each(['webhook', 'ws'] as const)('app with the jambonz backend (%s)', (
   const tickets = join(dir, 'tickets.jsonl');
 
   beforeAll(async () => {
+    // jambonz needs the bot's public URL up front (verbs are never built from a request's Host)
+    const port = await freePort();
     const config = loadConfig({
       env: {},
       overrides: {
-        web: { port: 0 },
-        telephony: { backend: 'jambonz', jambonz: { webhookSecret: SECRET } },
+        web: { port, publicUrl: `http://127.0.0.1:${port}` },
+        telephony: {
+          backend: 'jambonz',
+          jambonz: { webhookSecret: SECRET, wsUsername: WS_AUTH.username, wsPassword: WS_AUTH.password },
+        },
         speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
         crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, 'outbox') } },
       },
     });
     app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });
-    emu = await startJambonzEmulator({ appUrl: `${app.url}/jambonz`, mode, webhookSecret: SECRET });
+    emu = await startJambonzEmulator({
+      appUrl: `${app.url}/jambonz`,
+      mode,
+      webhookSecret: SECRET,
+      wsApiAuth: WS_AUTH,
+    });
   });
 
   afterAll(async () => {

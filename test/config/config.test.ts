@@ -33,7 +33,10 @@ describe('config layers', () => {
   });
 
   it('applies defaults < YAML file < environment, later wins', () => {
-    const file = yamlFile('layers.yaml', 'web:\n  port: 4000\n  host: 0.0.0.0\nlog:\n  level: debug\n');
+    const file = yamlFile(
+      'layers.yaml',
+      'web:\n  port: 4000\n  host: 0.0.0.0\n  agentConsole:\n    token: t0ken\nlog:\n  level: debug\n',
+    );
     const c = loadConfig({ file, env: { VOICEBOT_WEB__PORT: '5000' } });
     expect(c.web.port).toBe(5000); // env beats file
     expect(c.web.host).toBe('0.0.0.0'); // file beats default

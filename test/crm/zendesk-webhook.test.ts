@@ -96,13 +96,17 @@ describe('POST /api/webhooks/zendesk', () => {
     expect(callbacks.map((c) => c.ticketId)).toEqual(['4711', '5']);
   });
 
-  it('a failed callback can be requested again', async () => {
+  it('a failed callback keeps the ticket in its cooldown (no immediate redial)', async () => {
     failCallback = true;
     expect((await post(callbackBody(), { invocation: 'a' })).status).toBe(202);
     await waitFor(async () => /result="callback_failed"\} 1/.test(await metrics.metrics()), 2000, 'failure counted');
     failCallback = false;
-    expect((await post(callbackBody(), { invocation: 'b' })).status).toBe(202);
-    await waitFor(() => callbacks.length === 1, 2000, 'second try');
+    // a genuinely new delivery (new timestamp) for the same ticket, not a replay
+    const later = new Date(Date.now() + 2000).toISOString();
+    expect(await (await post(callbackBody(), { invocation: 'b', ts: later })).json()).toEqual({
+      status: 'callback already requested',
+    });
+    expect(callbacks).toEqual([]);
   });
 
   it('is not mounted without a secret', async () => {

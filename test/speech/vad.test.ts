@@ -7,7 +7,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resample } from '../../src/media/resampler.js';
 import { vadConfig } from '../../src/speech/config.js';
 import type { VadEvent } from '../../src/speech/types.js';
-import { SherpaVadPool, VadModelError, createVadFactory, type SileroVadFactory } from '../../src/speech/vad/silero.js';
+import {
+  SherpaVadPool,
+  VadCapacityError,
+  VadModelError,
+  createVadFactory,
+  type SileroVadFactory,
+} from '../../src/speech/vad/silero.js';
 import {
   VAD_MODEL,
   concat,
@@ -213,18 +219,20 @@ describe('Silero session pool', () => {
     },
   });
 
-  it('builds a session only when none is idle, resets each on release and frees those beyond maxIdle', () => {
+  it('builds a session only when none is idle, resets each on release, and never builds more than maxTotal', () => {
     let made = 0;
-    const pool = new SherpaVadPool(() => (made++, fakeSession()), 2);
+    const pool = new SherpaVadPool(() => (made++, fakeSession()), 3);
     pool.prewarm(5);
-    expect([made, pool.idleCount]).toEqual([2, 2]);
+    expect([made, pool.idleCount]).toEqual([3, 3]);
     const calls = [pool.acquire(), pool.acquire(), pool.acquire()];
     expect(made).toBe(3);
+    // a fourth concurrent call gets no session: admission control should have refused it
+    expect(() => pool.acquire()).toThrow(VadCapacityError);
     for (const s of calls) pool.release(s);
-    expect(pool.idleCount).toBe(2);
+    // none is dropped (a dropped session's native memory only goes when V8 happens to collect it)
+    expect([pool.idleCount, pool.size]).toEqual([3, 3]);
     const sessions = calls as Array<ReturnType<typeof fakeSession>>;
     expect(sessions.map((s) => s.resets)).toEqual([1, 1, 1]);
-    expect(sessions.filter((s) => s.cleared).length).toBe(1);
     pool.acquire();
     expect(made).toBe(3);
   });

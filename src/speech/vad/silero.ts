@@ -1,9 +1,10 @@
+import { execFile } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
-import { counter } from '../../core/metrics.js';
+import { counter, gauge } from '../../core/metrics.js';
 import { Resampler } from '../../media/resampler.js';
 import type { SpeechConfig } from '../config.js';
 import type { Vad, VadEvent, VadFactory } from '../types.js';
@@ -26,9 +27,6 @@ interface SherpaModule {
 const require = createRequire(import.meta.url);
 let sherpa: SherpaModule | undefined;
 const loadSherpa = (): SherpaModule => (sherpa ??= require('sherpa-onnx-node') as SherpaModule);
-
-/** Idle sessions kept for reuse beyond this are freed (each holds an ONNX session, a few MB). */
-const MAX_IDLE_SESSIONS = 64;
 
 export class VadModelError extends VoicebotError {
   declare readonly fix: string;
@@ -71,39 +69,104 @@ export function checkVadModel(path: string): string {
   return abs;
 }
 
+const probed = new Set<string>();
+
 /**
- * Idle sherpa VAD sessions, reset and reused. Building one loads and optimises the ONNX graph synchronously on the
- * event loop (45-60 ms idle, 100-250 ms on a busy host), which stalled every other call's audio at each call start;
- * a reset (LSTM state, buffers) takes ~0.05 ms. Idle sessions are kept up to the highest concurrency seen.
+ * Load the model once in a throw-away process: sherpa-onnx aborts the whole process (exit 134) on a file that
+ * starts like ONNX but is truncated or corrupt, which the header check cannot see. Resolves when it loaded; a file
+ * already probed unchanged in this process is not probed again.
+ */
+export async function probeVadModel(path: string, timeoutMs = 30_000): Promise<void> {
+  const abs = checkVadModel(path);
+  const st = statSync(abs);
+  const key = `${abs}:${st.size}:${st.mtimeMs}`;
+  if (probed.has(key)) return;
+  const config = { sileroVad: { model: abs, threshold: 0.5, windowSize: WINDOW }, sampleRate: VAD_RATE, debug: 0 };
+  const script = `const s = require(${JSON.stringify(require.resolve('sherpa-onnx-node'))}); new s.Vad(${JSON.stringify(config)}, 5);`;
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { timeout: timeoutMs }, (err) => {
+      if (!err) return resolve();
+      const how = err.signal ?? `exit ${String(err.code)}`;
+      reject(
+        new VadModelError(
+          `VAD model ${abs} could not be loaded (${how}): it is truncated, corrupt or not a Silero VAD model`,
+          'set speech.vad.modelPath to a Silero VAD v5 .onnx file (the repository ships models/silero_vad_v5.onnx)',
+        ),
+      );
+    });
+  });
+  probed.add(key);
+}
+
+/** Every native session is in use: admission control (telephony.maxConcurrentCalls) should have refused the call. */
+export class VadCapacityError extends VoicebotError {
+  constructor(max: number) {
+    super(`all ${max} VAD sessions are in use`, {
+      kind: 'busy',
+      fix: 'raise telephony.maxConcurrentCalls to allow more concurrent calls',
+    });
+  }
+}
+
+/**
+ * sherpa VAD sessions, built at most `maxTotal` times and reused for ever after.
+ *
+ * Building one loads and optimises the ONNX graph synchronously on the event loop (45-60 ms idle, 100-250 ms on a
+ * busy host), which stalled every other call's audio at each call start; a reset (LSTM state, buffers) takes
+ * ~0.05 ms. And a session can never be freed on demand: sherpa-onnx-node exposes no destroy, the native memory
+ * (several MB, the ONNX runtime's) goes only when V8 collects the JS handle, and V8 does not know that memory
+ * exists, so with a small JS heap that collection may not come for hours. Dropping sessions beyond a pool therefore
+ * leaked: two floods of 1,000 calls reached 12 GB. So nothing is dropped: the number of sessions is bounded by
+ * the concurrent-call cap, and they all stay for reuse.
  */
 export class SherpaVadPool {
   readonly #idle: SherpaVad[] = [];
-
+  #built = 0;
   readonly #make: () => SherpaVad;
-  readonly #maxIdle: number;
+  readonly #onBuilt: () => void;
+  readonly maxTotal: number;
 
-  constructor(make: () => SherpaVad, maxIdle: number) {
+  constructor(make: () => SherpaVad, maxTotal: number, onBuilt: () => void = () => undefined) {
     this.#make = make;
-    this.#maxIdle = maxIdle;
+    this.maxTotal = maxTotal;
+    this.#onBuilt = onBuilt;
   }
 
   /** Builds sessions ahead of time (at start-up, off any call's audio path). */
   prewarm(count: number): void {
-    while (this.#idle.length < Math.min(count, this.#maxIdle)) this.#idle.push(this.#make());
+    while (this.#built < Math.min(count, this.maxTotal)) this.#idle.push(this.#build());
   }
 
   get idleCount(): number {
     return this.#idle.length;
   }
 
+  /** Native sessions in existence (idle + in use); never above maxTotal. */
+  get size(): number {
+    return this.#built;
+  }
+
+  get inUse(): number {
+    return this.#built - this.#idle.length;
+  }
+
   acquire(): SherpaVad {
-    return this.#idle.pop() ?? this.#make();
+    const vad = this.#idle.pop();
+    if (vad) return vad;
+    if (this.#built >= this.maxTotal) throw new VadCapacityError(this.maxTotal);
+    return this.#build();
   }
 
   release(vad: SherpaVad): void {
     vad.reset(); // the next call starts from a fresh LSTM state and an empty buffer
-    if (this.#idle.length < this.#maxIdle) this.#idle.push(vad);
-    else vad.clear();
+    this.#idle.push(vad);
+  }
+
+  #build(): SherpaVad {
+    const vad = this.#make();
+    this.#built++;
+    this.#onBuilt();
+    return vad;
   }
 }
 
@@ -111,10 +174,13 @@ export class SherpaVadPool {
 class SileroClassifier implements WindowClassifier {
   readonly #vad: SherpaVad;
   readonly #pool: SherpaVadPool;
+  readonly #onReleased: () => void;
+  #released = false;
 
-  constructor(vad: SherpaVad, pool: SherpaVadPool) {
+  constructor(vad: SherpaVad, pool: SherpaVadPool, onReleased: () => void) {
     this.#vad = vad;
     this.#pool = pool;
+    this.#onReleased = onReleased;
   }
 
   isSpeech(window: Float32Array): boolean {
@@ -129,7 +195,11 @@ class SileroClassifier implements WindowClassifier {
   }
 
   close(): void {
+    // twice would put one session in the pool twice and hand it to two calls
+    if (this.#released) return;
+    this.#released = true;
     this.#pool.release(this.#vad);
+    this.#onReleased();
   }
 }
 
@@ -140,12 +210,28 @@ export interface VadCreateOptions {
 
 export interface SileroVadFactory extends VadFactory {
   create(options?: VadCreateOptions): Vad;
+  /** the native sessions (tests and benches read their counts) */
+  readonly pool: SherpaVadPool;
 }
 
-export function createVadFactory(cfg: SpeechConfig['vad'], logger: Logger, metrics: Registry): SileroVadFactory {
+/** Sessions the pool may build when the caller does not say (the default concurrent-call cap). */
+export const DEFAULT_MAX_VAD_SESSIONS = 50;
+
+export function createVadFactory(
+  cfg: SpeechConfig['vad'],
+  logger: Logger,
+  metrics: Registry,
+  /** the concurrent-call cap: one native session per call, never more */
+  maxSessions = DEFAULT_MAX_VAD_SESSIONS,
+): SileroVadFactory {
   const modelPath = checkVadModel(cfg.modelPath);
   const rejected = counter(metrics, 'voicebot_vad_rejected_input_total', 'VAD input dropped as invalid', ['reason']);
-  const active = counter(metrics, 'voicebot_vad_instances_total', 'VAD instances created');
+  const built = counter(
+    metrics,
+    'voicebot_vad_instances_total',
+    'Native Silero VAD sessions built (never above the cap)',
+  );
+  const inUse = gauge(metrics, 'voicebot_vad_sessions_in_use', 'Native Silero VAD sessions held by calls');
   const sherpaConfig = {
     sileroVad: {
       model: modelPath,
@@ -162,16 +248,19 @@ export function createVadFactory(cfg: SpeechConfig['vad'], logger: Logger, metri
   };
   const bufferSeconds = Math.ceil(cfg.maxUtteranceMs / 1000) + 10;
   const newSherpa = () => new (loadSherpa().Vad)(sherpaConfig, bufferSeconds);
-  const pool = new SherpaVadPool(newSherpa, MAX_IDLE_SESSIONS);
+  const pool = new SherpaVadPool(newSherpa, Math.max(1, maxSessions), () => built.inc());
+  gauge(metrics, 'voicebot_vad_sessions_max', 'Native Silero VAD sessions the pool may build').set(pool.maxTotal);
   // at least one now so a bad model fails at start-up, not on the first call
   pool.prewarm(Math.max(1, cfg.prewarmSessions));
   logger.info({ modelPath, threshold: cfg.threshold }, 'silero VAD ready');
 
   return {
+    pool,
     create(options: VadCreateOptions = {}): Vad {
-      active.inc();
       const hooks = { onReject: (reason: string) => rejected.inc({ reason }) };
-      const endpointer = new Endpointer(cfg, new SileroClassifier(pool.acquire(), pool), hooks);
+      const session = pool.acquire();
+      inUse.set(pool.inUse);
+      const endpointer = new Endpointer(cfg, new SileroClassifier(session, pool, () => inUse.set(pool.inUse)), hooks);
       const rate = options.sampleRate ?? VAD_RATE;
       return rate === VAD_RATE ? endpointer : new ResamplingVad(endpointer, new Resampler(rate, VAD_RATE), hooks);
     },

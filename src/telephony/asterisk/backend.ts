@@ -12,6 +12,7 @@ import { AriClient } from './ari-client.js';
 import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
+import type { Admission, Permit } from '../../core/admission.js';
 import { AsteriskCall } from './asterisk-call.js';
 import { ChannelRouter } from './channel-router.js';
 import type { AsteriskContext } from './context.js';
@@ -40,6 +41,8 @@ export interface AsteriskBackendDeps {
   startTimeoutMs?: number;
   /** dial timeouts, Stasis waits and reconnect backoff run on this clock (tests: a fake one) */
   clock?: Clock;
+  /** the app's concurrent-call cap: an inbound call over it is hung up before answer with SIP 503 */
+  admission?: Admission;
   /** the ARI connection's state goes here as component `asterisk` (/readyz) */
   readiness?: Readiness;
   /** where the record of a call the bot could not serve goes (the CRM), like every other CallRecord */
@@ -98,7 +101,11 @@ export class AsteriskBackend implements TelephonyBackend {
     if (!asterisk) throw new Error('telephony.asterisk is not configured');
     this.#deps = deps;
     this.#onCall = deps.onCall ?? null;
-    this.#supervisor = new CallSupervisor({ logger: deps.logger.child({ component: 'asterisk' }) });
+    this.#supervisor = new CallSupervisor({
+      logger: deps.logger.child({ component: 'asterisk' }),
+      backend: 'asterisk',
+      ...(deps.admission ? { admission: deps.admission } : {}),
+    });
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
     const clock = deps.clock ?? systemClock;
@@ -255,49 +262,58 @@ export class AsteriskBackend implements TelephonyBackend {
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
-    const refusal = this.#stopping ? 'stopping' : this.#supervisor.refusal();
-    if (refusal) {
-      log.warn({ channelId: ch.id, refusal }, 'call refused: hanging up with congestion');
+    // ARI's reason=congestion is cause 34, which chan_pjsip answers an unanswered INVITE with as 503 Service
+    // Unavailable (hangup_cause2sip): the carrier or proxy may try another instance.
+    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
+    if (typeof admitted === 'string') {
+      log.warn({ channelId: ch.id, refusal: admitted }, 'call refused: hanging up with congestion');
       this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
       return;
     }
     const call = new AsteriskCall(this.ctx, ch, 'inbound');
-    this.#track(call, async () => {
-      await call.setup({ answer: ch.state !== 'Up' });
-    });
+    this.#track(
+      call,
+      async () => {
+        await call.setup({ answer: ch.state !== 'Up' });
+      },
+      admitted,
+    );
   }
 
-  /** Set up and run one call; its failures end that call only. */
-  #track(call: AsteriskCall, setup: () => Promise<void>): void {
+  /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */
+  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit): void {
     this.calls.set(call.id, call);
     this.ctx.metrics.activeCalls.set(this.calls.size);
-    void this.#supervisor.run({
-      leg: call,
-      log: call.log,
-      setup: async () => {
-        try {
-          await setup();
-        } catch (err) {
-          const noPort = err instanceof NoRtpPortError;
-          this.ctx.metrics.calls.inc({ direction: call.direction, result: noPort ? 'no-rtp-port' : 'setup-failed' });
-          if (!call.ended) {
-            // refused before answering when no port is free: the caller hears congestion; a record still goes out
-            await call.end('setup failed', { hangupCaller: true, hangupReason: noPort ? 'congestion' : 'normal' });
-            await this.#recordUnserved(call, noPort ? `no free RTP port (${errText(err)})` : errText(err));
+    void this.#supervisor.run(
+      {
+        leg: call,
+        log: call.log,
+        setup: async () => {
+          try {
+            await setup();
+          } catch (err) {
+            const noPort = err instanceof NoRtpPortError;
+            this.ctx.metrics.calls.inc({ direction: call.direction, result: noPort ? 'no-rtp-port' : 'setup-failed' });
+            if (!call.ended) {
+              // refused before answering when no port is free: the caller hears congestion; a record still goes out
+              await call.end('setup failed', { hangupCaller: true, hangupReason: noPort ? 'congestion' : 'normal' });
+              await this.#recordUnserved(call, noPort ? `no free RTP port (${errText(err)})` : errText(err));
+            }
+            throw err;
           }
-          throw err;
-        }
-        this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
+          this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
+        },
+        serve: async (onCall) => {
+          await this.#announceRecording(call);
+          await call
+            .startRecording()
+            .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+          await onCall(call);
+        },
+        hangupReason: 'bot finished',
       },
-      serve: async (onCall) => {
-        await this.#announceRecording(call);
-        await call
-          .startRecording()
-          .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
-        await onCall(call);
-      },
-      hangupReason: 'bot finished',
-    });
+      permit,
+    );
   }
 
   /** A caller the bot could not serve still leaves a CallRecord (and so a ticket): never lost silently. */
@@ -333,7 +349,15 @@ export class AsteriskBackend implements TelephonyBackend {
   #resyncSoon(why: string): void {
     const previous = this.#resyncing ?? Promise.resolve();
     this.#resyncing = previous
-      .then(() => resynchronise(this.ctx, this.calls, (call) => this.#track(call, () => Promise.resolve()), why))
+      .then(() =>
+        // calls taken over after a restart count under the cap too (over it, the pool refuses their VAD)
+        resynchronise(
+          this.ctx,
+          this.calls,
+          (call) => this.#track(call, () => Promise.resolve(), this.#takeOver()),
+          why,
+        ),
+      )
       .catch((err: unknown) => this.ctx.logger.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
   }
@@ -346,6 +370,23 @@ export class AsteriskBackend implements TelephonyBackend {
    */
   async originate(target: TransferTarget, options: OriginateOptions = {}): Promise<string> {
     if (!this.#supervisor.started) throw new Error('backend not started');
+    const admitted = this.#supervisor.admit();
+    if (typeof admitted === 'string') throw new OriginateError('failed', `not placed: ${admitted}`);
+    try {
+      return await this.#originate(target, options, admitted);
+    } catch (err) {
+      admitted.release();
+      throw err;
+    }
+  }
+
+  /** A place under the cap for a call already up (resync); none when full. */
+  #takeOver(): Permit | undefined {
+    const admitted = this.#supervisor.admit();
+    return typeof admitted === 'string' ? undefined : admitted;
+  }
+
+  async #originate(target: TransferTarget, options: OriginateOptions, permit: Permit): Promise<string> {
     const { client, router, config } = this.ctx;
     const channelId = ownId('out', config.app, randomUUID());
     const endpoint = dialString(target, config.dialTemplates);
@@ -377,7 +418,7 @@ export class AsteriskBackend implements TelephonyBackend {
     }
     const call = new AsteriskCall(this.ctx, result.channel, 'outbound', { from: callerId ?? '', to: target.address });
     router.markStarted(channelId);
-    this.#track(call, () => call.setup({ answer: false }));
+    this.#track(call, () => call.setup({ answer: false }), permit);
     return call.id;
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { Admission } from '../../core/admission.js';
 import type { CallEventBus } from '../../core/call-events.js';
 import { counter, gauge } from '../../core/metrics.js';
 import { callLogger, type Logger } from '../../log/logger.js';
@@ -17,7 +18,9 @@ export interface TestCallOptions {
   metrics: Registry;
   /** live events; each socket gets the ones for its own call */
   events: CallEventBus;
-  /** calls beyond this are refused with close code 1013 (default 4) */
+  /** the app's admission control: a call over its cap is refused with close code 1013 */
+  admission?: Admission;
+  /** calls beyond this are refused with close code 1013 (default 4 without `admission`) */
   maxConcurrentCalls?: number;
   /** what a transfer reports (a browser call cannot dial anyone; default "failed") */
   transferOutcome?: TransferResult['outcome'];
@@ -42,7 +45,8 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
   const legs = new Set<BrowserCallLeg>();
   const supervisor = new CallSupervisor({
     logger: log,
-    maxCalls: opts.maxConcurrentCalls ?? 4,
+    backend: 'browser',
+    ...(opts.admission ? { admission: opts.admission } : { maxCalls: opts.maxConcurrentCalls ?? 4 }),
     stopTimeoutMs: opts.shutdownTimeoutMs ?? 5000,
   });
   const started = counter(opts.metrics, 'voicebot_browser_calls_total', 'Browser test calls, by result', ['result']);
@@ -66,12 +70,13 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
       socket.close(1008, 'origin not allowed');
       return;
     }
-    const refusal = supervisor.refusal();
-    if (refusal) {
-      const reason = refusal === 'busy' ? 'busy' : 'not-ready';
+    const admitted = supervisor.admit();
+    if (typeof admitted === 'string') {
+      // 1013 "try again later": refused before anything is allocated for the call
+      const reason = admitted === 'busy' ? 'busy' : 'not-ready';
       started.inc({ result: reason });
       socket.send(JSON.stringify({ type: 'ended', reason }));
-      socket.close(1013, reason === 'busy' ? 'too many test calls' : 'bot not ready');
+      socket.close(1013, reason === 'busy' ? 'too many calls' : 'bot not ready');
       return;
     }
     const id = randomUUID();
@@ -93,7 +98,7 @@ export async function registerTestCall(web: FastifyInstance, opts: TestCallOptio
     callLog.info('browser test call started');
 
     legs.add(leg);
-    void supervisor.run({ leg, log: callLog, hangupReason: 'call-ended' }).finally(() => {
+    void supervisor.run({ leg, log: callLog, hangupReason: 'call-ended' }, admitted).finally(() => {
       unsubscribe();
       legs.delete(leg);
       active.dec();

@@ -173,8 +173,9 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
 
   #onClose = (): void => this.#callerHangup('caller-hangup');
 
-  #onError = (err: Error): void => {
-    this.#log.warn({ err }, 'browser call socket error');
+  #onError = (err: Error & { code?: string }): void => {
+    // the client can cause this at will (oversize frame, reset): the web server counts and logs it once; no stack
+    this.#log.info({ error: err.message, code: err.code }, 'browser call socket error');
     this.#callerHangup('socket-error');
   };
 

@@ -1,37 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Secret } from '../../config/secret.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** The token from `Authorization: Bearer`, `?token=`, or the password of basic auth (any user name). */
-export function presentedToken(req: FastifyRequest): string | undefined {
-  const header = req.headers.authorization ?? '';
-  if (header.startsWith('Bearer ')) return header.slice(7).trim();
-  if (header.startsWith('Basic ')) {
-    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    return i >= 0 ? decoded.slice(i + 1) : undefined;
-  }
-  const q = (req.query as Record<string, unknown> | undefined)?.token;
-  return typeof q === 'string' ? q : undefined;
-}
+import { isDirectLoopbackClient, tokenMatches } from '../guard.js';
 
 /**
- * With a token: it must match (constant time). Without one: only loopback clients get in, and not through a
- * reverse proxy on the same host (a forwarded request is someone else's).
+ * With a token: it must match (constant time; `?token=` is accepted because EventSource cannot send headers).
+ * Without one (allowed only when the server listens on loopback and no proxy is configured): only a client on this
+ * machine talking to us directly, never a forwarded request.
  */
-export function isAllowed(req: FastifyRequest, token: Secret | undefined): boolean {
-  if (!token) {
-    const proxied = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
-    return !proxied && LOOPBACK.has(req.socket.remoteAddress ?? '');
-  }
-  const given = presentedToken(req);
-  return given !== undefined && same(given, token.reveal());
+export function isAllowed(req: FastifyRequest, token: Secret | undefined, trustProxy: readonly string[] = []): boolean {
+  if (!token) return isDirectLoopbackClient(req, trustProxy);
+  return tokenMatches(req, token, { query: true });
 }

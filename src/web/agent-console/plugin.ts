@@ -12,7 +12,9 @@ import { AGENT_CONSOLE_HTML } from './page.js';
 
 export interface AgentConsoleDeps {
   /** web.agentConsole from config */
-  config: { enabled: boolean; token?: Secret | undefined };
+  config: { enabled: boolean; token?: Secret | undefined; maxStreams?: number };
+  /** web.trustProxy: with a proxy in front, no request counts as local */
+  trustProxy?: readonly string[];
   events: CallEventBus;
   logger: Logger;
   /** SSE keep-alive comment interval */
@@ -36,6 +38,8 @@ const AUDIO_TYPES: Record<string, string> = { '.wav': 'audio/wav', '.mp3': 'audi
 export interface AgentConsoleHandle {
   /** SSE streams open right now (tests check they are released) */
   openStreams(): number;
+  /** SSE subscriptions refused because maxStreams were open */
+  refusedStreams(): number;
   live: LiveCalls;
 }
 
@@ -52,9 +56,11 @@ export async function registerAgentConsole(
   if (!token) log.warn('agent console: web.agentConsole.token is not set, so /agent answers loopback clients only');
   const live = new LiveCalls(deps.events);
   const streams = new Set<ServerResponse>();
+  const maxStreams = deps.config.maxStreams ?? 20;
+  let refusedStreams = 0;
 
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (isAllowed(req, token)) return;
+    if (isAllowed(req, token, deps.trustProxy)) return;
     if (token) reply.header('www-authenticate', 'Basic realm="voicebot agent console"');
     return reply
       .code(token ? 401 : 403)
@@ -71,6 +77,11 @@ export async function registerAgentConsole(
     scope.get('/agent/api/calls', async () => ({ calls: live.list().map(view) }));
 
     scope.get('/agent/events', (req, reply) => {
+      // each subscriber holds a socket and a listener on every call event: bounded like any other resource
+      if (streams.size >= maxStreams) {
+        refusedStreams++;
+        return reply.code(503).header('retry-after', '30').send({ error: 'too many live-update subscribers' });
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -119,5 +130,5 @@ export async function registerAgentConsole(
     live.close();
   });
   log.info({ auth: token ? 'token' : 'loopback-only' }, 'agent console at /agent');
-  return { openStreams: () => streams.size, live };
+  return { openStreams: () => streams.size, refusedStreams: () => refusedStreams, live };
 }

@@ -20,8 +20,10 @@ export interface CrmWebhookDeps {
   metrics: Registry;
   /** asks the telephony backend for an outbound call (Asterisk originate, jambonz REST) */
   requestCallback: (req: CallbackRequest) => Promise<void>;
-  /** a ticket gets at most one callback per this window, whatever Zendesk sends */
+  /** a ticket gets at most one callback per this window, whatever Zendesk sends (failed attempts included) */
   callbackCooldownMs?: number;
+  /** crm.zendeskCallbacksPerTicketPerDay: callbacks one ticket can cause in 24 h, default 3 */
+  callbacksPerTicketPerDay?: number;
   now?: () => number;
 }
 
@@ -50,8 +52,32 @@ class SeenKeys {
     this.#keys.set(key, now + ttlMs);
     return true;
   }
-  delete(key: string): void {
-    this.#keys.delete(key);
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** Callbacks per ticket in a rolling day: a ticket re-tagged in a loop (or a replay) cannot dial a number all day. */
+class DailyBudget {
+  readonly #used = new Map<string, number[]>();
+  constructor(
+    readonly perDay: number,
+    readonly maxTickets = 10_000,
+  ) {}
+  /** true (and counted) while the ticket has budget left today */
+  take(key: string, now: number): boolean {
+    const recent = (this.#used.get(key) ?? []).filter((t) => now - t < DAY_MS);
+    if (recent.length >= this.perDay) {
+      this.#used.set(key, recent);
+      return false;
+    }
+    recent.push(now);
+    this.#used.delete(key); // re-insert: the map stays ordered by last use, the oldest go first
+    this.#used.set(key, recent);
+    for (const k of this.#used.keys()) {
+      if (this.#used.size <= this.maxTickets) break;
+      this.#used.delete(k);
+    }
+    return true;
   }
 }
 
@@ -75,6 +101,7 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
   const count = (result: string) => results.inc({ source: 'zendesk', result });
   const deliveries = new SeenKeys();
   const callbacks = new SeenKeys();
+  const budget = new DailyBudget(deps.callbacksPerTicketPerDay ?? 3);
   const pending = new Set<Promise<void>>();
 
   await web.register(async (scope) => {
@@ -94,10 +121,18 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
         log.warn({ reason: verdict.reason }, 'zendesk webhook rejected');
         return reply.code(401).send({ error: `signature ${verdict.reason}` });
       }
-      const deliveryKey =
-        header(req.headers['x-zendesk-webhook-invocation-id']) ??
-        createHash('sha256').update(`${ts}|${sig}`).digest('hex');
-      if (!deliveries.add(deliveryKey, now(), 2 * tolerance * 1000)) {
+      // Replays are recognised by what the signature covers (timestamp + body): the invocation id header is not
+      // signed, so a replay with a fresh one is still the same request. The id also dedups Zendesk's own retries.
+      const ttl = 2 * tolerance * 1000;
+      const signedKey = `signed:${createHash('sha256')
+        .update(ts ?? '')
+        .update('\n')
+        .update(raw)
+        .digest('hex')}`;
+      const invocation = header(req.headers['x-zendesk-webhook-invocation-id']);
+      const freshSigned = deliveries.add(signedKey, now(), ttl);
+      const freshInvocation = invocation === undefined || deliveries.add(`invocation:${invocation}`, now(), ttl);
+      if (!freshSigned || !freshInvocation) {
         count('duplicate');
         return reply.code(200).send({ status: 'duplicate' });
       }
@@ -124,12 +159,17 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
         count('duplicate');
         return reply.code(200).send({ status: 'callback already requested' });
       }
+      if (!budget.take(ticketId, now())) {
+        count('limited');
+        log.warn({ ticketId, perDay: budget.perDay }, 'zendesk callback refused: daily limit for this ticket');
+        return reply.code(429).send({ error: 'callback limit for this ticket reached for today' });
+      }
       count('callback');
       log.info({ ticketId, phone }, 'zendesk asked for a callback');
       const p = deps
         .requestCallback({ phone, ticketId })
         .catch((err: unknown) => {
-          callbacks.delete(ticketId); // let a later webhook try again
+          // The cooldown stays: clearing it let a replayed or repeated webhook dial again at once after each failure.
           count('callback_failed');
           log.error({ ticketId, error: (err as Error).message }, 'callback request failed');
         })

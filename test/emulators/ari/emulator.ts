@@ -66,6 +66,29 @@ interface EmulatorEvents {
   event: [ev: Record<string, unknown>];
 }
 
+/**
+ * DELETE /channels/{id}?reason=: the names Asterisk 22 accepts (res/ari/resource_channels.c) with their cause, and
+ * the final response chan_pjsip sends an INVITE that was never answered (hangup_cause2sip). Any other reason is 400.
+ */
+const HANGUP_REASONS: Record<string, { cause: number; sip: number }> = {
+  normal: { cause: 16, sip: 603 },
+  busy: { cause: 17, sip: 486 },
+  congestion: { cause: 34, sip: 503 },
+  no_answer: { cause: 19, sip: 480 },
+  rejected: { cause: 21, sip: 403 },
+  unallocated: { cause: 1, sip: 404 },
+  normal_unspecified: { cause: 31, sip: 480 },
+  number_incomplete: { cause: 28, sip: 484 },
+};
+
+export interface AppHangup {
+  channelId: string;
+  reason: string;
+  cause: number;
+  /** the SIP final response the caller got, when the channel had not been answered */
+  sipStatus: number | null;
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -88,6 +111,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   readonly requests: LoggedRequest[] = [];
   /** events that had no connected app to go to */
   lostEvents = 0;
+  /** every DELETE /channels/{id} the app made, with what the caller saw */
+  readonly appHangups: AppHangup[] = [];
   /** REST requests dropped while refuseRest(true) */
   restRefused = 0;
   /** every UnicastRTP endpoint ever opened (for leak checks) */
@@ -449,11 +474,16 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
    * (16); `far-end`: a dialled leg ended by the far end or the dial timeout, with the Q.850 cause and SIP code
    * chan_pjsip derives (FACTS §1b): ChannelHangupRequest{cause, tech_cause}, StasisEnd, ChannelDestroyed{cause}.
    */
-  #hangup(ch: EmuChannel, by: 'remote' | 'app' | 'far-end', cause?: { cause: number; sip?: number }): void {
+  #hangup(
+    ch: EmuChannel,
+    by: 'remote' | 'app' | 'far-end',
+    cause?: { cause: number; sip?: number },
+    partyReason?: string,
+  ): void {
     if (!this.channels.has(ch.id)) return;
     if (ch.dialTimer) clearTimeout(ch.dialTimer);
     this.#removeFromBridge(ch);
-    const code = by === 'remote' ? 0 : by === 'app' ? 16 : (cause?.cause ?? 16);
+    const code = by === 'remote' ? 0 : (cause?.cause ?? 16);
     const tech = cause?.sip ? { tech_cause: cause.sip } : {};
     if (by !== 'app')
       this.#emit(ch.app, { type: 'ChannelHangupRequest', cause: code, ...tech, channel: channelJson(ch) });
@@ -468,7 +498,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       channel: channelJson(ch),
     });
     ch.media?.close();
-    ch.party?.end(by === 'app' ? 'hung up by app' : 'hung up');
+    ch.party?.end(partyReason ?? (by === 'app' ? 'hung up by app' : 'hung up'));
   }
 
   #later(ms: number, fn: () => void): NodeJS.Timeout {
@@ -588,7 +618,13 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       return undefined;
     }
     if (method === 'DELETE' && (r = m(/^\/ari\/channels\/([^/]+)$/))) {
-      this.#hangup(this.#channel(dec(r[1]!)), 'app');
+      const ch = this.#channel(dec(r[1]!));
+      const reason = q.get('reason') ?? 'normal';
+      const known = HANGUP_REASONS[reason];
+      if (!known) throw new HttpError(400, 'Invalid reason for hangup provided');
+      const sipStatus = ch.state === 'Up' ? null : known.sip;
+      this.appHangups.push({ channelId: ch.id, reason, cause: known.cause, sipStatus });
+      this.#hangup(ch, 'app', { cause: known.cause }, sipStatus === null ? undefined : `rejected: SIP ${sipStatus}`);
       return undefined;
     }
     if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/dial$/))) {

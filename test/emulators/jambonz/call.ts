@@ -97,6 +97,8 @@ export class EmulatedCall extends EventEmitter {
   /** listen sockets opened so far */
   listens = 0;
   ended: string | null = null;
+  /** the app answered with sip:decline */
+  declined: { status: number; reason: string } | null = null;
   readonly done: Promise<string>;
 
   readonly #s: CallSettings;
@@ -202,6 +204,11 @@ export class EmulatedCall extends EventEmitter {
         return [];
       case 'redirect':
         return this.#accept(await this.#hook(String(props.actionHook), {}));
+      case 'sip:decline':
+        // a final response to the unanswered INVITE: the call never starts, jambonz reports it failed
+        this.declined = { status: Number(props.status), reason: String(props.reason ?? '') };
+        await this.end('failed', `declined: SIP ${Number(props.status)}`);
+        return [];
       default:
         // say, play, pause…: nothing to emulate beyond noting them.
         return rest;
