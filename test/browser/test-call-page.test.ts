@@ -168,14 +168,7 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
     const gone = await createWebServer({ logger, metrics: deps.metrics });
     await registerTestCall(gone, { logger, metrics: deps.metrics, events: deps.events });
     await gone.listen({ host: '127.0.0.1', port: 0 });
-    // its own browser with a synthetic microphone (the shared one's file-backed microphone plays once)
-    const other = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
-    });
-    onTestFinished(() => other.close());
-    const page = await (await other.newContext()).newPage();
+    const page = await separateBrowserPage({ grantMicrophone: true });
     await page.goto(serverUrl(gone));
     await gone.close();
     await page.click('#call');
@@ -192,23 +185,13 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
     'says the microphone is blocked, and how to allow it, when the browser denies it',
     { timeout: 30_000 },
     async () => {
-      // no --use-fake-ui-for-media-stream: headless Chromium answers the permission prompt with a denial
-      const denying = await chromium.launch({
-        executablePath: CHROMIUM_PATH,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream'],
-      });
-      try {
-        const page = await (await denying.newContext()).newPage();
-        await page.goto(serverUrl(web));
-        await page.click('#call');
-        await page.waitForSelector('#error[data-kind="microphone-blocked"]', { timeout: 10_000 });
-        expect(await page.textContent('#error')).toContain('The microphone is blocked for this page. Allow it');
-        await page.waitForSelector('#connection[data-value="ended"]', { timeout: 5000 });
-        expect(handle.activeCalls).toBe(0); // no call was placed without audio
-      } finally {
-        await denying.close();
-      }
+      const page = await separateBrowserPage({ grantMicrophone: false });
+      await page.goto(serverUrl(web));
+      await page.click('#call');
+      await page.waitForSelector('#error[data-kind="microphone-blocked"]', { timeout: 10_000 });
+      expect(await page.textContent('#error')).toContain('The microphone is blocked for this page. Allow it');
+      await page.waitForSelector('#connection[data-value="ended"]', { timeout: 5000 });
+      expect(handle.activeCalls).toBe(0); // no call was placed without audio
     },
   );
 
@@ -225,13 +208,7 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
       plain.on('upgrade', (_req, socket: Socket) => socket.destroy());
       await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
       onTestFinished(() => new Promise<void>((r) => plain.close(() => r())));
-      const other = await chromium.launch({
-        executablePath: CHROMIUM_PATH,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
-      });
-      onTestFinished(() => other.close());
-      const page = await (await other.newContext()).newPage();
+      const page = await separateBrowserPage({ grantMicrophone: true });
       await page.goto(`http://127.0.0.1:${(plain.address() as AddressInfo).port}/`);
       await page.click('#call');
       await page.waitForSelector('#error[data-kind="server-unreachable"]', { timeout: 10_000 });
@@ -242,3 +219,16 @@ describe('browser test call in headless Chromium (real VAD and espeak-ng; script
     },
   );
 });
+
+/**
+ * A page in a browser of its own with a synthetic microphone (the shared browser's file-backed microphone plays once),
+ * closed when the test ends. Without --use-fake-ui-for-media-stream headless Chromium answers the permission prompt
+ * with a denial, so `grantMicrophone: false` is a blocked microphone.
+ */
+async function separateBrowserPage({ grantMicrophone }: { grantMicrophone: boolean }): Promise<Page> {
+  const args = ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream'];
+  if (grantMicrophone) args.push('--use-fake-ui-for-media-stream');
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
+  onTestFinished(() => browser.close());
+  return (await browser.newContext()).newPage();
+}

@@ -1,3 +1,5 @@
+import { mulberry32 } from '../http-util.js';
+
 /**
  * What a real network does to an RTP leg, applied to packets as they leave: loss, reordering (a packet is held and
  * sent after the next one), duplicates and jitter (each packet delayed by up to `jitterMs`, which reorders, too).
@@ -70,16 +72,4 @@ export class ImpairedLink {
     this.#timers.clear();
     this.#held = null;
   }
-}
-
-/** A small seeded PRNG (mulberry32): repeatable impairment patterns. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
