@@ -89,6 +89,19 @@ const faultsIn = (stats: Map<string, number>) => {
   return { requests, injectedFaults };
 };
 
+/** A tally with every count at zero but the records made and the requests the emulator saw. */
+const emptyTally = (tickets: number, stats: Map<string, number>): Tally => ({
+  tickets,
+  perCall: new Map(),
+  foreignComments: 0,
+  commentsChecked: 0,
+  misfiledCallers: 0,
+  duplicateComments: 0,
+  missingEndComments: 0,
+  duplicateContacts: 0,
+  ...faultsIn(stats),
+});
+
 const callIndex = (callId: string | undefined) => (callId?.startsWith('fault-') ? Number(callId.slice(6)) : -1);
 
 /**
@@ -115,17 +128,7 @@ async function zendeskTarget(faultRate: number, timeoutMs: number): Promise<Targ
     made: () => emu.tickets.size,
     active: () => emu.active,
     tally() {
-      const t: Tally = {
-        tickets: emu.tickets.size,
-        perCall: new Map(),
-        foreignComments: 0,
-        commentsChecked: 0,
-        misfiledCallers: 0,
-        duplicateComments: 0,
-        missingEndComments: 0,
-        duplicateContacts: 0,
-        ...faultsIn(emu.stats),
-      };
+      const t = emptyTally(emu.tickets.size, emu.stats);
       for (const ticket of emu.tickets.values()) {
         const callId = ticket.external_id?.replace(/^voicebot-/, '') ?? '';
         t.perCall.set(callId, (t.perCall.get(callId) ?? 0) + 1);
@@ -155,17 +158,7 @@ async function hubspotTarget(faultRate: number, timeoutMs: number): Promise<Targ
     active: () => hs.active,
     tally() {
       const calls = hs.byType('calls');
-      const t: Tally = {
-        tickets: calls.length,
-        perCall: new Map(),
-        foreignComments: 0,
-        commentsChecked: 0,
-        misfiledCallers: 0,
-        duplicateComments: 0,
-        missingEndComments: 0,
-        duplicateContacts: 0,
-        ...faultsIn(hs.stats),
-      };
+      const t = emptyTally(calls.length, hs.stats);
       const callerOf = (o: { associations: Array<{ toId: string }> }, phone: string) =>
         o.associations.length === 1 &&
         samePhone(hs.objects.get(o.associations[0]!.toId)?.properties.phone ?? '', phone);
