@@ -7,6 +7,7 @@ import { Resampler } from '../../src/media/resampler.js';
 import type {
   CallLeg,
   CallLegEvents,
+  Party,
   SampleRate,
   TransferOutcome,
   TransferRequest,
@@ -63,6 +64,15 @@ interface PlayoutWaiter {
 
 interface PendingTransfer {
   resolve: (r: TransferResult) => void;
+  /** the dial carries a nested listen: after the answer the bot listens, muted (agentStaysSilent) */
+  listen: boolean;
+}
+
+/** The hand-off stream: the dial's nested stereo listen, caller left and agent right. */
+interface HandOffStream {
+  socket: WebSocket;
+  /** per party: to the call's input rate, in 20 ms frames */
+  parties: Record<Party, { resampler: Resampler | null; chunker: FrameChunker }>;
 }
 
 /** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
@@ -112,6 +122,9 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   /** samples of silence that push anything in the media server's pre-buffer through to its playout buffer */
   #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
   #transfer: PendingTransfer | null = null;
+  /** answered with the bot listening: the hand-off stream may attach */
+  #listening = false;
+  #handOff: HandOffStream | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
@@ -158,7 +171,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   /** resources this leg still holds (tests check they all reach zero) */
   get held(): { audio: boolean; control: boolean; pacer: boolean; timers: number; waiters: number } {
     return {
-      audio: this.#audio !== null,
+      audio: this.#audio !== null || this.#handOff !== null,
       control: this.#control !== null,
       pacer: this.#pacer !== null,
       timers:
@@ -226,6 +239,53 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     }
     this.#unreported.delete(event.name);
     this.#markDone(event.name);
+  }
+
+  // ---- hand-off stream (agentStaysSilent) --------------------------------------------------------
+
+  /** The dial's nested listen connected (stereo). Refused unless the agent answered a transfer that asked for it. */
+  attachHandOffAudio(socket: WebSocket, streamRate: number): void {
+    if (this.#state !== 'bridged' || !this.#listening) {
+      socket.close(1000, 'not listening');
+      return;
+    }
+    this.#dropHandOff();
+    const party = () => ({
+      resampler:
+        streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
+          ? new Resampler(streamRate, this.inputSampleRate)
+          : null,
+      chunker: new FrameChunker(samplesPerFrame(this.inputSampleRate)),
+    });
+    this.#handOff = { socket, parties: { caller: party(), agent: party() } };
+    this.#log.info({ streamRate }, 'jambonz hand-off stream attached: listening to the caller and the agent');
+  }
+
+  /** Interleaved stereo L16 from the hand-off stream: left the caller, right the agent. */
+  receiveHandOffAudio(stereo: Int16Array): void {
+    const stream = this.#handOff;
+    if (!stream || this.#state === 'ended') return;
+    const half = stereo.length >> 1;
+    const channels: Record<Party, Int16Array> = { caller: new Int16Array(half), agent: new Int16Array(half) };
+    for (let i = 0; i < half; i++) {
+      channels.caller[i] = stereo[2 * i]!;
+      channels.agent[i] = stereo[2 * i + 1]!;
+    }
+    for (const p of ['caller', 'agent'] as const) {
+      const { resampler, chunker } = stream.parties[p];
+      const pcm = resampler ? resampler.process(channels[p]) : channels[p];
+      for (const frame of chunker.push(pcm)) this.emit('party-audio', p, frame);
+    }
+  }
+
+  handOffAudioClosed(socket: WebSocket): void {
+    if (this.#handOff?.socket === socket) this.#handOff = null;
+  }
+
+  #dropHandOff(): void {
+    const socket = this.#handOff?.socket;
+    this.#handOff = null;
+    if (socket && socket.readyState <= socket.OPEN) socket.close(1000, 'call ended');
   }
 
   #sendFrame(frame: Int16Array): void {
@@ -423,7 +483,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     }
     signal?.throwIfAborted();
     const outcome = new Promise<TransferResult>((resolve) => {
-      this.#transfer = { resolve };
+      this.#transfer = { resolve, listen: request.listen === true && 'listen' in dial };
     });
     this.#state = 'transferring';
     const sent = this.#runNext([dial]);
@@ -460,6 +520,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     const pending = this.#transfer;
     if (outcome === 'answered') {
       if (this.#state === 'transferring') this.#state = 'bridged';
+      this.#listening = this.#state === 'bridged' && pending?.listen === true;
     } else if (this.#state === 'transferring') {
       this.#state = 'bot';
       this.#audioClosingByUs = false;
@@ -468,7 +529,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     }
     if (pending) {
       this.#transfer = null;
-      pending.resolve(detail === undefined ? { outcome } : { outcome, detail });
+      const listening = outcome === 'answered' && this.#listening ? { listening: true } : {};
+      pending.resolve({ outcome, ...(detail === undefined ? {} : { detail }), ...listening });
     }
     return this.#state === 'bot';
   }
@@ -543,6 +605,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     if (audio && this.mode === 'ws') this.#sendCommand({ type: 'disconnect' });
     this.#releaseAudio();
     if (audio && audio.readyState <= audio.OPEN) audio.close(1000, 'call ended');
+    this.#dropHandOff();
+    this.#listening = false;
     this.#pending = [];
     this.#pendingSamples = 0;
     this.#clearTimer('audio');

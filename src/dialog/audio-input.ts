@@ -46,8 +46,15 @@ export interface AudioInputHooks {
   onMilestone?(m: TurnMilestone): void;
 }
 
+/** Where the audio comes from: a call leg, or one party of a handed-off call (see after-hand-off.ts). */
+export interface AudioSource {
+  readonly inputSampleRate: CallLeg['inputSampleRate'];
+  on(event: 'audio', listener: (frame: Int16Array) => void): unknown;
+  off(event: 'audio', listener: (frame: Int16Array) => void): unknown;
+}
+
 export interface AudioInputOptions {
-  leg: CallLeg;
+  leg: AudioSource;
   vad: Vad;
   asr: Asr;
   logger: Logger;

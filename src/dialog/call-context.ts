@@ -32,6 +32,8 @@ export class CallContext {
   lowConfidenceStreak = 0;
   escalation: EscalationState | undefined;
   transferred = false;
+  /** handed off with the bot still on the line, muted: the caller and the agent go on into the transcript */
+  listeningAfterHandOff = false;
   ticketId: string | undefined;
   recording: CallRecord['recording'];
 

@@ -7,6 +7,7 @@ import type { SessionStore } from '../session/store.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { AsyncQueue } from '../core/async-queue.js';
+import { transcribeAfterHandOff } from './after-hand-off.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
@@ -79,7 +80,11 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   const inputs = new AsyncQueue<CallInput>();
   const player = new PromptPlayer(leg, deps.tts, log);
   let callerHungUp = false;
+  let legGone!: () => void;
+  /** the leg's hangup, whenever it comes (after a hand-off the dialog has ended, the call has not) */
+  const legHungUp = new Promise<void>((resolve) => (legGone = resolve));
   const onHangup = (reason: string) => {
+    legGone();
     if (callerHungUp || machine.ended) return;
     callerHungUp = true;
     machine.dispatch({ type: 'hangup', detail: `caller hung up: ${reason}` });
@@ -134,8 +139,26 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
       logger: log,
       signal: callSignal,
       submitRecord,
+      listenAfterHandOff: deps.config.telephony.agentStaysSilent,
     });
     await conversation.run();
+    if (ctx.listeningAfterHandOff) {
+      // the bot's turn-taking is over; the people on the line go on into the transcript until the call ends
+      await audio.close();
+      await transcribeAfterHandOff({
+        leg,
+        ctx,
+        vad: deps.vad,
+        asr: deps.asr,
+        logger: log,
+        metrics,
+        preRollMs: deps.config.speech.vad.preRollMs,
+        minSpeechMs: deps.config.speech.vad.minSpeechMs,
+        asrTimeoutMs: ASR_FINAL_TIMEOUT_MS,
+        legGone: legHungUp,
+        signal: callSignal,
+      });
+    }
   } catch (err) {
     if (!callSignal.aborted) {
       failed = true;
@@ -156,8 +179,10 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     await audio?.close();
   }
 
-  // The bot ends the leg unless the caller already did or a person took the call.
+  // The bot ends the leg unless the caller already did or a person took the call. A handed-off call the bot still
+  // listens to and that is not over (shutdown): the leg lets go of the bot's side only.
   if (!callerHungUp && !ctx.transferred) await hangupLeg(leg, failed ? 'error' : 'bot', log);
+  else if (ctx.listeningAfterHandOff && !(await settled(legHungUp))) await hangupLeg(leg, 'bot', log);
   unsubscribe();
 
   const outcome = ctx.finalOutcome(failed);
@@ -223,6 +248,12 @@ function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal
         }),
     },
   });
+}
+
+/** true when `p` has already settled (checked without waiting). */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  return (await Promise.race([p, Promise.resolve(pending)])) !== pending;
 }
 
 async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<void> {

@@ -37,6 +37,8 @@ export interface ConversationParts {
   /** the call's signal: aborted on hangup */
   signal: AbortSignal;
   submitRecord(event: CallRecordEvent, record: CallRecord): Promise<void>;
+  /** telephony.agentStaysSilent: ask the backend to keep the bot on the call, muted, after the answer */
+  listenAfterHandOff?: boolean;
 }
 
 /** Extra wait beyond the ring timeout before we give up on the backend's transfer answer. */
@@ -212,6 +214,7 @@ export class Conversation {
             phone: leg.from,
             summary,
           }),
+          ...(this.p.listenAfterHandOff ? { listen: true } : {}),
         },
         bound.signal,
       );
@@ -229,6 +232,7 @@ export class Conversation {
     this.p.logger.info({ outcome: result.outcome, detail: result.detail }, 'transfer result');
     if (result.outcome === 'answered') {
       ctx.transferred = true;
+      ctx.listeningAfterHandOff = result.listening === true;
       this.#transition('transferAnswered', `answered by ${route.name}`);
       return 'end';
     }

@@ -128,6 +128,58 @@ describe('ARI emulator quirks (raw protocol)', () => {
     expect(media.channelvars?.UNICASTRTP_LOCAL_ADDRESS).toBe('127.0.0.1');
   });
 
+  it('snoop: validated as resource_channels.c does; replies before StasisStart; spy=in carries what the party says; it goes with its channel', async () => {
+    await emu.close();
+    emu = await startAriEmulator({ stasisDelayMs: 300 });
+    await stream.stop();
+    client = rawClient(emu);
+    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
+    stream.on('event', (e) => events.push(e));
+    await stream.start(AbortSignal.timeout(2000));
+    const caller = await emu.placeCall({ continuous: false });
+    const raw = async (query: string) => {
+      const res = await fetch(`${emu.url}/ari/channels/${caller.channelId}/snoop?${query}`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${emu.username}:${emu.password}`).toString('base64')}` },
+      });
+      return { status: res.status, message: ((await res.json()) as { message: string }).message };
+    };
+    expect(await raw('app=voicebot')).toEqual({
+      status: 400,
+      message: 'Direction must be specified for at least spy or whisper',
+    });
+    expect(await raw('app=voicebot&spy=sideways')).toEqual({
+      status: 400,
+      message: 'Invalid direction specified for spy',
+    });
+    expect(await raw('spy=in')).toEqual({ status: 400, message: 'Application name is required' });
+    const snoop = await client.snoop(caller.channelId, { snoopId: 's1', spy: 'in' });
+    expect(snoop.name).toMatch(new RegExp(`^Snoop/${caller.channelId.replace('.', '\\.')}-`));
+    await client.createBridge('tap');
+    const early = await client.addChannel('tap', 's1').catch((e: unknown) => e);
+    expect((early as AriError).status).toBe(422);
+    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 's1'), 2000, 'StasisStart s1');
+    await client.addChannel('tap', 's1');
+    const sock = await udp();
+    sockets.push(sock);
+    await client.externalMedia({ channelId: 'm1', externalHost: `127.0.0.1:${sock.address().port}`, format: 'ulaw' });
+    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 'm1'), 2000, 'StasisStart m1');
+    await client.addChannel('tap', 'm1');
+    let loud = 0;
+    sock.on('message', (msg) => {
+      if (peak(ulawDecode(parseRtpPacket(msg)!.payload)) > 500) loud++;
+    });
+    // the caller is in no bridge at all: the snoop still hears them
+    await caller.sendPcm(tone(100), { speed: 0 });
+    await waitFor(() => loud >= 5, 2000, "the caller's voice through the snoop");
+    caller.hangup();
+    await waitFor(
+      () => events.some((e) => e.type === 'ChannelDestroyed' && e.channel.id === 's1'),
+      2000,
+      'the snoop channel to go with its target',
+    );
+  });
+
   it('StasisStart arrives for own channels too (UnicastRTP and originated ones)', async () => {
     await bridgedMedia();
     await client.createChannel({ endpoint: 'PJSIP/agent', channelId: 'a1' });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/core/call-record.js';
-import { ToneTts, type ScriptedUtterance } from '../../src/dialog/scripted.js';
+import { ToneTts, type MemoryRecordSink, type ScriptedUtterance } from '../../src/dialog/scripted.js';
 import type { Tts, TtsOptions, TtsChunk } from '../../src/speech/types.js';
 import { headerSafe, MAX_SUMMARY_HEADER } from '../../src/telephony/headers.js';
 import { asteriskDriver } from './asterisk-driver.js';
@@ -86,10 +86,19 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     byCase.set(driver.name, { ...portable(record), ...(headers ? { headers } : {}) });
     results.set(name, byCase);
   };
-  async function start(script: ScriptedUtterance[], agent: 'answer' | 'busy' = 'answer', tts?: Tts) {
+  async function start(
+    script: ScriptedUtterance[],
+    agent: 'answer' | 'busy' = 'answer',
+    tts?: Tts,
+    telephony: Record<string, unknown> = {},
+  ) {
     const s = await driver.start({
       agent,
-      deps: { config: { dialog: dialogFor(driver) }, asrScript: script, tts: tts ?? new ToneTts({ msPerChar: 10 }) },
+      deps: {
+        config: { dialog: dialogFor(driver), telephony },
+        asrScript: script,
+        tts: tts ?? new ToneTts({ msPerChar: 10 }),
+      },
     });
     session = s;
     // The CRM files the escalation ticket before the transfer, as src/crm/delivery.ts reports it.
@@ -174,6 +183,48 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     const record = await call.record;
     expect(record.escalation).toMatchObject({ target: 'agent', outcome: 'busy' });
     seen('escalation-busy', record);
+  });
+
+  it('agentStaysSilent: after the hand-off the caller and the agent are transcribed apart; one record, at the end', async () => {
+    const s = await start(
+      ['can I talk to a real person', 'my invoice is wrong', 'let me check that for you'],
+      'answer',
+      undefined,
+      { agentStaysSilent: true },
+    );
+    let answeredAt = 0;
+    s.deps.events.subscribe((e) => {
+      if (e.type === 'escalation-outcome' && e.outcome === 'answered') answeredAt = performance.now();
+    });
+    const call = await s.startCall(WAV);
+    await waitFor(() => answeredAt > 0, 10_000, 'the agent to answer');
+    const heard = (speaker: string, text: string) =>
+      s.deps.published.some(
+        (e) => e.type === 'transcript' && e.callId === call.id && e.entry.speaker === speaker && e.entry.text === text,
+      );
+    await call.speakAfterHandOff('caller', 500);
+    await waitFor(() => heard('caller', 'my invoice is wrong'), 10_000, "the caller's words after the hand-off");
+    await call.speakAfterHandOff('agent', 500);
+    await waitFor(() => heard('agent', 'let me check that for you'), 10_000, "the agent's words");
+    const records = s.deps.records as MemoryRecordSink;
+    // the call is not over: the end record waits for the hangup
+    expect(records.of('end')).toEqual([]);
+    await call.hangup();
+    const record = await call.record;
+    expect(records.of('end')).toHaveLength(1);
+    expect(records.of('end')[0]).toBe(record);
+    expect(record.outcome).toBe('escalated');
+    expect(record.escalation).toMatchObject({ target: 'agent', outcome: 'answered' });
+    expect(record.transcript.map((e) => `${e.speaker}: ${e.text}`)).toEqual([
+      'bot: Hello there.',
+      'caller: can I talk to a real person',
+      'bot: Putting you through.',
+      'caller: my invoice is wrong',
+      'agent: let me check that for you',
+    ]);
+    // muted: nothing audible from the bot on the wire once the agent answered
+    expect(call.lastBotAudioAt()).toBeGreaterThan(0);
+    expect(call.lastBotAudioAt()).toBeLessThan(answeredAt);
   });
 
   it('DTMF 0 escalates', async () => {

@@ -8,6 +8,7 @@ import { createJambonzBackend, registerJambonz } from '../../jambonz-adapter/src
 import type { JambonzCallLeg } from '../../jambonz-adapter/src/call-leg.js';
 import { startJambonzEmulator } from '../emulators/jambonz/index.js';
 import {
+  speechTone,
   watchClearAudio,
   type BackendDriver,
   type CallDriver,
@@ -83,6 +84,16 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
             },
             interruptedAt: () => interrupted.get(call.callSid)?.() ?? null,
             heardChunks: () => call.heardChunks(),
+            async speakAfterHandOff(party, ms, silenceMs = 700) {
+              await call.forkReady();
+              await call.speakBridged(party, speechTone(ms, sampleRate), sampleRate);
+              await call.speakBridged(party, new Int16Array((sampleRate * silenceMs) / 1000), sampleRate);
+            },
+            lastBotAudioAt: () => {
+              let last = call.lastForkFrameAt;
+              for (const c of call.heardChunks()) if (c.pcm.some((v) => Math.abs(v) > 500)) last = Math.max(last, c.at);
+              return last;
+            },
           };
           if (wav) await driver.say(wav);
           return driver;

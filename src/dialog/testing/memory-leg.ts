@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
-import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
+import type {
+  CallLeg,
+  CallLegEvents,
+  Party,
+  SampleRate,
+  TransferRequest,
+  TransferResult,
+} from '../../telephony/port.js';
 import { concatPcm } from '../../media/pcm.js';
 import { Waiters } from '../../core/waiters.js';
 
@@ -220,6 +227,11 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
     this.emit('hangup', reason);
   }
 
+  /** After an answered hand-off with `listen`: one party (caller or agent) speaks a frame. */
+  feedParty(party: Party, frame: Int16Array): void {
+    if (!this.hungUpBy) this.emit('party-audio', party, frame);
+  }
+
   /** Bot audio that reached the caller, as one buffer. */
   playedAudio(): Int16Array {
     return concatPcm(this.played);
@@ -230,6 +242,7 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
       audio: this.listenerCount('audio'),
       dtmf: this.listenerCount('dtmf'),
       hangup: this.listenerCount('hangup'),
+      'party-audio': this.listenerCount('party-audio'),
     };
   }
 

@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { callLogger, type Logger } from '../../log/logger.js';
 import type { CallSession } from '../../session/store.js';
-import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
+import type { CallLeg, CallLegEvents, Party, TransferRequest, TransferResult } from '../port.js';
 import { AriError, isGone } from './ari-client.js';
 import type { AriChannel, AriEvent } from './ari-types.js';
 import type { AsteriskContext } from './context.js';
 import { MediaLink } from './media-link.js';
+import { hostPort, PartyTap, unicastRemote, type TapHost } from './party-tap.js';
 import { BridgeRecorder } from './recording.js';
 import { ownId } from './release-retry.js';
 import { transferToAgent } from './transfer.js';
@@ -46,6 +47,9 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   /** agent answered: caller and agent talk in the bridge; the bot no longer owns the line */
   #agentChannelId: string | null = null;
   #botLeft = false;
+  /** agentStaysSilent after the answer: the bot's leg stays muted; each person is heard through a tap of their own */
+  #taps: PartyTap[] = [];
+  #listening = false;
   /** setup (or reattach) finished: only then may a resync judge the call by Asterisk's lists */
   #ready = false;
   readonly #channelEvents = new EventEmitter();
@@ -93,6 +97,16 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     return this.#agentChannelId;
   }
 
+  /** channels and bridges the post-hand-off taps hold on Asterisk (resync must not sweep them) */
+  get tapIds(): string[] {
+    return this.#taps.flatMap((t) => t.ids);
+  }
+
+  /** The bot's own leg hears the bridge's mix; once the taps listen, the call core hears them instead. */
+  readonly #onLinkAudio = (frame: Int16Array): void => {
+    if (!this.#listening) this.emit('audio', frame);
+  };
+
   get mediaStats(): MediaLink['stats'] | null {
     return this.#link?.stats ?? null;
   }
@@ -118,7 +132,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     }
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
-    this.#link.on('audio', (frame) => this.emit('audio', frame));
+    this.#link.on('audio', this.#onLinkAudio);
     if (opts.answer) await client.answer(callerChannelId, signal);
     await client.createBridge(bridgeId, signal);
     await client.addChannel(bridgeId, callerChannelId, signal);
@@ -149,7 +163,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     }, this.signal);
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
-    this.#link.on('audio', (frame) => this.emit('audio', frame));
+    this.#link.on('audio', this.#onLinkAudio);
     this.ctx.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
     this.ctx.router.markStarted(ids.mediaChannelId);
     this.#link.connect(ids.remote);
@@ -224,20 +238,79 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     this.#link?.hold(on);
   }
 
-  /** Agent answered: join them to the bridge; the bot leaves or (agentStaysSilent) stays muted to transcribe. */
-  async handOff(agentChannelId: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Agent answered: join them to the bridge. The bot leaves, or (`listen`: agentStaysSilent) stays in the bridge
+   * muted while a tap per person carries the caller's and the agent's voices apart. Returns whether it listens.
+   */
+  async handOff(agentChannelId: string, signal: AbortSignal, listen = false): Promise<boolean> {
     // like externalMedia, an originated channel may answer before its StasisStart: adding it then gets 422
     await this.ctx.router.waitForStasis(agentChannelId, this.ctx.config.stasisTimeoutMs, signal);
     await this.addToBridge(agentChannelId, signal);
     this.#agentChannelId = agentChannelId;
     this.ctx.router.claim(agentChannelId, (ev) => this.#onAgentEvent(ev));
-    if (this.ctx.config.agentStaysSilent) {
+    if (listen) {
       this.#link?.mute();
-    } else {
+      try {
+        await this.#tap(agentChannelId, signal);
+      } catch (err) {
+        // the caller and the agent talk either way; without the taps the bot cannot tell them apart: it leaves
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not tap the hand-off');
+        await this.#releaseTaps();
+      }
+    }
+    if (!this.#listening) {
       this.#botLeft = true;
       await this.#releaseMedia();
     }
     await this.saveSession('transferring');
+    return this.#listening;
+  }
+
+  async #tap(agentChannelId: string, signal: AbortSignal): Promise<void> {
+    const host = this.#tapHost();
+    const emitParty = (party: Party) => (frame: Int16Array) => {
+      if (!this.ended) this.emit('party-audio', party, frame);
+    };
+    this.#taps = [
+      new PartyTap(host, 'caller', this.ids.callerChannelId, emitParty('caller')),
+      new PartyTap(host, 'agent', agentChannelId, emitParty('agent')),
+    ];
+    await Promise.all(this.#taps.map((t) => t.start(signal)));
+    this.#listening = true;
+    this.log.info({ taps: this.tapIds }, 'after the hand-off: the bot listens, muted, to the caller and the agent');
+  }
+
+  #tapHost(): TapHost {
+    const { client, router, config, ports, registry, media } = this.ctx;
+    return {
+      client,
+      router,
+      config,
+      openMedia: async (signal) => {
+        const { port, value: rtp } = await ports.lease(
+          (p) => MediaLink.open(config.rtpBindHost, p, registry, signal),
+          signal,
+        );
+        const link = new MediaLink(rtp, { media, metrics: registry });
+        let closed: Promise<void> | null = null;
+        return {
+          port,
+          link,
+          close: () =>
+            (closed ??= (async () => {
+              await link.close();
+              ports.release(port);
+            })()),
+        };
+      },
+    };
+  }
+
+  async #releaseTaps(): Promise<void> {
+    const taps = this.#taps;
+    this.#taps = [];
+    this.#listening = false;
+    await Promise.all(taps.map((t) => t.release((label, run) => this.#quietly(label, run))));
   }
 
   /** Channel events for a channel this call created (agent leg during dialling). */
@@ -269,6 +342,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   async hangup(reason = 'bot hangup'): Promise<void> {
     if (this.#agentChannelId && !this.ended) {
       this.#botLeft = true;
+      await this.#releaseTaps();
       await this.#releaseMedia();
       return;
     }
@@ -342,6 +416,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
           await link.close();
           this.ctx.ports.release(this.ids.rtpPort);
         }
+        await this.#releaseTaps();
         for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
           if (id) this.ctx.router.release(id);
         this.#channelEvents.removeAllListeners();
@@ -366,6 +441,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
 
   async #release(hangupCaller: boolean, hangupReason: 'normal' | 'congestion' = 'normal'): Promise<void> {
     const { router, client, sessions } = this.ctx;
+    await this.#releaseTaps();
     await this.#releaseMedia();
     const agent = this.#agentChannelId;
     if (agent) {
@@ -404,17 +480,4 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
     return super.off(event, listener as (...args: unknown[]) => void);
   }
-}
-
-function unicastRemote(ch: AriChannel): { address: string; port: number } {
-  const address = ch.channelvars?.UNICASTRTP_LOCAL_ADDRESS;
-  const port = Number(ch.channelvars?.UNICASTRTP_LOCAL_PORT);
-  if (!address || !Number.isInteger(port) || port <= 0)
-    throw new Error('externalMedia reply has no UNICASTRTP_LOCAL_ADDRESS/PORT channel variables');
-  return { address, port };
-}
-
-/** host:port for external_host; IPv6 literals need brackets. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
