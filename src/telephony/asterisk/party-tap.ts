@@ -1,25 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Party } from '../port.js';
-import type { AriClient } from './ari-client.js';
 import type { AriChannel } from './ari-types.js';
-import type { ChannelRouter } from './channel-router.js';
-import type { MediaLink } from './media-link.js';
+import type { AsteriskCallHost, MediaLease } from './call-host.js';
 import { ownId } from './release-retry.js';
 
-/** An RTP port with its media link, given back once by `close` (see the backend's media opener). */
-export interface TapMedia {
-  port: number;
-  link: MediaLink;
-  close(): Promise<void>;
-}
-
 /** What a tap uses from its call's backend. */
-export interface TapHost {
-  client: AriClient;
-  router: ChannelRouter;
-  config: { app: string; rtpHost: string; stasisTimeoutMs: number };
-  openMedia(signal: AbortSignal): Promise<TapMedia>;
-}
+export type TapHost = Pick<AsteriskCallHost, 'client' | 'router' | 'config' | 'openMedia'>;
 
 /**
  * One person's voice on its own stream, for agentStaysSilent: a Snoop channel with spy=in on their channel (it
@@ -30,7 +16,7 @@ export class PartyTap {
   readonly snoopId: string;
   readonly bridgeId: string;
   readonly mediaChannelId: string;
-  #media: TapMedia | null = null;
+  #media: MediaLease | null = null;
 
   constructor(
     private readonly host: TapHost,
