@@ -55,6 +55,11 @@ export function asteriskDriver(): BackendDriver {
       emu.on('party', (party) => {
         if (party.role === 'agent') agents.push(party);
       });
+      /** when Asterisk reported each dialled agent answering (Dial ANSWER) */
+      const agentAnsweredAt: number[] = [];
+      emu.on('event', (ev) => {
+        if (ev.type === 'Dial' && ev.dialstatus === 'ANSWER') agentAnsweredAt.push(performance.now());
+      });
       const records = new Map<string, Promise<CallRecord>>();
       const interrupted = new Map<string, () => number | null>();
       const backend = createAsteriskBackend(deps.config, {
@@ -116,7 +121,11 @@ export function asteriskDriver(): BackendDriver {
               await who.sendPcm(speechTone(ms, 8000), { speed: 1 });
               await who.sendSilence(silenceMs, { speed: 1 });
             },
-            lastBotAudioAt: () => Math.max(0, ...emu.mediaEndpoints.map((m) => m.lastAudibleAt)),
+            botAudibleMsAfterAnswer: () => {
+              const answered = agentAnsweredAt.at(-1);
+              if (answered === undefined) throw new Error('no agent answered');
+              return emu.mediaEndpoints.flatMap((m) => m.audibleAt.filter((at) => at > answered)).length * 20;
+            },
             agentHeaders: () =>
               agentRequests()
                 .slice(seenAgents)

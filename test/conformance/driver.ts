@@ -54,8 +54,8 @@ export interface CallDriver {
    * real time, the way the backend's peer carries it to the bot's listening side.
    */
   speakAfterHandOff(party: 'caller' | 'agent', ms: number, silenceMs?: number): Promise<void>;
-  /** performance.now() when the bot last put audible audio on the wire towards anyone on the call (0: never) */
-  lastBotAudioAt(): number;
+  /** audible bot audio (ms) that went on the wire towards anyone on the call after the person answered, by the peer's clock */
+  botAudibleMsAfterAnswer(): number;
   /** the CallRecord runCall resolved with */
   readonly record: Promise<CallRecord>;
 }

@@ -89,10 +89,13 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
               await call.speakBridged(party, speechTone(ms, sampleRate), sampleRate);
               await call.speakBridged(party, new Int16Array((sampleRate * silenceMs) / 1000), sampleRate);
             },
-            lastBotAudioAt: () => {
-              let last = call.lastForkFrameAt;
-              for (const c of call.heardChunks()) if (c.pcm.some((v) => Math.abs(v) > 500)) last = Math.max(last, c.at);
-              return last;
+            botAudibleMsAfterAnswer: () => {
+              if (call.bridgedAt === null) throw new Error('no agent answered');
+              const after = call
+                .heardChunks()
+                .filter((c) => c.at > call.bridgedAt! && c.pcm.some((v) => Math.abs(v) > 500));
+              // anything the app sends on the nested listen counts: jambonz would not play it, but the bot must not send
+              return after.reduce((ms, c) => ms + (c.pcm.length / sampleRate) * 1000, 0) + call.forkFramesFromApp * 20;
             },
           };
           if (wav) await driver.say(wav);

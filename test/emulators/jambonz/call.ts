@@ -94,6 +94,8 @@ export class EmulatedCall extends EventEmitter {
   controlReconnects = 0;
   /** the caller is bridged to an agent (dial answered, not yet ended) */
   bridged = false;
+  /** performance.now() when the caller was last bridged to an agent (null: never) */
+  bridgedAt: number | null = null;
   /** listen sockets opened so far */
   listens = 0;
   ended: string | null = null;
@@ -117,8 +119,6 @@ export class EmulatedCall extends EventEmitter {
   #fork: HandOffFork | null = null;
   /** binary frames the app sent on a dial's nested listen (jambonz plays none of them) */
   forkFramesFromApp = 0;
-  /** performance.now() of the last frame the app sent on a dial's nested listen (0: none) */
-  lastForkFrameAt = 0;
   /** nested listens opened so far, with the metadata each sent first */
   readonly forks: Array<Record<string, unknown>> = [];
   #children = 0;
@@ -377,6 +377,7 @@ export class EmulatedCall extends EventEmitter {
    */
   async #bridge(listen?: Verb): Promise<'agent' | 'caller'> {
     this.bridged = true;
+    this.bridgedAt = performance.now();
     if (listen) this.#fork = this.#openHandOffListen(listen);
     this.emit('bridged');
     const by = await new Promise<'agent' | 'caller'>((resolve) => (this.#endBridge = resolve));
@@ -443,7 +444,6 @@ export class EmulatedCall extends EventEmitter {
     socket.on('message', (_data: Buffer, isBinary) => {
       if (!isBinary) return;
       this.forkFramesFromApp++;
-      this.lastForkFrameAt = performance.now();
     });
     return fork;
   }
