@@ -68,6 +68,17 @@ describe('ARI emulator quirks (raw protocol)', () => {
     await emu.close();
   });
 
+  /** A fresh emulator whose created channels enter Stasis this long after the reply (a window to act in). */
+  async function restartWithStasisDelay(stasisDelayMs: number) {
+    await emu.close();
+    emu = await startAriEmulator({ stasisDelayMs });
+    await stream.stop();
+    client = rawClient(emu);
+    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
+    stream.on('event', (e) => events.push(e));
+    await stream.start(AbortSignal.timeout(2000));
+  }
+
   async function bridgedMedia() {
     const caller = await emu.placeCall({ continuous: false }); // only what the test sends
     await client.answer(caller.channelId);
@@ -84,13 +95,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   }
 
   it('channels/create ignores callerId and replies before StasisStart; a dial in that window gets 409', async () => {
-    await emu.close();
-    emu = await startAriEmulator({ stasisDelayMs: 1500 }); // a window wide enough for a loaded machine
-    await stream.stop();
-    client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
-    stream.on('event', (e) => events.push(e));
-    await stream.start(AbortSignal.timeout(2000));
+    await restartWithStasisDelay(1500); // a window wide enough for a loaded machine
     const res = await fetch(
       `${emu.url}/ari/channels/create?endpoint=PJSIP/agent&app=voicebot&channelId=a1&callerId=5551`,
       {
@@ -109,13 +114,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   });
 
   it('externalMedia replies before its StasisStart; an early addChannel gets 422', async () => {
-    await emu.close();
-    emu = await startAriEmulator({ stasisDelayMs: 300 });
-    await stream.stop();
-    client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
-    stream.on('event', (e) => events.push(e));
-    await stream.start(AbortSignal.timeout(2000));
+    await restartWithStasisDelay(300);
     const { media } = await bridgedMedia();
     expect(events.some((e) => e.type === 'StasisStart' && e.channel.id === 'm1')).toBe(false);
     const err = await client.addChannel('b1', 'm1').catch((e: unknown) => e);
@@ -129,13 +128,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   });
 
   it('snoop: validated as resource_channels.c does; replies before StasisStart; spy=in carries what the party says; it goes with its channel', async () => {
-    await emu.close();
-    emu = await startAriEmulator({ stasisDelayMs: 300 });
-    await stream.stop();
-    client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
-    stream.on('event', (e) => events.push(e));
-    await stream.start(AbortSignal.timeout(2000));
+    await restartWithStasisDelay(300);
     const caller = await emu.placeCall({ continuous: false });
     const raw = async (query: string) => {
       const res = await fetch(`${emu.url}/ari/channels/${caller.channelId}/snoop?${query}`, {

@@ -252,18 +252,7 @@ export class EmulatedCall extends EventEmitter {
     );
     this.#playout = playout;
     socket.on('open', () => {
-      const meta = {
-        callSid: this.callSid,
-        direction: this.payload.direction,
-        from: this.payload.from,
-        to: this.payload.to,
-        callId: this.payload.call_id,
-        accountSid: this.payload.account_sid,
-        applicationSid: this.payload.application_sid,
-        sampleRate: this.#audioRate,
-        mixType: props.mixType ?? 'mono',
-        ...((props.metadata ?? {}) as object),
-      };
+      const meta = this.#listenMetadata(this.#audioRate, props.mixType ?? 'mono', props.metadata);
       // strncpy into an 8 KiB buffer: longer metadata arrives cut (and no longer parses).
       socket.send(
         Buffer.from(JSON.stringify(meta))
@@ -299,6 +288,22 @@ export class EmulatedCall extends EventEmitter {
     this.#playout = null;
     this.#audio = null;
     return how;
+  }
+
+  /** A listen socket's first text frame: the call info in camelCase, the stream's format, the verb's metadata. */
+  #listenMetadata(sampleRate: number, mixType: unknown, metadata: unknown): Record<string, unknown> {
+    return {
+      callSid: this.callSid,
+      direction: this.payload.direction,
+      from: this.payload.from,
+      to: this.payload.to,
+      callId: this.payload.call_id,
+      accountSid: this.payload.account_sid,
+      applicationSid: this.payload.application_sid,
+      sampleRate,
+      mixType,
+      ...((metadata ?? {}) as object),
+    };
   }
 
   /**
@@ -424,18 +429,7 @@ export class EmulatedCall extends EventEmitter {
     fork.socket = socket;
     socket.on('open', () => {
       // the A leg's call info (the session's callSid), like the call's own listen
-      const meta = {
-        callSid: this.callSid,
-        direction: this.payload.direction,
-        from: this.payload.from,
-        to: this.payload.to,
-        callId: this.payload.call_id,
-        accountSid: this.payload.account_sid,
-        applicationSid: this.payload.application_sid,
-        sampleRate: rate,
-        mixType: mix,
-        ...((listen.metadata ?? {}) as object),
-      };
+      const meta = this.#listenMetadata(rate, mix, listen.metadata);
       this.forks.push(meta);
       socket.send(JSON.stringify(meta));
       fork.start();
