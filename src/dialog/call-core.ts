@@ -208,7 +208,7 @@ function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal
     hooks: {
       clockMs: () => ctx.elapsedMs(),
       onAudio: (ms) => ctx.addAudio(ms),
-      activePrompt: () => player.active,
+      activePrompt: () => player.current,
       onInterruption: () => {
         if (player.interrupt()) metrics.bargeIns.inc();
       },
