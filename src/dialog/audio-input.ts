@@ -40,7 +40,7 @@ export interface AudioInputHooks {
   /** every accepted caller frame, with its length in ms (drives the call clock) */
   onAudio?(ms: number): void;
   /** what the bot is playing now, if anything */
-  activePrompt(): { bargeIn: boolean } | null;
+  activePrompt(): { allowInterruptions: boolean } | null;
   /** caller speech has lasted long enough to interrupt: barge in (synchronously) */
   onInterruption(): void;
   onUtterance(u: Utterance): void;
@@ -229,7 +229,7 @@ export class AudioInput {
   #startCapture(): void {
     if (this.#capture) return;
     const prompt = this.#opts.hooks.activePrompt();
-    if (prompt && !prompt.bargeIn) {
+    if (prompt && !prompt.allowInterruptions) {
       this.#ignoring = true; // talking over a legal notice: not a turn
       return;
     }

@@ -247,7 +247,7 @@ function createAudioInput(w: AudioInputWiring): AudioInput {
     hooks: {
       clockMs: () => ctx.elapsedMs(),
       onAudio: (ms) => ctx.addAudio(ms),
-      activePrompt: () => player.active,
+      activePrompt: () => player.current,
       onInterruption: () => {
         if (player.interrupt()) metrics.bargeIns.inc();
       },

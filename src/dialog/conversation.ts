@@ -77,13 +77,16 @@ export class Conversation {
     else this.#transition('promptDone');
   }
 
+  /** A prompt the caller may interrupt when `dialog.bargeIn` allows; notices and hand-over lines are `high`. */
   async #say(text: string, bargeIn: boolean, onFirstAudio?: () => void): Promise<PlayResult> {
     const entry = this.p.ctx.transcript.startBot(text);
-    const result = await this.p.player.play(text, {
-      bargeIn,
+    const handle = this.p.player.say(text, {
+      allowInterruptions: bargeIn,
+      priority: bargeIn ? 'normal' : 'high',
       signal: this.p.signal,
       ...(onFirstAudio ? { onFirstAudio } : {}),
     });
+    const result = await handle.done;
     // record what was heard even if the caller hung up right after barging in
     this.p.ctx.transcript.finishBot(entry, result.interruptedAt);
     this.p.signal.throwIfAborted();

@@ -2,6 +2,7 @@ import type { Logger } from '../log/logger.js';
 import type { Tts } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { rateConverter } from './audio.js';
+import { playedPrefix, unplayedRest } from './transcript.js';
 
 /** Longest stretch of synchronous resampling/sending before the player yields to the event loop. */
 const SLICE_MS = 4;
@@ -9,9 +10,17 @@ const SLICE_MS = 4;
 /** Speaking rate used to estimate a prompt's full length while TTS is still streaming it (~160 wpm). */
 export const ESTIMATED_MS_PER_CHAR = 65;
 
-export interface PlayOptions {
+/**
+ * How much a prompt matters. `high` (legal notice, transfer message, goodbye) takes over from a `normal` prompt
+ * still playing; a `normal` prompt never cuts a `high` one short.
+ */
+export type PromptPriority = 'normal' | 'high';
+
+export interface SayOptions {
   /** may the caller interrupt it (false for legal notices) */
-  bargeIn: boolean;
+  allowInterruptions: boolean;
+  /** default `normal` */
+  priority?: PromptPriority;
   signal: AbortSignal;
   /** called once with the first audio handed to the leg (latency metric) */
   onFirstAudio?: () => void;
@@ -26,15 +35,6 @@ export interface PlayResult {
   failed?: boolean;
 }
 
-interface ActivePrompt {
-  text: string;
-  bargeIn: boolean;
-  sentSamples: number;
-  synthDone: boolean;
-  interruptedAt?: number;
-  controller: AbortController;
-}
-
 export class BargeInAbort extends Error {
   constructor() {
     super('prompt interrupted by the caller');
@@ -42,9 +42,107 @@ export class BargeInAbort extends Error {
   }
 }
 
+let nextHandleId = 1;
+
+/**
+ * One prompt being spoken: interrupt it, ask what the caller heard, wait for it to finish. Made by
+ * `PromptPlayer.say`; it plays at once (one prompt at a time per call).
+ */
+export class SpeechHandle {
+  readonly id = nextHandleId++;
+  readonly text: string;
+  readonly priority: PromptPriority;
+  readonly allowInterruptions: boolean;
+  /** Resolves when the prompt played out, was interrupted or failed; never rejects. */
+  readonly done: Promise<PlayResult>;
+
+  #sentSamples = 0;
+  #synthDone = false;
+  #interruptedAt: number | undefined;
+  #ended = false;
+  readonly #leg: CallLeg;
+  /** aborted by an interruption or the call's signal: stops TTS and the wait for playout */
+  readonly #controller = new AbortController();
+
+  constructor(leg: CallLeg, text: string, opts: SayOptions, run: (handle: SpeechHandle) => Promise<PlayResult>) {
+    this.#leg = leg;
+    this.text = text;
+    this.priority = opts.priority ?? 'normal';
+    this.allowInterruptions = opts.allowInterruptions;
+    this.done = run(this).finally(() => {
+      this.#ended = true;
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** samples handed to the leg at its output rate */
+  get sentSamples(): number {
+    return this.#sentSamples;
+  }
+
+  /** The player handed `samples` more to the leg. */
+  noteSent(samples: number): void {
+    this.#sentSamples += samples;
+  }
+
+  /** TTS produced the whole prompt: its length is known, no longer estimated. */
+  noteSynthDone(): void {
+    this.#synthDone = true;
+  }
+
+  /** Stop producing audio (the call's signal fired). */
+  abort(reason: unknown): void {
+    this.#controller.abort(reason);
+  }
+
+  /** Still playing (not played out, interrupted or failed). */
+  get playing(): boolean {
+    return !this.#ended && this.#interruptedAt === undefined;
+  }
+
+  get interrupted(): boolean {
+    return this.#interruptedAt !== undefined;
+  }
+
+  /** Fraction of the prompt's audio heard before the interruption; undefined unless interrupted. */
+  get interruptedAt(): number | undefined {
+    return this.#interruptedAt;
+  }
+
+  /** The words the caller heard: all of them once played out, those played before an interruption otherwise. */
+  heard(): string {
+    if (this.#interruptedAt !== undefined) return playedPrefix(this.text, this.#interruptedAt);
+    return this.#ended ? this.text : '';
+  }
+
+  /** The words the caller has not heard yet: what to say when resuming after a false interruption. */
+  rest(): string {
+    if (this.#interruptedAt !== undefined) return unplayedRest(this.text, this.#interruptedAt);
+    return this.#ended ? '' : this.text;
+  }
+
+  /**
+   * Barge-in, synchronously: drop the leg's queued audio, stop TTS, and note how much was heard.
+   * Returns false when the prompt is over or may not be interrupted (unless `force`).
+   */
+  interrupt(force = false): boolean {
+    if (!this.playing || (!this.allowInterruptions && !force)) return false;
+    const unplayed = this.#leg.clearAudio();
+    const played = Math.max(0, this.#sentSamples - unplayed);
+    const estimated = (this.text.length * ESTIMATED_MS_PER_CHAR * this.#leg.outputSampleRate) / 1000;
+    const total = this.#synthDone ? this.#sentSamples : Math.max(this.#sentSamples, estimated);
+    this.#interruptedAt = total > 0 ? Math.min(1, played / total) : 0;
+    this.#controller.abort(new BargeInAbort());
+    return true;
+  }
+}
+
 /** Plays one prompt at a time: TTS → resample to the leg's rate → leg.sendAudio → wait for playout. */
 export class PromptPlayer {
-  #active: ActivePrompt | null = null;
+  #current: SpeechHandle | null = null;
   readonly #leg: CallLeg;
   readonly #tts: Tts;
   readonly #logger: Logger;
@@ -55,33 +153,52 @@ export class PromptPlayer {
     this.#logger = logger;
   }
 
-  /** What is playing now, if anything. */
-  get active(): { bargeIn: boolean } | null {
-    return this.#active && this.#active.interruptedAt === undefined ? { bargeIn: this.#active.bargeIn } : null;
+  /** The prompt playing now, if any. */
+  get current(): SpeechHandle | null {
+    return this.#current?.playing ? this.#current : null;
   }
 
-  async play(text: string, opts: PlayOptions): Promise<PlayResult> {
-    if (this.#active) throw new Error('PromptPlayer plays one prompt at a time');
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(opts.signal.reason);
+  /**
+   * Start speaking `text`. A `high` prompt takes over from a `normal` one still playing (it is interrupted, forced);
+   * otherwise only one prompt plays at a time.
+   */
+  say(text: string, opts: SayOptions): SpeechHandle {
+    const current = this.current;
+    if (current) {
+      if (current.priority === 'normal' && opts.priority === 'high') current.interrupt(true);
+      else throw new Error('PromptPlayer plays one prompt at a time');
+    }
+    const handle = new SpeechHandle(this.#leg, text, opts, (h) => this.#play(h, opts));
+    this.#current = handle;
+    return handle;
+  }
+
+  /** Interrupt the prompt playing now; false when none is playing or it may not be interrupted (unless `force`). */
+  interrupt(force = false): boolean {
+    return this.current?.interrupt(force) ?? false;
+  }
+
+  async #play(handle: SpeechHandle, opts: SayOptions): Promise<PlayResult> {
+    const { signal } = handle;
+    const onAbort = () => handle.abort(opts.signal.reason);
     if (opts.signal.aborted) onAbort();
     else opts.signal.addEventListener('abort', onAbort, { once: true });
-    const prompt: ActivePrompt = { text, bargeIn: opts.bargeIn, sentSamples: 0, synthDone: false, controller };
-    this.#active = prompt;
     const outRate = this.#leg.outputSampleRate;
     let failed = false;
     try {
+      // the handle is returned before any audio is produced: the caller may interrupt or await it first
+      await Promise.resolve();
       let converter: ReturnType<typeof rateConverter> | undefined;
       let converterRate = 0;
       const send = (pcm: Int16Array) => {
-        if (pcm.length === 0 || controller.signal.aborted) return;
-        if (prompt.sentSamples === 0) opts.onFirstAudio?.();
+        if (pcm.length === 0 || signal.aborted) return;
+        if (handle.sentSamples === 0) opts.onFirstAudio?.();
         this.#leg.sendAudio(pcm);
-        prompt.sentSamples += pcm.length;
+        handle.noteSent(pcm.length);
       };
       let sliceStart = performance.now();
-      for await (const chunk of this.#tts.synthesize(text, { signal: controller.signal })) {
-        if (controller.signal.aborted) break;
+      for await (const chunk of this.#tts.synthesize(handle.text, { signal })) {
+        if (signal.aborted) break;
         if (!converter || converterRate !== chunk.sampleRate) {
           if (converter) send(converter.flush());
           converter = rateConverter(chunk.sampleRate, outRate);
@@ -96,36 +213,20 @@ export class PromptPlayer {
         }
       }
       if (converter) send(converter.flush());
-      prompt.synthDone = !controller.signal.aborted;
-      if (!controller.signal.aborted) await this.#leg.waitForPlayout(controller.signal);
+      if (!signal.aborted) handle.noteSynthDone();
+      if (!signal.aborted) await this.#leg.waitForPlayout(signal);
     } catch (err) {
-      if (!controller.signal.aborted) {
+      if (!signal.aborted) {
         failed = true;
-        this.#logger.error({ err, text }, 'text-to-speech failed; prompt skipped');
+        this.#logger.error({ err, text: handle.text }, 'text-to-speech failed; prompt skipped');
       }
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
-      this.#active = null;
+      if (this.#current === handle) this.#current = null;
     }
-    const result: PlayResult = { sentSamples: prompt.sentSamples };
-    if (prompt.interruptedAt !== undefined) result.interruptedAt = prompt.interruptedAt;
+    const result: PlayResult = { sentSamples: handle.sentSamples };
+    if (handle.interruptedAt !== undefined) result.interruptedAt = handle.interruptedAt;
     if (failed) result.failed = true;
     return result;
-  }
-
-  /**
-   * Barge-in, synchronously: drop the leg's queued audio, stop TTS, and note how much was heard.
-   * Returns false when nothing interruptible is playing.
-   */
-  interrupt(force = false): boolean {
-    const prompt = this.#active;
-    if (!prompt || prompt.interruptedAt !== undefined || (!prompt.bargeIn && !force)) return false;
-    const unplayed = this.#leg.clearAudio();
-    const played = Math.max(0, prompt.sentSamples - unplayed);
-    const estimated = (prompt.text.length * ESTIMATED_MS_PER_CHAR * this.#leg.outputSampleRate) / 1000;
-    const total = prompt.synthDone ? prompt.sentSamples : Math.max(prompt.sentSamples, estimated);
-    prompt.interruptedAt = total > 0 ? Math.min(1, played / total) : 0;
-    prompt.controller.abort(new BargeInAbort());
-    return true;
   }
 }

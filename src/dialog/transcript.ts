@@ -7,15 +7,25 @@ export const INTERRUPTED_SUFFIX = ' … [interrupted]';
  * Speech time is taken as proportional to characters; a word counts once it has been played to its end.
  */
 export function playedPrefix(text: string, fraction: number): string {
+  return splitPlayed(text, fraction).played.join(' ');
+}
+
+/** The words of `text` not yet heard when `fraction` of it was played: the rest, from the first word cut short. */
+export function unplayedRest(text: string, fraction: number): string {
+  const { restFrom } = splitPlayed(text, fraction);
+  return text.slice(restFrom).trim();
+}
+
+function splitPlayed(text: string, fraction: number): { played: string[]; restFrom: number } {
   const f = Math.min(Math.max(fraction, 0), 1);
   const cut = f * text.length;
-  const words: string[] = [];
+  const played: string[] = [];
   const re = /\S+/g;
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m.index + m[0].length > cut + 0.5) break;
-    words.push(m[0]);
+    if (m.index + m[0].length > cut + 0.5) return { played, restFrom: m.index };
+    played.push(m[0]);
   }
-  return words.join(' ');
+  return { played, restFrom: text.length };
 }
 
 export function interruptedText(text: string, fraction: number): string {

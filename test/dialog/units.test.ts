@@ -56,34 +56,75 @@ describe('AsyncQueue', () => {
   });
 });
 
-describe('PromptPlayer', () => {
+describe('PromptPlayer and its speech handles', () => {
   it('estimates the heard share from the text when barge-in comes before TTS has finished', async () => {
     const leg = new MemoryLeg({ outputSampleRate: 8000 });
     const tts = new ToneTts({ chunkMs: 100, chunkDelayMs: 1, msPerChar: ESTIMATED_MS_PER_CHAR });
     const player = new PromptPlayer(leg, tts, logger);
     const text = 'a fairly long prompt that takes several seconds to synthesise and play out';
     const ac = new AbortController();
-    const playing = player.play(text, { bargeIn: true, signal: ac.signal });
+    const handle = player.say(text, { allowInterruptions: true, signal: ac.signal });
+    expect(player.current).toBe(handle);
     await waitFor(() => leg.queuedSamples >= 1600); // two chunks queued, synthesis still running
     leg.advance(100); // the caller hears 100 ms
     expect(player.interrupt()).toBe(true);
-    const result = await playing;
+    expect(handle.interrupted).toBe(true);
+    const result = await handle.done;
     const expected = 800 / ((text.length * ESTIMATED_MS_PER_CHAR * 8000) / 1000);
     expect(result.interruptedAt).toBeCloseTo(expected, 5);
     expect(tts.active).toBe(0);
-    expect(player.active).toBeNull();
+    expect(player.current).toBeNull();
     expect(player.interrupt()).toBe(false);
+    expect(handle.interrupt()).toBe(false);
+  });
+
+  it('says what was heard and what is left, word by word', async () => {
+    const leg = new MemoryLeg({ outputSampleRate: 8000 });
+    const text = 'one two three four five six seven eight';
+    const player = new PromptPlayer(leg, new ToneTts({ msPerChar: 40 }), logger);
+    const handle = player.say(text, { allowInterruptions: true, signal: new AbortController().signal });
+    expect(handle.heard()).toBe('');
+    expect(handle.rest()).toBe(text);
+    await waitFor(() => leg.queuedSamples >= text.length * 40 * 8); // all synthesised, nothing played
+    leg.advance(text.indexOf(' five') * 40); // played exactly up to the end of "four"
+    expect(handle.interrupt()).toBe(true);
+    await handle.done;
+    expect(handle.heard()).toBe('one two three four');
+    expect(handle.rest()).toBe('five six seven eight');
+
+    const whole = player.say('all of it', { allowInterruptions: true, signal: new AbortController().signal });
+    await waitFor(() => leg.queuedSamples > 0);
+    await leg.pumpUntil(() => !whole.playing);
+    expect((await whole.done).interruptedAt).toBeUndefined();
+    expect(whole.heard()).toBe('all of it');
+    expect(whole.rest()).toBe('');
   });
 
   it('will not interrupt a no-barge-in prompt unless forced', async () => {
     const leg = new MemoryLeg();
     const player = new PromptPlayer(leg, new ToneTts(), logger);
     const ac = new AbortController();
-    const playing = player.play('legal notice here', { bargeIn: false, signal: ac.signal });
+    const handle = player.say('legal notice here', { allowInterruptions: false, signal: ac.signal });
     await waitFor(() => leg.queuedSamples > 0);
     expect(player.interrupt()).toBe(false);
-    expect(player.interrupt(true)).toBe(true);
-    expect((await playing).interruptedAt).toBe(0);
+    expect(handle.interrupt(true)).toBe(true);
+    expect((await handle.done).interruptedAt).toBe(0);
+  });
+
+  it('a high-priority prompt takes over from a normal one; a normal one never cuts a high one short', async () => {
+    const leg = new MemoryLeg();
+    const player = new PromptPlayer(leg, new ToneTts(), logger);
+    const signal = new AbortController().signal;
+    const normal = player.say('a normal reply that is long enough', { allowInterruptions: true, signal });
+    await waitFor(() => leg.queuedSamples > 0);
+    const high = player.say('this call is recorded', { allowInterruptions: false, priority: 'high', signal });
+    expect(normal.interrupted).toBe(true);
+    expect(leg.clears).toHaveLength(1);
+    expect(player.current).toBe(high);
+    expect(() => player.say('another reply', { allowInterruptions: true, signal })).toThrow(/one prompt at a time/);
+    expect(high.playing).toBe(true);
+    await leg.pumpUntil(() => !high.playing);
+    expect((await high.done).interruptedAt).toBeUndefined();
   });
 });
 
