@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import type { Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -6,12 +5,12 @@ import { FrameChunker, samplesPerFrame } from '../../src/media/frames.js';
 import { Resampler } from '../../src/media/resampler.js';
 import type {
   CallLeg,
-  CallLegEvents,
   SampleRate,
   TransferOutcome,
   TransferRequest,
   TransferResult,
 } from '../../src/telephony/port.js';
+import { CallLegBase } from '../../src/telephony/call-leg-base.js';
 import type { AudioEvent, SendResult } from './messages.js';
 import { sendJson } from './messages.js';
 import { botAudioToL16 } from './pcm.js';
@@ -81,7 +80,7 @@ const TRANSFER_SLACK_MS = 15_000;
  * One jambonz call as the call core sees it. Caller audio arrives on the listen socket (attached and
  * re-attached by the backend); bot audio is paced out in 20 ms L16 frames on the same socket.
  */
-export class JambonzCallLeg extends EventEmitter implements CallLeg {
+export class JambonzCallLeg extends CallLegBase implements CallLeg {
   readonly backend = 'jambonz';
   readonly id: string;
   readonly from: string;
@@ -92,7 +91,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   readonly mode: ControlMode;
   readonly audioToken: string;
 
-  #state: LegState = 'bot';
+  /** while the call is up (ended: see `state`) */
+  #state: Exclude<LegState, 'ended'> = 'bot';
   #audio: WebSocket | null = null;
   #audioClosingByUs = false;
   #audioSeen = false;
@@ -139,18 +139,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#startAudioGrace('audio-never-connected');
   }
 
-  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
   get state(): LegState {
-    return this.#state;
-  }
-  get ended(): boolean {
-    return this.#state === 'ended';
+    return this.ended ? 'ended' : this.#state;
   }
   get hasAudio(): boolean {
     return this.#audio !== null;
@@ -173,7 +163,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
 
   /** A listen socket for this call has sent its metadata. A newer socket replaces an older one. */
   attachAudio(socket: WebSocket, streamRate: number): void {
-    if (this.#state === 'ended') {
+    if (this.ended) {
       socket.close(1000, 'call ended');
       return;
     }
@@ -202,9 +192,9 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   /** The listen socket closed (by jambonz, by the network, or after our disconnect). */
   audioClosed(socket: WebSocket): void {
     if (this.#audio !== socket) return;
-    const expected = this.#audioClosingByUs || this.#state !== 'bot';
+    const expected = this.#audioClosingByUs || this.state !== 'bot';
     this.#releaseAudio();
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     if (!expected) {
       this.#log.info('jambonz audio socket closed unexpectedly; waiting for a new listen');
       this.#startAudioGrace('audio-lost');
@@ -213,13 +203,13 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
 
   /** One binary frame of caller audio (already decoded to PCM16). */
   receiveAudio(pcm: Int16Array): void {
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     const input = this.#inResampler ? this.#inResampler.process(pcm) : pcm;
     for (const frame of this.#inChunker.push(input)) this.emit('audio', frame);
   }
 
   receiveEvent(event: AudioEvent): void {
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     if (event.kind === 'dtmf') {
       for (const digit of event.digits) this.emit('dtmf', digit);
       return;
@@ -245,7 +235,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   // ---- bot audio (CallLeg) -----------------------------------------------------------------------
 
   sendAudio(pcm: Int16Array): void {
-    if (this.#state === 'ended' || pcm.length === 0) return;
+    if (this.ended || pcm.length === 0) return;
     for (const frame of this.#outChunker.push(pcm)) this.#enqueue(frame);
   }
 
@@ -294,7 +284,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
-    if (this.#state === 'ended') return Promise.resolve();
+    if (this.ended) return Promise.resolve();
     signal?.throwIfAborted();
     const tail = this.#outChunker.flush(true);
     if (tail) this.#enqueue(tail);
@@ -373,7 +363,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   controlClosed(socket: WebSocket): void {
     if (this.#control !== socket) return;
     this.#control = null;
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     // jambonz reconnects (session:reconnect) after dropping a socket; if it does not, the call is gone.
     this.#controlGrace = this.#host.clock.setTimeout(() => {
       this.#controlGrace = null;
@@ -411,9 +401,9 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     return verbs;
   }
 
-  async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
-    if (this.#state === 'ended') return { outcome: 'failed', detail: 'call ended' };
-    if (this.#state !== 'bot' || this.#transfer) return { outcome: 'failed', detail: 'transfer already in progress' };
+  protected async placeTransfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
+    // bridged: the caller is with a person already
+    if (this.#state !== 'bot') return { outcome: 'failed', detail: 'transfer already in progress' };
     let dial: JambonzVerb;
     try {
       dial = this.#host.dialVerb(request);
@@ -470,7 +460,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
       this.#transfer = null;
       pending.resolve(detail === undefined ? { outcome } : { outcome, detail });
     }
-    return this.#state === 'bot';
+    return !this.ended && this.#state === 'bot';
   }
 
   /** jambonz reports the call is over (call:status / status webhook). */
@@ -479,7 +469,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   async hangup(reason = 'bot-hangup'): Promise<void> {
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     if (this.#state === 'bridged') {
       // The caller is talking to a person now: only let go of the bot's side.
       this.#end(reason, false);
@@ -536,8 +526,11 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   #end(reason: string, emitHangup: boolean): void {
-    if (this.#state === 'ended') return;
-    this.#state = 'ended';
+    if (this.ended) return;
+    void this.endOnce(reason, () => this.#release(reason, emitHangup));
+  }
+
+  #release(reason: string, emitHangup: boolean): void {
     this.#log.info({ reason }, 'jambonz call leg ended');
     const audio = this.#audio;
     if (audio && this.mode === 'ws') this.#sendCommand({ type: 'disconnect' });
@@ -550,7 +543,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#control = null;
     this.#transfer?.resolve({ outcome: 'failed', detail: `call ended: ${reason}` });
     this.#transfer = null;
-    if (emitHangup) this.emit('hangup', reason);
+    if (emitHangup) this.emitHangup(reason);
     this.removeAllListeners();
     this.#host.onReleased(this);
     this.#resolveClosed(reason);

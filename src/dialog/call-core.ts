@@ -6,6 +6,7 @@ import { callLogger, type Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
+import type { CallTracer } from '../tracing/types.js';
 import { AsyncQueue } from '../core/async-queue.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
@@ -34,6 +35,8 @@ export interface CallCoreDeps {
   nlu?: IntentDetector;
   /** the clock the call's timers run on (no-input, call limit, longest turn, ASR grace, transfer ring); default: system */
   clock?: Clock;
+  /** per-call traces (tracing.otlpEndpoint); absent: off */
+  tracer?: CallTracer;
 }
 
 /** Why the call's AbortController fired. */
@@ -50,7 +53,12 @@ const LEG_HANGUP_TIMEOUT_MS = 5_000;
 /** Runs one call from answer to hangup. Never throws: errors end that call only. Resolves with the final CallRecord. */
 export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSignal): Promise<CallRecord> {
   const cfg = deps.config.dialog;
-  const log = callLogger(deps.logger, leg.id, { backend: leg.backend });
+  // the trace starts before the first log line, so every line of the call carries its trace id
+  const traceIds = deps.tracer?.startCall(leg.id, {
+    'voicebot.backend': leg.backend,
+    'voicebot.direction': leg.direction,
+  });
+  const log = callLogger(deps.logger, leg.id, { backend: leg.backend, ...traceIds });
   const metrics = dialogMetrics(deps.metrics);
   const controller = new AbortController();
   const callSignal = controller.signal;

@@ -205,8 +205,17 @@ export class Conversation {
     if (decision.kind === 'escalate') return this.#escalate(decision);
     if (decision.kind === 'answer') ctx.answeredTurns++;
     this.#transition('reply', decision.kind);
-    const latency = turn ? () => this.#turnAnswered(turn) : undefined;
+    let firstAudioAt: number | undefined;
+    const latency = turn
+      ? () => {
+          firstAudioAt = performance.now();
+          this.#turnAnswered(turn, firstAudioAt);
+        }
+      : undefined;
     const result = await this.#say(decision.reply, config.bargeIn, latency);
+    // playout: first reply audio → the reply played out (or cut short by the caller)
+    if (firstAudioAt !== undefined)
+      this.p.metrics.turnStages.observe({ stage: 'playout' }, (performance.now() - firstAudioAt) / 1000);
     if (decision.kind === 'answer' && decision.hangup) ctx.closingIntents.add(decision.intent);
     if (decision.kind === 'answer' && decision.hangup && result.interruptedAt === undefined) {
       await this.#say(config.goodbye, false);
@@ -219,8 +228,7 @@ export class Conversation {
   }
 
   /** The first reply audio reached the leg: the response-latency histogram and the turn's stages as an event. */
-  #turnAnswered(turn: TurnTiming): void {
-    const now = performance.now();
+  #turnAnswered(turn: TurnTiming, now: number): void {
     this.p.metrics.responseLatency.observe((now - turn.endedAt) / 1000);
     const stages = {
       endpointingMs: Math.round(turn.endpointingMs),
@@ -228,6 +236,11 @@ export class Conversation {
       nluMs: Math.round(turn.understoodAt - turn.recognisedAt),
       ttsMs: Math.round(now - turn.understoodAt),
     };
+    const stageSeconds = this.p.metrics.turnStages;
+    stageSeconds.observe({ stage: 'endpointing' }, stages.endpointingMs / 1000);
+    stageSeconds.observe({ stage: 'asr' }, stages.asrMs / 1000);
+    stageSeconds.observe({ stage: 'nlu' }, stages.nluMs / 1000);
+    stageSeconds.observe({ stage: 'tts' }, stages.ttsMs / 1000);
     const totalMs = stages.endpointingMs + stages.asrMs + stages.nluMs + stages.ttsMs;
     this.p.events.publish({ type: 'turn-latency', callId: this.p.ctx.callId, totalMs, stages });
   }
