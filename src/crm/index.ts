@@ -50,17 +50,23 @@ export function buildSinks(crm: CrmConfig): TicketSink[] {
   });
 }
 
-/** The outbox the config asks for: BullMQ when `redis` is set, else the local journal in crm.outbox.dir. */
+/**
+ * The outbox the config asks for: BullMQ when `redis` is set (crm.outbox.dir then holds what Redis could not take in
+ * time), else the local journal in crm.outbox.dir.
+ */
 export async function openOutbox(config: Config, deliverer: Deliverer | undefined, logger: Logger): Promise<Outbox> {
   const settings = config.crm.outbox;
   if (config.redis) {
-    return new BullmqOutbox(
+    return BullmqOutbox.open(
       {
         url: config.redis.url,
         keyPrefix: config.redis.keyPrefix,
         queueName: settings.queueName,
         concurrency: settings.concurrency,
         maxAttempts: settings.maxAttempts,
+        spillDir: resolve(settings.dir),
+        enqueueTimeoutMs: settings.enqueueTimeoutMs,
+        takeoverAfterMs: settings.takeoverAfterMs,
       },
       deliverer,
       logger,

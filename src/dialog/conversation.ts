@@ -14,9 +14,11 @@ import { decide, decideDtmf, type Decision } from './policy.js';
 import type { PlayResult, PromptPlayer } from './prompt-player.js';
 import type { DialogEventType, DialogStateMachine } from './state-machine.js';
 import { summarise } from './summary.js';
-import { deadline } from '../core/deadline.js';
+import type { Timers } from '../core/clock.js';
+import { routeFor } from './routing.js';
+import type { TimerInput, TurnTimers } from './turn-timers.js';
 
-export type CallInput = ({ kind: 'utterance' } & Utterance) | { kind: 'dtmf'; digit: string };
+export type CallInput = ({ kind: 'utterance' } & Utterance) | { kind: 'dtmf'; digit: string } | TimerInput;
 
 /** When a caller turn's stages finished (performance.now()), to time the reply. */
 type TurnTiming = Pick<Utterance, 'endedAt' | 'endpointingMs' | 'recognisedAt'> & { understoodAt: number };
@@ -36,11 +38,12 @@ export interface ConversationParts {
   logger: Logger;
   /** the call's signal: aborted on hangup */
   signal: AbortSignal;
+  /** the call's timers (no-input, call limit); a fired one arrives as an input */
+  timers: TurnTimers;
+  /** the call's clock, for the transfer ring bound */
+  clock: Timers;
   submitRecord(event: CallRecordEvent, record: CallRecord): Promise<void>;
 }
-
-/** Extra wait beyond the ring timeout before we give up on the backend's transfer answer. */
-const TRANSFER_GRACE_MS = 15_000;
 
 /** The turn loop: greet, then listen → think → speak until the call ends or is handed over. */
 export class Conversation {
@@ -92,6 +95,8 @@ export class Conversation {
 
   async #handle(input: CallInput): Promise<'continue' | 'end'> {
     const { ctx, config } = this.p;
+    if (input.kind === 'timer') return this.#timer(input);
+    ctx.noInputCount = 0;
     if (input.kind === 'dtmf') {
       this.#transition('dtmf', `DTMF ${input.digit}`);
       const decision = decideDtmf(config, input.digit, ctx.intent);
@@ -101,7 +106,9 @@ export class Conversation {
       }
       return this.#act(decision);
     }
-    this.#transition('utterance');
+    if (input.via === 'monologueCut') this.#transition('monologueCut', 'caller turn cut at dialog.maxMonologueSec');
+    else if (input.via === 'asrGrace') this.#transition('asrGrace', 'no final recognition in time: last partial used');
+    else this.#transition('utterance');
     ctx.transcript.caller(input.text, input.confidence, input.atMs);
     ctx.asrConfidences.push(input.confidence);
     const nlu = await this.#understand(input.text);
@@ -117,6 +124,44 @@ export class Conversation {
       ctx.slots = { ...ctx.slots, ...nlu.slots };
     }
     return this.#act(decision, { ...input, understoodAt });
+  }
+
+  /** A turn the bot takes itself: silence, or the call's time running out. Stale timers (the caller spoke) do nothing. */
+  async #timer(input: TimerInput): Promise<'continue' | 'end'> {
+    const { ctx, config } = this.p;
+    if (!this.p.timers.current(input)) return 'continue';
+    if (input.timer === 'noInput') {
+      const n = ++ctx.noInputCount;
+      const prompts = config.noInput.prompts;
+      this.#transition(
+        'noInput',
+        n <= prompts.length ? `no input ${n}/${prompts.length}` : `no input: ${config.noInput.then}`,
+      );
+      const reprompt = prompts[n - 1];
+      if (reprompt !== undefined) return this.#act({ kind: 'clarify', reply: reprompt });
+      if (config.noInput.then === 'escalate') {
+        return this.#escalate({ kind: 'escalate', reason: 'no-input', route: routeFor(config, ctx.intent) });
+      }
+      return this.#goodbye(config.noInput.goodbye, 'no input: goodbye');
+    }
+    if (input.timer === 'callTimeWarning') {
+      this.#transition('callTimeWarning', 'dialog.maxCall.warningSec before the limit');
+      return this.#act({ kind: 'clarify', reply: config.maxCall.warning });
+    }
+    if (input.timer === 'callTimeLimit') {
+      this.#transition('callTimeLimit', 'dialog.maxCall.durationSec reached');
+      return this.#goodbye(config.maxCall.goodbye, 'call time limit');
+    }
+    return 'continue';
+  }
+
+  /** Says `text` without barge-in and ends the call from the bot's side. */
+  async #goodbye(text: string, why: string): Promise<'end'> {
+    this.#transition('reply', why);
+    await this.#say(text, false);
+    this.#transition('botHangup', why);
+    this.botHungUp = true;
+    return 'end';
   }
 
   async #understand(text: string): Promise<IntentResult> {
@@ -216,7 +261,15 @@ export class Conversation {
     const summary = handover.status === 'fulfilled' ? handover.value : '';
     this.#transition('transfer', `to ${route.name}`);
     let result: TransferResult;
-    const bound = deadline(route.target.timeoutSec * 1000 + TRANSFER_GRACE_MS, this.p.signal);
+    // the ring bound runs on the call's clock: the target's ring time plus the backend's grace to answer
+    const ring = new AbortController();
+    let rangOut = false;
+    const ringMs = (route.target.timeoutSec + config.transferGraceSec) * 1000;
+    const ringTimer = this.p.clock.setTimeout(() => {
+      rangOut = true;
+      ring.abort(new Error(`transfer not answered within ${ringMs} ms`));
+    }, ringMs);
+    const bound = { signal: AbortSignal.any([this.p.signal, ring.signal]) };
     try {
       result = await leg.transfer(
         {
@@ -233,12 +286,13 @@ export class Conversation {
       );
     } catch (err) {
       this.p.signal.throwIfAborted();
-      this.p.logger.error({ err }, 'transfer failed');
+      if (!rangOut) this.p.logger.error({ err }, 'transfer failed');
       result = { outcome: 'failed', detail: (err as Error).message };
     } finally {
-      bound.dispose();
+      this.p.clock.clearTimeout(ringTimer);
     }
     this.p.signal.throwIfAborted();
+    if (rangOut) result = { outcome: 'no-answer', detail: `ring timeout (${ringMs} ms)` };
     ctx.escalation.outcome = result.outcome;
     this.p.metrics.transfers.inc({ outcome: result.outcome });
     this.p.events.publish({ type: 'escalation-outcome', callId: ctx.callId, outcome: result.outcome });
@@ -248,7 +302,8 @@ export class Conversation {
       this.#transition('transferAnswered', `answered by ${route.name}`);
       return 'end';
     }
-    this.#transition('transferFailed', result.outcome);
+    if (rangOut) this.#transition('transferTimeout', `ring timeout after ${ringMs} ms`);
+    else this.#transition('transferFailed', result.outcome);
     ctx.lowConfidenceStreak = 0;
     this.#afterPrompt(await this.#say(config.transferFailed, config.bargeIn));
     return 'continue';

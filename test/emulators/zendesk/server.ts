@@ -29,6 +29,8 @@ export interface ZendeskFaults {
   next: Fault[];
   /** which paths faults apply to (default: all API paths) */
   only?: RegExp;
+  /** which methods faults apply to (default: all) */
+  methods?: string[];
 }
 
 export interface EmulatorOptions {
@@ -494,7 +496,10 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
         return count(`${req.method} 401`);
       }
       if (faults.latencyMs > 0) await delay(faults.latencyMs);
-      const fault = !faults.only || faults.only.test(url.pathname) ? pickFault() : undefined;
+      const targeted =
+        (!faults.only || faults.only.test(url.pathname)) &&
+        (!faults.methods || faults.methods.includes(req.method ?? ''));
+      const fault = targeted ? pickFault() : undefined;
       if (fault === 429) {
         res.writeHead(429, {
           'retry-after': String(faults.retryAfterSec),
