@@ -20,7 +20,7 @@ const asteriskFields = z.strictObject({
     .string()
     .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path such as /ari')
     .default('/ari')
-    .describe('Web server path Asterisk\'s websocket_client `uri` points at (connection: outbound).'),
+    .describe("Web server path Asterisk's websocket_client `uri` points at (connection: outbound)."),
   /** ARI base, e.g. http://127.0.0.1:8088 */
   url: z
     .string()
