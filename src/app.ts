@@ -130,7 +130,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
 
 /** Files and directories the bot writes: unusable ones stop start-up naming their key, never a half-working bot. */
 function checkWritablePaths(config: Config): void {
-  if (!config.redis) assertWritableDir(config.crm.outbox.dir, 'crm.outbox.dir');
+  assertWritableDir(config.crm.outbox.dir, 'crm.outbox.dir'); // with redis, the spill journal
   config.crm.sinks.forEach((sink, i) => {
     if (sink.type === 'file') assertAppendableFile(sink.path, `crm.sinks[${i}].path`);
   });
