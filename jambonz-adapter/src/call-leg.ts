@@ -11,6 +11,7 @@ import type {
   TransferResult,
 } from '../../src/telephony/port.js';
 import { CallLegBase } from '../../src/telephony/call-leg-base.js';
+import { DialWait } from '../../src/telephony/dial-wait.js';
 import type { AudioEvent, SendResult } from './messages.js';
 import { sendJson } from './messages.js';
 import { botAudioToL16 } from './pcm.js';
@@ -60,10 +61,6 @@ interface PlayoutWaiter {
   resolve: () => void;
 }
 
-interface PendingTransfer {
-  resolve: (r: TransferResult) => void;
-}
-
 /** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
 const TAIL_SILENCE_MS = 100;
 /**
@@ -111,7 +108,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   readonly #unreported = new Set<string>();
   /** samples of silence that push anything in the media server's pre-buffer through to its playout buffer */
   #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
-  #transfer: PendingTransfer | null = null;
+  /** the transfer being dialled: settled by the dial hooks, the ring timeout or an abort */
+  #dial: DialWait | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
@@ -412,13 +410,11 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
       throw err;
     }
     signal?.throwIfAborted();
-    const outcome = new Promise<TransferResult>((resolve) => {
-      this.#transfer = { resolve };
-    });
+    const wait = new DialWait({ clock: this.#host.clock, signal });
     this.#state = 'transferring';
     const sent = this.#runNext([dial]);
     if (sent !== 'sent') {
-      this.#transfer = null;
+      wait.dispose();
       this.#state = 'bot';
       this.#nextVerbs = null;
       this.#audioClosingByUs = false;
@@ -428,39 +424,38 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     }
     // Unplayed bot audio would be cut by the dial anyway; stop pacing it.
     this.#pacer?.flush();
-    const timeoutMs = request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS;
-    const timer = this.#host.clock.setTimeout(
-      () => this.dialOutcome('failed', 'no dial result from jambonz'),
-      timeoutMs,
-    );
-    const onAbort = (): void => {
-      this.dialOutcome('failed', 'aborted');
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#dial = wait;
+    wait.ring(request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS, {
+      outcome: 'failed',
+      detail: 'no dial result from jambonz',
+    });
     try {
-      return await outcome;
+      const result = await wait.result;
+      this.#dialEnded(result.outcome); // a timeout or an abort hands the caller back too
+      return result;
     } finally {
-      this.#host.clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      wait.dispose();
+      if (this.#dial === wait) this.#dial = null;
     }
   }
 
   /** The dial's confirmHook or actionHook told us how the transfer went. Returns true when the bot has the caller back. */
   dialOutcome(outcome: TransferOutcome, detail?: string): boolean {
-    const pending = this.#transfer;
-    if (outcome === 'answered') {
-      if (this.#state === 'transferring') this.#state = 'bridged';
-    } else if (this.#state === 'transferring') {
-      this.#state = 'bot';
-      this.#audioClosingByUs = false;
-      // Until the new listen connects, the same grace as a lost socket applies.
-      if (!this.#audio) this.#startAudioGrace('audio-lost');
-    }
-    if (pending) {
-      this.#transfer = null;
-      pending.resolve(detail === undefined ? { outcome } : { outcome, detail });
-    }
+    this.#dialEnded(outcome);
+    this.#dial?.decide(detail === undefined ? { outcome } : { outcome, detail });
     return !this.ended && this.#state === 'bot';
+  }
+
+  #dialEnded(outcome: TransferOutcome): void {
+    if (this.ended || this.#state !== 'transferring') return;
+    if (outcome === 'answered') {
+      this.#state = 'bridged';
+      return;
+    }
+    this.#state = 'bot';
+    this.#audioClosingByUs = false;
+    // Until the new listen connects, the same grace as a lost socket applies.
+    if (!this.#audio) this.#startAudioGrace('audio-lost');
   }
 
   /** jambonz reports the call is over (call:status / status webhook). */
@@ -541,8 +536,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#clearTimer('audio');
     this.#clearTimer('control');
     this.#control = null;
-    this.#transfer?.resolve({ outcome: 'failed', detail: `call ended: ${reason}` });
-    this.#transfer = null;
+    this.#dial?.decide({ outcome: 'failed', detail: `call ended: ${reason}` });
     if (emitHangup) this.emitHangup(reason);
     this.removeAllListeners();
     this.#host.onReleased(this);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { CallEventBus } from '../core/call-events.js';
 import { callRecordSchema, type CallRecord, type CallRecordEvent, type CallRecordSink } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
@@ -33,15 +34,15 @@ export function sinkNames(sinks: SinkConfig[]): string[] {
   });
 }
 
-export function buildSinks(crm: CrmConfig): TicketSink[] {
+export function buildSinks(crm: CrmConfig, clock: Clock = systemClock): TicketSink[] {
   const names = sinkNames(crm.sinks);
   return crm.sinks.map((s, i) => {
     const name = names[i]!;
     switch (s.type) {
       case 'zendesk':
-        return new ZendeskSink(name, s);
+        return new ZendeskSink(name, s, clock);
       case 'hubspot':
-        return new HubspotSink(name, s);
+        return new HubspotSink(name, s, clock);
       case 'webhook':
         return new WebhookSink(name, s);
       case 'file':
@@ -79,9 +80,15 @@ export async function openOutbox(config: Config, deliverer: Deliverer | undefine
  * The CRM concern: CallRecords go into the durable outbox (one job per sink) and are delivered with retries.
  * Publishes `ticket` CallEvents when a sink creates a ticket.
  */
-export async function createCrm(config: Config, logger: Logger, metrics: Registry, events: CallEventBus): Promise<Crm> {
+export async function createCrm(
+  config: Config,
+  logger: Logger,
+  metrics: Registry,
+  events: CallEventBus,
+  opts: { clock?: Clock } = {},
+): Promise<Crm> {
   const log = logger.child({ component: 'crm' });
-  const sinks = buildSinks(config.crm);
+  const sinks = buildSinks(config.crm, opts.clock);
   const settings = config.crm.outbox;
   const deliverer = new Deliverer(
     sinks,

@@ -8,7 +8,7 @@ import { resample } from '../../media/resampler.js';
 import type { SessionStore } from '../../session/store.js';
 import type { Tts } from '../../speech/types.js';
 import type { AsteriskConfig } from '../config.js';
-import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
+import type { CallLeg, OriginateOptions, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
 import { AriClient } from './ari-client.js';
 import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
@@ -59,13 +59,6 @@ export class AriCredentialsError extends VoicebotError {
       { kind: 'config', fix: 'set telephony.asterisk.username and password to an ari.conf user' },
     );
   }
-}
-
-export interface OriginateOptions {
-  callerId?: string;
-  signal?: AbortSignal;
-  /** SIP headers for the INVITE (sent as PJSIP_HEADER(add,…) channel variables) */
-  headers?: Record<string, string>;
 }
 
 /** The callee did not answer an outbound call. */
