@@ -83,6 +83,8 @@ export class CallEventRelay {
     let last = from;
     while (!this.#closed) {
       try {
+        // not queued on a client that is not connected: close() could then wait on it forever
+        await readyWithin(this.#reader, 5000);
         const res = await this.#reader.xread(
           'COUNT',
           1000,
@@ -121,7 +123,10 @@ export class CallEventRelay {
     this.#closed = true;
     this.#unsubscribe();
     this.#reader.disconnect(); // ends a blocked XREAD
-    await this.#reading;
+    // bounded: a read the client re-queued while reconnecting may never settle
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#reading, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
     this.#publisher.disconnect();
   }
 }
