@@ -223,6 +223,7 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
       dtmf: this.listenerCount('dtmf'),
       hangup: this.listenerCount('hangup'),
       'party-audio': this.listenerCount('party-audio'),
+      detach: this.listenerCount('detach'),
     };
   }
 

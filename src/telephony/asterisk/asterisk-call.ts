@@ -359,7 +359,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
    */
   detach(): Promise<void> {
     return this.endOnce('handed over', async () => {
-      this.emitHangup('handed over');
+      this.emitDetach('handed over');
       await this.#closeMedia();
       await this.#releaseTaps();
       for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
