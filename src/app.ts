@@ -17,6 +17,7 @@ import { createTracing } from './tracing/index.js';
 import { registerOutboundRoutes } from './telephony/outbound/routes.js';
 import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
+import { registerCallApi } from './web/call-api/routes.js';
 import { registerCrmWebhooks } from './web/webhooks/index.js';
 import { createWebServer } from './web/server.js';
 import { HostPolicy } from './web/guard.js';
@@ -100,6 +101,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       events,
       logger,
     });
+    await registerCallApi(web, { config: config.web.callApi, events, logger });
     await registerCrmWebhooks(web, {
       secret: config.crm.zendeskWebhookSecret,
       toleranceSec: config.crm.zendeskWebhookToleranceSec,
