@@ -175,26 +175,18 @@ describe('Zendesk sidebar app (zendesk-app/)', () => {
   }, 60_000);
 
   it('says so for a ticket the bot did not file, and when the bot refuses', async () => {
-    const page = await browser.newPage();
-    await page.route('https://static.zdassets.com/**', (route) =>
-      route.fulfill({
-        contentType: 'text/javascript',
-        body: zafStandIn(botUrl).replace("'voicebot-call-7'", "'crm-123'"),
-      }),
-    );
-    await page.goto(`${appUrl}/assets/iframe.html`);
-    await page.locator('.status:has-text("not filed by the voicebot")').waitFor({ timeout: 10_000 });
-    await page.close();
-
-    const denied = await browser.newPage();
-    await denied.route('https://static.zdassets.com/**', (route) =>
-      route.fulfill({
-        contentType: 'text/javascript',
-        body: zafStandIn(botUrl).replace('voicebot-call-7', 'voicebot-nope'),
-      }),
-    );
-    await denied.goto(`${appUrl}/assets/iframe.html`);
-    await denied.locator('.error:has-text("Could not load the call (404)")').waitFor({ timeout: 10_000 });
-    await denied.close();
+    /** The app on a ticket whose external id is `externalId`: waits for `expected` to show. */
+    const openOn = async (externalId: string, expected: string) => {
+      const page = await browser.newPage();
+      const body = zafStandIn(botUrl).replace("'voicebot-call-7'", JSON.stringify(externalId));
+      await page.route('https://static.zdassets.com/**', (route) =>
+        route.fulfill({ contentType: 'text/javascript', body }),
+      );
+      await page.goto(`${appUrl}/assets/iframe.html`);
+      await page.locator(expected).waitFor({ timeout: 10_000 });
+      await page.close();
+    };
+    await openOn('crm-123', '.status:has-text("not filed by the voicebot")');
+    await openOn('voicebot-nope', '.error:has-text("Could not load the call (404)")');
   }, 30_000);
 });
