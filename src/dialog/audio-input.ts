@@ -1,5 +1,6 @@
 import type { TurnMilestone } from '../core/call-events.js';
 import type { Logger } from '../log/logger.js';
+import type { EchoGuard, EchoGuardStats } from '../speech/echo/echo-guard.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { AsyncQueue } from '../core/async-queue.js';
@@ -41,6 +42,8 @@ export interface AudioInputHooks {
   /** caller speech has lasted long enough to interrupt: barge in (synchronously) */
   onInterruption(): void;
   onUtterance(u: Utterance): void;
+  /** the speech that barged in was nothing after all (empty recognition): noise or echo */
+  onFalseInterruption?(): void;
   onPartial?(text: string): void;
   /** each step of a turn (also logged at info, with timings) */
   onMilestone?(m: TurnMilestone): void;
@@ -49,6 +52,8 @@ export interface AudioInputHooks {
 export interface AudioInputOptions {
   leg: CallLeg;
   vad: Vad;
+  /** keeps the bot's echo (the leg's `played` audio coming back) away from the VAD; none: the VAD hears everything */
+  echo?: EchoGuard;
   asr: Asr;
   logger: Logger;
   metrics: DialogMetrics;
@@ -59,6 +64,8 @@ export interface AudioInputOptions {
   minSpeechMs: number;
   /** bound on the wait for the final ASR result after the caller stops */
   asrTimeoutMs: number;
+  /** words the recognition must hold before speech over a prompt stops it (0: the VAD's interruption alone) */
+  minInterruptionWords?: number;
   hooks: AudioInputHooks;
 }
 
@@ -69,6 +76,8 @@ interface Capture {
   controller: AbortController;
   duringPrompt: boolean;
   interrupted: boolean;
+  /** long enough to barge in, but the bot stops only once the recognition holds `minInterruptionWords` */
+  awaitingWords: boolean;
   atMs: number;
   /** performance.now() at speechEnd */
   endedAt: number;
@@ -87,6 +96,8 @@ interface Capture {
 export class AudioInput {
   readonly #opts: AudioInputOptions;
   readonly #resampler: RateConverter;
+  /** the echo guard's output (what the VAD hears) at 16 kHz; ASR gets the untouched audio */
+  readonly #vadResampler: RateConverter | null;
   readonly #preRoll: Chunk[] = [];
   #preRollSamples = 0;
   /** samples fed to the VAD so far: its clock */
@@ -96,18 +107,23 @@ export class AudioInput {
   #capture: Capture | null = null;
   #ignoring = false;
   #sawInterruption = false;
+  /** the VAD's interruption came before speechStart while words are required: the next capture waits for them */
+  #awaitWords = false;
   #closed = false;
   readonly #tasks = new Set<Promise<void>>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #onAudio = (frame: Int16Array) => this.#handleFrame(frame);
+  readonly #onPlayed = (frame: Int16Array) => this.#opts.echo?.reference(frame);
 
   constructor(options: AudioInputOptions) {
     this.#opts = options;
     this.#resampler = rateConverter(options.leg.inputSampleRate, VAD_RATE);
+    this.#vadResampler = options.echo ? rateConverter(options.leg.inputSampleRate, VAD_RATE) : null;
   }
 
   start(): void {
     this.#opts.leg.on('audio', this.#onAudio);
+    if (this.#opts.echo) this.#opts.leg.on('played', this.#onPlayed);
   }
 
   /** Stop listening, cancel recognitions, wait for their tasks to settle. */
@@ -115,6 +131,7 @@ export class AudioInput {
     if (!this.#closed) {
       this.#closed = true;
       this.#opts.leg.off('audio', this.#onAudio);
+      this.#opts.leg.off('played', this.#onPlayed);
       this.#capture?.controller.abort(new Error('call ended'));
       this.#capture?.stream.end();
       this.#capture = null;
@@ -129,6 +146,11 @@ export class AudioInput {
     this.#timers.clear();
   }
 
+  /** what the echo guard saw on this call; undefined without one */
+  get echoStats(): EchoGuardStats | undefined {
+    return this.#opts.echo?.stats;
+  }
+
   get pendingRecognitions(): number {
     return this.#tasks.size;
   }
@@ -141,6 +163,7 @@ export class AudioInput {
     }
     this.#opts.hooks.onAudio?.((frame.length * 1000) / this.#opts.leg.inputSampleRate);
     const pcm = this.#resampler.process(frame);
+    const heard = this.#vadResampler ? this.#vadResampler.process(this.#opts.echo!.process(frame)) : pcm;
     if (pcm.length === 0) return;
     const chunk = { pcm, at: this.#vadAt };
     this.#vadAt += pcm.length;
@@ -148,7 +171,7 @@ export class AudioInput {
     this.#rememberPreRoll(chunk);
     let events;
     try {
-      events = this.#opts.vad.push(pcm);
+      events = this.#opts.vad.push(heard);
     } catch (err) {
       this.#opts.metrics.droppedFrames.inc({ reason: 'vad-error' });
       this.#opts.logger.warn({ err }, 'VAD rejected a frame');
@@ -185,8 +208,21 @@ export class AudioInput {
   }
 
   #interruption(): void {
+    if ((this.#opts.minInterruptionWords ?? 0) > 0 && this.#opts.hooks.activePrompt()) {
+      if (this.#capture) this.#capture.awaitingWords = true;
+      else this.#awaitWords = true;
+      return;
+    }
     this.#sawInterruption = true;
     if (this.#capture) this.#capture.interrupted = true;
+    this.#opts.hooks.onInterruption();
+  }
+
+  /** Words-gated barge-in: the recognition of a capture that was long enough now holds enough words. */
+  #interruptOnWords(capture: Capture, text: string): void {
+    if (!capture.awaitingWords || capture.interrupted) return;
+    if (wordCount(text) < (this.#opts.minInterruptionWords ?? 0)) return;
+    capture.interrupted = true;
     this.#opts.hooks.onInterruption();
   }
 
@@ -205,6 +241,7 @@ export class AudioInput {
       controller,
       duringPrompt: prompt !== null,
       interrupted: this.#sawInterruption,
+      awaitingWords: this.#awaitWords,
       atMs: Math.max(0, this.#opts.hooks.clockMs() - this.#opts.minSpeechMs),
       endedAt: 0,
       endpointingMs: 0,
@@ -229,6 +266,7 @@ export class AudioInput {
     this.#lastCut = Math.max(this.#lastCut, cut);
     const interrupted = this.#sawInterruption;
     this.#sawInterruption = false;
+    this.#awaitWords = false;
     if (this.#ignoring) {
       this.#ignoring = false;
       this.#opts.metrics.discardedUtterances.inc({ reason: 'no-barge-in' });
@@ -244,7 +282,7 @@ export class AudioInput {
       atMs: this.#now(),
       speechMs: Math.round(capture.endedAt - capture.startedAt),
     });
-    if (capture.duringPrompt && !capture.interrupted && !interrupted) {
+    if (capture.duringPrompt && !capture.interrupted && !interrupted && !capture.awaitingWords) {
       // too short to interrupt the bot: a cough or "mhm", not a turn
       capture.controller.abort(new Error('speech during prompt too short to barge in'));
       this.#opts.metrics.discardedUtterances.inc({ reason: 'too-short' });
@@ -278,7 +316,10 @@ export class AudioInput {
       for await (const result of this.#opts.asr.transcribe(capture.stream, { signal })) {
         if (signal.aborted) break;
         if (result.final) final = result;
-        else if (result.text.trim()) this.#opts.hooks.onPartial?.(result.text.trim());
+        else if (result.text.trim()) {
+          this.#opts.hooks.onPartial?.(result.text.trim());
+          this.#interruptOnWords(capture, result.text);
+        }
       }
     } catch (err) {
       if (!signal.aborted) {
@@ -304,6 +345,14 @@ export class AudioInput {
     if (!text) {
       this.#opts.metrics.discardedUtterances.inc({ reason: 'empty' });
       this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'empty' });
+      if (capture.interrupted) this.#opts.hooks.onFalseInterruption?.();
+      return;
+    }
+    this.#interruptOnWords(capture, text);
+    if (capture.awaitingWords && !capture.interrupted) {
+      // long enough, but too few words to stop the bot ("mhm", "right"): a backchannel, not a turn
+      this.#opts.metrics.discardedUtterances.inc({ reason: 'too-few-words' });
+      this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'too-few-words' });
       return;
     }
     const recognisedAt = performance.now();
@@ -323,4 +372,8 @@ export class AudioInput {
       recognisedAt,
     });
   }
+}
+
+function wordCount(text: string): number {
+  return text.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
 }

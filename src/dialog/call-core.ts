@@ -7,6 +7,7 @@ import type { SessionStore } from '../session/store.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { AsyncQueue } from '../core/async-queue.js';
+import { EchoGuard } from '../speech/echo/echo-guard.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
@@ -89,7 +90,10 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     if (machine.ended) return;
     ctx.transcript.note('caller', `[DTMF ${digit}]`);
     // the escalation digit cuts the bot short; other digits wait their turn (and are only noted)
-    if (digit === cfg.escalateDigit && player.interrupt()) metrics.bargeIns.inc();
+    if (digit === cfg.escalateDigit && player.interrupt()) {
+      metrics.bargeIns.inc();
+      ctx.bargeIn.interruptions++;
+    }
     inputs.push({ kind: 'dtmf', digit });
   };
   const onShutdown = () => controller.abort(new CallEnded('shutdown'));
@@ -154,6 +158,12 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     signal?.removeEventListener('abort', onShutdown);
     inputs.end();
     await audio?.close();
+    const echo = audio?.echoStats;
+    if (echo) {
+      ctx.bargeIn.suspectedEcho = echo.suspectedEcho;
+      metrics.suspectedEcho.inc(echo.suspectedEcho);
+      log.info(echo, 'echo');
+    }
   }
 
   // The bot ends the leg unless the caller already did or a person took the call.
@@ -192,12 +202,14 @@ interface AudioInputWiring {
   signal: AbortSignal;
 }
 
-/** Caller audio → VAD → ASR, connected to the prompt player (barge-in) and the input queue. */
+/** Caller audio → echo guard → VAD → ASR, connected to the prompt player (barge-in) and the input queue. */
 function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal }: AudioInputWiring): AudioInput {
-  const vadConfig = deps.config.speech.vad;
+  const { vad: vadConfig, echo: echoConfig } = deps.config.speech;
   return new AudioInput({
     leg,
     vad: deps.vad.create(),
+    ...(echoConfig.enabled ? { echo: new EchoGuard(echoConfig, leg.inputSampleRate, leg.outputSampleRate) } : {}),
+    minInterruptionWords: deps.config.dialog.interruption.minWords,
     asr: deps.asr,
     logger: log,
     metrics,
@@ -210,9 +222,12 @@ function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal
       onAudio: (ms) => ctx.addAudio(ms),
       activePrompt: () => player.current,
       onInterruption: () => {
-        if (player.interrupt()) metrics.bargeIns.inc();
+        if (!player.interrupt()) return;
+        metrics.bargeIns.inc();
+        ctx.bargeIn.interruptions++;
       },
       onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
+      onFalseInterruption: () => inputs.push({ kind: 'false-interruption' }),
       onMilestone: (milestone) => deps.events.publish({ type: 'turn', callId: leg.id, milestone }),
       onPartial: (text) =>
         deps.events.publish({

@@ -8,6 +8,8 @@ export type DialogEventType =
   | 'utterance'
   | 'dtmf'
   | 'reply'
+  /** a barge-in was only noise or echo: the bot says the rest of the cut prompt */
+  | 'resume'
   | 'nothingToSay'
   | 'transfer'
   | 'transferAnswered'
@@ -30,7 +32,7 @@ const ENDINGS = { hangup: 'ended', botHangup: 'ended', error: 'ended' } as const
 export const TRANSITIONS: Readonly<Record<From, Partial<Record<DialogEventType, CallState>>>> = {
   idle: { start: 'greeting', hangup: 'ended', error: 'ended' },
   greeting: { promptDone: 'listening', bargeIn: 'listening', ...ENDINGS },
-  listening: { utterance: 'thinking', dtmf: 'thinking', ...ENDINGS },
+  listening: { utterance: 'thinking', dtmf: 'thinking', resume: 'speaking', ...ENDINGS },
   thinking: { reply: 'speaking', nothingToSay: 'listening', ...ENDINGS },
   speaking: { promptDone: 'listening', bargeIn: 'listening', transfer: 'transferring', ...ENDINGS },
   transferring: { transferAnswered: 'ended', transferFailed: 'speaking', ...ENDINGS },

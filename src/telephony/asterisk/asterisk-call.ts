@@ -119,6 +119,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
     this.#link.on('audio', (frame) => this.emit('audio', frame));
+    this.#link.on('played', (frame) => this.emit('played', frame));
     if (opts.answer) await client.answer(callerChannelId, signal);
     await client.createBridge(bridgeId, signal);
     await client.addChannel(bridgeId, callerChannelId, signal);
@@ -150,6 +151,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     this.ids.rtpPort = port;
     this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
     this.#link.on('audio', (frame) => this.emit('audio', frame));
+    this.#link.on('played', (frame) => this.emit('played', frame));
     this.ctx.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
     this.ctx.router.markStarted(ids.mediaChannelId);
     this.#link.connect(ids.remote);
