@@ -105,6 +105,7 @@ async function sweep(shape: BenchShape): Promise<void> {
         p99: Math.round(percentile(lat, 0.99)),
         turns: results.length,
         answeredTurns: lat.length,
+        overlappedTurns: results.filter((r) => r.overlapped).length,
         pacerSkippedSlots: point.skipped,
         botCpuCores: Number(point.botCpuUtil.toFixed(2)),
         botEventLoopP99Ms: Number(point.botEventLoopP99Ms.toFixed(1)),

@@ -51,6 +51,7 @@ function report(edge: Edge, calls: number, results: TurnResult[], extra: Record<
     answeredTurns: latencies.length,
     failedTurns: failed.length,
     failures: [...new Set(failed.map((f) => f.failure))],
+    overlappedTurns: results.filter((r) => r.overlapped).length,
     ...(target ? { target } : {}),
     ...whisper.fields,
     reply: `"${BENCH_REPLY}" (no-intent reply: random weights recognise no words)`,

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log/logger.js';
 import { createSessionStore } from './session/index.js';
 import { createSpeech } from './speech/index.js';
 import { createBackend } from './telephony/backends.js';
+import { createTracing } from './tracing/index.js';
 import { registerOutboundRoutes } from './telephony/outbound/routes.js';
 import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
@@ -69,9 +70,12 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     });
     closers.push(() => web.close());
 
+    const tracer = await createTracing(config.tracing, events, logger);
+    if (tracer) closers.push(() => tracer.close());
     const nlu = createIntentDetector(config.dialog, logger, metrics);
     const calls = new AbortController();
     const deps: CallCoreDeps = { config, logger, metrics, events, sessions, records: crm, nlu, ...speech };
+    if (tracer) deps.tracer = tracer;
     const onCall = async (leg: Parameters<typeof runCall>[0]) => {
       await runCall(leg, deps, calls.signal);
     };
@@ -126,7 +130,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
 
 /** Files and directories the bot writes: unusable ones stop start-up naming their key, never a half-working bot. */
 function checkWritablePaths(config: Config): void {
-  if (!config.redis) assertWritableDir(config.crm.outbox.dir, 'crm.outbox.dir');
+  assertWritableDir(config.crm.outbox.dir, 'crm.outbox.dir'); // with redis, the spill journal
   config.crm.sinks.forEach((sink, i) => {
     if (sink.type === 'file') assertAppendableFile(sink.path, `crm.sinks[${i}].path`);
   });

@@ -63,11 +63,6 @@ export class EdgeCaller {
     if (peak > AUDIBLE_PEAK) this.audible.push(at);
   }
 
-  /** First audible frame heard at or after `t`, or undefined. */
-  firstAudibleAfter(t: number): number | undefined {
-    return this.audible.find((a) => a >= t);
-  }
-
   /** Start the line clock (silence until a turn is queued). */
   startLine(): void {
     this.started = performance.now();

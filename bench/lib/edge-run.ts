@@ -12,6 +12,7 @@ import { startJambonzEmulator, type JambonzEmulator } from '../../test/emulators
 import { VAD_MODEL } from '../../test/helpers/fixtures.js';
 import { BotProcess } from './bot-process.js';
 import { asteriskCaller, browserCaller, jambonzCaller, type Edge, type EdgeCaller } from './edge-callers.js';
+import { QUIET_MS, matchReply } from './reply-match.js';
 import type { Turn } from './turns.js';
 import type { BenchWhisper } from './whisper-model.js';
 
@@ -24,8 +25,6 @@ const REALTIME_TAIL_FRAMES = 50;
 export const REPLY_TIMEOUT_MS = 8000;
 /** After a turn failed, how long a late reply may still take to arrive and end before the next turn starts. */
 const LATE_REPLY_WAIT_MS = 20_000;
-/** The bot's reply has ended when the caller hears nothing audible for this long. */
-const QUIET_MS = 600;
 /** What the bot says to every caller turn: random weights recognise no words, so rules NLU finds no intent. */
 export const BENCH_REPLY = 'Sorry, say again?';
 
@@ -35,6 +34,8 @@ export interface TurnResult {
   /** ms from the turn's last voiced frame leaving the caller to the first audible bot frame it hears */
   latencyMs: number | null;
   failure?: string;
+  /** the bot was still speaking (earlier audio's reply) when this turn's last voiced frame left */
+  overlapped?: boolean;
 }
 
 export interface EdgeSetup {
@@ -188,15 +189,23 @@ export async function runCaller(caller: EdgeCaller, turns: Turn[]): Promise<Turn
         if (i === turn.lastVoicedFrame) lastVoicedAt = at;
       },
     );
-    const answered = await until(() => caller.firstAudibleAfter(lastVoicedAt) !== undefined, REPLY_TIMEOUT_MS);
-    const first = caller.firstAudibleAfter(lastVoicedAt);
-    if (!answered || first === undefined) {
-      results.push({ clip: turn.clip, part: turn.part, latencyMs: null, failure: 'no reply' });
-      // a late reply must play out before the next turn, or it would count as that turn's (instant) answer
+    const answered = await until(() => matchReply(caller.audible, lastVoicedAt).kind === 'answer', REPLY_TIMEOUT_MS);
+    const match = matchReply(caller.audible, lastVoicedAt);
+    if (!answered || match.kind !== 'answer') {
+      const failure =
+        match.kind === 'overlap' ? 'bot was replying to earlier audio as the turn ended, no reply after' : 'no reply';
+      results.push({ clip: turn.clip, part: turn.part, latencyMs: null, failure });
+      // a late reply must play out before the next turn, or it would count as that turn's answer
       await until(() => replyOver(caller, lastVoicedAt), LATE_REPLY_WAIT_MS);
       continue;
     }
-    results.push({ clip: turn.clip, part: turn.part, latencyMs: first - lastVoicedAt });
+    const first = match.at;
+    results.push({
+      clip: turn.clip,
+      part: turn.part,
+      latencyMs: first - lastVoicedAt,
+      ...(match.overlapped ? { overlapped: true } : {}),
+    });
     if (!(await until(() => replyOver(caller, first), 20_000))) {
       // the bot never stops talking: later turns would be measured against this reply
       results.push({ clip: turn.clip, part: turn.part, latencyMs: null, failure: 'reply did not end' });

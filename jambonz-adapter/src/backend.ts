@@ -6,7 +6,13 @@ import type { Admission, Permit } from '../../src/core/admission.js';
 import type { Logger } from '../../src/log/logger.js';
 import { callLogger } from '../../src/log/logger.js';
 import type { TelephonyConfig } from '../../src/telephony/config.js';
-import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../../src/telephony/port.js';
+import type {
+  CallLeg,
+  OriginateOptions,
+  TelephonyBackend,
+  TransferOutcome,
+  TransferTarget,
+} from '../../src/telephony/port.js';
 import { CallSupervisor } from '../../src/telephony/supervisor.js';
 import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
 import { dialOutcomeSchema, type CallPayload } from './messages.js';
@@ -101,7 +107,11 @@ export class JambonzBackend implements TelephonyBackend {
     await stopped;
   }
 
-  async originate(target: TransferTarget, options: { callerId?: string; signal?: AbortSignal }): Promise<string> {
+  /**
+   * A callback over jambonz's REST API. Resolves with the call sid once jambonz has accepted the call: jambonz itself
+   * rings the callee and runs this app (call webhook / session:new, direction outbound) only when it answers.
+   */
+  async originate(target: TransferTarget, options: OriginateOptions): Promise<string> {
     return createCall(this.config, target, {
       fetch: this.#fetch,
       callerId: options.callerId ?? this.config.callerId,

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import type { Clock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -6,12 +5,13 @@ import { FrameChunker, samplesPerFrame } from '../../src/media/frames.js';
 import { Resampler } from '../../src/media/resampler.js';
 import type {
   CallLeg,
-  CallLegEvents,
   SampleRate,
   TransferOutcome,
   TransferRequest,
   TransferResult,
 } from '../../src/telephony/port.js';
+import { CallLegBase } from '../../src/telephony/call-leg-base.js';
+import { DialWait } from '../../src/telephony/dial-wait.js';
 import type { AudioEvent, SendResult } from './messages.js';
 import { sendJson } from './messages.js';
 import { botAudioToL16 } from './pcm.js';
@@ -61,10 +61,6 @@ interface PlayoutWaiter {
   resolve: () => void;
 }
 
-interface PendingTransfer {
-  resolve: (r: TransferResult) => void;
-}
-
 /** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
 const TAIL_SILENCE_MS = 100;
 /**
@@ -81,7 +77,7 @@ const TRANSFER_SLACK_MS = 15_000;
  * One jambonz call as the call core sees it. Caller audio arrives on the listen socket (attached and
  * re-attached by the backend); bot audio is paced out in 20 ms L16 frames on the same socket.
  */
-export class JambonzCallLeg extends EventEmitter implements CallLeg {
+export class JambonzCallLeg extends CallLegBase implements CallLeg {
   readonly backend = 'jambonz';
   readonly id: string;
   readonly from: string;
@@ -92,7 +88,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   readonly mode: ControlMode;
   readonly audioToken: string;
 
-  #state: LegState = 'bot';
+  /** while the call is up (ended: see `state`) */
+  #state: Exclude<LegState, 'ended'> = 'bot';
   #audio: WebSocket | null = null;
   #audioClosingByUs = false;
   #audioSeen = false;
@@ -111,7 +108,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   readonly #unreported = new Set<string>();
   /** samples of silence that push anything in the media server's pre-buffer through to its playout buffer */
   #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
-  #transfer: PendingTransfer | null = null;
+  /** the transfer being dialled: settled by the dial hooks, the ring timeout or an abort */
+  #dial: DialWait | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
@@ -139,18 +137,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#startAudioGrace('audio-never-connected');
   }
 
-  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
   get state(): LegState {
-    return this.#state;
-  }
-  get ended(): boolean {
-    return this.#state === 'ended';
+    return this.ended ? 'ended' : this.#state;
   }
   get hasAudio(): boolean {
     return this.#audio !== null;
@@ -173,7 +161,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
 
   /** A listen socket for this call has sent its metadata. A newer socket replaces an older one. */
   attachAudio(socket: WebSocket, streamRate: number): void {
-    if (this.#state === 'ended') {
+    if (this.ended) {
       socket.close(1000, 'call ended');
       return;
     }
@@ -202,9 +190,9 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   /** The listen socket closed (by jambonz, by the network, or after our disconnect). */
   audioClosed(socket: WebSocket): void {
     if (this.#audio !== socket) return;
-    const expected = this.#audioClosingByUs || this.#state !== 'bot';
+    const expected = this.#audioClosingByUs || this.state !== 'bot';
     this.#releaseAudio();
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     if (!expected) {
       this.#log.info('jambonz audio socket closed unexpectedly; waiting for a new listen');
       this.#startAudioGrace('audio-lost');
@@ -213,13 +201,13 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
 
   /** One binary frame of caller audio (already decoded to PCM16). */
   receiveAudio(pcm: Int16Array): void {
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     const input = this.#inResampler ? this.#inResampler.process(pcm) : pcm;
     for (const frame of this.#inChunker.push(input)) this.emit('audio', frame);
   }
 
   receiveEvent(event: AudioEvent): void {
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     if (event.kind === 'dtmf') {
       for (const digit of event.digits) this.emit('dtmf', digit);
       return;
@@ -248,7 +236,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   // ---- bot audio (CallLeg) -----------------------------------------------------------------------
 
   sendAudio(pcm: Int16Array): void {
-    if (this.#state === 'ended' || pcm.length === 0) return;
+    if (this.ended || pcm.length === 0) return;
     for (const frame of this.#outChunker.push(pcm)) this.#enqueue(frame);
   }
 
@@ -297,7 +285,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
-    if (this.#state === 'ended') return Promise.resolve();
+    if (this.ended) return Promise.resolve();
     signal?.throwIfAborted();
     const tail = this.#outChunker.flush(true);
     if (tail) this.#enqueue(tail);
@@ -376,7 +364,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   controlClosed(socket: WebSocket): void {
     if (this.#control !== socket) return;
     this.#control = null;
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     // jambonz reconnects (session:reconnect) after dropping a socket; if it does not, the call is gone.
     this.#controlGrace = this.#host.clock.setTimeout(() => {
       this.#controlGrace = null;
@@ -414,9 +402,9 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     return verbs;
   }
 
-  async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
-    if (this.#state === 'ended') return { outcome: 'failed', detail: 'call ended' };
-    if (this.#state !== 'bot' || this.#transfer) return { outcome: 'failed', detail: 'transfer already in progress' };
+  protected async placeTransfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
+    // bridged: the caller is with a person already
+    if (this.#state !== 'bot') return { outcome: 'failed', detail: 'transfer already in progress' };
     let dial: JambonzVerb;
     try {
       dial = this.#host.dialVerb(request);
@@ -425,13 +413,11 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
       throw err;
     }
     signal?.throwIfAborted();
-    const outcome = new Promise<TransferResult>((resolve) => {
-      this.#transfer = { resolve };
-    });
+    const wait = new DialWait({ clock: this.#host.clock, signal });
     this.#state = 'transferring';
     const sent = this.#runNext([dial]);
     if (sent !== 'sent') {
-      this.#transfer = null;
+      wait.dispose();
       this.#state = 'bot';
       this.#nextVerbs = null;
       this.#audioClosingByUs = false;
@@ -441,39 +427,38 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     }
     // Unplayed bot audio would be cut by the dial anyway; stop pacing it.
     this.#pacer?.flush();
-    const timeoutMs = request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS;
-    const timer = this.#host.clock.setTimeout(
-      () => this.dialOutcome('failed', 'no dial result from jambonz'),
-      timeoutMs,
-    );
-    const onAbort = (): void => {
-      this.dialOutcome('failed', 'aborted');
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#dial = wait;
+    wait.ring(request.target.timeoutSec * 1000 + TRANSFER_SLACK_MS, {
+      outcome: 'failed',
+      detail: 'no dial result from jambonz',
+    });
     try {
-      return await outcome;
+      const result = await wait.result;
+      this.#dialEnded(result.outcome); // a timeout or an abort hands the caller back too
+      return result;
     } finally {
-      this.#host.clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      wait.dispose();
+      if (this.#dial === wait) this.#dial = null;
     }
   }
 
   /** The dial's confirmHook or actionHook told us how the transfer went. Returns true when the bot has the caller back. */
   dialOutcome(outcome: TransferOutcome, detail?: string): boolean {
-    const pending = this.#transfer;
+    this.#dialEnded(outcome);
+    this.#dial?.decide(detail === undefined ? { outcome } : { outcome, detail });
+    return !this.ended && this.#state === 'bot';
+  }
+
+  #dialEnded(outcome: TransferOutcome): void {
+    if (this.ended || this.#state !== 'transferring') return;
     if (outcome === 'answered') {
-      if (this.#state === 'transferring') this.#state = 'bridged';
-    } else if (this.#state === 'transferring') {
-      this.#state = 'bot';
-      this.#audioClosingByUs = false;
-      // Until the new listen connects, the same grace as a lost socket applies.
-      if (!this.#audio) this.#startAudioGrace('audio-lost');
+      this.#state = 'bridged';
+      return;
     }
-    if (pending) {
-      this.#transfer = null;
-      pending.resolve(detail === undefined ? { outcome } : { outcome, detail });
-    }
-    return this.#state === 'bot';
+    this.#state = 'bot';
+    this.#audioClosingByUs = false;
+    // Until the new listen connects, the same grace as a lost socket applies.
+    if (!this.#audio) this.#startAudioGrace('audio-lost');
   }
 
   /** jambonz reports the call is over (call:status / status webhook). */
@@ -482,7 +467,7 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   async hangup(reason = 'bot-hangup'): Promise<void> {
-    if (this.#state === 'ended') return;
+    if (this.ended) return;
     if (this.#state === 'bridged') {
       // The caller is talking to a person now: only let go of the bot's side.
       this.#end(reason, false);
@@ -539,8 +524,11 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
   }
 
   #end(reason: string, emitHangup: boolean): void {
-    if (this.#state === 'ended') return;
-    this.#state = 'ended';
+    if (this.ended) return;
+    void this.endOnce(reason, () => this.#release(reason, emitHangup));
+  }
+
+  #release(reason: string, emitHangup: boolean): void {
     this.#log.info({ reason }, 'jambonz call leg ended');
     const audio = this.#audio;
     if (audio && this.mode === 'ws') this.#sendCommand({ type: 'disconnect' });
@@ -551,9 +539,8 @@ export class JambonzCallLeg extends EventEmitter implements CallLeg {
     this.#clearTimer('audio');
     this.#clearTimer('control');
     this.#control = null;
-    this.#transfer?.resolve({ outcome: 'failed', detail: `call ended: ${reason}` });
-    this.#transfer = null;
-    if (emitHangup) this.emit('hangup', reason);
+    this.#dial?.decide({ outcome: 'failed', detail: `call ended: ${reason}` });
+    if (emitHangup) this.emitHangup(reason);
     this.removeAllListeners();
     this.#host.onReleased(this);
     this.#resolveClosed(reason);

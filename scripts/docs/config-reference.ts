@@ -16,6 +16,8 @@ const SECTIONS: Record<string, string> = {
   crm: 'Ticket sinks, the outbox, screen pops, Zendesk callbacks. See [crm.md](../crm.md).',
   session: 'Where live call sessions are kept. See [dialog.md](../dialog.md#session-store).',
   redis: 'Shared by the session store and the CRM outbox; absent: in-memory sessions, file outbox.',
+  tracing:
+    'OpenTelemetry traces per call and per turn over OTLP/HTTP; off unless an endpoint is set. See [operations.md](../operations.md#traces).',
 };
 
 const cell = (s: string) => s.replace(/\n/g, ' ').replace(/\|/g, '\\|');

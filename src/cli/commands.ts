@@ -7,6 +7,7 @@ import { registerCallCommand } from '../telephony/asterisk/cli.js';
 import { registerSimulateCommand } from '../dialog/simulate-cli.js';
 import { registerOutboxCommands } from '../crm/cli.js';
 import { registerModelsCommands } from '../speech/cli.js';
+import { registerZendeskCommands } from './zendesk.js';
 
 /** Each concern contributes its own subcommands here (one line each). */
 export const commandRegistrations: Array<(program: Command) => void> = [
@@ -18,4 +19,5 @@ export const commandRegistrations: Array<(program: Command) => void> = [
   registerSimulateCommand,
   registerOutboxCommands,
   registerModelsCommands,
+  registerZendeskCommands,
 ];

@@ -8,6 +8,7 @@ import { crmConfig } from '../crm/config.js';
 import { sessionConfig } from '../session/config.js';
 import { telephonyConfig } from '../telephony/config.js';
 import { redisConfig } from './redis.js';
+import { tracingConfig } from '../tracing/config.js';
 import { isLoopbackHost } from '../web/guard.js';
 
 /** The one schema for all configuration. Each section lives with the concern that uses it. */
@@ -22,6 +23,7 @@ export const configSchema = z
     crm: crmConfig.prefault({}),
     session: sessionConfig.prefault({}),
     redis: redisConfig,
+    tracing: tracingConfig.prefault({}),
   })
   .superRefine((c, ctx) => {
     const backend = c.telephony.backend;

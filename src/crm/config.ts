@@ -85,11 +85,13 @@ export const crmConfig = z.strictObject({
     .describe('Where tickets go; every sink gets every record (see crm.sinks[type=…] keys).'),
   outbox: z
     .strictObject({
-      /** Local append-only queue (used when `redis` is not configured). */
+      /** Local append-only queue; with `redis`, where jobs wait on disk while Redis cannot take them. */
       dir: z
         .string()
         .default('data/outbox')
-        .describe('Local append-only outbox journal (used when redis is not configured).'),
+        .describe(
+          'Local append-only outbox journal; with redis, the spill journal for jobs Redis did not take in time (one dir per instance).',
+        ),
       maxAttempts: z.number().int().min(1).default(12).describe('Attempts before a job is dead-lettered.'),
       baseDelayMs: z
         .number()
@@ -119,6 +121,22 @@ export const crmConfig = z.strictObject({
         .regex(/^[A-Za-z0-9_-]+$/)
         .default('voicebot-crm')
         .describe('BullMQ queue name (when redis is configured).'),
+      enqueueTimeoutMs: z
+        .number()
+        .int()
+        .min(50)
+        .default(2000)
+        .describe(
+          'With redis: longest wait for Redis to take a job; after it the job is kept in crm.outbox.dir and forwarded later, ms.',
+        ),
+      takeoverAfterMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(30_000)
+        .describe(
+          'With redis: a delivery whose instance died is run again (by any instance) this long after its lock lapsed, ms.',
+        ),
     })
     .prefault({}),
   /** Secret for POST /api/webhooks/zendesk (Zendesk's webhook signing secret). Absent: the route is not mounted. */

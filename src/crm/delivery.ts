@@ -69,13 +69,23 @@ export class Deliverer {
     this.#sinks = new Map(sinks.map((s) => [s.name, s]));
   }
 
-  async attempt(job: DeliveryJob, attempt: number, state: SinkState, closing: AbortSignal): Promise<Decision> {
+  /**
+   * `attempt` counts against maxAttempts (it starts over when a dead letter is retried); `total` counts every attempt
+   * the job ever had, revivals included, and is what the sink sees: a revived job's earlier tries may have landed.
+   */
+  async attempt(
+    job: DeliveryJob,
+    attempt: number,
+    state: SinkState,
+    closing: AbortSignal,
+    total = attempt,
+  ): Promise<Decision> {
     const log = this.logger.child({
       callId: job.record.callId,
       jobId: job.id,
       sink: job.sink,
       event: job.event,
-      attempt,
+      attempt: total,
     });
     const sink = this.#sinks.get(job.sink);
     if (!sink) {
@@ -93,7 +103,7 @@ export class Deliverer {
     const started = performance.now();
     try {
       const anomaly = (kind: string) => this.metrics.anomalies.inc({ sink: job.sink, kind });
-      const result = await sink.deliver(job, { attempt, signal, state, logger: log, anomaly });
+      const result = await sink.deliver(job, { attempt: total, signal, state, logger: log, anomaly });
       const seconds = (performance.now() - started) / 1000;
       this.metrics.seconds.observe({ sink: job.sink }, seconds);
       this.metrics.results.inc({ sink: job.sink, result: 'success', status: 'ok' });

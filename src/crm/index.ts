@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { CallEventBus } from '../core/call-events.js';
 import { callRecordSchema, type CallRecord, type CallRecordEvent, type CallRecordSink } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
@@ -33,15 +34,15 @@ export function sinkNames(sinks: SinkConfig[]): string[] {
   });
 }
 
-export function buildSinks(crm: CrmConfig): TicketSink[] {
+export function buildSinks(crm: CrmConfig, clock: Clock = systemClock): TicketSink[] {
   const names = sinkNames(crm.sinks);
   return crm.sinks.map((s, i) => {
     const name = names[i]!;
     switch (s.type) {
       case 'zendesk':
-        return new ZendeskSink(name, s);
+        return new ZendeskSink(name, s, clock);
       case 'hubspot':
-        return new HubspotSink(name, s);
+        return new HubspotSink(name, s, clock);
       case 'webhook':
         return new WebhookSink(name, s);
       case 'file':
@@ -50,17 +51,23 @@ export function buildSinks(crm: CrmConfig): TicketSink[] {
   });
 }
 
-/** The outbox the config asks for: BullMQ when `redis` is set, else the local journal in crm.outbox.dir. */
+/**
+ * The outbox the config asks for: BullMQ when `redis` is set (crm.outbox.dir then holds what Redis could not take in
+ * time), else the local journal in crm.outbox.dir.
+ */
 export async function openOutbox(config: Config, deliverer: Deliverer | undefined, logger: Logger): Promise<Outbox> {
   const settings = config.crm.outbox;
   if (config.redis) {
-    return new BullmqOutbox(
+    return BullmqOutbox.open(
       {
         url: config.redis.url,
         keyPrefix: config.redis.keyPrefix,
         queueName: settings.queueName,
         concurrency: settings.concurrency,
         maxAttempts: settings.maxAttempts,
+        spillDir: resolve(settings.dir),
+        enqueueTimeoutMs: settings.enqueueTimeoutMs,
+        takeoverAfterMs: settings.takeoverAfterMs,
       },
       deliverer,
       logger,
@@ -73,9 +80,15 @@ export async function openOutbox(config: Config, deliverer: Deliverer | undefine
  * The CRM concern: CallRecords go into the durable outbox (one job per sink) and are delivered with retries.
  * Publishes `ticket` CallEvents when a sink creates a ticket.
  */
-export async function createCrm(config: Config, logger: Logger, metrics: Registry, events: CallEventBus): Promise<Crm> {
+export async function createCrm(
+  config: Config,
+  logger: Logger,
+  metrics: Registry,
+  events: CallEventBus,
+  opts: { clock?: Clock } = {},
+): Promise<Crm> {
   const log = logger.child({ component: 'crm' });
-  const sinks = buildSinks(config.crm);
+  const sinks = buildSinks(config.crm, opts.clock);
   const settings = config.crm.outbox;
   const deliverer = new Deliverer(
     sinks,

@@ -20,7 +20,10 @@ export interface SinkState {
 }
 
 export interface DeliveryContext {
-  /** 1 for the first try; counts across restarts. */
+  /**
+   * 1 for the first try; counts across restarts, crashes and `voicebot outbox retry`, and is counted (durably) before
+   * the request, so anything above 1 means an earlier attempt may have reached the CRM: look before writing again.
+   */
   attempt: number;
   signal: AbortSignal;
   state: SinkState;
@@ -46,12 +49,19 @@ export interface TicketSink {
 
 const SAFE = /[^A-Za-z0-9_.-]/g;
 
+/** The order a call's records are written in: a later event of a call waits for the earlier ones. */
+export const EVENT_ORDER: readonly CallRecordEvent[] = ['escalation', 'end'];
+
+/** The job id of one event of one group (sink + call): deterministic, so a job can find the call's earlier ones. */
+export const jobIdFor = (group: string, event: CallRecordEvent) => `${group}-${event}`;
+
 export function jobFor(sink: string, event: CallRecordEvent, record: CallRecord, now = new Date()): DeliveryJob {
   const call = record.callId.replace(SAFE, '_');
+  const group = `${sink}-${call}`;
   return {
-    id: `${sink}-${call}-${event}`,
+    id: jobIdFor(group, event),
     sink,
-    group: `${sink}-${call}`,
+    group,
     event,
     record,
     enqueuedAt: now.toISOString(),

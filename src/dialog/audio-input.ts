@@ -1,4 +1,5 @@
 import type { TurnMilestone } from '../core/call-events.js';
+import { systemClock, type Timers } from '../core/clock.js';
 import type { Logger } from '../log/logger.js';
 import type { EchoGuard, EchoGuardStats } from '../speech/echo/echo-guard.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
@@ -30,6 +31,8 @@ export interface Utterance {
   endpointingMs: number;
   /** performance.now() when the final recognition result arrived */
   recognisedAt: number;
+  /** how the turn ended when it was not the VAD and a final result: cut at the longest turn, or the last partial after the ASR grace */
+  via?: 'monologueCut' | 'asrGrace';
 }
 
 export interface AudioInputHooks {
@@ -62,10 +65,12 @@ export interface AudioInputOptions {
   preRollMs: number;
   /** speech the VAD needs before speechStart: the onset lies this far back */
   minSpeechMs: number;
-  /** bound on the wait for the final ASR result after the caller stops */
+  /** bound on the wait for the final ASR result after the caller stops; past it the last partial is the turn */
   asrTimeoutMs: number;
   /** words the recognition must hold before speech over a prompt stops it (0: the VAD's interruption alone) */
   minInterruptionWords?: number;
+  /** the call's clock for that bound (default: the system clock) */
+  timers?: Timers;
   hooks: AudioInputHooks;
 }
 
@@ -84,7 +89,13 @@ interface Capture {
   /** the VAD's trailing silence before speechEnd, ms */
   endpointingMs: number;
   /** bounds the wait for the final result */
-  timer?: NodeJS.Timeout;
+  timer?: unknown;
+  /** the newest partial result: the turn if the final one does not come within the grace */
+  partial?: { text: string; confidence: number };
+  /** the grace ran out */
+  graceExpired?: boolean;
+  /** cut at the longest turn rather than ended by the VAD */
+  cut?: boolean;
 }
 
 /**
@@ -109,9 +120,12 @@ export class AudioInput {
   #sawInterruption = false;
   /** the VAD's interruption came before speechStart while words are required: the next capture waits for them */
   #awaitWords = false;
+  /** a turn was cut while the caller went on talking: the rest of that speech (up to the VAD's end) is not a turn */
+  #afterCut = false;
   #closed = false;
   readonly #tasks = new Set<Promise<void>>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #timers = new Set<unknown>();
+  readonly #clock: Timers;
   readonly #onAudio = (frame: Int16Array) => this.#handleFrame(frame);
   readonly #onPlayed = (frame: Int16Array) => this.#opts.echo?.reference(frame);
 
@@ -119,6 +133,7 @@ export class AudioInput {
     this.#opts = options;
     this.#resampler = rateConverter(options.leg.inputSampleRate, VAD_RATE);
     this.#vadResampler = options.echo ? rateConverter(options.leg.inputSampleRate, VAD_RATE) : null;
+    this.#clock = options.timers ?? systemClock;
   }
 
   start(): void {
@@ -142,13 +157,32 @@ export class AudioInput {
       }
     }
     await Promise.allSettled([...this.#tasks]);
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
   }
 
   /** what the echo guard saw on this call; undefined without one */
   get echoStats(): EchoGuardStats | undefined {
     return this.#opts.echo?.stats;
+  }
+
+  /** Whether the caller is in the middle of a turn (speech started, not yet ended). */
+  get capturing(): boolean {
+    return this.#capture !== null;
+  }
+
+  /**
+   * The caller has talked for the longest turn allowed: end the turn here and recognise what was said so far, as if
+   * the VAD had ended it. The rest of this stretch of speech is dropped (the bot answers; the caller can barge in).
+   * Returns false when no turn is in progress.
+   */
+  cutTurn(): boolean {
+    const capture = this.#capture;
+    if (!capture || this.#closed) return false;
+    capture.cut = true;
+    this.#afterCut = true;
+    this.#endCapture(0);
+    return true;
   }
 
   get pendingRecognitions(): number {
@@ -180,6 +214,8 @@ export class AudioInput {
     for (const ev of events) {
       if (ev.type === 'speechStart') this.#startCapture();
       else if (ev.type === 'interruption') this.#interruption();
+      else if (this.#afterCut)
+        this.#afterCut = false; // the end of speech whose turn was already cut
       else this.#endCapture(ev.atMs - ev.endMs);
     }
   }
@@ -289,8 +325,9 @@ export class AudioInput {
       this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'too-short' });
       return;
     }
-    const timer = setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
       this.#timers.delete(timer);
+      capture.graceExpired = true;
       capture.controller.abort(new Error(`no final ASR result within ${this.#opts.asrTimeoutMs} ms`));
     }, this.#opts.asrTimeoutMs);
     this.#timers.add(timer);
@@ -317,6 +354,7 @@ export class AudioInput {
         if (signal.aborted) break;
         if (result.final) final = result;
         else if (result.text.trim()) {
+          capture.partial = { text: result.text.trim(), confidence: result.confidence };
           this.#opts.hooks.onPartial?.(result.text.trim());
           this.#interruptOnWords(capture, result.text);
         }
@@ -326,19 +364,27 @@ export class AudioInput {
         this.#opts.metrics.errors.inc({ stage: 'asr' });
         this.#opts.logger.warn({ err }, 'speech recognition failed; utterance dropped');
         this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'asr-error' });
-      } else if (!callSignal.aborted && capture.controller.signal.reason instanceof Error) {
+        return;
+      }
+      if (!callSignal.aborted && capture.controller.signal.reason instanceof Error) {
         this.#opts.logger.debug({ reason: capture.controller.signal.reason.message }, 'recognition cancelled');
       }
-      return;
+      // a grace that ran out is handled below, whether the recogniser threw on the abort or stopped
+      if (!capture.graceExpired) return;
     } finally {
-      if (capture.timer) {
-        clearTimeout(capture.timer);
+      if (capture.timer !== undefined) {
+        this.#clock.clearTimeout(capture.timer);
         this.#timers.delete(capture.timer);
       }
     }
     if (signal.aborted) {
-      if (!callSignal.aborted && /no final ASR result/.test(String(capture.controller.signal.reason)))
+      if (callSignal.aborted || !capture.graceExpired) return;
+      if (capture.partial) {
+        // the recogniser is late: what it had understood so far is the turn, rather than nothing
+        this.#utterance(capture, capture.partial.text, capture.partial.confidence, 'asrGrace');
+      } else {
         this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'asr-timeout' });
+      }
       return;
     }
     const text = final?.text.trim() ?? '';
@@ -355,21 +401,26 @@ export class AudioInput {
       this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'too-few-words' });
       return;
     }
+    this.#utterance(capture, text, final!.confidence, capture.cut ? 'monologueCut' : undefined);
+  }
+
+  #utterance(capture: Capture, text: string, confidence: number, via: Utterance['via']): void {
     const recognisedAt = performance.now();
     this.#milestone({
       step: 'asr-final',
       atMs: this.#now(),
       text,
-      confidence: final!.confidence,
+      confidence,
       asrMs: Math.round(recognisedAt - capture.endedAt),
     });
     this.#opts.hooks.onUtterance({
       text,
-      confidence: final!.confidence,
+      confidence,
       atMs: capture.atMs,
       endedAt: capture.endedAt,
       endpointingMs: capture.endpointingMs,
       recognisedAt,
+      ...(via ? { via } : {}),
     });
   }
 }

@@ -30,6 +30,8 @@ export class CallContext {
   /** answered turns (not clarifications): decides resolved vs abandoned */
   answeredTurns = 0;
   lowConfidenceStreak = 0;
+  /** re-prompts for silence in a row (reset when the caller speaks or presses a key) */
+  noInputCount = 0;
   escalation: EscalationState | undefined;
   transferred = false;
   ticketId: string | undefined;

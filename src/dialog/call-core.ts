@@ -6,8 +6,11 @@ import { callLogger, type Logger } from '../log/logger.js';
 import type { SessionStore } from '../session/store.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
+import type { CallTracer } from '../tracing/types.js';
 import { AsyncQueue } from '../core/async-queue.js';
 import { EchoGuard } from '../speech/echo/echo-guard.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { TurnTimers } from './turn-timers.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
@@ -31,6 +34,10 @@ export interface CallCoreDeps {
   metrics: Registry;
   /** default: built from config (rules, + LLM when dialog.llm.enabled) */
   nlu?: IntentDetector;
+  /** the clock the call's timers run on (no-input, call limit, longest turn, ASR grace, transfer ring); default: system */
+  clock?: Clock;
+  /** per-call traces (tracing.otlpEndpoint); absent: off */
+  tracer?: CallTracer;
 }
 
 /** Why the call's AbortController fired. */
@@ -41,14 +48,18 @@ export class CallEnded extends Error {
   }
 }
 
-const ASR_FINAL_TIMEOUT_MS = 15_000;
 const RECORD_SUBMIT_TIMEOUT_MS = 10_000;
 const LEG_HANGUP_TIMEOUT_MS = 5_000;
 
 /** Runs one call from answer to hangup. Never throws: errors end that call only. Resolves with the final CallRecord. */
 export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSignal): Promise<CallRecord> {
   const cfg = deps.config.dialog;
-  const log = callLogger(deps.logger, leg.id, { backend: leg.backend });
+  // the trace starts before the first log line, so every line of the call carries its trace id
+  const traceIds = deps.tracer?.startCall(leg.id, {
+    'voicebot.backend': leg.backend,
+    'voicebot.direction': leg.direction,
+  });
+  const log = callLogger(deps.logger, leg.id, { backend: leg.backend, ...traceIds });
   const metrics = dialogMetrics(deps.metrics);
   const controller = new AbortController();
   const callSignal = controller.signal;
@@ -56,7 +67,19 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     deps.events.publish({ type: 'transcript', callId: leg.id, entry: { ...entry }, ...(partial ? { partial } : {}) }),
   );
   const saver = new SessionSaver(deps.sessions, ctx, log);
+  const clock = deps.clock ?? systemClock;
+  const inputs = new AsyncQueue<CallInput>();
+  let audio: AudioInput | undefined;
+  const timers = new TurnTimers(clock, (input) => {
+    if (input.timer !== 'monologue') return inputs.push(input);
+    timers.current(input);
+    if (audio?.cutTurn()) log.info({ maxMonologueSec: cfg.maxMonologueSec }, 'caller turn cut at the longest turn');
+  });
   const machine = new DialogStateMachine((t) => {
+    // silence counts only while the bot listens and nobody speaks
+    if (t.to === 'listening' && !audio?.capturing) timers.arm('noInput', cfg.noInput.timeoutSec * 1000);
+    else if (t.to !== 'listening') timers.disarm('noInput');
+    if (t.to === 'ended') timers.close();
     log.info({ from: t.from, to: t.to, event: t.event.type, detail: t.event.detail }, 'state');
     deps.events.publish({
       type: 'state',
@@ -77,7 +100,6 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   };
 
   const summaryChat = cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined;
-  const inputs = new AsyncQueue<CallInput>();
   const player = new PromptPlayer(leg, deps.tts, log);
   let callerHungUp = false;
   const onHangup = (reason: string) => {
@@ -118,11 +140,17 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   log.info({ from: leg.from, to: leg.to, direction: leg.direction }, 'call started');
 
   let failed = false;
-  let audio: AudioInput | undefined;
   try {
     machine.dispatch({ type: 'start' });
     callSignal.throwIfAborted();
-    audio = createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal: callSignal });
+    armCallLimit(timers, cfg, 0);
+    const onDiscarded = () => {
+      if (machine.state === 'listening') timers.arm('noInput', cfg.noInput.timeoutSec * 1000);
+    };
+    audio = createAudioInput({
+      ...{ leg, deps, ctx, player, inputs, log, metrics, timers, clock, onDiscarded },
+      signal: callSignal,
+    });
     audio.start();
     const conversation = new Conversation({
       config: cfg,
@@ -137,6 +165,8 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
       metrics,
       logger: log,
       signal: callSignal,
+      timers,
+      clock,
       submitRecord,
     });
     await conversation.run();
@@ -153,6 +183,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
       machine.dispatch({ type: 'botHangup', detail: why instanceof CallEnded ? why.why : 'ended' });
     }
     controller.abort(new CallEnded('finished'));
+    timers.close();
     leg.off('hangup', onHangup);
     leg.off('dtmf', onDtmf);
     signal?.removeEventListener('abort', onShutdown);
@@ -200,23 +231,39 @@ interface AudioInputWiring {
   log: Logger;
   metrics: DialogMetrics;
   signal: AbortSignal;
+  timers: TurnTimers;
+  clock: Clock;
+  /** a caller turn came to nothing (cough, empty recognition) */
+  onDiscarded(): void;
 }
 
-/** Caller audio → echo guard → VAD → ASR, connected to the prompt player (barge-in) and the input queue. */
-function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal }: AudioInputWiring): AudioInput {
+/** The call limit's warning and end, counted from the call's start (`elapsedMs` in: a resumed call's time so far). */
+function armCallLimit(timers: TurnTimers, cfg: CallCoreDeps['config']['dialog'], elapsedMs: number): void {
+  const { durationSec, warningSec } = cfg.maxCall;
+  if (durationSec <= 0) return;
+  if (warningSec > 0 && warningSec < durationSec)
+    timers.arm('callTimeWarning', Math.max(1, (durationSec - warningSec) * 1000 - elapsedMs));
+  timers.arm('callTimeLimit', Math.max(1, durationSec * 1000 - elapsedMs));
+}
+
+/** Caller audio → echo guard → VAD → ASR, connected to the prompt player (barge-in), the input queue and the turn timers. */
+function createAudioInput(w: AudioInputWiring): AudioInput {
+  const { leg, deps, ctx, player, inputs, log, metrics, signal, timers, clock } = w;
+  const cfg = deps.config.dialog;
   const { vad: vadConfig, echo: echoConfig } = deps.config.speech;
   return new AudioInput({
     leg,
     vad: deps.vad.create(),
     ...(echoConfig.enabled ? { echo: new EchoGuard(echoConfig, leg.inputSampleRate, leg.outputSampleRate) } : {}),
-    minInterruptionWords: deps.config.dialog.interruption.minWords,
+    minInterruptionWords: cfg.interruption.minWords,
     asr: deps.asr,
     logger: log,
     metrics,
     signal,
     preRollMs: vadConfig.preRollMs,
     minSpeechMs: vadConfig.minSpeechMs,
-    asrTimeoutMs: ASR_FINAL_TIMEOUT_MS,
+    asrTimeoutMs: cfg.asrFinalGraceMs,
+    timers: clock,
     hooks: {
       clockMs: () => ctx.elapsedMs(),
       onAudio: (ms) => ctx.addAudio(ms),
@@ -228,7 +275,17 @@ function createAudioInput({ leg, deps, ctx, player, inputs, log, metrics, signal
       },
       onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
       onFalseInterruption: () => inputs.push({ kind: 'false-interruption' }),
-      onMilestone: (milestone) => deps.events.publish({ type: 'turn', callId: leg.id, milestone }),
+      onMilestone: (milestone) => {
+        if (milestone.step === 'speech-start') {
+          timers.disarm('noInput');
+          timers.arm('monologue', cfg.maxMonologueSec * 1000);
+        } else if (milestone.step === 'speech-end' || milestone.step === 'discarded') {
+          timers.disarm('monologue');
+          // a cough or an unrecognisable turn: the silence clock starts again
+          if (milestone.step === 'discarded') w.onDiscarded();
+        }
+        deps.events.publish({ type: 'turn', callId: leg.id, milestone });
+      },
       onPartial: (text) =>
         deps.events.publish({
           type: 'transcript',

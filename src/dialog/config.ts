@@ -56,6 +56,48 @@ export const routingTarget = z.strictObject({
     .describe('Ring time before the transfer counts as not answered, seconds.'),
 });
 
+/** What the bot does about silence, long calls and long turns. All on the call's injected clock. */
+export const noInputConfig = z.strictObject({
+  timeoutSec: z
+    .number()
+    .min(0)
+    .default(8)
+    .describe('Silence from the caller (bot listening, nobody speaking) before a re-prompt, seconds; 0 turns it off.'),
+  prompts: z
+    .array(z.string().min(1))
+    .default(['Are you still there?', "Sorry, I can't hear you. How can I help you today?"])
+    .describe('Re-prompts said one after the other, one per silence; how many there are is how many are tried.'),
+  then: z
+    .enum(['goodbye', 'escalate'])
+    .default('goodbye')
+    .describe('After the last re-prompt goes unanswered: say noInput.goodbye and hang up, or hand over to a person.'),
+  goodbye: z
+    .string()
+    .default("I can't hear anything, so I'll end the call now. Please call again. Goodbye!")
+    .describe('Said before the bot hangs up on a silent caller (noInput.then: goodbye).'),
+});
+
+export const maxCallConfig = z.strictObject({
+  durationSec: z
+    .number()
+    .min(0)
+    .default(1800)
+    .describe('Longest a call may stay with the bot, seconds; 0 turns the limit off.'),
+  warningSec: z
+    .number()
+    .min(0)
+    .default(60)
+    .describe('How long before the limit the warning is said, seconds; 0: no warning.'),
+  warning: z
+    .string()
+    .default("We're nearly out of time for this call. Is there anything else I can quickly help with?")
+    .describe('Said once, warningSec before the call limit (at the next point the bot would listen).'),
+  goodbye: z
+    .string()
+    .default("I'm sorry, we've reached the time limit for this call. Please call again. Goodbye!")
+    .describe('Said (no barge-in) when the limit is reached, then the bot hangs up.'),
+});
+
 export const dialogConfig = z
   .strictObject({
     greeting: z
@@ -139,6 +181,28 @@ export const dialogConfig = z
       )
       .default('0')
       .describe('DTMF digit that escalates at once, even while the bot speaks; empty string turns it off.'),
+    noInput: noInputConfig.prefault({}).describe('Re-prompts for a silent caller (see dialog.noInput.* keys).'),
+    maxCall: maxCallConfig.prefault({}).describe('Call duration limit with a warning (see dialog.maxCall.* keys).'),
+    maxMonologueSec: z
+      .number()
+      .min(0)
+      .default(45)
+      .describe('Longest caller turn: past it the turn is cut and answered as it stands, seconds; 0 turns it off.'),
+    asrFinalGraceMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(15_000)
+      .describe(
+        'Wait for the final recognition after the caller stops; past it the last partial result is the turn (none: dropped), ms.',
+      ),
+    transferGraceSec: z
+      .number()
+      .min(0)
+      .default(15)
+      .describe(
+        "Beyond a routing target's timeoutSec, how long the bot waits for the backend's transfer answer before it counts as not answered, seconds.",
+      ),
     intents: z
       .array(intentConfig)
       .default([])

@@ -14,11 +14,14 @@ import { decide, decideDtmf, type Decision } from './policy.js';
 import type { PlayResult, PromptPlayer, SpeechHandle } from './prompt-player.js';
 import type { DialogEventType, DialogStateMachine } from './state-machine.js';
 import { summarise } from './summary.js';
-import { deadline } from '../core/deadline.js';
+import type { Timers } from '../core/clock.js';
+import { routeFor } from './routing.js';
+import type { TimerInput, TurnTimers } from './turn-timers.js';
 
 export type CallInput =
   | ({ kind: 'utterance' } & Utterance)
   | { kind: 'dtmf'; digit: string }
+  | TimerInput
   /** the speech that barged in was no speech after all (noise, echo) */
   | { kind: 'false-interruption' };
 
@@ -40,11 +43,12 @@ export interface ConversationParts {
   logger: Logger;
   /** the call's signal: aborted on hangup */
   signal: AbortSignal;
+  /** the call's timers (no-input, call limit); a fired one arrives as an input */
+  timers: TurnTimers;
+  /** the call's clock, for the transfer ring bound */
+  clock: Timers;
   submitRecord(event: CallRecordEvent, record: CallRecord): Promise<void>;
 }
-
-/** Extra wait beyond the ring timeout before we give up on the backend's transfer answer. */
-const TRANSFER_GRACE_MS = 15_000;
 
 /** The turn loop: greet, then listen → think → speak until the call ends or is handed over. */
 export class Conversation {
@@ -100,7 +104,9 @@ export class Conversation {
   async #handle(input: CallInput): Promise<'continue' | 'end'> {
     const { ctx, config } = this.p;
     if (input.kind === 'false-interruption') return this.#resume();
+    if (input.kind === 'timer') return this.#timer(input);
     this.#cut = null;
+    ctx.noInputCount = 0;
     if (input.kind === 'dtmf') {
       this.#transition('dtmf', `DTMF ${input.digit}`);
       const decision = decideDtmf(config, input.digit, ctx.intent);
@@ -110,7 +116,9 @@ export class Conversation {
       }
       return this.#act(decision);
     }
-    this.#transition('utterance');
+    if (input.via === 'monologueCut') this.#transition('monologueCut', 'caller turn cut at dialog.maxMonologueSec');
+    else if (input.via === 'asrGrace') this.#transition('asrGrace', 'no final recognition in time: last partial used');
+    else this.#transition('utterance');
     ctx.transcript.caller(input.text, input.confidence, input.atMs);
     ctx.asrConfidences.push(input.confidence);
     const nlu = await this.#understand(input.text);
@@ -138,9 +146,47 @@ export class Conversation {
     if (!resumed) return 'continue';
     this.p.ctx.bargeIn.recovered++;
     this.p.logger.info({ words: rest.split(/\s+/).length }, 'false interruption: resuming the prompt');
-    this.#transition('resume', 'false interruption: resuming the prompt');
+    this.#transition('resumePrompt', 'false interruption: resuming the prompt');
     this.#afterPrompt(await this.#say(rest, this.p.config.bargeIn));
     return 'continue';
+  }
+
+  /** A turn the bot takes itself: silence, or the call's time running out. Stale timers (the caller spoke) do nothing. */
+  async #timer(input: TimerInput): Promise<'continue' | 'end'> {
+    const { ctx, config } = this.p;
+    if (!this.p.timers.current(input)) return 'continue';
+    if (input.timer === 'noInput') {
+      const n = ++ctx.noInputCount;
+      const prompts = config.noInput.prompts;
+      this.#transition(
+        'noInput',
+        n <= prompts.length ? `no input ${n}/${prompts.length}` : `no input: ${config.noInput.then}`,
+      );
+      const reprompt = prompts[n - 1];
+      if (reprompt !== undefined) return this.#act({ kind: 'clarify', reply: reprompt });
+      if (config.noInput.then === 'escalate') {
+        return this.#escalate({ kind: 'escalate', reason: 'no-input', route: routeFor(config, ctx.intent) });
+      }
+      return this.#goodbye(config.noInput.goodbye, 'no input: goodbye');
+    }
+    if (input.timer === 'callTimeWarning') {
+      this.#transition('callTimeWarning', 'dialog.maxCall.warningSec before the limit');
+      return this.#act({ kind: 'clarify', reply: config.maxCall.warning });
+    }
+    if (input.timer === 'callTimeLimit') {
+      this.#transition('callTimeLimit', 'dialog.maxCall.durationSec reached');
+      return this.#goodbye(config.maxCall.goodbye, 'call time limit');
+    }
+    return 'continue';
+  }
+
+  /** Says `text` without barge-in and ends the call from the bot's side. */
+  async #goodbye(text: string, why: string): Promise<'end'> {
+    this.#transition('reply', why);
+    await this.#say(text, false);
+    this.#transition('botHangup', why);
+    this.botHungUp = true;
+    return 'end';
   }
 
   async #understand(text: string): Promise<IntentResult> {
@@ -184,8 +230,17 @@ export class Conversation {
     if (decision.kind === 'escalate') return this.#escalate(decision);
     if (decision.kind === 'answer') ctx.answeredTurns++;
     this.#transition('reply', decision.kind);
-    const latency = turn ? () => this.#turnAnswered(turn) : undefined;
+    let firstAudioAt: number | undefined;
+    const latency = turn
+      ? () => {
+          firstAudioAt = performance.now();
+          this.#turnAnswered(turn, firstAudioAt);
+        }
+      : undefined;
     const result = await this.#say(decision.reply, config.bargeIn, latency);
+    // playout: first reply audio → the reply played out (or cut short by the caller)
+    if (firstAudioAt !== undefined)
+      this.p.metrics.turnStages.observe({ stage: 'playout' }, (performance.now() - firstAudioAt) / 1000);
     if (decision.kind === 'answer' && decision.hangup) ctx.closingIntents.add(decision.intent);
     if (decision.kind === 'answer' && decision.hangup && result.interruptedAt === undefined) {
       await this.#say(config.goodbye, false);
@@ -198,8 +253,7 @@ export class Conversation {
   }
 
   /** The first reply audio reached the leg: the response-latency histogram and the turn's stages as an event. */
-  #turnAnswered(turn: TurnTiming): void {
-    const now = performance.now();
+  #turnAnswered(turn: TurnTiming, now: number): void {
     this.p.metrics.responseLatency.observe((now - turn.endedAt) / 1000);
     const stages = {
       endpointingMs: Math.round(turn.endpointingMs),
@@ -207,6 +261,11 @@ export class Conversation {
       nluMs: Math.round(turn.understoodAt - turn.recognisedAt),
       ttsMs: Math.round(now - turn.understoodAt),
     };
+    const stageSeconds = this.p.metrics.turnStages;
+    stageSeconds.observe({ stage: 'endpointing' }, stages.endpointingMs / 1000);
+    stageSeconds.observe({ stage: 'asr' }, stages.asrMs / 1000);
+    stageSeconds.observe({ stage: 'nlu' }, stages.nluMs / 1000);
+    stageSeconds.observe({ stage: 'tts' }, stages.ttsMs / 1000);
     const totalMs = stages.endpointingMs + stages.asrMs + stages.nluMs + stages.ttsMs;
     this.p.events.publish({ type: 'turn-latency', callId: this.p.ctx.callId, totalMs, stages });
   }
@@ -227,7 +286,15 @@ export class Conversation {
     const summary = handover.status === 'fulfilled' ? handover.value : '';
     this.#transition('transfer', `to ${route.name}`);
     let result: TransferResult;
-    const bound = deadline(route.target.timeoutSec * 1000 + TRANSFER_GRACE_MS, this.p.signal);
+    // the ring bound runs on the call's clock: the target's ring time plus the backend's grace to answer
+    const ring = new AbortController();
+    let rangOut = false;
+    const ringMs = (route.target.timeoutSec + config.transferGraceSec) * 1000;
+    const ringTimer = this.p.clock.setTimeout(() => {
+      rangOut = true;
+      ring.abort(new Error(`transfer not answered within ${ringMs} ms`));
+    }, ringMs);
+    const bound = { signal: AbortSignal.any([this.p.signal, ring.signal]) };
     try {
       result = await leg.transfer(
         {
@@ -244,12 +311,13 @@ export class Conversation {
       );
     } catch (err) {
       this.p.signal.throwIfAborted();
-      this.p.logger.error({ err }, 'transfer failed');
+      if (!rangOut) this.p.logger.error({ err }, 'transfer failed');
       result = { outcome: 'failed', detail: (err as Error).message };
     } finally {
-      bound.dispose();
+      this.p.clock.clearTimeout(ringTimer);
     }
     this.p.signal.throwIfAborted();
+    if (rangOut) result = { outcome: 'no-answer', detail: `ring timeout (${ringMs} ms)` };
     ctx.escalation.outcome = result.outcome;
     this.p.metrics.transfers.inc({ outcome: result.outcome });
     this.p.events.publish({ type: 'escalation-outcome', callId: ctx.callId, outcome: result.outcome });
@@ -259,7 +327,8 @@ export class Conversation {
       this.#transition('transferAnswered', `answered by ${route.name}`);
       return 'end';
     }
-    this.#transition('transferFailed', result.outcome);
+    if (rangOut) this.#transition('transferTimeout', `ring timeout after ${ringMs} ms`);
+    else this.#transition('transferFailed', result.outcome);
     ctx.lowConfidenceStreak = 0;
     this.#afterPrompt(await this.#say(config.transferFailed, config.bargeIn));
     return 'continue';

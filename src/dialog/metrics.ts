@@ -40,6 +40,13 @@ export function dialogMetrics(registry: Registry) {
       'End of caller speech to the first reply audio sent to the leg',
       [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5],
     ),
+    turnStages: histogram(
+      registry,
+      'voicebot_turn_stage_seconds',
+      'Time per stage of an answered caller turn: endpointing (VAD end), asr, nlu, tts (to first audio), playout',
+      [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30],
+      ['stage'],
+    ),
   };
 }
 export type DialogMetrics = ReturnType<typeof dialogMetrics>;

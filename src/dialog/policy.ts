@@ -3,7 +3,7 @@ import type { IntentResult } from './nlu/types.js';
 import { routeFor, type Route } from './routing.js';
 import { chooseResponse } from './templates.js';
 
-export type EscalationReason = 'caller-request' | 'intent' | 'low-confidence' | 'angry' | 'dtmf';
+export type EscalationReason = 'caller-request' | 'intent' | 'low-confidence' | 'angry' | 'dtmf' | 'no-input';
 
 export type Decision =
   | { kind: 'answer'; intent: string; reply: string; hangup: boolean }

@@ -34,6 +34,8 @@ export interface TestDepsOverrides {
   sessions?: CallCoreDeps['sessions'];
   nlu?: CallCoreDeps['nlu'];
   logger?: Logger;
+  /** the call's timer clock (default: the system clock) */
+  clock?: CallCoreDeps['clock'];
 }
 
 export interface TestDeps extends CallCoreDeps {
@@ -72,5 +74,6 @@ export function createTestDeps(overrides: TestDepsOverrides = {}): TestDeps {
     published,
   };
   if (overrides.nlu) deps.nlu = overrides.nlu;
+  if (overrides.clock) deps.clock = overrides.clock;
   return deps;
 }

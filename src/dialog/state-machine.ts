@@ -9,11 +9,20 @@ export type DialogEventType =
   | 'dtmf'
   | 'reply'
   /** a barge-in was only noise or echo: the bot says the rest of the cut prompt */
-  | 'resume'
+  | 'resumePrompt'
   | 'nothingToSay'
   | 'transfer'
   | 'transferAnswered'
   | 'transferFailed'
+  // turn-taking timers (dialog.noInput, dialog.maxCall, dialog.maxMonologueSec, dialog.asrFinalGraceMs, transfer ring)
+  | 'noInput'
+  | 'callTimeWarning'
+  | 'callTimeLimit'
+  | 'monologueCut'
+  | 'asrGrace'
+  | 'transferTimeout'
+  // another process picked the call up where this one left it (see call-core resume)
+  | 'resume'
   | 'botHangup'
   | 'hangup'
   | 'error';
@@ -30,12 +39,23 @@ const ENDINGS = { hangup: 'ended', botHangup: 'ended', error: 'ended' } as const
 
 /** The whole turn-taking policy in one table: anything not listed is an illegal transition. */
 export const TRANSITIONS: Readonly<Record<From, Partial<Record<DialogEventType, CallState>>>> = {
-  idle: { start: 'greeting', hangup: 'ended', error: 'ended' },
+  idle: { start: 'greeting', resume: 'thinking', hangup: 'ended', error: 'ended' },
   greeting: { promptDone: 'listening', bargeIn: 'listening', ...ENDINGS },
-  listening: { utterance: 'thinking', dtmf: 'thinking', resume: 'speaking', ...ENDINGS },
+  listening: {
+    utterance: 'thinking',
+    dtmf: 'thinking',
+    // the bot takes the turn itself: silence, the call's clock, or a caller turn cut short / recognised late
+    noInput: 'thinking',
+    callTimeWarning: 'thinking',
+    callTimeLimit: 'thinking',
+    monologueCut: 'thinking',
+    asrGrace: 'thinking',
+    resumePrompt: 'speaking',
+    ...ENDINGS,
+  },
   thinking: { reply: 'speaking', nothingToSay: 'listening', ...ENDINGS },
   speaking: { promptDone: 'listening', bargeIn: 'listening', transfer: 'transferring', ...ENDINGS },
-  transferring: { transferAnswered: 'ended', transferFailed: 'speaking', ...ENDINGS },
+  transferring: { transferAnswered: 'ended', transferFailed: 'speaking', transferTimeout: 'speaking', ...ENDINGS },
   ended: {},
 };
 

@@ -26,6 +26,8 @@ export interface JitterBufferStats {
   /** Arrived after their playout slot. */
   late: number;
   duplicates: number;
+  /** Arrived after a later sequence number but still in time for playout (counted, and played in order). */
+  reordered: number;
   /** Skipped to bring latency back under maxFrames. */
   overflowDropped: number;
   /** Times playout restarted from priming (start, long loss, far sequence jump). */
@@ -53,6 +55,8 @@ export class JitterBuffer {
   /** Sequence number of the next frame to play; null while priming. */
   #next: number | null = null;
   #lostRun = 0;
+  /** Highest sequence number pushed since the last reset (to tell reordering). */
+  #highest: number | null = null;
   #last: Int16Array | null = null;
   readonly #recycle: boolean;
   /** Free frames (recycleFrames): bounded by what the buffer held at its fullest. */
@@ -64,6 +68,7 @@ export class JitterBuffer {
     concealed: 0,
     late: 0,
     duplicates: 0,
+    reordered: 0,
     overflowDropped: 0,
     resyncs: 0,
     buffered: 0,
@@ -116,6 +121,8 @@ export class JitterBuffer {
       this.#release(p.payload);
       return;
     }
+    if (this.#highest === null || seqDistance(seq, this.#highest) > 0) this.#highest = seq;
+    else this.stats.reordered++;
     this.#frames.set(seq, this.#fit(p.payload));
     this.stats.pushed++;
     this.stats.buffered = this.#frames.size;
@@ -153,6 +160,7 @@ export class JitterBuffer {
     if (this.#recycle) for (const frame of this.#frames.values()) this.#release(frame);
     this.#frames.clear();
     this.#next = null;
+    this.#highest = null;
     this.#setLast(null);
     this.#lostRun = 0;
     this.stats.buffered = 0;

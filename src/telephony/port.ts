@@ -66,10 +66,18 @@ export interface CallLeg {
   hangup(reason?: string): Promise<void>;
 }
 
+export interface OriginateOptions {
+  callerId?: string;
+  signal?: AbortSignal;
+  /** X-Voicebot-* headers for the INVITE, where the backend can send them */
+  headers?: Record<string, string>;
+}
+
 /** A backend accepts inbound calls and can place outbound ones. */
 export interface TelephonyBackend {
   readonly name: string;
   start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void>;
-  originate?(target: TransferTarget, options: { callerId?: string; signal?: AbortSignal }): Promise<string>;
+  /** Place a call that the bot runs on; resolves with its call id (see each backend for when). */
+  originate?(target: TransferTarget, options: OriginateOptions): Promise<string>;
   stop(): Promise<void>;
 }

@@ -136,8 +136,8 @@ export function tone(ms: number, freq = 440, rate = 8000, amp = 8000): Int16Arra
 export function assertReleased(t: TestBackend, emu: AriEmulator): string[] {
   const problems: string[] = [];
   if (t.backend.calls.size) problems.push(`backend holds ${t.backend.calls.size} calls`);
-  if (t.backend.ctx.ports.inUse) problems.push(`${t.backend.ctx.ports.inUse} RTP ports leased`);
-  if (t.backend.ctx.router.size) problems.push(`${t.backend.ctx.router.size} channel routes`);
+  if (t.backend.ports.inUse) problems.push(`${t.backend.ports.inUse} RTP ports leased`);
+  if (t.backend.host.router.size) problems.push(`${t.backend.host.router.size} channel routes`);
   if (emu.channels.size) problems.push(`emulator has ${emu.channels.size} channels`);
   if (emu.bridges.size) problems.push(`emulator has ${emu.bridges.size} bridges`);
   if (t.sessions.map.size) problems.push(`${t.sessions.map.size} sessions`);

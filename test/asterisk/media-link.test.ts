@@ -51,9 +51,10 @@ function rig(media: Partial<MediaConfig> = {}) {
   const clock = new FakeClock();
   const group = new PacerGroup({ now: clock.now, timers: clock, slotsPerFrame: 1 });
   const rtp = new FakeRtp();
+  const metrics = new Registry();
   const link = new MediaLink(rtp as unknown as RtpSession, {
     media: mediaConfig.parse(media),
-    metrics: new Registry(),
+    metrics,
     group,
   });
   const out: Int16Array[] = [];
@@ -65,7 +66,7 @@ function rig(media: Partial<MediaConfig> = {}) {
     for (const n of arrive) rtp.emit('packet', packet(n));
     clock.advanceTo(clock.t + 20);
   };
-  return { clock, rtp, link, out, slot };
+  return { clock, rtp, link, out, slot, metrics };
 }
 
 /** Which frame each output is (by level, μ-law rounding allowed), 0 for silence, -1 for anything else. */
@@ -88,6 +89,25 @@ describe('MediaLink: caller audio through the jitter buffer', () => {
     expect(link.stats.jitter.concealed).toBe(0);
     expect(link.stats.jitter.late).toBe(0);
     await link.close();
+  });
+
+  it('voicebot_rtp_stream_packets_total counts lost, late, duplicate and reordered caller packets', async () => {
+    const { link, slot, metrics } = rig({ jitterBufferFrames: 2 });
+    const kinds = async () => {
+      const m = await metrics.getSingleMetric('voicebot_rtp_stream_packets_total')!.get();
+      return Object.fromEntries(m.values.map((v) => [v.labels.kind, v.value]));
+    };
+    // 3 before 2 (reordered), 5 twice (duplicate), 7 never (lost), 1 again long after its slot (late)
+    for (const n of [0, 1, 3, 2, 4, 5, 5, 6, 8, 9, 1, 10, 11]) slot(n);
+    for (let i = 0; i < 3; i++) slot(12 + i);
+    expect(await kinds()).toEqual({ lost: 1, late: 1, duplicate: 1, reordered: 1 });
+    // a clean stream adds nothing
+    const clean = rig();
+    for (let n = 0; n < 20; n++) clean.slot(n);
+    const values = (await clean.metrics.getSingleMetric('voicebot_rtp_stream_packets_total')!.get()).values;
+    expect(values.every((v) => v.value === 0)).toBe(true);
+    await link.close();
+    await clean.link.close();
   });
 
   it('a duplicate is played once and counted', async () => {

@@ -89,7 +89,7 @@ describe('Asterisk backend: websocket drop and resynchronisation', () => {
     expect([...first.sessions.map.keys()]).toEqual([`asterisk:${caller.channelId}`]);
     await first.backend.stop({ handOver: true });
     expect(rig.emu.channels.size).toBe(2); // caller + UnicastRTP stay up
-    expect(first.backend.ctx.ports.inUse).toBe(0);
+    expect(first.backend.ports.inUse).toBe(0);
 
     const legs: CallLeg[] = [];
     const heard: Int16Array[] = [];

@@ -51,7 +51,7 @@ describe('Asterisk backend: escalation to an agent', () => {
     expect(rig.emu.requestsTo('DELETE', /\/moh$/)).toHaveLength(1);
     expect(caller.mohStarted).toBe(1);
     // the bot left: only caller and agent remain in the bridge; its port is free
-    await waitFor(() => rig.t!.backend.ctx.ports.inUse === 0, 2000, 'bot media released');
+    await waitFor(() => rig.t!.backend.ports.inUse === 0, 2000, 'bot media released');
     const bridge = [...rig.emu.bridges.values()][0]!;
     expect([...bridge.channels].sort()).toEqual([caller.channelId, agent!.channelId].sort());
     // caller and agent hear each other

@@ -122,8 +122,8 @@ export function asteriskDriver(): BackendDriver {
         async leftovers() {
           const problems: string[] = [];
           if (backend.calls.size) problems.push(`${backend.calls.size} calls`);
-          if (backend.ctx.ports.inUse) problems.push(`${backend.ctx.ports.inUse} RTP ports leased`);
-          if (backend.ctx.router.size) problems.push(`${backend.ctx.router.size} channel routes`);
+          if (backend.ports.inUse) problems.push(`${backend.ports.inUse} RTP ports leased`);
+          if (backend.host.router.size) problems.push(`${backend.host.router.size} channel routes`);
           if (emu.channels.size) problems.push(`emulator has ${emu.channels.size} channels`);
           if (emu.bridges.size) problems.push(`emulator has ${emu.bridges.size} bridges`);
           return problems;

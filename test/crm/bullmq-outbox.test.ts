@@ -1,14 +1,16 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallEventBus, type CallEvent } from '../../src/core/call-events.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { createCrm } from '../../src/crm/index.js';
 import { startZendeskEmulator, type ZendeskEmulator } from '../emulators/zendesk/server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { captureLogger, config, makeRecord, waitFor } from './helpers.js';
+import { captureLogger, config, makeRecord, tempDir, waitFor } from './helpers.js';
 
 describe('BullMQ outbox (real redis-server)', () => {
   let redis: RedisServer;
   let emu: ZendeskEmulator;
+  const tmp = tempDir('voicebot-bullmq-');
   beforeAll(async () => {
     redis = await startRedis();
     emu = await startZendeskEmulator();
@@ -16,6 +18,7 @@ describe('BullMQ outbox (real redis-server)', () => {
   afterAll(async () => {
     await emu?.close();
     await redis?.stop();
+    tmp.cleanup();
   });
 
   const cfg = (prefix: string, token = emu.token) =>
@@ -23,7 +26,7 @@ describe('BullMQ outbox (real redis-server)', () => {
       redis: { url: redis.url, keyPrefix: prefix },
       crm: {
         sinks: [{ type: 'zendesk', baseUrl: emu.url, email: emu.email, apiToken: token }],
-        outbox: { baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 4 },
+        outbox: { dir: join(tmp.dir, prefix), baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 4 },
       },
     });
 

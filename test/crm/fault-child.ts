@@ -1,7 +1,9 @@
 /**
  * The delivering process of the CRM fault scenario (spawned with tsx, killed with SIGKILL mid-delivery).
  * CRM=zendesk|hubspot picks the sink (CRM_URL / CRM_EMAIL / CRM_TOKEN / CRM_TIMEOUT_MS point it at the emulator).
- * MODE=enqueue submits COUNT calls' records, prints ENQUEUED, delivers; MODE=resume only delivers what is left.
+ * MODE=enqueue submits COUNT calls' records (from call FIRST on), prints ENQUEUED, delivers; MODE=resume only delivers
+ * what is left. REDIS_URL set: the BullMQ outbox on that server (OUTBOX_DIR is then its spill dir, TAKEOVER_MS its
+ * crm.outbox.takeoverAfterMs), else the file outbox in OUTBOX_DIR.
  * Prints one JSON line {"drained":true,...} when the outbox is empty.
  */
 import { validate } from '../../src/config/load.js';
@@ -14,8 +16,10 @@ import { makeRecord } from './helpers.js';
 
 const env = process.env;
 const count = Number(env.COUNT ?? 1000);
+const first = Number(env.FIRST ?? 0);
 const config = validate({
   log: { level: 'silent' },
+  ...(env.REDIS_URL ? { redis: { url: env.REDIS_URL, keyPrefix: 'fault:' } } : {}),
   crm: {
     sinks: [
       env.CRM === 'hubspot'
@@ -35,6 +39,8 @@ const config = validate({
     ],
     outbox: {
       dir: env.OUTBOX_DIR!,
+      enqueueTimeoutMs: 500,
+      takeoverAfterMs: Number(env.TAKEOVER_MS ?? 30_000),
       baseDelayMs: 20,
       maxDelayMs: 400,
       maxAttempts: 60,
@@ -72,7 +78,7 @@ if (env.MODE === 'enqueue') {
   };
   // Calls end concurrently in real life too; the journal group-commits their fsyncs.
   for (let i = 0; i < count; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, k) => submitCall(i + k)));
+    await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, k) => submitCall(first + i + k)));
   }
   process.stdout.write(`${JSON.stringify({ enqueued: count })}\n`);
 }

@@ -13,6 +13,7 @@ import {
   markerStep,
   repeatedSteps,
 } from './fault-calls.js';
+import { startRedis } from '../helpers/redis.js';
 import { tempDir, waitFor } from './helpers.js';
 
 export interface FaultCounts {
@@ -58,7 +59,7 @@ interface Target {
 
 const CHILD = join(import.meta.dirname, 'fault-child.ts');
 
-function spawnChild(env: Record<string, string>): {
+export function spawnChild(env: Record<string, string>): {
   child: ChildProcess;
   lines: Array<Record<string, unknown>>;
   exited: Promise<number | null>;
@@ -192,10 +193,26 @@ async function hubspotTarget(faultRate: number, timeoutMs: number): Promise<Targ
   };
 }
 
+/** Where the records wait: the file outbox, or BullMQ on a real redis-server with AOF persistence. */
+export interface RedisPlan {
+  appendfsync: 'always' | 'everysec';
+  /**
+   * bot processes sharing the queue (each enqueues its share of the calls); one is SIGKILLed, the rest take over its
+   * jobs and finish, then it is started again (its spill, if any, is on its own disk)
+   */
+  instances?: number;
+  /** redis-server is SIGKILLed before the calls end (enqueue spills to disk), the bots are SIGKILLed with Redis
+   * still down, then Redis and the bots start again: the spilled records must all arrive */
+  downWhileEnqueueing?: boolean;
+  /** crm.outbox.takeoverAfterMs of the bots */
+  takeoverMs?: number;
+}
+
 /**
  * `calls` calls' records against a CRM emulator failing `faultRate` of requests, delivered by a child process that is
  * SIGKILLed once `killAtFraction` of tickets (engagements) exist, then restarted. Counts per call afterwards, and
  * checks every comment / note against the call of the ticket it is on and every ticket against its caller.
+ * With `redis`, BullMQ on a real redis-server instead (see RedisPlan).
  */
 export async function runFaultScenario(
   opts: {
@@ -204,8 +221,9 @@ export async function runFaultScenario(
     faultRate?: number;
     killAtFraction?: number;
     timeoutMs?: number;
+    redis?: RedisPlan;
   } = {},
-): Promise<FaultCounts> {
+): Promise<FaultCounts & { outbox: string; instances: number }> {
   const crm = opts.crm ?? 'zendesk';
   const calls = opts.calls ?? 1000;
   const started = performance.now();
@@ -214,20 +232,47 @@ export async function runFaultScenario(
   const target =
     crm === 'hubspot' ? await hubspotTarget(faultRate, timeoutMs) : await zendeskTarget(faultRate, timeoutMs);
   const tmp = tempDir('voicebot-crm-fault-');
-  const env = { ...target.env, OUTBOX_DIR: join(tmp.dir, 'outbox'), COUNT: String(calls) };
+  const redis = opts.redis ? await startRedis({ appendfsync: opts.redis.appendfsync }) : undefined;
+  const instances = opts.redis?.instances ?? 1;
+  const children: Array<ReturnType<typeof spawnChild>> = [];
+  const envOf = (k: number): Record<string, string> => ({
+    ...target.env,
+    OUTBOX_DIR: join(tmp.dir, `outbox-${k}`),
+    ...(redis ? { REDIS_URL: redis.url, TAKEOVER_MS: String(opts.redis?.takeoverMs ?? 2000) } : {}),
+  });
   try {
-    const first = spawnChild({ ...env, MODE: 'enqueue' });
+    if (opts.redis?.downWhileEnqueueing) await redis!.kill();
+    const share = Math.ceil(calls / instances);
+    for (let k = 0; k < instances; k++) {
+      const first = k * share;
+      const count = Math.max(0, Math.min(share, calls - first));
+      children.push(spawnChild({ ...envOf(k), MODE: 'enqueue', FIRST: String(first), COUNT: String(count) }));
+    }
     const killAt = Math.floor(calls * (opts.killAtFraction ?? 0.4));
-    await waitFor(() => first.lines.some((l) => l.enqueued !== undefined), 40_000, 'records enqueued');
-    await waitFor(() => target.made() >= killAt || first.lines.some((l) => l.drained), 60_000, 'deliveries under way');
-    const killedAtTickets = target.made();
-    first.child.kill('SIGKILL');
-    await first.exited;
-
-    const second = spawnChild({ ...env, MODE: 'resume' });
-    const code = await second.exited;
-    if (code !== 0) throw new Error(`resumed delivery process exited with ${code}`);
-    const result = second.lines.find((l) => l.drained) ?? {};
+    for (const c of children) await waitFor(() => c.lines.some((l) => l.enqueued !== undefined), 60_000, 'enqueued');
+    let killedAtTickets: number;
+    const results: Array<Record<string, unknown>> = [];
+    if (opts.redis?.downWhileEnqueueing) {
+      // every record is on a bot's disk only; kill -9 them all, then bring Redis and the bots back
+      killedAtTickets = target.made();
+      for (const c of children) {
+        c.child.kill('SIGKILL');
+        await c.exited;
+      }
+      await redis!.restart();
+      const resumed = children.map((_, k) => spawnChild({ ...envOf(k), MODE: 'resume' }));
+      for (const r of resumed) results.push(await finished(r));
+    } else {
+      const first = children[0]!;
+      await waitFor(() => target.made() >= killAt || first.lines.some((l) => l.drained), 90_000, 'deliveries');
+      killedAtTickets = target.made();
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // the others take over its jobs (after takeoverMs); then it starts again, as a supervisor would restart it,
+      // and forwards what it had spilled to disk (under load an enqueue can outlast enqueueTimeoutMs)
+      for (const r of children.slice(1)) results.push(await finished(r));
+      results.push(await finished(spawnChild({ ...envOf(0), MODE: 'resume' })));
+    }
     await waitFor(() => target.active() === 0, 5000, 'emulator idle'); // slow faults still finishing
 
     const { perCall, ...tally } = target.tally();
@@ -240,16 +285,27 @@ export async function runFaultScenario(
     }
     return {
       crm,
+      outbox: redis ? `bullmq (appendfsync ${opts.redis!.appendfsync})` : 'file',
+      instances,
       calls,
       ...tally,
       lost,
       duplicated,
-      deadLetters: Number(result.dead ?? -1),
+      deadLetters: Math.max(...results.map((r) => Number(r.dead ?? -1))),
       killedAtTickets,
       seconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
+    for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
     await target.close();
+    await redis?.stop();
     tmp.cleanup();
   }
+}
+
+/** Waits for a delivering child to drain and exit 0; its {"drained":true} line. */
+async function finished(c: ReturnType<typeof spawnChild>): Promise<Record<string, unknown>> {
+  const code = await c.exited;
+  if (code !== 0) throw new Error(`delivery process exited with ${code}`);
+  return c.lines.find((l) => l.drained) ?? {};
 }

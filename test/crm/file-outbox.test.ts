@@ -102,7 +102,8 @@ describe('FileOutbox', () => {
     expect(await b.retry('s-call-1-end')).toBe(1);
     await b.drained(AbortSignal.timeout(3000));
     expect(await b.list()).toEqual([]);
-    expect(sink.calls.at(-1)).toBe('s-call-1-end#1');
+    // a fresh budget, but the sink is told it is the 4th attempt ever: one of the earlier three may have landed
+    expect(sink.calls.at(-1)).toBe('s-call-1-end#4');
   });
 
   it('waits out a retry on its clock: nothing is retried before the delay, the retry runs once it passes', async () => {

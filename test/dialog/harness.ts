@@ -3,12 +3,18 @@ import type { CallRecord } from '../../src/core/call-record.js';
 import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, type TestDeps, type TestDepsOverrides } from '../../src/dialog/scripted.js';
 import { MemoryLeg, type MemoryLegOptions } from '../../src/dialog/testing/memory-leg.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 export const SUPPORT_LINE = new URL('../../examples/support-line.yaml', import.meta.url).pathname;
 
 export interface CallHarness {
   leg: MemoryLeg;
   deps: TestDeps;
+  /**
+   * The call's timer clock. It stands still unless the test moves it, or, with `timersFollowAudio`, it moves with the
+   * leg's simulated time (every caller frame fed advances it by the frame's length).
+   */
+  clock: FakeClock;
   done: Promise<CallRecord>;
   states(): Array<{ from: CallState | null; to: CallState; cause: string }>;
   state(): CallState | null;
@@ -26,10 +32,20 @@ export function startCall(
     signal?: AbortSignal;
     /** adjust the deps before the call starts (e.g. swap in the real VAD) */
     prepare?: (deps: TestDeps) => void;
+    /** the timers run on the leg's simulated time: 8 s of fed silence is 8 s on the call's clock */
+    timersFollowAudio?: boolean;
   } = {},
 ): CallHarness {
   const leg = new MemoryLeg(opts.leg);
-  const deps = createTestDeps(opts.deps);
+  const clock = new FakeClock();
+  if (opts.timersFollowAudio) {
+    const advance = leg.advance.bind(leg);
+    leg.advance = (ms: number) => {
+      advance(ms);
+      clock.advance(ms);
+    };
+  }
+  const deps = createTestDeps({ clock, ...opts.deps });
   opts.prepare?.(deps);
   const done = runCall(leg, deps, opts.signal);
   const stateEvents = () =>
@@ -37,6 +53,7 @@ export function startCall(
   const h: CallHarness = {
     leg,
     deps,
+    clock,
     done,
     states: () => stateEvents().map(({ from, to, cause }) => ({ from, to, cause })),
     state: () => stateEvents().at(-1)?.to ?? null,

@@ -1,5 +1,5 @@
 /**
- * A real redis-server for tests: free port, temp dir, no persistence. Reusable by every concern:
+ * A real redis-server for tests: free port, temp dir, no persistence unless asked. Reusable by every concern:
  *
  *   const redis = await startRedis();   // in beforeAll
  *   ... new Redis(redis.url) ...
@@ -48,12 +48,28 @@ async function ping(port: number, signal: AbortSignal): Promise<boolean> {
   }
 }
 
-export async function startRedis(opts: { binary?: string; readyTimeoutMs?: number } = {}): Promise<RedisServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'voicebot-redis-'));
-  const port = await freePort();
+export interface RedisOptions {
+  binary?: string;
+  readyTimeoutMs?: number;
+  /** AOF persistence (default off): 'always' fsyncs every write, 'everysec' once a second */
+  appendfsync?: 'always' | 'everysec';
+}
+
+/** A redis-server that can also be killed (-9) and started again on the same port and data dir. */
+export interface RestartableRedis extends RedisServer {
+  /** SIGKILL; the data dir stays */
+  kill(): Promise<void>;
+  /** start again on the same port and data dir (AOF, if on, is replayed) */
+  restart(): Promise<void>;
+}
+
+async function spawnRedis(port: number, dir: string, opts: RedisOptions): Promise<ChildProcess> {
+  const persistence = opts.appendfsync
+    ? ['--appendonly', 'yes', '--appendfsync', opts.appendfsync]
+    : ['--appendonly', 'no'];
   const child = spawn(
     opts.binary ?? 'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -63,29 +79,52 @@ export async function startRedis(opts: { binary?: string; readyTimeoutMs?: numbe
   const ready = AbortSignal.timeout(opts.readyTimeoutMs ?? 5000);
   // wait for PING to answer (bounded); stop early if the server exits
   for (;;) {
-    if (child.exitCode !== null) {
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`redis-server exited with ${child.exitCode}: ${output.slice(-500)}`);
-    }
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${output.slice(-500)}`);
     if (ready.aborted) {
       child.kill('SIGKILL');
       await exited;
-      await rm(dir, { recursive: true, force: true });
       throw new Error(`redis-server did not answer PING on port ${port}: ${output.slice(-500)}`);
     }
-    if (await ping(port, AbortSignal.any([ready, AbortSignal.timeout(250)]))) break;
+    if (await ping(port, AbortSignal.any([ready, AbortSignal.timeout(250)]))) return child;
     await new Promise((r) => setImmediate(r));
+  }
+}
+
+const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+async function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (!alive(child)) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RestartableRedis> {
+  const dir = await mkdtemp(join(tmpdir(), 'voicebot-redis-'));
+  const port = await freePort();
+  let child: ChildProcess;
+  try {
+    child = await spawnRedis(port, dir, opts);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
-    process: child,
+    get process() {
+      return child;
+    },
+    async kill() {
+      await end(child, 'SIGKILL');
+    },
+    async restart() {
+      await end(child, 'SIGTERM');
+      child = await spawnRedis(port, dir, opts);
+    },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await end(child, 'SIGTERM');
       await rm(dir, { recursive: true, force: true });
     },
   };

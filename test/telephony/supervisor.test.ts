@@ -42,7 +42,7 @@ describe('CallSupervisor', () => {
       supervisor.run({ leg: badSetup, log: logger, setup: () => Promise.reject(new Error('no media')) }),
     ]);
     expect(served.sort()).toEqual(['ok', 'throws']);
-    expect([ok.hangupReason, throws.hangupReason, badSetup.hangupReason]).toEqual([
+    expect([ok.endReason, throws.endReason, badSetup.endReason]).toEqual([
       'bot-finished',
       'bot finished',
       'setup failed',

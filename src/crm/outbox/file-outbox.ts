@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import type { Decision, Deliverer } from '../delivery.js';
@@ -6,12 +6,13 @@ import type { DeliveryJob, SinkState } from '../sink.js';
 import { backgroundTimer, systemClock, type Clock } from '../../core/clock.js';
 import { Waiters } from '../../core/waiters.js';
 import { Journal } from './journal.js';
+import { lockHolder, releaseLock, takeLock } from './lock.js';
 import type { Outbox, OutboxEntry } from './types.js';
 
 /** Journal records. Replay is idempotent, so a record repeated after a compaction does no harm. */
 export type JournalRecord =
-  | { op: 'enqueue'; job: DeliveryJob; attempts?: number; dead?: string }
-  | { op: 'attempt'; id: string; n: number }
+  | { op: 'enqueue'; job: DeliveryJob; attempts?: number; tried?: number; dead?: string }
+  | { op: 'attempt'; id: string; n: number; total?: number }
   | { op: 'fail'; id: string; error: string }
   | { op: 'done'; id: string }
   | { op: 'dead'; id: string; error: string }
@@ -20,7 +21,10 @@ export type JournalRecord =
 
 interface Entry {
   job: DeliveryJob;
+  /** attempts since enqueue or the last revival (the budget) */
   attempts: number;
+  /** every attempt ever, revivals included (what the sink sees: an earlier one may have landed) */
+  tried: number;
   nextAt: number;
   active: boolean;
   dead?: string;
@@ -41,8 +45,8 @@ export interface FileOutboxOptions {
 }
 
 const JOURNAL = 'journal.jsonl';
-const LOCK = 'outbox.lock';
 export const REQUESTS = 'requests.jsonl';
+export { lockHolder };
 
 /**
  * The embedded outbox: an fsync'd journal of enqueue/attempt/done records in `dir`, replayed at open.
@@ -97,7 +101,8 @@ export class FileOutbox implements Outbox {
         const existing = this.#entries.get(r.job.id);
         if (existing && existing.dead === undefined) return;
         if (existing) this.#remove(r.job.id); // a dead job enqueued again starts over
-        const entry: Entry = { job: r.job, attempts: r.attempts ?? 0, nextAt: 0, active: false };
+        const attempts = r.attempts ?? 0;
+        const entry: Entry = { job: r.job, attempts, tried: r.tried ?? attempts, nextAt: 0, active: false };
         if (r.dead !== undefined) entry.dead = r.dead;
         this.#entries.set(r.job.id, entry);
         if (!entry.dead) this.#groupOf(r.job.group).push(r.job.id);
@@ -105,7 +110,9 @@ export class FileOutbox implements Outbox {
       }
       case 'attempt': {
         const e = this.#entries.get(r.id);
-        if (e) e.attempts = Math.max(e.attempts, r.n);
+        if (!e) return;
+        e.attempts = Math.max(e.attempts, r.n);
+        e.tried = Math.max(e.tried, r.total ?? r.n);
         return;
       }
       case 'fail': {
@@ -253,10 +260,11 @@ export class FileOutbox implements Outbox {
 
   async #attempt(entry: Entry): Promise<void> {
     const { job } = entry;
-    const n = entry.attempts + 1;
-    entry.attempts = n;
-    await this.#journal.append({ op: 'attempt', id: job.id, n });
-    const decision: Decision = await this.deliverer!.attempt(job, n, this.#stateFor(job.group), this.#closing.signal);
+    const n = ++entry.attempts;
+    const total = ++entry.tried;
+    await this.#journal.append({ op: 'attempt', id: job.id, n, total });
+    const state = this.#stateFor(job.group);
+    const decision: Decision = await this.deliverer!.attempt(job, n, state, this.#closing.signal, total);
     if (decision.kind === 'done') {
       this.#remove(job.id);
       await this.#journal.append({ op: 'done', id: job.id });
@@ -285,7 +293,7 @@ export class FileOutbox implements Outbox {
       const records: JournalRecord[] = [];
       const live = new Set<string>();
       for (const e of this.#entries.values()) {
-        const r: JournalRecord = { op: 'enqueue', job: e.job, attempts: e.attempts };
+        const r: JournalRecord = { op: 'enqueue', job: e.job, attempts: e.attempts, tried: e.tried };
         if (e.dead !== undefined) r.dead = e.dead;
         records.push(r);
         live.add(e.job.group);
@@ -382,7 +390,7 @@ export class FileOutbox implements Outbox {
     // attempts in flight see the abort and finish; bound the wait so a stuck one cannot block shutdown
     if (this.#inFlight > 0) await this.#idle.wait({ timeoutMs: 10_000 }).catch(() => undefined);
     await this.#journal.close();
-    rmSync(join(this.opts.dir, LOCK), { force: true });
+    releaseLock(this.opts.dir);
   }
 }
 
@@ -402,39 +410,13 @@ function toView(e: Entry): OutboxEntry {
   return view;
 }
 
-/** pid of a live process holding the outbox dir, if any. */
-export function lockHolder(dir: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(dir, LOCK), 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-  }
-}
-
-/** One process per outbox dir: two would deliver the same jobs twice. A lock left by `kill -9` is taken over. */
-function takeLock(dir: string): void {
-  const holder = lockHolder(dir);
-  if (holder !== undefined && holder !== process.pid) {
-    throw new Error(`crm outbox ${dir} is in use by process ${holder}`);
-  }
-  writeFileSync(join(dir, LOCK), String(process.pid));
-}
-
 /** Read-only view for the CLI while another process holds the lock. */
 export function readOutbox(dir: string): OutboxEntry[] {
   const entries = new Map<string, Entry>();
   const { records } = Journal.read<JournalRecord>(join(dir, JOURNAL));
   for (const r of records) {
     if (r.op === 'enqueue' && !entries.has(r.job.id)) {
-      const e: Entry = { job: r.job, attempts: r.attempts ?? 0, nextAt: 0, active: false };
+      const e: Entry = { job: r.job, attempts: r.attempts ?? 0, tried: 0, nextAt: 0, active: false };
       if (r.dead !== undefined) e.dead = r.dead;
       entries.set(r.job.id, e);
     } else if (r.op === 'attempt') {

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { CallRecord } from '../../core/call-record.js';
 import type { HubspotSinkConfig } from '../config.js';
 import { humanIntent, noteBody } from '../format.js';
@@ -31,11 +32,14 @@ export class HubspotSink implements TicketSink {
    */
   readonly #recent = new Map<string, { id: string; at: number }>();
   readonly #lookups = new Map<string, Promise<string | undefined>>();
+  readonly #clock: Clock;
   constructor(
     readonly name: string,
     readonly config: HubspotSinkConfig,
+    clock: Clock = systemClock,
   ) {
     this.#client = new HubspotClient(config);
+    this.#clock = clock;
   }
 
   async deliver(job: DeliveryJob, ctx: DeliveryContext): Promise<DeliveryResult> {
@@ -102,7 +106,7 @@ export class HubspotSink implements TicketSink {
 
   async #findOrCreate(record: CallRecord, digits: string, ctx: DeliveryContext): Promise<string | undefined> {
     const recent = this.#recent.get(digits);
-    if (recent && Date.now() - recent.at < RECENT_TTL_MS) return recent.id;
+    if (recent && this.#clock.now() - recent.at < RECENT_TTL_MS) return recent.id;
     const found = await this.#client.findContactsByPhone(phoneForms(record.phone), ctx.signal);
     const match = pickExact(
       found,
@@ -131,7 +135,7 @@ export class HubspotSink implements TicketSink {
 
   #remember(digits: string, id: string): void {
     this.#recent.delete(digits);
-    this.#recent.set(digits, { id, at: Date.now() });
+    this.#recent.set(digits, { id, at: this.#clock.now() });
     if (this.#recent.size > RECENT_MAX) this.#recent.delete(this.#recent.keys().next().value!);
   }
 

@@ -53,6 +53,11 @@ export interface ZendeskClientOptions {
   timeoutMs: number;
 }
 
+/** `Basic base64(EMAIL/token:API_TOKEN)` (FACTS §4); the value goes in a header, never in a URL or a log line. */
+export function zendeskAuthorization(email: string, apiToken: Secret): string {
+  return `Basic ${Buffer.from(`${email}/token:${apiToken.reveal()}`).toString('base64')}`;
+}
+
 const CONTENT_TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
   '.mp3': 'audio/mpeg',
@@ -79,8 +84,7 @@ export class ZendeskClient {
   }
 
   #headers(extra: Record<string, string> = {}): Record<string, string> {
-    const basic = Buffer.from(`${this.#opts.email}/token:${this.#opts.apiToken.reveal()}`).toString('base64');
-    return { authorization: `Basic ${basic}`, ...extra };
+    return { authorization: zendeskAuthorization(this.#opts.email, this.#opts.apiToken), ...extra };
   }
 
   /** End users whose phone ends with these digits (Zendesk matches `phone:*DIGITS` against any stored format). */

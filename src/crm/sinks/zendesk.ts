@@ -1,4 +1,5 @@
 import { access, readFile } from 'node:fs/promises';
+import { systemClock, type Clock } from '../../core/clock.js';
 import { basename } from 'node:path';
 import { readWav } from '../../media/wav.js';
 import type { CallRecord } from '../../core/call-record.js';
@@ -29,11 +30,14 @@ const K = {
 export class ZendeskSink implements TicketSink {
   readonly type = 'zendesk';
   readonly #client: ZendeskClient;
+  readonly #clock: Clock;
   constructor(
     readonly name: string,
     readonly config: ZendeskSinkConfig,
+    clock: Clock = systemClock,
   ) {
     this.#client = new ZendeskClient(config);
+    this.#clock = clock;
   }
 
   async deliver(job: DeliveryJob, ctx: DeliveryContext): Promise<DeliveryResult> {
@@ -68,7 +72,7 @@ export class ZendeskSink implements TicketSink {
         return found.id;
       }
     } else {
-      await ctx.state.set(K.createTried, Date.now());
+      await ctx.state.set(K.createTried, this.#clock.now());
     }
     const requesterId = await this.#requester(record, ctx);
     const ticket: NewTicket = {

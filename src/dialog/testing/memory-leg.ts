@@ -1,9 +1,8 @@
-import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
 import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
 import { EchoPath, type EchoPathOptions } from '../../media/echo-path.js';
 import { concatPcm } from '../../media/pcm.js';
-import { Waiters } from '../../core/waiters.js';
+import { CallLegBase } from '../../telephony/call-leg-base.js';
 
 export interface MemoryLegOptions {
   id?: string;
@@ -36,7 +35,7 @@ export interface ClearRecord {
  * In-memory CallLeg for tests and tools: the test plays the caller (frames, DTMF, hangup), bot audio is
  * captured and "played" on a simulated clock, transfers are recorded and answered from a script.
  */
-export class MemoryLeg extends EventEmitter implements CallLeg {
+export class MemoryLeg extends CallLegBase implements CallLeg {
   readonly id: string;
   readonly backend: string;
   readonly from: string;
@@ -54,7 +53,6 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   readonly transfers: TransferRequest[] = [];
   readonly dtmfSent: string[] = [];
   hungUpBy: 'caller' | 'bot' | null = null;
-  hangupReason: string | null = null;
   /** simulated playout clock, ms */
   clockMs = 0;
   framesFed = 0;
@@ -62,7 +60,6 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   readonly #queue: Int16Array[] = [];
   #queuedSamples = 0;
   #playedSamples = 0;
-  readonly #waiters = new Waiters('waitForPlayout aborted');
   readonly #transferOutcomes: MemoryLegOptions['transferOutcomes'];
   #transferIndex = 0;
   readonly #instant: boolean;
@@ -85,13 +82,6 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
     this.echo = opts.echo ? new EchoPath({ ...opts.echo, sampleRate: this.inputSampleRate }) : null;
   }
 
-  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
   // ---- CallLeg ------------------------------------------------------------------------------
 
   sendAudio(pcm: Int16Array): void {
@@ -108,13 +98,12 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
     this.#queue.length = 0;
     this.#queuedSamples = 0;
     this.clears.push({ atMs: this.clockMs, framesFed: this.framesFed, dropped });
-    this.#wake();
+    this.drained();
     return dropped;
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
-    if (this.#queuedSamples === 0 || this.hungUpBy) return Promise.resolve();
-    return this.#waiters.wait(signal);
+    return this.waitUntilDrained(this.#queuedSamples, signal);
   }
 
   sendDtmf(digits: string): Promise<void> {
@@ -122,7 +111,7 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
     return Promise.resolve();
   }
 
-  async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
+  protected async placeTransfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
     this.transfers.push(request);
     const script = this.#transferOutcomes;
     if (typeof script === 'function') return script(request, signal);
@@ -132,12 +121,8 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   }
 
   hangup(reason = 'bot'): Promise<void> {
-    if (!this.hungUpBy) {
-      this.hungUpBy = 'bot';
-      this.hangupReason = reason;
-      this.#dropQueue();
-    }
-    return Promise.resolve();
+    if (!this.hungUpBy) this.hungUpBy = 'bot';
+    return this.endOnce(reason, () => this.#dropQueue());
   }
 
   // ---- driving the caller side ----------------------------------------------------------------
@@ -147,10 +132,6 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   }
   get playedSamples(): number {
     return this.#playedSamples;
-  }
-  /** outstanding waitForPlayout calls (a leak check) */
-  get playoutWaiters(): number {
-    return this.#waiters.size;
   }
   get samplesPerInputFrame(): number {
     return (this.inputSampleRate * this.frameMs) / 1000;
@@ -226,9 +207,8 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
   hangupByCaller(reason = 'caller hung up'): void {
     if (this.hungUpBy) return;
     this.hungUpBy = 'caller';
-    this.hangupReason = reason;
-    this.#dropQueue();
-    this.emit('hangup', reason);
+    void this.endOnce(reason, () => this.#dropQueue());
+    this.emitHangup(reason);
   }
 
   /** Bot audio that reached the caller, as one buffer. */
@@ -260,16 +240,12 @@ export class MemoryLeg extends EventEmitter implements CallLeg {
       if (take === head.length) this.#queue.shift();
       else this.#queue[0] = head.subarray(take);
     }
-    if (this.#queuedSamples === 0) this.#wake();
+    if (this.#queuedSamples === 0) this.drained();
   }
 
   #dropQueue(): void {
     this.#queue.length = 0;
     this.#queuedSamples = 0;
-    this.#wake();
-  }
-
-  #wake(): void {
-    this.#waiters.resolveAll();
+    this.drained();
   }
 }

@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { callLogger, type Logger } from '../../log/logger.js';
 import type { CallSession } from '../../session/store.js';
-import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
+import type { CallLeg, TransferRequest, TransferResult } from '../port.js';
+import { CallLegBase } from '../call-leg-base.js';
 import { AriError, isGone } from './ari-client.js';
 import type { AriChannel, AriEvent } from './ari-types.js';
-import type { AsteriskContext } from './context.js';
-import { MediaLink } from './media-link.js';
+import type { AsteriskCallHost, MediaLease } from './call-host.js';
+import type { MediaLink } from './media-link.js';
 import { BridgeRecorder } from './recording.js';
 import { ownId } from './release-retry.js';
 import { transferToAgent } from './transfer.js';
@@ -27,7 +28,7 @@ export interface AsteriskCallIds {
  * One caller on Asterisk, as a CallLeg: caller channel + mixing bridge + externalMedia channel + one RTP socket.
  * Everything it acquires is released exactly once, whoever ends the call (caller, bot, ARI outage, error).
  */
-export class AsteriskCall extends EventEmitter implements CallLeg {
+export class AsteriskCall extends CallLegBase implements CallLeg {
   readonly backend = 'asterisk';
   readonly inputSampleRate = 8000 as const;
   readonly outputSampleRate = 8000 as const;
@@ -37,12 +38,8 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   readonly ids: AsteriskCallIds;
   readonly log: Logger;
   readonly startedAt = new Date();
-  /** aborted when the call ends: every wait inside the call listens to it */
-  readonly #ended = new AbortController();
-  #link: MediaLink | null = null;
+  #media: MediaLease | null = null;
   #recorder: BridgeRecorder | null = null;
-  #hangupReason: string | null = null;
-  #released: Promise<void> | null = null;
   /** agent answered: caller and agent talk in the bridge; the bot no longer owns the line */
   #agentChannelId: string | null = null;
   #botLeft = false;
@@ -52,7 +49,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   readonly #watched = new Set<string>();
 
   constructor(
-    readonly ctx: AsteriskContext,
+    readonly host: AsteriskCallHost,
     caller: AriChannel,
     readonly direction: 'inbound' | 'outbound',
     parties?: { from: string; to: string },
@@ -63,22 +60,14 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     this.to = parties?.to ?? caller.dialplan?.exten ?? '';
     this.ids = {
       callerChannelId: caller.id,
-      bridgeId: ownId('bridge', ctx.config.app, randomUUID()),
-      mediaChannelId: ownId('media', ctx.config.app, randomUUID()),
+      bridgeId: ownId('bridge', host.config.app, randomUUID()),
+      mediaChannelId: ownId('media', host.config.app, randomUUID()),
       rtpPort: 0,
       remote: null,
     };
-    this.log = callLogger(ctx.logger, this.id, { backend: 'asterisk' });
-    ctx.router.route(caller.id, (ev) => this.#onCallerEvent(ev));
+    this.log = callLogger(host.logger, this.id, { backend: 'asterisk' });
+    host.router.route(caller.id, (ev) => this.#onCallerEvent(ev));
     this.#channelEvents.setMaxListeners(0);
-  }
-
-  get signal(): AbortSignal {
-    return this.#ended.signal;
-  }
-
-  get ended(): boolean {
-    return this.#hangupReason !== null;
   }
 
   get ready(): boolean {
@@ -94,32 +83,25 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   }
 
   get mediaStats(): MediaLink['stats'] | null {
-    return this.#link?.stats ?? null;
+    return this.#media?.link.stats ?? null;
   }
 
   // ------------------------------------------------------------------ setup
 
   /** Answer, bridge, externalMedia, wait for its StasisStart, add it, start the paced RTP stream. */
   async setup(opts: { answer: boolean; signal?: AbortSignal }): Promise<void> {
-    const { client, router, ports, config } = this.ctx;
+    const { client, router, config } = this.host;
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.signal]) : this.signal;
     const { callerChannelId, bridgeId, mediaChannelId } = this.ids;
     // the RTP port first: with the range exhausted the call is refused before it is answered (the caller hears
     // congestion, not an answered call that drops a moment later)
-    const { port, value: rtp } = await ports.lease(
-      (p) => MediaLink.open(config.rtpBindHost, p, this.ctx.registry, signal),
-      signal,
-    );
+    const media = await this.host.openMedia(signal);
     if (this.ended) {
       // the caller left while the port was bound: release() has already run without it
-      await rtp.close();
-      ports.release(port);
+      await media.close();
       throw new Error('call ended during setup');
     }
-    this.ids.rtpPort = port;
-    this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
-    this.#link.on('audio', (frame) => this.emit('audio', frame));
-    this.#link.on('played', (frame) => this.emit('played', frame));
+    const link = this.#useMedia(media);
     if (opts.answer) await client.answer(callerChannelId, signal);
     await client.createBridge(bridgeId, signal);
     await client.addChannel(bridgeId, callerChannelId, signal);
@@ -127,59 +109,60 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     // registered before the request: the reply comes before the channel's StasisStart, but never trust order
     const inStasis = router.waitForStasis(mediaChannelId, config.stasisTimeoutMs, signal);
     inStasis.catch(() => undefined); // observed below; avoid an unhandled rejection if externalMedia fails first
-    const media = await client.externalMedia(
-      { channelId: mediaChannelId, externalHost: hostPort(config.rtpHost, port), format: 'ulaw' },
+    const channel = await client.externalMedia(
+      { channelId: mediaChannelId, externalHost: hostPort(config.rtpHost, media.port), format: 'ulaw' },
       signal,
     );
-    this.ids.remote = unicastRemote(media);
+    this.ids.remote = unicastRemote(channel);
     await inStasis;
     await this.addToBridge(mediaChannelId, signal);
-    this.#link.connect(this.ids.remote);
+    link.connect(this.ids.remote);
     this.#ready = true;
     await this.saveSession('greeting');
-    this.log.info({ bridgeId, rtpPort: port, remote: this.ids.remote }, 'call media up');
+    this.log.info({ bridgeId, rtpPort: media.port, remote: this.ids.remote }, 'call media up');
   }
 
   /** Reattach after a restart or outage: the channels and bridge are still up, only our socket is new. */
   async reattach(ids: AsteriskCallIds): Promise<void> {
     if (!ids.remote) throw new Error('session has no UnicastRTP address');
     Object.assign(this.ids, ids);
-    const { port, value: rtp } = await this.ctx.ports.lease(async (p) => {
-      if (p !== ids.rtpPort) throw Object.assign(new Error('not our port'), { code: 'EADDRINUSE' });
-      return MediaLink.open(this.ctx.config.rtpBindHost, p, this.ctx.registry, this.signal);
-    }, this.signal);
-    this.ids.rtpPort = port;
-    this.#link = new MediaLink(rtp, { media: this.ctx.media, metrics: this.ctx.registry });
-    this.#link.on('audio', (frame) => this.emit('audio', frame));
-    this.#link.on('played', (frame) => this.emit('played', frame));
-    this.ctx.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
-    this.ctx.router.markStarted(ids.mediaChannelId);
-    this.#link.connect(ids.remote);
+    const link = this.#useMedia(await this.host.openMedia(this.signal, ids.rtpPort));
+    this.host.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
+    this.host.router.markStarted(ids.mediaChannelId);
+    link.connect(ids.remote);
     this.#ready = true;
-    this.log.info({ bridgeId: ids.bridgeId, rtpPort: port }, 'call reattached');
+    this.log.info({ bridgeId: ids.bridgeId, rtpPort: this.ids.rtpPort }, 'call reattached');
+  }
+
+  #useMedia(media: MediaLease): MediaLink {
+    this.#media = media;
+    this.ids.rtpPort = media.port;
+    media.link.on('audio', (frame) => this.emit('audio', frame));
+    media.link.on('played', (frame) => this.emit('played', frame));
+    return media.link;
   }
 
   /** addChannel; a channel that has not entered Stasis yet answers 422, so wait for it and retry once. */
   async addToBridge(channelId: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.ctx.client.addChannel(this.ids.bridgeId, channelId, signal);
+      await this.host.client.addChannel(this.ids.bridgeId, channelId, signal);
     } catch (err) {
       if (!(err instanceof AriError && err.status === 422)) throw err;
-      await this.ctx.router.waitForStasis(channelId, this.ctx.config.stasisTimeoutMs, signal);
-      await this.ctx.client.addChannel(this.ids.bridgeId, channelId, signal);
+      await this.host.router.waitForStasis(channelId, this.host.config.stasisTimeoutMs, signal);
+      await this.host.client.addChannel(this.ids.bridgeId, channelId, signal);
     }
   }
 
   async startRecording(): Promise<void> {
-    const rec = this.ctx.config.recording;
+    const rec = this.host.config.recording;
     if (!rec.enabled) return;
-    this.#recorder = new BridgeRecorder(this.ctx, this.id, this.ids.bridgeId, this.log);
+    this.#recorder = new BridgeRecorder(this.host, this.id, this.ids.bridgeId, this.log);
     await this.#recorder.start(rec.maxSeconds, this.signal);
   }
 
   async saveSession(state: CallSession['state']): Promise<void> {
     const now = new Date().toISOString();
-    await this.ctx.sessions.put({
+    await this.host.sessions.put({
       version: 1,
       callId: SESSION_PREFIX + this.id,
       backend: 'asterisk',
@@ -195,46 +178,46 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   // ------------------------------------------------------------------ CallLeg
 
   sendAudio(pcm: Int16Array): void {
-    if (!this.ended && !this.#botLeft) this.#link?.send(pcm);
+    if (!this.ended && !this.#botLeft) this.#media?.link.send(pcm);
   }
 
   clearAudio(): number {
-    return this.#link?.clear() ?? 0;
+    return this.#media?.link.clear() ?? 0;
   }
 
   async waitForPlayout(signal?: AbortSignal): Promise<void> {
-    if (this.ended || !this.#link) return;
+    const link = this.#media?.link;
+    if (this.ended || !link) return;
     const untilEnd = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
     try {
-      await this.#link.waitDrained(untilEnd);
+      await link.waitDrained(untilEnd);
     } catch (err) {
       if ((this.ended || this.#botLeft) && !signal?.aborted) return; // nothing more will play
       throw err;
     }
   }
 
-  async transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
-    if (this.ended) return { outcome: 'failed', detail: 'call already ended' };
+  protected async placeTransfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult> {
     const untilEnd = signal ? AbortSignal.any([signal, this.signal]) : this.signal;
     const result = await transferToAgent(this, request, untilEnd);
-    this.ctx.metrics.transfers.inc({ outcome: result.outcome });
+    this.host.transferred(result.outcome);
     return result;
   }
 
   /** Music on hold is playing into the bridge (a transfer rings): what the bot's leg hears is not the caller. */
   holdAudio(on: boolean): void {
-    this.#link?.hold(on);
+    this.#media?.link.hold(on);
   }
 
   /** Agent answered: join them to the bridge; the bot leaves or (agentStaysSilent) stays muted to transcribe. */
   async handOff(agentChannelId: string, signal: AbortSignal): Promise<void> {
     // like externalMedia, an originated channel may answer before its StasisStart: adding it then gets 422
-    await this.ctx.router.waitForStasis(agentChannelId, this.ctx.config.stasisTimeoutMs, signal);
+    await this.host.router.waitForStasis(agentChannelId, this.host.config.stasisTimeoutMs, signal);
     await this.addToBridge(agentChannelId, signal);
     this.#agentChannelId = agentChannelId;
-    this.ctx.router.claim(agentChannelId, (ev) => this.#onAgentEvent(ev));
-    if (this.ctx.config.agentStaysSilent) {
-      this.#link?.mute();
+    this.host.router.claim(agentChannelId, (ev) => this.#onAgentEvent(ev));
+    if (this.host.config.agentStaysSilent) {
+      this.#media?.link.mute();
     } else {
       this.#botLeft = true;
       await this.#releaseMedia();
@@ -244,7 +227,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
 
   /** Channel events for a channel this call created (agent leg during dialling). */
   watchChannel(channelId: string, listener: (ev: AriEvent) => void): () => void {
-    this.ctx.router.claim(channelId, (ev) => this.#channelEvents.emit(channelId, ev));
+    this.host.router.claim(channelId, (ev) => this.#channelEvents.emit(channelId, ev));
     this.#channelEvents.on(channelId, listener);
     this.#watched.add(channelId);
     return () => {
@@ -261,7 +244,7 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
   forgetChannel(channelId: string): void {
     this.#watched.delete(channelId);
     this.#channelEvents.removeAllListeners(channelId);
-    if (channelId !== this.#agentChannelId) this.ctx.router.release(channelId);
+    if (channelId !== this.#agentChannelId) this.host.router.release(channelId);
   }
 
   /**
@@ -314,18 +297,13 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
 
   /** End the call and release everything, once. Safe from any path, concurrently. */
   end(reason: string, opts: { hangupCaller: boolean; hangupReason?: 'normal' | 'congestion' }): Promise<void> {
-    if (!this.#released) {
-      this.#hangupReason = reason;
-      this.log.info({ reason }, 'call ending');
-      this.#ended.abort(new Error(`call ended: ${reason}`));
-      this.#released = (async () => {
-        // the recording event goes out while the call core still listens, so its CallRecord carries the path
-        await this.#quietly('finish recording', async () => this.#recorder?.finish());
-        this.emit('hangup', reason);
-        await this.#release(opts.hangupCaller, opts.hangupReason);
-      })();
-    }
-    return this.#released;
+    if (!this.ended) this.log.info({ reason }, 'call ending');
+    return this.endOnce(reason, async () => {
+      // the recording event goes out while the call core still listens, so its CallRecord carries the path
+      await this.#quietly('finish recording', async () => this.#recorder?.finish());
+      this.emitHangup(reason);
+      await this.#release(opts.hangupCaller, opts.hangupReason);
+    });
   }
 
   /**
@@ -333,41 +311,32 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
    * port, routes) and leave channels, bridge and session on Asterisk for the next instance to reattach.
    */
   detach(): Promise<void> {
-    if (!this.#released) {
-      this.#hangupReason = 'handed over';
-      this.#ended.abort(new Error('call handed over to another instance'));
-      this.emit('hangup', 'handed over');
-      this.#released = (async () => {
-        const link = this.#link;
-        this.#link = null;
-        if (link) {
-          await link.close();
-          this.ctx.ports.release(this.ids.rtpPort);
-        }
-        for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
-          if (id) this.ctx.router.release(id);
-        this.#channelEvents.removeAllListeners();
-        this.log.info('call detached for hand-over');
-        this.ctx.onCallReleased?.(this.id);
-      })();
-    }
-    return this.#released;
+    return this.endOnce('handed over', async () => {
+      this.emitHangup('handed over');
+      await this.#closeMedia();
+      for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
+        if (id) this.host.router.release(id);
+      this.#channelEvents.removeAllListeners();
+      this.log.info('call detached for hand-over');
+      this.host.released(this.id);
+    });
+  }
+
+  async #closeMedia(): Promise<void> {
+    const media = this.#media;
+    this.#media = null;
+    await media?.close();
   }
 
   async #releaseMedia(): Promise<void> {
-    const link = this.#link;
-    this.#link = null;
-    const { router, client, ports } = this.ctx;
-    if (link) {
-      await link.close();
-      ports.release(this.ids.rtpPort);
-    }
+    const { router, client } = this.host;
+    await this.#closeMedia();
     router.release(this.ids.mediaChannelId);
     await this.#quietly(`DELETE channel ${this.ids.mediaChannelId}`, () => client.hangup(this.ids.mediaChannelId));
   }
 
   async #release(hangupCaller: boolean, hangupReason: 'normal' | 'congestion' = 'normal'): Promise<void> {
-    const { router, client, sessions } = this.ctx;
+    const { router, client, sessions } = this.host;
     await this.#releaseMedia();
     const agent = this.#agentChannelId;
     if (agent) {
@@ -381,8 +350,8 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
     await this.#quietly(`DELETE bridge ${bridgeId}`, () => client.destroyBridge(bridgeId));
     await this.#quietly('delete session', () => sessions.delete(SESSION_PREFIX + this.id));
     this.#channelEvents.removeAllListeners();
-    this.log.info({ reason: this.#hangupReason }, 'call released');
-    this.ctx.onCallReleased?.(this.id);
+    this.log.info({ reason: this.endReason }, 'call released');
+    this.host.released(this.id);
   }
 
   /**
@@ -394,17 +363,9 @@ export class AsteriskCall extends EventEmitter implements CallLeg {
       await step();
     } catch (err) {
       if (isGone(err)) return;
-      this.ctx.metrics.releaseErrors.inc();
       this.log.warn({ step: label, err: err instanceof Error ? err.message : String(err) }, 'release step failed');
-      this.ctx.releases?.retry(`${this.id}: ${label}`, step);
+      this.host.releaseFailed(`${this.id}: ${label}`, step);
     }
-  }
-
-  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
   }
 }
 

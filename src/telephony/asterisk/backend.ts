@@ -7,7 +7,8 @@ import type { Logger } from '../../log/logger.js';
 import { resample } from '../../media/resampler.js';
 import type { SessionStore } from '../../session/store.js';
 import type { Tts } from '../../speech/types.js';
-import type { CallLeg, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
+import type { AsteriskConfig } from '../config.js';
+import type { CallLeg, OriginateOptions, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
 import { AriClient } from './ari-client.js';
 import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
@@ -15,8 +16,8 @@ import { CallSupervisor } from '../supervisor.js';
 import type { Admission, Permit } from '../../core/admission.js';
 import { AsteriskCall } from './asterisk-call.js';
 import { ChannelRouter } from './channel-router.js';
-import type { AsteriskContext } from './context.js';
-import { asteriskMetrics } from './metrics.js';
+import { mediaOpener, type AsteriskCallHost } from './call-host.js';
+import { asteriskMetrics, type AsteriskMetrics } from './metrics.js';
 import { NoRtpPortError, RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
 import { dialAndWait } from './dial.js';
@@ -60,13 +61,6 @@ export class AriCredentialsError extends VoicebotError {
   }
 }
 
-export interface OriginateOptions {
-  callerId?: string;
-  signal?: AbortSignal;
-  /** SIP headers for the INVITE (sent as PJSIP_HEADER(add,…) channel variables) */
-  headers?: Record<string, string>;
-}
-
 /** The callee did not answer an outbound call. */
 export class OriginateError extends VoicebotError {
   constructor(
@@ -83,11 +77,17 @@ export class OriginateError extends VoicebotError {
  */
 export class AsteriskBackend implements TelephonyBackend {
   readonly name = 'asterisk';
-  readonly ctx: AsteriskContext;
+  /** what each call uses from this backend */
+  readonly host: AsteriskCallHost;
+  readonly ports: RtpPortPool;
   readonly calls = new Map<string, AsteriskCall>();
   readonly #stream: AriEventStream;
   readonly #supervisor: CallSupervisor;
   readonly #deps: AsteriskBackendDeps;
+  readonly #config: AsteriskConfig;
+  readonly #log: Logger;
+  readonly #metrics: AsteriskMetrics;
+  readonly #releases: ReleaseRetrier;
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
   #stopping = false;
   #resyncing: Promise<void> | null = null;
@@ -116,21 +116,35 @@ export class AsteriskBackend implements TelephonyBackend {
       app: asterisk.app,
       requestTimeoutMs: asterisk.requestTimeoutMs,
     });
-    this.ctx = {
+    this.#config = asterisk;
+    this.#log = logger;
+    this.#metrics = metrics;
+    this.#releases = new ReleaseRetrier(
+      logger,
+      { minMs: asterisk.reconnectMinMs, maxMs: asterisk.reconnectMaxMs },
+      clock,
+    );
+    this.ports = new RtpPortPool(asterisk.rtpPortMin, asterisk.rtpPortMax);
+    this.host = {
       client,
       router: new ChannelRouter(clock),
-      ports: new RtpPortPool(asterisk.rtpPortMin, asterisk.rtpPortMax),
       config: asterisk,
-      media: config.media,
+      sessions: deps.sessions,
       logger,
       clock,
-      registry: deps.metrics,
-      metrics,
-      sessions: deps.sessions,
-      releases: new ReleaseRetrier(logger, { minMs: asterisk.reconnectMinMs, maxMs: asterisk.reconnectMaxMs }, clock),
       events: deps.events,
-      tts: deps.tts,
-      onCallReleased: (id) => {
+      openMedia: mediaOpener({
+        ports: this.ports,
+        bindHost: asterisk.rtpBindHost,
+        media: config.media,
+        registry: deps.metrics,
+      }),
+      releaseFailed: (label, step) => {
+        metrics.releaseErrors.inc();
+        this.#releases.retry(label, step);
+      },
+      transferred: (outcome) => metrics.transfers.inc({ outcome }),
+      released: (id) => {
         this.calls.delete(id);
         metrics.activeCalls.set(this.calls.size);
       },
@@ -174,8 +188,8 @@ export class AsteriskBackend implements TelephonyBackend {
    * serving, loudly; never sit on a socket that gets nothing.
    */
   async #onReplaced(): Promise<void> {
-    const app = this.ctx.config.app;
-    this.ctx.logger.error(
+    const app = this.#config.app;
+    this.#log.error(
       { app },
       `another connection registered ARI app "${app}" (ApplicationReplaced): this process stops serving calls; ` +
         'give each bot instance its own app name, or run one',
@@ -194,13 +208,13 @@ export class AsteriskBackend implements TelephonyBackend {
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
     this.#supervisor.start(this.#onCall);
-    this.ctx.releases?.start();
+    this.#releases.start();
     // a 401 ends the wait at once: no retry can fix wrong credentials
     const refusal = new AbortController();
     const parent = signal ? AbortSignal.any([signal, refusal.signal]) : refusal.signal;
     const limit = deadline(this.#deps.startTimeoutMs ?? 5000, parent);
     const onRefused = (status: number) => {
-      if (status === 401) refusal.abort(new AriCredentialsError(this.ctx.config.url));
+      if (status === 401) refusal.abort(new AriCredentialsError(this.#config.url));
     };
     this.#stream.on('refused', onRefused);
     try {
@@ -211,8 +225,8 @@ export class AsteriskBackend implements TelephonyBackend {
         await this.#stream.stop();
         throw err;
       }
-      this.ctx.logger.warn(
-        { url: this.ctx.config.url, lastRefusal: this.#refused || undefined },
+      this.#log.warn(
+        { url: this.#config.url, lastRefusal: this.#refused || undefined },
         'ARI not reachable yet; still trying in the background',
       );
     } finally {
@@ -240,7 +254,7 @@ export class AsteriskBackend implements TelephonyBackend {
     await this.#supervisor.stop();
     await this.#resyncing;
     // what is still failing is swept by the next instance's resync (ids are ours by prefix)
-    this.ctx.releases?.stop();
+    this.#releases.stop();
   }
 
   /** Resolves once a resync after (re)connect has finished (tests, health). */
@@ -251,13 +265,13 @@ export class AsteriskBackend implements TelephonyBackend {
   // ------------------------------------------------------------------ events
 
   #onEvent(ev: AriEvent): void {
-    if (this.ctx.router.dispatch(ev)) return;
+    if (this.host.router.dispatch(ev)) return;
     if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel);
   }
 
   #onStasisStart(ch: AriChannel): void {
-    const log = this.ctx.logger;
-    if (this.ctx.router.isOwn(ch.id)) return;
+    const log = this.#log;
+    if (this.host.router.isOwn(ch.id)) return;
     // our own media/agent channels are claimed by id before creation; a UnicastRTP channel we did not create
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
@@ -267,10 +281,10 @@ export class AsteriskBackend implements TelephonyBackend {
     const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
     if (typeof admitted === 'string') {
       log.warn({ channelId: ch.id, refusal: admitted }, 'call refused: hanging up with congestion');
-      this.ctx.client.hangup(ch.id, 'congestion').catch(() => undefined);
+      this.host.client.hangup(ch.id, 'congestion').catch(() => undefined);
       return;
     }
-    const call = new AsteriskCall(this.ctx, ch, 'inbound');
+    const call = new AsteriskCall(this.host, ch, 'inbound');
     this.#track(
       call,
       async () => {
@@ -283,7 +297,7 @@ export class AsteriskBackend implements TelephonyBackend {
   /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */
   #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit): void {
     this.calls.set(call.id, call);
-    this.ctx.metrics.activeCalls.set(this.calls.size);
+    this.#metrics.activeCalls.set(this.calls.size);
     void this.#supervisor.run(
       {
         leg: call,
@@ -293,7 +307,7 @@ export class AsteriskBackend implements TelephonyBackend {
             await setup();
           } catch (err) {
             const noPort = err instanceof NoRtpPortError;
-            this.ctx.metrics.calls.inc({ direction: call.direction, result: noPort ? 'no-rtp-port' : 'setup-failed' });
+            this.#metrics.calls.inc({ direction: call.direction, result: noPort ? 'no-rtp-port' : 'setup-failed' });
             if (!call.ended) {
               // refused before answering when no port is free: the caller hears congestion; a record still goes out
               await call.end('setup failed', { hangupCaller: true, hangupReason: noPort ? 'congestion' : 'normal' });
@@ -301,7 +315,7 @@ export class AsteriskBackend implements TelephonyBackend {
             }
             throw err;
           }
-          this.ctx.metrics.calls.inc({ direction: call.direction, result: 'connected' });
+          this.#metrics.calls.inc({ direction: call.direction, result: 'connected' });
         },
         serve: async (onCall) => {
           await this.#announceRecording(call);
@@ -334,9 +348,9 @@ export class AsteriskBackend implements TelephonyBackend {
   }
 
   async #announceRecording(call: AsteriskCall): Promise<void> {
-    const rec = this.ctx.config.recording;
+    const rec = this.#config.recording;
     if (!rec.enabled || !rec.announce || call.ended) return;
-    const tts = this.ctx.tts;
+    const tts = this.#deps.tts;
     if (!tts) return void call.log.warn('recording.announce is on but no TTS was given: notice not spoken');
     for await (const chunk of tts.synthesize(rec.notice, { signal: call.signal })) {
       call.sendAudio(chunk.sampleRate === 8000 ? chunk.pcm : resample(chunk.pcm, chunk.sampleRate, 8000));
@@ -352,13 +366,13 @@ export class AsteriskBackend implements TelephonyBackend {
       .then(() =>
         // calls taken over after a restart count under the cap too (over it, the pool refuses their VAD)
         resynchronise(
-          this.ctx,
+          this.host,
           this.calls,
           (call) => this.#track(call, () => Promise.resolve(), this.#takeOver()),
           why,
         ),
       )
-      .catch((err: unknown) => this.ctx.logger.error({ err: errText(err) }, 'ARI resync failed'))
+      .catch((err: unknown) => this.#log.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
   }
 
@@ -387,7 +401,8 @@ export class AsteriskBackend implements TelephonyBackend {
   }
 
   async #originate(target: TransferTarget, options: OriginateOptions, permit: Permit): Promise<string> {
-    const { client, router, config } = this.ctx;
+    const { client, router } = this.host;
+    const config = this.#config;
     const channelId = ownId('out', config.app, randomUUID());
     const endpoint = dialString(target, config.dialTemplates);
     const callerId = options.callerId ?? config.outboundCallerId;
@@ -396,7 +411,7 @@ export class AsteriskBackend implements TelephonyBackend {
       {
         client,
         router,
-        clock: this.ctx.clock,
+        clock: this.host.clock,
         stasisTimeoutMs: config.stasisTimeoutMs,
         watch: (id, listener) => {
           router.claim(id, listener);
@@ -412,11 +427,11 @@ export class AsteriskBackend implements TelephonyBackend {
       signal,
     );
     if (result.outcome !== 'answered' || !result.channel) {
-      this.ctx.metrics.calls.inc({ direction: 'outbound', result: result.outcome });
+      this.#metrics.calls.inc({ direction: 'outbound', result: result.outcome });
       await client.hangup(channelId).catch(() => undefined);
       throw new OriginateError(result.outcome, result.detail);
     }
-    const call = new AsteriskCall(this.ctx, result.channel, 'outbound', { from: callerId ?? '', to: target.address });
+    const call = new AsteriskCall(this.host, result.channel, 'outbound', { from: callerId ?? '', to: target.address });
     router.markStarted(channelId);
     this.#track(call, () => call.setup({ answer: false }), permit);
     return call.id;

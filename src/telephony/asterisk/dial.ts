@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { TransferOutcome } from '../port.js';
+import { DialWait } from '../dial-wait.js';
 import type { AriClient } from './ari-client.js';
 import type { AriChannel, AriEvent } from './ari-types.js';
 import type { ChannelRouter } from './channel-router.js';
@@ -109,21 +110,11 @@ export interface DialResult {
  */
 export async function dialAndWait(deps: DialDeps, req: DialRequest, signal: AbortSignal): Promise<DialResult> {
   const { client, router } = deps;
-  let decided: { outcome: TransferOutcome; detail: string } | null = null;
-  let settle: () => void = () => {};
-  const settled = new Promise<void>((resolve) => (settle = resolve));
-  const decide = (o: { outcome: TransferOutcome; detail: string }) => {
-    if (decided) return;
-    decided = o;
-    settle();
-  };
+  const wait = new DialWait({ clock: deps.clock, signal });
   const unwatch = deps.watch(req.channelId, (ev) => {
     const o = legOutcome(ev);
-    if (o) decide(o);
+    if (o) wait.decide(o);
   });
-  const onAbort = () => decide({ outcome: 'failed', detail: 'aborted' });
-  signal.addEventListener('abort', onAbort, { once: true });
-  let timer: unknown = null;
   let channel: AriChannel | null = null;
   try {
     // registered before the request: never trust the order of the reply and the event
@@ -133,22 +124,19 @@ export async function dialAndWait(deps: DialDeps, req: DialRequest, signal: Abor
       { endpoint: req.endpoint, channelId: req.channelId, ...(req.variables ? { variables: req.variables } : {}) },
       signal,
     );
-    await Promise.race([inStasis, settled]);
-    if (!decided) {
+    await Promise.race([inStasis, wait.result]);
+    if (!wait.decided) {
       await client.dial(req.channelId, req.timeoutSec, req.callerChannelId, signal);
-      timer = deps.clock.setTimeout(
-        () => decide({ outcome: 'no-answer', detail: 'timeout' }),
-        req.timeoutSec * 1000 + DIAL_GRACE_MS,
-      );
-      await settled;
+      wait.ring(req.timeoutSec * 1000 + DIAL_GRACE_MS, { outcome: 'no-answer', detail: 'timeout' });
     }
   } catch (err) {
-    decide({ outcome: 'failed', detail: err instanceof Error ? err.message : String(err) });
+    wait.decide({ outcome: 'failed', detail: err instanceof Error ? err.message : String(err) });
+  }
+  try {
+    const { outcome, detail } = await wait.result;
+    return { outcome, detail: detail ?? '', channel };
   } finally {
-    if (timer !== null) deps.clock.clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
+    wait.dispose();
     unwatch();
   }
-  const result = decided as { outcome: TransferOutcome; detail: string } | null;
-  return { ...(result ?? { outcome: 'failed', detail: 'no outcome' }), channel };
 }

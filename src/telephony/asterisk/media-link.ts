@@ -5,6 +5,7 @@ import type { MediaConfig } from '../../media/config.js';
 import { jitterBufferOptions, pacerConfigOptions } from '../../media/from-config.js';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
 import { JitterBuffer } from '../../media/jitter-buffer.js';
+import { rtpQualityCounters, type RtpQualityCounters } from '../../media/rtp-quality.js';
 import { Pacer } from '../../media/pacer.js';
 import { RtpSession, type RtpEndpoint } from '../../media/rtp-session.js';
 import type { RtpPacket } from '../../media/rtp.js';
@@ -55,6 +56,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
   #muted = false;
   #closed: Promise<void> | null = null;
   readonly #late;
+  readonly #quality: RtpQualityCounters;
 
   constructor(rtp: RtpSession, opts: MediaLinkOptions) {
     super();
@@ -65,6 +67,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       'voicebot_asterisk_rtp_late_total',
       'Caller RTP packets dropped as duplicate or late',
     );
+    this.#quality = rtpQualityCounters(opts.metrics);
     const payload = Buffer.alloc(FRAME_SAMPLES);
     this.#pacer = new Pacer({
       frameSamples: FRAME_SAMPLES,
@@ -165,16 +168,22 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       if (performance.now() < this.#holdUntil) return;
       this.#holdUntil = 0;
     }
-    const { late, duplicates } = this.#jitter.stats;
+    const { late, duplicates, reordered } = this.#jitter.stats;
     this.#jitter.push({ sequenceNumber: p.sequenceNumber, timestamp: p.timestamp, payload: mulawDecode(p.payload) });
-    if (this.#jitter.stats.late + this.#jitter.stats.duplicates > late + duplicates) this.#late.inc();
+    const stats = this.#jitter.stats;
+    if (stats.late + stats.duplicates > late + duplicates) this.#late.inc();
+    if (stats.late > late) this.#quality.late.inc();
+    if (stats.duplicates > duplicates) this.#quality.duplicate.inc();
+    if (stats.reordered > reordered) this.#quality.reordered.inc();
     this.#receiving = true;
   }
 
   /** One playout slot: the next caller frame in sequence order (concealment for a lost one). */
   #playOne(): void {
     if (!this.#receiving || this.#holdUntil > 0) return;
+    const concealed = this.#jitter.stats.concealed;
     this.emit('audio', this.#jitter.pop());
+    if (this.#jitter.stats.concealed > concealed) this.#quality.lost.inc();
   }
 
   close(): Promise<void> {

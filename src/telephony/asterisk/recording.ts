@@ -4,7 +4,7 @@ import type { Logger } from '../../log/logger.js';
 import { isGone } from './ari-client.js';
 import type { AriEvent } from './ari-types.js';
 import { recordingKey } from './ari-types.js';
-import type { AsteriskContext } from './context.js';
+import type { AsteriskCallHost } from './call-host.js';
 
 const FINISH_TIMEOUT_MS = 3000;
 
@@ -18,13 +18,13 @@ export class BridgeRecorder {
   #started = false;
   #finished = false;
   #finishedWaiters: Array<() => void> = [];
-  readonly #ctx: AsteriskContext;
+  readonly #host: AsteriskCallHost;
   readonly #callId: string;
   readonly #bridgeId: string;
   readonly #log: Logger;
 
-  constructor(ctx: AsteriskContext, callId: string, bridgeId: string, log: Logger) {
-    this.#ctx = ctx;
+  constructor(host: AsteriskCallHost, callId: string, bridgeId: string, log: Logger) {
+    this.#host = host;
     this.#callId = callId;
     this.#bridgeId = bridgeId;
     this.#log = log;
@@ -36,8 +36,8 @@ export class BridgeRecorder {
   }
 
   async start(maxSeconds: number, signal: AbortSignal): Promise<void> {
-    this.#ctx.router.route(recordingKey(this.#name), (ev) => this.#onEvent(ev));
-    await this.#ctx.client.recordBridge(
+    this.#host.router.route(recordingKey(this.#name), (ev) => this.#onEvent(ev));
+    await this.#host.client.recordBridge(
       this.#bridgeId,
       { name: this.#name, format: 'wav', maxDurationSeconds: maxSeconds, ifExists: 'overwrite' },
       signal,
@@ -66,7 +66,7 @@ export class BridgeRecorder {
 
   /** Stop (if still running), fetch the file, publish. Returns the path, or null when nothing was recorded. */
   async finish(): Promise<string | null> {
-    const { client, router, config, events } = this.#ctx;
+    const { client, router, config, events } = this.#host;
     try {
       if (!this.#started) return null;
       try {

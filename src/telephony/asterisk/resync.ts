@@ -1,6 +1,6 @@
 import { ariChannel, type AriChannel, type AriEvent } from './ari-types.js';
 import { AsteriskCall, SESSION_PREFIX, type AsteriskCallIds } from './asterisk-call.js';
-import type { AsteriskContext } from './context.js';
+import type { AsteriskCallHost } from './call-host.js';
 import { isOwnId } from './release-retry.js';
 
 /**
@@ -9,12 +9,12 @@ import { isOwnId } from './release-retry.js';
  * calls this process does not hold (a restart) are reattached when their channels and bridge are still up.
  */
 export async function resynchronise(
-  ctx: AsteriskContext,
+  host: AsteriskCallHost,
   calls: Map<string, AsteriskCall>,
   adopt: (call: AsteriskCall) => void,
   why: string,
 ): Promise<void> {
-  const { client, router, logger } = ctx;
+  const { client, router, logger } = host;
   const [channels, bridges] = await Promise.all([client.listChannels(), client.listBridges()]);
   const byId = new Map(channels.map((c) => [c.id, c]));
   const bridgeIds = new Set(bridges.map((b) => b.id));
@@ -35,8 +35,8 @@ export async function resynchronise(
     }
   }
 
-  const reattached = await reattachSessions(ctx, calls, byId, bridgeIds, adopt);
-  const swept = await sweepOrphans(ctx, calls, channels, bridges);
+  const reattached = await reattachSessions(host, calls, byId, bridgeIds, adopt);
+  const swept = await sweepOrphans(host, calls, channels, bridges);
   logger.info(
     { why, channels: channels.length, bridges: bridges.length, released, reattached, swept },
     'ARI state resynchronised',
@@ -48,12 +48,12 @@ export async function resynchronise(
  * leftovers (a release that failed while Asterisk's HTTP side was down, a crash mid-setup): delete them.
  */
 async function sweepOrphans(
-  ctx: AsteriskContext,
+  host: AsteriskCallHost,
   calls: Map<string, AsteriskCall>,
   channels: AriChannel[],
   bridges: Array<{ id: string }>,
 ): Promise<number> {
-  const { client, router, sessions, config, logger } = ctx;
+  const { client, router, sessions, config, logger } = host;
   const owned = new Set<string>();
   for (const call of calls.values()) {
     if (call.ended) continue;
@@ -99,13 +99,13 @@ function pendingAgentChannels(call: AsteriskCall): string[] {
 }
 
 async function reattachSessions(
-  ctx: AsteriskContext,
+  host: AsteriskCallHost,
   calls: Map<string, AsteriskCall>,
   byId: Map<string, AriChannel>,
   bridgeIds: Set<string>,
   adopt: (call: AsteriskCall) => void,
 ): Promise<number> {
-  const { sessions, client, logger } = ctx;
+  const { sessions, client, logger } = host;
   let reattached = 0;
   for (const s of await sessions.list()) {
     if (s.backend !== 'asterisk' || !s.callId.startsWith(SESSION_PREFIX)) continue;
@@ -136,7 +136,7 @@ async function reattachSessions(
       await sessions.delete(s.callId);
       continue;
     }
-    const call = new AsteriskCall(ctx, caller, ids.direction ?? 'inbound', { from: s.phone, to: ids.to ?? '' });
+    const call = new AsteriskCall(host, caller, ids.direction ?? 'inbound', { from: s.phone, to: ids.to ?? '' });
     try {
       await call.reattach(ids);
     } catch (err) {

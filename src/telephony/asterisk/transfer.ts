@@ -41,7 +41,7 @@ export async function transferToAgent(
   request: TransferRequest,
   signal: AbortSignal,
 ): Promise<TransferResult> {
-  const { client, config, router } = call.ctx;
+  const { client, config, router } = call.host;
   const agentId = ownId('agent', config.app, randomUUID());
   const endpoint = dialString(request.target, config.dialTemplates);
   const log = call.log.child({ agentChannelId: agentId, endpoint });
@@ -58,7 +58,7 @@ export async function transferToAgent(
       {
         client,
         router,
-        clock: call.ctx.clock,
+        clock: call.host.clock,
         stasisTimeoutMs: config.stasisTimeoutMs,
         watch: (id, listener) => call.watchChannel(id, listener),
       },

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { WebSocket, RawData } from 'ws';
 import type { Registry } from 'prom-client';
@@ -6,8 +5,8 @@ import type { Logger } from '../../log/logger.js';
 import { counter } from '../../core/metrics.js';
 import { FrameChunker, samplesPerFrame } from '../../media/frames.js';
 import { Pacer } from '../../media/pacer.js';
-import type { CallLeg, CallLegEvents, TransferRequest, TransferResult } from '../port.js';
-import { Waiters } from '../../core/waiters.js';
+import type { CallLeg, TransferRequest, TransferResult } from '../port.js';
+import { CallLegBase } from '../call-leg-base.js';
 import { leBytesToPcm16, pcm16ToLeBytes } from './pcm16le.js';
 import {
   BROWSER_SAMPLE_RATE,
@@ -39,7 +38,7 @@ type DropReason = 'not-binary' | 'empty' | 'odd-length' | 'too-large' | 'bad-jso
  * A CallLeg over one WebSocket to the browser test page: L16 16 kHz both ways, paced bot audio,
  * JSON control frames. Closing the socket is a caller hangup; hangup() closes it from our side.
  */
-export class BrowserCallLeg extends EventEmitter implements CallLeg {
+export class BrowserCallLeg extends CallLegBase implements CallLeg {
   readonly id: string;
   readonly backend = 'browser';
   readonly from: string;
@@ -54,8 +53,6 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   readonly #pacer: Pacer;
   readonly #dropped;
   readonly #transferOutcome: TransferResult['outcome'];
-  readonly #playoutWaiters = new Waiters('waitForPlayout aborted');
-  #ended = false;
   /** bot audio samples handed to the socket so far */
   sentSamples = 0;
 
@@ -86,31 +83,19 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
     this.#pacer.start();
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
-  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
   /** Send a control message to the page (ignored once the call has ended). */
   send(message: ServerMessage): void {
-    if (this.#ended || this.#socket.readyState !== this.#socket.OPEN) return;
+    if (this.ended || this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(JSON.stringify(message));
   }
 
   sendAudio(pcm: Int16Array): void {
-    if (this.#ended || pcm.length === 0) return;
+    if (this.ended || pcm.length === 0) return;
     this.#pacer.enqueue(pcm);
   }
 
   clearAudio(): number {
-    if (this.#ended) return 0;
+    if (this.ended) return 0;
     const dropped = this.#pacer.flush();
     this.send({ type: 'clear', droppedSamples: dropped });
     this.#checkDrained();
@@ -118,11 +103,10 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
-    if (this.#ended || this.#pacer.queuedSamples === 0) return Promise.resolve();
-    return this.#playoutWaiters.wait(signal);
+    return this.waitUntilDrained(this.#pacer.queuedSamples, signal);
   }
 
-  async transfer(request: TransferRequest): Promise<TransferResult> {
+  protected async placeTransfer(request: TransferRequest): Promise<TransferResult> {
     const outcome = this.#transferOutcome;
     this.send({
       type: 'transfer',
@@ -134,10 +118,12 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   }
 
   async hangup(reason = 'bot-hangup'): Promise<void> {
-    if (this.#ended) return;
+    if (this.ended) return;
     this.send({ type: 'ended', reason });
-    this.#release();
-    this.#socket.close(1000, 'call ended');
+    await this.endOnce(reason, () => {
+      this.#release();
+      this.#socket.close(1000, 'call ended');
+    });
   }
 
   /** The network side ended the call (server shutdown): tell the page, and the core hears a hangup. */
@@ -147,7 +133,7 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   }
 
   #onMessage = (data: RawData, isBinary: boolean): void => {
-    if (this.#ended) return;
+    if (this.ended) return;
     const bytes = toBuffer(data);
     if (!isBinary) return this.#onText(bytes);
     if (bytes.length === 0) return this.#drop('empty');
@@ -180,14 +166,14 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   };
 
   #callerHangup(reason: string): void {
-    if (this.#ended) return;
-    this.#release();
-    this.emit('hangup', reason);
+    if (this.ended) return;
+    void this.endOnce(reason, () => this.#release());
+    this.emitHangup(reason);
     if (this.#socket.readyState === this.#socket.OPEN) this.#socket.close(1000, 'call ended');
   }
 
   #sendFrame(frame: Int16Array): void {
-    if (this.#ended) return;
+    if (this.ended) return;
     if (this.#socket.bufferedAmount > MAX_SOCKET_BUFFERED_BYTES) {
       this.#drop('backpressure');
     } else {
@@ -199,8 +185,8 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
   }
 
   #checkDrained(): void {
-    if (this.#pacer.queuedSamples > 0 && !this.#ended) return;
-    this.#playoutWaiters.resolveAll();
+    if (this.#pacer.queuedSamples > 0 && !this.ended) return;
+    this.drained();
   }
 
   #drop(reason: DropReason): void {
@@ -208,10 +194,8 @@ export class BrowserCallLeg extends EventEmitter implements CallLeg {
     this.#log.debug({ reason }, 'browser frame dropped');
   }
 
-  /** Stop pacing, detach from the socket, wake playout waiters. Idempotent. */
+  /** Stop pacing, detach from the socket, wake playout waiters (runs once, from endOnce). */
   #release(): void {
-    if (this.#ended) return;
-    this.#ended = true;
     this.#pacer.stop();
     this.#chunker.reset();
     this.#socket.off('message', this.#onMessage);

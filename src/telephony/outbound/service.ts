@@ -1,14 +1,9 @@
 import type { Logger } from '../../log/logger.js';
 import { headerSafe } from '../headers.js';
-import type { TransferTarget } from '../port.js';
+import type { TelephonyBackend, TransferTarget } from '../port.js';
 
-/** What places outbound calls: the Asterisk backend (and any backend with the same originate shape). */
-export interface OutboundDialer {
-  originate(
-    target: TransferTarget,
-    options: { callerId?: string; signal?: AbortSignal; headers?: Record<string, string> },
-  ): Promise<string>;
-}
+/** What places outbound calls: any backend that implements `originate`. */
+export type OutboundDialer = Required<Pick<TelephonyBackend, 'originate'>>;
 
 export interface OutboundCallRequest {
   /** an E.164 number, a dial string (PJSIP/100), a SIP URI, or a user name */

@@ -1,11 +1,11 @@
-import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
 import { samplesPerFrame } from '../../media/frames.js';
 import { EchoPath, type EchoPathOptions } from '../../media/echo-path.js';
 import { concatPcm } from '../../media/pcm.js';
-import type { CallLeg, CallLegEvents, TransferOutcome, TransferRequest, TransferResult } from '../port.js';
+import type { CallLeg, TransferOutcome, TransferRequest, TransferResult } from '../port.js';
 import { Waiters } from '../../core/waiters.js';
+import { CallLegBase } from '../call-leg-base.js';
 
 /** The simulated line is a telephone line: 8 kHz, G.711 μ-law both ways. */
 export const SIM_RATE = 8000;
@@ -49,7 +49,7 @@ export function throughMulaw(pcm: Int16Array): Int16Array {
  * the call core (queued turn audio, else silence) and plays one frame of queued bot audio into a recording.
  * Whoever drives tick() chooses the clock (accelerated or real time); causality holds either way.
  */
-export class SimulatedCallLeg extends EventEmitter implements CallLeg {
+export class SimulatedCallLeg extends CallLegBase implements CallLeg {
   readonly id: string;
   readonly backend = 'simulate';
   readonly from: string;
@@ -68,9 +68,7 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
   #botQueued = 0;
   /** one entry per tick: what the caller heard (bot audio or line silence) */
   readonly #recording: Int16Array[] = [];
-  readonly #playoutWaiters = new Waiters('waitForPlayout aborted');
   readonly #activityWaiters = new Waiters();
-  #ended = false;
   #ticks = 0;
 
   constructor(opts: SimulatedLegOptions = {}) {
@@ -83,17 +81,6 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
     this.#echo = opts.echo ? new EchoPath({ ...opts.echo, sampleRate: SIM_RATE }) : null;
   }
 
-  override on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
-  get ended(): boolean {
-    return this.#ended;
-  }
   get ticks(): number {
     return this.#ticks;
   }
@@ -120,7 +107,7 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
     const tick = this.#ticks++;
     const next = this.#callerFrames.shift();
     const caller = next?.pcm ?? new Int16Array(SIM_FRAME_SAMPLES);
-    if (!this.#ended) this.emit('audio', this.#echo ? this.#echo.take(SIM_FRAME_SAMPLES, caller) : caller);
+    if (!this.ended) this.emit('audio', this.#echo ? this.#echo.take(SIM_FRAME_SAMPLES, caller) : caller);
     const botSamples = this.#playBot();
     return { tick, at, caller: next?.tag ?? null, botSamples };
   }
@@ -141,7 +128,7 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
   }
 
   sendAudio(pcm: Int16Array): void {
-    if (this.#ended || pcm.length === 0) return;
+    if (this.ended || pcm.length === 0) return;
     this.#botChunks.push(throughMulaw(pcm));
     this.#botQueued += pcm.length;
     this.nudge();
@@ -152,35 +139,32 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
     this.#botChunks.length = 0;
     this.#botOffset = 0;
     this.#botQueued = 0;
-    this.#wakePlayout();
+    this.drained();
     return dropped;
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
-    if (this.#ended || this.#botQueued === 0) return Promise.resolve();
-    return this.#playoutWaiters.wait(signal);
+    return this.waitUntilDrained(this.#botQueued, signal);
   }
 
-  async transfer(request: TransferRequest): Promise<TransferResult> {
+  protected async placeTransfer(request: TransferRequest): Promise<TransferResult> {
     this.transfers.push(request);
     return { outcome: this.#transferOutcome, detail: 'simulated line' };
   }
 
   /** The bot ends the call. */
-  async hangup(): Promise<void> {
-    this.#end();
+  hangup(reason = 'bot-hangup'): Promise<void> {
+    return this.endOnce(reason, () => this.#release());
   }
 
   /** The caller ends the call. */
   callerHangup(reason = 'caller-hangup'): void {
-    if (this.#ended) return;
-    this.#end();
-    this.emit('hangup', reason);
+    if (this.ended) return;
+    void this.endOnce(reason, () => this.#release());
+    this.emitHangup(reason);
   }
 
-  #end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
+  #release(): void {
     this.#callerFrames.length = 0;
     this.clearAudio();
     this.nudge();
@@ -203,16 +187,12 @@ export class SimulatedCallLeg extends EventEmitter implements CallLeg {
     }
     this.#botQueued -= filled;
     this.#recording.push(out);
-    if (filled > 0 && !this.#ended) {
+    if (filled > 0 && !this.ended) {
       const played = out.subarray(0, filled); // μ-law already applied
       this.#echo?.pushBot(played);
       this.emit('played', played);
     }
-    if (filled > 0 && this.#botQueued === 0) this.#wakePlayout();
+    if (filled > 0 && this.#botQueued === 0) this.drained();
     return filled;
-  }
-
-  #wakePlayout(): void {
-    this.#playoutWaiters.resolveAll();
   }
 }

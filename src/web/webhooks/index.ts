@@ -1,2 +1,2 @@
-export { registerCrmWebhooks, type CallbackRequest } from './zendesk.js';
+export { CALLBACK_TAG, registerCrmWebhooks, ZENDESK_WEBHOOK_PATH, type CallbackRequest } from './zendesk.js';
 export { zendeskSignature } from './zendesk-signature.js';

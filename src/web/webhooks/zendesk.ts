@@ -35,7 +35,10 @@ interface Payload {
   ticket?: { id?: string | number; tags?: string | string[]; requester?: { phone?: string | null } };
 }
 
-const CALLBACK_TAG = 'callback';
+/** The tag that asks the bot to call the requester back (`voicebot zendesk setup` builds its trigger on it). */
+export const CALLBACK_TAG = 'callback';
+/** Where Zendesk's webhook sends callback requests. */
+export const ZENDESK_WEBHOOK_PATH = '/api/webhooks/zendesk';
 
 /** Remembers keys for a while: repeated deliveries (Zendesk retries) and repeated callbacks are dropped. */
 class SeenKeys {
@@ -111,7 +114,7 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
       done(null, body),
     );
 
-    scope.post('/api/webhooks/zendesk', async (req, reply) => {
+    scope.post(ZENDESK_WEBHOOK_PATH, async (req, reply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const ts = header(req.headers['x-zendesk-webhook-signature-timestamp']);
       const sig = header(req.headers['x-zendesk-webhook-signature']);

@@ -2,11 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { delay, mulberry32, readBody, sendJson } from '../http-util.js';
+import { createAdminApi, type AdminApi } from './admin.js';
 
 /**
  * Zendesk Support API emulator (FACTS §4) on a real socket, with fault injection.
  * Covers: basic token auth, users search/create/create_or_update, tickets create (Idempotency-Key) / update /
- * show / list by external_id, comments, uploads with tokens attached on a comment, 422 validation, 429 + Retry-After.
+ * show / list by external_id, comments, uploads with tokens attached on a comment, 422 validation, 429 + Retry-After;
+ * and the admin side (ticket fields, views, triggers, webhooks, triggers firing webhooks): see admin.ts.
  */
 /**
  * 'foreign': the request is processed, but the answer carries another record of the same kind (a misrouting
@@ -29,6 +31,8 @@ export interface ZendeskFaults {
   next: Fault[];
   /** which paths faults apply to (default: all API paths) */
   only?: RegExp;
+  /** which methods faults apply to (default: all) */
+  methods?: string[];
 }
 
 export interface EmulatorOptions {
@@ -48,6 +52,8 @@ export interface EmulatorOptions {
    * account's oldest other tickets, user searches add users with other phones (FACTS §4: misbehaving servers and proxies).
    */
   unrelatedResults?: boolean;
+  /** largest page a list answers (Zendesk: 100); smaller values make clients walk several pages */
+  maxPageSize?: number;
 }
 
 export interface EmuUser {
@@ -106,6 +112,8 @@ export interface ZendeskEmulator {
   /** count of responses by "METHOD route status" */
   stats: Map<string, number>;
   addUser(u: Partial<EmuUser> & { name: string }): EmuUser;
+  /** ticket fields, views, triggers, webhooks and the requests webhooks sent */
+  admin: AdminApi;
   /** true while a request with this Idempotency-Key is being processed */
   keyInFlight(key: string): boolean;
   /** requests being handled right now (slow faults included) */
@@ -200,6 +208,14 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
       details: { [field]: [{ description, error: 'InvalidValue' }] },
     });
   const notFound = (res: ServerResponse) => json(res, 404, { error: 'RecordNotFound', description: 'Not found' });
+  const admin = createAdminApi({
+    nextId: () => nextId++,
+    json,
+    invalid,
+    notFound,
+    requesterPhone: (id) => (id === null ? null : (users.get(id)?.phone ?? null)),
+    maxPageSize: opts.maxPageSize ?? 100,
+  });
 
   /** Zendesk keeps both: the plain body (derived from HTML when only html_body is sent) and the HTML. */
   const commentText = (c: { body?: string; html_body?: string }) => {
@@ -316,6 +332,8 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
       return 'tickets.show';
     }
     if (mm && m === 'PUT') return updateTicket(res, tickets.get(Number(mm[1])), body());
+    const adminRoute = admin.route(m, path, url, body() ?? {}, res);
+    if (adminRoute) return adminRoute;
     json(res, 404, { error: 'InvalidEndpoint', description: 'Not found' });
     return 'unknown';
   }
@@ -398,6 +416,8 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     if (t.priority !== undefined && !PRIORITIES.has(String(t.priority))) return err('priority', 'Priority: is invalid');
     const requesterId = t.requester_id as number | undefined;
     if (requesterId !== undefined && !users.has(requesterId)) return err('requester', 'Requester: is invalid');
+    const badField = admin.checkCustomFieldValues(t.custom_fields);
+    if (badField) return err('custom_fields', badField);
     const files = takeUploads(comment.uploads);
     if (typeof files === 'string') return err('uploads', files);
     const ticket: EmuTicket = {
@@ -421,6 +441,7 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
       updated_at: stampNow(),
     };
     tickets.set(ticket.id, ticket);
+    admin.ticketChanged(ticket, 'Create');
     return [201, { ticket: view(ticket), audit: { id: nextId++, ticket_id: ticket.id, events: [] } }];
   }
 
@@ -456,6 +477,8 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
       });
       return 'tickets.update';
     }
+    const badField = admin.checkCustomFieldValues(u.custom_fields);
+    if (badField) return (invalid(res, 'custom_fields', badField), 'tickets.update');
     const files = takeUploads(comment?.uploads);
     if (typeof files === 'string') return (invalid(res, 'uploads', files), 'tickets.update');
     t.updates.push(now);
@@ -476,6 +499,7 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
       else t.custom_fields.push(f);
     }
     if (typeof u.status === 'string') t.status = u.status;
+    admin.ticketChanged(t, 'Change');
     json(res, 200, { ticket: view(t), audit: { id: nextId++, ticket_id: t.id, events: [] } });
     return 'tickets.update';
   }
@@ -487,14 +511,17 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     active++;
     res.on('close', () => active--);
     const handle = async () => {
-      const url = new URL(req.url ?? '/', 'http://emulator');
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'emulator'}`); // host: list pages link to the next
       const raw = await readBody(req);
       if (req.headers.authorization !== expectedAuth) {
         json(res, 401, { error: "Couldn't authenticate you" });
         return count(`${req.method} 401`);
       }
       if (faults.latencyMs > 0) await delay(faults.latencyMs);
-      const fault = !faults.only || faults.only.test(url.pathname) ? pickFault() : undefined;
+      const targeted =
+        (!faults.only || faults.only.test(url.pathname)) &&
+        (!faults.methods || faults.methods.includes(req.method ?? ''));
+      const fault = targeted ? pickFault() : undefined;
       if (fault === 429) {
         res.writeHead(429, {
           'retry-after': String(faults.retryAfterSec),
@@ -553,6 +580,7 @@ export async function startZendeskEmulator(opts: EmulatorOptions = {}): Promise<
     uploads,
     stats,
     addUser,
+    admin,
     keyInFlight: (key) => idem.get(key)?.done === false,
     get active() {
       return active;
