@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchShape } from '../scripts/bench-whisper-model.js';
 import { figure, percentile } from './lib/figure.js';
-import { HEAD_SPEED, runCaller, setupEdge, type TurnResult } from './lib/edge-run.js';
+import { HEAD_SPEED, runCaller, setupEdge, VAD_FIELDS, type TurnResult } from './lib/edge-run.js';
 import { sized } from './lib/smoke.js';
 import { PerfRecording, perfAvailable, summariseCpuProfile } from './lib/profile.js';
 import { loadClipTurns } from './lib/turns.js';
@@ -114,6 +114,7 @@ async function sweep(shape: BenchShape): Promise<void> {
         edge: 'asterisk',
         headSpeed: HEAD_SPEED,
         ...whisper.fields,
+        ...VAD_FIELDS,
         samples: lat.map(Math.round),
       });
       if (!held) {
@@ -127,7 +128,7 @@ async function sweep(shape: BenchShape): Promise<void> {
     await setup.close();
   }
   if (profDir) {
-    const common = { n: PROFILE_N, ...whisper.fields };
+    const common = { n: PROFILE_N, ...whisper.fields, ...VAD_FIELDS };
     figure(BENCH, `cpu_profile_js_top_${shape}`, summariseCpuProfile(profDir)[0]?.share ?? 0, 'share', {
       ...common,
       what: 'bot process, V8 --cpu-prof (main JavaScript thread, whole run): top functions, share of busy samples',

@@ -16,7 +16,15 @@
  */
 import { figure, percentile } from './lib/figure.js';
 import { EDGES, type Edge } from './lib/edge-callers.js';
-import { BENCH_REPLY, HEAD_SPEED, REPLY_TIMEOUT_MS, runCaller, setupEdge, type TurnResult } from './lib/edge-run.js';
+import {
+  BENCH_REPLY,
+  HEAD_SPEED,
+  REPLY_TIMEOUT_MS,
+  runCaller,
+  setupEdge,
+  VAD_FIELDS,
+  type TurnResult,
+} from './lib/edge-run.js';
 import { SMOKE, sized } from './lib/smoke.js';
 import { loadClipTurns, type Turn } from './lib/turns.js';
 import { benchWhisper } from './lib/whisper-model.js';
@@ -54,6 +62,7 @@ function report(edge: Edge, calls: number, results: TurnResult[], extra: Record<
     overlappedTurns: results.filter((r) => r.overlapped).length,
     ...(target ? { target } : {}),
     ...whisper.fields,
+    ...VAD_FIELDS,
     reply: `"${BENCH_REPLY}" (no-intent reply: random weights recognise no words)`,
     headSpeed: HEAD_SPEED,
     replyTimeoutMs: REPLY_TIMEOUT_MS,

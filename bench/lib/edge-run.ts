@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAriEmulator, type AriEmulator } from '../../test/emulators/ari/index.js';
 import { startJambonzEmulator, type JambonzEmulator } from '../../test/emulators/jambonz/index.js';
+import { vadConfig } from '../../src/speech/config.js';
 import { VAD_MODEL } from '../../test/helpers/fixtures.js';
 import { BotProcess } from './bot-process.js';
 import { asteriskCaller, browserCaller, jambonzCaller, type Edge, type EdgeCaller } from './edge-callers.js';
@@ -23,6 +24,13 @@ import type { BenchWhisper } from './whisper-model.js';
 export const HEAD_SPEED = Number(process.env.BENCH_HEAD_SPEED ?? 1);
 const REALTIME_TAIL_FRAMES = 50;
 export const REPLY_TIMEOUT_MS = 8000;
+/**
+ * speech.vad.inferenceThreads for the bench bot (BENCH_VAD_THREADS): unset, the product default (1, inference in a
+ * worker); 0 puts Silero back on the event loop, for before/after comparisons.
+ */
+export const VAD_THREADS = process.env.BENCH_VAD_THREADS === undefined ? null : Number(process.env.BENCH_VAD_THREADS);
+/** What every edge figure says about where the VAD ran. */
+export const VAD_FIELDS = { vadInferenceThreads: VAD_THREADS ?? vadConfig.parse({}).inferenceThreads };
 /** After a turn failed, how long a late reply may still take to arrive and end before the next turn starts. */
 const LATE_REPLY_WAIT_MS = 20_000;
 /** What the bot says to every caller turn: random weights recognise no words, so rules NLU finds no intent. */
@@ -51,7 +59,7 @@ function botConfig(whisper: BenchWhisper, tmp: string, extra: Record<string, unk
     log: { level: 'warn', format: 'json' },
     web: { host: '127.0.0.1', port: 0 },
     speech: {
-      vad: { modelPath: VAD_MODEL },
+      vad: { modelPath: VAD_MODEL, ...(VAD_THREADS === null ? {} : { inferenceThreads: VAD_THREADS }) },
       asr: {
         whisperCpp: {
           modelPath: whisper.modelPath,

@@ -45,7 +45,8 @@ export async function runChecks(config: Config, opts: CheckOptions = {}): Promis
   if (config.redis && peers) checks.push(redis(config.redis.url));
   const ari = config.telephony.asterisk;
   if (config.telephony.backend === 'asterisk' && ari) {
-    if (peers) checks.push(ariReachable(ari.url, ari.username, ari.password.reveal()));
+    // outbound: Asterisk connects to the bot, there is no ARI URL to reach
+    if (peers && ari.url) checks.push(ariReachable(ari.url, ari.username, ari.password.reveal()));
     checks.push(rtpPortsFree(ari.rtpPortMin, ari.rtpPortMax, ari.rtpBindHost));
   }
   return Promise.all(checks.map((p) => p.catch((err: unknown) => failed('internal', err))));

@@ -63,7 +63,13 @@ export async function simulateCall(opts: SimulateOptions): Promise<SimulateRepor
   const events = new CallEventBus();
   // loaded here, not at the top: other CLI commands should not pay for the speech stack's native modules
   const { createSpeech } = await import('../speech/index.js');
-  const speech = await createSpeech(config, logger, metrics);
+  // VAD on this thread: the accelerated line advances as fast as the core keeps up, and a decision still in a
+  // worker when the next frame goes out would put the end of turn at a different line time than a phone hears it
+  const speech = await createSpeech(
+    { ...config, speech: { ...config.speech, vad: { ...config.speech.vad, inferenceThreads: 0 } } },
+    logger,
+    metrics,
+  );
   const leg = new SimulatedCallLeg({ transferOutcome: opts.transferOutcome ?? 'answered' });
   const asr = new TurnAsr(speech.asr, {
     onResult: opts.onAsrResult,

@@ -49,6 +49,19 @@ export const vadConfig = z.strictObject({
     .max(64)
     .default(4)
     .describe('Silero sessions built at start-up and reused by calls; set to your peak concurrent calls.'),
+  /**
+   * Silero inference (~0.3 ms per 32 ms window per call) and session building (50-250 ms) on the event loop
+   * stall every call's audio pacer; in worker threads they run beside it. Events then come one frame later.
+   */
+  inferenceThreads: z
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .default(1)
+    .describe(
+      'Worker threads that run Silero VAD inference off the event loop (calls are spread over them); 0 runs it on the event loop.',
+    ),
 });
 
 export const asrConfig = z.strictObject({

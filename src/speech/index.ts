@@ -26,13 +26,21 @@ export interface Speech {
 export async function createSpeech(config: Config, logger: Logger, metrics: Registry): Promise<Speech> {
   const log = logger.child({ concern: 'speech' });
   await probeVadModel(config.speech.vad.modelPath);
-  const vad = createVadFactory(config.speech.vad, log, metrics, config.telephony.maxConcurrentCalls);
-  const tts = await createTtsAsync(config.speech.tts, log, metrics);
+  const vad = createVadFactory(config.speech.vad, log, metrics, config.telephony.maxConcurrentCalls, {
+    inferenceThreads: config.speech.vad.inferenceThreads,
+  });
+  let tts: Tts;
   let asr: Asr;
   try {
-    asr = await createAsr(config.speech.asr, log, metrics);
+    tts = await createTtsAsync(config.speech.tts, log, metrics);
+    try {
+      asr = await createAsr(config.speech.asr, log, metrics);
+    } catch (err) {
+      await tts.close();
+      throw err;
+    }
   } catch (err) {
-    await tts.close();
+    await vad.close();
     throw err;
   }
   return {
@@ -40,7 +48,7 @@ export async function createSpeech(config: Config, logger: Logger, metrics: Regi
     asr,
     tts,
     async close() {
-      await Promise.allSettled([asr.close(), tts.close()]);
+      await Promise.allSettled([asr.close(), tts.close(), vad.close()]);
     },
   };
 }

@@ -52,6 +52,7 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
       events,
       tts,
       admission,
+      web,
       ...(readiness ? { readiness } : {}),
       ...(records ? { records } : {}),
     });

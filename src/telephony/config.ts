@@ -2,11 +2,38 @@ import { z } from 'zod';
 import { port } from '../config/sections.js';
 import { secret } from '../config/secret.js';
 
-const asterisk = z.strictObject({
+const asteriskFields = z.strictObject({
+  /**
+   * inbound: the bot opens the ARI websocket and calls ARI's HTTP API (`url`). outbound: Asterisk opens the
+   * websocket to the bot (ari.conf `type=outbound_websocket`, persistent or per call) and the bot sends its ARI
+   * requests over that websocket, so it never needs Asterisk's HTTP port (FACTS §1c).
+   */
+  connection: z
+    .enum(['inbound', 'outbound'])
+    .default('inbound')
+    .describe(
+      'inbound: the bot connects to ARI at `url`. outbound: Asterisk opens the ARI websocket to the bot ' +
+        '(websocket_client.conf + ari.conf type=outbound_websocket, persistent or per_call_config) at ' +
+        '`outboundPath` on the web server, and every ARI request goes over that websocket.',
+    ),
+  outboundPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]*$/, 'must be a path such as /ari')
+    .default('/ari')
+    .describe("Web server path Asterisk's websocket_client `uri` points at (connection: outbound)."),
   /** ARI base, e.g. http://127.0.0.1:8088 */
-  url: z.string().url().describe('ARI base URL without /ari, e.g. http://127.0.0.1:8088.'),
-  username: z.string().min(1).describe('ARI user (ari.conf).'),
-  password: secret().describe('ARI password.'),
+  url: z
+    .string()
+    .url()
+    .optional()
+    .describe('ARI base URL without /ari, e.g. http://127.0.0.1:8088. Required with connection: inbound.'),
+  username: z
+    .string()
+    .min(1)
+    .describe(
+      'ARI user (ari.conf). With connection: outbound, the `username` Asterisk presents (websocket_client.conf).',
+    ),
+  password: secret().describe('ARI password (connection: outbound: the websocket_client.conf `password`).'),
   app: z.string().default('voicebot').describe('ARI application name; must match Stasis(APP) in the dialplan.'),
   /** Address Asterisk sends RTP to (this bot's address as Asterisk sees it). */
   rtpHost: z
@@ -88,6 +115,16 @@ const asterisk = z.strictObject({
       dir: z.string().default('recordings').describe('Where finished recordings are written (one WAV per call).'),
     })
     .prefault({}),
+});
+
+const asterisk = asteriskFields.superRefine((a, ctx) => {
+  if (a.connection === 'inbound' && !a.url) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['url'],
+      message: 'the ARI URL is required with connection: inbound (or set connection: outbound)',
+    });
+  }
 });
 
 const jambonz = z.strictObject({

@@ -72,6 +72,14 @@ export function isDirectLoopbackClient(req: FastifyRequest, trustedProxies: read
   return isLoopbackAddress(req.socket.remoteAddress);
 }
 
+/** User and password of an `Authorization: Basic …` header; null when absent or malformed. */
+export function basicAuth(header: string | undefined): { user: string; password: string } | null {
+  if (!header?.startsWith('Basic ')) return null;
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
 export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);

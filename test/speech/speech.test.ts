@@ -23,9 +23,18 @@ describe('createSpeech (what the app wires)', () => {
         frames.push(mulawDecode(f));
       }
       frames.push(whiteNoise(1000, 40, 8000, 3));
-      const vad = speech.vad.create({ sampleRate: 8000 });
+      // inference runs in a worker thread (speech.vad.inferenceThreads defaults to 1): decisions come back while
+      // the event loop runs, so the line yields between frames as a real one does
+      expect(speech.vad.inferenceThreads).toBe(1);
+      const vad = speech.vad.create({ sampleRate: 8000 }) as ReturnType<typeof speech.vad.create> & {
+        settled(): Promise<void>;
+      };
       const events: VadEvent[] = [];
-      for (const f of frames) for (let i = 0; i < f.length; i += 160) events.push(...vad.push(f.subarray(i, i + 160)));
+      for (const f of frames) {
+        for (let i = 0; i < f.length; i += 160) events.push(...vad.push(f.subarray(i, i + 160)));
+        await vad.settled();
+      }
+      events.push(...vad.push(new Int16Array(0)));
       vad.close();
       const ends = events.filter((e) => e.type === 'speechEnd');
       expect(events[0]?.type).toMatch(/speechStart|interruption/);

@@ -222,6 +222,7 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
       played: this.listenerCount('played'),
       dtmf: this.listenerCount('dtmf'),
       hangup: this.listenerCount('hangup'),
+      detach: this.listenerCount('detach'),
     };
   }
 

@@ -10,6 +10,10 @@ import type { SpeechConfig } from '../config.js';
 import type { Vad, VadEvent, VadFactory } from '../types.js';
 import { Endpointer, VAD_RATE, WINDOW, type WindowClassifier } from './endpointer.js';
 import { VoicebotError } from '../../core/errors.js';
+import { VadCapacityError } from './errors.js';
+import { SileroThreadPool, ThreadedVad } from './silero-threads.js';
+
+export { VadCapacityError } from './errors.js';
 
 /** The slice of sherpa-onnx-node's Vad this adapter uses (the package ships no type declarations). */
 interface SherpaVad {
@@ -98,16 +102,6 @@ export async function probeVadModel(path: string, timeoutMs = 30_000): Promise<v
   probed.add(key);
 }
 
-/** Every native session is in use: admission control (telephony.maxConcurrentCalls) should have refused the call. */
-export class VadCapacityError extends VoicebotError {
-  constructor(max: number) {
-    super(`all ${max} VAD sessions are in use`, {
-      kind: 'busy',
-      fix: 'raise telephony.maxConcurrentCalls to allow more concurrent calls',
-    });
-  }
-}
-
 /**
  * sherpa VAD sessions, built at most `maxTotal` times and reused for ever after.
  *
@@ -119,7 +113,16 @@ export class VadCapacityError extends VoicebotError {
  * leaked: two floods of 1,000 calls reached 12 GB. So nothing is dropped: the number of sessions is bounded by
  * the concurrent-call cap, and they all stay for reuse.
  */
-export class SherpaVadPool {
+/** What tests, benches and metrics read of a pool of native sessions (in-thread or in worker threads). */
+export interface VadSessions {
+  /** native sessions in existence (idle + in use); never above maxTotal */
+  readonly size: number;
+  readonly inUse: number;
+  readonly idleCount: number;
+  readonly maxTotal: number;
+}
+
+export class SherpaVadPool implements VadSessions {
   readonly #idle: SherpaVad[] = [];
   #built = 0;
   readonly #make: () => SherpaVad;
@@ -211,11 +214,23 @@ export interface VadCreateOptions {
 export interface SileroVadFactory extends VadFactory {
   create(options?: VadCreateOptions): Vad;
   /** the native sessions (tests and benches read their counts) */
-  readonly pool: SherpaVadPool;
+  readonly pool: VadSessions;
+  /** worker threads running inference (0: on the event loop) */
+  readonly inferenceThreads: number;
+  /** stops the worker threads (calls still open get no more events) */
+  close(): Promise<void>;
 }
 
 /** Sessions the pool may build when the caller does not say (the default concurrent-call cap). */
 export const DEFAULT_MAX_VAD_SESSIONS = 50;
+
+export interface VadFactoryOptions {
+  /**
+   * Worker threads for Silero inference (speech.vad.inferenceThreads). Default 0, on the event loop: events come
+   * back from the push that caused them, which offline users (benches over whole clips, boundary tests) need.
+   */
+  inferenceThreads?: number;
+}
 
 export function createVadFactory(
   cfg: SpeechConfig['vad'],
@@ -223,6 +238,7 @@ export function createVadFactory(
   metrics: Registry,
   /** the concurrent-call cap: one native session per call, never more */
   maxSessions = DEFAULT_MAX_VAD_SESSIONS,
+  options: VadFactoryOptions = {},
 ): SileroVadFactory {
   const modelPath = checkVadModel(cfg.modelPath);
   const rejected = counter(metrics, 'voicebot_vad_rejected_input_total', 'VAD input dropped as invalid', ['reason']);
@@ -247,33 +263,61 @@ export function createVadFactory(
     debug: 0,
   };
   const bufferSeconds = Math.ceil(cfg.maxUtteranceMs / 1000) + 10;
+  const maxTotal = Math.max(1, maxSessions);
+  const threads = options.inferenceThreads ?? 0;
+  gauge(metrics, 'voicebot_vad_sessions_max', 'Native Silero VAD sessions the pool may build').set(maxTotal);
+  const hooks = { onReject: (reason: string) => rejected.inc({ reason }) };
+  const withRate = (vad: Vad, options: VadCreateOptions): Vad => {
+    const rate = options.sampleRate ?? VAD_RATE;
+    return rate === VAD_RATE ? vad : new ResamplingVad(vad, new Resampler(rate, VAD_RATE), hooks);
+  };
+
+  if (threads > 0) {
+    const pool = new SileroThreadPool(
+      { threads, maxTotal, config: sherpaConfig, bufferSeconds },
+      () => built.inc(),
+      (err) => logger.error({ err }, 'VAD inference thread failed; its calls hear no more speech'),
+    );
+    pool.prewarm(Math.max(1, cfg.prewarmSessions));
+    logger.info({ modelPath, threshold: cfg.threshold, threads }, 'silero VAD ready (inference in worker threads)');
+    return {
+      pool,
+      inferenceThreads: threads,
+      create(options: VadCreateOptions = {}): Vad {
+        const vad = new ThreadedVad(cfg, pool, hooks, () => inUse.set(pool.inUse));
+        inUse.set(pool.inUse);
+        return withRate(vad, options);
+      },
+      close: () => pool.close(),
+    };
+  }
+
   const newSherpa = () => new (loadSherpa().Vad)(sherpaConfig, bufferSeconds);
-  const pool = new SherpaVadPool(newSherpa, Math.max(1, maxSessions), () => built.inc());
-  gauge(metrics, 'voicebot_vad_sessions_max', 'Native Silero VAD sessions the pool may build').set(pool.maxTotal);
+  const pool = new SherpaVadPool(newSherpa, maxTotal, () => built.inc());
   // at least one now so a bad model fails at start-up, not on the first call
   pool.prewarm(Math.max(1, cfg.prewarmSessions));
   logger.info({ modelPath, threshold: cfg.threshold }, 'silero VAD ready');
 
   return {
     pool,
+    inferenceThreads: 0,
     create(options: VadCreateOptions = {}): Vad {
-      const hooks = { onReject: (reason: string) => rejected.inc({ reason }) };
       const session = pool.acquire();
       inUse.set(pool.inUse);
       const endpointer = new Endpointer(cfg, new SileroClassifier(session, pool, () => inUse.set(pool.inUse)), hooks);
-      const rate = options.sampleRate ?? VAD_RATE;
-      return rate === VAD_RATE ? endpointer : new ResamplingVad(endpointer, new Resampler(rate, VAD_RATE), hooks);
+      return withRate(endpointer, options);
     },
+    close: () => Promise.resolve(),
   };
 }
 
 /** Accepts another rate (e.g. 8 kHz telephone audio) and feeds the model 16 kHz. */
 class ResamplingVad implements Vad {
-  readonly #inner: Endpointer;
+  readonly #inner: Vad;
   readonly #resampler: Resampler;
   readonly #hooks: { onReject(reason: string): void };
 
-  constructor(inner: Endpointer, resampler: Resampler, hooks: { onReject(reason: string): void }) {
+  constructor(inner: Vad, resampler: Resampler, hooks: { onReject(reason: string): void }) {
     this.#inner = inner;
     this.#resampler = resampler;
     this.#hooks = hooks;
@@ -281,6 +325,11 @@ class ResamplingVad implements Vad {
 
   get speaking(): boolean {
     return this.#inner.speaking;
+  }
+
+  /** Threaded inner VAD: resolves once every window sent has its decision (tests). */
+  settled(): Promise<void> {
+    return this.#inner instanceof ThreadedVad ? this.#inner.settled() : Promise.resolve();
   }
 
   push(pcm: Int16Array): VadEvent[] {

@@ -26,14 +26,71 @@ export class AriError extends VoicebotError {
 }
 
 export interface AriClientOptions {
-  /** http://host:8088 (without /ari) */
-  url: string;
+  /** http://host:8088 (without /ari); unused when `transport` is given */
+  url?: string;
   username: string;
   password: string;
   app: string;
   requestTimeoutMs: number;
   /** test seam */
   fetch?: typeof fetch;
+  /** how requests travel; default: HTTP to `url` */
+  transport?: AriTransport;
+}
+
+/** One ARI REST request, however it travels: `path` below /ari (e.g. `/channels/ID/answer`), body as JSON text. */
+export interface AriRestRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query: URLSearchParams;
+  body?: string;
+}
+
+export interface AriRestResponse {
+  status: number;
+  statusText: string;
+  /** the body as text (JSON, or an error message) */
+  text: string;
+  /** the body as bytes, when asked for raw */
+  bytes?: Buffer;
+}
+
+/**
+ * How ARI requests reach Asterisk: HTTP (the bot connects), or RESTRequest messages over the websocket Asterisk
+ * opened to the bot (FACTS §1c). Rejects when no answer came (the client turns that into an AriError with status 0).
+ */
+export interface AriTransport {
+  send(req: AriRestRequest, opts: { signal: AbortSignal; raw: boolean }): Promise<AriRestResponse>;
+}
+
+/** ARI over HTTP with Basic auth (never `api_key` in the URL: it would end up in access logs). */
+export class HttpAriTransport implements AriTransport {
+  readonly #base: string;
+  readonly #auth: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(base: string, auth: string, fetchFn: typeof fetch = fetch) {
+    this.#base = base;
+    this.#auth = auth;
+    this.#fetch = fetchFn;
+  }
+
+  async send(req: AriRestRequest, opts: { signal: AbortSignal; raw: boolean }): Promise<AriRestResponse> {
+    const url = new URL(`${this.#base}${req.path}`);
+    url.search = req.query.toString();
+    const res = await this.#fetch(url, {
+      method: req.method,
+      signal: opts.signal,
+      headers: {
+        authorization: this.#auth,
+        ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(req.body !== undefined ? { body: req.body } : {}),
+    });
+    if (opts.raw && res.ok)
+      return { status: res.status, statusText: res.statusText, text: '', bytes: Buffer.from(await res.arrayBuffer()) };
+    return { status: res.status, statusText: res.statusText, text: await res.text().catch(() => '') };
+  }
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -69,13 +126,13 @@ export class AriClient {
   readonly #base: string;
   readonly #auth: string;
   readonly #opts: AriClientOptions;
-  readonly #fetch: typeof fetch;
+  readonly #transport: AriTransport;
 
   constructor(opts: AriClientOptions) {
     this.#opts = opts;
-    this.#base = `${opts.url.replace(/\/+$/, '')}/ari`;
+    this.#base = `${(opts.url ?? 'http://ari.invalid').replace(/\/+$/, '')}/ari`;
     this.#auth = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
-    this.#fetch = opts.fetch ?? fetch;
+    this.#transport = opts.transport ?? new HttpAriTransport(this.#base, this.#auth, opts.fetch);
   }
 
   get app(): string {
@@ -104,36 +161,27 @@ export class AriClient {
     path: string,
     opts: { query?: Query; body?: unknown; signal?: AbortSignal; raw?: boolean } = {},
   ): Promise<unknown> {
-    const url = new URL(`${this.#base}${path}`);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
     const limit = deadline(this.#opts.requestTimeoutMs, opts.signal);
-    const signal = limit.signal;
     try {
-      let res: Response;
+      let res: AriRestResponse;
       try {
-        res = await this.#fetch(url, {
-          method,
-          signal,
-          headers: {
-            authorization: this.#auth,
-            ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        });
+        res = await this.#transport.send(
+          { method, path, query, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) },
+          { signal: limit.signal, raw: opts.raw ?? false },
+        );
       } catch (err) {
         const why = limit.timedOut ? `timed out after ${this.#opts.requestTimeoutMs} ms` : errorText(err);
         throw new AriError(method, path, 0, why);
       }
-      if (!res.ok) {
-        const text = await res.text().catch(() => '');
-        throw new AriError(method, path, res.status, ariMessage(text) || res.statusText);
+      if (res.status < 200 || res.status > 299) {
+        throw new AriError(method, path, res.status, ariMessage(res.text) || res.statusText);
       }
-      if (opts.raw) return Buffer.from(await res.arrayBuffer());
-      if (res.status === 204) return undefined;
-      const text = await res.text();
-      if (!text) return undefined;
+      if (opts.raw) return res.bytes ?? Buffer.from(res.text);
+      if (res.status === 204 || !res.text) return undefined;
       try {
-        return JSON.parse(text) as unknown;
+        return JSON.parse(res.text) as unknown;
       } catch {
         throw new AriError(method, path, res.status, 'reply is not JSON');
       }

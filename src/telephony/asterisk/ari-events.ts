@@ -159,26 +159,14 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
   }
 
   #handle(text: string): void {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return this.#opts.onInvalid?.('not-json');
-    }
-    const type = json && typeof json === 'object' && 'type' in json && typeof json.type === 'string' ? json.type : '';
-    if (type === 'ApplicationReplaced') {
+    const parsed = parseAriMessage(text, this.#opts.logger, this.#opts.onInvalid);
+    if (parsed?.type === 'ApplicationReplaced') {
       this.#opts.logger.error('ARI app taken over by another connection (ApplicationReplaced): this stream stops');
       void this.stop();
       this.emit('replaced');
       return;
     }
-    if (!KNOWN_EVENT_TYPES.has(type)) return; // events we do not use
-    const parsed = ariEvent.safeParse(json);
-    if (!parsed.success) {
-      this.#opts.logger.warn({ type, issue: z.prettifyError(parsed.error) }, 'ARI event dropped: bad shape');
-      return this.#opts.onInvalid?.(type);
-    }
-    this.emit('event', parsed.data);
+    if (parsed) this.emit('event', parsed);
   }
 
   async stop(): Promise<void> {
@@ -203,4 +191,32 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       else ws.close(1000);
     });
   }
+}
+
+/**
+ * One ARI websocket message, validated at the boundary: `ApplicationReplaced`, a known event, or null (unknown
+ * types are ignored; malformed known ones are counted through `onInvalid` and dropped).
+ */
+export function parseAriMessage(
+  text: string,
+  logger: Logger,
+  onInvalid?: (type: string) => void,
+): AriEvent | { type: 'ApplicationReplaced' } | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    onInvalid?.('not-json');
+    return null;
+  }
+  const type = json && typeof json === 'object' && 'type' in json && typeof json.type === 'string' ? json.type : '';
+  if (type === 'ApplicationReplaced') return { type };
+  if (!KNOWN_EVENT_TYPES.has(type)) return null; // events we do not use
+  const parsed = ariEvent.safeParse(json);
+  if (!parsed.success) {
+    logger.warn({ type, issue: z.prettifyError(parsed.error) }, 'ARI event dropped: bad shape');
+    onInvalid?.(type);
+    return null;
+  }
+  return parsed.data;
 }

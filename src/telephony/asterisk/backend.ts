@@ -9,7 +9,10 @@ import type { SessionStore } from '../../session/store.js';
 import type { Tts } from '../../speech/types.js';
 import type { AsteriskConfig } from '../config.js';
 import type { CallLeg, OriginateOptions, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AriClient } from './ari-client.js';
+import { PersistentAriTransport, ServedAriConnection } from './ari-served.js';
+import { basicAuth, safeEqual } from '../../web/guard.js';
 import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
@@ -48,6 +51,8 @@ export interface AsteriskBackendDeps {
   readiness?: Readiness;
   /** where the record of a call the bot could not serve goes (the CRM), like every other CallRecord */
   records?: CallRecordSink;
+  /** the web server, for connection: outbound (Asterisk opens the ARI websocket at `outboundPath`) */
+  web?: FastifyInstance;
 }
 
 /** ARI refused our credentials: retrying cannot help, the config is wrong. */
@@ -81,7 +86,12 @@ export class AsteriskBackend implements TelephonyBackend {
   readonly host: AsteriskCallHost;
   readonly ports: RtpPortPool;
   readonly calls = new Map<string, AsteriskCall>();
-  readonly #stream: AriEventStream;
+  /** inbound: the event websocket the bot opens; null with connection: outbound */
+  readonly #stream: AriEventStream | null;
+  /** outbound: the persistent connection's transport (requests that belong to no single call) */
+  readonly #persistent = new PersistentAriTransport();
+  /** outbound: connections Asterisk opened to us */
+  readonly #served = new Set<ServedAriConnection>();
   readonly #supervisor: CallSupervisor;
   readonly #deps: AsteriskBackendDeps;
   readonly #config: AsteriskConfig;
@@ -109,12 +119,14 @@ export class AsteriskBackend implements TelephonyBackend {
     const logger = deps.logger.child({ component: 'asterisk' });
     const metrics = asteriskMetrics(deps.metrics);
     const clock = deps.clock ?? systemClock;
+    const outbound = asterisk.connection === 'outbound';
     const client = new AriClient({
-      url: asterisk.url,
+      ...(asterisk.url ? { url: asterisk.url } : {}),
       username: asterisk.username,
       password: asterisk.password.reveal(),
       app: asterisk.app,
       requestTimeoutMs: asterisk.requestTimeoutMs,
+      ...(outbound ? { transport: this.#persistent } : {}),
     });
     this.#config = asterisk;
     this.#log = logger;
@@ -149,32 +161,39 @@ export class AsteriskBackend implements TelephonyBackend {
         metrics.activeCalls.set(this.calls.size);
       },
     };
-    this.#stream = new AriEventStream({
-      url: client.eventsUrl(),
-      headers: client.authHeaders(),
-      pingIntervalMs: asterisk.eventPingMs,
-      logger,
-      reconnectMinMs: asterisk.reconnectMinMs,
-      reconnectMaxMs: asterisk.reconnectMaxMs,
-      onInvalid: (type) => metrics.invalidEvents.inc({ type }),
-      clock,
-    });
-    this.#stream.on('event', (ev) => this.#onEvent(ev));
-    this.#stream.on('connected', ({ reconnect }) => {
-      if (reconnect) metrics.reconnects.inc();
-      this.#setReady(true, `connected to ${asterisk.url} as app ${asterisk.app}`);
-      this.#resyncSoon(reconnect ? 'reconnect' : 'start');
-    });
-    this.#stream.on('disconnected', (why) => this.#setReady(false, `ARI event websocket ${why}: reconnecting`));
-    this.#stream.on('refused', (status) => {
-      this.#refused = status;
-      if (status === 401) {
-        const err = new AriCredentialsError(asterisk.url);
-        logger.error(err.message);
-        this.#setReady(false, err.message);
-      } else this.#setReady(false, `ARI refused the event websocket: HTTP ${status}`);
-    });
-    this.#stream.on('replaced', () => void this.#onReplaced());
+    if (outbound) {
+      this.#stream = null;
+      if (!deps.web) throw new Error('telephony.asterisk.connection outbound needs the web server');
+      this.#serve(deps.web, asterisk);
+    } else {
+      const stream = new AriEventStream({
+        url: client.eventsUrl(),
+        headers: client.authHeaders(),
+        pingIntervalMs: asterisk.eventPingMs,
+        logger,
+        reconnectMinMs: asterisk.reconnectMinMs,
+        reconnectMaxMs: asterisk.reconnectMaxMs,
+        onInvalid: (type) => metrics.invalidEvents.inc({ type }),
+        clock,
+      });
+      stream.on('event', (ev) => this.#onEvent(ev));
+      stream.on('connected', ({ reconnect }) => {
+        if (reconnect) metrics.reconnects.inc();
+        this.#setReady(true, `connected to ${asterisk.url} as app ${asterisk.app}`);
+        this.#resyncSoon(reconnect ? 'reconnect' : 'start');
+      });
+      stream.on('disconnected', (why) => this.#setReady(false, `ARI event websocket ${why}: reconnecting`));
+      stream.on('refused', (status) => {
+        this.#refused = status;
+        if (status === 401) {
+          const err = new AriCredentialsError(asterisk.url ?? '');
+          logger.error(err.message);
+          this.#setReady(false, err.message);
+        } else this.#setReady(false, `ARI refused the event websocket: HTTP ${status}`);
+      });
+      stream.on('replaced', () => void this.#onReplaced());
+      this.#stream = stream;
+    }
     this.#setReady(false, 'not connected to ARI yet');
   }
 
@@ -200,7 +219,69 @@ export class AsteriskBackend implements TelephonyBackend {
   }
 
   get connected(): boolean {
-    return this.#stream.connected;
+    return this.#stream ? this.#stream.connected : [...this.#served].some((c) => !c.closed);
+  }
+
+  // ------------------------------------------------------------------ outbound websockets (FACTS §1c)
+
+  /**
+   * connection: outbound. Asterisk opens the ARI websocket to `outboundPath` (Basic auth with our ARI credentials,
+   * subprotocol `ari`), persistent (app `voicebot`, many calls) or one per call (app `voicebot:<channel>`). Each
+   * connection carries its calls' events and their ARI requests (RESTRequest), so the bot never needs Asterisk's
+   * HTTP port and a load balancer in front of several bots spreads calls.
+   */
+  #serve(web: FastifyInstance, config: AsteriskConfig): void {
+    const auth = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const creds = basicAuth(req.headers.authorization);
+      if (creds && safeEqual(creds.user, config.username) && safeEqual(creds.password, config.password.reveal()))
+        return undefined;
+      this.#log.warn({ ip: req.ip }, 'ARI websocket upgrade without valid credentials refused');
+      return reply.code(401).header('www-authenticate', 'Basic realm="voicebot"').send();
+    };
+    web.get(config.outboundPath, { websocket: true, preValidation: auth }, (socket) => {
+      if (this.#stopping || !this.#supervisor.started) return void socket.close(1013, 'not serving');
+      const conn = new ServedAriConnection(socket, {
+        logger: this.#log,
+        pingIntervalMs: config.eventPingMs,
+        onInvalid: (type) => this.#metrics.invalidEvents.inc({ type }),
+      });
+      this.#served.add(conn);
+      conn.once('app', (app) => this.#onServed(conn, app));
+      conn.once('close', () => this.#served.delete(conn));
+    });
+  }
+
+  /** A served connection named its app: the persistent one shares the backend's host, a per-call one gets its own client. */
+  #onServed(conn: ServedAriConnection, app: string): void {
+    const config = this.#config;
+    const persistent = app === config.app;
+    const host: AsteriskCallHost = persistent
+      ? this.host
+      : {
+          ...this.host,
+          client: new AriClient({
+            username: config.username,
+            password: config.password.reveal(),
+            app,
+            requestTimeoutMs: config.requestTimeoutMs,
+            transport: conn,
+          }),
+        };
+    this.#log.info({ app, persistent }, 'ARI websocket from Asterisk connected');
+    conn.on('event', (ev) => this.#onEvent(ev, host));
+    conn.once('close', () => {
+      this.#log.info({ app }, 'ARI websocket from Asterisk closed');
+      if (persistent && this.#persistent.current === conn) this.#persistent.current = null;
+      // without its connection a call can neither hear events nor send requests: let go of it here (Asterisk
+      // reopens a per-call socket, possibly to another instance, while the call is still in Stasis)
+      for (const call of this.calls.values()) if (call.host === host && !call.ended) void call.detach();
+    });
+    if (persistent) {
+      const reconnect = this.#persistent.current !== null || this.resyncs > 0;
+      this.#persistent.current = conn;
+      if (reconnect) this.#metrics.reconnects.inc();
+      this.#resyncSoon(reconnect ? 'reconnect' : 'start');
+    }
   }
 
   async start(onCall?: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void> {
@@ -209,20 +290,25 @@ export class AsteriskBackend implements TelephonyBackend {
     this.#stopping = false;
     this.#supervisor.start(this.#onCall);
     this.#releases.start();
+    if (!this.#stream) {
+      this.#setReady(true, `accepting ARI websockets from Asterisk at ${this.#config.outboundPath}`);
+      return;
+    }
     // a 401 ends the wait at once: no retry can fix wrong credentials
     const refusal = new AbortController();
     const parent = signal ? AbortSignal.any([signal, refusal.signal]) : refusal.signal;
     const limit = deadline(this.#deps.startTimeoutMs ?? 5000, parent);
     const onRefused = (status: number) => {
-      if (status === 401) refusal.abort(new AriCredentialsError(this.#config.url));
+      if (status === 401) refusal.abort(new AriCredentialsError(this.#config.url ?? ''));
     };
-    this.#stream.on('refused', onRefused);
+    const stream = this.#stream;
+    stream.on('refused', onRefused);
     try {
-      await this.#stream.start(limit.signal);
+      await stream.start(limit.signal);
     } catch (err) {
       if (signal?.aborted) throw err;
       if (err instanceof AriCredentialsError) {
-        await this.#stream.stop();
+        await stream.stop();
         throw err;
       }
       this.#log.warn(
@@ -230,7 +316,7 @@ export class AsteriskBackend implements TelephonyBackend {
         'ARI not reachable yet; still trying in the background',
       );
     } finally {
-      this.#stream.off('refused', onRefused);
+      stream.off('refused', onRefused);
       limit.dispose();
     }
   }
@@ -241,7 +327,7 @@ export class AsteriskBackend implements TelephonyBackend {
    */
   async stop(opts: { handOver?: boolean } = {}): Promise<void> {
     this.#stopping = true;
-    await this.#stream.stop();
+    await this.#stream?.stop();
     this.#deps.readiness?.delete('asterisk');
     const calls = [...this.calls.values()];
     await Promise.all(
@@ -255,6 +341,8 @@ export class AsteriskBackend implements TelephonyBackend {
     await this.#resyncing;
     // what is still failing is swept by the next instance's resync (ids are ours by prefix)
     this.#releases.stop();
+    // outbound: the calls' requests went over these, so they close last
+    for (const conn of this.#served) conn.close();
   }
 
   /** Resolves once a resync after (re)connect has finished (tests, health). */
@@ -264,12 +352,12 @@ export class AsteriskBackend implements TelephonyBackend {
 
   // ------------------------------------------------------------------ events
 
-  #onEvent(ev: AriEvent): void {
+  #onEvent(ev: AriEvent, host: AsteriskCallHost = this.host): void {
     if (this.host.router.dispatch(ev)) return;
-    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel);
+    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel, host);
   }
 
-  #onStasisStart(ch: AriChannel): void {
+  #onStasisStart(ch: AriChannel, host: AsteriskCallHost): void {
     const log = this.#log;
     if (this.host.router.isOwn(ch.id)) return;
     // our own media/agent channels are claimed by id before creation; a UnicastRTP channel we did not create
@@ -281,10 +369,10 @@ export class AsteriskBackend implements TelephonyBackend {
     const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
     if (typeof admitted === 'string') {
       log.warn({ channelId: ch.id, refusal: admitted }, 'call refused: hanging up with congestion');
-      this.host.client.hangup(ch.id, 'congestion').catch(() => undefined);
+      host.client.hangup(ch.id, 'congestion').catch(() => undefined);
       return;
     }
-    const call = new AsteriskCall(this.host, ch, 'inbound');
+    const call = new AsteriskCall(host, ch, 'inbound');
     this.#track(
       call,
       async () => {

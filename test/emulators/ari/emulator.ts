@@ -17,6 +17,7 @@ import { UnicastRtpEndpoint } from './unicast-rtp.js';
 import type { NetworkImpairment } from './impairment.js';
 import { SoftMixer, type MixerMember } from './mixer.js';
 import { ulawDecode, ulawEncode, writePcmWav } from './wire.js';
+import { connectWithAttempts, parseRestRequest, restResponse, type OutboundWebsocketConfig } from './outbound.js';
 
 export interface AriEmulatorOptions {
   username?: string;
@@ -41,6 +42,15 @@ export interface LoggedRequest {
   body: unknown;
   status: number;
   at: number;
+  /** how the request came: HTTP, or a RESTRequest over an outbound websocket */
+  via: 'http' | 'websocket';
+}
+
+/** A per-call websocket could not be opened: Asterisk marks the channel failed and it continues in the dialplan. */
+export class StasisFailed extends Error {
+  constructor(readonly channelName: string) {
+    super(`per-call ARI websocket for ${channelName} failed: the channel continues in the dialplan after Stasis()`);
+  }
 }
 
 export class CallRejected extends Error {
@@ -126,6 +136,12 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   /** every event websocket upgrade: the URL asked for and whether credentials came in a header */
   readonly upgrades: Array<{ url: string; authorizationHeader: boolean }> = [];
   readonly #wss = new WebSocketServer({ noServer: true });
+  /** websocket_client.conf + ari.conf outbound_websocket, when configured */
+  #outbound: OutboundWebsocketConfig | null = null;
+  /** per-call sockets closing after their channel's StasisEnd (no reconnect for those) */
+  readonly #closing = new Set<WebSocket>();
+  /** every outbound websocket Asterisk opened: the app it serves, and whether it was a reconnect */
+  readonly outboundConnections: Array<{ app: string; reconnect: boolean }> = [];
   readonly #opts: Required<Omit<AriEmulatorOptions, 'endpoints' | 'network'>> & {
     endpoints: Record<string, EndpointBehaviour>;
     network: NetworkImpairment | null;
@@ -136,6 +152,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   /** REST side down while the event socket stays up (Asterisk's HTTP server stuck or restarting) */
   #restDown = false;
   #nextId = 1;
+  #closed = false;
   url = '';
 
   constructor(opts: AriEmulatorOptions = {}) {
@@ -245,10 +262,24 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
 
   /** A SIP caller reaches `exten => X,1,Stasis(app)`. Rejects with CallRejected(603) if no app is connected. */
   async placeCall(opts: PlaceCallOptions = {}): Promise<Party> {
-    const app = opts.app ?? this.#opts.app;
-    if (!this.connectedApps().includes(app)) throw new CallRejected(603);
+    let app = opts.app ?? this.#opts.app;
+    const perCall =
+      !this.connectedApps().includes(app) &&
+      this.#outbound?.connectionType === 'per_call_config' &&
+      (this.#outbound.app ?? this.#opts.app) === app
+        ? this.#outbound
+        : null;
+    if (!this.connectedApps().includes(app) && !perCall) throw new CallRejected(603);
     const id = `${Date.now() / 1000}.${this.#nextId++}`;
-    const ch = this.#newChannel(id, 'caller', `PJSIP/softphone-${String(this.#nextId).padStart(8, '0')}`, app);
+    const name = `PJSIP/softphone-${String(this.#nextId).padStart(8, '0')}`;
+    if (perCall) {
+      // ast_ari_create_per_call_websocket(): one socket for this call, the app id "<app>:<channel name>"
+      app = `${app}:${name}`;
+      const ws = await connectWithAttempts(perCall, perCall.reconnectAttempts ?? 4);
+      if (!ws) throw new StasisFailed(name);
+      this.#attachOutbound(ws, app, perCall, false);
+    }
+    const ch = this.#newChannel(id, 'caller', name, app);
     ch.state = 'Ring';
     ch.caller = { name: opts.callerName ?? '', number: opts.from ?? '1001' };
     ch.dialplan = { context: 'from-phones', exten: opts.to ?? '100', priority: 1, app_name: 'Stasis', app_data: app };
@@ -273,6 +304,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const b of this.bridges.values()) b.mixer.stop();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
@@ -285,6 +317,94 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     this.#wss.close();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  // ---------------------------------------------------------------- outbound websockets (FACTS §1c)
+
+  /**
+   * Configure websocket_client.conf + ari.conf `type=outbound_websocket`. persistent: Asterisk connects now (resolves
+   * once connected) and reconnects every `reconnect_interval` after a drop. per_call_config: a call to the app opens
+   * its own socket (see placeCall).
+   */
+  async outboundWebsocket(cfg: OutboundWebsocketConfig): Promise<void> {
+    this.#outbound = cfg;
+    if (cfg.connectionType !== 'persistent') return;
+    const ws = await connectWithAttempts(cfg, 1_000);
+    if (!ws) throw new Error('emulator: persistent outbound websocket never connected');
+    this.#attachOutbound(ws, cfg.app ?? this.#opts.app, cfg, false);
+  }
+
+  /** Outbound sockets open now (persistent and per call). */
+  get outboundOpen(): number {
+    return [...this.#sockets.keys()].filter((ws) => this.#outboundSockets.has(ws)).length;
+  }
+
+  readonly #outboundSockets = new Set<WebSocket>();
+
+  /**
+   * An outbound socket serves `app`: ApplicationRegistered first, events for the app, and RESTRequests answered
+   * with RESTResponses. A drop reconnects: persistent forever, per call while the channel is in Stasis (after the
+   * attempts the channel leaves Stasis and continues in the dialplan).
+   */
+  #attachOutbound(ws: WebSocket, app: string, cfg: OutboundWebsocketConfig, reconnect: boolean): void {
+    this.outboundConnections.push({ app, reconnect });
+    this.#sockets.set(ws, app);
+    this.#outboundSockets.add(ws);
+    ws.send(JSON.stringify({ type: 'ApplicationRegistered', application: app, timestamp: new Date().toISOString() }));
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) void this.#onRestRequest(ws, data.toString());
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      this.#sockets.delete(ws);
+      this.#outboundSockets.delete(ws);
+      if (this.#closing.delete(ws) || this.#closed || this.#outbound !== cfg) return;
+      const caller = [...this.channels.values()].find((c) => c.kind === 'caller' && c.app === app);
+      if (cfg.connectionType === 'per_call_config' && !caller?.inStasis) return;
+      void (async () => {
+        await new Promise((r) => setTimeout(r, cfg.reconnectIntervalMs ?? 500));
+        const attempts = cfg.connectionType === 'persistent' ? 1_000 : (cfg.reconnectAttempts ?? 4);
+        const again = await connectWithAttempts(cfg, attempts);
+        if (this.#closed) return void again?.terminate();
+        if (again) return this.#attachOutbound(again, app, cfg, true);
+        if (caller && this.channels.has(caller.id)) this.#hangup(caller, 'remote', undefined, 'continued in dialplan');
+      })();
+    });
+  }
+
+  /** ari_websocket_process_request(): parse, invoke the same handlers as HTTP, answer on the same socket. */
+  async #onRestRequest(ws: WebSocket, text: string): Promise<void> {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return; // session_read() drops a frame that is not JSON
+    }
+    const req = parseRestRequest(msg);
+    if (!req.ok) return void ws.send(restResponse(req, req.status, { message: req.message }, req.reason));
+    let status: number;
+    let payload: unknown;
+    try {
+      const out = await this.#dispatch(req.method, `/ari/${req.path}`, req.query, req.body);
+      // send_rest_response(): a file reply cannot go over the websocket
+      if (Buffer.isBuffer(out)) [status, payload] = [406, undefined];
+      else [status, payload] = [out === undefined ? 204 : 200, out];
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      [status, payload] = [err.status, { message: err.message }];
+    }
+    const entry: LoggedRequest = {
+      method: req.method,
+      path: `/ari/${req.path}`,
+      query: Object.fromEntries(req.query),
+      body: req.body,
+      status,
+      at: performance.now(),
+      via: 'websocket',
+    };
+    this.requests.push(entry);
+    this.emit('request', entry);
+    if (ws.readyState === ws.OPEN) ws.send(restResponse(req, status, payload));
   }
 
   // ---------------------------------------------------------------- websocket
@@ -360,7 +480,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   #attachParty(ch: EmuChannel, role: Party['role']): Party {
-    const party = new Party(ch.id, role);
+    const party = new Party(ch.id, role, ch.name);
     ch.party = party;
     party.on('frame', (ulaw) => this.#route(ch, ulaw));
     party.on('dtmf', (digit) => {
@@ -490,6 +610,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     this.channels.delete(ch.id);
     ch.state = 'Down';
     if (ch.inStasis) this.#emit(ch.app, { type: 'StasisEnd', channel: channelJson(ch) });
+    if (ch.kind === 'caller') this.#closePerCall(ch.app);
     this.#emit(ch.app, {
       type: 'ChannelDestroyed',
       cause: code,
@@ -499,6 +620,16 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     });
     ch.media?.close();
     ch.party?.end(partyReason ?? (by === 'app' ? 'hung up by app' : 'hung up'));
+  }
+
+  /** ast_ari_close_per_call_websocket(): the caller left Stasis; its socket closes STASIS_END_POST_WAIT later. */
+  #closePerCall(app: string): void {
+    for (const [ws, wsApp] of this.#sockets) {
+      if (wsApp !== app || !this.#outboundSockets.has(ws) || this.#outbound?.connectionType !== 'per_call_config')
+        continue;
+      this.#closing.add(ws);
+      this.#later(this.#outbound.perCallCloseMs ?? 3000, () => ws.close(1000));
+    }
   }
 
   #later(ms: number, fn: () => void): NodeJS.Timeout {
@@ -569,6 +700,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       body,
       status,
       at: performance.now(),
+      via: 'http',
     };
     this.requests.push(entry);
     this.emit('request', entry);

@@ -26,10 +26,12 @@ import { AriEmulator, type AriEmulatorOptions } from './emulator.js';
 export {
   AriEmulator,
   CallRejected,
+  StasisFailed,
   type AriEmulatorOptions,
   type LoggedRequest,
   type PlaceCallOptions,
 } from './emulator.js';
+export { type OutboundWebsocketConfig, parseRestRequest } from './outbound.js';
 export { Party, peak, type StreamOptions } from './party.js';
 export { STRICT_RTP_PROBATION, UnicastRtpEndpoint } from './unicast-rtp.js';
 export type { EndpointBehaviour, EmuChannel, EmuBridge } from './model.js';

@@ -45,6 +45,8 @@ export class Party extends EventEmitter<PartyEvents> {
   constructor(
     readonly channelId: string,
     readonly role: 'caller' | 'agent' | 'callee',
+    /** the channel's name, e.g. PJSIP/softphone-00000002 */
+    readonly channelName = '',
   ) {
     super();
     this.ended = new Promise((resolve) => this.once('ended', resolve));

@@ -1,0 +1,168 @@
+/**
+ * connection: outbound — Asterisk opens the ARI websocket to the bot (FACTS §1c), persistent or one per call, and
+ * every ARI request goes over it as RESTRequest/RESTResponse. The emulator's HTTP side is refused throughout: a call
+ * that works proves the bot never needs Asterisk's HTTP port.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CallEventBus } from '../../src/core/call-events.js';
+import { createMetrics } from '../../src/core/metrics.js';
+import { createAsteriskBackend, type AsteriskBackend } from '../../src/telephony/asterisk/backend.js';
+import type { CallLeg } from '../../src/telephony/port.js';
+import {
+  parseRestRequest,
+  startAriEmulator,
+  StasisFailed,
+  type AriEmulator,
+  type OutboundWebsocketConfig,
+} from '../emulators/ari/index.js';
+import { asteriskTestConfig, MemorySessions, tone, waitFor } from './helpers.js';
+
+interface Bot {
+  backend: AsteriskBackend;
+  web: FastifyInstance;
+  sessions: MemorySessions;
+  /** ws://…/ari */
+  uri: string;
+}
+
+let emu: AriEmulator;
+const bots: Bot[] = [];
+
+afterEach(async () => {
+  for (const b of bots.splice(0)) {
+    await b.backend.stop();
+    await b.web.close();
+  }
+  await emu?.close();
+});
+
+async function startBot(onCall: (leg: CallLeg) => Promise<void>, asterisk: Record<string, unknown> = {}): Promise<Bot> {
+  const config = asteriskTestConfig(emu, { connection: 'outbound', url: undefined, eventPingMs: 1000, ...asterisk });
+  const web = Fastify();
+  await web.register(websocket);
+  const sessions = new MemorySessions();
+  const backend = createAsteriskBackend(config, {
+    logger: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+    metrics: createMetrics(false),
+    sessions,
+    events: new CallEventBus(),
+    web,
+  });
+  const url = await web.listen({ host: '127.0.0.1', port: 0 });
+  await backend.start(onCall);
+  const bot = { backend, web, sessions, uri: `${url.replace('http', 'ws')}/ari` };
+  bots.push(bot);
+  return bot;
+}
+
+function outbound(bot: Bot, over: Partial<OutboundWebsocketConfig> = {}): OutboundWebsocketConfig {
+  return {
+    uri: bot.uri,
+    username: emu.username,
+    password: emu.password,
+    connectionType: 'per_call_config',
+    reconnectIntervalMs: 50,
+    reconnectAttempts: 2,
+    perCallCloseMs: 300,
+    ...over,
+  };
+}
+
+/** A bot that plays a tone to each caller and waits for the hangup. */
+const greeter = (legs: CallLeg[]) => async (leg: CallLeg) => {
+  legs.push(leg);
+  leg.sendAudio(tone(200, 600));
+  await new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
+};
+
+describe('Asterisk outbound websockets: per call', () => {
+  it('each call opens its own socket (app voicebot:<channel>); its ARI requests go over it; it closes after StasisEnd', async () => {
+    emu = await startAriEmulator();
+    emu.refuseRest(true); // Asterisk's HTTP port unreachable from the bot
+    const legs: CallLeg[] = [];
+    const bot = await startBot(greeter(legs));
+    await emu.outboundWebsocket(outbound(bot));
+
+    const callers = [await emu.placeCall({ from: '+15550001' }), await emu.placeCall({ from: '+15550002' })];
+    await waitFor(() => legs.length === 2, 3000, 'both calls at the bot');
+    for (const c of callers) await waitFor(() => c.audibleMs() >= 150, 3000, 'bot audio at the caller');
+    expect(emu.outboundConnections.map((c) => c.app)).toEqual(callers.map((c) => `voicebot:${c.channelName}`));
+    expect(emu.outboundOpen).toBe(2);
+    // answer, bridge, externalMedia, addChannel: all over the websockets, the media channel in the call's own app
+    expect(emu.requests.length).toBeGreaterThanOrEqual(8);
+    expect(emu.requests.every((r) => r.via === 'websocket' && r.status < 300)).toBe(true);
+    expect(emu.restRefused).toBe(0);
+    const media = emu.requestsTo('POST', /\/channels\/externalMedia$/).map((r) => r.query['app']);
+    expect(media.sort()).toEqual(callers.map((c) => `voicebot:${c.channelName}`).sort());
+
+    for (const c of callers) c.hangup();
+    await waitFor(() => emu.outboundOpen === 0, 3000, 'per-call sockets closed after StasisEnd');
+    expect(bot.backend.calls.size).toBe(0);
+    expect(emu.channels.size).toBe(0);
+    expect(emu.bridges.size).toBe(0);
+    expect(bot.backend.ports.inUse).toBe(0);
+  });
+
+  it('wrong credentials: the upgrade is refused and the call continues in the dialplan', async () => {
+    emu = await startAriEmulator();
+    const legs: CallLeg[] = [];
+    const bot = await startBot(greeter(legs));
+    await emu.outboundWebsocket(outbound(bot, { password: 'wrong' }));
+    await expect(emu.placeCall()).rejects.toBeInstanceOf(StasisFailed);
+    expect(legs).toHaveLength(0);
+  });
+
+  it('a socket that drops mid-call lets the bot let go of the call; Asterisk reconnects it', async () => {
+    emu = await startAriEmulator();
+    const legs: CallLeg[] = [];
+    const bot = await startBot(greeter(legs));
+    await emu.outboundWebsocket(outbound(bot));
+    const caller = await emu.placeCall();
+    await waitFor(() => bot.backend.calls.get(caller.channelId)?.ready === true, 3000, 'call up');
+    emu.dropWebsockets();
+    await waitFor(() => bot.backend.calls.size === 0, 3000, 'the bot let go of the call');
+    await waitFor(() => emu.outboundConnections.some((c) => c.reconnect), 3000, 'Asterisk reconnected');
+    expect(emu.channels.has(caller.channelId)).toBe(true); // the caller is still there, in Stasis
+    caller.hangup();
+  });
+});
+
+describe('Asterisk outbound websockets: persistent', () => {
+  it('one socket for every call; REST over it; calls work with the HTTP port refused', async () => {
+    emu = await startAriEmulator();
+    emu.refuseRest(true);
+    const legs: CallLeg[] = [];
+    const bot = await startBot(greeter(legs));
+    await emu.outboundWebsocket(outbound(bot, { connectionType: 'persistent' }));
+    await waitFor(() => bot.backend.resyncs >= 1, 3000, 'resync over the websocket');
+    const a = await emu.placeCall();
+    const b = await emu.placeCall();
+    await waitFor(() => legs.length === 2, 3000, 'both calls');
+    await waitFor(() => a.audibleMs() >= 150 && b.audibleMs() >= 150, 3000, 'audio');
+    expect(emu.outboundConnections).toEqual([{ app: 'voicebot', reconnect: false }]);
+    expect(emu.requests.every((r) => r.via === 'websocket')).toBe(true);
+    expect(emu.requestsTo('GET', /\/ari\/channels$/).length).toBeGreaterThanOrEqual(1); // the resync
+    a.hangup();
+    b.hangup();
+    await waitFor(() => bot.backend.calls.size === 0 && emu.channels.size === 0, 3000, 'released');
+    expect(emu.bridges.size).toBe(0);
+  });
+});
+
+describe('the emulator is as strict as ari_websocket_requests.c', () => {
+  const req = (m: Record<string, unknown>) => parseRestRequest({ type: 'RESTRequest', method: 'POST', ...m });
+  it('a leading slash does not route; a body needs a content type; the uri query string is parsed', () => {
+    expect(req({ uri: '/channels/1/answer' })).toMatchObject({ ok: false, status: 404 });
+    expect(req({ uri: 'channels/1/answer/' })).toMatchObject({ ok: false, status: 404 });
+    expect(req({ uri: 'channels', message_body: '{}' })).toMatchObject({ ok: false, status: 400 });
+    expect(req({ uri: '' })).toMatchObject({ ok: false, status: 400 });
+    expect(req({ uri: 'channels', method: 'FETCH' })).toMatchObject({ ok: false, status: 400 });
+    expect(parseRestRequest({ type: 'Other', uri: 'x', method: 'GET' })).toMatchObject({ ok: false, status: 400 });
+    const ok = req({ uri: 'bridges?type=mixing', content_type: 'application/json', message_body: '{"a":1}' });
+    expect(ok).toMatchObject({ ok: true, path: 'bridges', body: { a: 1 } });
+    expect(ok.ok && ok.query.get('type')).toBe('mixing');
+  });
+});
