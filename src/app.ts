@@ -17,6 +17,7 @@ import { createTracing } from './tracing/index.js';
 import { registerOutboundRoutes } from './telephony/outbound/routes.js';
 import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
+import { registerCallApi } from './web/call-api/routes.js';
 import { registerCrmWebhooks, RedisCallbackGuards, type CallbackGuards } from './web/webhooks/index.js';
 import { CallEventRelay } from './cluster/call-event-relay.js';
 import { createWebServer } from './web/server.js';
@@ -114,6 +115,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       events: consoleEvents,
       logger,
     });
+    await registerCallApi(web, { config: config.web.callApi, events, logger });
     await registerCrmWebhooks(web, {
       ...(guards ? { guards } : {}),
       secret: config.crm.zendeskWebhookSecret,
