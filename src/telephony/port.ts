@@ -29,6 +29,11 @@ export interface TransferResult {
 export interface CallLegEvents {
   /** Caller audio: PCM16 mono at `inputSampleRate`, normally 20 ms frames. */
   audio: [frame: Int16Array];
+  /**
+   * Bot audio as it went out to the caller, frame by frame in order: PCM16 at `outputSampleRate`, after the wire
+   * codec (μ-law lines: encoded, then decoded back). The echo canceller's reference; cheap when nobody listens.
+   */
+  played: [frame: Int16Array];
   dtmf: [digit: string];
   /** The caller (or the network) ended the call. Fires once. */
   hangup: [reason: string];
