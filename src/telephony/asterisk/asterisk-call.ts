@@ -152,6 +152,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     this.#media = media;
     this.ids.rtpPort = media.port;
     media.link.on('audio', this.#onLinkAudio);
+    media.link.on('played', (frame) => this.emit('played', frame));
     return media.link;
   }
 
