@@ -67,7 +67,7 @@ describe('after the hand-off (telephony.agentStaysSilent)', () => {
     ]);
     // both parties' VAD sessions and every listener are released
     expect((h.deps.vad as EnergyVadFactory).open).toBe(0);
-    expect(h.leg.listenerCounts()).toEqual({ audio: 0, dtmf: 0, hangup: 0, detach: 0, 'party-audio': 0 });
+    expect(h.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0, 'party-audio': 0 });
   });
 
   it('on, but the backend could not stay on the line: the call ends for the bot at the answer, as before', async () => {
