@@ -12,6 +12,9 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# the workspace package's manifest: npm ci links it (node_modules/@voicebot/jambonz-adapter) and links the root as
+# node_modules/voicebot, which is how the built adapter reaches the core's public entry points (package.json exports)
+COPY jambonz-adapter/package.json ./jambonz-adapter/
 # scripts off: smart-whisper's default build lacks AVX2; scripts/build-whisper.mjs builds it properly below
 RUN npm ci --ignore-scripts --no-audit --no-fund
 

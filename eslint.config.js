@@ -29,4 +29,9 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // the Zendesk sidebar app runs in the agent's browser, inside Zendesk's iframe
+    files: ['zendesk-app/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', ZAFClient: 'readonly' } },
+  },
 );

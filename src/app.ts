@@ -17,7 +17,9 @@ import { createTracing } from './tracing/index.js';
 import { registerOutboundRoutes } from './telephony/outbound/routes.js';
 import { OutboundService } from './telephony/outbound/service.js';
 import { registerAgentConsole } from './web/agent-console/index.js';
-import { registerCrmWebhooks } from './web/webhooks/index.js';
+import { registerCallApi } from './web/call-api/routes.js';
+import { registerCrmWebhooks, RedisCallbackGuards, type CallbackGuards } from './web/webhooks/index.js';
+import { CallEventRelay } from './cluster/call-event-relay.js';
 import { createWebServer } from './web/server.js';
 import { HostPolicy } from './web/guard.js';
 
@@ -94,13 +96,28 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;
     registerOutboundRoutes(web, { service: outbound, token: config.telephony.outboundToken, ringSec });
+    // Several instances on one Redis: each console shows every instance's calls, and a webhook is deduplicated and
+    // rate-limited once for all of them.
+    let consoleEvents = events;
+    let guards: CallbackGuards | undefined;
+    if (config.redis) {
+      const relay = new CallEventRelay(events, { ...config.redis, logger });
+      relay.start();
+      closers.push(() => relay.close());
+      consoleEvents = relay.all;
+      const shared = new RedisCallbackGuards(config.redis.url, config.redis.keyPrefix);
+      closers.push(() => shared.close());
+      guards = shared;
+    }
     await registerAgentConsole(web, {
       config: config.web.agentConsole,
       trustProxy: config.web.trustProxy,
-      events,
+      events: consoleEvents,
       logger,
     });
+    await registerCallApi(web, { config: config.web.callApi, events, logger });
     await registerCrmWebhooks(web, {
+      ...(guards ? { guards } : {}),
       secret: config.crm.zendeskWebhookSecret,
       toleranceSec: config.crm.zendeskWebhookToleranceSec,
       callbacksPerTicketPerDay: config.crm.zendeskCallbacksPerTicketPerDay,

@@ -3,7 +3,7 @@ import type { JambonzBackend } from './backend.js';
 import type { JambonzCallLeg } from './call-leg.js';
 import { audioMetadataSchema, parseAudioEvent, parseJson } from './messages.js';
 import { l16ToPcm } from './pcm.js';
-import { WarnLimiter } from '../../src/log/rate-limit.js';
+import { WarnLimiter } from 'voicebot/log';
 
 /** jambonz sets audio.jambonz.org; the underlying mod_audio_fork default is audio.drachtio.org. */
 export const AUDIO_SUBPROTOCOLS = ['audio.jambonz.org', 'audio.drachtio.org'];

@@ -1,19 +1,17 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
-import { backgroundTimer, systemClock, type Clock } from '../../src/core/clock.js';
-import type { Admission, Permit } from '../../src/core/admission.js';
-import type { Logger } from '../../src/log/logger.js';
-import { callLogger } from '../../src/log/logger.js';
-import type { TelephonyConfig } from '../../src/telephony/config.js';
-import type {
-  CallLeg,
-  OriginateOptions,
-  TelephonyBackend,
-  TransferOutcome,
-  TransferTarget,
-} from '../../src/telephony/port.js';
-import { CallSupervisor } from '../../src/telephony/supervisor.js';
+import { backgroundTimer, systemClock, type Clock, type Admission, type Permit } from 'voicebot/core';
+import { type Logger, callLogger } from 'voicebot/log';
+import {
+  type TelephonyConfig,
+  type CallLeg,
+  type OriginateOptions,
+  type TelephonyBackend,
+  type TransferOutcome,
+  type TransferTarget,
+  CallSupervisor,
+} from 'voicebot/telephony';
 import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
 import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';

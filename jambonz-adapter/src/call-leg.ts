@@ -1,17 +1,16 @@
 import type { WebSocket } from 'ws';
-import type { Clock } from '../../src/core/clock.js';
-import type { Logger } from '../../src/log/logger.js';
-import { FrameChunker, samplesPerFrame } from '../../src/media/frames.js';
-import { Resampler } from '../../src/media/resampler.js';
-import type {
-  CallLeg,
-  SampleRate,
-  TransferOutcome,
-  TransferRequest,
-  TransferResult,
-} from '../../src/telephony/port.js';
-import { CallLegBase } from '../../src/telephony/call-leg-base.js';
-import { DialWait } from '../../src/telephony/dial-wait.js';
+import type { Clock } from 'voicebot/core';
+import type { Logger } from 'voicebot/log';
+import { FrameChunker, samplesPerFrame, Resampler } from 'voicebot/media';
+import {
+  type CallLeg,
+  type SampleRate,
+  type TransferOutcome,
+  type TransferRequest,
+  type TransferResult,
+  CallLegBase,
+  DialWait,
+} from 'voicebot/telephony';
 import type { AudioEvent, SendResult } from './messages.js';
 import { sendJson } from './messages.js';
 import { botAudioToL16 } from './pcm.js';

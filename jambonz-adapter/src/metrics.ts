@@ -1,5 +1,5 @@
 import type { Counter, Gauge, Registry } from 'prom-client';
-import { counter, gauge } from '../../src/core/metrics.js';
+import { counter, gauge } from 'voicebot/core';
 
 export interface JambonzMetrics {
   /** bad audio-socket or WS API frames, dropped: label kind */

@@ -1,6 +1,4 @@
-import { Pacer } from '../../src/media/pacer.js';
-import { samplesPerFrame } from '../../src/media/frames.js';
-import { sharedPacerGroup } from '../../src/media/pacer-group.js';
+import { Pacer, samplesPerFrame, sharedPacerGroup } from 'voicebot/media';
 
 /** The part of the media plane's Pacer the leg uses: whole frames out on an absolute 20 ms clock. */
 export interface FramePacer {

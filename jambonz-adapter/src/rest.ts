@@ -1,8 +1,6 @@
-import type { TransferTarget } from '../../src/telephony/port.js';
-import type { TelephonyConfig } from '../../src/telephony/config.js';
+import type { TransferTarget, TelephonyConfig } from 'voicebot/telephony';
+import { deadline, httpErrorKind, VoicebotError } from 'voicebot/core';
 import { dialTarget } from './verbs.js';
-import { deadline } from '../../src/core/deadline.js';
-import { httpErrorKind, VoicebotError } from '../../src/core/errors.js';
 
 type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
 

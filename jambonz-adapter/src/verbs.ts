@@ -1,5 +1,5 @@
-import type { SampleRate, TransferRequest } from '../../src/telephony/port.js';
-import { VoicebotError } from '../../src/core/errors.js';
+import type { SampleRate, TransferRequest } from 'voicebot/telephony';
+import { VoicebotError } from 'voicebot/core';
 
 /** One jambonz verb in the `{verb: "name", ...}` form. */
 export type JambonzVerb = { verb: string } & Record<string, unknown>;

@@ -9,7 +9,7 @@ import {
   type WsApiMessage,
 } from './messages.js';
 import type { JambonzVerb } from './verbs.js';
-import { WarnLimiter } from '../../src/log/rate-limit.js';
+import { WarnLimiter } from 'voicebot/log';
 
 export const WS_API_SUBPROTOCOL = 'ws.jambonz.org';
 

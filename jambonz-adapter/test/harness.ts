@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../../src/core/clock.js';
-import { createLogger, type Logger } from '../../src/log/logger.js';
-import { createMetrics } from '../../src/core/metrics.js';
-import { createWebServer } from '../../src/web/server.js';
-import { telephonyConfig } from '../../src/telephony/config.js';
+import { type Clock, createMetrics } from 'voicebot/core';
+import { createLogger, type Logger } from 'voicebot/log';
+import { createWebServer } from 'voicebot/web';
+import { telephonyConfig } from 'voicebot/telephony';
 import type { Registry } from 'prom-client';
 import { createJambonzBackend, registerJambonz, type JambonzBackend, type JambonzConfig } from '../src/index.js';
 import type { JambonzCallLeg } from '../src/call-leg.js';

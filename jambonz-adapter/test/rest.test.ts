@@ -82,7 +82,7 @@ describe('callbacks via the jambonz REST API', () => {
 
 /** The harness backend with REST settings pointing at the emulator (config is read at call time). */
 async function reconfigure(apiBaseUrl: string, apiKey: string, extra: Record<string, unknown> = {}) {
-  const { Secret } = await import('../../src/config/secret.js');
+  const { Secret } = await import('voicebot/config');
   Object.assign(h.backend.config, {
     apiBaseUrl,
     accountSid: 'acct-1',

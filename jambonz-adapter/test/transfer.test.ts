@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { attached, startHarness, tone, waitFor, type Harness } from './harness.js';
 import type { DialOutcome } from '../../test/emulators/jambonz/index.js';
-import { voicebotHeaders } from '../../src/telephony/headers.js';
-import type { TransferRequest } from '../../src/telephony/port.js';
+import { voicebotHeaders, type TransferRequest } from 'voicebot/telephony';
 
 let h: Harness;
 afterEach(async () => {

@@ -48,6 +48,14 @@ export const configSchema = z
           'bound to loopback with no proxy in front may run it without one',
       });
     }
+    const api = c.web.callApi.token;
+    if (api && consoleCfg.token && api.reveal() === consoleCfg.token.reveal()) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['web', 'callApi', 'token'],
+        message: 'must differ from web.agentConsole.token: the read-only token must not open the agent console',
+      });
+    }
     const j = c.telephony.backend === 'jambonz' ? c.telephony.jambonz : undefined;
     if (j && (!j.wsUsername || !j.wsPassword) && !j.insecureAllowUnauthenticatedWsApi) {
       ctx.addIssue({

@@ -1,4 +1,5 @@
-import type { CallOutcome, CallRecord, IntentTurn } from '../core/call-record.js';
+import type { CallOutcome, CallRecord, CallRecordEvent, IntentTurn } from '../core/call-record.js';
+import type { DialogState } from './dialog-state.js';
 import type { CallLeg } from '../telephony/port.js';
 import { Transcript } from './transcript.js';
 
@@ -12,8 +13,8 @@ export interface EscalationState {
 /** Everything the bot learns about one call; turned into a CallRecord at escalation and at the end. */
 export class CallContext {
   readonly callId: string;
-  readonly startedAt = new Date();
-  readonly #t0 = performance.now();
+  startedAt = new Date();
+  #t0 = performance.now();
   /** caller audio received so far, ms: the call's clock when audio outruns the wall (simulations) */
   #audioMs = 0;
   readonly transcript: Transcript;
@@ -24,7 +25,7 @@ export class CallContext {
   nluConfidence: number | null = null;
   /** the call's story for the record: every turn's intent, every slot ever captured, intents that close calls */
   readonly intentTurns: IntentTurn[] = [];
-  readonly capturedSlots: Record<string, string> = {};
+  capturedSlots: Record<string, string> = {};
   readonly closingIntents = new Set<string>();
   readonly asrConfidences: number[] = [];
   /** answered turns (not clarifications): decides resolved vs abandoned */
@@ -36,6 +37,10 @@ export class CallContext {
   transferred = false;
   ticketId: string | undefined;
   recording: CallRecord['recording'];
+  /** the greeting has been said (on this process or the one before) */
+  greeted = false;
+  /** records handed to the CRM so far */
+  readonly submitted = new Set<CallRecordEvent>();
 
   constructor(
     readonly leg: CallLeg,
@@ -118,15 +123,56 @@ export class CallContext {
   }
 
   /** What goes into the session store (enough for another instance to pick the call up). */
-  dialogSnapshot(): Record<string, unknown> {
-    return {
+  dialogSnapshot(): DialogState {
+    return structuredClone({
+      greeted: this.greeted,
+      elapsedMs: Math.round(this.elapsedMs()),
+      transcript: this.transcript.entries,
       intent: this.intent,
       slots: this.slots,
-      lowConfidenceStreak: this.lowConfidenceStreak,
+      nluConfidence: this.nluConfidence,
+      intentTurns: this.intentTurns,
+      capturedSlots: this.capturedSlots,
+      closingIntents: [...this.closingIntents],
+      asrConfidences: this.asrConfidences,
       answeredTurns: this.answeredTurns,
+      lowConfidenceStreak: this.lowConfidenceStreak,
+      noInputCount: this.noInputCount,
       escalation: this.escalation ?? null,
-      transcript: this.transcript.entries,
-    };
+      transferred: this.transferred,
+      ticketId: this.ticketId ?? null,
+      recording: this.recording ?? null,
+      submitted: [...this.submitted],
+    });
+  }
+
+  /**
+   * Takes up a call another process served: its story so far, and its clock (the call started at `startedAt`, the
+   * time the caller waited during the takeover counts).
+   */
+  restore(state: DialogState, startedAt: string): void {
+    const s = structuredClone(state);
+    this.startedAt = new Date(startedAt);
+    this.#t0 = performance.now() - Math.max(s.elapsedMs, Date.now() - this.startedAt.getTime());
+    this.#audioMs = s.elapsedMs;
+    // the stored story comes first (a key pressed while the store was asked is already noted)
+    this.transcript.entries.unshift(...s.transcript);
+    this.intent = s.intent;
+    this.slots = s.slots;
+    this.nluConfidence = s.nluConfidence;
+    this.intentTurns.push(...s.intentTurns);
+    this.capturedSlots = s.capturedSlots;
+    for (const i of s.closingIntents) this.closingIntents.add(i);
+    this.asrConfidences.push(...s.asrConfidences);
+    this.answeredTurns = s.answeredTurns;
+    this.lowConfidenceStreak = s.lowConfidenceStreak;
+    this.noInputCount = s.noInputCount;
+    this.escalation = s.escalation ?? undefined;
+    this.transferred = s.transferred;
+    this.ticketId = s.ticketId ?? undefined;
+    this.recording = s.recording ?? undefined;
+    this.greeted = s.greeted;
+    for (const r of s.submitted) this.submitted.add(r);
   }
 }
 

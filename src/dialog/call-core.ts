@@ -3,11 +3,13 @@ import type { Config } from '../config/schema.js';
 import type { CallEventBus } from '../core/call-events.js';
 import type { CallRecord, CallRecordEvent, CallRecordSink } from '../core/call-record.js';
 import { callLogger, type Logger } from '../log/logger.js';
-import type { SessionStore } from '../session/store.js';
+import type { CallSession, SessionStore } from '../session/store.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import type { CallTracer } from '../tracing/types.js';
+import { hostname } from 'node:os';
 import { AsyncQueue } from '../core/async-queue.js';
+import { dialogState } from './dialog-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
 import { AudioInput } from './audio-input.js';
@@ -33,25 +35,56 @@ export interface CallCoreDeps {
   metrics: Registry;
   /** default: built from config (rules, + LLM when dialog.llm.enabled) */
   nlu?: IntentDetector;
+  /** this process in the session store's owner field (default: host:pid) */
+  instanceId?: string;
   /** the clock the call's timers run on (no-input, call limit, longest turn, ASR grace, transfer ring); default: system */
   clock?: Clock;
   /** per-call traces (tracing.otlpEndpoint); absent: off */
   tracer?: CallTracer;
 }
 
-/** Why the call's AbortController fired. */
+/** Why the call's AbortController fired. `detach`: this process stops serving the call without ending it. */
 export class CallEnded extends Error {
-  constructor(readonly why: 'hangup' | 'shutdown' | 'finished') {
+  constructor(readonly why: 'hangup' | 'shutdown' | 'finished' | 'detach') {
     super(`call ended (${why})`);
     this.name = 'CallEnded';
   }
 }
 
+/**
+ * Abort `runCall`'s signal with this reason to detach the call: the bot stops serving it, leaves the leg up, submits
+ * no end record and leaves the call's state in the session store with no owner, for `runCall` to resume (here or in
+ * another process). Any other reason ends the call (shutdown).
+ */
+export function detachReason(): CallEnded {
+  return new CallEnded('detach');
+}
+
+const isDetach = (reason: unknown) => reason instanceof CallEnded && reason.why === 'detach';
+
+export interface RunCallOptions {
+  /**
+   * A stored call to take up. Default: the session store is asked for `leg.id`; a live call stored there (detached,
+   * or its process died) is resumed instead of greeted.
+   */
+  resume?: CallSession | null;
+}
+
+/** The process's id as the session store's owner field: host and pid. */
+export const defaultInstanceId = `${hostname()}:${process.pid}`;
+
 const RECORD_SUBMIT_TIMEOUT_MS = 10_000;
+/** Bound on the look-up of a stored call at answer: a slow store delays a greeting this much at most. */
+const RESUME_LOOKUP_TIMEOUT_MS = 1_000;
 const LEG_HANGUP_TIMEOUT_MS = 5_000;
 
 /** Runs one call from answer to hangup. Never throws: errors end that call only. Resolves with the final CallRecord. */
-export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSignal): Promise<CallRecord> {
+export async function runCall(
+  leg: CallLeg,
+  deps: CallCoreDeps,
+  signal?: AbortSignal,
+  options: RunCallOptions = {},
+): Promise<CallRecord> {
   const cfg = deps.config.dialog;
   // the trace starts before the first log line, so every line of the call carries its trace id
   const traceIds = deps.tracer?.startCall(leg.id, {
@@ -65,7 +98,10 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   const ctx = new CallContext(leg, (entry, partial) =>
     deps.events.publish({ type: 'transcript', callId: leg.id, entry: { ...entry }, ...(partial ? { partial } : {}) }),
   );
-  const saver = new SessionSaver(deps.sessions, ctx, log);
+  const saver = new SessionSaver(deps.sessions, ctx, log, {
+    owner: deps.instanceId ?? defaultInstanceId,
+    onLost: () => controller.abort(detachReason()),
+  });
   const clock = deps.clock ?? systemClock;
   const inputs = new AsyncQueue<CallInput>();
   let audio: AudioInput | undefined;
@@ -90,6 +126,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     saver.save(t.to);
   });
   const submitRecord = async (event: CallRecordEvent, record: CallRecord) => {
+    ctx.submitted.add(event);
     try {
       await deps.records.submit(event, record, AbortSignal.timeout(RECORD_SUBMIT_TIMEOUT_MS));
     } catch (err) {
@@ -101,8 +138,15 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
   const summaryChat = cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined;
   const player = new PromptPlayer(leg, deps.tts, log);
   let callerHungUp = false;
-  const onHangup = (reason: string) => {
+  let handedOver = false;
+  const onDetach = (reason: string) => {
     if (callerHungUp || machine.ended) return;
+    handedOver = true;
+    log.info({ reason }, 'the backend hands the call over');
+    controller.abort(detachReason());
+  };
+  const onHangup = (reason: string) => {
+    if (callerHungUp || handedOver || machine.ended) return;
     callerHungUp = true;
     machine.dispatch({ type: 'hangup', detail: `caller hung up: ${reason}` });
     controller.abort(new CallEnded('hangup'));
@@ -114,18 +158,47 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     if (digit === cfg.escalateDigit && player.interrupt()) metrics.bargeIns.inc();
     inputs.push({ kind: 'dtmf', digit });
   };
-  const onShutdown = () => controller.abort(new CallEnded('shutdown'));
+  const onShutdown = () => controller.abort(isDetach(signal?.reason) ? detachReason() : new CallEnded('shutdown'));
   const unsubscribe = deps.events.subscribe((e) => {
     if (e.callId !== leg.id) return;
     if (e.type === 'ticket') ctx.ticketId = e.ticketId;
     if (e.type === 'recording') ctx.recording = { path: e.path, format: e.path.split('.').pop() ?? 'wav' };
   });
 
+  // listen from the first moment (a key pressed while the store is asked is not lost)
+  const answeredAt = clock.now();
   metrics.activeCalls.inc();
   leg.on('hangup', onHangup);
+  leg.on('detach', onDetach);
   leg.on('dtmf', onDtmf);
   if (signal?.aborted) onShutdown();
   else signal?.addEventListener('abort', onShutdown, { once: true });
+  const stopListening = () => {
+    leg.off('hangup', onHangup);
+    leg.off('detach', onDetach);
+    leg.off('dtmf', onDtmf);
+    signal?.removeEventListener('abort', onShutdown);
+  };
+
+  const stored = options.resume === undefined ? await findResumable(deps.sessions, leg.id, log) : options.resume;
+  const resumed = stored ? dialogState.safeParse(stored.dialog) : undefined;
+  if (stored && resumed && !resumed.success) {
+    log.warn({ issues: resumed.error.issues.slice(0, 3) }, 'stored call state unreadable: starting the call afresh');
+  }
+  const resumeFrom =
+    stored && resumed?.success && !machine.ended ? { session: stored, dialog: resumed.data } : undefined;
+  if (stored && !resumeFrom) saver.inherit(stored);
+  if (resumeFrom) {
+    ctx.restore(resumeFrom.dialog, resumeFrom.session.startedAt);
+    if (!(await saver.claim(resumeFrom.session, 'thinking'))) {
+      log.info({ owner: resumeFrom.session.owner }, 'another process claimed the call first; leaving it');
+      stopListening();
+      unsubscribe();
+      metrics.activeCalls.dec();
+      return ctx.toRecord('in-progress', '', false, cfg.lowConfidence);
+    }
+  }
+
   deps.events.publish({
     type: 'call-started',
     callId: leg.id,
@@ -133,13 +206,20 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     backend: leg.backend,
     at: ctx.startedAt.toISOString(),
   });
-  log.info({ from: leg.from, to: leg.to, direction: leg.direction }, 'call started');
+  if (resumeFrom) {
+    log.info(
+      { from: leg.from, previousOwner: resumeFrom.session.owner || null, state: resumeFrom.session.state },
+      'call resumed',
+    );
+  } else log.info({ from: leg.from, to: leg.to, direction: leg.direction }, 'call started');
 
   let failed = false;
+  let detached = false;
   try {
-    machine.dispatch({ type: 'start' });
+    if (resumeFrom) machine.dispatch({ type: 'resume', detail: `resumed (was ${resumeFrom.session.state})` });
+    else machine.dispatch({ type: 'start' });
     callSignal.throwIfAborted();
-    armCallLimit(timers, cfg, 0);
+    armCallLimit(timers, cfg, resumeFrom ? ctx.elapsedMs() : clock.now() - answeredAt);
     const onDiscarded = () => {
       if (machine.state === 'listening') timers.arm('noInput', cfg.noInput.timeoutSec * 1000);
     };
@@ -165,7 +245,7 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
       clock,
       submitRecord,
     });
-    await conversation.run();
+    await conversation.run(resumeFrom !== undefined);
   } catch (err) {
     if (!callSignal.aborted) {
       failed = true;
@@ -175,16 +255,24 @@ export async function runCall(leg: CallLeg, deps: CallCoreDeps, signal?: AbortSi
     }
   } finally {
     const why = callSignal.reason as unknown;
-    if (!machine.ended) {
+    detached = isDetach(why) && !callerHungUp && !machine.ended;
+    if (!machine.ended && !detached) {
       machine.dispatch({ type: 'botHangup', detail: why instanceof CallEnded ? why.why : 'ended' });
     }
     controller.abort(new CallEnded('finished'));
     timers.close();
-    leg.off('hangup', onHangup);
-    leg.off('dtmf', onDtmf);
-    signal?.removeEventListener('abort', onShutdown);
+    stopListening();
     inputs.end();
     await audio?.close();
+  }
+
+  if (detached) {
+    // not an end: the leg stays up, no record, the state waits in the store for whoever resumes the call
+    unsubscribe();
+    await saver.release(machine.state ?? 'listening');
+    metrics.activeCalls.dec();
+    log.info({ state: machine.state, lostToAnotherProcess: saver.lost }, 'call detached');
+    return ctx.toRecord('in-progress', '', false, cfg.lowConfidence);
   }
 
   // The bot ends the leg unless the caller already did or a person took the call.
@@ -293,6 +381,25 @@ async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<voi
     ]);
   } catch (err) {
     log.warn({ err }, 'leg hangup failed');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A live call stored under `callId` (detached, or its process died): the call to resume. Bounded; errors: none. */
+async function findResumable(sessions: SessionStore, callId: string, log: Logger): Promise<CallSession | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const found = await Promise.race([
+      sessions.get(callId),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), RESUME_LOOKUP_TIMEOUT_MS);
+      }),
+    ]);
+    return found && found.state !== 'ended' ? found : null;
+  } catch (err) {
+    log.warn({ err }, 'session store unreachable at answer: starting the call afresh');
+    return null;
   } finally {
     clearTimeout(timer);
   }

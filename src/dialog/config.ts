@@ -183,6 +183,12 @@ export const dialogConfig = z
       .describe(
         "Beyond a routing target's timeoutSec, how long the bot waits for the backend's transfer answer before it counts as not answered, seconds.",
       ),
+    resumePrompt: z
+      .string()
+      .default('Sorry about that. Where were we?')
+      .describe(
+        'Said instead of the greeting when a bot process takes up a call another one served (crash, drain, lost link); empty: say nothing.',
+      ),
     intents: z
       .array(intentConfig)
       .default([])

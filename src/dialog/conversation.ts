@@ -52,15 +52,29 @@ export class Conversation {
 
   constructor(private readonly p: ConversationParts) {}
 
-  async run(): Promise<void> {
+  /** `resumed`: the call was taken up from the session store; no notice, no greeting, the resume prompt instead. */
+  async run(resumed = false): Promise<void> {
     const { config } = this.p;
+    if (resumed) {
+      if (config.resumePrompt) {
+        this.#transition('reply', 'resume prompt');
+        this.#afterPrompt(await this.#say(config.resumePrompt, config.bargeIn));
+      } else this.#transition('nothingToSay', 'resumed without a prompt');
+      return this.#loop();
+    }
     if (config.notice) await this.#say(config.notice, false);
+    // said once per call, whichever process says it
+    this.p.ctx.greeted = true;
     if (this.p.inputs.size > 0) {
       // the caller pressed the escalation digit during the notice: no greeting, act on it
       this.#transition('promptDone', 'greeting skipped: caller input waiting');
     } else {
       this.#afterPrompt(await this.#say(config.greeting, config.bargeIn));
     }
+    return this.#loop();
+  }
+
+  async #loop(): Promise<void> {
     for (;;) {
       const next = await this.p.inputs.next(this.p.signal);
       if (next.done) return;

@@ -31,6 +31,15 @@ export class MemorySessionStore implements SessionStore {
     return Promise.resolve();
   }
 
+  /** Synchronous from read to write: nothing can come between them. */
+  compareAndSet(session: CallSession, expectedRev: number): Promise<number | null> {
+    const e = this.#entries.get(session.callId);
+    const current = e && e.expiresAt > this.#now() ? e.session : undefined;
+    if ((current?.rev ?? 0) !== expectedRev) return Promise.resolve(null);
+    void this.put({ ...session, rev: expectedRev + 1 });
+    return Promise.resolve(expectedRev + 1);
+  }
+
   delete(callId: string): Promise<void> {
     this.#entries.delete(callId);
     return Promise.resolve();

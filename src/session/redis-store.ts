@@ -14,6 +14,22 @@ export interface RedisSessionStoreOptions {
   redisOptions?: RedisOptions;
 }
 
+/**
+ * Compare-and-set in one step on the server: the stored JSON's `rev` (absent entry or field: 0) must equal ARGV[1];
+ * then ARGV[2] (already carrying rev + 1) is stored with the TTL. Atomic, so two processes can never both win.
+ */
+const CAS_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+local rev = 0
+if raw then
+  local ok, value = pcall(cjson.decode, raw)
+  if ok and type(value) == 'table' and type(value.rev) == 'number' then rev = value.rev end
+end
+if rev ~= tonumber(ARGV[1]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
+return rev + 1
+`;
+
 /** Sessions shared between bot instances: one JSON string per call, with a TTL refreshed on every put. */
 export class RedisSessionStore implements SessionStore {
   readonly #redis: Redis;
@@ -48,6 +64,19 @@ export class RedisSessionStore implements SessionStore {
 
   async put(session: CallSession): Promise<void> {
     await this.#redis.set(this.key(session.callId), encodeSession(session), 'EX', this.opts.ttlSeconds);
+  }
+
+  async compareAndSet(session: CallSession, expectedRev: number): Promise<number | null> {
+    const next = { ...session, rev: expectedRev + 1 };
+    const result = await this.#redis.eval(
+      CAS_SCRIPT,
+      1,
+      this.key(session.callId),
+      String(expectedRev),
+      encodeSession(next),
+      String(this.opts.ttlSeconds),
+    );
+    return Number(result) < 0 ? null : Number(result);
   }
 
   async delete(callId: string): Promise<void> {

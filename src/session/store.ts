@@ -13,12 +13,24 @@ export interface CallSession {
   /** serialised dialog progress (transcript so far, low-confidence count, intent) */
   dialog: Record<string, unknown>;
   updatedAt: string;
+  /**
+   * Compare-and-set revision: 1 when first written through `compareAndSet`, +1 on each such write (absent: 0). Whoever
+   * writes with a stale revision learns that another process owns the call now.
+   */
+  rev?: number;
+  /** the bot process serving the call (its instance id); '' or absent: nobody (detached, waiting for takeover) */
+  owner?: string;
 }
 
 export interface SessionStore {
   get(callId: string): Promise<CallSession | undefined>;
   /** create or replace; refreshes the TTL */
   put(session: CallSession): Promise<void>;
+  /**
+   * Writes `session` only if the stored revision is `expectedRev` (0: no entry yet), as revision `expectedRev + 1`.
+   * Returns the new revision, or null when the entry moved on (another writer got there first). Refreshes the TTL.
+   */
+  compareAndSet(session: CallSession, expectedRev: number): Promise<number | null>;
   delete(callId: string): Promise<void>;
   list(): Promise<CallSession[]>;
   close(): Promise<void>;

@@ -79,6 +79,13 @@ export abstract class CallLegBase extends EventEmitter<CallLegEvents> {
     this.emit('hangup', reason);
   }
 
+  /** The call goes on without this process (hand-over): `detach`, then `hangup`, once per leg like a hangup. */
+  protected emitDetach(reason: string): void {
+    if (this.#hangupEmitted) return;
+    this.emit('detach', reason);
+    this.emitHangup(reason);
+  }
+
   /** For legs that know locally when their queue drains: resolves at once when nothing is queued or it ended. */
   protected waitUntilDrained(queuedSamples: number, signal?: AbortSignal): Promise<void> {
     if (this.ended || queuedSamples === 0) return Promise.resolve();

@@ -32,6 +32,12 @@ export interface CallLegEvents {
   dtmf: [digit: string];
   /** The caller (or the network) ended the call. Fires once. */
   hangup: [reason: string];
+  /**
+   * This process stops serving the call but the call goes on (hand-over: drain, ApplicationReplaced, a lost link):
+   * the call core detaches (no end record, state left in the session store for whoever resumes it). `hangup`
+   * follows, for listeners that only wait for the end of this process's part.
+   */
+  detach: [reason: string];
 }
 
 export interface CallLeg {

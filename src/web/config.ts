@@ -74,5 +74,36 @@ export const webConfig = z.strictObject({
       maxStreams: z.number().int().min(1).default(20).describe('Live-update (SSE) subscribers at once; more get 503.'),
     })
     .prefault({}),
+  callApi: z
+    .strictObject({
+      token: secret()
+        .optional()
+        .describe(
+          'Read-only token for GET /api/calls/:callId (the Zendesk sidebar app sends it as `Authorization: Bearer`, never in a URL). Unset: the API is not mounted. Must differ from web.agentConsole.token.',
+        ),
+      dir: z
+        .string()
+        .default('data/calls')
+        .describe(
+          'Where finished calls are kept for the call API (one JSON file per call; recordings stay where they are).',
+        ),
+      allowedOrigins: z
+        .array(z.string().min(1))
+        .default(['https://*.apps.zdusercontent.com'])
+        .describe(
+          'Browser origins that may read the call API (CORS). `https://*.example.com` matches its subdomains; Zendesk serves app iframes from https://*.apps.zdusercontent.com.',
+        ),
+      recordingLinkTtlSec: z
+        .number()
+        .int()
+        .min(10)
+        .max(3600)
+        .default(600)
+        .describe(
+          'How long the recording link in a call API answer plays, seconds (bound to one call; it is not the token).',
+        ),
+    })
+    .prefault({})
+    .describe('Read-only call API for the Zendesk sidebar app (zendesk-app/).'),
 });
 export type WebConfig = z.infer<typeof webConfig>;

@@ -26,6 +26,11 @@ export class MemorySessions implements SessionStore {
   async put(s: CallSession) {
     this.map.set(s.callId, structuredClone(s));
   }
+  async compareAndSet(s: CallSession, expectedRev: number) {
+    if ((this.map.get(s.callId)?.rev ?? 0) !== expectedRev) return null;
+    this.map.set(s.callId, structuredClone({ ...s, rev: expectedRev + 1 }));
+    return expectedRev + 1;
+  }
   async delete(id: string) {
     this.map.delete(id);
   }

@@ -9,7 +9,7 @@ import { startCall, type CallHarness } from './harness.js';
 const intents = [{ name: 'billing', keywords: ['bill'], responses: ['Billing answer.'] }];
 
 function expectReleased(h: CallHarness) {
-  expect(h.leg.listenerCounts()).toEqual({ audio: 0, dtmf: 0, hangup: 0 });
+  expect(h.leg.listenerCounts()).toEqual({ audio: 0, dtmf: 0, hangup: 0, detach: 0 });
   expect(h.leg.playoutWaiters).toBe(0);
   expect((h.deps.vad as EnergyVadFactory).open).toBe(0);
   expect((h.deps.asr as ScriptedAsr).active).toBe(0);
@@ -234,7 +234,10 @@ describe('call lifecycle', () => {
     const bad = runCall(badLeg, good.deps);
     badLeg.pressDigit('0');
     await badLeg.pumpUntil(() => badLeg.transfers.length === 1);
-    await badLeg.pumpUntil(() => badLeg.queuedSamples === 0 && (good.deps.tts as ToneTts).spoken.length >= 4);
+    const transferFailed = good.deps.config.dialog.transferFailed;
+    await badLeg.pumpUntil(
+      () => badLeg.queuedSamples === 0 && (good.deps.tts as ToneTts).spoken.includes(transferFailed),
+    );
     badLeg.hangupByCaller();
     const badRecord = await bad;
     expect(badRecord.escalation?.outcome).toBe('failed');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createSessionStore, MemorySessionStore, RedisSessionStore } from '../../src/session/index.js';
-import type { CallSession } from '../../src/session/store.js';
+import type { CallSession, SessionStore } from '../../src/session/store.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 const session = (callId: string, extra: Partial<CallSession> = {}): CallSession => ({
@@ -41,6 +41,25 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Prom
   }
 }
 
+/** The compare-and-set contract, the same for every store. */
+async function casContract(store: SessionStore, id: string): Promise<void> {
+  expect(await store.compareAndSet(session(id, { owner: 'a' }), 1)).toBeNull(); // nothing stored: only 0 matches
+  expect(await store.compareAndSet(session(id, { owner: 'a' }), 0)).toBe(1);
+  expect(await store.get(id)).toMatchObject({ rev: 1, owner: 'a' });
+  expect(await store.compareAndSet(session(id, { owner: 'a', state: 'speaking' }), 1)).toBe(2);
+  // a writer that read revision 1 lost the race: refused, the stored entry unchanged
+  expect(await store.compareAndSet(session(id, { owner: 'b' }), 1)).toBeNull();
+  expect(await store.get(id)).toMatchObject({ rev: 2, owner: 'a', state: 'speaking' });
+  // many writers with the same revision at once: exactly one wins
+  const results = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => store.compareAndSet(session(id, { owner: `w${i}` }), 2)),
+  );
+  expect(results.filter((r) => r === 3)).toHaveLength(1);
+  expect(results.filter((r) => r === null)).toHaveLength(7);
+  const winner = results.indexOf(3);
+  expect((await store.get(id))!.owner).toBe(`w${winner}`);
+}
+
 describe('MemorySessionStore', () => {
   it('round-trips copies and expires entries', async () => {
     let now = 1_000_000;
@@ -55,6 +74,10 @@ describe('MemorySessionStore', () => {
     now += 10_001;
     expect(await store.get('m1')).toBeUndefined();
     expect(await store.list()).toEqual([]);
+  });
+
+  it('compare-and-set: writes only over the revision the writer read; of concurrent writers one wins', async () => {
+    await casContract(new MemorySessionStore(), 'cas-m');
   });
 });
 
@@ -90,6 +113,27 @@ describe('RedisSessionStore against a real redis-server', () => {
       expect(await store.get('nope')).toBeUndefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it('compare-and-set is atomic on the server (Lua), keeps the TTL, and ignores an unreadable entry as revision 0', async () => {
+    const { logger } = capturingLogger();
+    const store = new RedisSessionStore({ url: redis.url, keyPrefix: 'cas:', ttlSeconds: 60, logger });
+    const other = new RedisSessionStore({ url: redis.url, keyPrefix: 'cas:', ttlSeconds: 60, logger });
+    try {
+      await casContract(store, 'cas-r');
+      // two clients (two bot processes) race for the same revision: one wins
+      const [x, y] = await Promise.all([
+        store.compareAndSet(session('cas-r', { owner: 'x' }), 3),
+        other.compareAndSet(session('cas-r', { owner: 'y' }), 3),
+      ]);
+      expect([x, y].sort()).toEqual([4, null]);
+      expect(await raw.ttl('cas:session:cas-r')).toBeGreaterThan(50);
+      await raw.set('cas:session:junk', '{not json');
+      expect(await store.compareAndSet(session('junk'), 0)).toBe(1);
+    } finally {
+      await store.close();
+      await other.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { DelayedError, Queue, UnrecoverableError, Worker, type Job, type JobType
 import { Redis } from 'ioredis';
 import { backgroundTimer, systemClock } from '../../core/clock.js';
 import { deadline } from '../../core/deadline.js';
+import { readyWithin } from '../../core/redis-ready.js';
 import type { Logger } from '../../log/logger.js';
 import type { Deliverer } from '../delivery.js';
 import { EVENT_ORDER, jobIdFor, type DeliveryJob, type SinkState } from '../sink.js';
@@ -231,7 +232,8 @@ export class BullmqOutbox implements Outbox {
     if (await this.#waitsForEarlier(data)) return this.#later(job, token, GROUP_WAIT_MS);
     const lock = this.#lockKey(data.group);
     const lockMs = String(deliverer.opts.attemptTimeoutMs + (this.opts.takeoverAfterMs ?? 30_000));
-    if (!(await this.#producer.eval(LOCK, 1, lock, data.id, lockMs))) return this.#later(job, token, GROUP_WAIT_MS);
+    const redis = await readyWithin(this.#producer, this.opts.enqueueTimeoutMs ?? 2000);
+    if (!(await redis.eval(LOCK, 1, lock, data.id, lockMs))) return this.#later(job, token, GROUP_WAIT_MS);
     try {
       // an earlier job of the call may have been revived while we took the lock
       if (await this.#waitsForEarlier(data)) return await this.#later(job, token, GROUP_WAIT_MS);

@@ -210,6 +210,7 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
       audio: this.listenerCount('audio'),
       dtmf: this.listenerCount('dtmf'),
       hangup: this.listenerCount('hangup'),
+      detach: this.listenerCount('detach'),
     };
   }
 

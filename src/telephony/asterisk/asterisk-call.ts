@@ -311,7 +311,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
    */
   detach(): Promise<void> {
     return this.endOnce('handed over', async () => {
-      this.emitHangup('handed over');
+      this.emitDetach('handed over');
       await this.#closeMedia();
       for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
         if (id) this.host.router.release(id);

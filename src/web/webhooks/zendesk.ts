@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Secret } from '../../config/secret.js';
 import { counter } from '../../core/metrics.js';
 import type { Logger } from '../../log/logger.js';
+import { MemoryCallbackGuards, type CallbackGuards } from './guards.js';
 import { verifyZendeskSignature } from './zendesk-signature.js';
 
 export interface CallbackRequest {
@@ -25,6 +26,11 @@ export interface CrmWebhookDeps {
   /** crm.zendeskCallbacksPerTicketPerDay: callbacks one ticket can cause in 24 h, default 3 */
   callbacksPerTicketPerDay?: number;
   now?: () => number;
+  /**
+   * dedup and daily budgets; default in memory (one instance), RedisCallbackGuards to share them across instances
+   * (the caller closes what it passes)
+   */
+  guards?: CallbackGuards;
 }
 
 /** The trigger payload we document; the nested form of the Zendesk ticket JSON is accepted too. */
@@ -39,50 +45,6 @@ interface Payload {
 export const CALLBACK_TAG = 'callback';
 /** Where Zendesk's webhook sends callback requests. */
 export const ZENDESK_WEBHOOK_PATH = '/api/webhooks/zendesk';
-
-/** Remembers keys for a while: repeated deliveries (Zendesk retries) and repeated callbacks are dropped. */
-class SeenKeys {
-  readonly #keys = new Map<string, number>();
-  constructor(readonly max = 10_000) {}
-  /** true if the key was new (and is now remembered until `until`) */
-  add(key: string, now: number, ttlMs: number): boolean {
-    for (const [k, exp] of this.#keys) {
-      if (exp > now && this.#keys.size < this.max) break; // insertion order ≈ expiry order
-      this.#keys.delete(k);
-    }
-    const exp = this.#keys.get(key);
-    if (exp !== undefined && exp > now) return false;
-    this.#keys.set(key, now + ttlMs);
-    return true;
-  }
-}
-
-const DAY_MS = 24 * 3600_000;
-
-/** Callbacks per ticket in a rolling day: a ticket re-tagged in a loop (or a replay) cannot dial a number all day. */
-class DailyBudget {
-  readonly #used = new Map<string, number[]>();
-  constructor(
-    readonly perDay: number,
-    readonly maxTickets = 10_000,
-  ) {}
-  /** true (and counted) while the ticket has budget left today */
-  take(key: string, now: number): boolean {
-    const recent = (this.#used.get(key) ?? []).filter((t) => now - t < DAY_MS);
-    if (recent.length >= this.perDay) {
-      this.#used.set(key, recent);
-      return false;
-    }
-    recent.push(now);
-    this.#used.delete(key); // re-insert: the map stays ordered by last use, the oldest go first
-    this.#used.set(key, recent);
-    for (const k of this.#used.keys()) {
-      if (this.#used.size <= this.maxTickets) break;
-      this.#used.delete(k);
-    }
-    return true;
-  }
-}
 
 /**
  * POST /api/webhooks/zendesk: verified (signature over timestamp + raw body, replay window), deduplicated,
@@ -102,10 +64,16 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
     'result',
   ]);
   const count = (result: string) => results.inc({ source: 'zendesk', result });
-  const deliveries = new SeenKeys();
-  const callbacks = new SeenKeys();
-  const budget = new DailyBudget(deps.callbacksPerTicketPerDay ?? 3);
+  const guards = deps.guards ?? new MemoryCallbackGuards(now);
+  const perDay = deps.callbacksPerTicketPerDay ?? 3;
   const pending = new Set<Promise<void>>();
+
+  // The shared guards could not answer (Redis away): refuse rather than risk a second call; Zendesk retries.
+  const unavailable = (reply: FastifyReply, err: unknown) => {
+    count('unavailable');
+    log.warn({ err: (err as Error).message }, 'zendesk webhook: callback guards unavailable, answered 503');
+    return reply.code(503).header('retry-after', '10').send({ error: 'try again shortly' });
+  };
 
   await web.register(async (scope) => {
     // The signature covers the raw bytes: keep them, parse JSON ourselves after verifying.
@@ -133,9 +101,14 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
         .update(raw)
         .digest('hex')}`;
       const invocation = header(req.headers['x-zendesk-webhook-invocation-id']);
-      const freshSigned = deliveries.add(signedKey, now(), ttl);
-      const freshInvocation = invocation === undefined || deliveries.add(`invocation:${invocation}`, now(), ttl);
-      if (!freshSigned || !freshInvocation) {
+      let fresh: boolean;
+      try {
+        const freshSigned = await guards.firstSeen(signedKey, ttl);
+        fresh = freshSigned && (invocation === undefined || (await guards.firstSeen(`invocation:${invocation}`, ttl)));
+      } catch (err) {
+        return unavailable(reply, err);
+      }
+      if (!fresh) {
         count('duplicate');
         return reply.code(200).send({ status: 'duplicate' });
       }
@@ -158,13 +131,21 @@ export async function registerCrmWebhooks(web: FastifyInstance, deps: CrmWebhook
         log.warn({ ticketId }, 'zendesk callback webhook without ticket id or phone');
         return reply.code(422).send({ error: 'callback needs ticket_id and phone' });
       }
-      if (!callbacks.add(ticketId, now(), deps.callbackCooldownMs ?? 10 * 60_000)) {
+      let decision: 'ok' | 'cooldown' | 'limited';
+      try {
+        if (!(await guards.firstSeen(`callback:${ticketId}`, deps.callbackCooldownMs ?? 10 * 60_000)))
+          decision = 'cooldown';
+        else decision = (await guards.takeDaily(ticketId, perDay)) ? 'ok' : 'limited';
+      } catch (err) {
+        return unavailable(reply, err);
+      }
+      if (decision === 'cooldown') {
         count('duplicate');
         return reply.code(200).send({ status: 'callback already requested' });
       }
-      if (!budget.take(ticketId, now())) {
+      if (decision === 'limited') {
         count('limited');
-        log.warn({ ticketId, perDay: budget.perDay }, 'zendesk callback refused: daily limit for this ticket');
+        log.warn({ ticketId, perDay }, 'zendesk callback refused: daily limit for this ticket');
         return reply.code(429).send({ error: 'callback limit for this ticket reached for today' });
       }
       count('callback');

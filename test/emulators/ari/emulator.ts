@@ -44,6 +44,8 @@ export interface LoggedRequest {
   at: number;
   /** how the request came: HTTP, or a RESTRequest over an outbound websocket */
   via: 'http' | 'websocket';
+  /** the outbound websocket it came over (index into `outboundConnections`) */
+  connection?: number;
 }
 
 /** A per-call websocket could not be opened: Asterisk marks the channel failed and it continues in the dialplan. */
@@ -347,12 +349,12 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
    * attempts the channel leaves Stasis and continues in the dialplan).
    */
   #attachOutbound(ws: WebSocket, app: string, cfg: OutboundWebsocketConfig, reconnect: boolean): void {
-    this.outboundConnections.push({ app, reconnect });
+    const connection = this.outboundConnections.push({ app, reconnect }) - 1;
     this.#sockets.set(ws, app);
     this.#outboundSockets.add(ws);
     ws.send(JSON.stringify({ type: 'ApplicationRegistered', application: app, timestamp: new Date().toISOString() }));
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) void this.#onRestRequest(ws, data.toString());
+      if (!isBinary) void this.#onRestRequest(ws, connection, data.toString());
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -373,7 +375,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   /** ari_websocket_process_request(): parse, invoke the same handlers as HTTP, answer on the same socket. */
-  async #onRestRequest(ws: WebSocket, text: string): Promise<void> {
+  async #onRestRequest(ws: WebSocket, connection: number, text: string): Promise<void> {
     let msg: Record<string, unknown>;
     try {
       msg = JSON.parse(text) as Record<string, unknown>;
@@ -401,6 +403,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       status,
       at: performance.now(),
       via: 'websocket',
+      connection,
     };
     this.requests.push(entry);
     this.emit('request', entry);

@@ -1,0 +1,2 @@
+/** Public entry point `voicebot/web`: the web server a backend mounts its routes on. */
+export { createWebServer, type WebServerDeps } from './server.js';
