@@ -4,6 +4,7 @@ import type { CallEventBus } from '../core/call-events.js';
 import type { CallRecord, CallRecordEvent, CallRecordSink } from '../core/call-record.js';
 import { callLogger, type Logger } from '../log/logger.js';
 import type { CallSession, SessionStore } from '../session/store.js';
+import { HeldLease, type LeaseStore } from '../session/lease.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import type { CallTracer } from '../tracing/types.js';
@@ -13,6 +14,7 @@ import { EchoGuard } from '../speech/echo/echo-guard.js';
 import { dialogState } from './dialog-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
+import { transcribeAfterHandOff } from './after-hand-off.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
@@ -38,6 +40,8 @@ export interface CallCoreDeps {
   nlu?: IntentDetector;
   /** this process in the session store's owner field (default: host:pid) */
   instanceId?: string;
+  /** per-call ownership leases (several instances on one Redis); absent: none */
+  leases?: LeaseStore;
   /** the clock the call's timers run on (no-input, call limit, longest turn, ASR grace, transfer ring); default: system */
   clock?: Clock;
   /** per-call traces (tracing.otlpEndpoint); absent: off */
@@ -139,14 +143,22 @@ export async function runCall(
   const summaryChat = cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined;
   const player = new PromptPlayer(leg, deps.tts, log);
   let callerHungUp = false;
+  let legGone!: () => void;
+  /**
+   * the leg's hangup (or hand-over), whenever it comes: after a listening hand-off the dialog has ended, the call
+   * has not, and this ends the listening
+   */
+  const legHungUp = new Promise<void>((resolve) => (legGone = resolve));
   let handedOver = false;
   const onDetach = (reason: string) => {
+    legGone();
     if (callerHungUp || machine.ended) return;
     handedOver = true;
     log.info({ reason }, 'the backend hands the call over');
     controller.abort(detachReason());
   };
   const onHangup = (reason: string) => {
+    legGone();
     if (callerHungUp || handedOver || machine.ended) return;
     callerHungUp = true;
     machine.dispatch({ type: 'hangup', detail: `caller hung up: ${reason}` });
@@ -192,10 +204,13 @@ export async function runCall(
   const resumeFrom =
     stored && resumed?.success && !machine.ended ? { session: stored, dialog: resumed.data } : undefined;
   if (stored && !resumeFrom) saver.inherit(stored);
+  // the lease says a process is alive and serving the call; a resumed call needs it before it may claim the state
+  const lease = await holdLease(deps, leg.id, clock, log, () => controller.abort(detachReason()));
   if (resumeFrom) {
     ctx.restore(resumeFrom.dialog, resumeFrom.session.startedAt);
-    if (!(await saver.claim(resumeFrom.session, 'thinking'))) {
-      log.info({ owner: resumeFrom.session.owner }, 'another process claimed the call first; leaving it');
+    if (lease === null || !(await saver.claim(resumeFrom.session, 'thinking'))) {
+      log.info({ owner: resumeFrom.session.owner }, 'another process holds the call; leaving it');
+      await lease?.release();
       stopListening();
       unsubscribe();
       metrics.activeCalls.dec();
@@ -248,8 +263,28 @@ export async function runCall(
       timers,
       clock,
       submitRecord,
+      listenAfterHandOff: deps.config.telephony.agentStaysSilent,
     });
     await conversation.run(resumeFrom !== undefined);
+    if (ctx.listeningAfterHandOff) {
+      // the bot's turn-taking is over (no silence or call-limit prompts either); the people on the line go on
+      // into the transcript until the call ends
+      timers.close();
+      await audio.close();
+      await transcribeAfterHandOff({
+        leg,
+        ctx,
+        vad: deps.vad,
+        asr: deps.asr,
+        logger: log,
+        metrics,
+        preRollMs: deps.config.speech.vad.preRollMs,
+        minSpeechMs: deps.config.speech.vad.minSpeechMs,
+        asrTimeoutMs: cfg.asrFinalGraceMs,
+        legGone: legHungUp,
+        signal: callSignal,
+      });
+    }
   } catch (err) {
     if (!callSignal.aborted) {
       failed = true;
@@ -280,13 +315,16 @@ export async function runCall(
     // not an end: the leg stays up, no record, the state waits in the store for whoever resumes the call
     unsubscribe();
     await saver.release(machine.state ?? 'listening');
+    await lease?.release();
     metrics.activeCalls.dec();
     log.info({ state: machine.state, lostToAnotherProcess: saver.lost }, 'call detached');
     return ctx.toRecord('in-progress', '', false, cfg.lowConfidence);
   }
 
-  // The bot ends the leg unless the caller already did or a person took the call.
+  // The bot ends the leg unless the caller already did or a person took the call. A handed-off call the bot still
+  // listens to and that is not over (shutdown): the leg lets go of the bot's side only.
   if (!callerHungUp && !ctx.transferred) await hangupLeg(leg, failed ? 'error' : 'bot', log);
+  else if (ctx.listeningAfterHandOff && !(await settled(legHungUp))) await hangupLeg(leg, 'bot', log);
   unsubscribe();
 
   const outcome = ctx.finalOutcome(failed);
@@ -304,6 +342,7 @@ export async function runCall(
   await submitRecord('end', record);
   deps.events.publish({ type: 'call-ended', callId: leg.id, record });
   await saver.finish();
+  await lease?.release();
   metrics.calls.inc({ outcome });
   metrics.activeCalls.dec();
   log.info({ outcome, durationMs: record.durationMs, intent: record.intent }, 'call ended');
@@ -385,6 +424,12 @@ function createAudioInput(w: AudioInputWiring): AudioInput {
   });
 }
 
+/** true when `p` has already settled (checked without waiting). */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  return (await Promise.race([p, Promise.resolve(pending)])) !== pending;
+}
+
 async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -417,5 +462,35 @@ async function findResumable(sessions: SessionStore, callId: string, log: Logger
     return null;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The call's ownership lease, renewed until released; losing it detaches the call. undefined: no lease store (one
+ * instance) or the store is unreachable (the call is served without one); null: another live process holds it.
+ */
+async function holdLease(
+  deps: CallCoreDeps,
+  callId: string,
+  clock: Clock,
+  log: Logger,
+  onLost: () => void,
+): Promise<HeldLease | null | undefined> {
+  if (!deps.leases) return undefined;
+  try {
+    return await HeldLease.acquire({
+      store: deps.leases,
+      callId,
+      owner: deps.instanceId ?? defaultInstanceId,
+      ttlMs: deps.config.session.leaseMs,
+      clock,
+      onLost: (why) => {
+        log.warn({ why }, 'call lease lost: another instance may take the call over; letting go');
+        onLost();
+      },
+    });
+  } catch (err) {
+    log.warn({ err }, 'lease store unreachable: serving the call without a lease');
+    return undefined;
   }
 }
