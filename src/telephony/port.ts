@@ -85,5 +85,6 @@ export interface TelephonyBackend {
   start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void>;
   /** Place a call that the bot runs on; resolves with its call id (see each backend for when). */
   originate?(target: TransferTarget, options: OriginateOptions): Promise<string>;
-  stop(): Promise<void>;
+  /** `handOver`: leave running calls up for another instance to take over (backends that can), instead of ending them. */
+  stop(opts?: { handOver?: boolean }): Promise<void>;
 }
