@@ -8,6 +8,7 @@ import { watchRedis } from './core/redis-readiness.js';
 import { assertAppendableFile, assertWritableDir, listenError } from './core/startup-error.js';
 import { createCrm } from './crm/index.js';
 import { runCall, type CallCoreDeps } from './dialog/call-core.js';
+import { drainCalls, type DrainResult } from './core/drain.js';
 import { createIntentDetector } from './dialog/nlu/index.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createSessionStore } from './session/index.js';
@@ -32,6 +33,11 @@ export interface RunningApp {
   /** where the web server listens, e.g. http://127.0.0.1:3000 */
   url: string;
   stop(): Promise<void>;
+  /**
+   * SIGTERM: not ready at once, no new calls; running calls finish, or past `session.drainTimeoutSec` are detached
+   * (state in the session store, calls left up) for another instance to take over. Call `stop()` after it.
+   */
+  drain(): Promise<DrainResult>;
 }
 
 /** Wire the concerns together from config. Each concern owns its own objects; this only connects them. */
@@ -82,6 +88,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       await runCall(leg, deps, calls.signal);
     };
 
+    const admission = new Admission(config.telephony.maxConcurrentCalls, metrics);
     const { backend, dialer, ringSec } = await createBackend({
       config,
       web,
@@ -89,7 +96,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       metrics,
       events,
       sessions,
-      admission: new Admission(config.telephony.maxConcurrentCalls, metrics),
+      admission,
       readiness,
       records: crm,
       ...speech,
@@ -138,7 +145,20 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       await backend.stop();
     });
     logger.info({ url, backend: backend.name }, 'voicebot started');
-    return { logger, web, events, readiness, url, stop: closeAll };
+    const drain = async () => {
+      logger.info({ runningCalls: admission.active, timeoutSec: config.session.drainTimeoutSec }, 'draining');
+      const result = await drainCalls({
+        readiness,
+        admission,
+        timeoutMs: config.session.drainTimeoutSec * 1000,
+        // the backend hands its calls over (each leg fires `detach`: the call core leaves the state in the store);
+        // a backend that cannot hand over ends them
+        detachRemaining: () => backend.stop({ handOver: true }),
+      });
+      logger.info(result, 'drained');
+      return result;
+    };
+    return { logger, web, events, readiness, url, stop: closeAll, drain };
   } catch (err) {
     await closeAll();
     throw err;

@@ -218,7 +218,10 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   #sendFrame(frame: Int16Array): void {
     const socket = this.#audio;
     this.#sent += frame.length;
-    if (socket && socket.readyState === socket.OPEN) socket.send(botAudioToL16(frame));
+    if (socket && socket.readyState === socket.OPEN) {
+      socket.send(botAudioToL16(frame));
+      this.emit('played', frame); // L16: the frame as sent
+    }
     this.#placeMarks();
   }
 

@@ -32,8 +32,8 @@ export function registerStartCommand(program: Command): void {
       }
       const stop = (signal: string) => {
         app.logger.info({ signal }, 'shutting down');
-        app
-          .stop()
+        // SIGTERM (orchestrators, rolling restarts) drains first: no call is cut off; SIGINT stops at once
+        (signal === 'SIGTERM' ? app.drain().then(() => app.stop()) : app.stop())
           .then(() => process.exit(0))
           .catch((err: unknown) => {
             app.logger.error({ err }, 'shutdown failed');

@@ -30,13 +30,24 @@ export class Admission {
     gauge(metrics, 'voicebot_calls_admission_limit', 'Concurrent-call cap (telephony.maxConcurrentCalls)').set(max);
   }
 
+  #closed = false;
+
   get active(): number {
     return this.#active;
   }
 
-  /** A permit, or null (counted as a refusal) when `max` calls are running. */
+  /** Draining: every new call is refused from now on (running calls keep their permits). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A permit, or null (counted as a refusal) when `max` calls are running or the instance is draining. */
   tryAcquire(backend: string): Permit | null {
-    if (this.#active >= this.max) {
+    if (this.#closed || this.#active >= this.max) {
       this.#refused.inc({ backend });
       return null;
     }

@@ -14,7 +14,7 @@ export type TurnMilestone =
   | {
       step: 'discarded';
       atMs: number;
-      reason: 'empty' | 'too-short' | 'no-barge-in' | 'asr-error' | 'asr-timeout';
+      reason: 'empty' | 'too-short' | 'too-few-words' | 'no-barge-in' | 'asr-error' | 'asr-timeout';
     };
 
 /** Live events about calls, for UIs (browser test page, agent console) and integrations. */

@@ -54,6 +54,14 @@ export const callRecordSchema = z.strictObject({
       atMs: z.number().int().min(0),
     })
     .optional(),
+  /** barge-in on this call: prompts the caller cut short, echo kept from the VAD, false interruptions resumed */
+  bargeIn: z
+    .strictObject({
+      interruptions: z.number().int().min(0),
+      suspectedEcho: z.number().int().min(0),
+      recovered: z.number().int().min(0),
+    })
+    .optional(),
   recording: z.strictObject({ path: z.string(), format: z.string(), bytes: z.number().int().optional() }).optional(),
 });
 

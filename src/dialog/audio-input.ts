@@ -1,6 +1,7 @@
 import type { TurnMilestone } from '../core/call-events.js';
 import { systemClock, type Timers } from '../core/clock.js';
 import type { Logger } from '../log/logger.js';
+import type { EchoGuard, EchoGuardStats } from '../speech/echo/echo-guard.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { AsyncQueue } from '../core/async-queue.js';
@@ -44,6 +45,8 @@ export interface AudioInputHooks {
   /** caller speech has lasted long enough to interrupt: barge in (synchronously) */
   onInterruption(): void;
   onUtterance(u: Utterance): void;
+  /** the speech that barged in was nothing after all (empty recognition): noise or echo */
+  onFalseInterruption?(): void;
   onPartial?(text: string): void;
   /** each step of a turn (also logged at info, with timings) */
   onMilestone?(m: TurnMilestone): void;
@@ -52,6 +55,8 @@ export interface AudioInputHooks {
 export interface AudioInputOptions {
   leg: CallLeg;
   vad: Vad;
+  /** keeps the bot's echo (the leg's `played` audio coming back) away from the VAD; none: the VAD hears everything */
+  echo?: EchoGuard;
   asr: Asr;
   logger: Logger;
   metrics: DialogMetrics;
@@ -62,6 +67,8 @@ export interface AudioInputOptions {
   minSpeechMs: number;
   /** bound on the wait for the final ASR result after the caller stops; past it the last partial is the turn */
   asrTimeoutMs: number;
+  /** words the recognition must hold before speech over a prompt stops it (0: the VAD's interruption alone) */
+  minInterruptionWords?: number;
   /** the call's clock for that bound (default: the system clock) */
   timers?: Timers;
   hooks: AudioInputHooks;
@@ -74,6 +81,8 @@ interface Capture {
   controller: AbortController;
   duringPrompt: boolean;
   interrupted: boolean;
+  /** long enough to barge in, but the bot stops only once the recognition holds `minInterruptionWords` */
+  awaitingWords: boolean;
   atMs: number;
   /** performance.now() at speechEnd */
   endedAt: number;
@@ -98,6 +107,8 @@ interface Capture {
 export class AudioInput {
   readonly #opts: AudioInputOptions;
   readonly #resampler: RateConverter;
+  /** the echo guard's output (what the VAD hears) at 16 kHz; ASR gets the untouched audio */
+  readonly #vadResampler: RateConverter | null;
   readonly #preRoll: Chunk[] = [];
   #preRollSamples = 0;
   /** samples fed to the VAD so far: its clock */
@@ -107,6 +118,8 @@ export class AudioInput {
   #capture: Capture | null = null;
   #ignoring = false;
   #sawInterruption = false;
+  /** the VAD's interruption came before speechStart while words are required: the next capture waits for them */
+  #awaitWords = false;
   /** a turn was cut while the caller went on talking: the rest of that speech (up to the VAD's end) is not a turn */
   #afterCut = false;
   #closed = false;
@@ -114,15 +127,18 @@ export class AudioInput {
   readonly #timers = new Set<unknown>();
   readonly #clock: Timers;
   readonly #onAudio = (frame: Int16Array) => this.#handleFrame(frame);
+  readonly #onPlayed = (frame: Int16Array) => this.#opts.echo?.reference(frame);
 
   constructor(options: AudioInputOptions) {
     this.#opts = options;
     this.#resampler = rateConverter(options.leg.inputSampleRate, VAD_RATE);
+    this.#vadResampler = options.echo ? rateConverter(options.leg.inputSampleRate, VAD_RATE) : null;
     this.#clock = options.timers ?? systemClock;
   }
 
   start(): void {
     this.#opts.leg.on('audio', this.#onAudio);
+    if (this.#opts.echo) this.#opts.leg.on('played', this.#onPlayed);
   }
 
   /** Stop listening, cancel recognitions, wait for their tasks to settle. */
@@ -130,6 +146,7 @@ export class AudioInput {
     if (!this.#closed) {
       this.#closed = true;
       this.#opts.leg.off('audio', this.#onAudio);
+      this.#opts.leg.off('played', this.#onPlayed);
       this.#capture?.controller.abort(new Error('call ended'));
       this.#capture?.stream.end();
       this.#capture = null;
@@ -142,6 +159,11 @@ export class AudioInput {
     await Promise.allSettled([...this.#tasks]);
     for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
+  }
+
+  /** what the echo guard saw on this call; undefined without one */
+  get echoStats(): EchoGuardStats | undefined {
+    return this.#opts.echo?.stats;
   }
 
   /** Whether the caller is in the middle of a turn (speech started, not yet ended). */
@@ -175,6 +197,7 @@ export class AudioInput {
     }
     this.#opts.hooks.onAudio?.((frame.length * 1000) / this.#opts.leg.inputSampleRate);
     const pcm = this.#resampler.process(frame);
+    const heard = this.#vadResampler ? this.#vadResampler.process(this.#opts.echo!.process(frame)) : pcm;
     if (pcm.length === 0) return;
     const chunk = { pcm, at: this.#vadAt };
     this.#vadAt += pcm.length;
@@ -182,7 +205,7 @@ export class AudioInput {
     this.#rememberPreRoll(chunk);
     let events;
     try {
-      events = this.#opts.vad.push(pcm);
+      events = this.#opts.vad.push(heard);
     } catch (err) {
       this.#opts.metrics.droppedFrames.inc({ reason: 'vad-error' });
       this.#opts.logger.warn({ err }, 'VAD rejected a frame');
@@ -221,8 +244,21 @@ export class AudioInput {
   }
 
   #interruption(): void {
+    if ((this.#opts.minInterruptionWords ?? 0) > 0 && this.#opts.hooks.activePrompt()) {
+      if (this.#capture) this.#capture.awaitingWords = true;
+      else this.#awaitWords = true;
+      return;
+    }
     this.#sawInterruption = true;
     if (this.#capture) this.#capture.interrupted = true;
+    this.#opts.hooks.onInterruption();
+  }
+
+  /** Words-gated barge-in: the recognition of a capture that was long enough now holds enough words. */
+  #interruptOnWords(capture: Capture, text: string): void {
+    if (!capture.awaitingWords || capture.interrupted) return;
+    if (wordCount(text) < (this.#opts.minInterruptionWords ?? 0)) return;
+    capture.interrupted = true;
     this.#opts.hooks.onInterruption();
   }
 
@@ -241,6 +277,7 @@ export class AudioInput {
       controller,
       duringPrompt: prompt !== null,
       interrupted: this.#sawInterruption,
+      awaitingWords: this.#awaitWords,
       atMs: Math.max(0, this.#opts.hooks.clockMs() - this.#opts.minSpeechMs),
       endedAt: 0,
       endpointingMs: 0,
@@ -265,6 +302,7 @@ export class AudioInput {
     this.#lastCut = Math.max(this.#lastCut, cut);
     const interrupted = this.#sawInterruption;
     this.#sawInterruption = false;
+    this.#awaitWords = false;
     if (this.#ignoring) {
       this.#ignoring = false;
       this.#opts.metrics.discardedUtterances.inc({ reason: 'no-barge-in' });
@@ -280,7 +318,7 @@ export class AudioInput {
       atMs: this.#now(),
       speechMs: Math.round(capture.endedAt - capture.startedAt),
     });
-    if (capture.duringPrompt && !capture.interrupted && !interrupted) {
+    if (capture.duringPrompt && !capture.interrupted && !interrupted && !capture.awaitingWords) {
       // too short to interrupt the bot: a cough or "mhm", not a turn
       capture.controller.abort(new Error('speech during prompt too short to barge in'));
       this.#opts.metrics.discardedUtterances.inc({ reason: 'too-short' });
@@ -318,6 +356,7 @@ export class AudioInput {
         else if (result.text.trim()) {
           capture.partial = { text: result.text.trim(), confidence: result.confidence };
           this.#opts.hooks.onPartial?.(result.text.trim());
+          this.#interruptOnWords(capture, result.text);
         }
       }
     } catch (err) {
@@ -352,6 +391,14 @@ export class AudioInput {
     if (!text) {
       this.#opts.metrics.discardedUtterances.inc({ reason: 'empty' });
       this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'empty' });
+      if (capture.interrupted) this.#opts.hooks.onFalseInterruption?.();
+      return;
+    }
+    this.#interruptOnWords(capture, text);
+    if (capture.awaitingWords && !capture.interrupted) {
+      // long enough, but too few words to stop the bot ("mhm", "right"): a backchannel, not a turn
+      this.#opts.metrics.discardedUtterances.inc({ reason: 'too-few-words' });
+      this.#milestone({ step: 'discarded', atMs: this.#now(), reason: 'too-few-words' });
       return;
     }
     this.#utterance(capture, text, final!.confidence, capture.cut ? 'monologueCut' : undefined);
@@ -376,4 +423,8 @@ export class AudioInput {
       ...(via ? { via } : {}),
     });
   }
+}
+
+function wordCount(text: string): number {
+  return text.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
 }

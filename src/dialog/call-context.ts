@@ -95,6 +95,9 @@ export class CallContext {
     return this.answeredTurns > 0 ? 'resolved' : 'abandoned';
   }
 
+  /** barge-in counts for the CallRecord (see call-record.ts `bargeIn`) */
+  readonly bargeIn = { interruptions: 0, suspectedEcho: 0, recovered: 0 };
+
   toRecord(outcome: CallOutcome, summary: string, ended: boolean, lowConfidence = 0): CallRecord {
     const confidences = this.asrConfidences;
     const main = this.mainIntent(lowConfidence);
@@ -118,6 +121,7 @@ export class CallContext {
     };
     if (ended) record.endedAt = new Date(this.startedAt.getTime() + record.durationMs).toISOString();
     if (this.escalation) record.escalation = { ...this.escalation, atMs: Math.round(this.escalation.atMs) };
+    record.bargeIn = { ...this.bargeIn };
     if (this.recording) record.recording = { ...this.recording };
     return record;
   }

@@ -9,6 +9,7 @@ import type { CallLeg } from '../telephony/port.js';
 import type { CallTracer } from '../tracing/types.js';
 import { hostname } from 'node:os';
 import { AsyncQueue } from '../core/async-queue.js';
+import { EchoGuard } from '../speech/echo/echo-guard.js';
 import { dialogState } from './dialog-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
@@ -155,7 +156,10 @@ export async function runCall(
     if (machine.ended) return;
     ctx.transcript.note('caller', `[DTMF ${digit}]`);
     // the escalation digit cuts the bot short; other digits wait their turn (and are only noted)
-    if (digit === cfg.escalateDigit && player.interrupt()) metrics.bargeIns.inc();
+    if (digit === cfg.escalateDigit && player.interrupt()) {
+      metrics.bargeIns.inc();
+      ctx.bargeIn.interruptions++;
+    }
     inputs.push({ kind: 'dtmf', digit });
   };
   const onShutdown = () => controller.abort(isDetach(signal?.reason) ? detachReason() : new CallEnded('shutdown'));
@@ -264,6 +268,12 @@ export async function runCall(
     stopListening();
     inputs.end();
     await audio?.close();
+    const echo = audio?.echoStats;
+    if (echo) {
+      ctx.bargeIn.suspectedEcho = echo.suspectedEcho;
+      metrics.suspectedEcho.inc(echo.suspectedEcho);
+      log.info(echo, 'echo');
+    }
   }
 
   if (detached) {
@@ -324,14 +334,16 @@ function armCallLimit(timers: TurnTimers, cfg: CallCoreDeps['config']['dialog'],
   timers.arm('callTimeLimit', Math.max(1, durationSec * 1000 - elapsedMs));
 }
 
-/** Caller audio → VAD → ASR, connected to the prompt player (barge-in), the input queue and the turn timers. */
+/** Caller audio → echo guard → VAD → ASR, connected to the prompt player (barge-in), the input queue and the turn timers. */
 function createAudioInput(w: AudioInputWiring): AudioInput {
   const { leg, deps, ctx, player, inputs, log, metrics, signal, timers, clock } = w;
   const cfg = deps.config.dialog;
-  const vadConfig = deps.config.speech.vad;
+  const { vad: vadConfig, echo: echoConfig } = deps.config.speech;
   return new AudioInput({
     leg,
     vad: deps.vad.create(),
+    ...(echoConfig.enabled ? { echo: new EchoGuard(echoConfig, leg.inputSampleRate, leg.outputSampleRate) } : {}),
+    minInterruptionWords: cfg.interruption.minWords,
     asr: deps.asr,
     logger: log,
     metrics,
@@ -345,9 +357,12 @@ function createAudioInput(w: AudioInputWiring): AudioInput {
       onAudio: (ms) => ctx.addAudio(ms),
       activePrompt: () => player.current,
       onInterruption: () => {
-        if (player.interrupt()) metrics.bargeIns.inc();
+        if (!player.interrupt()) return;
+        metrics.bargeIns.inc();
+        ctx.bargeIn.interruptions++;
       },
       onUtterance: (u) => inputs.push({ kind: 'utterance', ...u }),
+      onFalseInterruption: () => inputs.push({ kind: 'false-interruption' }),
       onMilestone: (milestone) => {
         if (milestone.step === 'speech-start') {
           timers.disarm('noInput');

@@ -135,6 +135,26 @@ export const dialogConfig = z
       .describe('Turns below this NLU confidence are low-confidence.'),
     maxLowConfidenceTurns: z.number().int().min(1).default(2).describe('Low-confidence turns in a row that escalate.'),
     bargeIn: z.boolean().default(true).describe('Let the caller interrupt the bot.'),
+    interruption: z
+      .strictObject({
+        minWords: z
+          .number()
+          .int()
+          .min(0)
+          .max(10)
+          .default(0)
+          .describe(
+            'Words the partial recognition must hold before the bot stops for a caller talking over it; 0: stop on speech alone (after speech.vad.interruptionMs). Needs an ASR with partial results, otherwise the final one decides.',
+          ),
+        resume: z
+          .boolean()
+          .default(true)
+          .describe(
+            'When a barge-in turns out to be no speech (noise or echo: nothing recognised), say the rest of the cut prompt instead of going silent.',
+          ),
+      })
+      .prefault({})
+      .describe('When a caller talking over the bot stops it, and what happens when it was not a caller after all.'),
     angryWords: z
       .array(z.string())
       .default(['ridiculous', 'useless', 'furious', 'angry', 'terrible', 'unacceptable'])

@@ -11,14 +11,19 @@ import type { DialogMetrics } from './metrics.js';
 import type { ChatClient } from './nlu/chat-client.js';
 import type { IntentDetector, IntentResult } from './nlu/types.js';
 import { decide, decideDtmf, type Decision } from './policy.js';
-import type { PlayResult, PromptPlayer } from './prompt-player.js';
+import type { PlayResult, PromptPlayer, SpeechHandle } from './prompt-player.js';
 import type { DialogEventType, DialogStateMachine } from './state-machine.js';
 import { summarise } from './summary.js';
 import type { Timers } from '../core/clock.js';
 import { routeFor } from './routing.js';
 import type { TimerInput, TurnTimers } from './turn-timers.js';
 
-export type CallInput = ({ kind: 'utterance' } & Utterance) | { kind: 'dtmf'; digit: string } | TimerInput;
+export type CallInput =
+  | ({ kind: 'utterance' } & Utterance)
+  | { kind: 'dtmf'; digit: string }
+  | TimerInput
+  /** the speech that barged in was no speech after all (noise, echo) */
+  | { kind: 'false-interruption' };
 
 /** When a caller turn's stages finished (performance.now()), to time the reply. */
 type TurnTiming = Pick<Utterance, 'endedAt' | 'endpointingMs' | 'recognisedAt'> & { understoodAt: number };
@@ -49,6 +54,8 @@ export interface ConversationParts {
 export class Conversation {
   /** set when the bot itself hung up (goodbye) */
   botHungUp = false;
+  /** the prompt the caller last cut short, until the caller's next turn: what a false interruption resumes */
+  #cut: SpeechHandle | null = null;
 
   constructor(private readonly p: ConversationParts) {}
 
@@ -101,6 +108,7 @@ export class Conversation {
       ...(onFirstAudio ? { onFirstAudio } : {}),
     });
     const result = await handle.done;
+    this.#cut = result.interruptedAt !== undefined && bargeIn ? handle : null;
     // record what was heard even if the caller hung up right after barging in
     this.p.ctx.transcript.finishBot(entry, result.interruptedAt);
     this.p.signal.throwIfAborted();
@@ -109,7 +117,9 @@ export class Conversation {
 
   async #handle(input: CallInput): Promise<'continue' | 'end'> {
     const { ctx, config } = this.p;
+    if (input.kind === 'false-interruption') return this.#resume();
     if (input.kind === 'timer') return this.#timer(input);
+    this.#cut = null;
     ctx.noInputCount = 0;
     if (input.kind === 'dtmf') {
       this.#transition('dtmf', `DTMF ${input.digit}`);
@@ -138,6 +148,21 @@ export class Conversation {
       ctx.slots = { ...ctx.slots, ...nlu.slots };
     }
     return this.#act(decision, { ...input, understoodAt });
+  }
+
+  /** A barge-in was noise or echo: say the rest of the cut prompt (from the first word not heard), once. */
+  async #resume(): Promise<'continue' | 'end'> {
+    const cut = this.#cut;
+    this.#cut = null;
+    const rest = cut?.rest() ?? '';
+    const resumed = this.p.config.interruption.resume && rest !== '';
+    this.p.metrics.falseInterruptions.inc({ resumed: resumed ? 'yes' : 'no' });
+    if (!resumed) return 'continue';
+    this.p.ctx.bargeIn.recovered++;
+    this.p.logger.info({ words: rest.split(/\s+/).length }, 'false interruption: resuming the prompt');
+    this.#transition('resumePrompt', 'false interruption: resuming the prompt');
+    this.#afterPrompt(await this.#say(rest, this.p.config.bargeIn));
+    return 'continue';
   }
 
   /** A turn the bot takes itself: silence, or the call's time running out. Stale timers (the caller spoke) do nothing. */

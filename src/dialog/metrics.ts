@@ -8,6 +8,17 @@ export function dialogMetrics(registry: Registry) {
     calls: counter(registry, 'voicebot_dialog_calls_total', 'Calls ended, by outcome', ['outcome']),
     turns: counter(registry, 'voicebot_dialog_turns_total', 'Caller turns handled, by NLU source', ['source']),
     bargeIns: counter(registry, 'voicebot_dialog_barge_ins_total', 'Bot prompts cut short by the caller'),
+    suspectedEcho: counter(
+      registry,
+      'voicebot_dialog_suspected_echo_total',
+      "Stretches of the bot's own echo (speech-level, 100 ms or more) kept from the VAD",
+    ),
+    falseInterruptions: counter(
+      registry,
+      'voicebot_dialog_false_interruptions_total',
+      'Barge-ins that turned out to be no speech (noise, echo), by whether the cut prompt was resumed',
+      ['resumed'],
+    ),
     escalations: counter(registry, 'voicebot_dialog_escalations_total', 'Escalations to a person, by reason', [
       'reason',
     ]),

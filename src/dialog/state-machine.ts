@@ -8,6 +8,8 @@ export type DialogEventType =
   | 'utterance'
   | 'dtmf'
   | 'reply'
+  /** a barge-in was only noise or echo: the bot says the rest of the cut prompt */
+  | 'resumePrompt'
   | 'nothingToSay'
   | 'transfer'
   | 'transferAnswered'
@@ -48,6 +50,7 @@ export const TRANSITIONS: Readonly<Record<From, Partial<Record<DialogEventType, 
     callTimeLimit: 'thinking',
     monologueCut: 'thinking',
     asrGrace: 'thinking',
+    resumePrompt: 'speaking',
     ...ENDINGS,
   },
   thinking: { reply: 'speaking', nothingToSay: 'listening', ...ENDINGS },

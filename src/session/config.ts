@@ -14,5 +14,12 @@ export const sessionConfig = z.strictObject({
     .min(10)
     .default(3600)
     .describe("Lifetime of a call's session entry, refreshed on every write, seconds."),
+  drainTimeoutSec: z
+    .number()
+    .min(0)
+    .default(30)
+    .describe(
+      'On SIGTERM: how long running calls may finish on their own before they are detached for another instance to take over (session.store: redis), seconds.',
+    ),
 });
 export type SessionConfig = z.infer<typeof sessionConfig>;

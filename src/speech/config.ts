@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secret } from '../config/secret.js';
+import { echoConfig } from './echo/config.js';
 
 /** Speech section. Owned by the speech concern; providers each get a sub-object. */
 export const vadConfig = z.strictObject({
@@ -273,6 +274,7 @@ export const ttsConfig = z.strictObject({
 
 export const speechConfig = z.strictObject({
   vad: vadConfig.prefault({}),
+  echo: echoConfig.prefault({}),
   asr: asrConfig.prefault({}),
   tts: ttsConfig.prefault({}),
 });

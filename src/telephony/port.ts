@@ -29,6 +29,11 @@ export interface TransferResult {
 export interface CallLegEvents {
   /** Caller audio: PCM16 mono at `inputSampleRate`, normally 20 ms frames. */
   audio: [frame: Int16Array];
+  /**
+   * Bot audio as it went out to the caller, frame by frame in order: PCM16 at `outputSampleRate`, after the wire
+   * codec (μ-law lines: encoded, then decoded back). The echo canceller's reference; cheap when nobody listens.
+   */
+  played: [frame: Int16Array];
   dtmf: [digit: string];
   /** The caller (or the network) ended the call. Fires once. */
   hangup: [reason: string];
@@ -80,5 +85,6 @@ export interface TelephonyBackend {
   start(onCall: (call: CallLeg) => Promise<void>, signal?: AbortSignal): Promise<void>;
   /** Place a call that the bot runs on; resolves with its call id (see each backend for when). */
   originate?(target: TransferTarget, options: OriginateOptions): Promise<string>;
-  stop(): Promise<void>;
+  /** `handOver`: leave running calls up for another instance to take over (backends that can), instead of ending them. */
+  stop(opts?: { handOver?: boolean }): Promise<void>;
 }

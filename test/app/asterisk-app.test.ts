@@ -41,3 +41,52 @@ describe('app with the Asterisk backend', () => {
     expect(emu.channels.size).toBe(0);
   });
 });
+
+describe('app with the Asterisk backend: graceful drain (SIGTERM)', () => {
+  it('not ready at once, new calls refused, a call outlasting session.drainTimeoutSec is detached and left up', async () => {
+    const emu = await startAriEmulator();
+    const dir = mkdtempSync(join(tmpdir(), 'vb-app-drain-'));
+    const tickets = join(dir, 'tickets.jsonl');
+    const rtpPortMin = await freePort();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        web: { port: 0 },
+        session: { drainTimeoutSec: 1 },
+        telephony: {
+          backend: 'asterisk',
+          asterisk: {
+            ...emu.ariConfig(),
+            rtpHost: '127.0.0.1',
+            rtpBindHost: '127.0.0.1',
+            rtpPortMin,
+            rtpPortMax: rtpPortMin + 3,
+          },
+        },
+        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
+        crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, 'outbox') } },
+      },
+    });
+    const app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });
+    try {
+      const caller = await emu.placeCall({ from: '+15551230002', to: '100' });
+      while (caller.audibleMs() < 300) await once(caller, 'audio', { signal: AbortSignal.timeout(15_000) });
+      const t0 = performance.now();
+      const drained = app.drain();
+      const readyz = await fetch(`${app.url}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(JSON.stringify(await readyz.json())).toContain('draining');
+      const late = await emu.placeCall({ from: '+15551230003', to: '100' });
+      await late.ended; // refused: no bot answers it here
+      expect(await drained).toEqual({ finished: false, detached: 1 });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(1000);
+      // detached for takeover: the caller is still up with its media leg, no end record was filed
+      expect(caller.isEnded).toBe(false);
+      expect(emu.channels.size).toBe(2);
+      expect(existsSync(tickets) && readFileSync(tickets, 'utf8').includes('+15551230002')).toBe(false);
+    } finally {
+      await app.stop();
+      await emu.close();
+    }
+  });
+});

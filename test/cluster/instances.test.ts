@@ -4,11 +4,11 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallEvent } from '../../src/core/call-events.js';
 import { RedisCallbackGuards } from '../../src/web/webhooks/guards.js';
-import { zendeskSignature } from '../../src/web/webhooks/zendesk-signature.js';
 import { makeRecord, tempDir } from '../crm/helpers.js';
 import { STUB_WHISPER } from '../helpers/fixtures.js';
 import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
+import { postZendeskWebhook } from '../helpers/zendesk-webhook.js';
 
 const SECRET = 'cluster-webhook-secret';
 const CHILD = join(import.meta.dirname, 'instance-child.ts');
@@ -111,16 +111,7 @@ describe('several bot processes on one redis-server', () => {
   it('a Zendesk callback webhook is one callback whichever instance each delivery (or replay) reaches', async () => {
     const body = JSON.stringify({ ticket_id: 'cl-77', tags: 'callback', phone: '+15550009999' });
     const post = (inst: Instance, ts: string, invocation: string) =>
-      fetch(`${inst.url}/api/webhooks/zendesk`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-zendesk-webhook-signature-timestamp': ts,
-          'x-zendesk-webhook-signature': zendeskSignature(SECRET, ts, body),
-          'x-zendesk-webhook-invocation-id': invocation,
-        },
-        body,
-      });
+      postZendeskWebhook(inst.url, SECRET, body, { ts, invocation });
     const ts = new Date().toISOString();
     const first = await post(instances[0]!, ts, 'inv-a');
     expect(first.status).toBe(202);
@@ -152,20 +143,10 @@ describe('several bot processes on one redis-server', () => {
 
   it('Redis away: the webhook answers 503 within its bound (Zendesk retries) instead of risking a second call', async () => {
     const body = JSON.stringify({ ticket_id: 'cl-88', tags: 'callback', phone: '+15550008888' });
-    const ts = new Date().toISOString();
     await redis.kill();
     try {
       const t0 = performance.now();
-      const res = await fetch(`${instances[0]!.url}/api/webhooks/zendesk`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-zendesk-webhook-signature-timestamp': ts,
-          'x-zendesk-webhook-signature': zendeskSignature(SECRET, ts, body),
-        },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      });
+      const res = await postZendeskWebhook(instances[0]!.url, SECRET, body, { signal: AbortSignal.timeout(10_000) });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('10');
       expect(performance.now() - t0).toBeLessThan(5000); // bounded by the guards' 1 s, not by Redis coming back

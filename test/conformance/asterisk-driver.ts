@@ -16,7 +16,7 @@ import {
   type DriverOptions,
   type DriverSession,
 } from './driver.js';
-import { untilListening, waitFor } from './wait.js';
+import { sayOnCue, waitFor } from './wait.js';
 
 let nextPortBase = 50000 + (process.pid % 100) * 60;
 
@@ -76,11 +76,7 @@ export function asteriskDriver(): BackendDriver {
           const driver: CallDriver = {
             id: leg.id,
             record: records.get(leg.id)!,
-            async say(path) {
-              await untilListening(deps, leg.id);
-              await caller.sendWav(path, { speed: 4 });
-              await caller.sendSilence(800, { speed: 4 });
-            },
+            say: sayOnCue(deps, leg.id, caller),
             sendDtmf: (digit) => caller.dtmf(digit),
             async hangup() {
               caller.hangup();

@@ -14,7 +14,7 @@ import {
   type DriverOptions,
   type DriverSession,
 } from './driver.js';
-import { untilListening, waitFor } from './wait.js';
+import { sayOnCue, waitFor } from './wait.js';
 
 const SECRET = 'conformance-secret';
 
@@ -64,11 +64,7 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
           const driver: CallDriver = {
             id: call.callSid,
             record: records.get(call.callSid)!,
-            async say(path) {
-              await untilListening(deps, call.callSid);
-              await call.sendWav(path, { speed: 4 });
-              await call.sendSilence(800, { speed: 4 });
-            },
+            say: sayOnCue(deps, call.callSid, call),
             sendDtmf: (digit) => call.sendDtmf(digit),
             hangup: () => call.hangup(),
             collectBotAudio: () => ({ pcm: call.heard(), sampleRate }),

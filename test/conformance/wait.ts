@@ -32,3 +32,18 @@ export async function untilTurns(deps: TestDeps, callId: string, turns: number, 
     `${turns} bot turn(s)`,
   );
 }
+
+/** What a peer's caller can send: a WAV file and silence, both faster than real time with `speed`. */
+interface CallerAudio {
+  sendWav(path: string, opts: { speed: number }): Promise<void>;
+  sendSilence(ms: number, opts: { speed: number }): Promise<void>;
+}
+
+/** CallDriver.say for any backend: once the bot listens, the caller says the file, then silence ends the turn. */
+export function sayOnCue(deps: TestDeps, callId: string, caller: CallerAudio): (wav: string) => Promise<void> {
+  return async (wav) => {
+    await untilListening(deps, callId);
+    await caller.sendWav(wav, { speed: 4 });
+    await caller.sendSilence(800, { speed: 4 });
+  };
+}

@@ -1,50 +1,23 @@
 import { join } from 'node:path';
 import type { Gauge, Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CallEventBus } from '../../src/core/call-events.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { createCrm } from '../../src/crm/index.js';
 import { readSpill } from '../../src/crm/outbox/spill.js';
-import { startZendeskEmulator, type ZendeskEmulator } from '../emulators/zendesk/server.js';
-import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { faultCallId, markerStep } from './fault-calls.js';
 import { spawnChild } from './fault-scenario.js';
-import { captureLogger, config, makeRecord, tempDir, waitFor } from './helpers.js';
+import { captureLogger, makeRecord, waitFor } from './helpers.js';
+import { redisCrmFixture } from './redis-crm.js';
 
 const gaugeValue = async (registry: Registry, name: string) =>
   (await (registry.getSingleMetric(name) as Gauge).get()).values[0]?.value;
 
 describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
-  let redis: RestartableRedis;
-  let emu: ZendeskEmulator;
-  const tmp = tempDir('voicebot-bullmq-durable-');
-  beforeAll(async () => {
-    redis = await startRedis({ appendfsync: 'always' });
-    emu = await startZendeskEmulator();
-  });
-  afterAll(async () => {
-    await emu?.close();
-    await redis?.stop();
-    tmp.cleanup();
-  });
-
-  const cfg = (prefix: string, token = emu.token) =>
-    config({
-      redis: { url: redis.url, keyPrefix: prefix },
-      crm: {
-        sinks: [{ type: 'zendesk', baseUrl: emu.url, email: emu.email, apiToken: token }],
-        outbox: {
-          dir: join(tmp.dir, prefix),
-          baseDelayMs: 20,
-          maxDelayMs: 200,
-          maxAttempts: 3,
-          concurrency: 8,
-          enqueueTimeoutMs: 300,
-        },
-      },
-    });
+  const fx = redisCrmFixture({ appendfsync: 'always' }, { maxAttempts: 3, concurrency: 8, enqueueTimeoutMs: 300 });
+  const cfg = fx.cfg;
   const ticketSteps = (callId: string) =>
-    [...emu.tickets.values()]
+    [...fx.emu.tickets.values()]
       .filter((t) => t.external_id === `voicebot-${callId}`)
       .map((t) => t.comments.map((c) => markerStep(c.body)));
 
@@ -53,7 +26,7 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
     const registry = createMetrics(false);
     const depth = () => gaugeValue(registry, 'voicebot_crm_outbox_depth');
     const dead = () => gaugeValue(registry, 'voicebot_crm_outbox_dead');
-    emu.faults.latencyMs = 150; // deliveries take a while, so the queue is seen non-empty
+    fx.emu.faults.latencyMs = 150; // deliveries take a while, so the queue is seen non-empty
     let crm = await createCrm(cfg('g1:'), logger, registry, new CallEventBus());
     try {
       for (let i = 0; i < 4; i++) await crm.submit('end', makeRecord({ callId: `gauge-${i}` }));
@@ -61,7 +34,7 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
       await crm.outbox.drained(AbortSignal.timeout(10_000));
       await waitFor(async () => (await depth()) === 0, 2000, 'depth gauge back to 0 after the queue emptied');
     } finally {
-      emu.faults.latencyMs = 0;
+      fx.emu.faults.latencyMs = 0;
       await crm.close();
     }
 
@@ -90,7 +63,7 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
       await crm.submit('end', makeRecord({ callId: 'down-0' }));
       await crm.outbox.drained(AbortSignal.timeout(10_000));
 
-      await redis.kill();
+      await fx.redis.kill();
       const calls = ['down-1', 'down-2', 'down-3'];
       const slowest: number[] = [];
       for (const callId of calls) {
@@ -102,42 +75,42 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
       }
       // bounded by enqueueTimeoutMs (300), not by Redis coming back; the margin is for this shared 2-core box
       expect(Math.max(...slowest)).toBeLessThan(1500);
-      expect(readSpill(join(tmp.dir, 'd1:')).map((j) => j.id)).toEqual(
+      expect(readSpill(join(fx.tmp.dir, 'd1:')).map((j) => j.id)).toEqual(
         calls.flatMap((c) => [`zendesk-${c}-escalation`, `zendesk-${c}-end`]),
       );
 
-      await redis.restart();
+      await fx.redis.restart();
       await crm.outbox.drained(AbortSignal.timeout(15_000));
       for (const callId of ['down-0', ...calls]) {
         expect(ticketSteps(callId), callId).toEqual([[`${callId}/escalation`, `${callId}/end`]]);
       }
-      expect(readSpill(join(tmp.dir, 'd1:'))).toEqual([]);
+      expect(readSpill(join(fx.tmp.dir, 'd1:'))).toEqual([]);
     } finally {
-      if (redis.process.exitCode !== null || redis.process.signalCode !== null) await redis.restart();
+      if (fx.redis.process.exitCode !== null || fx.redis.process.signalCode !== null) await fx.redis.restart();
       await crm.close();
     }
   }, 40_000);
 
   it('kill -9 while the end comment is in flight: the re-run is attempt 2, finds its landed comment, writes none', async () => {
     // the first bot's PUT of the end comment is held 1.5 s by the emulator, then lands; the bot is killed meanwhile
-    Object.assign(emu.faults, { only: /^\/api\/v2\/tickets\/\d+\.json$/, methods: ['PUT'], slowMs: 1500 });
-    emu.faults.next = ['timeout'];
+    Object.assign(fx.emu.faults, { only: /^\/api\/v2\/tickets\/\d+\.json$/, methods: ['PUT'], slowMs: 1500 });
+    fx.emu.faults.next = ['timeout'];
     const env = {
       CRM: 'zendesk',
-      CRM_URL: emu.url,
-      CRM_EMAIL: emu.email,
-      CRM_TOKEN: emu.token,
+      CRM_URL: fx.emu.url,
+      CRM_EMAIL: fx.emu.email,
+      CRM_TOKEN: fx.emu.token,
       CRM_TIMEOUT_MS: '5000',
-      REDIS_URL: redis.url,
+      REDIS_URL: fx.redis.url,
       TAKEOVER_MS: '1000',
-      OUTBOX_DIR: join(tmp.dir, 'stall'),
+      OUTBOX_DIR: join(fx.tmp.dir, 'stall'),
       FIRST: '3000',
       COUNT: '1',
     };
     const callId = faultCallId(3000); // escalated: escalation creates the ticket, end comments on it
     try {
       const first = spawnChild({ ...env, MODE: 'enqueue' });
-      await waitFor(() => emu.faults.next.length === 0, 20_000, 'the end comment PUT in flight');
+      await waitFor(() => fx.emu.faults.next.length === 0, 20_000, 'the end comment PUT in flight');
       first.child.kill('SIGKILL');
       await first.exited;
       await waitFor(() => ticketSteps(callId)[0]?.length === 2, 5000, 'the held comment landed');
@@ -147,9 +120,9 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
       expect(second.lines.find((l) => l.drained)).toMatchObject({ dead: 0 });
       expect(ticketSteps(callId)).toEqual([[`${callId}/escalation`, `${callId}/end`]]);
     } finally {
-      delete emu.faults.only;
-      delete emu.faults.methods;
-      emu.faults.next = [];
+      delete fx.emu.faults.only;
+      delete fx.emu.faults.methods;
+      fx.emu.faults.next = [];
     }
   }, 60_000);
 });

@@ -1,34 +1,14 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CallEventBus, type CallEvent } from '../../src/core/call-events.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { createCrm } from '../../src/crm/index.js';
-import { startZendeskEmulator, type ZendeskEmulator } from '../emulators/zendesk/server.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { captureLogger, config, makeRecord, tempDir, waitFor } from './helpers.js';
+import { markerStep } from './fault-calls.js';
+import { captureLogger, makeRecord, waitFor } from './helpers.js';
+import { redisCrmFixture } from './redis-crm.js';
 
 describe('BullMQ outbox (real redis-server)', () => {
-  let redis: RedisServer;
-  let emu: ZendeskEmulator;
-  const tmp = tempDir('voicebot-bullmq-');
-  beforeAll(async () => {
-    redis = await startRedis();
-    emu = await startZendeskEmulator();
-  });
-  afterAll(async () => {
-    await emu?.close();
-    await redis?.stop();
-    tmp.cleanup();
-  });
-
-  const cfg = (prefix: string, token = emu.token) =>
-    config({
-      redis: { url: redis.url, keyPrefix: prefix },
-      crm: {
-        sinks: [{ type: 'zendesk', baseUrl: emu.url, email: emu.email, apiToken: token }],
-        outbox: { dir: join(tmp.dir, prefix), baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 4 },
-      },
-    });
+  const fx = redisCrmFixture();
+  const cfg = fx.cfg;
 
   it('delivers escalation then end to one ticket through Redis, retrying 5xx and honouring order', async () => {
     const { logger } = captureLogger('warn');
@@ -38,12 +18,12 @@ describe('BullMQ outbox (real redis-server)', () => {
     const crm = await createCrm(cfg('t1:'), logger, createMetrics(false), events);
     try {
       expect(crm.outbox.kind).toBe('redis');
-      emu.faults.next = [503, 500];
+      fx.emu.faults.next = [503, 500];
       await crm.submit('escalation', makeRecord({ callId: 'r-1' }));
       await crm.submit('end', makeRecord({ callId: 'r-1' }));
       await crm.submit('end', makeRecord({ callId: 'r-1' })); // repeated submit: same job id, no second job
       await crm.outbox.drained(AbortSignal.timeout(10_000));
-      const mine = [...emu.tickets.values()].filter((t) => t.external_id === 'voicebot-r-1');
+      const mine = [...fx.emu.tickets.values()].filter((t) => t.external_id === 'voicebot-r-1');
       expect(mine).toHaveLength(1);
       expect(mine[0]!.comments).toHaveLength(2);
       expect(mine[0]!.comments[1]!.body).toContain('voicebot-step: r-1/end');
@@ -68,10 +48,42 @@ describe('BullMQ outbox (real redis-server)', () => {
     try {
       expect(await crm.outbox.retry('zendesk-r-2-end')).toBe(1);
       await crm.outbox.drained(AbortSignal.timeout(10_000));
-      expect([...emu.tickets.values()].filter((t) => t.external_id === 'voicebot-r-2')).toHaveLength(1);
+      expect([...fx.emu.tickets.values()].filter((t) => t.external_id === 'voicebot-r-2')).toHaveLength(1);
       expect(await crm.outbox.list()).toEqual([]);
     } finally {
       await crm.close();
     }
   });
+
+  it('401 then a fixed token and `outbox retry`: 5 calls make 5 tickets, each with its escalation and end', async () => {
+    const { logger } = captureLogger('warn');
+    const calls = Array.from({ length: 5 }, (_, i) => `ord-${i}`);
+    let crm = await createCrm(cfg('o1:', 'wrong-token'), logger, createMetrics(false), new CallEventBus());
+    for (const callId of calls) {
+      await crm.submit('escalation', makeRecord({ callId }));
+      await crm.submit('end', makeRecord({ callId }));
+    }
+    const box = crm.outbox;
+    await waitFor(
+      async () => (await box.list()).filter((e) => e.status === 'dead').length === 10,
+      15_000,
+      'ten dead letters',
+    );
+    await crm.close();
+
+    crm = await createCrm(cfg('o1:'), logger, createMetrics(false), new CallEventBus());
+    try {
+      expect(await crm.outbox.retry()).toBe(10);
+      await crm.outbox.drained(AbortSignal.timeout(15_000));
+      for (const callId of calls) {
+        const mine = [...fx.emu.tickets.values()].filter((t) => t.external_id === `voicebot-${callId}`);
+        expect(mine, callId).toHaveLength(1);
+        const steps = mine[0]!.comments.map((c) => markerStep(c.body));
+        expect(steps, callId).toEqual([`${callId}/escalation`, `${callId}/end`]);
+      }
+      expect(await crm.outbox.list()).toEqual([]);
+    } finally {
+      await crm.close();
+    }
+  }, 40_000);
 });

@@ -40,24 +40,24 @@ describe('CRM delivery under faults and kill -9', () => {
 
   // Smaller than the file outbox's 1000 to keep CI short; the full 1000-call runs: `CRM_FAULT_CALLS=1000 npm run bench crm-fault`.
   describe('BullMQ on a real redis-server with AOF (appendfsync always)', () => {
-    it('Zendesk, hostile: 300 calls, 20 % failing requests, one SIGKILL mid-delivery', async () => {
-      const counts = await runFaultScenario({ calls: 300, faultRate: 0.2, redis: { appendfsync: 'always' } });
-      keep(counts, 'zendesk-bullmq');
-      expect(counts.injectedFaults).toBeGreaterThan(100);
-      expectNothingLostOrCrossed(counts);
-    }, 120_000);
-
-    it('3 bot instances sharing the queue, one SIGKILLed mid-delivery: the other two finish its calls', async () => {
-      const counts = await runFaultScenario({
-        calls: 300,
-        faultRate: 0.2,
-        redis: { appendfsync: 'always', instances: 3 },
-      });
-      keep(counts, 'zendesk-bullmq-3');
-      expect(counts.instances).toBe(3);
-      expect(counts.injectedFaults).toBeGreaterThan(100);
-      expectNothingLostOrCrossed(counts);
-    }, 120_000);
+    it.each([
+      { instances: 1, name: 'zendesk-bullmq', what: 'one bot, SIGKILLed mid-delivery and restarted' },
+      { instances: 3, name: 'zendesk-bullmq-3', what: '3 bots sharing the queue, one SIGKILLed: the others take over' },
+    ])(
+      'Zendesk, hostile: 300 calls, 20 % failing requests, $what',
+      async ({ instances, name }) => {
+        const counts = await runFaultScenario({
+          calls: 300,
+          faultRate: 0.2,
+          redis: { appendfsync: 'always', instances },
+        });
+        keep(counts, name);
+        expect(counts.instances).toBe(instances);
+        expect(counts.injectedFaults).toBeGreaterThan(100);
+        expectNothingLostOrCrossed(counts);
+      },
+      120_000,
+    );
 
     it('Redis down while calls end, the bots SIGKILLed while it is down: every record arrives after both restart', async () => {
       const counts = await runFaultScenario({

@@ -6,6 +6,7 @@ import { dialogMetrics } from '../../src/dialog/metrics.js';
 import { ScriptedVad } from '../../src/dialog/testing/fake-vad.js';
 import { MemoryLeg } from '../../src/dialog/testing/memory-leg.js';
 import type { Asr, AsrResult } from '../../src/speech/types.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Counts the 16 kHz audio each utterance gets; its final text says how many ms that was. */
@@ -21,27 +22,43 @@ class CountingAsr implements Asr {
   async close(): Promise<void> {}
 }
 
-function setup() {
+/** Says a partial at once, then never finishes until the recognition is cancelled (a stuck recogniser). */
+class StuckAsr implements Asr {
+  cancelled = 0;
+  async *transcribe(audio: AsyncIterable<Int16Array>, opts?: { signal?: AbortSignal }): AsyncIterable<AsrResult> {
+    const timings = { audioMs: 0, processingMs: 0, queueMs: 0 };
+    yield { text: 'my bill', confidence: 0.6, language: 'en', final: false, timings };
+    for await (const chunk of audio) void chunk; // the capture stream ends at speechEnd
+    await new Promise<void>((resolve) => opts?.signal?.addEventListener('abort', () => resolve(), { once: true }));
+    this.cancelled++;
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(opts: { asr?: Asr; clock?: FakeClock } = {}) {
   const leg = new MemoryLeg();
   const vad = new ScriptedVad();
   const asr = new CountingAsr();
   const utterances: string[] = [];
+  const milestones: string[] = [];
   const controller = new AbortController();
   const input = new AudioInput({
     leg,
     vad,
-    asr,
+    asr: opts.asr ?? asr,
     logger: pino({ level: 'silent' }),
     metrics: dialogMetrics(new Registry()),
     signal: controller.signal,
     preRollMs: 300,
     minSpeechMs: 200,
     asrTimeoutMs: 5000,
+    ...(opts.clock ? { timers: opts.clock } : {}),
     hooks: {
       clockMs: () => 0,
       activePrompt: () => null,
       onInterruption: () => undefined,
-      onUtterance: (u) => utterances.push(u.text),
+      onUtterance: (u) => utterances.push(`${u.text}${u.via ? ` (${u.via})` : ''}`),
+      onMilestone: (m) => milestones.push(m.step),
     },
   });
   input.start();
@@ -49,7 +66,7 @@ function setup() {
     for (let i = 0; i < n; i++) leg.feed(new Int16Array(leg.samplesPerInputFrame).fill(1000));
   };
   const settled = (count: number) => waitFor(() => utterances.length >= count, 5000, `${count} utterance(s)`);
-  return { vad, asr, frames, utterances, settled, close: () => input.close() };
+  return { vad, asr, frames, utterances, milestones, settled, close: () => input.close() };
 }
 
 describe('AudioInput: what each utterance gives the recogniser', () => {
@@ -88,6 +105,29 @@ describe('AudioInput: what each utterance gives the recogniser', () => {
     expect(first).toBeGreaterThanOrEqual(1100 + 30 * 20 - 40);
     expect(second).toBeGreaterThanOrEqual(350 + 11 * 20 + 20 - 40);
     expect(second).toBeLessThanOrEqual(350 + 11 * 20 + 20 + 40);
+    await t.close();
+  });
+});
+
+describe('AudioInput: the ASR final timeout runs on the injected clock', () => {
+  it('waits exactly asrTimeoutMs on the call clock after speechEnd, then takes the last partial as the turn', async () => {
+    const clock = new FakeClock();
+    const asr = new StuckAsr();
+    const t = setup({ asr, clock });
+    t.frames(10);
+    t.vad.emit({ type: 'speechStart', atMs: 200 });
+    t.frames(20);
+    t.vad.emit({ type: 'speechEnd', atMs: 600, startMs: 0, endMs: 600, audio: new Int16Array(0) });
+    t.frames(1);
+    await waitFor(() => t.milestones.includes('speech-end') && clock.pending === 1, 5000, 'the grace timer armed');
+    clock.advance(4999); // real time does not count: only the call's clock
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.utterances).toEqual([]);
+    clock.advance(1);
+    await t.settled(1);
+    expect(t.utterances).toEqual(['my bill (asrGrace)']);
+    expect(asr.cancelled).toBe(1); // the late recognition was cancelled
+    expect(clock.pending).toBe(0);
     await t.close();
   });
 });

@@ -23,16 +23,7 @@ export function sendJson(
   res.end(text);
 }
 
-/** Deterministic PRNG so a fault run can be replayed with the same seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so a fault run can be replayed with the same seed (the one the simulated echo line uses). */
+export { mulberry32 } from '../../src/core/random.js';
 
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -3,9 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { createLogger } from '../../src/log/logger.js';
-import { registerCrmWebhooks, zendeskSignature, type CallbackRequest } from '../../src/web/webhooks/index.js';
+import { registerCrmWebhooks, type CallbackRequest } from '../../src/web/webhooks/index.js';
 import { createWebServer } from '../../src/web/server.js';
 import { waitFor } from '../helpers/wait.js';
+import { postZendeskWebhook } from '../helpers/zendesk-webhook.js';
 
 const SECRET = 'zendesk-replay-signing-secret';
 const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
@@ -43,16 +44,7 @@ describe('Zendesk webhook replay (item 6)', () => {
 
   const body = JSON.stringify({ ticket_id: '8080', tags: 'callback', phone: '+15557654321' });
   const send = async (ts: string, invocation: string) => {
-    const res = await fetch(`${base}/api/webhooks/zendesk`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-zendesk-webhook-signature-timestamp': ts,
-        'x-zendesk-webhook-signature': zendeskSignature(SECRET, ts, body),
-        'x-zendesk-webhook-invocation-id': invocation,
-      },
-      body,
-    });
+    const res = await postZendeskWebhook(base, SECRET, body, { ts, invocation });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   };
 

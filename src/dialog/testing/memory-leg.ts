@@ -1,5 +1,6 @@
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
 import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
+import { EchoPath, type EchoPathOptions } from '../../media/echo-path.js';
 import { concatPcm } from '../../media/pcm.js';
 import { CallLegBase } from '../../telephony/call-leg-base.js';
 
@@ -17,6 +18,8 @@ export interface MemoryLegOptions {
   transferOutcomes?: TransferResult[] | ((req: TransferRequest, signal?: AbortSignal) => Promise<TransferResult>);
   /** 'clock': bot audio plays as the test feeds frames or calls advance(); 'instant': plays at once */
   playout?: 'clock' | 'instant';
+  /** the bot's played audio comes back in the caller frames, like echo on a phone line (sampleRate: the leg's) */
+  echo?: Omit<EchoPathOptions, 'sampleRate'>;
 }
 
 export interface ClearRecord {
@@ -60,6 +63,8 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
   readonly #transferOutcomes: MemoryLegOptions['transferOutcomes'];
   #transferIndex = 0;
   readonly #instant: boolean;
+  /** the simulated line's echo of the bot, if any */
+  readonly echo: EchoPath | null;
 
   constructor(opts: MemoryLegOptions = {}) {
     super();
@@ -73,6 +78,8 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
     this.frameMs = opts.frameMs ?? 20;
     this.#transferOutcomes = opts.transferOutcomes ?? [{ outcome: 'answered' }];
     this.#instant = opts.playout === 'instant';
+    if (opts.echo && this.inputSampleRate !== this.outputSampleRate) throw new Error('echo needs one rate both ways');
+    this.echo = opts.echo ? new EchoPath({ ...opts.echo, sampleRate: this.inputSampleRate }) : null;
   }
 
   // ---- CallLeg ------------------------------------------------------------------------------
@@ -130,12 +137,16 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
     return (this.inputSampleRate * this.frameMs) / 1000;
   }
 
-  /** One caller frame: the playout clock advances one frame, then the frame is delivered. */
+  /**
+   * One caller frame: the playout clock advances one frame, then the frame is delivered (with the line's echo of
+   * what the bot played before this frame mixed in, when the leg has an echo path).
+   */
   feed(frame: Int16Array): void {
     if (this.hungUpBy) return;
     this.framesFed++;
+    const line = this.echo ? this.echo.take(frame.length, frame) : frame;
     this.advance(this.frameMs);
-    this.emit('audio', frame);
+    this.emit('audio', line);
   }
 
   /** Feed `pcm` (at inputSampleRate) as consecutive frames, yielding to the event loop between frames. */
@@ -208,6 +219,7 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
   listenerCounts(): Record<keyof CallLegEvents, number> {
     return {
       audio: this.listenerCount('audio'),
+      played: this.listenerCount('played'),
       dtmf: this.listenerCount('dtmf'),
       hangup: this.listenerCount('hangup'),
       detach: this.listenerCount('detach'),
@@ -219,7 +231,10 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
     while (budget > 0 && this.#queue.length > 0) {
       const head = this.#queue[0]!;
       const take = Math.min(head.length, budget);
-      this.played.push(head.subarray(0, take));
+      const piece = head.subarray(0, take);
+      this.played.push(piece);
+      this.echo?.pushBot(piece);
+      this.emit('played', piece);
       this.#playedSamples += take;
       this.#queuedSamples -= take;
       budget -= take;

@@ -138,6 +138,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     this.#media = media;
     this.ids.rtpPort = media.port;
     media.link.on('audio', (frame) => this.emit('audio', frame));
+    media.link.on('played', (frame) => this.emit('played', frame));
     return media.link;
   }
 

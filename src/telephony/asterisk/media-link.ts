@@ -22,6 +22,8 @@ const MAX_GAP_FRAMES = 10;
 
 export interface MediaLinkEvents {
   audio: [frame: Int16Array];
+  /** bot audio as sent: the μ-law payload decoded back */
+  played: [frame: Int16Array];
 }
 
 export interface MediaLinkOptions {
@@ -75,6 +77,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
         this.#noteSlot(info.silence);
         mulawEncode(frame, payload);
         this.#rtp.send(payload, { samples: FRAME_SAMPLES });
+        if (this.listenerCount('played') > 0) this.emit('played', mulawDecode(payload));
       },
     });
     this.#jitter = new JitterBuffer(jitterBufferOptions(opts.media, FRAME_SAMPLES));

@@ -178,7 +178,7 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
       this.#drop('backpressure');
     } else {
       this.#socket.send(pcm16ToLeBytes(frame)); // the pacer hands out a fresh array per frame
-
+      this.emit('played', frame); // PCM16 on the wire: the frame as sent
       this.sentSamples += frame.length;
     }
     this.#checkDrained();

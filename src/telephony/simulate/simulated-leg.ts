@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
 import { samplesPerFrame } from '../../media/frames.js';
+import { EchoPath, type EchoPathOptions } from '../../media/echo-path.js';
 import { concatPcm } from '../../media/pcm.js';
 import type { CallLeg, TransferOutcome, TransferRequest, TransferResult } from '../port.js';
 import { Waiters } from '../../core/waiters.js';
@@ -19,6 +20,8 @@ export interface SimulatedLegOptions {
   transferOutcome?: TransferOutcome;
   /** bench mode: the first bot frame goes out on its tick, the rest of the queue is played at once */
   instantPlayout?: boolean;
+  /** the bot's audio comes back on the line, like echo on a real phone line (the line is 8 kHz) */
+  echo?: Omit<EchoPathOptions, 'sampleRate'>;
 }
 
 /** Where a caller frame came from: turn index and frame index within that turn (null for line silence). */
@@ -58,6 +61,7 @@ export class SimulatedCallLeg extends CallLegBase implements CallLeg {
 
   readonly #transferOutcome: TransferOutcome;
   readonly #instantPlayout: boolean;
+  readonly #echo: EchoPath | null;
   readonly #callerFrames: Array<{ pcm: Int16Array; tag: CallerFrameTag }> = [];
   readonly #botChunks: Int16Array[] = [];
   #botOffset = 0;
@@ -74,6 +78,7 @@ export class SimulatedCallLeg extends CallLegBase implements CallLeg {
     this.to = opts.to ?? '+15550199';
     this.#transferOutcome = opts.transferOutcome ?? 'answered';
     this.#instantPlayout = opts.instantPlayout ?? false;
+    this.#echo = opts.echo ? new EchoPath({ ...opts.echo, sampleRate: SIM_RATE }) : null;
   }
 
   get ticks(): number {
@@ -101,7 +106,8 @@ export class SimulatedCallLeg extends CallLegBase implements CallLeg {
     const at = performance.now();
     const tick = this.#ticks++;
     const next = this.#callerFrames.shift();
-    if (!this.ended) this.emit('audio', next?.pcm ?? new Int16Array(SIM_FRAME_SAMPLES));
+    const caller = next?.pcm ?? new Int16Array(SIM_FRAME_SAMPLES);
+    if (!this.ended) this.emit('audio', this.#echo ? this.#echo.take(SIM_FRAME_SAMPLES, caller) : caller);
     const botSamples = this.#playBot();
     return { tick, at, caller: next?.tag ?? null, botSamples };
   }
@@ -181,6 +187,11 @@ export class SimulatedCallLeg extends CallLegBase implements CallLeg {
     }
     this.#botQueued -= filled;
     this.#recording.push(out);
+    if (filled > 0 && !this.ended) {
+      const played = out.subarray(0, filled); // μ-law already applied
+      this.#echo?.pushBot(played);
+      this.emit('played', played);
+    }
     if (filled > 0 && this.#botQueued === 0) this.drained();
     return filled;
   }

@@ -1,0 +1,318 @@
+import { Resampler } from '../../media/resampler.js';
+import type { EchoConfig } from './config.js';
+
+/**
+ * Keeps the bot's own echo away from the VAD, per call.
+ *
+ * The reference is the bot's audio as it went out (the leg's `played` frames). Both streams are cut into 10 ms
+ * blocks and compared by energy, not sample by sample: the leg's outgoing and incoming clocks are two timers with
+ * a jitter buffer between them, so the alignment moves by a frame now and then, which a sample-domain canceller
+ * (NLMS) would have to re-learn each time while an energy comparison with ±20 ms of slack does not care (and a
+ * μ-law hop or the line's filtering does not change block energies much). See docs/barge-in.md for the measurements.
+ *
+ * - The echo delay and return loss are measured by correlating the log-energy envelopes of caller audio and
+ *   reference over 0..maxDelayMs, every 250 ms, whenever the bot has been talking.
+ * - Each caller block is compared with the echo expected from the reference at that delay and loss (before the
+ *   first measurement: the loudest reference anywhere in 0..maxDelayMs, `minErlDb` down). What is not above it by
+ *   `marginDb` is attenuated; what is (a caller talking) passes, scaled like a Wiener gain, so the VAD hears the
+ *   caller but not the echo. Recognition still gets the untouched audio.
+ */
+export interface EchoGuardStats {
+  /** stretches of speech-level audio (≥ 100 ms) the guard kept from the VAD as echo */
+  suspectedEcho: number;
+  /** measured echo delay (reference out → caller audio in), ms; null until measured */
+  delayMs: number | null;
+  /** measured echo return loss, dB; null until measured */
+  erlDb: number | null;
+}
+
+const BLOCK_MS = 10;
+/** blocks of history kept for both streams (power of two): 5 s */
+const HISTORY = 512;
+const HISTORY_MASK = HISTORY - 1;
+/** the correlation looks at the last 1.5 s */
+const WINDOW_BLOCKS = 150;
+/** the first measurement comes after 0.3 s */
+const MIN_WINDOW_BLOCKS = 30;
+const ESTIMATE_EVERY_BLOCKS = 25;
+const FIRST_ESTIMATE_EVERY_BLOCKS = 5;
+/** slack around the measured delay: timer jitter between the two streams and the impulse response's length */
+const SPREAD_BLOCKS = 2;
+/**
+ * Without a delay the echo is compared with the loudest reference anywhere in range, which varies far more with the
+ * speech: the bound takes the 95th percentile of caller/reference, so that it is a bound.
+ */
+const BOUND_PERCENTILE = 0.95;
+/** echo-only blocks' caller/reference ratios stay within this (p75/p25: 15 dB) */
+const MAX_SPREAD = 10 ** (15 / 10);
+/** variance of a log10-energy envelope (std 0.3: 3 dB) below which it carries no timing */
+const MIN_ENVELOPE_VARIANCE = 0.09;
+/** below this best correlation, with the bot talking, the line has no echo worth masking */
+const NO_ECHO_CORRELATION = 0.3;
+/** a measurement counts when the envelopes correlate this well ... */
+const MIN_CORRELATION = 0.5;
+/** ... over a window in which the bot was talking at least this share of the time */
+const MIN_ACTIVE_SHARE = 0.3;
+/** reference blocks below -55 dBFS are the bot being silent */
+const REF_ACTIVE_ENERGY = (32768 * 10 ** (-55 / 20)) ** 2;
+/** caller blocks above -45 dBFS would be loud enough for the VAD to hear */
+const SPEECH_ENERGY = (32768 * 10 ** (-45 / 20)) ** 2;
+/** echo attenuated to -40 dB, not zero: the VAD's background estimate stays sane */
+const FLOOR_GAIN = 0.01;
+/** the bot counts as talking until this long after its last sound: a pause between words, not the end */
+const TALKING_BLOCKS = 30;
+const EPISODE_MIN_BLOCKS = 10;
+const EPISODE_GAP_BLOCKS = 30;
+
+export class EchoGuard {
+  readonly #cfg: EchoConfig;
+  readonly #block: number;
+  readonly #maxLag: number;
+  readonly #refConverter: Resampler | null;
+  readonly #refEnergy = new Float64Array(HISTORY);
+  #refBlocks = 0;
+  #refSum = 0;
+  #refFill = 0;
+  readonly #micEnergy = new Float64Array(HISTORY);
+  /** for each caller block, the newest reference block when it arrived: the two clocks' alignment */
+  readonly #micRefNow = new Float64Array(HISTORY);
+  /** caller blocks loud enough for the VAD and passed as the caller: left out of the measurements */
+  readonly #micPassed = new Uint8Array(HISTORY);
+  #micBlocks = 0;
+  #delay: number | null = null;
+  /** the previous measurement's delay, waiting for a second one to agree */
+  #candidate: number | null = null;
+  #gain: number | null = null;
+  /** echo gain bound measured without a delay (against the loudest reference in 0..maxDelayMs); null until measured */
+  #boundGain: number | null = null;
+  #lastGain = 1;
+  #echoRun = 0;
+  #gapRun = EPISODE_GAP_BLOCKS;
+  #episodes = 0;
+  #inEpisode = false;
+
+  /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
+  constructor(cfg: EchoConfig, micRate: number, refRate: number) {
+    this.#cfg = cfg;
+    this.#block = Math.round((micRate * BLOCK_MS) / 1000);
+    this.#maxLag = Math.min(HISTORY - WINDOW_BLOCKS - SPREAD_BLOCKS, Math.ceil(cfg.maxDelayMs / BLOCK_MS));
+    this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
+  }
+
+  get stats(): EchoGuardStats {
+    return {
+      suspectedEcho: this.#episodes,
+      delayMs: this.#delay === null ? null : this.#delay * BLOCK_MS,
+      erlDb: this.#gain === null ? null : Math.round(-10 * Math.log10(this.#gain) * 10) / 10,
+    };
+  }
+
+  /** The bot's audio as it went out to the caller (the leg's `played` frames), in order. */
+  reference(frame: Int16Array): void {
+    if (!this.#cfg.enabled) return;
+    const pcm = this.#refConverter ? this.#refConverter.process(frame) : frame;
+    for (let i = 0; i < pcm.length; i++) {
+      const s = pcm[i]!;
+      this.#refSum += s * s;
+      if (++this.#refFill === this.#block) {
+        this.#pushRef(this.#refSum / this.#block);
+        this.#refSum = 0;
+        this.#refFill = 0;
+      }
+    }
+  }
+
+  /** Caller audio in, what the VAD should hear out (same length; the input itself when disabled). */
+  process(mic: Int16Array): Int16Array {
+    if (!this.#cfg.enabled) return mic;
+    const out = new Int16Array(mic.length);
+    for (let at = 0; at < mic.length; at += this.#block) {
+      const n = Math.min(this.#block, mic.length - at);
+      // while the bot is silent no reference arrives: its clock must not fall behind the caller's
+      while (this.#refBlocks < this.#micBlocks + 1) this.#pushRef(0);
+      let sum = 0;
+      for (let i = at; i < at + n; i++) sum += mic[i]! * mic[i]!;
+      const energy = sum / n;
+      const refNow = this.#refBlocks - 1;
+      const slot = this.#micBlocks & HISTORY_MASK;
+      this.#micEnergy[slot] = energy;
+      this.#micRefNow[slot] = refNow;
+      this.#micBlocks++;
+      const expected = this.#expectedEcho(refNow);
+      const gain = this.#gainFor(energy, expected);
+      this.#micPassed[slot] = energy >= SPEECH_ENERGY && gain >= 0.5 ? 1 : 0;
+      // ramp from the previous block's gain: no step the VAD could take for an onset
+      for (let i = 0; i < n; i++) {
+        const g = this.#lastGain + ((gain - this.#lastGain) * (i + 1)) / n;
+        out[at + i] = Math.round(mic[at + i]! * g);
+      }
+      this.#lastGain = gain;
+      this.#countEpisode(energy, gain);
+      // the first measurement as soon as there is enough to go on, then every 250 ms
+      const every = this.#boundGain === null ? FIRST_ESTIMATE_EVERY_BLOCKS : ESTIMATE_EVERY_BLOCKS;
+      if (this.#micBlocks % every === 0) this.#estimate();
+    }
+    return out;
+  }
+
+  #pushRef(energy: number): void {
+    this.#refEnergy[this.#refBlocks & HISTORY_MASK] = energy;
+    this.#refBlocks++;
+  }
+
+  #refAt(block: number): number {
+    return block < 0 || block <= this.#refBlocks - HISTORY || block >= this.#refBlocks
+      ? 0
+      : this.#refEnergy[block & HISTORY_MASK]!;
+  }
+
+  /** Energy of the echo expected in the caller block that arrived when `refNow` was the newest reference. */
+  #expectedEcho(refNow: number): number {
+    const measured = this.#delay !== null && this.#gain !== null;
+    // Without a measured delay, only while the bot is talking (pauses between words included): a caller who answers
+    // after a prompt must not be held back by an echo tail that may not exist (a short first prompt is over before
+    // anything is measured).
+    if (!measured && !this.#botTalking(refNow)) return 0;
+    const [from, to, gain] = measured
+      ? [Math.max(0, this.#delay! - SPREAD_BLOCKS), this.#delay! + SPREAD_BLOCKS, this.#gain!]
+      : [0, this.#maxLag + SPREAD_BLOCKS, this.#boundGain ?? 10 ** (-this.#cfg.minErlDb / 10)];
+    let peak = 0;
+    for (let lag = from; lag <= to; lag++) peak = Math.max(peak, this.#refAt(refNow - lag));
+    return peak * gain;
+  }
+
+  #botTalking(refNow: number): boolean {
+    for (let lag = 0; lag < TALKING_BLOCKS; lag++) if (this.#refAt(refNow - lag) >= REF_ACTIVE_ENERGY) return true;
+    return false;
+  }
+
+  /** Wiener-like gain: 1 for audio far above the expected echo, the floor for audio at or below it. */
+  #gainFor(energy: number, echo: number): number {
+    if (echo <= 0) return 1;
+    const margin = 10 ** (this.#cfg.marginDb / 10);
+    return Math.max(FLOOR_GAIN, Math.sqrt(Math.max(0, 1 - (echo * margin) / Math.max(energy, 1))));
+  }
+
+  #countEpisode(energy: number, gain: number): void {
+    if (energy >= SPEECH_ENERGY && gain < 0.5) {
+      this.#gapRun = 0;
+      if (++this.#echoRun >= EPISODE_MIN_BLOCKS && !this.#inEpisode) {
+        this.#inEpisode = true;
+        this.#episodes++;
+      }
+    } else if (++this.#gapRun >= EPISODE_GAP_BLOCKS) {
+      this.#echoRun = 0;
+      this.#inEpisode = false;
+    }
+  }
+
+  /**
+   * Delay: the lag where the envelopes correlate best; return loss: a high percentile of caller/reference there.
+   * Without a clear delay (no echo at all, or too much double talk) only a bound is kept: caller/loudest reference
+   * anywhere in range — on a line with no echo it falls far below the `minErlDb` guess and stops masking callers.
+   */
+  #estimate(): void {
+    const n = Math.min(WINDOW_BLOCKS, this.#micBlocks);
+    if (n < MIN_WINDOW_BLOCKS) return;
+    const first = this.#micBlocks - n;
+    const x = new Float64Array(n);
+    const refNow = new Float64Array(n);
+    /** blocks the caller spoke in: the echo is measured on the rest (like an adaptive canceller's freeze) */
+    const caller = new Uint8Array(n);
+    let sumX = 0;
+    let used = 0;
+    for (let j = 0; j < n; j++) {
+      const slot = (first + j) & HISTORY_MASK;
+      x[j] = Math.log10(this.#micEnergy[slot]! + 1);
+      refNow[j] = this.#micRefNow[slot]!;
+      caller[j] = this.#micPassed[slot]!;
+      if (caller[j]) continue;
+      sumX += x[j]!;
+      used++;
+    }
+    if (used < MIN_WINDOW_BLOCKS) return;
+    const meanX = sumX / used;
+    let best = -1;
+    let bestLag = -1;
+    /** the bot's envelope moved at some lag: a low correlation then means no echo, not "cannot tell" */
+    let refMoved = false;
+    const y = new Float64Array(n);
+    for (let lag = 0; lag <= this.#maxLag; lag++) {
+      let sumY = 0;
+      for (let j = 0; j < n; j++) if (!caller[j]) sumY += y[j] = Math.log10(this.#refAt(refNow[j]! - lag) + 1);
+      const meanY = sumY / used;
+      let sxy = 0;
+      let sxx = 0;
+      let syy = 0;
+      for (let j = 0; j < n; j++) {
+        if (caller[j]) continue;
+        const dx = x[j]! - meanX;
+        const dy = y[j]! - meanY;
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+      }
+      // an envelope that hardly moves (a steady tone, a held vowel) says nothing about the delay
+      if (syy / used >= MIN_ENVELOPE_VARIANCE) refMoved = true;
+      const moves = sxx / used >= MIN_ENVELOPE_VARIANCE && syy / used >= MIN_ENVELOPE_VARIANCE;
+      const r = moves ? sxy / Math.sqrt(sxx * syy) : 0;
+      if (r > best) {
+        best = r;
+        bestLag = lag;
+      }
+    }
+    // only blocks while the bot is talking: a caller answering just after it stopped is no echo
+    const bound = this.#lossAt(first, refNow, 0, this.#maxLag + SPREAD_BLOCKS, SPREAD_BLOCKS, BOUND_PERCENTILE);
+    // The bot talked, and what came back does not follow it at any delay: no echo to speak of (a caller talking
+    // over the first prompt would otherwise count as echo and hold themselves back).
+    const noEcho = refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound !== null;
+    if (bound !== null) this.#boundGain = noEcho ? 0 : bound.gain;
+    const candidate = this.#candidate;
+    this.#candidate = null;
+    if (best < MIN_CORRELATION) return;
+    const loss = this.#lossAt(first, refNow, Math.max(0, bestLag - SPREAD_BLOCKS), bestLag + SPREAD_BLOCKS);
+    // An echo comes back in every block the bot talks, at a steady level: a caller who answered just after the
+    // bot stopped can line up with its tail once, but leaves most of the bot's blocks silent (a wide spread).
+    if (!loss || loss.spread > MAX_SPREAD) return;
+    this.#candidate = bestLag;
+    // two measurements in a row must agree before the delay is trusted
+    if (candidate === null || Math.abs(candidate - bestLag) > SPREAD_BLOCKS) return;
+    this.#delay = bestLag;
+    this.#gain = loss.gain;
+  }
+
+  /**
+   * Echo gain over the window against the loudest reference at lags `from..to`: a high percentile of caller /
+   * reference over the blocks where the bot talked (at a lag up to `activeWithin`); null when it talked too little. The reference peak is at least
+   * the echo's own source, so echo-only ratios sit at or below the true gain: take a high percentile, but not the
+   * top, where blocks with the caller talking too would be.
+   */
+  #lossAt(
+    first: number,
+    refNow: Float64Array,
+    from: number,
+    to: number,
+    activeWithin = to,
+    percentile = 0.75,
+  ): { gain: number; spread: number } | null {
+    const ratios: number[] = [];
+    for (let j = 0; j < refNow.length; j++) {
+      let peak = 0;
+      let active = false;
+      for (let lag = from; lag <= to; lag++) {
+        const e = this.#refAt(refNow[j]! - lag);
+        peak = Math.max(peak, e);
+        if (lag <= activeWithin && e >= REF_ACTIVE_ENERGY) active = true;
+      }
+      const slot = (first + j) & HISTORY_MASK;
+      // like an adaptive canceller, the measurement freezes while the caller talks over the bot
+      if (active && !this.#micPassed[slot]) ratios.push(this.#micEnergy[slot]! / peak);
+    }
+    if (ratios.length < refNow.length * MIN_ACTIVE_SHARE) return null;
+    // (blocks of double talk left out count against the share: a window full of it measures nothing)
+    ratios.sort((a, b) => a - b);
+    const high = ratios[Math.floor(ratios.length * percentile)]!;
+    const low = ratios[Math.floor(ratios.length * 0.25)]!;
+    return { gain: Math.min(1, high), spread: low > 0 ? high / low : Infinity };
+  }
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { EchoPath, type EchoPathOptions } from '../../src/media/echo-path.js';
+import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
+import { EchoGuard } from '../../src/speech/echo/echo-guard.js';
+import { energyBoundaries, loadClips, whiteNoise } from './helpers.js';
+
+const RATE = 16_000;
+const FRAME = 320;
+const clips = loadClips();
+/** the bot's prompt: real speech, so the echo has a speech envelope */
+const BOT = clips[1]!.pcm;
+/** the caller: another speaker */
+const CALLER = clips[5]!.pcm;
+
+function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
+  return sum / Math.max(1, to - from);
+}
+const db = (ratio: number) => 10 * Math.log10(ratio);
+
+interface Run {
+  /** what the line sent (echo + caller) */
+  line: Int16Array;
+  /** what the guard gave the VAD */
+  residual: Int16Array;
+  guard: EchoGuard;
+}
+
+/**
+ * The bot plays `bot` frame by frame; the line returns its echo (plus `caller` from `callerAtMs`); the guard sees
+ * the played frames as reference and the line as caller audio, as on a call.
+ */
+function run(
+  path: Omit<EchoPathOptions, 'sampleRate'>,
+  cfg: Partial<EchoConfig> = {},
+  caller?: { pcm: Int16Array; atMs: number },
+  bot = BOT,
+): Run {
+  const echo = new EchoPath({ ...path, sampleRate: RATE });
+  const guard = new EchoGuard(echoConfig.parse(cfg), RATE, RATE);
+  const frames = Math.ceil(bot.length / FRAME);
+  const line = new Int16Array(frames * FRAME);
+  const residual = new Int16Array(frames * FRAME);
+  const callerFrom = caller ? Math.round((caller.atMs * RATE) / 1000) : Infinity;
+  for (let f = 0; f < frames; f++) {
+    const at = f * FRAME;
+    const own = new Int16Array(FRAME);
+    if (caller && at + FRAME > callerFrom) {
+      for (let i = 0; i < FRAME; i++) own[i] = caller.pcm[at + i - callerFrom] ?? 0;
+    }
+    const heard = echo.take(FRAME, own);
+    const played = new Int16Array(FRAME);
+    played.set(bot.subarray(at, at + FRAME));
+    echo.pushBot(played);
+    guard.reference(played);
+    line.set(heard, at);
+    residual.set(guard.process(heard), at);
+  }
+  return { line, residual, guard };
+}
+
+describe('EchoPath', () => {
+  it('returns the bot audio delayed and ERL dB down, seeded, with noise and μ-law on request', () => {
+    const burst = whiteNoise(200, 8000, RATE, 3);
+    const path = new EchoPath({ sampleRate: RATE, delayMs: 120, erlDb: 12, seed: 7 });
+    path.pushBot(burst);
+    const out = path.take(RATE); // one second of line
+    const delay = (120 * RATE) / 1000;
+    expect(energy(out, 0, delay)).toBe(0);
+    // white noise through the path: the energy is exactly ERL lower (±1 dB for the filter's colouring of a finite burst)
+    expect(db(energy(burst) / energy(out, delay, delay + burst.length))).toBeCloseTo(12, 0);
+    const again = new EchoPath({ sampleRate: RATE, delayMs: 120, erlDb: 12, seed: 7 });
+    again.pushBot(burst);
+    expect(again.take(RATE)).toEqual(out);
+
+    const noisy = new EchoPath({ sampleRate: RATE, delayMs: 20, erlDb: 12, noiseDbfs: -50, mulaw: true, seed: 7 });
+    const line = noisy.take(RATE);
+    expect(db(energy(line) / 32768 ** 2)).toBeCloseTo(-50, 0);
+    expect(() => new EchoPath({ sampleRate: RATE, delayMs: 10, erlDb: 6 })).toThrow(/at least one 20 ms frame/);
+  });
+});
+
+describe('EchoGuard', () => {
+  it('measures the echo delay and return loss and keeps the echo 20 dB or more below what the line sent', () => {
+    for (const [delayMs, erlDb] of [
+      [40, 6],
+      [150, 12],
+      [300, 6],
+    ] as const) {
+      const { line, residual, guard } = run({ delayMs, erlDb, mulaw: true, seed: delayMs });
+      const { delayMs: measured, erlDb: loss } = guard.stats;
+      expect(Math.abs(measured! - delayMs), `delay ${delayMs}`).toBeLessThanOrEqual(30);
+      expect(Math.abs(loss! - erlDb), `ERL ${erlDb}`).toBeLessThanOrEqual(5);
+      const settled = RATE; // after the first second
+      expect(db(energy(line, settled) / energy(residual, settled)), `${delayMs} ms`).toBeGreaterThan(20);
+      expect(guard.stats.suspectedEcho).toBeGreaterThan(0);
+    }
+  });
+
+  it('lets a caller who talks over the echo through', () => {
+    const atMs = 1500;
+    const { line, residual } = run({ delayMs: 150, erlDb: 6, seed: 2 }, {}, { pcm: CALLER, atMs });
+    const from = (atMs * RATE) / 1000;
+    const callerOnly = new Int16Array(line.length);
+    callerOnly.set(CALLER.subarray(0, line.length - from), from);
+    // the caller's speech keeps most of its energy (the echo under it goes too)
+    expect(db(energy(residual, from) / energy(callerOnly, from))).toBeGreaterThan(-4);
+  });
+
+  it('enabled: false hands the line to the VAD untouched', () => {
+    const { line, residual } = run({ delayMs: 150, erlDb: 6 }, { enabled: false });
+    expect(residual).toEqual(line);
+  });
+
+  it('maxDelayMs: an echo later than it is not recognised', () => {
+    const settled = RATE;
+    const within = run({ delayMs: 300, erlDb: 6 }, { maxDelayMs: 400 });
+    const beyond = run({ delayMs: 300, erlDb: 6 }, { maxDelayMs: 200 });
+    expect(db(energy(within.line, settled) / energy(within.residual, settled))).toBeGreaterThan(20);
+    expect(beyond.guard.stats.delayMs).toBeNull();
+    expect(db(energy(beyond.line, settled) / energy(beyond.residual, settled))).toBeLessThan(10);
+  });
+
+  it('minErlDb: before the line is measured, an echo louder than assumed gets through', () => {
+    // from the first word on: the echo's first 250 ms come before any measurement
+    const onset = (energyBoundaries(BOT).startMs * RATE) / 1000;
+    const bot = BOT.subarray(onset);
+    const [from, to] = [(100 * RATE) / 1000, (350 * RATE) / 1000];
+    const assumed6 = run({ delayMs: 100, erlDb: 6 }, { minErlDb: 6 }, undefined, bot);
+    const assumed20 = run({ delayMs: 100, erlDb: 6 }, { minErlDb: 20 }, undefined, bot);
+    const leak = (r: Run) => db(energy(r.line, from, to) / energy(r.residual, from, to));
+    expect(leak(assumed6)).toBeGreaterThan(15);
+    expect(leak(assumed20)).toBeLessThan(6);
+  });
+
+  it('marginDb: how far above the expected echo the caller must be', () => {
+    const atMs = 1500;
+    const quiet = CALLER.map((s) => Math.round(s * 0.35)); // the caller ~9 dB down
+    const from = (atMs * RATE) / 1000;
+    const kept = (marginDb: number) => {
+      const { residual, line } = run({ delayMs: 150, erlDb: 6, seed: 4 }, { marginDb }, { pcm: quiet, atMs });
+      return db(energy(residual, from) / energy(line, from));
+    };
+    expect(kept(0) - kept(20)).toBeGreaterThan(6);
+  });
+});
