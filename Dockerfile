@@ -38,7 +38,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/src/web/public ./dist/src/web/public
 COPY --from=build /app/examples ./examples
 COPY --from=build /app/models/silero_vad_v5.onnx /app/models/README.md ./models/
-RUN mkdir -p /app/models /app/recordings && chown -R node:node /app/models /app/recordings
+RUN mkdir -p /app/models /app/recordings /app/data && chown -R node:node /app/models /app/recordings /app/data
 USER node
 ENV NODE_ENV=production \
     VOICEBOT_CONFIG=/app/examples/support-line.yaml \
@@ -81,7 +81,7 @@ COPY --from=build-cuda /app/dist ./dist
 COPY --from=build-cuda /app/src/web/public ./dist/src/web/public
 COPY --from=build-cuda /app/examples ./examples
 COPY --from=build-cuda /app/models/silero_vad_v5.onnx /app/models/README.md ./models/
-RUN mkdir -p /app/models /app/recordings && chown -R node:node /app/models /app/recordings
+RUN mkdir -p /app/models /app/recordings /app/data && chown -R node:node /app/models /app/recordings /app/data
 USER node
 ENV NODE_ENV=production \
     VOICEBOT_CONFIG=/app/examples/support-line.yaml \

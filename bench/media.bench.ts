@@ -7,8 +7,7 @@
  * a step passes when the pacer's send-time error p99 ≤ 2 ms and nothing is dropped anywhere. Reports max_streams (largest passing N), per-step
  * percentiles, and the CPU cost per stream-frame (less sensitive to a shared machine than the p99).
  */
-import { fork, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { Resampler } from '../src/media/resampler.js';
 import { RtpSession } from '../src/media/rtp-session.js';
 import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
-import type { SenderCommand, SenderReport } from './lib/rtp-sender.js';
+import { Sender } from './lib/sender-client.js';
 
 const BENCH = 'media';
 /**
@@ -62,52 +61,6 @@ interface Stream {
   session: RtpSession;
   jitter: JitterBuffer;
   pacer: Pacer;
-}
-
-class Sender {
-  private readonly child: ChildProcess;
-  private readonly reports: SenderReport[] = [];
-  private waiters: Array<() => void> = [];
-
-  constructor() {
-    this.child = fork(fileURLToPath(new URL('./lib/rtp-sender.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.child.on('message', (m: SenderReport) => {
-      this.reports.push(m);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  command(cmd: SenderCommand): void {
-    this.child.send(cmd);
-  }
-
-  async next<T extends SenderReport['type']>(type: T, timeoutMs = 10_000): Promise<Extract<SenderReport, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.reports.findIndex((r) => r.type === type);
-      if (i >= 0) return this.reports.splice(i, 1)[0] as Extract<SenderReport, { type: T }>;
-      if (Date.now() > deadline) throw new Error(`sender did not report ${type} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 100);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async close(): Promise<void> {
-    this.command({ type: 'exit' });
-    if (this.child.exitCode === null) await once(this.child, 'exit');
-  }
 }
 
 /** |send time − scheduled time| (ms) of pacer sends during the measurement window, across all streams. */

@@ -1,12 +1,13 @@
 /**
  * Side by side with what users would pick instead, same process, interleaved rounds, ratios (ours ÷ peer time;
  * < 1 means ours is faster): G.711 μ-law encode and decode of a 20 ms frame vs `alawmulaw`, with a bit-exactness
- * check (every 16-bit input, every byte). The other comparisons the issue lists (werift-rtp, vad-node, a
- * maintained resampler vs sox, another whisper.cpp binding) are not in this bench yet.
+ * check (every 16-bit input, every byte). The other peers have their own benches: peers-rtp (werift-rtp),
+ * peers-vad (@ricky0123/vad-node), peers-resampler (libsamplerate-js, SNR against sox).
  */
 import alawmulaw from 'alawmulaw';
 import { mulawDecode, mulawEncode } from '../src/media/g711.js';
-import { figure, percentile } from './lib/figure.js';
+import { figure } from './lib/figure.js';
+import { interleave, nsPer } from './lib/interleave.js';
 import { sized } from './lib/smoke.js';
 
 const { mulaw } = alawmulaw;
@@ -19,13 +20,6 @@ const bytes = mulawEncode(pcm);
 const outBytes = new Uint8Array(160);
 const outPcm = new Int16Array(160);
 let sink = 0;
-
-/** ns per frame of `body` over FRAMES_PER_ROUND frames */
-function time(body: () => void): number {
-  const t = process.hrtime.bigint();
-  for (let i = 0; i < FRAMES_PER_ROUND; i++) body();
-  return Number(process.hrtime.bigint() - t) / FRAMES_PER_ROUND;
-}
 
 const cases: Array<{ name: string; ours: () => void; peer: () => void }> = [
   {
@@ -53,25 +47,15 @@ let decodeMismatches = 0;
 for (let i = 0; i < 256; i++) if (oursDec[i] !== peerDec[i]) decodeMismatches++;
 
 for (const c of cases) {
-  c.ours();
-  c.peer();
-  const ours: number[] = [];
-  const peer: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    // interleaved, alternating who goes first: drift in machine load hits both alike
-    if (r % 2 === 0) {
-      ours.push(time(c.ours));
-      peer.push(time(c.peer));
-    } else {
-      peer.push(time(c.peer));
-      ours.push(time(c.ours));
-    }
-  }
-  const ratios = ours.map((o, i) => o / peer[i]!);
-  figure(BENCH, `${c.name}_ours_vs_alawmulaw`, percentile(ratios, 0.5), 'ratio', {
+  const r = await interleave(
+    ROUNDS,
+    () => nsPer(FRAMES_PER_ROUND, c.ours),
+    () => nsPer(FRAMES_PER_ROUND, c.peer),
+  );
+  figure(BENCH, `${c.name}_ours_vs_alawmulaw`, r.ratioP50, 'ratio', {
     peer: 'alawmulaw',
-    oursNsPerFrame: Math.round(percentile(ours, 0.5)),
-    peerNsPerFrame: Math.round(percentile(peer, 0.5)),
+    oursNsPerFrame: Math.round(r.oursP50),
+    peerNsPerFrame: Math.round(r.peerP50),
     rounds: ROUNDS,
     framesPerRound: FRAMES_PER_ROUND,
     encodeMismatches,

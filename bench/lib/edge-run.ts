@@ -5,6 +5,7 @@
  * not answer within REPLY_TIMEOUT_MS is a failure, never a missing sample.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAriEmulator, type AriEmulator } from '../../test/emulators/ari/index.js';
@@ -122,7 +123,14 @@ export async function setupEdge(
     };
   }
   if (edge === 'jambonz') {
-    const bot = await BotProcess.start(config({ backend: 'jambonz', jambonz: { webhookSecret: 'bench' } }), opts);
+    // jambonz is told where the bot listens (its listen WebSocket URL): a known port, not port 0
+    const port = await freePort();
+    const c = config({
+      backend: 'jambonz',
+      jambonz: { webhookSecret: 'bench', wsUsername: 'bench', wsPassword: 'bench-ws-password' },
+    });
+    c.web = { host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` };
+    const bot = await BotProcess.start(c, opts);
     const emu: JambonzEmulator = await startJambonzEmulator({
       appUrl: `${bot.url}/jambonz`,
       mode: 'webhook',
@@ -149,6 +157,15 @@ export async function setupEdge(
       cleanup();
     },
   };
+}
+
+/** A loopback TCP port free right now (the OS picks it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

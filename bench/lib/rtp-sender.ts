@@ -6,17 +6,29 @@
 import { createSocket } from 'node:dgram';
 import { mulawEncode } from '../../src/media/g711.js';
 import { serializeRtp } from '../../src/media/rtp.js';
+import { ImpairedLink, type NetworkImpairment } from '../../test/emulators/ari/impairment.js';
 
-export type SenderCommand = { type: 'start'; host: string; ports: number[] } | { type: 'stop' } | { type: 'exit' };
+export type SenderCommand =
+  /** `impairment`: what the network does to each stream on its way to the bench (seeded per stream) */
+  | { type: 'start'; host: string; ports: number[]; impairment?: NetworkImpairment }
+  | { type: 'stop' }
+  /** after the bench stopped sending: what has arrived in all (answered 300 ms later) */
+  | { type: 'count' }
+  | { type: 'exit' };
 export type SenderReport =
-  | { type: 'ready' }
+  /** `ports`: the source port of each socket; stream i is sent from socket i mod ports.length */
+  | { type: 'ready'; ports: number[] }
   | { type: 'started' }
+  | { type: 'counted'; received: number }
   | {
       type: 'stopped';
       sent: number;
       received: number;
       lateSendP99Ms: number;
       interarrivalJitterP99Ms: number;
+      /** packets the impairment dropped / sent twice (they never left / left twice: not the bench's loss) */
+      impairedLost: number;
+      impairedDuplicated: number;
       /** This process's CPU time over the run ÷ wall time (1 = one core), to check it is not the bottleneck. */
       cpuUtil: number;
     };
@@ -46,6 +58,7 @@ interface Stream {
   ssrc: number;
   socket: number;
   lastArrival: number;
+  link: ImpairedLink | null;
 }
 
 const sockets = Array.from({ length: SOCKETS }, () => {
@@ -99,7 +112,8 @@ function tick(): void {
       ssrc: s.ssrc,
       payload: payloads[s.sent % 50]!,
     });
-    sockets[s.socket]!.send(buf, s.port, host);
+    if (s.link) s.link.push(buf);
+    else sockets[s.socket]!.send(buf, s.port, host);
     s.seq = (s.seq + 1) & 0xffff;
     s.sent++;
     sent++;
@@ -123,6 +137,11 @@ process.on('message', (cmd: SenderCommand) => {
       ssrc: (0x10000 + i) >>> 0,
       socket: i % SOCKETS,
       lastArrival: 0,
+      link: cmd.impairment
+        ? new ImpairedLink({ ...cmd.impairment, seed: (cmd.impairment.seed ?? 1) + i }, (buf) =>
+            sockets[i % SOCKETS]!.send(buf, port, host),
+          )
+        : null,
     }));
     byPort.clear();
     for (const s of streams) byPort.set(s.port, s);
@@ -151,9 +170,13 @@ process.on('message', (cmd: SenderCommand) => {
         received,
         lateSendP99Ms: p99(lateSends),
         interarrivalJitterP99Ms: p99(jitters),
+        impairedLost: streams.reduce((n, s) => n + (s.link?.stats.lost ?? 0), 0),
+        impairedDuplicated: streams.reduce((n, s) => n + (s.link?.stats.duplicated ?? 0), 0),
         cpuUtil,
       });
     }, 300);
+  } else if (cmd.type === 'count') {
+    setTimeout(() => send({ type: 'counted', received }), 300);
   } else {
     for (const s of sockets) s.close();
     process.disconnect?.();
@@ -166,6 +189,6 @@ for (const s of sockets) {
   s.bind(0, '127.0.0.1', () => {
     s.setRecvBufferSize(4 * 1024 * 1024);
     s.setSendBufferSize(4 * 1024 * 1024);
-    if (++bound === SOCKETS) send({ type: 'ready' });
+    if (++bound === SOCKETS) send({ type: 'ready', ports: sockets.map((k) => k.address().port) });
   });
 }

@@ -32,6 +32,8 @@ export interface MediaLinkOptions {
   metrics: Registry;
   /** the clock both directions run on (default: the process's shared pacer group) */
   group?: PacerGroup;
+  /** each frame sent to Asterisk: its send time minus its slot on the absolute clock, ms (the media bench) */
+  onSent?: (lateMs: number) => void;
 }
 
 /**
@@ -69,6 +71,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     );
     this.#quality = rtpQualityCounters(opts.metrics);
     const payload = Buffer.alloc(FRAME_SAMPLES);
+    const onSent = opts.onSent;
     this.#pacer = new Pacer({
       frameSamples: FRAME_SAMPLES,
       ...pacerConfigOptions(opts.media),
@@ -77,6 +80,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
         this.#noteSlot(info.silence);
         mulawEncode(frame, payload);
         this.#rtp.send(payload, { samples: FRAME_SAMPLES });
+        onSent?.(performance.now() - info.scheduledAt);
         if (this.listenerCount('played') > 0) this.emit('played', mulawDecode(payload));
       },
     });
@@ -107,8 +111,21 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     return this.#rtp.localAddress.port;
   }
 
-  get stats(): { rtp: RtpSession['stats']; pacer: Pacer['stats']; jitter: JitterBuffer['stats']; gaps: number } {
-    return { rtp: this.#rtp.stats, pacer: this.#pacer.stats, jitter: this.#jitter.stats, gaps: this.#gaps };
+  get stats(): {
+    rtp: RtpSession['stats'];
+    pacer: Pacer['stats'];
+    jitter: JitterBuffer['stats'];
+    gaps: number;
+    /** slots the caller-audio playout clock skipped after a stall */
+    playoutSkipped: number;
+  } {
+    return {
+      rtp: this.#rtp.stats,
+      pacer: this.#pacer.stats,
+      jitter: this.#jitter.stats,
+      gaps: this.#gaps,
+      playoutSkipped: this.#playout.stats.skipped,
+    };
   }
 
   #noteSlot(silence: boolean): void {
