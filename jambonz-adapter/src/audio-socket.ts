@@ -33,13 +33,16 @@ export function acceptAudioSocket(socket: WebSocket, authUser: string, backend: 
   }
   backend.audioSocketOpened(socket);
   let leg: JambonzCallLeg | undefined;
+  /** the hand-off stream (stereo, listen nested in the dial): one way, caller and agent interleaved */
+  let handOff = false;
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     const bytes = toBuffer(data);
     if (isBinary) {
       if (!leg) return malformed('binary_before_metadata');
-      if (bytes.length % 2 !== 0) return malformed('odd_length');
-      leg.receiveAudio(l16ToPcm(bytes));
+      if (bytes.length % (handOff ? 4 : 2) !== 0) return malformed('odd_length');
+      if (handOff) leg.receiveHandOffAudio(l16ToPcm(bytes));
+      else leg.receiveAudio(l16ToPcm(bytes));
       return;
     }
     const parsed = parseJson(bytes.toString('utf8'));
@@ -58,7 +61,9 @@ export function acceptAudioSocket(socket: WebSocket, authUser: string, backend: 
         return;
       }
       leg = found;
-      leg.attachAudio(socket, meta.data.sampleRate ?? leg.inputSampleRate);
+      handOff = meta.data.mixType === 'stereo';
+      if (handOff) leg.attachHandOffAudio(socket, meta.data.sampleRate ?? 8000);
+      else leg.attachAudio(socket, meta.data.sampleRate ?? leg.inputSampleRate);
       return;
     }
     const event = parseAudioEvent(parsed.value);
@@ -70,7 +75,8 @@ export function acceptAudioSocket(socket: WebSocket, authUser: string, backend: 
   socket.once('close', () => {
     warnings.flush();
     backend.audioSocketClosed(socket);
-    leg?.audioClosed(socket);
+    if (handOff) leg?.handOffAudioClosed(socket);
+    else leg?.audioClosed(socket);
     socket.removeAllListeners('message');
   });
 }

@@ -17,7 +17,7 @@ import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { createCall } from './rest.js';
-import { declineVerb, dialVerb, hangupVerb, listenVerb, type JambonzVerb } from './verbs.js';
+import { declineVerb, dialVerb, hangupVerb, listenVerb, type HandOffListen, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
 
@@ -193,6 +193,7 @@ export class JambonzBackend implements TelephonyBackend {
       markTimeoutMs: this.config.markTimeoutMs,
       dialVerb: (request) =>
         dialVerb(request, {
+          ...this.#handOffListen(callSid, base),
           actionHook: this.#hookRef(HOOKS.dialEnded, mode, base),
           confirmHook: this.#hookRef(HOOKS.dialConfirm, mode, base),
           ...(this.config.trunk ? { trunk: this.config.trunk } : {}),
@@ -223,6 +224,20 @@ export class JambonzBackend implements TelephonyBackend {
       wsAuth: { username: leg.id, password: leg.audioToken },
       metadata: { voicebotCallId: leg.id },
     });
+  }
+
+  /** The dial's nested listen: the same audio endpoint and per-call credentials as the call's own listen. */
+  #handOffListen(callSid: string, base: UrlBase): { listen?: HandOffListen } {
+    const leg = this.#calls.get(callSid);
+    if (!leg) return {};
+    return {
+      listen: {
+        url: `${base.ws}${this.pathPrefix}/audio`,
+        sampleRate: leg.inputSampleRate,
+        wsAuth: { username: leg.id, password: leg.audioToken },
+        metadata: { voicebotCallId: leg.id },
+      },
+    };
   }
 
   #released(leg: JambonzCallLeg): void {

@@ -4,6 +4,7 @@ import type { Logger } from 'voicebot/log';
 import { FrameChunker, samplesPerFrame, Resampler } from 'voicebot/media';
 import {
   type CallLeg,
+  type Party,
   type SampleRate,
   type TransferOutcome,
   type TransferRequest,
@@ -60,6 +61,13 @@ interface PlayoutWaiter {
   resolve: () => void;
 }
 
+/** The hand-off stream: the dial's nested stereo listen, caller left and agent right. */
+interface HandOffStream {
+  socket: WebSocket;
+  /** per party: to the call's input rate, in 20 ms frames */
+  parties: Record<Party, { resampler: Resampler | null; chunker: FrameChunker }>;
+}
+
 /** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
 const TAIL_SILENCE_MS = 100;
 /**
@@ -109,6 +117,11 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
   /** the transfer being dialled: settled by the dial hooks, the ring timeout or an abort */
   #dial: DialWait | null = null;
+  /** the dial being placed carries a nested listen: after the answer the bot listens, muted (agentStaysSilent) */
+  #listenAsked = false;
+  /** answered with the bot listening: the hand-off stream may attach */
+  #listening = false;
+  #handOff: HandOffStream | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
@@ -145,7 +158,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   /** resources this leg still holds (tests check they all reach zero) */
   get held(): { audio: boolean; control: boolean; pacer: boolean; timers: number; waiters: number } {
     return {
-      audio: this.#audio !== null,
+      audio: this.#audio !== null || this.#handOff !== null,
       control: this.#control !== null,
       pacer: this.#pacer !== null,
       timers:
@@ -213,6 +226,53 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     }
     this.#unreported.delete(event.name);
     this.#markDone(event.name);
+  }
+
+  // ---- hand-off stream (agentStaysSilent) --------------------------------------------------------
+
+  /** The dial's nested listen connected (stereo). Refused unless the agent answered a transfer that asked for it. */
+  attachHandOffAudio(socket: WebSocket, streamRate: number): void {
+    if (this.#state !== 'bridged' || !this.#listening) {
+      socket.close(1000, 'not listening');
+      return;
+    }
+    this.#dropHandOff();
+    const party = () => ({
+      resampler:
+        streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
+          ? new Resampler(streamRate, this.inputSampleRate)
+          : null,
+      chunker: new FrameChunker(samplesPerFrame(this.inputSampleRate)),
+    });
+    this.#handOff = { socket, parties: { caller: party(), agent: party() } };
+    this.#log.info({ streamRate }, 'jambonz hand-off stream attached: listening to the caller and the agent');
+  }
+
+  /** Interleaved stereo L16 from the hand-off stream: left the caller, right the agent. */
+  receiveHandOffAudio(stereo: Int16Array): void {
+    const stream = this.#handOff;
+    if (!stream || this.ended) return;
+    const half = stereo.length >> 1;
+    const channels: Record<Party, Int16Array> = { caller: new Int16Array(half), agent: new Int16Array(half) };
+    for (let i = 0; i < half; i++) {
+      channels.caller[i] = stereo[2 * i]!;
+      channels.agent[i] = stereo[2 * i + 1]!;
+    }
+    for (const p of ['caller', 'agent'] as const) {
+      const { resampler, chunker } = stream.parties[p];
+      const pcm = resampler ? resampler.process(channels[p]) : channels[p];
+      for (const frame of chunker.push(pcm)) this.emit('party-audio', p, frame);
+    }
+  }
+
+  handOffAudioClosed(socket: WebSocket): void {
+    if (this.#handOff?.socket === socket) this.#handOff = null;
+  }
+
+  #dropHandOff(): void {
+    const socket = this.#handOff?.socket;
+    this.#handOff = null;
+    if (socket && socket.readyState <= socket.OPEN) socket.close(1000, 'call ended');
   }
 
   #sendFrame(frame: Int16Array): void {
@@ -413,6 +473,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     }
     signal?.throwIfAborted();
     const wait = new DialWait({ clock: this.#host.clock, signal });
+    this.#listenAsked = request.listen === true && 'listen' in dial;
     this.#state = 'transferring';
     const sent = this.#runNext([dial]);
     if (sent !== 'sent') {
@@ -444,7 +505,9 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   /** The dial's confirmHook or actionHook told us how the transfer went. Returns true when the bot has the caller back. */
   dialOutcome(outcome: TransferOutcome, detail?: string): boolean {
     this.#dialEnded(outcome);
-    this.#dial?.decide(detail === undefined ? { outcome } : { outcome, detail });
+    this.#listening = outcome === 'answered' && this.#state === 'bridged' && this.#listenAsked;
+    const listening = this.#listening ? { listening: true } : {};
+    this.#dial?.decide({ outcome, ...(detail === undefined ? {} : { detail }), ...listening });
     return !this.ended && this.#state === 'bot';
   }
 
@@ -533,6 +596,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (audio && this.mode === 'ws') this.#sendCommand({ type: 'disconnect' });
     this.#releaseAudio();
     if (audio && audio.readyState <= audio.OPEN) audio.close(1000, 'call ended');
+    this.#dropHandOff();
+    this.#listening = false;
     this.#pending = [];
     this.#pendingSamples = 0;
     this.#clearTimer('audio');

@@ -45,6 +45,8 @@ export const audioMetadataSchema = z.looseObject({
   from: z.string().optional(),
   to: z.string().optional(),
   direction: z.string().optional(),
+  /** stereo: the dial's nested listen after a hand-off (caller left, agent right) */
+  mixType: z.string().optional(),
 });
 
 /** Text frames jambonz sends on a listen socket after the metadata. */

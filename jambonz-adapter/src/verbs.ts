@@ -55,7 +55,33 @@ export function dialTarget(request: TransferRequest, trunk?: string): Record<str
   }
 }
 
+/** Where the hand-off stream goes (agentStaysSilent): our audio endpoint, with this call's credentials. */
+export interface HandOffListen {
+  url: string;
+  sampleRate: SampleRate;
+  wsAuth: { username: string; password: string };
+  metadata: Record<string, string>;
+}
+
+/**
+ * The `listen` nested in a dial: once the agent answers, jambonz forks the bridged call to us in stereo, the caller
+ * on the left channel and the agent on the right (the media bug sits on the caller's endpoint: what it reads, what
+ * is written to it). One way only: bidirectional audio does not work nested in a dial, and the bot stays silent.
+ */
+export function handOffListen(o: HandOffListen): Record<string, unknown> {
+  return {
+    url: o.url,
+    mixType: 'stereo',
+    sampleRate: o.sampleRate,
+    bidirectionalAudio: { enabled: false },
+    wsAuth: { username: o.wsAuth.username, password: o.wsAuth.password },
+    metadata: o.metadata,
+  };
+}
+
 export interface DialVerbOptions {
+  /** request.listen: fork the bridged call to us (see handOffListen) */
+  listen?: HandOffListen;
   actionHook: string;
   /** called when the agent answers, before bridging: tells us the transfer was answered */
   confirmHook: string;
@@ -73,6 +99,7 @@ export function dialVerb(request: TransferRequest, o: DialVerbOptions): JambonzV
     answerOnBridge: true,
     actionHook: o.actionHook,
     ...(o.callerId ? { callerId: o.callerId } : {}),
+    ...(request.listen && o.listen ? { listen: handOffListen(o.listen) } : {}),
   };
 }
 

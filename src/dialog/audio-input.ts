@@ -52,8 +52,16 @@ export interface AudioInputHooks {
   onMilestone?(m: TurnMilestone): void;
 }
 
+/** Where the audio comes from: a call leg, or one party of a handed-off call (see after-hand-off.ts). */
+export interface AudioSource {
+  readonly inputSampleRate: CallLeg['inputSampleRate'];
+  /** `audio`: what the person says; `played`: the bot's audio as it is played (echo suppression, when enabled) */
+  on(event: 'audio' | 'played', listener: (frame: Int16Array) => void): unknown;
+  off(event: 'audio' | 'played', listener: (frame: Int16Array) => void): unknown;
+}
+
 export interface AudioInputOptions {
-  leg: CallLeg;
+  leg: AudioSource;
   vad: Vad;
   /** keeps the bot's echo (the leg's `played` audio coming back) away from the VAD; none: the VAD hears everything */
   echo?: EchoGuard;

@@ -35,6 +35,8 @@ export class CallContext {
   noInputCount = 0;
   escalation: EscalationState | undefined;
   transferred = false;
+  /** handed off with the bot still on the line, muted: the caller and the agent go on into the transcript */
+  listeningAfterHandOff = false;
   ticketId: string | undefined;
   recording: CallRecord['recording'];
   /** the greeting has been said (on this process or the one before) */

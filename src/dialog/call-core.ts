@@ -13,6 +13,7 @@ import { EchoGuard } from '../speech/echo/echo-guard.js';
 import { dialogState } from './dialog-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
+import { transcribeAfterHandOff } from './after-hand-off.js';
 import { AudioInput } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
@@ -139,14 +140,22 @@ export async function runCall(
   const summaryChat = cfg.llm.enabled && cfg.llm.summary ? chatClientFor(cfg.llm) : undefined;
   const player = new PromptPlayer(leg, deps.tts, log);
   let callerHungUp = false;
+  let legGone!: () => void;
+  /**
+   * the leg's hangup (or hand-over), whenever it comes: after a listening hand-off the dialog has ended, the call
+   * has not, and this ends the listening
+   */
+  const legHungUp = new Promise<void>((resolve) => (legGone = resolve));
   let handedOver = false;
   const onDetach = (reason: string) => {
+    legGone();
     if (callerHungUp || machine.ended) return;
     handedOver = true;
     log.info({ reason }, 'the backend hands the call over');
     controller.abort(detachReason());
   };
   const onHangup = (reason: string) => {
+    legGone();
     if (callerHungUp || handedOver || machine.ended) return;
     callerHungUp = true;
     machine.dispatch({ type: 'hangup', detail: `caller hung up: ${reason}` });
@@ -248,8 +257,28 @@ export async function runCall(
       timers,
       clock,
       submitRecord,
+      listenAfterHandOff: deps.config.telephony.agentStaysSilent,
     });
     await conversation.run(resumeFrom !== undefined);
+    if (ctx.listeningAfterHandOff) {
+      // the bot's turn-taking is over (no silence or call-limit prompts either); the people on the line go on
+      // into the transcript until the call ends
+      timers.close();
+      await audio.close();
+      await transcribeAfterHandOff({
+        leg,
+        ctx,
+        vad: deps.vad,
+        asr: deps.asr,
+        logger: log,
+        metrics,
+        preRollMs: deps.config.speech.vad.preRollMs,
+        minSpeechMs: deps.config.speech.vad.minSpeechMs,
+        asrTimeoutMs: cfg.asrFinalGraceMs,
+        legGone: legHungUp,
+        signal: callSignal,
+      });
+    }
   } catch (err) {
     if (!callSignal.aborted) {
       failed = true;
@@ -285,8 +314,10 @@ export async function runCall(
     return ctx.toRecord('in-progress', '', false, cfg.lowConfidence);
   }
 
-  // The bot ends the leg unless the caller already did or a person took the call.
+  // The bot ends the leg unless the caller already did or a person took the call. A handed-off call the bot still
+  // listens to and that is not over (shutdown): the leg lets go of the bot's side only.
   if (!callerHungUp && !ctx.transferred) await hangupLeg(leg, failed ? 'error' : 'bot', log);
+  else if (ctx.listeningAfterHandOff && !(await settled(legHungUp))) await hangupLeg(leg, 'bot', log);
   unsubscribe();
 
   const outcome = ctx.finalOutcome(failed);
@@ -383,6 +414,12 @@ function createAudioInput(w: AudioInputWiring): AudioInput {
         }),
     },
   });
+}
+
+/** true when `p` has already settled (checked without waiting). */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  return (await Promise.race([p, Promise.resolve(pending)])) !== pending;
 }
 
 async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<void> {

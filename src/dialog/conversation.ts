@@ -48,6 +48,8 @@ export interface ConversationParts {
   /** the call's clock, for the transfer ring bound */
   clock: Timers;
   submitRecord(event: CallRecordEvent, record: CallRecord): Promise<void>;
+  /** telephony.agentStaysSilent: ask the backend to keep the bot on the call, muted, after the answer */
+  listenAfterHandOff?: boolean;
 }
 
 /** The turn loop: greet, then listen → think → speak until the call ends or is handed over. */
@@ -320,6 +322,7 @@ export class Conversation {
             phone: leg.from,
             summary,
           }),
+          ...(this.p.listenAfterHandOff ? { listen: true } : {}),
         },
         bound.signal,
       );
@@ -338,6 +341,7 @@ export class Conversation {
     this.p.logger.info({ outcome: result.outcome, detail: result.detail }, 'transfer result');
     if (result.outcome === 'answered') {
       ctx.transferred = true;
+      ctx.listeningAfterHandOff = result.listening === true;
       this.#transition('transferAnswered', `answered by ${route.name}`);
       return 'end';
     }

@@ -47,7 +47,12 @@ export class Transcript {
   }
 
   caller(text: string, confidence: number, atMs?: number): TranscriptEntry {
-    return this.#add({ speaker: 'caller', text, atMs: Math.round(atMs ?? this.#clockMs()), confidence });
+    return this.heard('caller', text, confidence, atMs);
+  }
+
+  /** A recognised line of a person on the call: the caller, or after a hand-off the agent too. */
+  heard(speaker: 'caller' | 'agent', text: string, confidence: number, atMs?: number): TranscriptEntry {
+    return this.#add({ speaker, text, atMs: Math.round(atMs ?? this.#clockMs()), confidence });
   }
 
   /** A bot line as it starts playing; finish it with `finishBot`. */

@@ -66,6 +66,13 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
     await registerJambonz(web, { backend });
     return { backend, dialer: backend, ringSec: 30 };
   }
-  const backend = await registerTestCall(web, { logger, metrics, events, admission });
+  // the test page cannot dial anyone; with agentStaysSilent it plays the agent itself (a hand-off is "answered")
+  const backend = await registerTestCall(web, {
+    logger,
+    metrics,
+    events,
+    admission,
+    ...(telephony.agentStaysSilent ? { transferOutcome: 'answered' as const } : {}),
+  });
   return { backend, dialer: null, ringSec: 30 };
 }

@@ -50,10 +50,6 @@ const asteriskFields = z.strictObject({
   rtpPortMin: port().default(20000).describe('Lowest UDP port of the RTP range (one port per call).'),
   rtpPortMax: port().default(20999).describe('Highest UDP port of the RTP range.'),
   requestTimeoutMs: z.number().int().min(100).default(5000).describe('Bound on every ARI request, ms.'),
-  agentStaysSilent: z
-    .boolean()
-    .default(false)
-    .describe('After the hand-off the bot stays in the bridge, muted, and keeps transcribing.'),
   /** How long to wait for a channel's StasisStart after the REST reply that created it. */
   stasisTimeoutMs: z
     .number()
@@ -215,6 +211,16 @@ export const telephonyConfig = z.strictObject({
     .default(50)
     .describe(
       'Calls (any backend, inbound and outbound) this instance runs at once; more are refused before anything is allocated: SIP 503 via Asterisk, sip:decline 503 on jambonz, WebSocket close 1013 for the test call.',
+    ),
+  /**
+   * After a hand-off the bot stays on the call, muted, transcribing the caller and the agent apart (Asterisk: a
+   * snoop per party; jambonz: a stereo listen nested in the dial; browser: the page plays the agent).
+   */
+  agentStaysSilent: z
+    .boolean()
+    .default(false)
+    .describe(
+      "After an answered hand-off the bot stays on the call, muted, and transcribes the caller and the agent (speaker-labelled) into the call's record, which is completed when the call ends. false: the bot leaves at the answer and the record closes then.",
     ),
   /** Token for POST /api/calls (outbound calls). */
   outboundToken: secret().optional().describe('Bearer token for POST /api/calls and `voicebot call`.'),

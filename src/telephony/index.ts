@@ -6,6 +6,7 @@ export type {
   CallLeg,
   CallLegEvents,
   OriginateOptions,
+  Party,
   SampleRate,
   TelephonyBackend,
   TransferOutcome,

@@ -16,6 +16,11 @@ export interface TransferRequest {
   target: TransferTarget;
   /** X-Voicebot-* headers, already header-safe (see telephony/headers.ts). */
   headers: Record<string, string>;
+  /**
+   * telephony.agentStaysSilent: once the person answers, the bot stays on the call, muted, and the leg emits
+   * `party-audio` (caller and agent apart) until the call ends. Without it the bot leaves at the answer.
+   */
+  listen?: boolean;
 }
 
 export type TransferOutcome = 'answered' | 'busy' | 'no-answer' | 'failed';
@@ -24,7 +29,12 @@ export interface TransferResult {
   outcome: TransferOutcome;
   /** backend detail, e.g. SIP status or ARI dialstatus */
   detail?: string;
+  /** answered with `listen`: the bot stayed on the call, muted; `party-audio` follows until `hangup` */
+  listening?: boolean;
 }
+
+/** Who is speaking on a handed-off call the bot still listens to. */
+export type Party = 'caller' | 'agent';
 
 export interface CallLegEvents {
   /** Caller audio: PCM16 mono at `inputSampleRate`, normally 20 ms frames. */
@@ -35,6 +45,11 @@ export interface CallLegEvents {
    */
   played: [frame: Int16Array];
   dtmf: [digit: string];
+  /**
+   * After an answered transfer with `listen`: one party's audio (PCM16 mono at `inputSampleRate`), each party on its
+   * own stream so the transcript can say who spoke. The bot's turn-taking no longer hears anything.
+   */
+  'party-audio': [party: Party, frame: Int16Array];
   /** The caller (or the network) ended the call. Fires once. */
   hangup: [reason: string];
   /**

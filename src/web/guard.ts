@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Secret } from '../config/secret.js';
 
 const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -103,12 +103,4 @@ export function presentedToken(req: FastifyRequest, opts: { query?: boolean } = 
 export function tokenMatches(req: FastifyRequest, token: Secret, opts: { query?: boolean } = {}): boolean {
   const given = presentedToken(req, opts);
   return given !== undefined && safeEqual(given, token.reveal());
-}
-
-/** An onRequest hook for a route family that needs `token` (401 with a Bearer challenge otherwise). */
-export function requireToken(token: Secret, realm: string) {
-  return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    if (tokenMatches(req, token)) return undefined;
-    return reply.code(401).header('www-authenticate', `Bearer realm="${realm}"`).send({ error: 'token required' });
-  };
 }

@@ -68,6 +68,17 @@ describe('ARI emulator quirks (raw protocol)', () => {
     await emu.close();
   });
 
+  /** A fresh emulator whose created channels enter Stasis this long after the reply (a window to act in). */
+  async function restartWithStasisDelay(stasisDelayMs: number) {
+    await emu.close();
+    emu = await startAriEmulator({ stasisDelayMs });
+    await stream.stop();
+    client = rawClient(emu);
+    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
+    stream.on('event', (e) => events.push(e));
+    await stream.start(AbortSignal.timeout(2000));
+  }
+
   async function bridgedMedia() {
     const caller = await emu.placeCall({ continuous: false }); // only what the test sends
     await client.answer(caller.channelId);
@@ -84,13 +95,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   }
 
   it('channels/create ignores callerId and replies before StasisStart; a dial in that window gets 409', async () => {
-    await emu.close();
-    emu = await startAriEmulator({ stasisDelayMs: 1500 }); // a window wide enough for a loaded machine
-    await stream.stop();
-    client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
-    stream.on('event', (e) => events.push(e));
-    await stream.start(AbortSignal.timeout(2000));
+    await restartWithStasisDelay(1500); // a window wide enough for a loaded machine
     const res = await fetch(
       `${emu.url}/ari/channels/create?endpoint=PJSIP/agent&app=voicebot&channelId=a1&callerId=5551`,
       {
@@ -109,13 +114,7 @@ describe('ARI emulator quirks (raw protocol)', () => {
   });
 
   it('externalMedia replies before its StasisStart; an early addChannel gets 422', async () => {
-    await emu.close();
-    emu = await startAriEmulator({ stasisDelayMs: 300 });
-    await stream.stop();
-    client = rawClient(emu);
-    stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger: silent });
-    stream.on('event', (e) => events.push(e));
-    await stream.start(AbortSignal.timeout(2000));
+    await restartWithStasisDelay(300);
     const { media } = await bridgedMedia();
     expect(events.some((e) => e.type === 'StasisStart' && e.channel.id === 'm1')).toBe(false);
     const err = await client.addChannel('b1', 'm1').catch((e: unknown) => e);
@@ -126,6 +125,52 @@ describe('ARI emulator quirks (raw protocol)', () => {
     await client.addChannel('b1', 'm1');
     expect(media.name).toMatch(/^UnicastRTP\//);
     expect(media.channelvars?.UNICASTRTP_LOCAL_ADDRESS).toBe('127.0.0.1');
+  });
+
+  it('snoop: validated as resource_channels.c does; replies before StasisStart; spy=in carries what the party says; it goes with its channel', async () => {
+    await restartWithStasisDelay(300);
+    const caller = await emu.placeCall({ continuous: false });
+    const raw = async (query: string) => {
+      const res = await fetch(`${emu.url}/ari/channels/${caller.channelId}/snoop?${query}`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${emu.username}:${emu.password}`).toString('base64')}` },
+      });
+      return { status: res.status, message: ((await res.json()) as { message: string }).message };
+    };
+    expect(await raw('app=voicebot')).toEqual({
+      status: 400,
+      message: 'Direction must be specified for at least spy or whisper',
+    });
+    expect(await raw('app=voicebot&spy=sideways')).toEqual({
+      status: 400,
+      message: 'Invalid direction specified for spy',
+    });
+    expect(await raw('spy=in')).toEqual({ status: 400, message: 'Application name is required' });
+    const snoop = await client.snoop(caller.channelId, { snoopId: 's1', spy: 'in' });
+    expect(snoop.name).toMatch(new RegExp(`^Snoop/${caller.channelId.replace('.', '\\.')}-`));
+    await client.createBridge('tap');
+    const early = await client.addChannel('tap', 's1').catch((e: unknown) => e);
+    expect((early as AriError).status).toBe(422);
+    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 's1'), 2000, 'StasisStart s1');
+    await client.addChannel('tap', 's1');
+    const sock = await udp();
+    sockets.push(sock);
+    await client.externalMedia({ channelId: 'm1', externalHost: `127.0.0.1:${sock.address().port}`, format: 'ulaw' });
+    await waitFor(() => events.some((e) => e.type === 'StasisStart' && e.channel.id === 'm1'), 2000, 'StasisStart m1');
+    await client.addChannel('tap', 'm1');
+    let loud = 0;
+    sock.on('message', (msg) => {
+      if (peak(ulawDecode(parseRtpPacket(msg)!.payload)) > 500) loud++;
+    });
+    // the caller is in no bridge at all: the snoop still hears them
+    await caller.sendPcm(tone(100), { speed: 0 });
+    await waitFor(() => loud >= 5, 2000, "the caller's voice through the snoop");
+    caller.hangup();
+    await waitFor(
+      () => events.some((e) => e.type === 'ChannelDestroyed' && e.channel.id === 's1'),
+      2000,
+      'the snoop channel to go with its target',
+    );
   });
 
   it('StasisStart arrives for own channels too (UnicastRTP and originated ones)', async () => {

@@ -8,7 +8,7 @@ const HEADERS = { 'X-Voicebot-Call-Id': 'call-1', 'X-Voicebot-Ticket-Id': '123',
 describe('Asterisk backend: escalation to an agent', () => {
   const rig = useAsteriskRig();
 
-  async function callAndTransfer(agentStaysSilent = false) {
+  async function callAndTransfer(listen = false) {
     const results: TransferResult[] = [];
     const legs: CallLeg[] = [];
     let agent: Party | null = null;
@@ -19,7 +19,11 @@ describe('Asterisk backend: escalation to an agent', () => {
         legs.push(leg);
         const ended = new Promise<void>((resolve) => leg.on('hangup', () => resolve()));
         results.push(
-          await leg.transfer({ target: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 5 }, headers: HEADERS }),
+          await leg.transfer({
+            target: { kind: 'endpoint', address: 'PJSIP/agent', timeoutSec: 5 },
+            headers: HEADERS,
+            ...(listen ? { listen } : {}),
+          }),
         );
         if (results[0]!.outcome !== 'answered') {
           leg.sendAudio(tone(100));
@@ -27,7 +31,7 @@ describe('Asterisk backend: escalation to an agent', () => {
         }
         await ended;
       },
-      { asterisk: { agentStaysSilent } },
+      {},
     );
     const caller = await rig.emu.placeCall({ from: '+15550001111' });
     await waitFor(() => results.length === 1, 8000, 'transfer result');
@@ -63,22 +67,44 @@ describe('Asterisk backend: escalation to an agent', () => {
     await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
   });
 
-  it('answered with agentStaysSilent: the bot stays in the bridge, muted, still hearing the caller', async () => {
+  it('answered with listen (agentStaysSilent): the bot stays muted; a snoop per person keeps caller and agent apart', async () => {
     rig.emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
-    const heard: Int16Array[] = [];
+    const mixed: Int16Array[] = [];
+    const parties: Record<string, Int16Array[]> = { caller: [], agent: [] };
     const { caller, result, leg, agent } = await callAndTransfer(true);
-    leg.on('audio', (f) => heard.push(f));
-    expect(result.outcome).toBe('answered');
-    const bridge = [...rig.emu.bridges.values()][0]!;
+    leg.on('audio', (f) => mixed.push(f));
+    leg.on('party-audio', (party, f) => parties[party]!.push(f));
+    expect(result).toMatchObject({ outcome: 'answered', listening: true });
+    // the bot's own leg stays in the call's bridge, muted
+    const bridge = rig.emu.bridges.get(rig.t!.backend.calls.get(leg.id)!.ids.bridgeId)!;
     expect(bridge.channels.size).toBe(3);
-    const mohHeard = caller.audibleMs(); // music on hold while the agent rang
+    // one snoop per person, spy in only, each in a bridge of its own with one of our externalMedia channels
+    const snoops = rig.emu.requestsTo('POST', /\/snoop$/);
+    expect(snoops.map((r) => [r.path.split('/')[3], r.query.spy, r.query.whisper]).sort()).toEqual(
+      [
+        [caller.channelId, 'in', 'none'],
+        [agent!.channelId, 'in', 'none'],
+      ].sort(),
+    );
+    const mutedAt = performance.now();
     leg.sendAudio(tone(200)); // muted: the agent has the line
+    const loud = (frames: Int16Array[]) => frames.filter((f) => peak(f) > 500).length;
     await caller.sendPcm(tone(200), { speed: 1 });
-    await waitFor(() => heard.filter((f) => peak(f) > 500).length >= 5, 2000, 'caller audio still at the bot');
+    await waitFor(() => loud(parties.caller!) >= 5, 2000, 'the caller on the caller stream');
+    expect(loud(parties.agent!)).toBe(0);
     await waitFor(() => agent!.audibleMs() >= 100, 2000, 'caller audio at the agent');
-    expect(caller.audibleMs()).toBe(mohHeard);
+    // nothing audible from the bot on the wire (its leg or the taps)
+    expect(rig.emu.mediaEndpoints.flatMap((m) => m.audibleAt.filter((at) => at > mutedAt))).toEqual([]);
+    // the agent talks louder than the caller did: none of it may show on the caller's stream
+    const agentLoud = (frames: Int16Array[]) => frames.filter((f) => peak(f) > 12_000).length;
+    await agent!.sendPcm(tone(200, 440, 8000, 16_000), { speed: 1 });
+    await waitFor(() => agentLoud(parties.agent!) >= 5, 2000, 'the agent on the agent stream');
+    expect(agentLoud(parties.caller!)).toBe(0);
+    // the call core no longer hears the bridge's mix: no turns after the hand-off
+    expect(loud(mixed)).toBe(0);
     caller.hangup();
     await waitFor(() => assertReleased(rig.t!, rig.emu).length === 0, 3000, 'release');
+    expect([...rig.emu.channels.values()].filter((c) => c.kind === 'snoop')).toEqual([]);
   });
 
   it.each([

@@ -8,8 +8,10 @@ import { createTestDeps } from '../../src/dialog/scripted.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { createAsteriskBackend } from '../../src/telephony/asterisk/backend.js';
 import { startAriEmulator } from '../emulators/ari/index.js';
+import type { Party } from '../emulators/ari/party.js';
 import { emulatorConnection, FAST_ARI_TIMINGS } from '../asterisk/helpers.js';
 import {
+  speechTone,
   watchClearAudio,
   type BackendDriver,
   type CallDriver,
@@ -32,12 +34,13 @@ export function asteriskDriver(): BackendDriver {
       });
       const base = nextPortBase;
       nextPortBase += 20;
-      const baseConfig = (opts.deps.config ?? {}) as Record<string, unknown>;
+      const baseConfig = (opts.deps.config ?? {}) as { telephony?: Record<string, unknown> } & Record<string, unknown>;
       const deps = createTestDeps({
         ...opts.deps,
         config: {
           ...baseConfig,
           telephony: {
+            ...baseConfig.telephony,
             backend: 'asterisk',
             asterisk: {
               ...emulatorConnection(emu, base, base + 19),
@@ -48,6 +51,15 @@ export function asteriskDriver(): BackendDriver {
         },
       });
       const legs: CallLeg[] = [];
+      const agents: Party[] = [];
+      emu.on('party', (party) => {
+        if (party.role === 'agent') agents.push(party);
+      });
+      /** when Asterisk reported each dialled agent answering (Dial ANSWER) */
+      const agentAnsweredAt: number[] = [];
+      emu.on('event', (ev) => {
+        if (ev.type === 'Dial' && ev.dialstatus === 'ANSWER') agentAnsweredAt.push(performance.now());
+      });
       const records = new Map<string, Promise<CallRecord>>();
       const interrupted = new Map<string, () => number | null>();
       const backend = createAsteriskBackend(deps.config, {
@@ -99,6 +111,17 @@ export function asteriskDriver(): BackendDriver {
             },
             interruptedAt: () => interrupted.get(leg.id)?.() ?? null,
             heardChunks: () => [...caller.received],
+            async speakAfterHandOff(party, ms, silenceMs = 700) {
+              const who = party === 'caller' ? caller : agents.at(-1);
+              if (!who || who.isEnded) throw new Error(`no ${party} on the call`);
+              await who.sendPcm(speechTone(ms, 8000), { speed: 1 });
+              await who.sendSilence(silenceMs, { speed: 1 });
+            },
+            botAudibleMsAfterAnswer: () => {
+              const answered = agentAnsweredAt.at(-1);
+              if (answered === undefined) throw new Error('no agent answered');
+              return emu.mediaEndpoints.flatMap((m) => m.audibleAt.filter((at) => at > answered)).length * 20;
+            },
             agentHeaders: () =>
               agentRequests()
                 .slice(seenAgents)

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/core/call-record.js';
-import { ToneTts, type ScriptedUtterance } from '../../src/dialog/scripted.js';
+import { ToneTts, type MemoryRecordSink, type ScriptedUtterance } from '../../src/dialog/scripted.js';
 import type { Tts, TtsOptions, TtsChunk } from '../../src/speech/types.js';
 import { headerSafe, MAX_SUMMARY_HEADER } from '../../src/telephony/headers.js';
 import { asteriskDriver } from './asterisk-driver.js';
+import { browserDriver } from './browser-driver.js';
 import type { BackendDriver, DriverSession } from './driver.js';
 import { jambonzDriver } from './jambonz-driver.js';
 import { untilListening, untilTurns, waitFor } from './wait.js';
@@ -76,30 +77,12 @@ function audibleMs(pcm: Int16Array, rate: number): number {
   return frames * 20;
 }
 
-type Seen = ReturnType<typeof portable> & { headers?: Record<string, string> };
-const results = new Map<string, Map<string, Seen>>();
-
-describe.each(DRIVERS)('conformance: $name', (driver) => {
+/**
+ * A session per case on `driver`; after each case the call must be over and nothing left behind. Returns
+ * `start(script, agent, tts, telephony)`.
+ */
+function useSession(driver: BackendDriver) {
   let session: DriverSession | null = null;
-  const seen = (name: string, record: CallRecord, headers?: Record<string, string>) => {
-    const byCase = results.get(name) ?? new Map();
-    byCase.set(driver.name, { ...portable(record), ...(headers ? { headers } : {}) });
-    results.set(name, byCase);
-  };
-  async function start(script: ScriptedUtterance[], agent: 'answer' | 'busy' = 'answer', tts?: Tts) {
-    const s = await driver.start({
-      agent,
-      deps: { config: { dialog: dialogFor(driver) }, asrScript: script, tts: tts ?? new ToneTts({ msPerChar: 10 }) },
-    });
-    session = s;
-    // The CRM files the escalation ticket before the transfer, as src/crm/delivery.ts reports it.
-    s.deps.events.subscribe((e) => {
-      if (e.type === 'escalation') {
-        s.deps.events.publish({ type: 'ticket', callId: e.callId, ticketId: TICKET_ID, sink: 'conformance' });
-      }
-    });
-    return s;
-  }
   afterEach(async () => {
     if (!session) return;
     const s = session;
@@ -118,6 +101,41 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     }
     expect(left).toEqual([]);
   });
+  return async function start(
+    script: ScriptedUtterance[],
+    agent: 'answer' | 'busy' = 'answer',
+    tts?: Tts,
+    telephony: Record<string, unknown> = {},
+  ): Promise<DriverSession> {
+    const s = await driver.start({
+      agent,
+      deps: {
+        config: { dialog: dialogFor(driver), telephony },
+        asrScript: script,
+        tts: tts ?? new ToneTts({ msPerChar: 10 }),
+      },
+    });
+    session = s;
+    // The CRM files the escalation ticket before the transfer, as src/crm/delivery.ts reports it.
+    s.deps.events.subscribe((e) => {
+      if (e.type === 'escalation') {
+        s.deps.events.publish({ type: 'ticket', callId: e.callId, ticketId: TICKET_ID, sink: 'conformance' });
+      }
+    });
+    return s;
+  };
+}
+
+type Seen = ReturnType<typeof portable> & { headers?: Record<string, string> };
+const results = new Map<string, Map<string, Seen>>();
+
+describe.each(DRIVERS)('conformance: $name', (driver) => {
+  const start = useSession(driver);
+  const seen = (name: string, record: CallRecord, headers?: Record<string, string>) => {
+    const byCase = results.get(name) ?? new Map();
+    byCase.set(driver.name, { ...portable(record), ...(headers ? { headers } : {}) });
+    results.set(name, byCase);
+  };
 
   it('caller audio gives the transcript and record', async () => {
     const s = await start([{ text: 'I have a question about my invoice', confidence: 0.8 }]);
@@ -235,6 +253,58 @@ function peak(pcm: Int16Array): number {
   for (const s of pcm) p = Math.max(p, Math.abs(s));
   return p;
 }
+
+/**
+ * telephony.agentStaysSilent on every backend, the browser test call included (its page plays the agent): after
+ * the hand-off the caller says X and the agent says Y; the end record, written once at the hangup, has both with
+ * the right speaker labels, and the bot put no audio on the wire after the answer.
+ */
+describe.each([...DRIVERS, browserDriver()])('conformance, agentStaysSilent: $name', (driver) => {
+  const start = useSession(driver);
+
+  it('after the hand-off the caller and the agent are transcribed apart; no bot audio; one record, at the end', async () => {
+    const s = await start(
+      ['can I talk to a real person', 'my invoice is wrong', 'let me check that for you'],
+      'answer',
+      undefined,
+      { agentStaysSilent: true },
+    );
+    let answeredAt = 0;
+    s.deps.events.subscribe((e) => {
+      if (e.type === 'escalation-outcome' && e.outcome === 'answered') answeredAt = performance.now();
+    });
+    const call = await s.startCall(WAV);
+    await waitFor(() => answeredAt > 0, 10_000, 'the agent to answer');
+    const heard = (speaker: string, text: string) =>
+      s.deps.published.some(
+        (e) => e.type === 'transcript' && e.callId === call.id && e.entry.speaker === speaker && e.entry.text === text,
+      );
+    await call.speakAfterHandOff('caller', 500);
+    await waitFor(() => heard('caller', 'my invoice is wrong'), 10_000, "the caller's words after the hand-off");
+    await call.speakAfterHandOff('agent', 500);
+    await waitFor(() => heard('agent', 'let me check that for you'), 10_000, "the agent's words");
+    const records = s.deps.records as MemoryRecordSink;
+    // the call is not over: the end record waits for the hangup
+    expect(records.of('end')).toEqual([]);
+    await call.hangup();
+    const record = await call.record;
+    expect(records.of('end')).toHaveLength(1);
+    expect(records.of('end')[0]).toBe(record);
+    expect(record.outcome).toBe('escalated');
+    expect(record.escalation).toMatchObject({ target: 'agent', outcome: 'answered' });
+    expect(record.transcript.map((e) => `${e.speaker}: ${e.text}`)).toEqual([
+      'bot: Hello there.',
+      'caller: can I talk to a real person',
+      'bot: Putting you through.',
+      'caller: my invoice is wrong',
+      'agent: let me check that for you',
+    ]);
+    // muted: the bot spoke before (greeting, transfer message), nothing audible on the wire once the agent answered
+    const bot = call.collectBotAudio();
+    expect(audibleMs(bot.pcm, bot.sampleRate)).toBeGreaterThan(200);
+    expect(call.botAudibleMsAfterAnswer()).toBe(0);
+  });
+});
 
 describe('conformance: every backend agrees', () => {
   it('each case gave the same portable record (and header values) on every backend', () => {

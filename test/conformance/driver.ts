@@ -49,6 +49,13 @@ export interface CallDriver {
   interruptedAt(): number | null;
   /** bot audio the caller heard, piece by piece, with when it was played (performance.now()) */
   heardChunks(): { at: number; pcm: Int16Array }[];
+  /**
+   * After an answered hand-off: the caller or the agent talks (a tone `ms` long, then `silenceMs` of silence), in
+   * real time, the way the backend's peer carries it to the bot's listening side.
+   */
+  speakAfterHandOff(party: 'caller' | 'agent', ms: number, silenceMs?: number): Promise<void>;
+  /** audible bot audio (ms) that went on the wire towards anyone on the call after the person answered, by the peer's clock */
+  botAudibleMsAfterAnswer(): number;
   /** the CallRecord runCall resolved with */
   readonly record: Promise<CallRecord>;
 }
@@ -62,4 +69,11 @@ export function watchClearAudio(leg: CallLeg): () => number | null {
     return clear();
   };
   return () => at;
+}
+
+/** A speech-like tone (loud enough for every VAD the tests use) at `rate`. */
+export function speechTone(ms: number, rate: number, amplitude = 8000): Int16Array {
+  const out = new Int16Array(Math.round((rate * ms) / 1000));
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * 220 * i) / rate));
+  return out;
 }

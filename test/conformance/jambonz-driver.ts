@@ -8,6 +8,7 @@ import { createJambonzBackend, registerJambonz } from '../../jambonz-adapter/src
 import type { JambonzCallLeg } from '../../jambonz-adapter/src/call-leg.js';
 import { startJambonzEmulator } from '../emulators/jambonz/index.js';
 import {
+  speechTone,
   watchClearAudio,
   type BackendDriver,
   type CallDriver,
@@ -79,6 +80,19 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
             },
             interruptedAt: () => interrupted.get(call.callSid)?.() ?? null,
             heardChunks: () => call.heardChunks(),
+            async speakAfterHandOff(party, ms, silenceMs = 700) {
+              await call.forkReady();
+              await call.speakBridged(party, speechTone(ms, sampleRate), sampleRate);
+              await call.speakBridged(party, new Int16Array((sampleRate * silenceMs) / 1000), sampleRate);
+            },
+            botAudibleMsAfterAnswer: () => {
+              if (call.bridgedAt === null) throw new Error('no agent answered');
+              const after = call
+                .heardChunks()
+                .filter((c) => c.at > call.bridgedAt! && c.pcm.some((v) => Math.abs(v) > 500));
+              // anything the app sends on the nested listen counts: jambonz would not play it, but the bot must not send
+              return after.reduce((ms, c) => ms + (c.pcm.length / sampleRate) * 1000, 0) + call.forkFramesFromApp * 20;
+            },
           };
           if (wav) await driver.say(wav);
           return driver;

@@ -9,7 +9,7 @@ import { startCall, type CallHarness } from './harness.js';
 const intents = [{ name: 'billing', keywords: ['bill'], responses: ['Billing answer.'] }];
 
 function expectReleased(h: CallHarness) {
-  expect(h.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0 });
+  expect(h.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0, 'party-audio': 0 });
   expect(h.leg.playoutWaiters).toBe(0);
   expect((h.deps.vad as EnergyVadFactory).open).toBe(0);
   expect((h.deps.asr as ScriptedAsr).active).toBe(0);

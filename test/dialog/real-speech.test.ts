@@ -70,6 +70,6 @@ describe('runCall with the real VAD and TTS', () => {
     expect(cut?.text).toMatch(/ … \[interrupted\]$/);
     expect(REPLY.startsWith(cut!.text.slice(0, -' … [interrupted]'.length))).toBe(true);
     expect(cut!.text.length).toBeLessThan(REPLY.length);
-    expect(h.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0 });
+    expect(h.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0, 'party-audio': 0 });
   });
 });

@@ -40,7 +40,7 @@ describe('detach and resume: the session store is the call state', () => {
     expect(a.leg.hungUpBy).toBeNull();
     expect(records.submitted).toEqual([]);
     expect(a.events('call-ended')).toEqual([]);
-    expect(a.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0 });
+    expect(a.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0, 'party-audio': 0 });
     const stored = await sessions.get('call-1');
     expect(stored).toMatchObject({ callId: 'call-1', state: 'listening', owner: '' });
     expect(stored!.rev).toBeGreaterThan(2);

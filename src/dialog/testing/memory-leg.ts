@@ -1,5 +1,12 @@
 import { setImmediate as yieldToLoop, setTimeout as pause } from 'node:timers/promises';
-import type { CallLeg, CallLegEvents, SampleRate, TransferRequest, TransferResult } from '../../telephony/port.js';
+import type {
+  CallLeg,
+  CallLegEvents,
+  Party,
+  SampleRate,
+  TransferRequest,
+  TransferResult,
+} from '../../telephony/port.js';
 import { EchoPath, type EchoPathOptions } from '../../media/echo-path.js';
 import { concatPcm } from '../../media/pcm.js';
 import { CallLegBase } from '../../telephony/call-leg-base.js';
@@ -211,6 +218,11 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
     this.emitHangup(reason);
   }
 
+  /** After an answered hand-off with `listen`: one party (caller or agent) speaks a frame. */
+  feedParty(party: Party, frame: Int16Array): void {
+    if (!this.hungUpBy) this.emit('party-audio', party, frame);
+  }
+
   /** Bot audio that reached the caller, as one buffer. */
   playedAudio(): Int16Array {
     return concatPcm(this.played);
@@ -222,6 +234,7 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
       played: this.listenerCount('played'),
       dtmf: this.listenerCount('dtmf'),
       hangup: this.listenerCount('hangup'),
+      'party-audio': this.listenerCount('party-audio'),
       detach: this.listenerCount('detach'),
     };
   }

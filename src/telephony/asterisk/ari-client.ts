@@ -249,6 +249,20 @@ export class AriClient {
       signal,
     });
   }
+  /**
+   * A Snoop channel on `channelId` that enters Stasis in our app: `spy: 'in'` carries what that channel's party
+   * says (what Asterisk reads from it), nothing else; with whisper none nothing reaches them through it.
+   */
+  snoop(
+    channelId: string,
+    p: { snoopId: string; spy: 'in' | 'out' | 'both' },
+    signal?: AbortSignal,
+  ): Promise<AriChannel> {
+    return this.#typed(ariChannel, 'POST', `/channels/${enc(channelId)}/snoop`, {
+      query: { app: this.#opts.app, spy: p.spy, whisper: 'none', snoopId: p.snoopId },
+      signal,
+    });
+  }
   createChannel(p: CreateChannelParams, signal?: AbortSignal): Promise<AriChannel> {
     return this.#typed(ariChannel, 'POST', '/channels/create', {
       query: {

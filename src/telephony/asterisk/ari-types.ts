@@ -112,7 +112,6 @@ export const ariEvent = z.discriminatedUnion('type', [
   recordingFailed,
 ]);
 export type AriEvent = z.infer<typeof ariEvent>;
-export type AriEventType = AriEvent['type'];
 
 export const KNOWN_EVENT_TYPES = new Set<string>(ariEvent.options.map((o) => o.shape.type.value));
 

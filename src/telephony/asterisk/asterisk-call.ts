@@ -2,12 +2,13 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { callLogger, type Logger } from '../../log/logger.js';
 import type { CallSession } from '../../session/store.js';
-import type { CallLeg, TransferRequest, TransferResult } from '../port.js';
+import type { CallLeg, Party, TransferRequest, TransferResult } from '../port.js';
 import { CallLegBase } from '../call-leg-base.js';
 import { AriError, isGone } from './ari-client.js';
 import type { AriChannel, AriEvent } from './ari-types.js';
 import type { AsteriskCallHost, MediaLease } from './call-host.js';
 import type { MediaLink } from './media-link.js';
+import { hostPort, PartyTap, unicastRemote } from './party-tap.js';
 import { BridgeRecorder } from './recording.js';
 import { ownId } from './release-retry.js';
 import { transferToAgent } from './transfer.js';
@@ -43,6 +44,9 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   /** agent answered: caller and agent talk in the bridge; the bot no longer owns the line */
   #agentChannelId: string | null = null;
   #botLeft = false;
+  /** agentStaysSilent after the answer: the bot's leg stays muted; each person is heard through a tap of their own */
+  #taps: PartyTap[] = [];
+  #listening = false;
   /** setup (or reattach) finished: only then may a resync judge the call by Asterisk's lists */
   #ready = false;
   readonly #channelEvents = new EventEmitter();
@@ -81,6 +85,16 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   get agentChannelId(): string | null {
     return this.#agentChannelId;
   }
+
+  /** channels and bridges the post-hand-off taps hold on Asterisk (resync must not sweep them) */
+  get tapIds(): string[] {
+    return this.#taps.flatMap((t) => t.ids);
+  }
+
+  /** The bot's own leg hears the bridge's mix; once the taps listen, the call core hears them instead. */
+  readonly #onLinkAudio = (frame: Int16Array): void => {
+    if (!this.#listening) this.emit('audio', frame);
+  };
 
   get mediaStats(): MediaLink['stats'] | null {
     return this.#media?.link.stats ?? null;
@@ -137,7 +151,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   #useMedia(media: MediaLease): MediaLink {
     this.#media = media;
     this.ids.rtpPort = media.port;
-    media.link.on('audio', (frame) => this.emit('audio', frame));
+    media.link.on('audio', this.#onLinkAudio);
     media.link.on('played', (frame) => this.emit('played', frame));
     return media.link;
   }
@@ -209,20 +223,53 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     this.#media?.link.hold(on);
   }
 
-  /** Agent answered: join them to the bridge; the bot leaves or (agentStaysSilent) stays muted to transcribe. */
-  async handOff(agentChannelId: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Agent answered: join them to the bridge. The bot leaves, or (`listen`: agentStaysSilent) stays in the bridge
+   * muted while a tap per person carries the caller's and the agent's voices apart. Returns whether it listens.
+   */
+  async handOff(agentChannelId: string, signal: AbortSignal, listen = false): Promise<boolean> {
     // like externalMedia, an originated channel may answer before its StasisStart: adding it then gets 422
     await this.host.router.waitForStasis(agentChannelId, this.host.config.stasisTimeoutMs, signal);
     await this.addToBridge(agentChannelId, signal);
     this.#agentChannelId = agentChannelId;
     this.host.router.claim(agentChannelId, (ev) => this.#onAgentEvent(ev));
-    if (this.host.config.agentStaysSilent) {
+    if (listen) {
       this.#media?.link.mute();
-    } else {
+      try {
+        await this.#tap(agentChannelId, signal);
+      } catch (err) {
+        // the caller and the agent talk either way; without the taps the bot cannot tell them apart: it leaves
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not tap the hand-off');
+        await this.#releaseTaps();
+      }
+    }
+    if (!this.#listening) {
       this.#botLeft = true;
       await this.#releaseMedia();
     }
     await this.saveSession('transferring');
+    return this.#listening;
+  }
+
+  async #tap(agentChannelId: string, signal: AbortSignal): Promise<void> {
+    const host = this.host;
+    const emitParty = (party: Party) => (frame: Int16Array) => {
+      if (!this.ended) this.emit('party-audio', party, frame);
+    };
+    this.#taps = [
+      new PartyTap(host, 'caller', this.ids.callerChannelId, emitParty('caller')),
+      new PartyTap(host, 'agent', agentChannelId, emitParty('agent')),
+    ];
+    await Promise.all(this.#taps.map((t) => t.start(signal)));
+    this.#listening = true;
+    this.log.info({ taps: this.tapIds }, 'after the hand-off: the bot listens, muted, to the caller and the agent');
+  }
+
+  async #releaseTaps(): Promise<void> {
+    const taps = this.#taps;
+    this.#taps = [];
+    this.#listening = false;
+    await Promise.all(taps.map((t) => t.release((label, run) => this.#quietly(label, run))));
   }
 
   /** Channel events for a channel this call created (agent leg during dialling). */
@@ -254,6 +301,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   async hangup(reason = 'bot hangup'): Promise<void> {
     if (this.#agentChannelId && !this.ended) {
       this.#botLeft = true;
+      await this.#releaseTaps();
       await this.#releaseMedia();
       return;
     }
@@ -314,6 +362,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     return this.endOnce('handed over', async () => {
       this.emitDetach('handed over');
       await this.#closeMedia();
+      await this.#releaseTaps();
       for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
         if (id) this.host.router.release(id);
       this.#channelEvents.removeAllListeners();
@@ -337,6 +386,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
 
   async #release(hangupCaller: boolean, hangupReason: 'normal' | 'congestion' = 'normal'): Promise<void> {
     const { router, client, sessions } = this.host;
+    await this.#releaseTaps();
     await this.#releaseMedia();
     const agent = this.#agentChannelId;
     if (agent) {
@@ -367,17 +417,4 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
       this.host.releaseFailed(`${this.id}: ${label}`, step);
     }
   }
-}
-
-function unicastRemote(ch: AriChannel): { address: string; port: number } {
-  const address = ch.channelvars?.UNICASTRTP_LOCAL_ADDRESS;
-  const port = Number(ch.channelvars?.UNICASTRTP_LOCAL_PORT);
-  if (!address || !Number.isInteger(port) || port <= 0)
-    throw new Error('externalMedia reply has no UNICASTRTP_LOCAL_ADDRESS/PORT channel variables');
-  return { address, port };
-}
-
-/** host:port for external_host; IPv6 literals need brackets. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -14,7 +14,7 @@ import type { RtpPortPool } from './port-pool.js';
 /** The settings one call reads: id prefix, where Asterisk sends RTP, Stasis waits, hand-off, dialling, recording. */
 export type AsteriskCallSettings = Pick<
   AsteriskConfig,
-  'app' | 'rtpHost' | 'stasisTimeoutMs' | 'agentStaysSilent' | 'dialTemplates' | 'recording'
+  'app' | 'rtpHost' | 'stasisTimeoutMs' | 'dialTemplates' | 'recording'
 >;
 
 /** An RTP port leased for one call with the media link open on it; `close` gives both back, once. */

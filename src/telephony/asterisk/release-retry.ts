@@ -3,13 +3,13 @@ import type { Logger } from '../../log/logger.js';
 import { isGone } from './ari-client.js';
 
 /** Ids of everything the bot creates on Asterisk: `vb-<kind>-<app>-<uuid>`, so a resync can tell ours apart. */
-export function ownId(kind: 'media' | 'agent' | 'out' | 'bridge', app: string, uuid: string): string {
+export function ownId(kind: 'media' | 'agent' | 'out' | 'bridge' | 'snoop', app: string, uuid: string): string {
   return `vb-${kind}-${app}-${uuid}`;
 }
 
 /** True for a channel or bridge id this app created (see ownId). */
 export function isOwnId(id: string, app: string): boolean {
-  return /^vb-(media|agent|out|bridge)-/.test(id) && id.slice(id.indexOf('-', 3) + 1).startsWith(`${app}-`);
+  return /^vb-(media|agent|out|bridge|snoop)-/.test(id) && id.slice(id.indexOf('-', 3) + 1).startsWith(`${app}-`);
 }
 
 /**

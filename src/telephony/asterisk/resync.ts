@@ -58,7 +58,14 @@ async function sweepOrphans(
   for (const call of calls.values()) {
     if (call.ended) continue;
     const { callerChannelId, mediaChannelId, bridgeId } = call.ids;
-    for (const id of [callerChannelId, mediaChannelId, bridgeId, call.agentChannelId, ...call.pendingChannels()])
+    for (const id of [
+      callerChannelId,
+      mediaChannelId,
+      bridgeId,
+      call.agentChannelId,
+      ...call.pendingChannels(),
+      ...call.tapIds,
+    ])
       if (id) owned.add(id);
   }
   for (const s of await sessions.list()) {

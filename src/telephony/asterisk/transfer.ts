@@ -78,9 +78,9 @@ export async function transferToAgent(
   call.holdAudio(false);
   if (result.outcome === 'answered' && !call.ended) {
     try {
-      await call.handOff(agentId, call.signal);
-      log.info('agent answered and joined the bridge');
-      return { outcome: result.outcome, detail: result.detail };
+      const listening = await call.handOff(agentId, call.signal, request.listen === true);
+      log.info({ listening }, 'agent answered and joined the bridge');
+      return { outcome: result.outcome, detail: result.detail, ...(listening ? { listening } : {}) };
     } catch (err) {
       result = {
         outcome: 'failed',

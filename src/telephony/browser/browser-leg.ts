@@ -5,7 +5,7 @@ import type { Logger } from '../../log/logger.js';
 import { counter } from '../../core/metrics.js';
 import { FrameChunker, samplesPerFrame } from '../../media/frames.js';
 import { Pacer } from '../../media/pacer.js';
-import type { CallLeg, TransferRequest, TransferResult } from '../port.js';
+import type { CallLeg, Party, TransferRequest, TransferResult } from '../port.js';
 import { CallLegBase } from '../call-leg-base.js';
 import { leBytesToPcm16, pcm16ToLeBytes } from './pcm16le.js';
 import {
@@ -53,6 +53,9 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
   readonly #pacer: Pacer;
   readonly #dropped;
   readonly #transferOutcome: TransferResult['outcome'];
+  /** answered with `listen`: muted; page audio is the caller's or the agent's, as the page last said */
+  #listening = false;
+  #speaker: Party = 'caller';
   /** bot audio samples handed to the socket so far */
   sentSamples = 0;
 
@@ -90,7 +93,8 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
   }
 
   sendAudio(pcm: Int16Array): void {
-    if (this.ended || pcm.length === 0) return;
+    // after a listening hand-off the bot is muted: the "agent" has the line
+    if (this.ended || pcm.length === 0 || this.#listening) return;
     this.#pacer.enqueue(pcm);
   }
 
@@ -106,15 +110,30 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
     return this.waitUntilDrained(this.#pacer.queuedSamples, signal);
   }
 
+  /**
+   * The page's simulated agent: no phone network to dial, the outcome is configured. Answered with `listen`
+   * (agentStaysSilent), the bot stays muted and the tester plays both people: the page says whose voice its
+   * audio is (`speaker`), and each frame goes to the core as that party's.
+   */
   protected async placeTransfer(request: TransferRequest): Promise<TransferResult> {
     const outcome = this.#transferOutcome;
+    const listening = outcome === 'answered' && request.listen === true;
     this.send({
       type: 'transfer',
       target: { kind: request.target.kind, address: request.target.address },
       headers: request.headers,
       outcome,
+      ...(listening ? { listening } : {}),
     });
-    return { outcome, detail: 'browser test call: no phone network to dial' };
+    if (listening) {
+      this.#pacer.flush();
+      this.#listening = true;
+    }
+    return {
+      outcome,
+      detail: 'browser test call: no phone network to dial',
+      ...(listening ? { listening } : {}),
+    };
   }
 
   async hangup(reason = 'bot-hangup'): Promise<void> {
@@ -139,7 +158,10 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
     if (bytes.length === 0) return this.#drop('empty');
     if (bytes.length % 2 !== 0) return this.#drop('odd-length');
     if (bytes.length > MAX_AUDIO_FRAME_BYTES) return this.#drop('too-large');
-    for (const frame of this.#chunker.push(leBytesToPcm16(bytes))) this.emit('audio', frame);
+    for (const frame of this.#chunker.push(leBytesToPcm16(bytes))) {
+      if (this.#listening) this.emit('party-audio', this.#speaker, frame);
+      else this.emit('audio', frame);
+    }
   };
 
   #onText(bytes: Buffer): void {
@@ -154,6 +176,7 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
     if (!parsed.success) return this.#drop('bad-message');
     const msg = parsed.data;
     if (msg.type === 'dtmf') this.emit('dtmf', msg.digit);
+    else if (msg.type === 'speaker') this.#speaker = msg.speaker;
     else this.#callerHangup('caller-hangup');
   }
 

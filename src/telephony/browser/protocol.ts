@@ -17,6 +17,8 @@ export const MAX_TEXT_FRAME_BYTES = 4096;
 export const clientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hangup') }),
   z.strictObject({ type: z.literal('dtmf'), digit: z.string().regex(/^[0-9*#A-D]$/) }),
+  /** after a listening hand-off the page plays the agent too: whose voice the next audio frames are */
+  z.strictObject({ type: z.literal('speaker'), speaker: z.enum(['caller', 'agent']) }),
 ]);
 
 /** Server → page control messages. */
@@ -27,5 +29,12 @@ export type ServerMessage =
   /** barge-in: drop whatever bot audio the page still has scheduled */
   | { type: 'clear'; droppedSamples: number }
   /** the bot asked to hand the caller to a person; a browser call cannot dial anyone */
-  | { type: 'transfer'; target: { kind: string; address: string }; headers: Record<string, string>; outcome: string }
+  | {
+      type: 'transfer';
+      target: { kind: string; address: string };
+      headers: Record<string, string>;
+      outcome: string;
+      /** agentStaysSilent: the bot stays, muted, and the page plays the agent (send `speaker` to switch voices) */
+      listening?: boolean;
+    }
   | { type: 'ended'; reason: string; record?: CallRecord };

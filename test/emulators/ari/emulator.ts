@@ -501,6 +501,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
    * a 20 ms mixer (see SoftMixer).
    */
   #route(from: EmuChannel, ulaw: Buffer): void {
+    this.#spy(from, 'in', ulaw);
     if (from.playing || !from.bridgeId) return;
     const bridge = this.bridges.get(from.bridgeId);
     if (!bridge) return;
@@ -514,8 +515,48 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   }
 
   #deliverTo(to: EmuChannel, ulaw: Buffer): void {
+    this.#spy(to, 'out', ulaw);
     if (to.media) to.media.send(ulaw);
     else to.party?.deliver(ulaw);
+  }
+
+  /**
+   * Snoop channels on `ch` (res/stasis/stasis_app_snoop.c: an audiohook on the channel): spy `in` carries what the
+   * channel reads from its party (their voice, wherever the channel is bridged, even while it is out playing),
+   * `out` what is written to it; the snoop channel feeds that into its own bridge like any channel.
+   */
+  #spy(ch: EmuChannel, way: 'in' | 'out', ulaw: Buffer): void {
+    for (const snoop of this.channels.values()) {
+      if (snoop.spy?.target !== ch.id || (snoop.spy.direction !== way && snoop.spy.direction !== 'both')) continue;
+      this.#route(snoop, ulaw);
+    }
+  }
+
+  /**
+   * channels/{id}/snoop as res/ari/resource_channels.c validates it: spy and whisper each none|in|out|both (400
+   * otherwise), at least one of them set, `app` required, 404 for an unknown channel; the reply (the Snoop
+   * channel) comes before its StasisStart (a thread of its own runs Stasis). The emulator only spies: whisper 400.
+   */
+  #snoop(target: EmuChannel, q: URLSearchParams): unknown {
+    const directions = ['none', 'in', 'out', 'both'];
+    const spy = q.get('spy') || 'none';
+    const whisper = q.get('whisper') || 'none';
+    if (!directions.includes(spy)) throw new HttpError(400, 'Invalid direction specified for spy');
+    if (!directions.includes(whisper)) throw new HttpError(400, 'Invalid direction specified for whisper');
+    if (spy === 'none' && whisper === 'none')
+      throw new HttpError(400, 'Direction must be specified for at least spy or whisper');
+    const app = q.get('app');
+    if (!app) throw new HttpError(400, 'Application name is required');
+    if (whisper !== 'none') throw new HttpError(400, 'emulator: whisper is not supported');
+    const id = q.get('snoopId') ?? randomUUID();
+    // a duplicate unique id makes the channel allocation fail
+    if (this.channels.has(id)) throw new HttpError(500, 'Snoop channel could not be created');
+    const hex = (this.#nextId++).toString(16).padStart(8, '0');
+    const ch = this.#newChannel(id, 'snoop', `Snoop/${target.id}-${hex}`, app);
+    ch.state = 'Up';
+    ch.spy = { target: target.id, direction: spy as 'in' | 'out' | 'both' };
+    this.#enterStasisLater(ch);
+    return channelJson(ch);
   }
 
   #newBridge(id: string): EmuBridge {
@@ -623,6 +664,9 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     });
     ch.media?.close();
     ch.party?.end(partyReason ?? (by === 'app' ? 'hung up by app' : 'hung up'));
+    // the audiohook goes with the channel: its snoop channels read nothing more and hang up
+    for (const snoop of [...this.channels.values()])
+      if (snoop.spy?.target === ch.id) this.#hangup(snoop, 'far-end', { cause: 16 });
   }
 
   /** ast_ari_close_per_call_websocket(): the caller left Stasis; its socket closes STASIS_END_POST_WAIT later. */
@@ -766,6 +810,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       this.#dial(this.#channel(dec(r[1]!)), Number(q.get('timeout') ?? 0), q.get('caller'));
       return undefined;
     }
+    if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/snoop$/)))
+      return this.#snoop(this.#channel(dec(r[1]!)), q);
     if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/play$/)))
       return this.#play(this.#channel(dec(r[1]!)), q);
 

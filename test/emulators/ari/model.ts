@@ -2,7 +2,7 @@ import type { SoftMixer } from './mixer.js';
 import type { Party } from './party.js';
 import type { UnicastRtpEndpoint } from './unicast-rtp.js';
 
-export type ChannelKind = 'caller' | 'unicastrtp' | 'dialed';
+export type ChannelKind = 'caller' | 'unicastrtp' | 'dialed' | 'snoop';
 
 export interface EmuChannel {
   id: string;
@@ -26,6 +26,8 @@ export interface EmuChannel {
   endpoint?: string;
   variables?: Record<string, string>;
   dialTimer?: NodeJS.Timeout;
+  /** a Snoop channel: whose audio it carries, and which way (in: what that channel's party says) */
+  spy?: { target: string; direction: 'in' | 'out' | 'both' };
   /** the INVITE a dialled channel sent (caller id as the far end saw it) */
   invite?: InviteIdentity;
 }

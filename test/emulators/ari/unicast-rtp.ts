@@ -41,6 +41,8 @@ export class UnicastRtpEndpoint {
   #closed = false;
   #network: ImpairedLink | null = null;
   onPayload: (ulaw: Buffer) => void = () => {};
+  /** performance.now() of every audible packet the app sent */
+  readonly audibleAt: number[] = [];
 
   private constructor(
     socket: Socket,
@@ -126,6 +128,7 @@ export class UnicastRtpEndpoint {
     if (p.payloadType !== 0 || p.payload.length !== 160) this.stats.wrongFormat++;
     if (p.payloadType !== 0) return;
     this.stats.received++;
+    if (ulawDecode(p.payload).some((v) => Math.abs(v) > 500)) this.audibleAt.push(performance.now());
     this.onPayload(p.payload);
   }
 

@@ -94,6 +94,8 @@ export class EmulatedCall extends EventEmitter {
   controlReconnects = 0;
   /** the caller is bridged to an agent (dial answered, not yet ended) */
   bridged = false;
+  /** performance.now() when the caller was last bridged to an agent (null: never) */
+  bridgedAt: number | null = null;
   /** listen sockets opened so far */
   listens = 0;
   ended: string | null = null;
@@ -113,6 +115,12 @@ export class EmulatedCall extends EventEmitter {
   #redirect: Verb[] | null = null;
   #interrupt: (() => void) | null = null;
   #endBridge: ((by: 'agent' | 'caller') => void) | null = null;
+  /** the dial's nested listen while bridged: the call forked to the app (see #openHandOffListen) */
+  #fork: HandOffFork | null = null;
+  /** binary frames the app sent on a dial's nested listen (jambonz plays none of them) */
+  forkFramesFromApp = 0;
+  /** nested listens opened so far, with the metadata each sent first */
+  readonly forks: Array<Record<string, unknown>> = [];
   #children = 0;
   #resolveDone!: (reason: string) => void;
 
@@ -244,18 +252,7 @@ export class EmulatedCall extends EventEmitter {
     );
     this.#playout = playout;
     socket.on('open', () => {
-      const meta = {
-        callSid: this.callSid,
-        direction: this.payload.direction,
-        from: this.payload.from,
-        to: this.payload.to,
-        callId: this.payload.call_id,
-        accountSid: this.payload.account_sid,
-        applicationSid: this.payload.application_sid,
-        sampleRate: this.#audioRate,
-        mixType: props.mixType ?? 'mono',
-        ...((props.metadata ?? {}) as object),
-      };
+      const meta = this.#listenMetadata(this.#audioRate, props.mixType ?? 'mono', props.metadata);
       // strncpy into an 8 KiB buffer: longer metadata arrives cut (and no longer parses).
       socket.send(
         Buffer.from(JSON.stringify(meta))
@@ -291,6 +288,22 @@ export class EmulatedCall extends EventEmitter {
     this.#playout = null;
     this.#audio = null;
     return how;
+  }
+
+  /** A listen socket's first text frame: the call info in camelCase, the stream's format, the verb's metadata. */
+  #listenMetadata(sampleRate: number, mixType: unknown, metadata: unknown): Record<string, unknown> {
+    return {
+      callSid: this.callSid,
+      direction: this.payload.direction,
+      from: this.payload.from,
+      to: this.payload.to,
+      callId: this.payload.call_id,
+      accountSid: this.payload.account_sid,
+      applicationSid: this.payload.application_sid,
+      sampleRate,
+      mixType,
+      ...((metadata ?? {}) as object),
+    };
   }
 
   /**
@@ -343,7 +356,7 @@ export class EmulatedCall extends EventEmitter {
         await status('completed', 200);
         result = { status: 'failed', sip: 603 };
       } else {
-        const by = await this.#bridge();
+        const by = await this.#bridge((props.listen ?? props.stream) as Verb | undefined);
         await status('completed', 200);
         result = { status: 'completed', sip: 200 };
         if (by === 'caller') {
@@ -363,14 +376,70 @@ export class EmulatedCall extends EventEmitter {
     return next;
   }
 
-  /** Caller and agent talk (the bot is not in the media path) until one of them hangs up. */
-  async #bridge(): Promise<'agent' | 'caller'> {
+  /**
+   * Caller and agent talk (the bot is not in the media path) until one of them hangs up. A nested `listen` starts
+   * once the agent is bridged (dial.js _selectSingleDial) and is killed when the dial ends.
+   */
+  async #bridge(listen?: Verb): Promise<'agent' | 'caller'> {
     this.bridged = true;
+    this.bridgedAt = performance.now();
+    if (listen) this.#fork = this.#openHandOffListen(listen);
     this.emit('bridged');
     const by = await new Promise<'agent' | 'caller'>((resolve) => (this.#endBridge = resolve));
     this.#endBridge = null;
     this.bridged = false;
+    this.#fork?.close();
+    this.#fork = null;
     return by;
+  }
+
+  /**
+   * listen nested in dial: mod_audio_fork on the caller's (A-leg) endpoint, so `mono` is the caller only, `stereo`
+   * the caller on the left and the agent (what is written to the caller) on the right, `mixed` both summed. The
+   * media server streams on its own 20 ms clock, silence when nobody talks. Bidirectional audio does not work
+   * nested in a dial: anything the app sends is counted and never played.
+   */
+  #openHandOffListen(listen: Verb): HandOffFork {
+    const rate = Number(listen.sampleRate ?? 8000);
+    const mix = String(listen.mixType ?? 'mono');
+    const auth = listen.wsAuth as { username: string; password: string } | undefined;
+    const socket = new WebSocket(String(listen.url), this.#s.audioSubprotocol ? [this.#s.audioSubprotocol] : [], {
+      headers: auth
+        ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
+        : {},
+    });
+    socket.binaryType = 'nodebuffer';
+    socket.on('error', () => {});
+    const fork = new HandOffFork(rate, (frame) => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      const { caller, agent } = frame;
+      const channels = mix === 'stereo' ? 2 : 1;
+      const out = Buffer.alloc(caller.length * 2 * channels);
+      for (let i = 0; i < caller.length; i++) {
+        if (mix === 'stereo') {
+          out.writeInt16LE(caller[i]!, i * 4);
+          out.writeInt16LE(agent[i]!, i * 4 + 2);
+        } else {
+          const v = mix === 'mixed' ? caller[i]! + agent[i]! : caller[i]!;
+          out.writeInt16LE(Math.max(-32768, Math.min(32767, v)), i * 2);
+        }
+      }
+      socket.send(out);
+    });
+    fork.socket = socket;
+    socket.on('open', () => {
+      // the A leg's call info (the session's callSid), like the call's own listen
+      const meta = this.#listenMetadata(rate, mix, listen.metadata);
+      this.forks.push(meta);
+      socket.send(JSON.stringify(meta));
+      fork.start();
+      this.emit('fork-open');
+    });
+    socket.on('message', (_data: Buffer, isBinary) => {
+      if (!isBinary) return;
+      this.forkFramesFromApp++;
+    });
+    return fork;
   }
 
   async #childStatus(child: Record<string, unknown>, status: string, sipStatus: number): Promise<void> {
@@ -539,6 +608,22 @@ export class EmulatedCall extends EventEmitter {
     await this.end('completed', 'caller hangup');
   }
 
+  /**
+   * While bridged: the caller or the agent talks (PCM16 at `rate`), as the media server reads and writes the A leg;
+   * a dial's nested listen streams it in real time. Resolves when it has all been streamed.
+   */
+  async speakBridged(party: 'caller' | 'agent', pcm: Int16Array, rate: number): Promise<void> {
+    const fork = this.#fork;
+    if (!fork) throw new Error('no nested listen is streaming');
+    await fork.speak(party, pcm, rate);
+  }
+
+  /** Wait until a dial's nested listen is streaming (bounded). */
+  async forkReady(timeoutMs = 5000): Promise<void> {
+    if (this.#fork?.running) return;
+    await once(this, 'fork-open', { signal: AbortSignal.timeout(timeoutMs) });
+  }
+
   /** The bridged agent hangs up: the dial ends and its actionHook decides what happens to the caller. */
   agentHangup(): void {
     if (!this.#endBridge) throw new Error('no agent is bridged');
@@ -645,6 +730,59 @@ export class EmulatedCall extends EventEmitter {
 
   get killedSamples(): number {
     return this.#killedSamples + (this.#playout?.killed ?? 0);
+  }
+}
+
+/** A dial's nested listen: each party's audio queued, one 20 ms frame of each per tick (silence when quiet). */
+class HandOffFork {
+  socket: WebSocket | null = null;
+  readonly #queues: Record<'caller' | 'agent', Int16Array[]> = { caller: [], agent: [] };
+  readonly #drained = new EventEmitter();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly rate: number,
+    private readonly send: (frame: { caller: Int16Array; agent: Int16Array }) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.#timer !== null;
+  }
+
+  start(): void {
+    const frame = this.rate / 50;
+    const start = performance.now();
+    let n = 0;
+    const tick = () => {
+      const due = Math.floor((performance.now() - start) / 20);
+      for (; n <= due; n++) {
+        const caller = this.#queues.caller.shift() ?? new Int16Array(frame);
+        const agent = this.#queues.agent.shift() ?? new Int16Array(frame);
+        this.send({ caller, agent });
+        if (this.#queues.caller.length === 0 && this.#queues.agent.length === 0) this.#drained.emit('drained');
+      }
+      this.#timer = setTimeout(tick, Math.max(1, start + n * 20 - performance.now()));
+    };
+    tick();
+  }
+
+  async speak(party: 'caller' | 'agent', pcm: Int16Array, rate: number): Promise<void> {
+    const resampler = rate === this.rate ? null : new Resampler(rate, this.rate);
+    const audio = resampler ? concatPcm([resampler.process(pcm), resampler.flush()]) : pcm;
+    const frame = this.rate / 50;
+    for (let i = 0; i < audio.length; i += frame) {
+      const f = new Int16Array(frame);
+      f.set(audio.subarray(i, i + frame));
+      this.#queues[party].push(f);
+    }
+    if (this.#timer) await once(this.#drained, 'drained');
+  }
+
+  close(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#drained.emit('drained');
+    if (this.socket && this.socket.readyState <= WebSocket.OPEN) this.socket.close(1000);
   }
 }
 

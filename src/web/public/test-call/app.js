@@ -19,6 +19,7 @@ const ui = {
   error: $('error'),
   turns: $('turns'),
   turnRows: $('turn-rows'),
+  speaker: $('speaker'),
 };
 
 /** Below this ASR confidence a caller line is marked (the dialog's default low-confidence threshold). */
@@ -200,7 +201,13 @@ function onControl(msg) {
       break;
     case 'transfer':
       ui.escalation.hidden = false;
-      ui.escalationText.textContent += ` — a browser call cannot dial ${msg.target.address} (outcome: ${msg.outcome}).`;
+      if (msg.listening) {
+        // agentStaysSilent: the bot stays on the line, muted; you play the agent as well as the caller
+        ui.escalationText.textContent += ` — you are the agent now too: the bot listens, muted, and transcribes both voices.`;
+        ui.speaker.hidden = false;
+      } else {
+        ui.escalationText.textContent += ` — a browser call cannot dial ${msg.target.address} (outcome: ${msg.outcome}).`;
+      }
       break;
     case 'ended':
       state.endedReason = msg.reason;
@@ -337,8 +344,18 @@ ui.call.addEventListener('click', () => {
   ui.turns.hidden = true;
   ui.escalation.hidden = true;
   ui.escalationText.textContent = '';
+  ui.speaker.hidden = true;
+  ui.speaker.textContent = 'Speak as the agent';
   ui.record.hidden = true;
   void startCall();
+});
+
+// After a listening hand-off (agentStaysSilent) you play both people: this says whose voice the microphone is.
+ui.speaker.addEventListener('click', () => {
+  const agent = ui.speaker.textContent === 'Speak as the agent';
+  if (ws && ws.readyState === WebSocket.OPEN)
+    ws.send(JSON.stringify({ type: 'speaker', speaker: agent ? 'agent' : 'caller' }));
+  ui.speaker.textContent = agent ? 'Speak as the caller' : 'Speak as the agent';
 });
 
 // DTMF: the configured escalation digit (default 0) asks for a person
