@@ -95,6 +95,6 @@ export function perCallThrough(emu: OutboundAsterisk, proxy: RoundRobinProxy): P
     username: emu.username,
     password: emu.password,
     connectionType: 'per_call_config',
-    perCallCloseMs: 200,
+    perCallCloseMs: 3000, // STASIS_END_POST_WAIT, as Asterisk
   });
 }

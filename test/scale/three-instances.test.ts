@@ -134,7 +134,7 @@ describe('3 bot instances behind a round-robin proxy, Asterisk per-call outbound
     }
 
     // nothing left behind, every call's ticket delivered once through the shared outbox
-    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 10_000, 'channels released');
+    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 20_000, 'channels released');
     const filed = () =>
       existsSync(tickets)
         ? new Set(
