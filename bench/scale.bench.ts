@@ -15,9 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startAriEmulator } from '../test/emulators/ari/index.js';
-import { STUB_WHISPER_REL } from '../test/helpers/fixtures.js';
 import { freePort, startRedis } from '../test/helpers/redis.js';
-import { startRoundRobinProxy } from '../test/helpers/round-robin-proxy.js';
+import { perCallThrough, scaledInstanceConfig, startRoundRobinProxy } from '../test/helpers/round-robin-proxy.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { BotProcess } from './lib/bot-process.js';
 import { figure } from './lib/figure.js';
@@ -40,34 +39,19 @@ for (const n of COUNTS) {
     bots.push(
       await BotProcess.start({
         log: { level: 'warn' },
-        web: { host: '127.0.0.1', port: 0 },
-        redis: { url: redis.url },
-        session: { store: 'redis' },
-        telephony: {
-          backend: 'asterisk',
-          asterisk: {
-            connection: 'outbound',
-            username: emu.username,
-            password: emu.password,
-            rtpHost: '127.0.0.1',
-            rtpBindHost: '127.0.0.1',
-            rtpPortMin,
-            rtpPortMax: rtpPortMin + CONCURRENT + 2,
-          },
-        },
-        speech: { asr: { whisperCpp: { modelPath: STUB_WHISPER_REL } } },
-        crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, `outbox-${i}`) } },
+        ...scaledInstanceConfig({
+          emu,
+          redisUrl: redis.url,
+          rtpPortMin,
+          rtpPorts: CONCURRENT + 2,
+          tickets,
+          outboxDir: join(dir, `outbox-${i}`),
+        }),
       }),
     );
   }
   const proxy = await startRoundRobinProxy(bots.map((b) => Number(new URL(b.url).port)));
-  await emu.outboundWebsocket({
-    uri: `ws://127.0.0.1:${proxy.port}/ari`,
-    username: emu.username,
-    password: emu.password,
-    connectionType: 'per_call_config',
-    perCallCloseMs: 200,
-  });
+  await perCallThrough(emu, proxy);
   const admin = new Redis(redis.url);
   const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))![1]);
   const filed = () =>

@@ -12,6 +12,7 @@ import { drainCalls, type DrainResult } from './core/drain.js';
 import { createIntentDetector } from './dialog/nlu/index.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createSessionStore } from './session/index.js';
+import { RedisLeaseStore } from './session/lease.js';
 import { createSpeech } from './speech/index.js';
 import { createBackend } from './telephony/backends.js';
 import { createTracing } from './tracing/index.js';
@@ -84,6 +85,12 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
     const calls = new AbortController();
     const deps: CallCoreDeps = { config, logger, metrics, events, sessions, records: crm, nlu, ...speech };
     if (tracer) deps.tracer = tracer;
+    if (config.session.store === 'redis' && config.redis) {
+      // several instances: each call's serving process holds a renewed lease on it (src/session/lease.ts)
+      const leases = new RedisLeaseStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix });
+      closers.push(() => leases.close());
+      deps.leases = leases;
+    }
     const onCall = async (leg: Parameters<typeof runCall>[0]) => {
       await runCall(leg, deps, calls.signal);
     };

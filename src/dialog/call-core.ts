@@ -4,6 +4,7 @@ import type { CallEventBus } from '../core/call-events.js';
 import type { CallRecord, CallRecordEvent, CallRecordSink } from '../core/call-record.js';
 import { callLogger, type Logger } from '../log/logger.js';
 import type { CallSession, SessionStore } from '../session/store.js';
+import { HeldLease, type LeaseStore } from '../session/lease.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import type { CallTracer } from '../tracing/types.js';
@@ -39,6 +40,8 @@ export interface CallCoreDeps {
   nlu?: IntentDetector;
   /** this process in the session store's owner field (default: host:pid) */
   instanceId?: string;
+  /** per-call ownership leases (several instances on one Redis); absent: none */
+  leases?: LeaseStore;
   /** the clock the call's timers run on (no-input, call limit, longest turn, ASR grace, transfer ring); default: system */
   clock?: Clock;
   /** per-call traces (tracing.otlpEndpoint); absent: off */
@@ -201,10 +204,13 @@ export async function runCall(
   const resumeFrom =
     stored && resumed?.success && !machine.ended ? { session: stored, dialog: resumed.data } : undefined;
   if (stored && !resumeFrom) saver.inherit(stored);
+  // the lease says a process is alive and serving the call; a resumed call needs it before it may claim the state
+  const lease = await holdLease(deps, leg.id, clock, log, () => controller.abort(detachReason()));
   if (resumeFrom) {
     ctx.restore(resumeFrom.dialog, resumeFrom.session.startedAt);
-    if (!(await saver.claim(resumeFrom.session, 'thinking'))) {
-      log.info({ owner: resumeFrom.session.owner }, 'another process claimed the call first; leaving it');
+    if (lease === null || !(await saver.claim(resumeFrom.session, 'thinking'))) {
+      log.info({ owner: resumeFrom.session.owner }, 'another process holds the call; leaving it');
+      await lease?.release();
       stopListening();
       unsubscribe();
       metrics.activeCalls.dec();
@@ -309,6 +315,7 @@ export async function runCall(
     // not an end: the leg stays up, no record, the state waits in the store for whoever resumes the call
     unsubscribe();
     await saver.release(machine.state ?? 'listening');
+    await lease?.release();
     metrics.activeCalls.dec();
     log.info({ state: machine.state, lostToAnotherProcess: saver.lost }, 'call detached');
     return ctx.toRecord('in-progress', '', false, cfg.lowConfidence);
@@ -335,6 +342,7 @@ export async function runCall(
   await submitRecord('end', record);
   deps.events.publish({ type: 'call-ended', callId: leg.id, record });
   await saver.finish();
+  await lease?.release();
   metrics.calls.inc({ outcome });
   metrics.activeCalls.dec();
   log.info({ outcome, durationMs: record.durationMs, intent: record.intent }, 'call ended');
@@ -454,5 +462,35 @@ async function findResumable(sessions: SessionStore, callId: string, log: Logger
     return null;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The call's ownership lease, renewed until released; losing it detaches the call. undefined: no lease store (one
+ * instance) or the store is unreachable (the call is served without one); null: another live process holds it.
+ */
+async function holdLease(
+  deps: CallCoreDeps,
+  callId: string,
+  clock: Clock,
+  log: Logger,
+  onLost: () => void,
+): Promise<HeldLease | null | undefined> {
+  if (!deps.leases) return undefined;
+  try {
+    return await HeldLease.acquire({
+      store: deps.leases,
+      callId,
+      owner: deps.instanceId ?? defaultInstanceId,
+      ttlMs: deps.config.session.leaseMs,
+      clock,
+      onLost: (why) => {
+        log.warn({ why }, 'call lease lost: another instance may take the call over; letting go');
+        onLost();
+      },
+    });
+  } catch (err) {
+    log.warn({ err }, 'lease store unreachable: serving the call without a lease');
+    return undefined;
   }
 }

@@ -14,6 +14,14 @@ export const sessionConfig = z.strictObject({
     .min(10)
     .default(3600)
     .describe("Lifetime of a call's session entry, refreshed on every write, seconds."),
+  leaseMs: z
+    .number()
+    .int()
+    .min(300)
+    .default(3000)
+    .describe(
+      'Per-call ownership lease (session.store: redis): the serving process renews it every third of this; a call whose process stops renewing can be claimed by another instance after it runs out, ms.',
+    ),
   drainTimeoutSec: z
     .number()
     .min(0)

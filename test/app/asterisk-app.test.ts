@@ -7,6 +7,7 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import { asteriskAppOverrides, greetedCall } from '../helpers/asterisk-app.js';
 import { freePort } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -23,24 +24,7 @@ describe('app with the Asterisk backend', () => {
   beforeAll(async () => {
     emu = await startAriEmulator();
     const rtpPortMin = await freePort();
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        web: { port: 0 },
-        telephony: {
-          backend: 'asterisk',
-          asterisk: {
-            ...emu.ariConfig(),
-            rtpHost: '127.0.0.1',
-            rtpBindHost: '127.0.0.1',
-            rtpPortMin,
-            rtpPortMax: rtpPortMin + 3,
-          },
-        },
-        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
-        crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, 'outbox') } },
-      },
-    });
+    const config = loadConfig({ env: {}, overrides: asteriskAppOverrides(emu, rtpPortMin, dir) });
     app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });
   });
 
@@ -50,16 +34,7 @@ describe('app with the Asterisk backend', () => {
   });
 
   it('answers, greets the caller with audible speech, and files a ticket after hangup', async () => {
-    let ended = false;
-    const unsubscribe = app.events.subscribe((e) => {
-      if (e.type === 'call-ended') ended = true;
-    });
-    const caller = await emu.placeCall({ from: '+15551230001', to: '100' });
-    // Wait for the greeting to reach the caller: at least 300 ms of audible audio.
-    while (caller.audibleMs() < 300) await once(caller, 'audio', { signal: AbortSignal.timeout(15_000) });
-    caller.hangup();
-    await waitFor(() => ended, 15_000, 'call-ended');
-    unsubscribe();
+    await greetedCall(app, emu, '+15551230001');
     const filed = () => existsSync(tickets) && readFileSync(tickets, 'utf8').includes('+15551230001');
     await waitFor(filed, 15_000, 'a ticket in the file sink');
     const line = readFileSync(tickets, 'utf8').trim().split('\n').at(-1)!;

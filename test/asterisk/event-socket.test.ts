@@ -45,6 +45,23 @@ describe('ARI event websocket', () => {
     expect(rig.emu.upgrades[0]!.url).not.toMatch(/api_key|asterisk-secret/);
   });
 
+  it('says which app it registered, as the dialplan must name it (callers get 603 and the bot logs nothing otherwise)', async () => {
+    rig.emu = await startAriEmulator();
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const client = new AriClient({ ...rig.emu.ariConfig('support-line'), requestTimeoutMs: 2000 });
+    const stream = new AriEventStream({ url: client.eventsUrl(), headers: client.authHeaders(), logger });
+    try {
+      await stream.start(AbortSignal.timeout(2000));
+      expect(lines.find((l) => l.msg === 'ARI events connected')).toMatchObject({
+        app: 'support-line',
+        dialplan: 'Stasis(support-line)',
+      });
+    } finally {
+      await stream.stop();
+    }
+  });
+
   it('a half-open socket (no events, no pongs) is noticed by a missed pong and replaced; calls are served again', async () => {
     const { readiness, legs } = await startServing({ eventPingMs: 100 });
     expect(readiness.snapshot().components.asterisk?.ready).toBe(true);

@@ -55,6 +55,10 @@ describe('doctor checks', () => {
       const r = await rtpPortsFree(taken - 1, taken + 1);
       expect(r.ok).toBe(false);
       expect(r.detail).toContain(String(taken));
+      // Asterisk's own rtp.conf range must stay apart from the bot's: never advise making them match
+      expect(r.fix).toMatch(/rtp\.conf/);
+      expect(r.fix).toMatch(/must not overlap/);
+      expect(r.fix).not.toMatch(/\bmatch/);
     } finally {
       holder.close();
     }

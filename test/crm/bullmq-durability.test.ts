@@ -3,7 +3,7 @@ import type { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CallEventBus } from '../../src/core/call-events.js';
 import { createMetrics } from '../../src/core/metrics.js';
-import { createCrm } from '../../src/crm/index.js';
+import { createCrm, openOutbox } from '../../src/crm/index.js';
 import { readSpill } from '../../src/crm/outbox/spill.js';
 import { faultCallId, markerStep } from './fault-calls.js';
 import { spawnChild } from './fault-scenario.js';
@@ -78,6 +78,21 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
       expect(readSpill(join(fx.tmp.dir, 'd1:')).map((j) => j.id)).toEqual(
         calls.flatMap((c) => [`zendesk-${c}-escalation`, `zendesk-${c}-end`]),
       );
+
+      // `voicebot outbox list` meanwhile (no deliverer, like the CLI): answers within its bound with the spilled jobs
+      const { logger: quiet } = captureLogger('warn');
+      const cli = await openOutbox(cfg('d1:'), undefined, quiet);
+      try {
+        const listed = await cli.list();
+        expect(listed.map((e) => [e.id, e.status])).toEqual(
+          calls.flatMap((c) => [
+            [`zendesk-${c}-escalation`, 'pending'],
+            [`zendesk-${c}-end`, 'pending'],
+          ]),
+        );
+      } finally {
+        await cli.close();
+      }
 
       await fx.redis.restart();
       await crm.outbox.drained(AbortSignal.timeout(15_000));

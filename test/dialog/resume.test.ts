@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detachReason } from '../../src/dialog/call-core.js';
 import { MemoryRecordSink, type ToneTts } from '../../src/dialog/scripted.js';
+import { MemoryLeaseStore } from '../../src/session/lease.js';
 import { MemorySessionStore } from '../../src/session/memory-store.js';
 import { startCall, type CallHarness } from './harness.js';
 
@@ -147,5 +148,69 @@ describe('detach and resume: the session store is the call state', () => {
     expect(spoken(h)).toEqual([GREETING]);
     h.leg.hangupByCaller();
     await h.done;
+  });
+});
+
+describe('per-call ownership lease', () => {
+  const leased = (
+    callId: string,
+    sessions: MemorySessionStore,
+    leases: MemoryLeaseStore,
+    id: string,
+    asr: string[] = [],
+  ) =>
+    startCall({
+      leg: { id: callId },
+      deps: { config: config({ resumePrompt: 'Sorry, where were we?' }), sessions, asrScript: asr },
+      prepare: (d) => {
+        d.instanceId = id;
+        d.leases = leases;
+      },
+    });
+
+  it('is held and renewed on the call clock while the call runs, and given up at its end', async () => {
+    const sessions = new MemorySessionStore();
+    const holder: { h?: CallHarness } = {};
+    const leases = new MemoryLeaseStore({ now: () => holder.h!.clock.now() });
+    const h = (holder.h = leased('call-l1', sessions, leases, 'bot-a'));
+    await h.untilListening();
+    expect(await leases.holder('call-l1')).toBe('bot-a');
+    for (let i = 0; i < 10; i++) {
+      h.clock.advance(1000); // 10 s on a 3 s lease: only renewals keep it
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await leases.holder('call-l1')).toBe('bot-a');
+    h.leg.hangupByCaller();
+    await h.done;
+    expect(await leases.holder('call-l1')).toBeNull();
+  });
+
+  it('a lease lost to another instance detaches the call: no end record, leg left up', async () => {
+    const sessions = new MemorySessionStore();
+    const holder: { h?: CallHarness } = {};
+    const leases = new MemoryLeaseStore({ now: () => holder.h!.clock.now() });
+    const h = (holder.h = leased('call-l2', sessions, leases, 'bot-a'));
+    await h.untilListening();
+    h.clock.stall(3500); // the process stalls past its lease …
+    expect(await leases.acquire('call-l2', 'bot-b', 3000)).toBe(true); // … and another instance claims the call
+    h.clock.advance(1000);
+    const partial = await h.done;
+    expect(partial.outcome).toBe('in-progress');
+    expect(h.leg.hungUpBy).toBeNull();
+    expect((h.deps.records as MemoryRecordSink).submitted).toEqual([]);
+    expect(await leases.holder('call-l2')).toBe('bot-b');
+  });
+
+  it('a stored call whose lease a live process holds is not resumed by another', async () => {
+    const sessions = new MemorySessionStore();
+    await firstProcess(sessions, new MemoryRecordSink());
+    const leases = new MemoryLeaseStore();
+    expect(await leases.acquire('call-1', 'bot-a', 60_000)).toBe(true); // bot-a is alive and serving it
+    const b = leased('call-1', sessions, leases, 'bot-b');
+    const record = await b.done;
+    expect(record.outcome).toBe('in-progress');
+    expect((b.deps.tts as ToneTts).spoken).toEqual([]);
+    expect((await sessions.get('call-1'))!.owner).toBe('');
+    expect(await leases.holder('call-1')).toBe('bot-a');
   });
 });

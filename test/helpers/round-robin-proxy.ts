@@ -41,3 +41,60 @@ export async function startRoundRobinProxy(targets: number[]): Promise<RoundRobi
       }),
   };
 }
+
+/** The emulator Asterisk needs these for outbound websockets (ari config credentials); structural to stay import-free. */
+interface OutboundAsterisk {
+  username: string;
+  password: string;
+  outboundWebsocket(cfg: {
+    uri: string;
+    username: string;
+    password: string;
+    connectionType: 'per_call_config';
+    perCallCloseMs: number;
+  }): Promise<void>;
+}
+
+/**
+ * Config overrides for one bot instance of a scaled-out set on loopback: outbound ARI websockets from `emu`, Redis
+ * sessions and BullMQ outbox, whisper's stub model, a shared file sink (`tickets`) and its own outbox dir.
+ */
+export function scaledInstanceConfig(p: {
+  emu: OutboundAsterisk;
+  redisUrl: string;
+  rtpPortMin: number;
+  rtpPorts: number;
+  tickets: string;
+  outboxDir: string;
+}): Record<string, unknown> {
+  return {
+    web: { host: '127.0.0.1', port: 0 },
+    redis: { url: p.redisUrl },
+    session: { store: 'redis' },
+    telephony: {
+      backend: 'asterisk',
+      asterisk: {
+        connection: 'outbound',
+        username: p.emu.username,
+        password: p.emu.password,
+        rtpHost: '127.0.0.1',
+        rtpBindHost: '127.0.0.1',
+        rtpPortMin: p.rtpPortMin,
+        rtpPortMax: p.rtpPortMin + p.rtpPorts,
+      },
+    },
+    speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
+    crm: { sinks: [{ type: 'file', path: p.tickets }], outbox: { dir: p.outboxDir } },
+  };
+}
+
+/** Asterisk (the emulator) opens one websocket per call to the proxy, as websocket_client.conf per_call_config. */
+export function perCallThrough(emu: OutboundAsterisk, proxy: RoundRobinProxy): Promise<void> {
+  return emu.outboundWebsocket({
+    uri: `ws://127.0.0.1:${proxy.port}/ari`,
+    username: emu.username,
+    password: emu.password,
+    connectionType: 'per_call_config',
+    perCallCloseMs: 3000, // STASIS_END_POST_WAIT, as Asterisk
+  });
+}

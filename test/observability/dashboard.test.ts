@@ -4,7 +4,6 @@
  * query names must be one of the scraped series (PromQL parsed with Prometheus' own grammar), and the dashboard must be
  * structurally sound (unique panel ids and refIds, a 24-column grid without overlaps, the datasource variable used).
  */
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +13,8 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
+import { asteriskAppOverrides, greetedCall } from '../helpers/asterisk-app.js';
 import { freePort } from '../helpers/redis.js';
-import { waitFor } from '../helpers/wait.js';
 
 interface Target {
   refId: string;
@@ -79,34 +78,9 @@ describe('Grafana dashboard', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vb-dash-'));
     emu = await startAriEmulator();
     const rtpPortMin = await freePort();
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        web: { port: 0 },
-        telephony: {
-          backend: 'asterisk',
-          asterisk: {
-            ...emu.ariConfig(),
-            rtpHost: '127.0.0.1',
-            rtpBindHost: '127.0.0.1',
-            rtpPortMin,
-            rtpPortMax: rtpPortMin + 3,
-          },
-        },
-        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
-        crm: { sinks: [{ type: 'file', path: join(dir, 'tickets.jsonl') }], outbox: { dir: join(dir, 'outbox') } },
-      },
-    });
+    const config = loadConfig({ env: {}, overrides: asteriskAppOverrides(emu, rtpPortMin, dir) });
     app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });
-    let ended = false;
-    const unsubscribe = app.events.subscribe((e) => {
-      if (e.type === 'call-ended') ended = true;
-    });
-    const caller = await emu.placeCall({ from: '+15551230001', to: '100' });
-    while (caller.audibleMs() < 300) await once(caller, 'audio', { signal: AbortSignal.timeout(15_000) });
-    caller.hangup();
-    await waitFor(() => ended, 15_000, 'call-ended');
-    unsubscribe();
+    await greetedCall(app, emu, '+15551230001');
     const res = await fetch(`${app.url}/metrics`);
     exported = exportedNames(await res.text());
   }, 60_000);

@@ -15,7 +15,12 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startAriEmulator, type AriEmulator } from '../emulators/ari/index.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
-import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
+import {
+  perCallThrough,
+  scaledInstanceConfig,
+  startRoundRobinProxy,
+  type RoundRobinProxy,
+} from '../helpers/round-robin-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const INSTANCES = 3;
@@ -36,28 +41,15 @@ describe('3 bot instances behind a round-robin proxy, Asterisk per-call outbound
     emu = await startAriEmulator();
     for (let i = 0; i < INSTANCES; i++) {
       const rtpPortMin = await freePort();
-      const config = loadConfig({
-        env: {},
-        overrides: {
-          web: { host: '127.0.0.1', port: 0 },
-          redis: { url: redis.url },
-          session: { store: 'redis' },
-          telephony: {
-            backend: 'asterisk',
-            asterisk: {
-              connection: 'outbound',
-              username: emu.username,
-              password: emu.password,
-              rtpHost: '127.0.0.1',
-              rtpBindHost: '127.0.0.1',
-              rtpPortMin,
-              rtpPortMax: rtpPortMin + 20,
-            },
-          },
-          speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
-          crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, `outbox-${i}`) } },
-        },
+      const overrides = scaledInstanceConfig({
+        emu,
+        redisUrl: redis.url,
+        rtpPortMin,
+        rtpPorts: 20,
+        tickets,
+        outboxDir: join(dir, `outbox-${i}`),
       });
+      const config = loadConfig({ env: {}, overrides });
       const app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });
       const mine = { started: new Set<string>(), ended: new Set<string>() };
       app.events.subscribe((e) => {
@@ -68,13 +60,7 @@ describe('3 bot instances behind a round-robin proxy, Asterisk per-call outbound
       seen.push(mine);
     }
     proxy = await startRoundRobinProxy(apps.map((a) => Number(new URL(a.url).port)));
-    await emu.outboundWebsocket({
-      uri: `ws://127.0.0.1:${proxy.port}/ari`,
-      username: emu.username,
-      password: emu.password,
-      connectionType: 'per_call_config',
-      perCallCloseMs: 200,
-    });
+    await perCallThrough(emu, proxy);
   }, 120_000);
 
   afterAll(async () => {
@@ -148,7 +134,7 @@ describe('3 bot instances behind a round-robin proxy, Asterisk per-call outbound
     }
 
     // nothing left behind, every call's ticket delivered once through the shared outbox
-    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 10_000, 'channels released');
+    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 20_000, 'channels released');
     const filed = () =>
       existsSync(tickets)
         ? new Set(

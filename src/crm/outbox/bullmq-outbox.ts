@@ -292,7 +292,32 @@ export class BullmqOutbox implements Outbox {
     };
   }
 
+  /** Jobs in Redis and jobs spilled on this host; while Redis does not answer (bounded), only the spilled ones. */
   async list(): Promise<OutboxEntry[]> {
+    const out = await this.#bounded(() => this.#listRedis()).catch((err: unknown) => {
+      this.logger.warn(
+        { err: (err as Error).message },
+        'crm outbox: Redis did not answer, listing only the jobs kept on this host',
+      );
+      return [] as OutboxEntry[];
+    });
+    const spilled = this.spill?.list() ?? (this.opts.spillDir ? readSpill(this.opts.spillDir) : []);
+    for (const job of spilled) {
+      out.push({
+        id: job.id,
+        sink: job.sink,
+        event: job.event,
+        callId: job.record.callId,
+        status: 'pending',
+        attempts: 0,
+        enqueuedAt: job.enqueuedAt,
+        lastError: 'on disk until Redis takes it',
+      });
+    }
+    return out;
+  }
+
+  async #listRedis(): Promise<OutboxEntry[]> {
     const jobs = await this.#queue.getJobs([...COUNTED, 'failed']);
     const out: OutboxEntry[] = [];
     for (const job of jobs) {
@@ -312,19 +337,6 @@ export class BullmqOutbox implements Outbox {
       if (error) entry.lastError = error;
       if (state === 'delayed') entry.nextAt = job.timestamp + (job.delay ?? 0);
       out.push(entry);
-    }
-    const spilled = this.spill?.list() ?? (this.opts.spillDir ? readSpill(this.opts.spillDir) : []);
-    for (const job of spilled) {
-      out.push({
-        id: job.id,
-        sink: job.sink,
-        event: job.event,
-        callId: job.record.callId,
-        status: 'pending',
-        attempts: 0,
-        enqueuedAt: job.enqueuedAt,
-        lastError: 'on disk until Redis takes it',
-      });
     }
     return out;
   }

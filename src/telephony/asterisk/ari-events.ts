@@ -101,7 +101,9 @@ export class AriEventStream extends EventEmitter<AriEventStreamEvents> {
       this.#keepAlive(ws);
       const reconnect = this.#everConnected;
       this.#everConnected = true;
-      this.#opts.logger.info({ reconnect }, 'ARI events connected');
+      // the one hint a user has when callers get 603 and the bot logs nothing: the dialplan must name this app
+      const app = new URL(this.#opts.url).searchParams.get('app') ?? '';
+      this.#opts.logger.info({ reconnect, app, dialplan: `Stasis(${app})` }, 'ARI events connected');
       this.emit('connected', { reconnect });
     });
     ws.on('message', (data, isBinary) => {
