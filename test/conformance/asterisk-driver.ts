@@ -78,9 +78,10 @@ export function asteriskDriver(): BackendDriver {
 
       return {
         deps,
-        async startCall(wav) {
+        async startCall(wav, echo) {
           const before = legs.length;
           const caller = await emu.placeCall({ from: '+15551230001', to: '100' });
+          if (echo) caller.echoLine(echo);
           await waitFor(() => legs.length > before, 5000, 'call core started');
           const leg = legs[before]!;
           const agentRequests = () => emu.requestsTo('POST', /\/channels\/create$/);
@@ -109,6 +110,7 @@ export function asteriskDriver(): BackendDriver {
               await caller.sendWav(path, { speed: 1 });
               await caller.sendSilence(800, { speed: 1 });
             },
+            sendNoise: (pcm) => caller.sendPcm(pcm, { speed: 1 }),
             interruptedAt: () => interrupted.get(leg.id)?.() ?? null,
             heardChunks: () => [...caller.received],
             async speakAfterHandOff(party, ms, silenceMs = 700) {

@@ -1,3 +1,4 @@
+import { resample } from '../../src/media/resampler.js';
 import { WebSocket } from 'ws';
 import type { CallRecord } from '../../src/core/call-record.js';
 import { createMetrics } from '../../src/core/metrics.js';
@@ -118,6 +119,7 @@ export function browserDriver(): BackendDriver {
               await send(await wavPcm(path), 1);
               await send(new Int16Array((RATE * 800) / 1000), 1);
             },
+            sendNoise: (pcm8k) => send(resample(pcm8k, 8000, RATE), 1),
             interruptedAt: () => interrupted.get(id)?.() ?? null,
             heardChunks: () => heard.map(({ at, pcm }) => ({ at, pcm })),
             async speakAfterHandOff(party, ms, silenceMs = 700) {

@@ -1,5 +1,6 @@
 import type { CallRecord } from '../../src/core/call-record.js';
 import type { TestDeps, TestDepsOverrides } from '../../src/dialog/scripted.js';
+import type { EchoPathOptions } from '../../src/media/echo-path.js';
 import type { CallLeg, TransferTarget } from '../../src/telephony/port.js';
 
 /**
@@ -21,8 +22,11 @@ export interface DriverOptions {
 
 export interface DriverSession {
   readonly deps: TestDeps;
-  /** Place a call; resolves once the call core has it. With `wav`, the caller says it once the bot listens. */
-  startCall(wav?: string): Promise<CallDriver>;
+  /**
+   * Place a call; resolves once the call core has it. With `wav`, the caller says it once the bot listens. With
+   * `echo`, the caller's line echoes what the caller hears back to the bot from the first frame on.
+   */
+  startCall(wav?: string, echo?: Omit<EchoPathOptions, 'sampleRate'>): Promise<CallDriver>;
   /** What the backend and its peer still hold for calls, as readable problems (empty = all released). */
   leftovers(): Promise<string[]>;
   stop(): Promise<void>;
@@ -45,6 +49,8 @@ export interface CallDriver {
   agentHeaders(): Record<string, string>[];
   /** The caller talks over the bot right away (real time, no waiting for the bot to listen). */
   interrupt(wav: string): Promise<void>;
+  /** The caller's line carries a burst of noise (8 kHz PCM, real time). */
+  sendNoise(pcm8k: Int16Array): Promise<void>;
   /** when the backend was told to drop the bot's queued audio (barge-in), performance.now(); null before */
   interruptedAt(): number | null;
   /** bot audio the caller heard, piece by piece, with when it was played (performance.now()) */

@@ -57,8 +57,9 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
 
       return {
         deps,
-        async startCall(wav) {
+        async startCall(wav, echo) {
           const call = await emu.placeCall({ from: '+15551230001', to: '+15550000' });
+          if (echo) call.echoLine(echo);
           await waitFor(() => records.has(call.callSid), 5000, 'call core started');
           const leg = legs.get(call.callSid)!;
           await waitFor(() => leg.hasAudio || leg.ended, 5000, 'audio socket');
@@ -78,6 +79,7 @@ export function jambonzDriver(mode: 'webhook' | 'ws', sampleRate: 8000 | 16000 =
               await call.sendWav(path, { speed: 1 });
               await call.sendSilence(800, { speed: 1 });
             },
+            sendNoise: (pcm) => call.sendAudio(pcm, 8000, { speed: 1 }),
             interruptedAt: () => interrupted.get(call.callSid)?.() ?? null,
             heardChunks: () => call.heardChunks(),
             async speakAfterHandOff(party, ms, silenceMs = 700) {

@@ -57,8 +57,8 @@ const MIN_ACTIVE_SHARE = 0.3;
 const REF_ACTIVE_ENERGY = (32768 * 10 ** (-55 / 20)) ** 2;
 /** caller blocks above -45 dBFS would be loud enough for the VAD to hear */
 const SPEECH_ENERGY = (32768 * 10 ** (-45 / 20)) ** 2;
-/** echo attenuated to -40 dB, not zero: the VAD's background estimate stays sane */
-const FLOOR_GAIN = 0.01;
+/** below this Wiener gain a block is echo and is silenced, not turned down */
+const PASS_GAIN = 0.5;
 /** the bot counts as talking until this long after its last sound: a pause between words, not the end */
 const TALKING_BLOCKS = 30;
 const EPISODE_MIN_BLOCKS = 10;
@@ -186,11 +186,13 @@ export class EchoGuard {
     return false;
   }
 
-  /** Wiener-like gain: 1 for audio far above the expected echo, the floor for audio at or below it. */
+  /** Wiener-like gain for audio far above the expected echo; 0 (silence) for echo and audio near it. */
   #gainFor(energy: number, echo: number): number {
     if (echo <= 0) return 1;
     const margin = 10 ** (this.#cfg.marginDb / 10);
-    return Math.max(FLOOR_GAIN, Math.sqrt(Math.max(0, 1 - (echo * margin) / Math.max(energy, 1))));
+    const gain = Math.sqrt(Math.max(0, 1 - (echo * margin) / Math.max(energy, 1)));
+    // Silero hears speech at any level: echo turned down is still speech to it, so what is not the caller goes
+    return gain < PASS_GAIN ? 0 : gain;
   }
 
   #countEpisode(energy: number, gain: number): void {

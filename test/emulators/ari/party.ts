@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { EchoPath, type EchoPathOptions } from '../../../src/media/echo-path.js';
 import type { InviteIdentity } from './model.js';
 import { readPcmWav, to8k, ulawDecode, ulawEncode } from './wire.js';
 
@@ -40,6 +41,8 @@ export class Party extends EventEmitter<PartyEvents> {
   /** a send in progress pauses the idle silence stream */
   #sending = 0;
   #idleTimer: NodeJS.Timeout | null = null;
+  /** the line's echo of what this party hears, mixed into what it sends (see `echoLine`) */
+  #echo: EchoPath | null = null;
   readonly ended: Promise<string>;
 
   constructor(
@@ -63,6 +66,7 @@ export class Party extends EventEmitter<PartyEvents> {
     const at = performance.now();
     this.receivedUlaw.push(Buffer.from(ulaw));
     this.received.push({ at, pcm });
+    this.#echo?.pushBot(pcm);
     this.emit('audio', pcm, at);
   }
 
@@ -72,16 +76,30 @@ export class Party extends EventEmitter<PartyEvents> {
    */
   streamIdleSilence(): void {
     if (this.#idleTimer || this.#ended) return;
-    const silence = ulawEncode(new Int16Array(FRAME_SAMPLES));
+    const silence = new Int16Array(FRAME_SAMPLES);
     const start = performance.now();
     let n = 0;
     const tick = () => {
       if (this.#ended) return;
       const due = Math.floor((performance.now() - start) / 20);
-      for (; n <= due; n++) if (this.#sending === 0) this.emit('frame', silence);
+      for (; n <= due; n++) if (this.#sending === 0) this.#send(silence);
       this.#idleTimer = setTimeout(tick, Math.max(1, start + n * 20 - performance.now()));
     };
     tick();
+  }
+
+  /**
+   * A phone line that echoes: from now on what this party hears comes back in what it sends (delayed, attenuated,
+   * filtered, μ-law on request; see src/media/echo-path.ts), mixed with its own audio. Needs the idle silence stream
+   * (placeCall's default) so the echo flows while the party says nothing.
+   */
+  echoLine(opts: Omit<EchoPathOptions, 'sampleRate'>): void {
+    this.#echo = new EchoPath({ ...opts, sampleRate: 8000 });
+  }
+
+  /** One 20 ms frame into the network, with the line's echo mixed in. */
+  #send(frame: Int16Array): void {
+    this.emit('frame', ulawEncode(this.#echo ? this.#echo.take(FRAME_SAMPLES, frame) : frame));
   }
 
   /** called by the emulator */
@@ -121,7 +139,7 @@ export class Party extends EventEmitter<PartyEvents> {
       for (let i = 0, n = 0; i < pcm8k.length && !this.#ended && !opts.signal?.aborted; i += FRAME_SAMPLES, n++) {
         const frame = new Int16Array(FRAME_SAMPLES);
         frame.set(pcm8k.subarray(i, i + FRAME_SAMPLES));
-        this.emit('frame', ulawEncode(frame));
+        this.#send(frame);
         const due = start + (n + 1) * frameMs;
         const wait = due - performance.now();
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));

@@ -1,0 +1,216 @@
+/**
+ * Barge-in over an echoing line, echo handling on vs off in the same run.
+ *
+ * Each prompt is one call through the real call core (runCall) with the real Silero VAD, on a simulated 8 kHz
+ * μ-law line (MemoryLeg + EchoPath: delay, echo return loss, a seeded short impulse response, line noise at
+ * -60 dBFS) that feeds the bot's played audio back into its input. SIMULATED: the line; the bot's prompts are shared
+ * speech clips (test/fixtures/audio, levelled to -18 dBFS) standing in for TTS; ASR is scripted (text for the
+ * caller, nothing for echo). Every prompt counts.
+ *
+ * - echo only (no caller): false barge-ins per 100 prompts = prompts the bot stopped (cleared its audio) although
+ *   nobody spoke; also how many of those were recovered (the prompt resumed).
+ * - a caller interrupts (another clip, natural level, speech onset at a seeded random point 0.4–2 s into the prompt
+ *   and at least 1 s before its end): detected =
+ *   the bot stopped after the caller's speech onset; latency = onset → bot silent (leg.clearAudio), simulated
+ *   call time, p50/p95 over detected ones.
+ * - the guard's own CPU per call-second (process CPU time, EchoGuard alone over the same audio).
+ *
+ * BARGE_IN_PROMPTS sets the prompts per condition (default 200); BARGE_IN_ECHO (JSON) overrides `speech.echo` keys
+ * for tuning runs (the defaults were chosen with it; see docs/barge-in.md).
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { runCall } from '../src/dialog/call-core.js';
+import { createTestDeps, ScriptedAsr } from '../src/dialog/scripted.js';
+import { MemoryLeg } from '../src/dialog/testing/memory-leg.js';
+import { mulberry32 } from '../src/core/random.js';
+import { EchoPath } from '../src/media/echo-path.js';
+import { resample } from '../src/media/resampler.js';
+import { echoConfig } from '../src/speech/echo/config.js';
+import { EchoGuard } from '../src/speech/echo/echo-guard.js';
+import type { Tts, TtsChunk } from '../src/speech/types.js';
+import { createVadFactory } from '../src/speech/vad/silero.js';
+import { energyBoundaries, loadClips } from '../test/speech/helpers.js';
+import { VAD_MODEL } from '../test/helpers/fixtures.js';
+import { figure, percentile } from './lib/figure.js';
+import { sized } from './lib/smoke.js';
+
+const BENCH = 'barge-in';
+const RATE = 8000;
+const FRAME = 160;
+const PROMPTS = sized(Number(process.env.BARGE_IN_PROMPTS ?? 200), 3);
+const ONLY = process.env.BARGE_IN_CONDITIONS
+  ? (JSON.parse(process.env.BARGE_IN_CONDITIONS) as Array<{ delayMs: number; erlDb: number }>)
+  : null;
+const CONDITIONS =
+  ONLY ??
+  sized(
+    [
+      { delayMs: 20, erlDb: 6 },
+      { delayMs: 150, erlDb: 6 },
+      { delayMs: 300, erlDb: 6 },
+      { delayMs: 300, erlDb: 30 },
+    ],
+    [{ delayMs: 150, erlDb: 6 }],
+  );
+const NOISE_DBFS = -60;
+const ECHO_OVERRIDES = JSON.parse(process.env.BARGE_IN_ECHO ?? '{}') as Record<string, unknown>;
+
+const clips = loadClips();
+/** bot voices and caller voices: different speakers */
+const botClips = clips.slice(0, 6).map((c) => level(c.pcm, -18));
+const callerClips = clips.slice(6).map((c) => ({ pcm: c.pcm, onsetMs: energyBoundaries(c.pcm).startMs }));
+
+function level(pcm: Int16Array, dbfs: number): Int16Array {
+  let sum = 0;
+  let n = 0;
+  for (const s of pcm) {
+    if (Math.abs(s) > 300) {
+      sum += s * s;
+      n++;
+    }
+  }
+  const gain = (32768 * 10 ** (dbfs / 20)) / Math.sqrt(sum / Math.max(1, n));
+  return pcm.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
+}
+
+/** Says each prompt ("bot-<i>") as the i-th bot clip, in 100 ms chunks at 16 kHz. */
+class ClipTts implements Tts {
+  async *synthesize(text: string, options: { signal?: AbortSignal } = {}): AsyncIterable<TtsChunk> {
+    const pcm = botClips[Number(text.split('-')[1]) % botClips.length]!;
+    for (let at = 0; at < pcm.length; at += 1600) {
+      options.signal?.throwIfAborted();
+      yield { pcm: pcm.subarray(at, at + 1600), sampleRate: 16000 };
+      await yieldToLoop();
+    }
+  }
+  async close(): Promise<void> {}
+}
+
+interface Outcome {
+  stopped: boolean;
+  recovered: boolean;
+  /** caller runs: onset → bot silent, ms; null when the bot never stopped after the onset */
+  latencyMs: number | null;
+  earlyStop: boolean;
+}
+
+const vadDeps = createTestDeps({ config: { speech: { vad: { modelPath: VAD_MODEL } } } });
+const vad = createVadFactory(vadDeps.config.speech.vad, vadDeps.logger, vadDeps.metrics);
+
+async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, echoOn: boolean, caller: boolean) {
+  const rand = mulberry32(1000 * i + cond.delayMs + cond.erlDb);
+  const promptIndex = i % botClips.length;
+  const promptMs = (botClips[promptIndex]!.length / 16000) * 1000;
+  const leg = new MemoryLeg({
+    echo: { ...cond, noiseDbfs: NOISE_DBFS, mulaw: true, seed: i + 1 },
+  });
+  const deps = createTestDeps({
+    config: {
+      dialog: { greeting: `bot-${promptIndex}` },
+      speech: { vad: { modelPath: VAD_MODEL }, echo: { ...ECHO_OVERRIDES, enabled: echoOn } },
+    },
+    asr: new ScriptedAsr(caller ? ['I want to talk about my order'] : []),
+    tts: new ClipTts(),
+    vad,
+  });
+  const done = runCall(leg, deps);
+  const line = new Int16Array(Math.round(((promptMs + 2500) * RATE) / 1000));
+  let onsetMs = Infinity;
+  if (caller) {
+    const c = callerClips[Math.floor(rand() * callerClips.length)]!;
+    // the caller starts talking 0.4-2 s in, at least a second before the prompt would end
+    const offsetMs = 400 + rand() * Math.min(1600, Math.max(0, promptMs - 1400 - c.onsetMs));
+    const pcm = resample(c.pcm, 16000, RATE);
+    line.set(pcm.subarray(0, line.length - Math.round((offsetMs * RATE) / 1000)), Math.round((offsetMs * RATE) / 1000));
+    onsetMs = offsetMs + c.onsetMs;
+  }
+  // the greeting starts on the first frames; the caller line is aligned to the call clock
+  for (let at = 0; at < line.length && !leg.hungUpBy; at += FRAME) {
+    leg.feed(line.subarray(at, at + FRAME));
+    await yieldToLoop();
+    if (!caller && leg.clears.length > 0 && at > (promptMs * RATE) / 1000) break;
+  }
+  const states = deps.published.filter((e) => e.type === 'state').map((e) => (e.type === 'state' ? e.cause : ''));
+  leg.hangupByCaller();
+  await done;
+  const clear = leg.clears[0];
+  const outcome: Outcome = {
+    stopped: leg.clears.length > 0,
+    recovered: states.includes('false interruption: resuming the prompt'),
+    latencyMs: clear && clear.atMs >= onsetMs ? clear.atMs - onsetMs : null,
+    earlyStop: clear !== undefined && clear.atMs < onsetMs,
+  };
+  return outcome;
+}
+
+for (const cond of CONDITIONS) {
+  for (const echoOn of [true, false]) {
+    const tag = { delayMs: cond.delayMs, erlDb: cond.erlDb, echo: echoOn ? 'on' : 'off', prompts: PROMPTS };
+    let falseStops = 0;
+    let recovered = 0;
+    for (let i = 0; i < PROMPTS; i++) {
+      const o = await onePrompt(i, cond, echoOn, false);
+      if (o.stopped) falseStops++;
+      if (o.recovered) recovered++;
+    }
+    figure(BENCH, 'false_barge_ins_per_100_prompts', (falseStops * 100) / PROMPTS, 'per 100', {
+      ...tag,
+      recovered,
+      target: 1,
+    });
+    const latencies: number[] = [];
+    let early = 0;
+    for (let i = 0; i < PROMPTS; i++) {
+      const o = await onePrompt(i, cond, echoOn, true);
+      if (o.latencyMs !== null) latencies.push(o.latencyMs);
+      if (o.earlyStop) early++;
+    }
+    figure(BENCH, 'interruptions_detected', (latencies.length * 100) / PROMPTS, '%', {
+      ...tag,
+      stoppedBeforeCaller: early,
+      target: 98,
+    });
+    figure(BENCH, 'onset_to_silent_p50', percentile(latencies, 0.5), 'ms', tag);
+    figure(BENCH, 'onset_to_silent_p95', percentile(latencies, 0.95), 'ms', { ...tag, target: 300 });
+  }
+}
+
+// The guard's own cost: every prompt's line (echo + a caller) and reference through EchoGuard, CPU time per second.
+{
+  const guardCfg = echoConfig.parse({ ...ECHO_OVERRIDES, enabled: true });
+  let cpuMs = 0;
+  let audioMs = 0;
+  for (let i = 0; i < Math.min(PROMPTS, 50); i++) {
+    const bot = resample(botClips[i % botClips.length]!, 16000, RATE);
+    const path = new EchoPath({
+      sampleRate: RATE,
+      delayMs: 150,
+      erlDb: 6,
+      noiseDbfs: NOISE_DBFS,
+      mulaw: true,
+      seed: i,
+    });
+    const frames: Array<[Int16Array, Int16Array]> = [];
+    for (let at = 0; at + FRAME <= bot.length; at += FRAME) {
+      const played = bot.subarray(at, at + FRAME);
+      frames.push([path.take(FRAME), played]);
+      path.pushBot(played);
+    }
+    const guard = new EchoGuard(guardCfg, RATE, RATE);
+    const before = process.cpuUsage();
+    for (const [line, played] of frames) {
+      guard.reference(played);
+      guard.process(line);
+    }
+    const used = process.cpuUsage(before);
+    cpuMs += (used.user + used.system) / 1000;
+    audioMs += (frames.length * FRAME * 1000) / RATE;
+  }
+  const perSecond = cpuMs / (audioMs / 1000);
+  figure(BENCH, 'guard_cpu_per_call_second', perSecond, 'ms', {
+    percentOfCore: Number((perSecond / 10).toFixed(3)),
+    target: '2 % of a core (20 ms)',
+    audioSeconds: Math.round(audioMs / 1000),
+  });
+}
+await vad.close?.();
