@@ -8,10 +8,12 @@ import {
   type CallLeg,
   type OriginateOptions,
   type TelephonyBackend,
-  type TransferOutcome,
   type TransferTarget,
   CallSupervisor,
+  DialWait,
+  OriginateError,
 } from 'voicebot/telephony';
+import { callStatusOutcome, dialStatusOutcome, statusDetail } from './call-status.js';
 import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
 import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
@@ -48,6 +50,17 @@ export type HookName = (typeof HOOKS)[keyof typeof HOOKS];
 const ENDED_STATUSES = new Set(['completed', 'failed', 'busy', 'no-answer', 'canceled']);
 /** How long an ended call's sid is remembered, so late hooks get a clean `hangup`. */
 const TOMBSTONE_MS = 60_000;
+/** jambonz cancels an unanswered outdial at its `timeout` and reports no-answer; we give up this much later. */
+const OUTDIAL_GRACE_MS = 5000;
+/** final statuses kept for outdials whose 201 has not been read yet (the status hook can win that race) */
+const MAX_UNCLAIMED = 64;
+
+interface StatusReport {
+  callSid: string;
+  status: string;
+  parentCallSid?: string | undefined;
+  sipStatus?: number | string | undefined;
+}
 
 export interface JambonzStats {
   calls: number;
@@ -74,6 +87,10 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #supervisor: CallSupervisor;
   /** admitted calls whose bot has not started (audio not connected yet): their places under the cap */
   readonly #waitingForAudio = new Map<string, Permit>();
+  /** outbound calls placed with the REST API whose callee has not answered yet, by call sid */
+  readonly #outdials = new Map<string, DialWait>();
+  readonly #unclaimed = new Map<string, StatusReport>();
+  #placing = 0;
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -106,16 +123,53 @@ export class JambonzBackend implements TelephonyBackend {
   }
 
   /**
-   * A callback over jambonz's REST API. Resolves with the call sid once jambonz has accepted the call: jambonz itself
-   * rings the callee and runs this app (call webhook / session:new, direction outbound) only when it answers.
+   * A callback over jambonz's REST API. jambonz's 201 only means the INVITE is on its way: the callee's answer comes
+   * to the call status hook (in-progress), as does busy, no-answer or failed. Resolves with the call sid once the
+   * callee answered (jambonz then runs this app for it, direction outbound); rejects with OriginateError otherwise,
+   * or when nothing is reported within the ring time (plus a grace) on the injected clock.
    */
   async originate(target: TransferTarget, options: OriginateOptions): Promise<string> {
-    return createCall(this.config, target, {
-      fetch: this.#fetch,
-      callerId: options.callerId ?? this.config.callerId,
-      callHookUrl: this.config.publicUrl ? `${this.config.publicUrl.replace(/\/$/, '')}${this.pathPrefix}` : undefined,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    let sid: string;
+    this.#placing++;
+    try {
+      sid = await createCall(this.config, target, {
+        fetch: this.#fetch,
+        callerId: options.callerId ?? this.config.callerId,
+        callHookUrl: this.config.publicUrl
+          ? `${this.config.publicUrl.replace(/\/$/, '')}${this.pathPrefix}`
+          : undefined,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      this.#placed();
+      throw err;
+    }
+    const wait = new DialWait({ clock: this.#clock, signal: options.signal });
+    this.#outdials.set(sid, wait);
+    const early = this.#unclaimed.get(sid);
+    this.#placed();
+    if (early) this.#outdialStatus(wait, early);
+    wait.ring(target.timeoutSec * 1000 + OUTDIAL_GRACE_MS, { outcome: 'no-answer', detail: 'ring timeout' });
+    let result;
+    try {
+      result = await wait.result;
+    } finally {
+      wait.dispose();
+      this.#outdials.delete(sid);
+    }
+    if (result.outcome !== 'answered') throw new OriginateError(result.outcome, result.detail ?? result.outcome);
+    return sid;
+  }
+
+  /** One create-call request is done: with none in flight, early statuses nobody will claim are dropped. */
+  #placed(): void {
+    this.#placing--;
+    if (this.#placing === 0) this.#unclaimed.clear();
+  }
+
+  #outdialStatus(wait: DialWait, report: StatusReport): void {
+    const outcome = callStatusOutcome(report.status);
+    if (outcome) wait.decide({ outcome, detail: statusDetail(report.status, report.sipStatus) });
   }
 
   stats(): JambonzStats {
@@ -277,8 +331,7 @@ export class JambonzBackend implements TelephonyBackend {
         const parsed = dialOutcomeSchema.safeParse(payload);
         const status = parsed.success ? (parsed.data.dial_call_status ?? parsed.data.dial_status ?? '') : '';
         const sip = parsed.success ? parsed.data.dial_sip_status : undefined;
-        const outcome = dialStatusOutcome(status);
-        const backToBot = leg.dialOutcome(outcome, sip === undefined ? status : `${status} (SIP ${sip})`);
+        const backToBot = leg.dialOutcome(dialStatusOutcome(status), statusDetail(status, sip));
         return backToBot ? [this.#listen(leg, base)] : [hangupVerb()];
       }
       default:
@@ -292,8 +345,13 @@ export class JambonzBackend implements TelephonyBackend {
    * too (WS API: on the caller's socket, with the caller's call_sid at the top): a report with a parent_call_sid is
    * about the agent, and an agent's busy/no-answer/failed must never end the caller's call.
    */
-  callStatus(report: { callSid: string; status: string; parentCallSid?: string | undefined }): void {
+  callStatus(report: StatusReport): void {
     const { callSid, status, parentCallSid } = report;
+    const outdial = this.#outdials.get(callSid);
+    if (outdial) this.#outdialStatus(outdial, report);
+    else if (this.#placing > 0 && !this.#calls.has(callSid) && callStatusOutcome(status) !== null) {
+      if (this.#unclaimed.size < MAX_UNCLAIMED) this.#unclaimed.set(callSid, report);
+    }
     if (parentCallSid !== undefined && parentCallSid !== callSid) {
       this.logger.debug({ callSid: parentCallSid, agentCallSid: callSid, status }, 'jambonz agent leg status');
       return;
@@ -326,24 +384,6 @@ export class JambonzBackend implements TelephonyBackend {
   controlSocketClosed(socket: WebSocket): void {
     this.#controlSockets.delete(socket);
     this.metrics.controlSockets.set(this.#controlSockets.size);
-  }
-}
-
-function dialStatusOutcome(status: string): TransferOutcome {
-  switch (status) {
-    case 'completed':
-    case 'answered':
-      return 'answered';
-    case 'busy':
-      return 'busy';
-    // On a ring timeout jambonz reports the last provisional status, not no-answer (lib/tasks/dial.js).
-    case 'no-answer':
-    case 'trying':
-    case 'ringing':
-    case 'early-media':
-      return 'no-answer';
-    default:
-      return 'failed';
   }
 }
 

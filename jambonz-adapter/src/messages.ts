@@ -8,6 +8,7 @@ export const callPayloadSchema = z.looseObject({
   to: z.string().default(''),
   direction: z.enum(['inbound', 'outbound']).default('inbound'),
   call_status: z.string().optional(),
+  sip_status: z.union([z.number(), z.string()]).optional(),
   account_sid: z.string().optional(),
   parent_call_sid: z.string().optional(),
 });
@@ -18,6 +19,7 @@ export const callStatusDataSchema = z.looseObject({
   call_sid: z.string().min(1).optional(),
   parent_call_sid: z.string().min(1).optional(),
   call_status: z.string().min(1),
+  sip_status: z.union([z.number(), z.string()]).optional(),
 });
 
 /** Payload of the dial verb's actionHook (the code sends dial_call_status; the docs say dial_status). */

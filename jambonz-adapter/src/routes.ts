@@ -83,6 +83,7 @@ export async function registerJambonz(web: FastifyInstance, deps: JambonzRouteDe
             callSid: payload.call_sid,
             status: payload.call_status,
             parentCallSid: payload.parent_call_sid,
+            sipStatus: payload.sip_status,
           });
         }
         return reply.code(204).send();

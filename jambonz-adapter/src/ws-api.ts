@@ -72,8 +72,13 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
         // The top-level call_sid is the session's (the caller's); data says which leg the status is about.
         const data = callStatusDataSchema.safeParse(msg.data);
         if (!sid || !data.success) return malformed('ws_api_bad_status');
-        const { call_sid: about = sid, parent_call_sid: parent, call_status: status } = data.data;
-        backend.callStatus({ callSid: about, status, parentCallSid: parent ?? (about === sid ? undefined : sid) });
+        const { call_sid: about = sid, parent_call_sid: parent, call_status: status, sip_status: sip } = data.data;
+        backend.callStatus({
+          callSid: about,
+          status,
+          parentCallSid: parent ?? (about === sid ? undefined : sid),
+          sipStatus: sip,
+        });
         return;
       }
       default:

@@ -1,4 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { FakeClock } from '../../test/helpers/fake-clock.js';
 import { startHarness, waitFor, type Harness } from './harness.js';
 
 let h: Harness;
@@ -44,6 +48,73 @@ describe('callbacks via the jambonz REST API', () => {
     // the call webhook reached the bot (the bot itself starts once the audio socket connects, which the unreachable
     // bot.example.com listen URL never does here)
     await waitFor(() => h.backend.leg(sid) !== undefined, 5000, 'the call known to the backend');
+  });
+
+  it.each([
+    ['busy', 'busy'],
+    ['no-answer', 'no-answer'],
+    ['failed', 'failed'],
+  ] as const)(
+    'originate to a %s callee rejects with %s from the status hook, and no bot runs',
+    async (callee, outcome) => {
+      h = await startHarness();
+      const emu = await h.emulator({
+        rest: { accountSid: 'acct-1', apiKey: 'key-1', applications: ['app-1'] },
+        dial: () => callee,
+      });
+      const { backend } = await reconfigure(emu.restUrl!, 'key-1');
+      const err = await backend.originate!({ kind: 'phone', address: '+15557654321', timeoutSec: 25 }, {}).then(
+        () => null,
+        (e: unknown) => e as { outcome?: string; message: string },
+      );
+      expect(err?.outcome).toBe(outcome);
+      expect(err?.message).toMatch(new RegExp(`SIP ${callee === 'busy' ? 486 : callee === 'failed' ? 503 : 487}`));
+      expect(emu.calls[0]!.statusSent).toContain(callee);
+      expect(h.legs).toHaveLength(0);
+      expect(h.backend.stats().calls).toBe(0);
+    },
+  );
+
+  it('originate in WS API mode waits for in-progress on the socket, then the bot runs the call', async () => {
+    h = await startHarness();
+    const emu = await h.emulator({
+      mode: 'ws',
+      rest: { accountSid: 'acct-1', apiKey: 'key-1', applications: ['app-1'] },
+    });
+    const { backend } = await reconfigure(emu.restUrl!, 'key-1');
+    const legP = h.nextLeg();
+    const sid = await backend.originate!({ kind: 'phone', address: '+15557654321', timeoutSec: 25 }, {});
+    expect(emu.calls[0]!.statusSent.slice(0, 3)).toEqual(['trying', 'ringing', 'in-progress']);
+    expect((await legP).id).toBe(sid);
+  });
+
+  it('a callee jambonz never reports on fails as no-answer after the ring time on the injected clock', async () => {
+    const clock = new FakeClock();
+    h = await startHarness({}, { clock });
+    // A REST peer that accepts the call and then reports nothing at all.
+    const silent = createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sid: 'silent-1' }));
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const { backend } = await reconfigure(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, 'key-1');
+      let settled: unknown = null;
+      const p = backend.originate!({ kind: 'phone', address: '+15557654321', timeoutSec: 25 }, {}).catch(
+        (e: unknown) => (settled = e),
+      );
+      await waitFor(() => clock.pending > 0, 5000, 'the ring timer armed');
+      clock.advance(25_000);
+      await Promise.resolve();
+      expect(settled).toBeNull();
+      clock.advance(10_000);
+      await p;
+      expect((settled as { outcome?: string }).outcome).toBe('no-answer');
+      expect(clock.pending).toBe(0);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('the REST peer answers 400 like jambonz-api-server', async () => {

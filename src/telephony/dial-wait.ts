@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
-import type { TransferResult } from './port.js';
+import { VoicebotError } from '../core/errors.js';
+import type { TransferOutcome, TransferResult } from './port.js';
 
 /**
  * The one wait for a dialled leg, a transfer's agent or an outbound callee, on every backend: the first of the
@@ -51,4 +52,14 @@ export class DialWait {
   }
 
   #onAbort = (): void => this.decide({ outcome: 'failed', detail: 'aborted' });
+}
+
+/** The callee of an outbound call did not answer (every backend's originate rejects with this). */
+export class OriginateError extends VoicebotError {
+  constructor(
+    readonly outcome: TransferOutcome,
+    readonly detail: string,
+  ) {
+    super(`outbound call not answered: ${outcome} (${detail})`, { kind: 'rejected' });
+  }
 }

@@ -15,7 +15,7 @@ export type {
   TransferTarget,
 } from './port.js';
 export { CallLegBase } from './call-leg-base.js';
-export { DialWait } from './dial-wait.js';
+export { DialWait, OriginateError } from './dial-wait.js';
 export { CallSupervisor, type OnCall, type Refusal, type SupervisedCall } from './supervisor.js';
 export { telephonyConfig, type TelephonyConfig } from './config.js';
 export { headerSafe, voicebotHeaders, type HeaderContext } from './headers.js';

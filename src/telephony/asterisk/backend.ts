@@ -8,7 +8,7 @@ import { resample } from '../../media/resampler.js';
 import type { SessionStore } from '../../session/store.js';
 import type { Tts } from '../../speech/types.js';
 import type { AsteriskConfig } from '../config.js';
-import type { CallLeg, OriginateOptions, TelephonyBackend, TransferOutcome, TransferTarget } from '../port.js';
+import type { CallLeg, OriginateOptions, TelephonyBackend, TransferTarget } from '../port.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AriClient } from './ari-client.js';
 import { PersistentAriTransport, ServedAriConnection } from './ari-served.js';
@@ -24,6 +24,7 @@ import { asteriskMetrics, type AsteriskMetrics } from './metrics.js';
 import { NoRtpPortError, RtpPortPool } from './port-pool.js';
 import { resynchronise } from './resync.js';
 import { dialAndWait } from './dial.js';
+import { OriginateError } from '../dial-wait.js';
 import { ownId, ReleaseRetrier } from './release-retry.js';
 import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
@@ -66,15 +67,7 @@ export class AriCredentialsError extends VoicebotError {
   }
 }
 
-/** The callee did not answer an outbound call. */
-export class OriginateError extends VoicebotError {
-  constructor(
-    readonly outcome: TransferOutcome,
-    readonly detail: string,
-  ) {
-    super(`outbound call not answered: ${outcome} (${detail})`, { kind: 'rejected' });
-  }
-}
+export { OriginateError } from '../dial-wait.js';
 
 /**
  * Telephony backend over Asterisk ARI: one ARI client + event stream, calls routed by channel id, each call an

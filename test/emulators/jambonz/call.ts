@@ -165,7 +165,7 @@ export class EmulatedCall extends EventEmitter {
     if (this.#s.mode === 'webhook') {
       verbs = await this.#post(`${this.#s.appUrl}/call`, this.payload);
     } else {
-      await this.#openControl();
+      if (!this.#control) await this.#openControl();
       verbs = await this.#request({ type: 'session:new', call_sid: this.callSid, data: this.payload });
     }
     void this.#runVerbs(this.#accept(verbs));
@@ -590,9 +590,9 @@ export class EmulatedCall extends EventEmitter {
     return acked;
   }
 
-  async #status(status: string): Promise<void> {
+  async #status(status: string, sipStatus = 200): Promise<void> {
     this.statusSent.push(status);
-    const data = { ...this.payload, call_status: status, sip_status: 200 };
+    const data = { ...this.payload, call_status: status, sip_status: sipStatus };
     if (this.#s.mode === 'webhook') {
       await this.#post(`${this.#s.appUrl}/status`, data).catch((err: Error) => this.hookErrors.push(err.message));
     } else if (this.#control?.readyState === WebSocket.OPEN) {
@@ -600,17 +600,43 @@ export class EmulatedCall extends EventEmitter {
     }
   }
 
+  /**
+   * A call placed with the REST API (lib/http-routes/api/create-call.js), after the 201: the RestCallSession reports
+   * trying (100) at once, then each provisional (ringing 180 / early-media 183), then in-progress (200) on answer, or
+   * busy (486/603), no-answer (487: the ring timer in lib/tasks/rest_dial.js cancels the INVITE) or failed (other
+   * codes) to the call_status_hook; only an answered call runs the application (call_hook / session:new). In WS API
+   * mode the first status opens the socket (ws-requestor.js), so statuses arrive before session:new.
+   */
+  async outdial(outcome: DialOutcome): Promise<void> {
+    if (this.#s.mode === 'ws') await this.#openControl();
+    await this.#status('trying', 100);
+    if (outcome === 'busy' || outcome === 'failed') {
+      await this.end(outcome, `outdial ${outcome}`, SIP_STATUS[outcome]);
+      return;
+    }
+    const last = this.#s.ringTimeoutStatus ?? 'ringing';
+    if (last !== 'trying') await this.#status(last, SIP_STATUS[last]);
+    if (outcome === 'no-answer') {
+      await this.end('no-answer', 'outdial ring timeout', 487);
+      return;
+    }
+    await this.#status('in-progress', 200);
+    this.payload.call_status = 'in-progress';
+    this.payload.sip_status = 200;
+    await this.start();
+  }
+
   // ---- what a test does to the call -------------------------------------------------------------
 
   /** The call ends (caller hangup, hangup verb, no more verbs): audio closes, status "completed" is reported. */
-  async end(status: string, reason: string): Promise<void> {
+  async end(status: string, reason: string, sipStatus = 200): Promise<void> {
     if (this.ended) return;
     this.ended = reason;
     if (this.#line?.timer) clearTimeout(this.#line.timer);
     for (const resolve of this.#line?.drained.splice(0) ?? []) resolve();
     this.#audio?.close(1000);
     this.#interrupt?.();
-    await this.#status(status);
+    await this.#status(status, sipStatus);
     this.#control?.close(1000);
     this.#control = null;
     this.#resolveDone(reason);

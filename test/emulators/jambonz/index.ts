@@ -19,7 +19,7 @@ export interface JambonzEmulatorOptions {
   wsApiSubprotocol?: string;
   /** audio.jambonz.org (what jambonz sets) or audio.drachtio.org (mod_audio_fork's default) */
   audioSubprotocol?: string;
-  /** how each dial target answers (default: answered) */
+  /** how each dial target (and each REST create-call's `to`) answers (default: answered) */
   dial?: (target: Record<string, unknown>) => DialOutcome;
   /** the status a ring timeout leaves in the dial actionHook (default ringing) */
   ringTimeoutStatus?: ProvisionalStatus;
@@ -110,8 +110,8 @@ export async function startJambonzEmulator(opts: JambonzEmulatorOptions): Promis
         );
         calls.push(call);
         reply(201, { sid: call.callSid, callId: `${call.callSid}@emulator` });
-        // The callee answers: jambonz now runs the application for the outbound call.
-        await call.start();
+        // The 201 only says the INVITE is on its way: how the callee answers comes to the status hook.
+        await call.outdial(settings.dial(to as Record<string, unknown>));
       })().catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
       });
