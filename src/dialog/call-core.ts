@@ -226,6 +226,7 @@ export async function runCall(
     at: ctx.startedAt.toISOString(),
   });
   if (resumeFrom) {
+    metrics.resumed.inc();
     log.info(
       { from: leg.from, previousOwner: resumeFrom.session.owner || null, state: resumeFrom.session.state },
       'call resumed',
@@ -317,6 +318,7 @@ export async function runCall(
     await saver.release(machine.state ?? 'listening');
     await lease?.release();
     metrics.activeCalls.dec();
+    metrics.detached.inc();
     log.info({ state: machine.state, lostToAnotherProcess: saver.lost }, 'call detached');
     return ctx.toRecord('in-progress', '', false, cfg.lowConfidence);
   }

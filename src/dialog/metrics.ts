@@ -19,6 +19,17 @@ export function dialogMetrics(registry: Registry) {
       'Barge-ins that turned out to be no speech (noise, echo), by whether the cut prompt was resumed',
       ['resumed'],
     ),
+    // hand-overs between processes: a detach leaves the call up for another instance, a resume picks one up
+    detached: counter(
+      registry,
+      'voicebot_dialog_calls_detached_total',
+      'Calls this process stopped serving without ending them (drain, ApplicationReplaced, lease lost)',
+    ),
+    resumed: counter(
+      registry,
+      'voicebot_dialog_calls_resumed_total',
+      'Calls taken over from the session store (a detached call, or one whose process died) instead of greeted',
+    ),
     escalations: counter(registry, 'voicebot_dialog_escalations_total', 'Escalations to a person, by reason', [
       'reason',
     ]),

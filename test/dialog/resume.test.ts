@@ -41,6 +41,7 @@ describe('detach and resume: the session store is the call state', () => {
     expect(a.leg.hungUpBy).toBeNull();
     expect(records.submitted).toEqual([]);
     expect(a.events('call-ended')).toEqual([]);
+    expect(await a.deps.metrics.getSingleMetricAsString('voicebot_dialog_calls_detached_total')).toMatch(/ 1$/m);
     expect(a.leg.listenerCounts()).toEqual({ audio: 0, played: 0, dtmf: 0, hangup: 0, detach: 0, 'party-audio': 0 });
     const stored = await sessions.get('call-1');
     expect(stored).toMatchObject({ callId: 'call-1', state: 'listening', owner: '' });
@@ -77,6 +78,7 @@ describe('detach and resume: the session store is the call state', () => {
     expect(spoken(b)).toEqual(['Sorry, where were we?']);
     expect((await sessions.get('call-1'))!.owner).toBe('bot-b');
     expect(b.states()[0]).toEqual({ from: null, to: 'thinking', cause: 'resumed (was listening)' });
+    expect(await b.deps.metrics.getSingleMetricAsString('voicebot_dialog_calls_resumed_total')).toMatch(/ 1$/m);
     await b.say(600);
     b.leg.hangupByCaller();
     const record = await b.done;
