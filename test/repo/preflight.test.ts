@@ -40,7 +40,7 @@ async function preflight(path: string, args: string[] = []): Promise<{ code: num
 
 describe('npm test preflight (scripts/preflight.mjs)', () => {
   it('stops before the tests when a program is missing, naming it and the one install line', async () => {
-    const r = await preflight(pathWith(['espeak-ng', 'chromium', 'docker-compose'])); // no redis-server
+    const r = await preflight(pathWith(['espeak-ng', 'chromium', 'docker-compose', 'envsubst'])); // no redis-server
     expect(r.code).toBe(1);
     expect(r.out).toContain('- redis-server: the Redis session store');
     expect(r.out).not.toContain('- espeak-ng');
@@ -73,6 +73,6 @@ describe('npm test preflight (scripts/preflight.mjs)', () => {
 
   it('--apt-missing prints the apt names of every missing package, install phase included', async () => {
     const r = await preflight(pathWith(['make', 'g++', 'python3', 'redis-server', 'chromium']), ['--apt-missing']);
-    expect(r).toEqual({ code: 0, out: 'espeak-ng docker-compose\n' });
+    expect(r).toEqual({ code: 0, out: 'espeak-ng docker-compose gettext-base\n' });
   });
 });
