@@ -18,7 +18,7 @@ import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
 import { dialOutcomeSchema, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
-import { createCall } from './rest.js';
+import { cancelCall, createCall } from './rest.js';
 import { declineVerb, dialVerb, hangupVerb, listenVerb, type HandOffListen, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
@@ -52,6 +52,7 @@ const ENDED_STATUSES = new Set(['completed', 'failed', 'busy', 'no-answer', 'can
 const TOMBSTONE_MS = 60_000;
 /** jambonz cancels an unanswered outdial at its `timeout` and reports no-answer; we give up this much later. */
 const OUTDIAL_GRACE_MS = 5000;
+const RING_TIMEOUT = 'ring timeout';
 /** final statuses kept for outdials whose 201 has not been read yet (the status hook can win that race) */
 const MAX_UNCLAIMED = 64;
 
@@ -149,7 +150,7 @@ export class JambonzBackend implements TelephonyBackend {
     const early = this.#unclaimed.get(sid);
     this.#placed();
     if (early) this.#outdialStatus(wait, early);
-    wait.ring(target.timeoutSec * 1000 + OUTDIAL_GRACE_MS, { outcome: 'no-answer', detail: 'ring timeout' });
+    wait.ring(target.timeoutSec * 1000 + OUTDIAL_GRACE_MS, { outcome: 'no-answer', detail: RING_TIMEOUT });
     let result;
     try {
       result = await wait.result;
@@ -157,7 +158,15 @@ export class JambonzBackend implements TelephonyBackend {
       wait.dispose();
       this.#outdials.delete(sid);
     }
-    if (result.outcome !== 'answered') throw new OriginateError(result.outcome, result.detail ?? result.outcome);
+    if (result.outcome !== 'answered') {
+      // we gave up (ring timeout, abort) before jambonz said anything final: cancel its INVITE
+      if (result.detail === RING_TIMEOUT || result.detail === 'aborted') {
+        cancelCall(this.config, sid, { fetch: this.#fetch }).catch((err: unknown) =>
+          this.logger.warn({ callSid: sid, err: String(err) }, 'could not cancel the unanswered outbound call'),
+        );
+      }
+      throw new OriginateError(result.outcome, result.detail ?? result.outcome);
+    }
     return sid;
   }
 

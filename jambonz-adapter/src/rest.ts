@@ -91,3 +91,27 @@ export async function createCall(
   if (typeof sid !== 'string' || sid === '') throw new JambonzRestError('jambonz create call: reply has no sid');
   return sid;
 }
+
+/**
+ * Give up on an outbound call that has not been answered: PUT /v1/Accounts/{accountSid}/Calls/{sid} with
+ * `call_status: "no-answer"`, which the feature server turns into a CANCEL of the INVITE (call-session.js
+ * _lccCallStatus); without it a callee answering after we gave up would still get the bot.
+ */
+export async function cancelCall(config: JambonzConfig, sid: string, opts: { fetch: typeof fetch }): Promise<void> {
+  const { apiBaseUrl, accountSid, apiKey } = config;
+  if (!apiBaseUrl || !accountSid || !apiKey) return;
+  const url = `${apiBaseUrl.replace(/\/$/, '')}/v1/Accounts/${encodeURIComponent(accountSid)}/Calls/${encodeURIComponent(sid)}`;
+  const limit = deadline(config.requestTimeoutMs);
+  try {
+    const res = await opts.fetch(url, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${apiKey.reveal()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ call_status: 'no-answer' }),
+      signal: limit.signal,
+    });
+    await res.text();
+    if (!res.ok) throw new JambonzRestError(`jambonz cancel call failed: HTTP ${res.status}`, res.status);
+  } finally {
+    limit.dispose();
+  }
+}

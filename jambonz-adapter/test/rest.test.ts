@@ -88,12 +88,19 @@ describe('callbacks via the jambonz REST API', () => {
     expect((await legP).id).toBe(sid);
   });
 
-  it('a callee jambonz never reports on fails as no-answer after the ring time on the injected clock', async () => {
+  it('a callee jambonz never reports on fails as no-answer after the ring time on the injected clock, and is cancelled', async () => {
     const clock = new FakeClock();
     h = await startHarness({}, { clock });
     // A REST peer that accepts the call and then reports nothing at all.
-    const silent = createServer((_req, res) => {
-      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sid: 'silent-1' }));
+    const seen: Array<{ method: string; url: string; auth: string; body: string }> = [];
+    const silent = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen.push({ method: req.method!, url: req.url!, auth: req.headers.authorization ?? '', body });
+        if (req.method === 'PUT') res.writeHead(202).end();
+        else res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ sid: 'silent-1' }));
+      });
     });
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
@@ -111,6 +118,14 @@ describe('callbacks via the jambonz REST API', () => {
       await p;
       expect((settled as { outcome?: string }).outcome).toBe('no-answer');
       expect(clock.pending).toBe(0);
+      // and jambonz is told to cancel the INVITE, so a late answer never reaches the bot (call-session.js)
+      await waitFor(() => seen.length === 2, 5000, 'the cancel request');
+      expect(seen[1]).toEqual({
+        method: 'PUT',
+        url: '/v1/Accounts/acct-1/Calls/silent-1',
+        auth: 'Bearer key-1',
+        body: JSON.stringify({ call_status: 'no-answer' }),
+      });
     } finally {
       silent.closeAllConnections();
       silent.close();
