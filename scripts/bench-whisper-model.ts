@@ -12,6 +12,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../src/core/random.js';
 import { WHISPER_MODELS } from '../src/speech/models/catalog.js';
 import { readWavFile } from '../src/media/wav.js';
 import { REPO_ROOT, STUB_WHISPER, TRANSCRIPTS_TSV, clip } from '../test/helpers/fixtures.js';
@@ -144,18 +145,6 @@ export function tensorSpecs(shape: BenchShape, p: Pick<StubParts, 'nVocab' | 'nA
   return specs;
 }
 
-/** mulberry32: small, fast, seeded; the same seed writes the same file. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 /** IEEE half from a float in the normal range used here (|x| < 65504, values below 2^-14 flush to zero). */
@@ -222,7 +211,7 @@ export function ensureBenchModel(shape: BenchShape, dir = BENCH_MODEL_DIR): stri
   try {
     writeSync(fd, header);
     writeSync(fd, stub.melAndVocab);
-    const random = rng(0x5eed + layers);
+    const random = mulberry32(0x5eed + layers);
     for (const spec of tensorSpecs(shape, stub)) {
       writeSync(fd, tensorHeader(spec));
       writeSync(fd, tensorBytes(spec, random));
