@@ -51,22 +51,7 @@ describe('app with the Asterisk backend: graceful drain (SIGTERM)', () => {
     const rtpPortMin = await freePort();
     const config = loadConfig({
       env: {},
-      overrides: {
-        web: { port: 0 },
-        session: { drainTimeoutSec: 1 },
-        telephony: {
-          backend: 'asterisk',
-          asterisk: {
-            ...emu.ariConfig(),
-            rtpHost: '127.0.0.1',
-            rtpBindHost: '127.0.0.1',
-            rtpPortMin,
-            rtpPortMax: rtpPortMin + 3,
-          },
-        },
-        speech: { asr: { whisperCpp: { modelPath: 'test/fixtures/models/for-tests-ggml-tiny.en.bin' } } },
-        crm: { sinks: [{ type: 'file', path: tickets }], outbox: { dir: join(dir, 'outbox') } },
-      },
+      overrides: { ...asteriskAppOverrides(emu, rtpPortMin, dir), session: { drainTimeoutSec: 1 } },
     });
     const app = await startApp(config, { logger: createLogger({ ...config.log, level: 'silent' }) });
     try {
