@@ -70,6 +70,11 @@ export class UnicastRtpEndpoint {
     return new UnicastRtpEndpoint(socket, remote, format);
   }
 
+  /** the socket is closed (the channel went away): leak checks */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   get local(): { address: string; port: number } {
     const a = this.#socket.address();
     return { address: a.address, port: a.port };

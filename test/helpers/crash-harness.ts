@@ -1,0 +1,546 @@
+/**
+ * Calls that survive, on loopback with real processes (issue 18), shared by test/scale/crash-takeover.test.ts and
+ * bench/takeover.bench.ts:
+ *
+ *   - N bot instances, each `voicebot start` in its own process with its own web port and RTP range;
+ *   - one redis-server (sessions, leases, BullMQ outbox);
+ *   - the ARI emulator in a process of its own (test/emulators/ari/runner.ts), opening one ARI websocket per call
+ *     (per_call_config, the shipped websocket_client.conf timings) through a round-robin TCP proxy: the balancer;
+ *   - a scripted recogniser behind the real `openai` ASR provider (every utterance gets a line of its own);
+ *   - a file CRM sink shared by every instance: one `end` line per call is the rule.
+ *
+ * Callers (ScriptedCall) follow a script: hear the greeting, then per turn say a real speech clip and wait for the
+ * bot's answer. `BotCluster.kill()` is `kill -9`; the harness picks its moment from what it observes (a caller
+ * hearing a prompt, a caller mid-turn) and the session store (which process owns the call), never from a timer.
+ */
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CallRecord } from '../../src/core/call-record.js';
+import { pino } from 'pino';
+import { RedisSessionStore } from '../../src/session/redis-store.js';
+import type { CallSession } from '../../src/session/store.js';
+import { RemoteAriEmulator, wallNow, type EmulatorSnapshot } from '../emulators/ari/remote.js';
+import { clip, VAD_MODEL } from './fixtures.js';
+import { startRedis, type RedisServer } from './redis.js';
+import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.js';
+import { startScriptedAsr, type ScriptedAsr } from './scripted-asr.js';
+import { VoicebotProcess } from './voicebot-process.js';
+import { waitFor } from './wait.js';
+
+export const GREETING = 'Hello, thanks for calling. How can I help you today?';
+export const RESUME_PROMPT = 'Sorry about that. Where were we?';
+/** what the bot answers every caller line with (no intents configured: the clarify prompt) */
+export const REPLY = 'Noted. Please go on.';
+/** the caller's turns: short real speech clips */
+export const TURN_CLIPS = [
+  clip('librispeech-test-clean-1089-134691-0000.wav'),
+  clip('librispeech-test-clean-4507-16021-0012.wav'),
+  clip('librispeech-test-clean-8455-210777-0068.wav'),
+];
+
+export interface ClusterOptions {
+  instances?: number;
+  /** session.leaseMs for every instance */
+  leaseMs: number;
+  /** session.drainTimeoutSec */
+  drainTimeoutSec?: number;
+  /** RTP ports per instance */
+  rtpPorts?: number;
+  /** the bots' log level (their output is kept for failure messages) */
+  logLevel?: string;
+}
+
+/** One instance slot behind the balancer: the process serving it now, and every process it ever had. */
+interface Slot {
+  bot: VoicebotProcess | null;
+  /** every process started in this slot, with its RTP range */
+  history: Array<{ bot: VoicebotProcess; rtpPortMin: number; rtpPortMax: number }>;
+}
+
+export class BotCluster {
+  readonly slots: Slot[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'vb-crash-'));
+  readonly tickets = join(this.dir, 'tickets.jsonl');
+  readonly calls = new Map<string, ScriptedCall>();
+  #sessions!: RedisSessionStore;
+
+  private constructor(
+    readonly opts: Required<ClusterOptions>,
+    readonly redis: RedisServer,
+    readonly emu: RemoteAriEmulator,
+    readonly asr: ScriptedAsr,
+    readonly proxy: RoundRobinProxy,
+    /** the proxy's target ports, by slot (replaced when a slot gets a new process) */
+    readonly targets: number[],
+  ) {
+    this.#sessions = new RedisSessionStore({
+      url: redis.url,
+      keyPrefix: 'voicebot:',
+      ttlSeconds: 3600,
+      logger: pino({ level: 'silent' }),
+    });
+    emu.on('talk', (t) => this.calls.get(t.channelId)?.onTalk(t.phase, t.at));
+    emu.on('ended', (e) => this.calls.get(e.channelId)?.onEnded(e.reason));
+    emu.on('dialplan', (d) => this.calls.get(d.channelId)?.onDialplan());
+  }
+
+  static async start(options: ClusterOptions): Promise<BotCluster> {
+    const opts: Required<ClusterOptions> = {
+      instances: 3,
+      drainTimeoutSec: 30,
+      rtpPorts: 30,
+      logLevel: 'warn',
+      ...options,
+    };
+    const redis = await startRedis();
+    const emu = await RemoteAriEmulator.start();
+    const asr = await startScriptedAsr();
+    // a dead target until its bot is up: the balancer has no health checks (Asterisk's retries cover it)
+    const targets = Array.from({ length: opts.instances }, () => 1);
+    const proxy = await startRoundRobinProxy(targets);
+    const cluster = new BotCluster(opts, redis, emu, asr, proxy, targets);
+    try {
+      for (let i = 0; i < opts.instances; i++) cluster.slots.push({ bot: null, history: [] });
+      await Promise.all(cluster.slots.map((_, i) => cluster.startBot(i)));
+      // websocket_client.conf as asterisk-config/outbound ships it: 500 ms timeout and interval, 4 attempts
+      await emu.outboundWebsocket({
+        uri: `ws://127.0.0.1:${proxy.port}/ari`,
+        username: emu.username,
+        password: emu.password,
+        connectionType: 'per_call_config',
+        connectionTimeoutMs: 500,
+        reconnectIntervalMs: 500,
+        reconnectAttempts: 4,
+        perCallCloseMs: 3000,
+      });
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** The product's config for one instance: defaults except what the harness pins. */
+  #config(rtpPortMin: number, rtpPortMax: number, slot: number): Record<string, unknown> {
+    return {
+      log: { level: this.opts.logLevel, format: 'json' },
+      redis: { url: this.redis.url },
+      session: { store: 'redis', leaseMs: this.opts.leaseMs, drainTimeoutSec: this.opts.drainTimeoutSec },
+      telephony: {
+        backend: 'asterisk',
+        asterisk: {
+          connection: 'outbound',
+          username: this.emu.username,
+          password: this.emu.password,
+          rtpHost: '127.0.0.1',
+          rtpBindHost: '127.0.0.1',
+          rtpPortMin,
+          rtpPortMax,
+        },
+      },
+      speech: {
+        vad: { modelPath: VAD_MODEL },
+        asr: { provider: 'openai', openai: { baseUrl: this.asr.baseUrl, retries: 0 } },
+      },
+      // every caller line gets the same short answer, never an escalation after many unmatched lines
+      dialog: { greeting: GREETING, resumePrompt: RESUME_PROMPT, clarify: REPLY, maxLowConfidenceTurns: 100_000 },
+      crm: { sinks: [{ type: 'file', path: this.tickets }], outbox: { dir: join(this.dir, `outbox-${slot}`) } },
+    };
+  }
+
+  /** Start a fresh process in `slot` (its own RTP range) and point the balancer at it. */
+  async startBot(slot: number): Promise<VoicebotProcess> {
+    const rtpPortMin = await freeUdpRange(this.opts.rtpPorts);
+    const rtpPortMax = rtpPortMin + this.opts.rtpPorts - 1;
+    const s = this.slots[slot]!;
+    const bot = await VoicebotProcess.start(this.#config(rtpPortMin, rtpPortMax, slot), {
+      dir: this.dir,
+      name: `bot-${slot}-${s.history.length}`,
+    });
+    s.bot = bot;
+    s.history.push({ bot, rtpPortMin, rtpPortMax });
+    this.targets[slot] = bot.port;
+    return bot;
+  }
+
+  /** `kill -9` the process in `slot`; returns the wall-clock time of the kill. The balancer still points at it. */
+  kill(slot: number): number {
+    const bot = this.slots[slot]!.bot!;
+    const at = wallNow();
+    bot.kill('SIGKILL');
+    this.slots[slot]!.bot = null;
+    return at;
+  }
+
+  /** The slot whose live process has this pid (-1: none). */
+  slotOfPid(pid: number): number {
+    return this.slots.findIndex((s) => s.bot?.pid === pid);
+  }
+
+  session(callId: string): Promise<CallSession | undefined> {
+    return this.#sessions.get(callId);
+  }
+
+  /** The slot of the live process that owns the call in the session store (-1: none, or not a live one). */
+  async ownerSlot(callId: string): Promise<number> {
+    const owner = (await this.session(callId))?.owner ?? '';
+    const pid = Number(owner.split(':').at(-1));
+    return Number.isInteger(pid) && pid > 0 ? this.slotOfPid(pid) : -1;
+  }
+
+  /** The RTP range of every process that ever ran in `slot` except the live one. */
+  deadRtpRanges(): Array<[number, number]> {
+    return this.slots.flatMap((s) =>
+      s.history.filter((h) => h.bot !== s.bot).map((h) => [h.rtpPortMin, h.rtpPortMax] as [number, number]),
+    );
+  }
+
+  /** Every `end` record the CRM sink got, by call id (exactly one each is the rule). */
+  endRecords(): Map<string, CallRecord[]> {
+    const out = new Map<string, CallRecord[]>();
+    if (!existsSync(this.tickets)) return out;
+    for (const line of readFileSync(this.tickets, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const t = JSON.parse(line) as { event: string; record: CallRecord };
+      if (t.event !== 'end') continue;
+      out.set(t.record.callId, [...(out.get(t.record.callId) ?? []), t.record]);
+    }
+    return out;
+  }
+
+  /** Place a call that follows the script (`turns` clips); resolves once the bot took it. */
+  async placeCall(from: string, turns: string[] = TURN_CLIPS): Promise<ScriptedCall> {
+    const placedAt = wallNow();
+    const { channelId } = await this.emu.placeCall(from);
+    const call = new ScriptedCall(this, channelId, from, turns, placedAt);
+    this.calls.set(channelId, call);
+    return call;
+  }
+
+  snapshot(): Promise<EmulatorSnapshot> {
+    return this.emu.snapshot();
+  }
+
+  /** Bot output of every process, for a failing test's message. */
+  output(): string {
+    return this.slots
+      .flatMap((s, i) => s.history.map((h, g) => `--- bot ${i}.${g} ---\n${h.bot.output.slice(-3000)}`))
+      .join('\n');
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.slots) await s.bot?.stop();
+    await this.proxy.close();
+    await this.emu.close().catch(() => undefined);
+    await this.asr.close();
+    await this.#sessions.close().catch(() => undefined);
+    await this.redis.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first port of `count` consecutive free UDP ports on loopback, below Linux's ephemeral range (32768 up) so a
+ * port the OS hands out meanwhile cannot land in it: random bases, every port bound once to check.
+ */
+async function freeUdpRange(count: number): Promise<number> {
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => {
+        s.close();
+        resolve(false);
+      });
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    let free = true;
+    for (let p = base; p < base + count && free; p++) free = await bindable(p);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free UDP ports between 20000 and 32000`);
+}
+
+/** A caller following a script; what it heard (bot speech stretches) in wall-clock ms. */
+export class ScriptedCall {
+  readonly talks: Array<{ start: number; end: number | null }> = [];
+  /** the caller's own turn in progress (wall-clock start), null between turns */
+  speakingSince: number | null = null;
+  /** kills of the process that owned this call, wall-clock */
+  readonly kills: number[] = [];
+  /** turns said (repeats after a takeover included) */
+  turnsSaid = 0;
+  endReason: string | null = null;
+  wentToDialplan = false;
+  failure: string | null = null;
+
+  constructor(
+    readonly cluster: BotCluster,
+    readonly channelId: string,
+    readonly from: string,
+    readonly turns: string[],
+    readonly placedAt: number,
+  ) {}
+
+  onTalk(phase: 'start' | 'end', at: number): void {
+    if (phase === 'start') this.talks.push({ start: at, end: null });
+    else {
+      const open = this.talks.at(-1);
+      if (open && open.end === null) open.end = at;
+    }
+  }
+
+  onEnded(reason: string): void {
+    this.endReason = reason;
+  }
+
+  onDialplan(): void {
+    this.wentToDialplan = true;
+  }
+
+  /** the bot is speaking to this caller now */
+  get hearingBot(): boolean {
+    return this.talks.at(-1)?.end === null;
+  }
+
+  /** The first bot speech this caller heard after `at` (wall-clock start), or null. */
+  firstTalkAfter(at: number): number | null {
+    return this.talks.find((t) => t.start > at)?.start ?? null;
+  }
+
+  /**
+   * Wait until the bot has spoken after `after` and then been quiet for `quietMs`: the end of its answer. A kill of
+   * the owner in the meantime first waits for the bot to come back (the resume prompt).
+   */
+  async #answered(after: number, timeoutMs: number, quietMs = 700): Promise<void> {
+    await waitFor(
+      () => {
+        const last = this.talks.at(-1);
+        const killed = this.kills.at(-1) ?? 0;
+        if (!last || last.end === null || last.end <= after) return false;
+        if (killed > after && last.start <= killed) return false; // still waiting for the bot to come back
+        return wallNow() - last.end >= quietMs;
+      },
+      timeoutMs,
+      `the bot's answer at ${this.from}`,
+      20,
+    );
+  }
+
+  /**
+   * Greeting, then each turn: say the clip, wait for the answer. A turn whose answer a crash cut off (the owner died
+   * between the start of the turn and the end of its answer) is said again after the bot comes back, as a person
+   * repeats what they said when asked "where were we?". Then hang up.
+   */
+  async run(opts: { answerTimeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = opts.answerTimeoutMs ?? 20_000;
+    const { emu } = this.cluster;
+    try {
+      await this.#answered(this.placedAt, timeoutMs);
+      for (let t = 0; t < this.turns.length; t++) {
+        const turnStart = wallNow();
+        this.speakingSince = turnStart;
+        const spoke = await emu.speak(this.channelId, this.turns[t]!);
+        this.speakingSince = null;
+        this.turnsSaid++;
+        await this.#answered(spoke.endAt, timeoutMs);
+        if (this.kills.some((k) => k > turnStart)) t--; // cut off by a crash: say it again
+        if (this.turnsSaid > this.turns.length * 3) throw new Error('too many repeated turns');
+      }
+    } catch (err) {
+      this.failure = (err as Error).message;
+    } finally {
+      this.speakingSince = null;
+      await emu.hangup(this.channelId).catch(() => undefined);
+    }
+  }
+}
+
+/** When to crash: while a caller hears a prompt (the bot speaking), or while a caller is mid-turn (the bot listening). */
+export type KillMoment = 'mid-prompt' | 'mid-caller-turn';
+
+export interface Crash {
+  moment: KillMoment;
+  slot: number;
+  /** wall-clock ms */
+  at: number;
+  /** the call whose state chose the moment */
+  trigger: string;
+  /** the calls the dead process owned, with the stored transcript at the kill and when each heard the bot again */
+  affected: Array<{ call: ScriptedCall; storedTranscript: CallRecord['transcript']; recoveredAt: number | null }>;
+  /** once every affected caller heard the bot again: media legs and UnicastRTP channels still aimed at a dead process */
+  deadLeft: { media: number[]; channels: string[] };
+}
+
+/**
+ * Wait for the moment (bounded) and pick its call and the live process that owns it: mid-prompt, a caller hearing
+ * the bot for 300 ms or more while the stored state says `speaking`; mid-caller-turn, a caller 600 ms or more into
+ * a turn (the bot's VAD is capturing) while the stored state says `listening`.
+ */
+async function victim(
+  cluster: BotCluster,
+  calls: ScriptedCall[],
+  moment: KillMoment,
+  timeoutMs: number,
+): Promise<{ slot: number; call: ScriptedCall }> {
+  let found: { slot: number; call: ScriptedCall } | null = null;
+  await waitFor(
+    async () => {
+      const now = wallNow();
+      const candidates = calls.filter(
+        (c) =>
+          c.endReason === null &&
+          (moment === 'mid-prompt'
+            ? c.hearingBot && now - c.talks.at(-1)!.start >= 300
+            : c.speakingSince !== null && now - c.speakingSince >= 600),
+      );
+      for (const call of candidates) {
+        const session = await cluster.session(call.channelId);
+        const slot = await cluster.ownerSlot(call.channelId);
+        const state = moment === 'mid-prompt' ? 'speaking' : 'listening';
+        if (slot >= 0 && session?.state === state) {
+          found = { slot, call };
+          return true;
+        }
+      }
+      return false;
+    },
+    timeoutMs,
+    `a call ${moment}`,
+    20,
+  );
+  return found!;
+}
+
+/** What the emulator still has aimed at a dead process's RTP ports: open media legs, UnicastRTP channels. */
+export async function deadLeft(cluster: BotCluster): Promise<{ media: number[]; channels: string[] }> {
+  const dead = cluster.deadRtpRanges();
+  const isDead = (port: number) => dead.some(([lo, hi]) => port >= lo && port <= hi);
+  const snap = await cluster.snapshot();
+  return {
+    media: snap.openMediaTo.filter(isDead),
+    // UnicastRTP/<external_host>-<id>: the bot's address and port
+    channels: snap.channels
+      .filter((c) => c.kind === 'unicastrtp' && isDead(Number(/:(\d+)-/.exec(c.name)?.[1])))
+      .map((c) => c.name),
+  };
+}
+
+/**
+ * One round: `calls` callers follow their script; at each of `moments` the owner of a call in that state is killed
+ * (-9), every call it owned is noted with its stored transcript, the slot gets a fresh process, and the next kill
+ * waits until every affected caller heard the bot again (or `recoverTimeoutMs` passed). Resolves when every
+ * caller has finished its script and hung up.
+ */
+export async function crashRound(
+  cluster: BotCluster,
+  opts: { calls: number; moments: KillMoment[]; recoverTimeoutMs?: number; from?: number; turns?: string[] },
+): Promise<{ calls: ScriptedCall[]; crashes: Crash[] }> {
+  const recoverTimeoutMs = opts.recoverTimeoutMs ?? 15_000;
+  const calls: ScriptedCall[] = [];
+  for (let i = 0; i < opts.calls; i++)
+    calls.push(await cluster.placeCall(`+1555${String((opts.from ?? 0) + i).padStart(7, '0')}`, opts.turns));
+  const runs = calls.map((c) => c.run());
+  const crashes: Crash[] = [];
+  const restarts: Array<Promise<unknown>> = [];
+  for (const moment of opts.moments) {
+    const { slot, call } = await victim(cluster, calls, moment, 30_000);
+    const owned = [];
+    for (const c of calls) if (c.endReason === null && (await cluster.ownerSlot(c.channelId)) === slot) owned.push(c);
+    const at = cluster.kill(slot);
+    for (const c of owned) c.kills.push(at);
+    // the dead process wrote its last state; nobody writes until the lease runs out and another claims the call
+    const affected = await Promise.all(
+      owned.map(async (c) => ({
+        call: c,
+        storedTranscript: ((await cluster.session(c.channelId))?.dialog.transcript ?? []) as CallRecord['transcript'],
+        recoveredAt: null as number | null,
+      })),
+    );
+    const crash: Crash = { moment, slot, at, trigger: call.channelId, affected, deadLeft: { media: [], channels: [] } };
+    crashes.push(crash);
+    restarts.push(cluster.startBot(slot));
+    await waitFor(
+      () => affected.every((a) => a.call.firstTalkAfter(at) !== null || a.call.endReason !== null),
+      recoverTimeoutMs,
+      'every affected caller hears the bot again',
+    ).catch(() => undefined);
+    for (const a of affected) a.recoveredAt = a.call.firstTalkAfter(at);
+    crash.deadLeft = await deadLeft(cluster);
+  }
+  await Promise.all(runs);
+  await Promise.all(restarts);
+  return { calls, crashes };
+}
+
+export interface Restart {
+  slot: number;
+  /** /readyz status of the draining process right after SIGTERM (503 expected) */
+  readyzWhileDraining: number;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+  /** SIGTERM to exit, ms */
+  drainMs: number;
+}
+
+/**
+ * A rolling restart under load: `calls` callers at all times (each follows its script, then the next call takes
+ * its place); each slot in turn gets SIGTERM (the CLI drains, then exits) and, once its process has exited, a fresh
+ * one. Resolves when every slot was restarted and every caller finished.
+ */
+export async function rollingRestart(
+  cluster: BotCluster,
+  opts: { calls: number },
+): Promise<{ calls: ScriptedCall[]; restarts: Restart[]; placeFailures: string[] }> {
+  const calls: ScriptedCall[] = [];
+  const placeFailures: string[] = [];
+  let restarting = true;
+  let n = 0;
+  const lane = async () => {
+    while (restarting) {
+      const from = `+1666${String(n++).padStart(7, '0')}`;
+      try {
+        const call = await cluster.placeCall(from);
+        calls.push(call);
+        await call.run();
+      } catch (err) {
+        placeFailures.push(`${from}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const lanes = Array.from({ length: opts.calls }, () => lane());
+  const restarts: Restart[] = [];
+  try {
+    // every lane has a call up before the first SIGTERM
+    await waitFor(() => calls.length >= opts.calls, 30_000, 'the first calls');
+    for (let slot = 0; slot < cluster.slots.length; slot++) {
+      const bot = cluster.slots[slot]!.bot!;
+      const t0 = performance.now();
+      bot.kill('SIGTERM');
+      // the first answer /readyz gives that is not 200, once the process has taken the signal (bounded)
+      let readyz = 200;
+      await waitFor(
+        async () => {
+          readyz = await fetch(`${bot.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+            (r) => r.status,
+            () => 0,
+          );
+          return readyz !== 200;
+        },
+        5000,
+        'readiness to drop',
+        20,
+      ).catch(() => undefined);
+      const exit = await bot.exited;
+      restarts.push({ slot, readyzWhileDraining: readyz, exit, drainMs: performance.now() - t0 });
+      cluster.slots[slot]!.bot = null;
+      await cluster.startBot(slot);
+    }
+  } finally {
+    restarting = false;
+    await Promise.all(lanes);
+  }
+  return { calls, restarts, placeFailures };
+}

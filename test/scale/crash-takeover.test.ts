@@ -1,0 +1,116 @@
+/**
+ * Crash takeover with real processes (issue 18): 3 bot instances (`voicebot start` each, own process, own RTP
+ * range), one redis-server, the ARI emulator in its own process opening one websocket per call through a
+ * round-robin balancer, 12 callers saying real speech (test/helpers/crash-harness.ts). In each round one instance
+ * is killed (-9) while a caller hears a prompt and one while a caller is mid-turn, picked from what the callers hear
+ * and who owns the call in the session store. Asterisk reopens each dead call's websocket (through the balancer,
+ * so to a live instance), which claims the call once its lease ran out, swaps its own media leg in and resumes.
+ *
+ * Every call continues: its caller hears the bot again and finishes the script; the record's transcript keeps
+ * everything the dead process had stored (no gap), greets once, says the resume prompt once per crash it lived
+ * through; one end record per call; the dead processes' media legs are gone while the calls go on.
+ *
+ * CRASH_ROUNDS (default 1) rounds of 2 crashes each; bench/takeover.bench.ts runs 20 crashes per lease length.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallRecord } from '../../src/core/call-record.js';
+import { BotCluster, crashRound, GREETING, RESUME_PROMPT, type Crash } from '../helpers/crash-harness.js';
+import { waitFor } from '../helpers/wait.js';
+
+const CALLS = 12;
+const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 1);
+const LEASE_MS = 1500;
+
+const line = (e: CallRecord['transcript'][number]) => `${e.speaker}: ${e.text}`;
+
+describe('crash takeover: kill -9 a bot mid-prompt and one mid-caller-turn under 12 calls', () => {
+  let cluster: BotCluster;
+
+  beforeAll(async () => {
+    cluster = await BotCluster.start({ leaseMs: LEASE_MS });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  for (let round = 0; round < ROUNDS; round++) {
+    it(`round ${round + 1}: every call continues, no gap, no second greeting, one end record, dead legs released`, async () => {
+      const { calls, crashes } = await crashRound(cluster, {
+        calls: CALLS,
+        moments: ['mid-prompt', 'mid-caller-turn'],
+        from: round * CALLS,
+      });
+      const why = () => `${cluster.output()}\n${JSON.stringify(crashes.map(summary), null, 1)}`;
+
+      expect(crashes.map((c) => c.moment)).toEqual(['mid-prompt', 'mid-caller-turn']);
+      for (const crash of crashes) {
+        expect(crash.affected.length, why()).toBeGreaterThan(0);
+        // every call the dead process owned: its caller heard the bot again
+        expect(
+          crash.affected.filter((a) => a.recoveredAt === null).map((a) => a.call.from),
+          why(),
+        ).toEqual([]);
+      }
+      // every caller finished its script, nobody went to the dialplan fallback or was hung up on
+      expect(
+        calls.filter((c) => c.failure !== null).map((c) => `${c.from}: ${c.failure}`),
+        why(),
+      ).toEqual([]);
+      expect(calls.filter((c) => c.wentToDialplan).map((c) => c.from)).toEqual([]);
+
+      const ids = calls.map((c) => c.channelId);
+      await waitFor(() => ids.every((id) => cluster.endRecords().has(id)), 30_000, 'an end record for every call');
+      const records = cluster.endRecords();
+      for (const call of calls) {
+        const mine = records.get(call.channelId)!;
+        expect(mine, call.from).toHaveLength(1);
+        const transcript = mine[0]!.transcript;
+        const bot = transcript.filter((e) => e.speaker === 'bot').map((e) => e.text);
+        expect(bot[0], call.from).toBe(GREETING);
+        expect(
+          bot.filter((t) => t === GREETING),
+          call.from,
+        ).toHaveLength(1);
+        expect(
+          bot.filter((t) => t === RESUME_PROMPT),
+          call.from,
+        ).toHaveLength(call.kills.length);
+        const said = transcript.filter((e) => e.speaker === 'caller').map((e) => e.text);
+        expect(new Set(said).size, call.from).toBe(said.length); // no line twice
+        expect(said.length, call.from).toBeGreaterThanOrEqual(call.turns.length);
+      }
+      // no gap: what the dead process had stored is where the final transcript starts
+      for (const crash of crashes) {
+        for (const a of crash.affected) {
+          const final = records.get(a.call.channelId)![0]!.transcript.map(line);
+          const stored = a.storedTranscript.map(line);
+          expect(stored.length, a.call.from).toBeGreaterThan(0);
+          expect(final.slice(0, stored.length), a.call.from).toEqual(stored);
+        }
+      }
+
+      // the dead process's legs were gone as soon as its calls were taken over; at the end nothing is left
+      for (const crash of crashes) expect(crash.deadLeft, why()).toEqual({ media: [], channels: [] });
+      const snap = await cluster.snapshot();
+      expect(snap.appHangups.filter((h) => h.reason === 'congestion')).toEqual([]);
+      await waitFor(async () => (await cluster.snapshot()).channels.length === 0, 10_000, 'channels released');
+      const after = await cluster.snapshot();
+      expect(after.bridges).toBe(0);
+      expect(after.openMediaTo).toEqual([]);
+    }, 240_000);
+  }
+});
+
+function summary(c: Crash) {
+  return {
+    moment: c.moment,
+    slot: c.slot,
+    deadLeft: c.deadLeft,
+    affected: c.affected.map((a) => ({
+      from: a.call.from,
+      recoveredAfterMs: a.recoveredAt === null ? null : Math.round(a.recoveredAt - c.at),
+      failure: a.call.failure,
+    })),
+  };
+}
