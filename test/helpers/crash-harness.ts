@@ -91,7 +91,7 @@ export class BotCluster {
       instances: 3,
       drainTimeoutSec: 30,
       rtpPorts: 30,
-      logLevel: 'warn',
+      logLevel: process.env.CRASH_LOG_LEVEL ?? 'warn',
       ...options,
     };
     const redis = await startRedis();
@@ -237,7 +237,9 @@ export class BotCluster {
     await this.asr.close();
     await this.#sessions.close().catch(() => undefined);
     await this.redis.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    // CRASH_KEEP=1 keeps the bots' configs and logs (<dir>/bot-<slot>-<n>.log) and the CRM sink for a look
+    if (process.env.CRASH_KEEP === '1') console.error(`crash harness: kept ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './fixtures.js';
 import { freePort } from './redis.js';
@@ -48,11 +48,17 @@ export class VoicebotProcess {
     const file = join(opts.dir, `${opts.name}.json`);
     const web = { ...(config.web as Record<string, unknown> | undefined), host: '127.0.0.1', port };
     writeFileSync(file, JSON.stringify({ ...config, web }, null, 2));
+    // everything it writes also goes to <dir>/<name>.log, for a look after a failure
+    const log = openSync(join(opts.dir, `${opts.name}.log`), 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const copy = (d: Buffer) => appendFileSync(log, d);
+    child.stdout?.on('data', copy);
+    child.stderr?.on('data', copy);
+    child.once('exit', () => closeSync(log));
     const bot = new VoicebotProcess(child, `http://127.0.0.1:${port}`, port);
     try {
       await bot.#ready(opts.readyTimeoutMs ?? 60_000);
