@@ -29,6 +29,8 @@ import { startScriptedAsr, type ScriptedAsr } from './scripted-asr.js';
 import { VoicebotProcess } from './voicebot-process.js';
 import { waitFor } from './wait.js';
 
+/** how often the balancer polls each instance's /readyz, ms (a Kubernetes readiness probe, short) */
+const HEALTH_CHECK_MS = 250;
 export const GREETING = 'Hello, thanks for calling. How can I help you today?';
 export const RESUME_PROMPT = 'Sorry about that. Where were we?';
 /** what the bot answers every caller line with (no intents configured: the clarify prompt) */
@@ -65,6 +67,21 @@ export class BotCluster {
   readonly tickets = join(this.dir, 'tickets.jsonl');
   readonly calls = new Map<string, ScriptedCall>();
   #sessions!: RedisSessionStore;
+  readonly #healthCheck: NodeJS.Timeout;
+
+  async #checkHealth(): Promise<void> {
+    await Promise.all(
+      this.slots.map(async (s, i) => {
+        const url = s.bot?.url;
+        this.ready[i] = url
+          ? await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(HEALTH_CHECK_MS) }).then(
+              (r) => r.status === 200,
+              () => false,
+            )
+          : false;
+      }),
+    );
+  }
 
   private constructor(
     readonly opts: Required<ClusterOptions>,
@@ -74,7 +91,10 @@ export class BotCluster {
     readonly proxy: RoundRobinProxy,
     /** the proxy's target ports, by slot (replaced when a slot gets a new process) */
     readonly targets: number[],
+    /** the balancer's health check: /readyz answered 200 at its last poll, by slot */
+    readonly ready: boolean[],
   ) {
+    this.#healthCheck = setInterval(() => void this.#checkHealth(), HEALTH_CHECK_MS);
     this.#sessions = new RedisSessionStore({
       url: redis.url,
       keyPrefix: 'voicebot:',
@@ -97,10 +117,12 @@ export class BotCluster {
     const redis = await startRedis();
     const emu = await RemoteAriEmulator.start();
     const asr = await startScriptedAsr();
-    // a dead target until its bot is up: the balancer has no health checks (Asterisk's retries cover it)
+    // a dead target until its bot is up; the balancer leaves out what its health check (/readyz) found not ready,
+    // and skips a target that refuses the connection (redispatch)
     const targets = Array.from({ length: opts.instances }, () => 1);
-    const proxy = await startRoundRobinProxy(targets);
-    const cluster = new BotCluster(opts, redis, emu, asr, proxy, targets);
+    const ready: boolean[] = targets.map(() => false);
+    const proxy = await startRoundRobinProxy(targets, { healthy: (i) => ready[i] ?? false });
+    const cluster = new BotCluster(opts, redis, emu, asr, proxy, targets, ready);
     try {
       for (let i = 0; i < opts.instances; i++) cluster.slots.push({ bot: null, history: [] });
       await Promise.all(cluster.slots.map((_, i) => cluster.startBot(i)));
@@ -231,6 +253,7 @@ export class BotCluster {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#healthCheck);
     for (const s of this.slots) await s.bot?.stop();
     await this.proxy.close();
     await this.emu.close().catch(() => undefined);

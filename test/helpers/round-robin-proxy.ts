@@ -12,23 +12,55 @@ export interface RoundRobinProxy {
   close(): Promise<void>;
 }
 
-export async function startRoundRobinProxy(targets: number[]): Promise<RoundRobinProxy> {
+export interface RoundRobinOptions {
+  /**
+   * Whether target `index` may get new connections (a balancer's health check: a dead or not-ready instance is left
+   * out). Default: every target. When none is healthy, round robin goes on over all of them.
+   */
+  healthy?: (index: number) => boolean;
+}
+
+/**
+ * `targets` may be changed in place (a restarted instance on a new port). A target that refuses the TCP connection
+ * is skipped for the next one (HAProxy's `option redispatch`): the client never notices a dead instance.
+ */
+export async function startRoundRobinProxy(targets: number[], opts: RoundRobinOptions = {}): Promise<RoundRobinProxy> {
   const perTarget = targets.map(() => 0);
   const open = new Set<Socket>();
   let next = 0;
-  const server = createServer((client) => {
-    const index = next++ % targets.length;
-    perTarget[index]!++;
-    const upstream = connect(targets[index]!, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on('close', () => open.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
+  const pick = (): number => {
+    for (let i = 0; i < targets.length; i++) {
+      const index = next++ % targets.length;
+      if (opts.healthy?.(index) ?? true) return index;
     }
-    client.pipe(upstream).pipe(client);
+    return next++ % targets.length;
+  };
+  const track = (s: Socket) => {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+  };
+  const server = createServer((client) => {
+    track(client);
+    client.pause();
+    client.on('error', () => client.destroy());
+    const attempt = (index: number, left: number) => {
+      const upstream = connect(targets[index]!, '127.0.0.1');
+      track(upstream);
+      let connected = false;
+      upstream.on('error', () => {
+        if (!connected && left > 1) attempt(pick(), left - 1);
+        else client.destroy();
+      });
+      upstream.once('connect', () => {
+        connected = true;
+        perTarget[index]!++;
+        upstream.on('close', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+    };
+    attempt(pick(), targets.length);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
