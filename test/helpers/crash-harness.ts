@@ -298,6 +298,8 @@ export class ScriptedCall {
   readonly kills: number[] = [];
   /** turns said (repeats after a takeover included) */
   turnsSaid = 0;
+  /** turns said again because another process took the call up during them */
+  handOvers = 0;
   endReason: string | null = null;
   wentToDialplan = false;
   failure: string | null = null;
@@ -324,6 +326,11 @@ export class ScriptedCall {
 
   onDialplan(): void {
     this.wentToDialplan = true;
+  }
+
+  /** which process serves the call now, as the session store says */
+  async #owner(): Promise<string> {
+    return (await this.cluster.session(this.channelId))?.owner ?? '';
   }
 
   /** the bot is speaking to this caller now */
@@ -356,9 +363,9 @@ export class ScriptedCall {
   }
 
   /**
-   * Greeting, then each turn: say the clip, wait for the answer. A turn whose answer a crash cut off (the owner died
-   * between the start of the turn and the end of its answer) is said again after the bot comes back, as a person
-   * repeats what they said when asked "where were we?". Then hang up.
+   * Greeting, then each turn: say the clip, wait for the answer. A turn during which the call changed hands (its
+   * owner was killed, or the session store names another owner after the answer than before the turn) is said
+   * again after the bot comes back, as a person repeats what they said when asked "where were we?". Then hang up.
    */
   async run(opts: { answerTimeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = opts.answerTimeoutMs ?? 20_000;
@@ -367,12 +374,17 @@ export class ScriptedCall {
       await this.#answered(this.placedAt, timeoutMs);
       for (let t = 0; t < this.turns.length; t++) {
         const turnStart = wallNow();
+        const ownerBefore = await this.#owner();
         this.speakingSince = turnStart;
         const spoke = await emu.speak(this.channelId, this.turns[t]!);
         this.speakingSince = null;
         this.turnsSaid++;
         await this.#answered(spoke.endAt, timeoutMs);
-        if (this.kills.some((k) => k > turnStart)) t--; // cut off by a crash: say it again
+        // another process took the call up meanwhile (a crash, a drain): what it heard was "where were we?"
+        if (this.kills.some((k) => k > turnStart) || (await this.#owner()) !== ownerBefore) {
+          this.handOvers++;
+          t--;
+        }
         if (this.turnsSaid > this.turns.length * 3) throw new Error('too many repeated turns');
       }
     } catch (err) {
