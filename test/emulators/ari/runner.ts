@@ -19,7 +19,8 @@ export type RunnerRequest =
 
 export interface EmulatorSnapshot {
   channels: Array<{ id: string; kind: string; name: string; inStasis: boolean; bridgeId: string | null }>;
-  bridges: number;
+  /** bridge ids with their member channel ids */
+  bridges: Array<{ id: string; channels: string[] }>;
   /** UnicastRTP legs not closed yet, by the bot port they send to */
   openMediaTo: number[];
   /** every outbound websocket Asterisk opened, in order */
@@ -84,7 +85,7 @@ function snapshot(): EmulatorSnapshot {
       inStasis: c.inStasis,
       bridgeId: c.bridgeId,
     })),
-    bridges: emu.bridges.size,
+    bridges: [...emu.bridges.values()].map((b) => ({ id: b.id, channels: [...b.channels] })),
     openMediaTo: emu.mediaEndpoints.filter((m) => !m.closed).map((m) => m.remote.port),
     outboundConnections: emu.outboundConnections.map((c) => ({ ...c })),
     appHangups: emu.appHangups.map((h) => ({ channelId: h.channelId, reason: h.reason })),
