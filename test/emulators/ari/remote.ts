@@ -12,10 +12,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { OutboundWebsocketConfig } from './outbound.js';
-import type { EmulatorSnapshot, RunnerEvent, RunnerRequest } from './runner.js';
+import type { EmulatorSnapshot, RunnerEvent, RunnerRequest } from './runner-protocol.js';
 
-export type { EmulatorSnapshot } from './runner.js';
-export { TALK_GAP_MS, wallNow } from './runner.js';
+export type { EmulatorSnapshot } from './runner-protocol.js';
+export { TALK_GAP_MS, wallNow } from './runner-protocol.js';
 
 type Talk = Extract<RunnerEvent, { type: 'talk' }>;
 type Ended = Extract<RunnerEvent, { type: 'ended' }>;

@@ -6,42 +6,16 @@
  * audio starts / stops at a caller: above AUDIBLE_PEAK, a stop after TALK_GAP_MS without any), `ended`, `dialplan`.
  * Times are wall-clock ms (performance.timeOrigin + performance.now()), comparable with the parent's.
  */
-import { StasisFailed, startAriEmulator, type OutboundWebsocketConfig, type Party } from './index.js';
+import { StasisFailed, startAriEmulator, type Party } from './index.js';
 import { peak } from './party.js';
-
-export type RunnerRequest =
-  | { id: number; op: 'outbound'; cfg: OutboundWebsocketConfig }
-  | { id: number; op: 'place'; from: string }
-  | { id: number; op: 'speak'; channelId: string; wav: string }
-  | { id: number; op: 'hangup'; channelId: string }
-  | { id: number; op: 'snapshot' }
-  | { id: number; op: 'close' };
-
-export interface EmulatorSnapshot {
-  channels: Array<{ id: string; kind: string; name: string; inStasis: boolean; bridgeId: string | null }>;
-  /** bridge ids with their member channel ids */
-  bridges: Array<{ id: string; channels: string[] }>;
-  /** UnicastRTP legs not closed yet, by the bot port they send to */
-  openMediaTo: number[];
-  /** every outbound websocket Asterisk opened, in order */
-  outboundConnections: Array<{ app: string; reconnect: boolean }>;
-  appHangups: Array<{ channelId: string; reason: string }>;
-}
-
-export type RunnerEvent =
-  | { type: 'ready'; username: string; password: string }
-  | { type: 'reply'; id: number; ok: true; value: unknown }
-  | { type: 'reply'; id: number; ok: false; error: string; stasisFailed?: boolean }
-  | { type: 'talk'; channelId: string; phase: 'start' | 'end'; at: number }
-  | { type: 'ended'; channelId: string; reason: string; at: number }
-  | { type: 'dialplan'; channelId: string; where: { context: string; exten: string; priority: number } };
-
-/** A received frame counts as bot speech above this peak (as the edge benches count it). */
-export const AUDIBLE_PEAK = 300;
-/** This long without an audible frame ends a stretch of bot speech, ms. */
-export const TALK_GAP_MS = 400;
-
-export const wallNow = (at = performance.now()): number => performance.timeOrigin + at;
+import {
+  AUDIBLE_PEAK,
+  TALK_GAP_MS,
+  wallNow,
+  type EmulatorSnapshot,
+  type RunnerEvent,
+  type RunnerRequest,
+} from './runner-protocol.js';
 
 function send(ev: RunnerEvent): void {
   process.send?.(ev);
