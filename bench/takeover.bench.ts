@@ -21,14 +21,15 @@ import { sized } from './lib/smoke.js';
 const BENCH = 'takeover';
 const LEASES = sized([1000, 2000, 3000], [1000]);
 const CRASHES = Number(process.env.TAKEOVER_BENCH_CRASHES ?? sized(20, 1));
-const CALLS = Number(process.env.TAKEOVER_BENCH_CALLS ?? sized(12, 3));
+const CALLS = Number(process.env.TAKEOVER_BENCH_CALLS ?? sized(12, 2));
+const INSTANCES = sized(3, 2);
 /** crashes per round of calls: the calls last long enough for this many kills, each after the last recovered */
 const PER_ROUND = sized(4, 1);
 /** a round's script: the shipped clips, twice over, so calls outlive PER_ROUND crashes */
 const TURNS = sized([...TURN_CLIPS, ...TURN_CLIPS], TURN_CLIPS.slice(0, 2));
 
 for (const leaseMs of LEASES) {
-  const cluster = await BotCluster.start({ leaseMs });
+  const cluster = await BotCluster.start({ leaseMs, instances: INSTANCES });
   const recoveries: number[] = [];
   const worstPerCrash: number[] = [];
   let crashes = 0;
@@ -70,7 +71,7 @@ for (const leaseMs of LEASES) {
     leaseMs,
     crashes,
     samples: recoveries.length + notRecovered,
-    instances: 3,
+    instances: INSTANCES,
     concurrentCalls: CALLS,
     simulated: 'callers and Asterisk (ARI emulator), recognised words (scripted ASR)',
   };
