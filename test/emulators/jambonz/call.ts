@@ -51,6 +51,8 @@ export interface CallSettings {
   ignoreMarks?: boolean;
   /** stream caller audio at this rate (and say so in the metadata) whatever the listen verb asked */
   streamRate?: number;
+  /** the call's codec rate, which sizes the media server's pre-buffer (default 8000: a phone call over G.711) */
+  codecRate?: number;
 }
 
 export interface CallInfo {
@@ -258,7 +260,7 @@ export class EmulatedCall extends EventEmitter {
     });
     const playout = new Playout(
       outRate,
-      this.#audioRate,
+      this.#s.codecRate ?? 8000,
       (m) => {
         this.markReports.push(m);
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
