@@ -126,13 +126,15 @@ export class BotCluster {
     try {
       for (let i = 0; i < opts.instances; i++) cluster.slots.push({ bot: null, history: [] });
       await Promise.all(cluster.slots.map((_, i) => cluster.startBot(i)));
-      // websocket_client.conf as asterisk-config/outbound ships it: 500 ms timeout and interval, 4 attempts
+      // websocket_client.conf as asterisk-config/outbound ships it (500 ms reconnect interval, 4 attempts), with a
+      // 1500 ms connection_timeout instead of 500: on a loaded 2-core test box an upgrade can take longer than
+      // 500 ms, and four slow handshakes in a row would send a call to the dialplan fallback
       await emu.outboundWebsocket({
         uri: `ws://127.0.0.1:${proxy.port}/ari`,
         username: emu.username,
         password: emu.password,
         connectionType: 'per_call_config',
-        connectionTimeoutMs: 500,
+        connectionTimeoutMs: 1500,
         reconnectIntervalMs: 500,
         reconnectAttempts: 4,
         perCallCloseMs: 3000,

@@ -19,7 +19,8 @@ import { waitFor } from '../helpers/wait.js';
 
 const CALLS = 12;
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 1);
-const LEASE_MS = 1500;
+/** short for a quick takeover, long enough that a loaded test box never loses a live lease */
+const LEASE_MS = 2000;
 
 const line = (e: CallRecord['transcript'][number]) => `${e.speaker}: ${e.text}`;
 
