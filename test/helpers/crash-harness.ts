@@ -125,7 +125,9 @@ export class BotCluster {
     const cluster = new BotCluster(opts, redis, emu, asr, proxy, targets, ready);
     try {
       for (let i = 0; i < opts.instances; i++) cluster.slots.push({ bot: null, history: [] });
-      await Promise.all(cluster.slots.map((_, i) => cluster.startBot(i)));
+      // every start settles before a failure is reported, so close() stops every bot that did start
+      const started = await Promise.allSettled(cluster.slots.map((_, i) => cluster.startBot(i)));
+      for (const s of started) if (s.status === 'rejected') throw s.reason;
       // websocket_client.conf as asterisk-config/outbound ships it (500 ms reconnect interval, 4 attempts), with a
       // 1500 ms connection_timeout instead of 500: on a loaded 2-core test box an upgrade can take longer than
       // 500 ms, and four slow handshakes in a row would send a call to the dialplan fallback

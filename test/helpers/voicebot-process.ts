@@ -18,6 +18,12 @@ export interface VoicebotExit {
 /** Keep the last this many characters of a process's output, for the message of a failing test. */
 const OUTPUT_TAIL = 20_000;
 
+/** Every bot still running: killed when the test process exits, however it exits (never an orphan bot). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export class VoicebotProcess {
   #output = '';
   readonly exited: Promise<VoicebotExit>;
@@ -58,7 +64,11 @@ export class VoicebotProcess {
     const copy = (d: Buffer) => appendFileSync(log, d);
     child.stdout?.on('data', copy);
     child.stderr?.on('data', copy);
-    child.once('exit', () => closeSync(log));
+    running.add(child);
+    child.once('exit', () => {
+      running.delete(child);
+      closeSync(log);
+    });
     const bot = new VoicebotProcess(child, `http://127.0.0.1:${port}`, port);
     try {
       await bot.#ready(opts.readyTimeoutMs ?? 60_000);
