@@ -42,7 +42,13 @@ for (const leaseMs of LEASES) {
       const moments: KillMoment[] = Array.from({ length: Math.min(PER_ROUND, CRASHES - crashes) }, (_, i) =>
         (crashes + i) % 2 === 0 ? 'mid-prompt' : 'mid-caller-turn',
       );
-      const result = await crashRound(cluster, { calls: CALLS, moments, from: round * CALLS, turns: TURNS });
+      const result = await crashRound(cluster, {
+        calls: CALLS,
+        moments,
+        from: round * CALLS,
+        turns: TURNS,
+        recoverTimeoutMs: 15_000,
+      });
       calls += result.calls.length;
       for (const crash of result.crashes) {
         crashes++;

@@ -372,7 +372,7 @@ export class ScriptedCall {
    * again after the bot comes back, as a person repeats what they said when asked "where were we?". Then hang up.
    */
   async run(opts: { answerTimeoutMs?: number } = {}): Promise<void> {
-    const timeoutMs = opts.answerTimeoutMs ?? 20_000;
+    const timeoutMs = opts.answerTimeoutMs ?? 30_000;
     const { emu } = this.cluster;
     try {
       await this.#answered(this.placedAt, timeoutMs);
@@ -480,7 +480,7 @@ export async function crashRound(
   cluster: BotCluster,
   opts: { calls: number; moments: KillMoment[]; recoverTimeoutMs?: number; from?: number; turns?: string[] },
 ): Promise<{ calls: ScriptedCall[]; crashes: Crash[] }> {
-  const recoverTimeoutMs = opts.recoverTimeoutMs ?? 15_000;
+  const recoverTimeoutMs = opts.recoverTimeoutMs ?? 30_000;
   const calls: ScriptedCall[] = [];
   for (let i = 0; i < opts.calls; i++)
     calls.push(await cluster.placeCall(`+1555${String((opts.from ?? 0) + i).padStart(7, '0')}`, opts.turns));
