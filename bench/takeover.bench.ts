@@ -13,7 +13,14 @@
  * get exactly one end record. `spurious_resumes`: resume prompts beyond the crashes a call lived through (a lease
  * that ran out under a live process).
  */
-import { BotCluster, crashRound, RESUME_PROMPT, TURN_CLIPS, type KillMoment } from '../test/helpers/crash-harness.js';
+import {
+  BotCluster,
+  crashRound,
+  isLine,
+  RESUME_PROMPT,
+  TURN_CLIPS,
+  type KillMoment,
+} from '../test/helpers/crash-harness.js';
 import { waitFor } from '../test/helpers/wait.js';
 import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
@@ -66,7 +73,7 @@ for (const leaseMs of LEASES) {
       for (const call of result.calls) {
         const mine = records.get(call.channelId) ?? [];
         if (call.failure !== null || call.wentToDialplan || mine.length !== 1) lost++;
-        const resumes = (mine[0]?.transcript ?? []).filter((e) => e.speaker === 'bot' && e.text === RESUME_PROMPT);
+        const resumes = (mine[0]?.transcript ?? []).filter((e) => isLine(e, RESUME_PROMPT));
         spurious += Math.max(0, resumes.length - call.kills.length);
       }
     }

@@ -17,7 +17,8 @@ import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CallRecord } from '../../src/core/call-record.js';
+import type { CallRecord, TranscriptEntry } from '../../src/core/call-record.js';
+import { INTERRUPTED_SUFFIX } from '../../src/dialog/transcript.js';
 import { pino } from 'pino';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
 import type { CallSession } from '../../src/session/store.js';
@@ -28,6 +29,32 @@ import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.
 import { startScriptedAsr, type ScriptedAsr } from './scripted-asr.js';
 import { VoicebotProcess } from './voicebot-process.js';
 import { waitFor } from './wait.js';
+
+/** A bot line's words as far as they were said (a line cut short by a crash or barge-in ends in the suffix). */
+export function said(entry: TranscriptEntry): string {
+  return entry.text.endsWith(INTERRUPTED_SUFFIX.trimStart())
+    ? entry.text.slice(0, -INTERRUPTED_SUFFIX.trimStart().length).trimEnd()
+    : entry.text;
+}
+
+/** `entry` is `line` (the bot's), whole or cut short. */
+export function isLine(entry: TranscriptEntry, line: string): boolean {
+  return (
+    entry.speaker === 'bot' && (entry.text === line || (entry.interrupted === true && line.startsWith(said(entry))))
+  );
+}
+
+/**
+ * Nothing the dead process had stored is missing from the final transcript: each stored entry is there, in order,
+ * at the same call time, with the same words (a bot line it was playing may since have been marked as cut short).
+ */
+export function keepsStored(final: TranscriptEntry[], stored: TranscriptEntry[]): boolean {
+  return stored.every((s, i) => {
+    const f = final[i];
+    if (!f || f.speaker !== s.speaker || f.atMs !== s.atMs) return false;
+    return f.text === s.text || (f.speaker === 'bot' && s.text.startsWith(said(f)));
+  });
+}
 
 /** how often the balancer polls each instance's /readyz, ms (a Kubernetes readiness probe, short) */
 const HEALTH_CHECK_MS = 250;
