@@ -329,8 +329,8 @@ export class ScriptedCall {
   readonly kills: number[] = [];
   /** turns said (repeats after a takeover included) */
   turnsSaid = 0;
-  /** turns said again because another process took the call up during them */
-  handOvers = 0;
+  /** turns said again because the bot had not heard them (a crash or hand-over in the middle) */
+  repeats = 0;
   endReason: string | null = null;
   wentToDialplan = false;
   failure: string | null = null;
@@ -359,9 +359,10 @@ export class ScriptedCall {
     this.wentToDialplan = true;
   }
 
-  /** which process serves the call now, as the session store says */
-  async #owner(): Promise<string> {
-    return (await this.cluster.session(this.channelId))?.owner ?? '';
+  /** caller lines in the call's transcript as the session store has it: what the bot has heard so far */
+  async #heardTurns(): Promise<number> {
+    const transcript = ((await this.cluster.session(this.channelId))?.dialog.transcript ?? []) as TranscriptEntry[];
+    return transcript.filter((e) => e.speaker === 'caller').length;
   }
 
   /** the bot is speaking to this caller now */
@@ -394,9 +395,8 @@ export class ScriptedCall {
   }
 
   /**
-   * Greeting, then each turn: say the clip, wait for the answer. A turn during which the call changed hands (its
-   * owner was killed, or the session store names another owner after the answer than before the turn) is said
-   * again after the bot comes back, as a person repeats what they said when asked "where were we?". Then hang up.
+   * Greeting, then each turn: say the clip, wait for the answer. A turn the bot did not hear (no new caller line in
+   * the stored transcript: said into a crash or a hand-over) is said again. Then hang up.
    */
   async run(opts: { answerTimeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = opts.answerTimeoutMs ?? 30_000;
@@ -404,16 +404,16 @@ export class ScriptedCall {
     try {
       await this.#answered(this.placedAt, timeoutMs);
       for (let t = 0; t < this.turns.length; t++) {
-        const turnStart = wallNow();
-        const ownerBefore = await this.#owner();
-        this.speakingSince = turnStart;
+        const heardBefore = await this.#heardTurns();
+        this.speakingSince = wallNow();
         const spoke = await emu.speak(this.channelId, this.turns[t]!);
         this.speakingSince = null;
         this.turnsSaid++;
         await this.#answered(spoke.endAt, timeoutMs);
-        // another process took the call up meanwhile (a crash, a drain): what it heard was "where were we?"
-        if (this.kills.some((k) => k > turnStart) || (await this.#owner()) !== ownerBefore) {
-          this.handOvers++;
+        // the turn never reached the bot's transcript (said into a crash or a hand-over): say it again, as a person
+        // repeats what they said when the bot comes back with "where were we?"
+        if ((await this.#heardTurns()) <= heardBefore) {
+          this.repeats++;
           t--;
         }
         if (this.turnsSaid > this.turns.length * 3) throw new Error('too many repeated turns');
