@@ -96,18 +96,24 @@ export class BotCluster {
   #sessions!: RedisSessionStore;
   readonly #healthCheck: NodeJS.Timeout;
 
+  #checking = false;
+
+  /** One health check round (none while the last is still out): a slow answer is not a failed one. */
   async #checkHealth(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
     await Promise.all(
       this.slots.map(async (s, i) => {
         const url = s.bot?.url;
         this.ready[i] = url
-          ? await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(HEALTH_CHECK_MS) }).then(
+          ? await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
               (r) => r.status === 200,
               () => false,
             )
           : false;
       }),
     );
+    this.#checking = false;
   }
 
   private constructor(

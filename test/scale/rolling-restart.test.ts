@@ -33,9 +33,11 @@ describe('rolling restart of 3 instances under 12 calls', () => {
 
     expect(restarts.map((r) => r.slot)).toEqual([0, 1, 2]);
     for (const r of restarts) {
-      expect(r.readyzWhileDraining, why()).toBe(503);
+      // not ready from the signal on (503 while it drains; 0 if it had nothing to drain and was gone already)
+      expect([503, 0], why()).toContain(r.readyzWhileDraining);
       expect(r.exit, why()).toEqual({ code: 0, signal: null });
     }
+    expect(restarts.some((r) => r.readyzWhileDraining === 503)).toBe(true);
     expect(placeFailures, why()).toEqual([]);
     expect(calls.length).toBeGreaterThan(CALLS); // load went on while instances restarted
     const failed = calls.filter((c) => c.failure !== null).map((c) => `${c.from}: ${c.failure}`);
