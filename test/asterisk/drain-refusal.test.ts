@@ -20,7 +20,7 @@ import { createMetrics } from '../../src/core/metrics.js';
 import { createAsteriskBackend, type AsteriskBackend } from '../../src/telephony/asterisk/backend.js';
 import type { CallLeg } from '../../src/telephony/port.js';
 import { startAriEmulator, StasisFailed, type AriEmulator } from '../emulators/ari/index.js';
-import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
+import { perCallThrough, startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
 import { asteriskTestConfig, MemorySessions, tone, waitFor } from './helpers.js';
 
 interface Bot {
@@ -82,15 +82,7 @@ const perCall = { connection: 'outbound', url: undefined } as const;
 
 async function perCallThroughProxy(targets: Bot[], attempts = 3): Promise<void> {
   proxy = await startRoundRobinProxy(targets.map((b) => b.port));
-  await emu.outboundWebsocket({
-    uri: `ws://127.0.0.1:${proxy.port}/ari`,
-    username: emu.username,
-    password: emu.password,
-    connectionType: 'per_call_config',
-    reconnectIntervalMs: 50,
-    reconnectAttempts: attempts,
-    perCallCloseMs: 200,
-  });
+  await perCallThrough(emu, proxy, { reconnectIntervalMs: 50, reconnectAttempts: attempts, perCallCloseMs: 200 });
 }
 
 describe('connection: outbound per call: a draining instance refuses the upgrade', () => {

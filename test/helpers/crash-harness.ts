@@ -25,7 +25,7 @@ import type { CallSession } from '../../src/session/store.js';
 import { RemoteAriEmulator, wallNow, type EmulatorSnapshot } from '../emulators/ari/remote.js';
 import { clip, VAD_MODEL } from './fixtures.js';
 import { startRedis, type RedisServer } from './redis.js';
-import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.js';
+import { perCallThrough, startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.js';
 import { startScriptedAsr, type ScriptedAsr } from './scripted-asr.js';
 import { VoicebotProcess } from './voicebot-process.js';
 import { waitFor } from './wait.js';
@@ -164,16 +164,7 @@ export class BotCluster {
       // websocket_client.conf as asterisk-config/outbound ships it (500 ms reconnect interval, 4 attempts), with a
       // 1500 ms connection_timeout instead of 500: on a loaded 2-core test box an upgrade can take longer than
       // 500 ms, and four slow handshakes in a row would send a call to the dialplan fallback
-      await emu.outboundWebsocket({
-        uri: `ws://127.0.0.1:${proxy.port}/ari`,
-        username: emu.username,
-        password: emu.password,
-        connectionType: 'per_call_config',
-        connectionTimeoutMs: 1500,
-        reconnectIntervalMs: 500,
-        reconnectAttempts: 4,
-        perCallCloseMs: 3000,
-      });
+      await perCallThrough(emu, proxy, { connectionTimeoutMs: 1500, reconnectIntervalMs: 500, reconnectAttempts: 4 });
     } catch (err) {
       await cluster.close();
       throw err;
@@ -280,6 +271,12 @@ export class BotCluster {
 
   snapshot(): Promise<EmulatorSnapshot> {
     return this.emu.snapshot();
+  }
+
+  /** Once every channel is gone (bounded): what the emulator has left (bridges, media legs should be none). */
+  async released(timeoutMs = 10_000): Promise<EmulatorSnapshot> {
+    await waitFor(async () => (await this.snapshot()).channels.length === 0, timeoutMs, 'every channel released');
+    return this.snapshot();
   }
 
   /** Bot output of every process, for a failing test's message. */

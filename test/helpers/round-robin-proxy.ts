@@ -78,13 +78,17 @@ export async function startRoundRobinProxy(targets: number[], opts: RoundRobinOp
 interface OutboundAsterisk {
   username: string;
   password: string;
-  outboundWebsocket(cfg: {
-    uri: string;
-    username: string;
-    password: string;
-    connectionType: 'per_call_config';
-    perCallCloseMs: number;
-  }): Promise<void>;
+  outboundWebsocket(cfg: { uri: string; username: string; password: string } & PerCallTimings): Promise<void>;
+}
+
+/** websocket_client.conf timings of a per-call connection (ms; the emulator's defaults where left out). */
+export interface PerCallTimings {
+  connectionType: 'per_call_config';
+  connectionTimeoutMs?: number;
+  reconnectIntervalMs?: number;
+  reconnectAttempts?: number;
+  /** STASIS_END_POST_WAIT: the socket closes this long after StasisEnd (3000 in Asterisk) */
+  perCallCloseMs?: number;
 }
 
 /**
@@ -121,12 +125,17 @@ export function scaledInstanceConfig(p: {
 }
 
 /** Asterisk (the emulator) opens one websocket per call to the proxy, as websocket_client.conf per_call_config. */
-export function perCallThrough(emu: OutboundAsterisk, proxy: RoundRobinProxy): Promise<void> {
+export function perCallThrough(
+  emu: OutboundAsterisk,
+  proxy: RoundRobinProxy,
+  timings: Omit<PerCallTimings, 'connectionType'> = {},
+): Promise<void> {
   return emu.outboundWebsocket({
     uri: `ws://127.0.0.1:${proxy.port}/ari`,
     username: emu.username,
     password: emu.password,
     connectionType: 'per_call_config',
     perCallCloseMs: 3000, // STASIS_END_POST_WAIT, as Asterisk
+    ...timings,
   });
 }
