@@ -101,7 +101,10 @@ describe('crash takeover: kill -9 a bot mid-prompt and one mid-caller-turn under
       const snap = await cluster.snapshot();
       expect(snap.appHangups.filter((h) => h.reason === 'congestion')).toEqual([]);
       const after = await cluster.released();
-      expect(after.bridges).toEqual([]);
+      expect(
+        after.bridges,
+        JSON.stringify(after.bridgeRequests.filter((r) => after.bridges.some((b) => r.path.includes(b.id)))),
+      ).toEqual([]);
       expect(after.openMediaTo).toEqual([]);
     }, 240_000);
   }

@@ -16,6 +16,8 @@ export interface EmulatorSnapshot {
   channels: Array<{ id: string; kind: string; name: string; inStasis: boolean; bridgeId: string | null }>;
   /** bridge ids with their member channel ids */
   bridges: Array<{ id: string; channels: string[] }>;
+  /** every bridge request (create, add, remove, destroy) with its answer: who did what to a bridge left behind */
+  bridgeRequests: Array<{ method: string; path: string; status: number; at: number; connection?: number }>;
   /** UnicastRTP legs not closed yet, by the bot port they send to */
   openMediaTo: number[];
   /** every outbound websocket Asterisk opened, in order */

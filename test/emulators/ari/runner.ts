@@ -60,6 +60,15 @@ function snapshot(): EmulatorSnapshot {
       bridgeId: c.bridgeId,
     })),
     bridges: [...emu.bridges.values()].map((b) => ({ id: b.id, channels: [...b.channels] })),
+    bridgeRequests: emu.requests
+      .filter((r) => r.path.startsWith('/ari/bridges'))
+      .map((r) => ({
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        at: wallNow(r.at),
+        ...(r.connection !== undefined ? { connection: r.connection } : {}),
+      })),
     openMediaTo: emu.mediaEndpoints.filter((m) => !m.closed).map((m) => m.remote.port),
     outboundConnections: emu.outboundConnections.map((c) => ({ ...c })),
     appHangups: emu.appHangups.map((h) => ({ channelId: h.channelId, reason: h.reason })),
