@@ -251,7 +251,9 @@ export class BotCluster {
   endRecords(): Map<string, CallRecord[]> {
     const out = new Map<string, CallRecord[]>();
     if (!existsSync(this.tickets)) return out;
-    for (const line of readFileSync(this.tickets, 'utf8').split('\n')) {
+    // a line being appended right now is not complete yet: only newline-terminated lines count
+    const lines = readFileSync(this.tickets, 'utf8').split('\n').slice(0, -1);
+    for (const line of lines) {
       if (!line.trim()) continue;
       const t = JSON.parse(line) as { event: string; record: CallRecord };
       if (t.event !== 'end') continue;
