@@ -26,7 +26,8 @@ import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
 
 const BENCH = 'takeover';
-const LEASES = sized([1000, 2000, 3000], [1000]);
+/** session.leaseMs values (TAKEOVER_BENCH_LEASES=1000,3000 for fewer) */
+const LEASES = process.env.TAKEOVER_BENCH_LEASES?.split(',').map(Number) ?? sized([1000, 2000, 3000], [1000]);
 const CRASHES = Number(process.env.TAKEOVER_BENCH_CRASHES ?? sized(20, 1));
 const CALLS = Number(process.env.TAKEOVER_BENCH_CALLS ?? sized(12, 2));
 const INSTANCES = sized(3, 2);
