@@ -106,6 +106,8 @@ export class AsteriskBackend implements TelephonyBackend {
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
   /** calls being claimed from another instance right now (by call id): one claim per call at a time */
   readonly #claiming = new Map<string, Promise<void>>();
+  /** aborted when this process stops serving calls (stop, ApplicationReplaced): a pending claim gives up */
+  #claims = new AbortController();
   readonly #leaseMs: number;
   #stopping = false;
   #resyncing: Promise<void> | null = null;
@@ -224,6 +226,7 @@ export class AsteriskBackend implements TelephonyBackend {
     );
     this.#setReady(false, `ARI app "${app}" taken over by another connection (ApplicationReplaced)`);
     this.#stopping = true;
+    this.#claims.abort();
     await Promise.all([...this.calls.values()].map((c) => c.detach()));
   }
 
@@ -315,6 +318,7 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
+    if (this.#claims.signal.aborted) this.#claims = new AbortController();
     this.#supervisor.start(this.#onCall);
     this.#releases.start();
     if (!this.#stream) {
@@ -354,6 +358,7 @@ export class AsteriskBackend implements TelephonyBackend {
    */
   async stop(opts: { handOver?: boolean } = {}): Promise<void> {
     this.#stopping = true;
+    this.#claims.abort();
     await this.#stream?.stop();
     this.#deps.readiness?.delete('asterisk');
     const calls = [...this.calls.values()];
@@ -510,7 +515,7 @@ export class AsteriskBackend implements TelephonyBackend {
       .then(() =>
         // calls taken over count under the cap too (over it, the pool refuses their VAD); the claims run on their
         // own (a dead holder's lease takes up to one lease length to run out) and settled() waits for them
-        resynchronise(this.host, this.calls, (stored) => void this.#claim(stored, this.host), why),
+        resynchronise(this.host, this.calls, (stored) => void this.takeOver(stored, this.host), why),
       )
       .catch((err: unknown) => this.#log.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
@@ -522,14 +527,18 @@ export class AsteriskBackend implements TelephonyBackend {
   async #adoptReopened(host: AsteriskCallHost, app: string): Promise<void> {
     try {
       const stored = await findReopenedCall(host, app, (id) => this.calls.has(id) || this.#claiming.has(id));
-      if (stored) await this.#claim(stored, host);
+      if (stored) await this.takeOver(stored, host);
     } catch (err) {
       this.#log.warn({ app, err: errText(err) }, 'could not tell which call a reopened ARI websocket carries');
     }
   }
 
-  /** Take over a stored call (one claim per call at a time; `settled()` and `stop()` wait for them). */
-  #claim(stored: CallSession, host: AsteriskCallHost): Promise<void> {
+  /**
+   * Take over a stored call another instance served, over `host`'s ARI connection (a resync and a reopened per-call
+   * socket come here). One claim per call at a time here, one winner across instances; `settled()` and `stop()`
+   * wait for them.
+   */
+  takeOver(stored: CallSession, host: AsteriskCallHost = this.host): Promise<void> {
     const callId = stored.callId.slice(SESSION_PREFIX.length);
     const running = this.#claiming.get(callId);
     if (running || this.calls.has(callId) || this.#stopping) return running ?? Promise.resolve();
@@ -557,7 +566,8 @@ export class AsteriskBackend implements TelephonyBackend {
         // within two pings and lets go
         maxWaitMs: this.#leaseMs + 2 * this.#config.eventPingMs,
         clock: this.host.clock,
-      });
+        signal: this.#claims.signal,
+      }).catch(() => 'stopped' as const);
       if (outcome !== 'claimed') {
         return void log.warn({ outcome, previousOwner: stored.owner || null }, 'call not taken over');
       }
