@@ -160,16 +160,16 @@ async function startInstance(
 }
 
 /** websocket_client.conf per_call_config, uri = the load balancer in front of the instances. */
-async function perCallThroughProxy(targets: Instance[]): Promise<void> {
+async function perCallThroughProxy(targets: Instance[], reconnectIntervalMs = 100): Promise<void> {
   proxy = await startRoundRobinProxy(targets.map((t) => t.port));
   await emu.outboundWebsocket({
     uri: `ws://127.0.0.1:${proxy.port}/ari`,
     username: emu.username,
     password: emu.password,
     connectionType: 'per_call_config',
-    reconnectIntervalMs: 100,
+    reconnectIntervalMs,
     reconnectAttempts: 4,
-    perCallCloseMs: 300,
+    perCallCloseMs: 3000, // STASIS_END_POST_WAIT, as Asterisk
   });
 }
 
@@ -283,6 +283,61 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
       await finishOn(b, caller);
     },
   );
+
+  it('the caller hangs up while the call is being claimed: one end record from the stored state, nothing left', async () => {
+    emu = await startAriEmulator();
+    stores = memoryStores();
+    const a = await startInstance('bot-a', ['a question about my bill']);
+    const b = await startInstance('bot-b', []);
+    await perCallThroughProxy([a, b]);
+    const { caller, before } = await callServedBy(a);
+
+    a.kill();
+    await waitFor(() => emu.outboundConnections.length === 2, 3000, 'the socket reopened to b');
+    caller.hangup(); // b is still waiting for a's lease to run out
+    await waitFor(() => b.finished.length === 1, 5000, 'the call core on b records the call');
+    expect(spoken(b)).toEqual([]); // nobody left to talk to
+    expect(stores.records.submitted).toHaveLength(1);
+    expect(stores.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+    ]);
+    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
+    expect(emu.channels.has(before.mediaChannelId)).toBe(false);
+    expect(b.backend.calls.size).toBe(0);
+    expect(b.backend.ports.inUse).toBe(0);
+    expect(b.backend.host.router.size).toBe(0);
+    expect(await stores.observe.list()).toEqual([]);
+    expect(await stores.leaseHolder(caller.channelId)).toBeNull();
+  });
+
+  it('drain: the caller hangs up while Asterisk reopens the socket; the next instance finishes the call', async () => {
+    emu = await startAriEmulator();
+    stores = memoryStores();
+    const a = await startInstance('bot-a', ['a question about my bill']);
+    const b = await startInstance('bot-b', []);
+    await perCallThroughProxy([a, a, b], 500); // the balancer's next pick is a again: draining, it refuses
+    const { caller, before } = await callServedBy(a);
+
+    const stopped = a.backend.stop({ handOver: true });
+    await waitFor(() => a.finished.length === 1 && emu.outboundOpen === 0, 3000, 'a hands the call over');
+    expect(a.finished[0]!.record.outcome).toBe('in-progress');
+    caller.hangup(); // between Asterisk's refused attempt and the next one: the events wait for the next socket
+    await stopped;
+    await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+    expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
+    expect(stores.records.submitted).toHaveLength(1);
+    expect(stores.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+    ]);
+    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
+    expect(emu.channels.has(before.mediaChannelId)).toBe(false);
+    expect(await stores.observe.list()).toEqual([]);
+    expect(b.backend.calls.size + b.backend.ports.inUse + b.backend.host.router.size).toBe(0);
+  });
 
   it('an instance that lost its socket but lives lets go: the next one claims the call once it did', async () => {
     emu = await startAriEmulator();

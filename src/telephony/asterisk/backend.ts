@@ -10,14 +10,14 @@ import type { Tts } from '../../speech/types.js';
 import type { AsteriskConfig } from '../config.js';
 import type { CallLeg, OriginateOptions, TelephonyBackend, TransferTarget } from '../port.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AriClient } from './ari-client.js';
+import { AriClient, isGone } from './ari-client.js';
 import { PersistentAriTransport, ServedAriConnection } from './ari-served.js';
 import { basicAuth, safeEqual } from '../../web/guard.js';
 import { AriEventStream } from './ari-events.js';
-import type { AriEvent, AriChannel } from './ari-types.js';
+import { ariChannel, type AriEvent, type AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
 import type { Admission, Permit } from '../../core/admission.js';
-import { AsteriskCall, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
+import { AsteriskCall, releaseBotLegs, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
 import { findReopenedCall, recordTakeover } from './takeover.js';
 import { claimLease } from '../../session/claim.js';
 import type { LeaseStore } from '../../session/lease.js';
@@ -305,7 +305,17 @@ export class AsteriskBackend implements TelephonyBackend {
       // reopens a per-call socket, possibly to another instance, while the call is still in Stasis)
       for (const call of this.calls.values()) if (call.host === host && !call.ended) void call.detach();
     });
-    if (!persistent) void this.#adoptReopened(host, app);
+    if (!persistent) {
+      // the caller by name (the app is `<app>:<channel name>`), from the events queued while the socket was down:
+      // a caller who hung up in the gap is no longer among the app's channels, but its call must still be finished
+      const callerName = app.slice(config.app.length + 1);
+      const named = new Set<string>();
+      conn.on('event', (ev) => {
+        const channel = ev.type === 'Dial' ? ev.peer : 'channel' in ev ? (ev.channel as AriChannel) : null;
+        if (channel?.name === callerName) named.add(channel.id);
+      });
+      void this.#adoptReopened(host, app, named);
+    }
     if (persistent) {
       const reconnect = this.#persistent.current !== null || this.resyncs > 0;
       this.#persistent.current = conn;
@@ -444,7 +454,7 @@ export class AsteriskBackend implements TelephonyBackend {
   }
 
   /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */
-  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit): void {
+  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit, opts: { takenOver?: boolean } = {}): void {
     this.calls.set(call.id, call);
     this.#metrics.activeCalls.set(this.calls.size);
     void this.#supervisor.run(
@@ -467,10 +477,13 @@ export class AsteriskBackend implements TelephonyBackend {
           this.#metrics.calls.inc({ direction: call.direction, result: 'connected' });
         },
         serve: async (onCall) => {
-          await this.#announceRecording(call);
-          await call
-            .startRecording()
-            .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+          // a call taken over was announced and is recorded already (the bridge recording goes on)
+          if (!opts.takenOver) {
+            await this.#announceRecording(call);
+            await call
+              .startRecording()
+              .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+          }
           await onCall(call);
         },
         hangupReason: 'bot finished',
@@ -524,9 +537,10 @@ export class AsteriskBackend implements TelephonyBackend {
   // ------------------------------------------------------------------ takeover
 
   /** A per-call websocket opened: if it was reopened for a call another instance served, take that call over. */
-  async #adoptReopened(host: AsteriskCallHost, app: string): Promise<void> {
+  async #adoptReopened(host: AsteriskCallHost, app: string, named: Set<string>): Promise<void> {
     try {
-      const stored = await findReopenedCall(host, app, (id) => this.calls.has(id) || this.#claiming.has(id));
+      const isLocal = (id: string) => this.calls.has(id) || this.#claiming.has(id);
+      const stored = await findReopenedCall(host, app, isLocal, named);
       if (stored) await this.takeOver(stored, host);
     } catch (err) {
       this.#log.warn({ app, err: errText(err) }, 'could not tell which call a reopened ARI websocket carries');
@@ -577,31 +591,48 @@ export class AsteriskBackend implements TelephonyBackend {
     const current = await this.#deps.sessions.get(stored.callId).catch(() => undefined);
     const ids = (current ?? stored).backendData as unknown as StoredAsteriskCall;
     if (!current || ids.agentChannelId || this.#stopping) {
+      // handed to a person: the caller and the agent talk on; the old bot's muted leg and taps go
+      if (current && ids.agentChannelId) await releaseBotLegs(host.client, ids, quietly);
       await letGo();
       return void log.info({ handedOff: Boolean(ids.agentChannelId) }, 'nothing to take over');
     }
-    let caller;
+    let caller: AriChannel | null = null;
     try {
       caller = await host.client.getChannel(ids.callerChannelId);
     } catch (err) {
-      await letGo();
-      return void log.info({ err: errText(err) }, 'caller gone before the takeover');
+      if (!isGone(err)) {
+        await letGo();
+        return void log.warn({ err: errText(err) }, 'call not taken over: Asterisk did not answer');
+      }
     }
-    const call = new AsteriskCall(host, caller, ids.direction ?? 'inbound', { from: current.phone, to: ids.to ?? '' });
-    log.info({ previousOwner: current.owner || null }, 'taking the call over');
-    this.#track(
-      call,
-      async () => {
-        try {
-          await call.takeOver(ids);
-          if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
-        } catch (err) {
+    const call = new AsteriskCall(
+      host,
+      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
+      ids.direction ?? 'inbound',
+      {
+        from: current.phone,
+        to: ids.to ?? '',
+      },
+    );
+    log.info({ previousOwner: current.owner || null, callerGone: !caller }, 'taking the call over');
+    const takeOver = async () => {
+      try {
+        if (!caller) throw new Error('the caller hung up while the call was claimed');
+        await call.takeOver(ids);
+        if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
+      } catch (err) {
+        if (caller && !call.ended) {
           await letGo();
           throw err;
         }
-      },
-      this.#takeOverPermit(),
-    );
+        // the caller left during the takeover: release what the old process left on Asterisk; the call core
+        // gets an ended leg and writes the call's one end record from the stored state
+        call.ids.bridgeId = ids.bridgeId;
+        await releaseBotLegs(host.client, ids, quietly);
+        await call.end('caller hung up during the takeover', { hangupCaller: false });
+      }
+    };
+    this.#track(call, takeOver, this.#takeOverPermit(), { takenOver: true });
   }
 
   // ------------------------------------------------------------------ outbound
@@ -676,6 +707,11 @@ function outboundCallerId(callerId: string | undefined): Record<string, string> 
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
   return new AsteriskBackend(config, deps);
+}
+
+/** A cleanup request whose failure changes nothing (gone already, or left for the next resync's sweep). */
+async function quietly(_label: string, run: () => Promise<unknown>): Promise<void> {
+  await run().catch(() => undefined);
 }
 
 function errText(err: unknown): string {
