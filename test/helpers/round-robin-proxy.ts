@@ -9,6 +9,12 @@ export interface RoundRobinProxy {
   port: number;
   /** connections handed to each target so far, by target index */
   perTarget: number[];
+  /**
+   * The connections to target `index` go half-open (a NAT or firewall forgets them): the side towards the client
+   * (Asterisk) closes, so it reconnects, through the proxy, to the next target; the target's side stays open but
+   * nothing reaches it any more, not even a FIN: it can only notice by its own pings.
+   */
+  halfOpen(index: number): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +33,7 @@ export interface RoundRobinOptions {
 export async function startRoundRobinProxy(targets: number[], opts: RoundRobinOptions = {}): Promise<RoundRobinProxy> {
   const perTarget = targets.map(() => 0);
   const open = new Set<Socket>();
+  const pairs: Array<{ index: number; client: Socket; upstream: Socket; half: boolean }> = [];
   let next = 0;
   const pick = (): number => {
     for (let i = 0; i < targets.length; i++) {
@@ -54,8 +61,10 @@ export async function startRoundRobinProxy(targets: number[], opts: RoundRobinOp
       upstream.once('connect', () => {
         connected = true;
         perTarget[index]!++;
+        const pair = { index, client, upstream, half: false };
+        pairs.push(pair);
         upstream.on('close', () => client.destroy());
-        client.on('close', () => upstream.destroy());
+        client.on('close', () => pair.half || upstream.destroy());
         client.pipe(upstream).pipe(client);
         client.resume();
       });
@@ -66,6 +75,16 @@ export async function startRoundRobinProxy(targets: number[], opts: RoundRobinOp
   return {
     port: (server.address() as AddressInfo).port,
     perTarget,
+    halfOpen: (index) => {
+      for (const p of pairs) {
+        if (p.index !== index) continue;
+        p.half = true;
+        p.client.unpipe(p.upstream);
+        p.upstream.unpipe(p.client);
+        p.upstream.pause(); // what the target sends is never read, never answered
+        p.client.destroy();
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();
