@@ -103,6 +103,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       metrics,
       events,
       sessions,
+      ...(deps.leases ? { leases: deps.leases } : {}),
       admission,
       readiness,
       records: crm,

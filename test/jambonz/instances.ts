@@ -1,0 +1,169 @@
+/**
+ * Bot instances on the jambonz backend for takeover tests and the takeover bench: each a web server with the jambonz
+ * routes, the call core on scripted speech, and a way to die like `kill -9` (in-process): its sockets destroyed and
+ * its port closed, its timers stopped, and every store or sink it would touch afterwards left unanswered, so a dead
+ * instance has no effect on the world, as a killed process has none. Instances share a session store, leases and a
+ * record sink, and sit behind a balancer (test/helpers/http-balancer.ts).
+ */
+import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { createMetrics } from '../../src/core/metrics.js';
+import type { Clock } from '../../src/core/clock.js';
+import type { CallRecord, CallRecordSink } from '../../src/core/call-record.js';
+import { runCall } from '../../src/dialog/call-core.js';
+import { createTestDeps, ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { LeaseStore } from '../../src/session/lease.js';
+import type { SessionStore } from '../../src/session/store.js';
+import { callRegistry } from '../../src/telephony/backends.js';
+import { telephonyConfig } from '../../src/telephony/config.js';
+import { createWebServer } from '../../src/web/server.js';
+import { createJambonzBackend, registerJambonz, type JambonzBackend } from '../../jambonz-adapter/src/index.js';
+import { freePort } from '../helpers/redis.js';
+
+export const GREETING = 'Hello, how can I help?';
+export const RESUME_PROMPT = 'Sorry, where were we?';
+export const INTENTS = [
+  { name: 'billing', keywords: ['bill'], responses: ['Billing answer.'] },
+  { name: 'cancel', keywords: ['cancel'], responses: ['Order cancelled.'] },
+];
+export const WEBHOOK_SECRET = 'takeover-webhook-secret';
+
+/** The system clock until `kill()`: then every timer it holds is cleared and no new one ever fires. */
+export class KillableClock implements Clock {
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #dead = false;
+  now = (): number => Date.now();
+  setTimeout(fn: () => void, ms: number): unknown {
+    if (this.#dead) return null;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+    return timer;
+  }
+  clearTimeout(handle: unknown): void {
+    if (!handle) return;
+    clearTimeout(handle as NodeJS.Timeout);
+    this.#timers.delete(handle as NodeJS.Timeout);
+  }
+  kill(): void {
+    this.#dead = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
+
+/** `target` until `dead()` says so; then every method returns a promise that never settles (a dead caller). */
+function killable<T extends object>(target: T, dead: () => boolean): T {
+  return new Proxy(target, {
+    get(obj, key, receiver) {
+      const value = Reflect.get(obj, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        dead() ? new Promise(() => undefined) : (value as (...a: unknown[]) => unknown).apply(obj, args);
+    },
+  });
+}
+
+export interface Shared {
+  sessions: SessionStore;
+  leases: LeaseStore;
+  records: CallRecordSink;
+  leaseMs: number;
+  reconnectGraceMs: number;
+}
+
+export interface BotInstance {
+  id: string;
+  port: number;
+  backend: JambonzBackend;
+  deps: TestDeps;
+  metrics: Registry;
+  /** what runCall returned for each call this instance ran */
+  finished: CallRecord[];
+  readonly dead: boolean;
+  /** like kill -9: no cleanup, no goodbye */
+  kill(): void;
+  /** orderly stop (test teardown of a live instance) */
+  stop(): Promise<void>;
+}
+
+/** One bot instance: jambonz URLs through the balancer (`publicUrl`), listen sockets straight to itself. */
+export async function startInstance(
+  id: string,
+  shared: Shared,
+  opts: { publicUrl: string; asrScript: string[] },
+): Promise<BotInstance> {
+  let dead = false;
+  const isDead = () => dead;
+  const clock = new KillableClock();
+  const sessions = killable(shared.sessions, isDead);
+  const leases = killable(shared.leases, isDead);
+  const records = killable(shared.records, isDead);
+  const deps = createTestDeps({
+    asrScript: opts.asrScript,
+    records,
+    sessions,
+    tts: new ToneTts({ msPerChar: 10 }),
+    clock,
+    config: {
+      dialog: { greeting: GREETING, intents: INTENTS, resumePrompt: RESUME_PROMPT },
+      session: { leaseMs: shared.leaseMs },
+    },
+  });
+  deps.instanceId = id;
+  deps.leases = leases;
+  const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
+  const metrics = createMetrics(false);
+  const port = await freePort();
+  const config = telephonyConfig.parse({
+    backend: 'jambonz',
+    jambonz: {
+      webhookSecret: WEBHOOK_SECRET,
+      publicUrl: opts.publicUrl,
+      instanceUrl: `http://127.0.0.1:${port}`,
+      reconnectGraceMs: shared.reconnectGraceMs,
+    },
+  }).jambonz!;
+  const backend = createJambonzBackend(config, {
+    logger,
+    metrics,
+    clock,
+    registry: callRegistry(sessions, leases, Math.max(shared.leaseMs, shared.reconnectGraceMs) + 1000),
+  });
+  const web: FastifyInstance = await createWebServer({ logger, metrics });
+  await registerJambonz(web, { backend });
+  const sockets = new Set<Socket>();
+  web.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await web.listen({ host: '127.0.0.1', port });
+  const finished: CallRecord[] = [];
+  await backend.start(async (leg) => void finished.push(await runCall(leg, deps)));
+  return {
+    id,
+    port,
+    backend,
+    deps,
+    metrics,
+    finished,
+    get dead() {
+      return dead;
+    },
+    kill() {
+      dead = true;
+      clock.kill();
+      web.server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+    async stop() {
+      if (dead) return;
+      await backend.stop();
+      await web.close();
+    },
+  };
+}
