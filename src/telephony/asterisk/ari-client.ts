@@ -217,6 +217,14 @@ export class AriClient {
   async hangup(channelId: string, reason = 'normal', signal?: AbortSignal): Promise<void> {
     await this.request('DELETE', `/channels/${enc(channelId)}`, { query: { reason }, signal });
   }
+  /** The channel leaves Stasis and goes on in the dialplan at context,extension,priority (the channel stays up). */
+  async continueInDialplan(
+    channelId: string,
+    at: { context: string; extension: string; priority: number },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.request('POST', `/channels/${enc(channelId)}/continue`, { query: { ...at }, signal });
+  }
   createBridge(bridgeId: string, signal?: AbortSignal): Promise<AriBridge> {
     return this.#typed(ariBridge, 'POST', '/bridges', { query: { type: 'mixing', bridgeId }, signal });
   }

@@ -231,8 +231,18 @@ export class AsteriskBackend implements TelephonyBackend {
       this.#log.warn({ ip: req.ip }, 'ARI websocket upgrade without valid credentials refused');
       return reply.code(401).header('www-authenticate', 'Basic realm="voicebot"').send();
     };
-    web.get(config.outboundPath, { websocket: true, preValidation: auth }, (socket) => {
-      if (this.#stopping || !this.#supervisor.started) return void socket.close(1013, 'not serving');
+    // Draining or stopping: refuse the upgrade itself. Asterisk counts a refused upgrade as a failed attempt and
+    // tries again on a new connection (ast_websocket_client_connect: reconnect_attempts, reconnect_interval apart),
+    // which a load balancer sends to another instance; after the last attempt the call goes on in the dialplan
+    // (STASISSTATUS=FAILED). An upgrade taken and then closed would count as connected: the call would be lost.
+    const serving = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const refusal = this.#refusal();
+      if (!refusal) return undefined;
+      this.#log.info({ ip: req.ip, refusal }, 'ARI websocket upgrade refused: not taking calls');
+      return reply.code(503).header('retry-after', '1').send();
+    };
+    web.get(config.outboundPath, { websocket: true, preValidation: [auth, serving] }, (socket) => {
+      if (this.#refusal()) return void socket.close(1013, 'not serving');
       const conn = new ServedAriConnection(socket, {
         logger: this.#log,
         pingIntervalMs: config.eventPingMs,
@@ -357,14 +367,8 @@ export class AsteriskBackend implements TelephonyBackend {
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
-    // ARI's reason=congestion is cause 34, which chan_pjsip answers an unanswered INVITE with as 503 Service
-    // Unavailable (hangup_cause2sip): the carrier or proxy may try another instance.
     const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
-    if (typeof admitted === 'string') {
-      log.warn({ channelId: ch.id, refusal: admitted }, 'call refused: hanging up with congestion');
-      host.client.hangup(ch.id, 'congestion').catch(() => undefined);
-      return;
-    }
+    if (typeof admitted === 'string') return this.#refuse(ch, host, admitted);
     const call = new AsteriskCall(host, ch, 'inbound');
     this.#track(
       call,
@@ -373,6 +377,39 @@ export class AsteriskBackend implements TelephonyBackend {
       },
       admitted,
     );
+  }
+
+  /** Why a new call would be refused now (null: take it): stopping, not started, or draining (admission closed). */
+  #refusal(): string | null {
+    if (this.#stopping) return 'stopping';
+    if (!this.#supervisor.started) return 'not-started';
+    if (this.#deps.admission?.closed) return 'draining';
+    return null;
+  }
+
+  /**
+   * A call this instance will not take. With `refusedCallGoto` it goes on in the dialplan (ARI continue: the
+   * caller reaches the fallback there). Otherwise reason=congestion, cause 34, which chan_pjsip answers an
+   * unanswered INVITE with as 503 Service Unavailable (hangup_cause2sip): the carrier or proxy may try another route.
+   */
+  #refuse(ch: AriChannel, host: AsteriskCallHost, refusal: string): void {
+    const log = this.#log.child({ channelId: ch.id, refusal });
+    const goto = this.#config.refusedCallGoto;
+    const congestion = () => host.client.hangup(ch.id, 'congestion');
+    if (!goto) {
+      log.warn('call refused: hanging up with congestion');
+      return void congestion().catch(() => undefined);
+    }
+    const [context = '', extension = '', priority = '1'] = goto.split(',');
+    log.warn({ goto }, 'call refused: it continues in the dialplan');
+    host.client
+      .continueInDialplan(ch.id, { context, extension, priority: Number(priority) })
+      .catch((err: unknown) => {
+        // never leave the caller in Stasis with nobody serving it
+        log.error({ err: errText(err) }, 'ARI continue failed: hanging up with congestion');
+        return congestion();
+      })
+      .catch(() => undefined);
   }
 
   /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */

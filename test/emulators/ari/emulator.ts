@@ -369,7 +369,9 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
         const again = await connectWithAttempts(cfg, attempts);
         if (this.#closed) return void again?.terminate();
         if (again) return this.#attachOutbound(again, app, cfg, true);
-        if (caller && this.channels.has(caller.id)) this.#hangup(caller, 'remote', undefined, 'continued in dialplan');
+        // stasis_app_control_mark_failed() + continue to the next priority: STASISSTATUS=FAILED, never a hangup
+        if (caller?.inStasis && this.channels.has(caller.id))
+          this.#continueInDialplan(caller, { ...caller.dialplan, priority: caller.dialplan.priority + 1 });
       })();
     });
   }
@@ -812,6 +814,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     }
     if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/snoop$/)))
       return this.#snoop(this.#channel(dec(r[1]!)), q);
+    if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/continue$/)))
+      return this.#continueRequest(dec(r[1]!), q);
     if (method === 'POST' && (r = m(/^\/ari\/channels\/([^/]+)\/play$/)))
       return this.#play(this.#channel(dec(r[1]!)), q);
 
@@ -1005,6 +1009,46 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
           return this.#hangup(ch, 'far-end', { cause: 21, sip: 603 });
       }
     });
+  }
+
+  /**
+   * channels/{id}/continue as res/ari/resource_channels.c has it: 404 unknown channel, 409 not in Stasis, 412 in
+   * state Down/Ringing; `context` alone goes to its `s` extension, `extension` alone stays in the current context,
+   * none of the three goes to the next priority, a `label` must be numeric here (the emulator has no dialplan to look
+   * labels up in: 404, as Asterisk answers a label it cannot find).
+   */
+  #continueRequest(id: string, q: URLSearchParams): undefined {
+    const ch = this.channels.get(id);
+    if (!ch) throw new HttpError(404, 'Channel not found');
+    if (!ch.inStasis) throw new HttpError(409, 'Channel not in Stasis application');
+    if (ch.state === 'Down' || ch.state === 'Ringing') throw new HttpError(412, 'Channel in invalid state');
+    const context = q.get('context') || ch.dialplan.context;
+    const exten = q.get('extension') || (q.get('context') ? 's' : ch.dialplan.exten);
+    const label = q.get('label');
+    let priority: number;
+    if (label) {
+      if (!/^\d+$/.test(label)) throw new HttpError(404, 'Requested label can not be found');
+      priority = Number(label);
+      if (priority === 0) throw new HttpError(400, 'Requested priority is illegal');
+    } else if (Number(q.get('priority') ?? 0) > 0) priority = Number(q.get('priority'));
+    else if (!q.get('context') && !q.get('extension')) priority = ch.dialplan.priority + 1;
+    else priority = 1;
+    this.#continueInDialplan(ch, { ...ch.dialplan, context, exten, priority });
+    return undefined;
+  }
+
+  /**
+   * The channel leaves Stasis (out of its bridge, StasisEnd) and goes on in the dialplan at `where`; the channel
+   * stays up. app_stasis returns, so a per-call websocket closes as after a hangup. The party hears of it.
+   */
+  #continueInDialplan(ch: EmuChannel, where: EmuChannel['dialplan']): void {
+    this.#removeFromBridge(ch);
+    ch.playing = null;
+    ch.inStasis = false;
+    this.#emit(ch.app, { type: 'StasisEnd', channel: channelJson(ch) });
+    ch.dialplan = { ...where, app_name: '', app_data: '' };
+    if (ch.kind === 'caller') this.#closePerCall(ch.app);
+    ch.party?.continued({ context: where.context, exten: where.exten, priority: where.priority });
   }
 
   /** The quirk: /play takes the channel out of its bridge while the sound plays. */
