@@ -103,7 +103,6 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       metrics,
       events,
       sessions,
-      ...(deps.leases ? { leases: deps.leases } : {}),
       admission,
       readiness,
       records: crm,

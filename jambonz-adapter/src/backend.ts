@@ -6,7 +6,6 @@ import { type Logger, callLogger } from 'voicebot/log';
 import {
   type TelephonyConfig,
   type CallLeg,
-  type OnCall,
   type OriginateOptions,
   type TelephonyBackend,
   type TransferTarget,
@@ -289,7 +288,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (!this.#registry) return;
     void this.#adopt(payload, 'ws', base, control).then((adopted) => {
       if (!adopted) return void hangup();
-      if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') adopted.detach('ws-api-lost');
+      if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') void adopted.detach('ws-api-lost');
     });
   }
 
@@ -345,24 +344,9 @@ export class JambonzBackend implements TelephonyBackend {
         const permit = this.#waitingForAudio.get(leg.id);
         if (!permit) return;
         this.#waitingForAudio.delete(leg.id);
-        const log = callLogger(this.logger, leg.id);
-        void this.#supervisor.run(
-          { leg, log, hangupReason: 'bot-finished', serve: (onCall) => this.#serve(leg, onCall) },
-          permit,
-        );
+        void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' }, permit);
       },
     };
-  }
-
-  /**
-   * Runs the bot. When it returns with the call still up and still in the store (the call core detached: it lost the
-   * call to another instance, or never got it), the leg lets go without hanging up: the call goes on elsewhere.
-   */
-  async #serve(leg: JambonzCallLeg, onCall: OnCall): Promise<void> {
-    await onCall(leg);
-    if (leg.ended || !this.#registry) return;
-    const stored = await this.#registry.lookup(leg.id).catch(() => null);
-    if (stored) leg.detach('handed over');
   }
 
   #hookRef(name: HookName, mode: ControlMode, base: UrlBase): string {

@@ -450,7 +450,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     // gone, or (several instances) it went to another instance, which takes the call over once we let go.
     this.#controlGrace = this.#host.clock.setTimeout(() => {
       this.#controlGrace = null;
-      if (this.#host.handOver) this.detach('ws-api-lost');
+      if (this.#host.handOver) void this.detach('ws-api-lost');
       else this.#end('ws-api-closed', true);
     }, this.#host.reconnectGraceMs);
   }
@@ -563,14 +563,15 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   }
 
   /**
-   * Let go of the call without ending it: another instance takes it over from the session store. The call core hears
+   * Let go of the call without ending it: another instance takes it over from the session store (the call core asks
+   * for it when it detaches; the leg itself when its WS API socket went to another instance). The call core hears
    * `detach` (no end record); our audio socket closes, so jambonz ends that listen and its actionHook reaches whoever
-   * serves the call next. Nothing is sent to jambonz about the call itself.
+   * serves the call next. Nothing is sent to jambonz about the call itself; a later `hangup` does nothing.
    */
-  detach(reason: string): void {
+  async detach(reason = 'handed over'): Promise<void> {
     if (this.ended) return;
     this.#detached = true;
-    void this.endOnce(reason, () => this.#release(reason, 'detach'));
+    await this.endOnce(reason, () => this.#release(reason, 'detach'));
   }
 
   async hangup(reason = 'bot-hangup'): Promise<void> {

@@ -8,7 +8,6 @@ import type { CallRecordSink } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
 import type { LeaseStore } from '../session/lease.js';
 import type { SessionStore } from '../session/store.js';
-import type { LeaseStore } from '../session/lease.js';
 import type { Tts } from '../speech/types.js';
 import { createAsteriskBackend } from './asterisk/backend.js';
 import { registerTestCall } from './browser/backend.js';
@@ -23,8 +22,6 @@ export interface BackendDeps {
   metrics: Registry;
   events: CallEventBus;
   sessions: SessionStore;
-  /** per-call ownership leases (several instances on one Redis): jambonz takes over calls other instances served */
-  leases?: LeaseStore;
   tts: Tts;
   /** the concurrent-call cap every backend enforces */
   admission: Admission;
@@ -32,7 +29,10 @@ export interface BackendDeps {
   readiness?: Readiness;
   /** where records of calls a backend could not serve go (the CRM) */
   records?: CallRecordSink;
-  /** per-call ownership leases (session.store: redis): a backend that takes calls over claims them here */
+  /**
+   * per-call ownership leases (session.store: redis): a backend that takes calls over claims them here (Asterisk),
+   * or waits for them to be free (jambonz)
+   */
   leases?: LeaseStore;
 }
 
@@ -69,9 +69,9 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
     // URLs in verbs come from configuration only (the schema requires one of the two)
     const publicUrl = telephony.jambonz.publicUrl ?? config.web.publicUrl;
     const jambonzConfig = { ...telephony.jambonz, ...(publicUrl ? { publicUrl } : {}) };
-    const takeover = deps.leases
+    const takeover = leases
       ? // a dead holder's lease runs out within leaseMs; a live one that lost its WS API socket lets go after the grace
-        callRegistry(sessions, deps.leases, Math.max(config.session.leaseMs, telephony.jambonz.reconnectGraceMs) + 1000)
+        callRegistry(sessions, leases, Math.max(config.session.leaseMs, telephony.jambonz.reconnectGraceMs) + 1000)
       : undefined;
     const backend = createJambonzBackend(jambonzConfig, {
       logger,

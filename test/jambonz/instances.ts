@@ -1,7 +1,7 @@
 /**
  * Bot instances on the jambonz backend for takeover tests and the takeover bench: each a web server with the jambonz
  * routes, the call core on scripted speech, and a way to die like `kill -9` (in-process): its sockets destroyed and
- * its port closed, its timers stopped, and every store or sink it would touch afterwards left unanswered, so a dead
+ * its port closed, its timers stopped, and every store or sink it would touch afterwards refusing (KillSwitch), so a dead
  * instance has no effect on the world, as a killed process has none. Instances share a session store, leases and a
  * record sink, and sit behind a balancer (test/helpers/http-balancer.ts).
  */
@@ -20,6 +20,7 @@ import { callRegistry } from '../../src/telephony/backends.js';
 import { telephonyConfig } from '../../src/telephony/config.js';
 import { createWebServer } from '../../src/web/server.js';
 import { createJambonzBackend, registerJambonz, type JambonzBackend } from '../../jambonz-adapter/src/index.js';
+import { KillSwitch } from '../helpers/kill-switch.js';
 import { freePort } from '../helpers/redis.js';
 
 export const GREETING = 'Hello, how can I help?';
@@ -56,18 +57,6 @@ export class KillableClock implements Clock {
   }
 }
 
-/** `target` until `dead()` says so; then every method returns a promise that never settles (a dead caller). */
-function killable<T extends object>(target: T, dead: () => boolean): T {
-  return new Proxy(target, {
-    get(obj, key, receiver) {
-      const value = Reflect.get(obj, key, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        dead() ? new Promise(() => undefined) : (value as (...a: unknown[]) => unknown).apply(obj, args);
-    },
-  });
-}
-
 export interface Shared {
   sessions: SessionStore;
   leases: LeaseStore;
@@ -97,12 +86,11 @@ export async function startInstance(
   shared: Shared,
   opts: { publicUrl: string; asrScript: string[] },
 ): Promise<BotInstance> {
-  let dead = false;
-  const isDead = () => dead;
+  const killSwitch = new KillSwitch();
   const clock = new KillableClock();
-  const sessions = killable(shared.sessions, isDead);
-  const leases = killable(shared.leases, isDead);
-  const records = killable(shared.records, isDead);
+  const sessions = killSwitch.wrap(shared.sessions);
+  const leases = killSwitch.wrap(shared.leases);
+  const records = killSwitch.wrap(shared.records);
   const deps = createTestDeps({
     asrScript: opts.asrScript,
     records,
@@ -152,16 +140,16 @@ export async function startInstance(
     metrics,
     finished,
     get dead() {
-      return dead;
+      return killSwitch.dead;
     },
     kill() {
-      dead = true;
+      killSwitch.kill();
       clock.kill();
       web.server.close();
       for (const socket of sockets) socket.destroy();
     },
     async stop() {
-      if (dead) return;
+      if (killSwitch.dead) return;
       await backend.stop();
       await web.close();
     },
