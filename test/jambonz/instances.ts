@@ -20,6 +20,8 @@ import { callRegistry } from '../../src/telephony/backends.js';
 import { telephonyConfig } from '../../src/telephony/config.js';
 import { createWebServer } from '../../src/web/server.js';
 import { createJambonzBackend, registerJambonz, type JambonzBackend } from '../../jambonz-adapter/src/index.js';
+import { startJambonzEmulator, type EmulatedCall, type JambonzEmulator } from '../emulators/jambonz/index.js';
+import { startHttpBalancer, type HttpBalancer } from '../helpers/http-balancer.js';
 import { KillSwitch } from '../helpers/kill-switch.js';
 import { freePort } from '../helpers/redis.js';
 
@@ -154,4 +156,53 @@ export async function startInstance(
       await web.close();
     },
   };
+}
+
+export interface TakeoverRig {
+  a: BotInstance;
+  b: BotInstance;
+  balancer: HttpBalancer;
+  emu: JambonzEmulator;
+  /** stops the emulator, the live instances and the balancer (the shared stores are the caller's) */
+  close(): Promise<void>;
+}
+
+/**
+ * Instances A and B behind one balancer, and jambonz (the emulator) reaching them through it. The balancer's first
+ * pick is A, so a call placed first is A's.
+ */
+export async function startTakeoverRig(
+  mode: 'ws' | 'webhook',
+  shared: Shared,
+  scripts: { a: string[]; b: string[] },
+): Promise<TakeoverRig> {
+  const ports: number[] = [];
+  // the balancer first: its URL is the public URL both instances put in their hooks
+  const balancer = await startHttpBalancer(ports);
+  const publicUrl = balancer.url;
+  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a });
+  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b });
+  ports.push(a.port, b.port);
+  const emu = await startJambonzEmulator({ appUrl: `${publicUrl}/jambonz`, mode, webhookSecret: WEBHOOK_SECRET });
+  return {
+    a,
+    b,
+    balancer,
+    emu,
+    async close() {
+      await emu.close();
+      await a.stop();
+      await b.stop();
+      await balancer.close();
+    },
+  };
+}
+
+/** When the caller first heard bot audio (not silence) after `since` (performance.now()), or null. */
+export function firstAudibleAfter(call: EmulatedCall, since: number): number | null {
+  for (const chunk of call.heardChunks()) {
+    if (chunk.at < since) continue;
+    if (chunk.pcm.some((s) => Math.abs(s) > 500)) return chunk.at;
+  }
+  return null;
 }

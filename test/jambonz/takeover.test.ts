@@ -12,11 +12,18 @@ import { MemoryLeaseStore, RedisLeaseStore } from '../../src/session/lease.js';
 import { MemorySessionStore } from '../../src/session/memory-store.js';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
 import { createLogger } from '../../src/log/logger.js';
-import { startJambonzEmulator, type JambonzEmulator, type EmulatedCall } from '../emulators/jambonz/index.js';
+import type { EmulatedCall } from '../emulators/jambonz/index.js';
 import { startRedis, type RestartableRedis } from '../helpers/redis.js';
-import { startHttpBalancer, type HttpBalancer } from '../helpers/http-balancer.js';
 import { waitFor } from '../helpers/wait.js';
-import { GREETING, RESUME_PROMPT, WEBHOOK_SECRET, startInstance, type BotInstance, type Shared } from './instances.js';
+import {
+  GREETING,
+  RESUME_PROMPT,
+  firstAudibleAfter,
+  startTakeoverRig,
+  type BotInstance,
+  type Shared,
+  type TakeoverRig,
+} from './instances.js';
 
 const LEASE_MS = 1000;
 const GRACE_MS = 1500;
@@ -31,15 +38,6 @@ const listening = (deps: TestDeps) =>
   deps.published.filter((e: CallEvent) => e.type === 'state' && e.to === 'listening').length;
 const spoken = (deps: TestDeps) => (deps.tts as ToneTts).spoken;
 
-/** When the caller first heard bot audio (not silence) after `since` (performance.now()), or null. */
-function firstAudibleAfter(call: EmulatedCall, since: number): number | null {
-  for (const chunk of call.heardChunks()) {
-    if (chunk.at < since) continue;
-    if (chunk.pcm.some((s) => Math.abs(s) > 500)) return chunk.at;
-  }
-  return null;
-}
-
 async function takeovers(bot: BotInstance, mode: string): Promise<number> {
   const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === 'voicebot_jambonz_takeovers_total');
   return (metric?.values ?? []).filter((v) => v.labels.mode === mode).reduce((n, v) => n + v.value, 0);
@@ -50,20 +48,17 @@ async function say(call: EmulatedCall): Promise<void> {
   await call.sendSilence(800, { speed: 2 });
 }
 
-interface Rig {
+interface Rig extends TakeoverRig {
   shared: Shared;
   records: MemoryRecordSink;
   a: BotInstance;
   b: BotInstance;
-  proxy: HttpBalancer;
-  emu: JambonzEmulator;
 }
 
 type StoreKind = 'redis' | 'memory';
 
 describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two instances (%s store)', (kind) => {
   let redis: RestartableRedis | undefined;
-  let rig: Rig | undefined;
   const closers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
@@ -74,7 +69,6 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
   });
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-    rig = undefined;
   });
 
   async function start(mode: 'ws' | 'webhook'): Promise<Rig> {
@@ -101,20 +95,12 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
       () => shared.sessions.close(),
       () => shared.leases.close(),
     );
-    // the balancer's port first: it is the public URL both instances put in their hooks
-    const ports: number[] = [];
-    const proxy = await startHttpBalancer(ports);
-    closers.push(() => proxy.close());
-    const publicUrl = proxy.url;
-    const a = await startInstance('bot-a', shared, { publicUrl, asrScript: ['a question about my bill'] });
-    closers.push(() => a.stop());
-    const b = await startInstance('bot-b', shared, { publicUrl, asrScript: ['please cancel it'] });
-    closers.push(() => b.stop());
-    ports.push(a.port, b.port);
-    const emu = await startJambonzEmulator({ appUrl: `${publicUrl}/jambonz`, mode, webhookSecret: WEBHOOK_SECRET });
-    closers.push(() => emu.close());
-    rig = { shared, records, a, b, proxy, emu };
-    return rig;
+    const pair = await startTakeoverRig(mode, shared, {
+      a: ['a question about my bill'],
+      b: ['please cancel it'],
+    });
+    closers.push(() => pair.close());
+    return { ...pair, shared, records };
   }
 
   /** A call that A has served up to a first answer, its state written to the store. */
