@@ -99,6 +99,11 @@ export class EchoGuard {
     this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
   }
 
+  /** The line has been measured: an echo delay and loss, or no echo at all. */
+  get measured(): boolean {
+    return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0;
+  }
+
   get stats(): EchoGuardStats {
     return {
       suspectedEcho: this.#episodes,
@@ -122,8 +127,12 @@ export class EchoGuard {
     }
   }
 
-  /** Caller audio in, what the VAD should hear out (same length; the input itself when disabled). */
-  process(mic: Int16Array): Int16Array {
+  /**
+   * Caller audio in, what the VAD should hear out (same length; the input itself when disabled). `apply`: audio
+   * aligned with `mic` to mask instead of `mic` itself (a canceller's residual: the guard measures and judges the
+   * line as it came, so that it masks as if there were no canceller until the canceller takes over).
+   */
+  process(mic: Int16Array, apply: Int16Array = mic): Int16Array {
     if (!this.#cfg.enabled) return mic;
     const out = new Int16Array(mic.length);
     for (let at = 0; at < mic.length; at += this.#block) {
@@ -144,7 +153,7 @@ export class EchoGuard {
       // ramp from the previous block's gain: no step the VAD could take for an onset
       for (let i = 0; i < n; i++) {
         const g = this.#lastGain + ((gain - this.#lastGain) * (i + 1)) / n;
-        out[at + i] = Math.round(mic[at + i]! * g);
+        out[at + i] = Math.round(apply[at + i]! * g);
       }
       this.#lastGain = gain;
       this.#countEpisode(energy, gain);
