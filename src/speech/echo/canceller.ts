@@ -32,6 +32,8 @@ const PRE_MS = 6;
 const BLOCK_MS = 10;
 /** NLMS step of the background filter: fast (it may diverge; the foreground is the safe copy) */
 const STEP = 0.6;
+/** the residual echo the suppressor expects: this percentile of the blocks' residual / echo over the last second */
+const SHARE_PERCENTILE = 0.8;
 /** the variable step never falls below this share of STEP (outside double talk) */
 const MIN_STEP_SCALE = 0.05;
 /** IPNLMS's α: -1 is plain NLMS, towards 1 the steps follow the taps' sizes */
@@ -107,6 +109,9 @@ export class EchoCanceller {
   /** line / reference energy of the last second's blocks with the bot talking (for #louderThanEcho) */
   readonly #ratios = new Float64Array(100);
   #ratioAt = 0;
+  /** residual / line energy of the last second's echo-only blocks */
+  readonly #shares = new Float64Array(100);
+  #shareAt = 0;
   /** the background's step this block, as a share of STEP (#echoShare) */
   #stepScale = 1;
   /** blocks in a row the foreground made the line louder */
@@ -153,7 +158,12 @@ export class EchoCanceller {
   get residualShare(): number | null {
     if (!(this.#convergedOut > 0)) return null;
     const share = this.#convergedOut / this.#convergedMic;
-    return share <= 10 ** (-CONVERGED_DB / 10) ? share : null;
+    if (share > 10 ** (-CONVERGED_DB / 10)) return null;
+    // what the filter leaves varies block by block (it misses most at a new sound): a high percentile, not the mean
+    const n = Math.min(this.#shareAt, this.#shares.length);
+    if (n < 10) return share;
+    const sorted = this.#shares.slice(0, n).sort();
+    return Math.max(share, sorted[Math.floor(n * SHARE_PERCENTILE)]!);
   }
 
   get stats(): CancellerStats {
@@ -351,6 +361,9 @@ export class EchoCanceller {
     if (this.#adapt && this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
       this.#convergedMic = 0.95 * this.#convergedMic + this.#stepScale * this.#blockMic;
       this.#convergedOut = 0.95 * this.#convergedOut + this.#stepScale * this.#blockFg;
+      // the share left in blocks of strong echo, echo alone (for the suppressor's percentile)
+      if (this.#stepScale > 0.9 && this.#blockMic > 0 && this.#blockMic > 10 * this.#floor)
+        this.#shares[this.#shareAt++ % this.#shares.length] = this.#blockFg / this.#blockMic;
     }
   }
 

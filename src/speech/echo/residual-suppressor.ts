@@ -4,13 +4,11 @@
  * What the canceller leaves of the echo is noise-like and 20-30 dB down, but it still follows the bot's words, and
  * Silero hears speech at any level. The canceller knows, sample by sample, the echo it removed and how much of the
  * echo it leaves on average (1 / ERLE): each 10 ms block whose residual is not above that expected residual by
- * `marginDb` is silenced; blocks above it (the caller) pass, scaled like a Wiener gain. Unlike the level guard's
+ * `marginDb` is silenced (the VAD would hear turned-down echo as speech); blocks above it (the caller) pass. Unlike the level guard's
  * comparison with the reference ±20 ms, this one is sample-aligned with the actual echo, so a caller 20 dB below
  * the bot's own echo still passes.
  */
 const BLOCK_MS = 10;
-/** below this gain a block is echo and is silenced, not turned down (the VAD would hear turned-down echo) */
-const PASS_GAIN = 0.5;
 
 export class ResidualSuppressor {
   readonly #block: number;
@@ -36,9 +34,8 @@ export class ResidualSuppressor {
         res += residual[i]! * residual[i]!;
         est += echo[i]! * echo[i]!;
       }
-      const ratio = 1 - (this.#margin * share * est) / Math.max(res, 1);
-      const raw = ratio > 0 ? Math.sqrt(ratio) : 0;
-      const gain = raw < PASS_GAIN ? 0 : raw;
+      // all or nothing: the caller reaches the VAD (and the onset cue) at their own level, the echo not at all
+      const gain = res >= this.#margin * share * est ? 1 : 0;
       // ramp from the previous block's gain: no step the VAD could take for an onset
       const n = end - at;
       for (let i = at; i < end; i++) {
