@@ -17,7 +17,8 @@
  * - the echo handling's own CPU per call-second (process CPU time, EchoStage alone over the same audio), per mode.
  *
  * BARGE_IN_PROMPTS sets the prompts per condition (default 200); BARGE_IN_ECHO (JSON) overrides `speech.echo` keys
- * for tuning runs (the defaults were chosen with it; see docs/barge-in.md).
+ * for tuning runs (the defaults were chosen with it; see docs/barge-in.md); BARGE_IN_MODES (off,guard,cancel) and
+ * BARGE_IN_CONDITIONS (JSON) narrow a run; BARGE_IN_TRACE=1 prints each prompt's stops to stderr.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { runCall } from '../src/dialog/call-core.js';

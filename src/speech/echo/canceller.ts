@@ -32,6 +32,10 @@ const PRE_MS = 6;
 const BLOCK_MS = 10;
 /** NLMS step of the background filter: fast (it may diverge; the foreground is the safe copy) */
 const STEP = 0.6;
+/** #updateCorrelationGain: safety factor, reference needed (blocks of sound), decay per block */
+const GAIN_SAFETY = 1;
+const GAIN_MIN_BLOCKS = 10;
+const GAIN_DECAY = 0.97;
 /** the residual echo the suppressor expects: this percentile of the blocks' residual / echo over the last second */
 const SHARE_PERCENTILE = 0.8;
 /** the variable step never falls below this share of STEP (outside double talk) */
@@ -106,6 +110,13 @@ export class EchoCanceller {
   #doubleTalkRun = 0;
   /** the line's echo gain (energy), from #louderThanEcho; 0 until measured */
   #echoGain = 0;
+  /** the same from the correlation with the reference (#updateCorrelationGain); 0 until measured */
+  #correlationGain = 0;
+  /** Σ line × reference at the delay, Σ reference² there: this block, and decayed */
+  #blockDx = 0;
+  #blockXx = 0;
+  #dx = 0;
+  #xx = 0;
   /** line / reference energy of the last second's blocks with the bot talking (for #louderThanEcho) */
   readonly #ratios = new Float64Array(100);
   #ratioAt = 0;
@@ -166,6 +177,11 @@ export class EchoCanceller {
     return Math.max(share, sorted[Math.floor(n * SHARE_PERCENTILE)]!);
   }
 
+  /** The delay is found and the line's echo gain measured: the expected echo (`process`'s `echo`) means something. */
+  get measured(): boolean {
+    return this.#delay !== null && this.#correlationGain > 0;
+  }
+
   get stats(): CancellerStats {
     return {
       delayMs: this.#delay === null ? null : Math.round((this.#delay * 1000) / this.#rate),
@@ -217,7 +233,7 @@ export class EchoCanceller {
    */
   #expectedEcho(estimate: number): number {
     if (this.#delay === null) return estimate;
-    const fromReference = this.#echoGain * (this.#power / this.#taps);
+    const fromReference = this.#correlationGain * (this.#power / this.#taps);
     return Math.max(Math.abs(estimate), Math.sqrt(fromReference));
   }
 
@@ -240,6 +256,9 @@ export class EchoCanceller {
     const incoming = ring[start + taps - 1]!;
     const outgoing = ring[(newest - taps) & mask]!;
     this.#power = Math.max(0, this.#power + incoming * incoming - outgoing * outgoing);
+    const main = ring[start + taps - 1 - Math.min(this.#pre, this.#delay!)]!;
+    this.#blockDx += d * main;
+    this.#blockXx += main * main;
     let yf = 0;
     let yb = 0;
     for (let k = 0, j = start + taps - 1; k < taps; k++, j--) {
@@ -272,6 +291,7 @@ export class EchoCanceller {
     const bg = (this.#prevBg = COMPARE_DECAY * this.#prevBg + this.#blockBg);
     if (this.#delay !== null) {
       this.#detectDoubleTalk();
+      this.#updateCorrelationGain();
       this.#updateGains();
       this.#worseRun = fg > DIVERGED_RATIO * mic ? this.#worseRun + 1 : 0;
       // only where the echo is strong: in the bot's pauses the background's win is its fit to the noise
@@ -332,6 +352,20 @@ export class EchoCanceller {
     const sorted = this.#ratios.slice(0, filled).sort();
     this.#echoGain = sorted[Math.floor(filled * ECHO_GAIN_PERCENTILE)]!;
     return ratio > DOUBLE_TALK_RATIO * this.#echoGain;
+  }
+
+  /**
+   * The line's echo gain from the correlation of the line with the reference at the delay: the caller does not
+   * correlate with the bot, so a caller talking from the start does not inflate it (as they do any level ratio).
+   * Squared (the main tap: the margin covers the rest of a short response); decayed over ~0.3 s.
+   */
+  #updateCorrelationGain(): void {
+    this.#dx = GAIN_DECAY * this.#dx + this.#blockDx;
+    this.#xx = GAIN_DECAY * this.#xx + this.#blockXx;
+    this.#blockDx = this.#blockXx = 0;
+    if (this.#xx >= GAIN_MIN_BLOCKS * this.#block * REF_ACTIVE_ENERGY) {
+      this.#correlationGain = GAIN_SAFETY * (this.#dx / this.#xx) ** 2;
+    }
   }
 
   /** From this block's energies: is the caller talking over the echo (then the background must not adapt)? */

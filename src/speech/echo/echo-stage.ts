@@ -15,8 +15,9 @@ export interface EchoStats extends EchoGuardStats {
  * What stands between the caller audio and the VAD, per call:
  * - with `speech.echo.cancel`, the echo canceller subtracts the bot's echo sample by sample; once it cancels (10 dB
  *   or more), the residual echo suppressor silences what is left of the echo, block by block, from the canceller's
- *   own echo estimate; until then (the first half second of the bot's speech, or after the line changed) the level
- *   guard masks the canceller's output as it would mask the line's (it measures and judges the line itself);
+ *   own echo estimate. Before that, once the canceller has found the delay and the line's echo gain (0.2-0.4 s into
+ *   the bot's speech), the suppressor silences what is not above the whole echo expected; before even that, the
+ *   level guard masks the canceller's output as it would mask the line's (it measures and judges the line itself);
  * - without it, the level guard alone (it then hears a caller only where they are louder than the echo).
  * The guard runs all along either way: it keeps its measurements current and counts the suspected echo.
  */
@@ -36,12 +37,12 @@ export class EchoStage {
   }
 
   /**
-   * What it passes while the bot talks is the caller's, not the echo: the canceller cancels, or the guard (which
-   * masks what the canceller leaves until then) has measured the line. Before, a loud stretch may be echo (the fast
-   * onset cue waits for this).
+   * What it passes while the bot talks is the caller's, not the echo: the line has been measured (the canceller's
+   * delay and echo gain, or the guard's, whichever stage decides). Before, a loud stretch may be echo (the fast onset
+   * cue waits for this).
    */
   get settled(): boolean {
-    return (this.#canceller !== null && this.#canceller.residualShare !== null) || this.#guard.measured;
+    return (this.#canceller !== null && this.#canceller.measured) || this.#guard.measured;
   }
 
   get stats(): EchoStats {
@@ -67,6 +68,10 @@ export class EchoStage {
     const residual = this.#canceller.process(mic, this.#echo);
     const guarded = this.#guard.process(mic, residual);
     const share = this.#canceller.residualShare;
-    return share === null ? guarded : this.#suppressor.process(residual, this.#echo, share);
+    if (share !== null) return this.#suppressor.process(residual, this.#echo, share);
+    // measured but not cancelling yet: what is not above the whole echo expected goes (the guard's rule, but with
+    // the canceller's sample-aligned estimate, which a caller talking from the start cannot talk up)
+    if (this.#canceller.measured) return this.#suppressor.process(residual, this.#echo, 1);
+    return guarded;
   }
 }
