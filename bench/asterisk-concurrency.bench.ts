@@ -116,6 +116,10 @@ async function sweep(shape: BenchShape): Promise<void> {
         ...whisper.fields,
         ...VAD_FIELDS,
         samples: lat.map(Math.round),
+        // every unanswered turn, named: a figure that says "1 of 5 unanswered" must also say which and why
+        failures: results
+          .filter((r) => r.latencyMs === null)
+          .map((r) => ({ clip: r.clip, part: r.part, failure: r.failure })),
       });
       if (!held) {
         stopped = `N=${n} did not hold: ${why.join('; ')}`;

@@ -71,10 +71,15 @@ interface HandOffStream {
 /** jambonz pre-buffers and may hold a short tail back: end each utterance with ~100 ms of silence. */
 const TAIL_SILENCE_MS = 100;
 /**
- * The media server moves bot audio to playout in blocks: 1280 samples (× the stream/listen rate ratio) at first, then
+ * The media server moves bot audio to playout in blocks: 1280 samples (× the stream/codec rate ratio) at first, then
  * 640; a shorter remainder waits in its pre-buffer for more audio (mod_audio_fork streamingPreBufSize).
  */
 const MEDIA_SERVER_FIRST_BLOCK = 1280;
+/**
+ * The call's codec rate sizes those blocks, and jambonz does not tell the app what it is: assume G.711's 8 kHz, the
+ * largest pre-buffer any codec gives (160 ms), so silence meant to push it through always does.
+ */
+const NARROWEST_CODEC_RATE = 8000;
 /** keep at most this much bot audio while no audio socket is attached */
 const MAX_PENDING_MS = 60_000;
 /** slack on top of the ring timeout before a transfer with no answer from jambonz counts as failed */
@@ -185,7 +190,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
       streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
         ? new Resampler(streamRate, this.inputSampleRate)
         : null;
-    this.#preBufferFlush = MEDIA_SERVER_FIRST_BLOCK * Math.max(1, this.outputSampleRate / streamRate);
+    this.#preBufferFlush = MEDIA_SERVER_FIRST_BLOCK * Math.max(1, this.outputSampleRate / NARROWEST_CODEC_RATE);
     const pacer = this.#host.pacers.create(this.outputSampleRate, (frame) => this.#sendFrame(frame));
     this.#pacer = pacer;
     for (const chunk of this.#pending) pacer.enqueue(chunk);

@@ -46,6 +46,24 @@ describe('jambonz barge-in', () => {
     expect(stale).toBeLessThanOrEqual(rate / 50);
     expect(count(call.heard(), 1234)).toBe(next.length);
   });
+  it('a barge-in before the first block plays (16 kHz stream on an 8 kHz call: a 160 ms block) leaves none of it in front of the next prompt', async () => {
+    const rate = 16000;
+    h = await startHarness({ sampleRate: rate });
+    const emu = await h.emulator({ mode: 'ws' });
+    const { call, leg } = await h.callIn(emu, { from: '1', to: '2' });
+    const first = tone(60, rate, 440, 8000);
+    leg.sendAudio(first);
+    // all of it held: the media server moves audio to playout in blocks of 2560 samples (160 ms) at first
+    await waitFor(() => call.heldSamples >= first.length, 5000, 'pre-buffered');
+    leg.clearAudio();
+    const next = constant(300, rate, 1234);
+    leg.sendAudio(next);
+    await leg.waitForPlayout(AbortSignal.timeout(5000));
+    const stale = call.heard().filter((s) => s !== 1234 && s !== 0).length;
+    // killAudio takes effect at the media server's next 20 ms frame: at most that one frame of the old prompt
+    expect(stale).toBeLessThanOrEqual(rate / 50);
+    expect(count(call.heard(), 1234)).toBe(next.length);
+  });
 });
 
 describe('jambonz marks', () => {

@@ -74,6 +74,20 @@ const asteriskFields = z.strictObject({
     .describe(
       'Ping the ARI event websocket this often; a ping unanswered by the next one means a dead connection: reconnect, ms.',
     ),
+  /**
+   * Where a call this instance refuses goes on in the dialplan (ARI continue), instead of a hangup with congestion:
+   * the caller reaches the fallback (the shipped dialplan rings the agent in [bots-down]) rather than a 503.
+   */
+  refusedCallGoto: z
+    .string()
+    .regex(/^[^,\s]+,[^,\s]+,[1-9]\d*$/, 'must be context,extension,priority, e.g. bots-down,s,1')
+    .optional()
+    .describe(
+      'context,extension,priority (e.g. bots-down,s,1): a call this instance refuses (draining, stopping, or at ' +
+        'telephony.maxConcurrentCalls) continues there in the dialplan (ARI continue) instead of being hung up with ' +
+        'congestion (SIP 503). Unset: congestion. (connection: outbound per call: a draining instance refuses the ' +
+        'websocket upgrade instead, so Asterisk retries through the balancer.)',
+    ),
   /** Dial strings per transfer/outbound target kind; {address} is replaced. 'endpoint' targets are used as given. */
   dialTemplates: z
     .strictObject({

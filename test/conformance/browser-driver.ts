@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resample } from '../../src/media/resampler.js';
 import { WebSocket } from 'ws';
 import type { CallRecord } from '../../src/core/call-record.js';
@@ -19,9 +20,44 @@ import {
   type DriverSession,
 } from './driver.js';
 import { untilListening, waitFor } from './wait.js';
+import { EchoLine } from '../emulators/echo-line.js';
 
 const RATE = 16000;
 const FRAME = RATE / 50;
+/** how far ahead of now the page schedules each frame it receives: the page's own constant */
+const PLAYOUT_LEAD_MS =
+  1000 *
+  Number(
+    /const PLAYOUT_LEAD_S = ([\d.]+);/.exec(
+      readFileSync(new URL('../../src/web/public/test-call/app.js', import.meta.url), 'utf8'),
+    )?.[1],
+  );
+
+/**
+ * The page's playout, as app.js does it: each frame it receives starts at max(now + PLAYOUT_LEAD_S, the end of the
+ * one before); `clear` (barge-in) stops everything that has not started.
+ */
+class PagePlayout {
+  #scheduled: { at: number; pcm: Int16Array }[] = [];
+  #playhead = 0;
+
+  receive(pcm: Int16Array): void {
+    const at = Math.max(performance.now() + PLAYOUT_LEAD_MS, this.#playhead);
+    this.#scheduled.push({ at, pcm });
+    this.#playhead = at + (pcm.length / RATE) * 1000;
+  }
+
+  clear(): void {
+    this.#scheduled = [];
+    this.#playhead = 0;
+  }
+
+  /** The frames that have started playing by `at` (performance.now()), in order. */
+  due(at: number): Int16Array[] {
+    const n = this.#scheduled.findIndex((f) => f.at > at);
+    return this.#scheduled.splice(0, n < 0 ? this.#scheduled.length : n).map((f) => f.pcm);
+  }
+}
 
 /**
  * The browser test call as a backend: the test plays the page (16 kHz L16 over the WebSocket, JSON control
@@ -57,24 +93,45 @@ export function browserDriver(): BackendDriver {
 
       return {
         deps,
-        async startCall(wav) {
+        async startCall(wav, echo) {
           const ws = new WebSocket(`${base}${TEST_CALL_WS_PATH}`);
           sockets.add(ws);
           const messages: Array<Record<string, unknown>> = [];
           const heard: { at: number; pcm: Int16Array; afterTransfer: boolean }[] = [];
+          const page = new PagePlayout();
+          // The page's microphone picks up what its speaker plays (no echo cancellation: the worst case, see
+          // docs/barge-in.md) and streams a 20 ms frame every 20 ms, the caller's voice mixed in.
+          const line = echo
+            ? new EchoLine(
+                { ...echo, sampleRate: RATE },
+                (frame) => ws.readyState === WebSocket.OPEN && ws.send(Buffer.from(frame.buffer)),
+                (at) => page.due(at).forEach((pcm) => line!.heard(pcm)),
+              )
+            : null;
           let closed = false;
-          ws.on('close', () => (closed = true));
+          ws.on('close', () => {
+            closed = true;
+            line?.stop();
+          });
           ws.on('message', (data: Buffer, isBinary: boolean) => {
-            if (!isBinary) return void messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
+            if (!isBinary) {
+              const message = JSON.parse(data.toString()) as Record<string, unknown>;
+              if (message.type === 'clear') page.clear();
+              return void messages.push(message);
+            }
             const afterTransfer = messages.some((m) => m.type === 'transfer');
             const pcm = new Int16Array(data.length / 2);
             for (let i = 0; i < pcm.length; i++) pcm[i] = data.readInt16LE(i * 2);
             heard.push({ at: performance.now(), pcm, afterTransfer });
+            page.receive(pcm);
           });
           await waitFor(() => messages.some((m) => m.type === 'ready'), 5000, 'ready');
+          line?.start();
           const id = String(messages.find((m) => m.type === 'ready')!.callId);
           await waitFor(() => records.has(id), 5000, 'call core started');
           const send = async (pcm: Int16Array, speed: number) => {
+            // the echoing line sends every frame in real time: the caller's audio joins it
+            if (line) return line.say(pcm);
             const start = performance.now();
             for (let i = 0, n = 0; i < pcm.length && ws.readyState === WebSocket.OPEN; i += FRAME, n++) {
               const frame = new Int16Array(FRAME);

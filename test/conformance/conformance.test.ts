@@ -257,12 +257,15 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     expect(record.transcript[0]!.text).toMatch(/\[interrupted\]$/);
     seen('barge-in', record);
   });
+});
 
-  /**
-   * KNOWN FAILURE, not hidden: on jambonz over the WS API at 8 kHz the echo cases fail (the bot still hears its echo
-   * there); left open in docs/barge-in.md until it is understood.
-   */
-  const echoCase = driver.name === 'jambonz-ws-8k' ? it.skip : it;
+/**
+ * The caller's line echoes the bot (ECHO_LINE) on every backend, the browser test call included (its page without
+ * echo cancellation, the worst case): the echo alone never interrupts, a caller over it does, a noise burst that
+ * stops the bot is recovered.
+ */
+describe.each([...DRIVERS, browserDriver()])('conformance, echo: $name', (driver) => {
+  const start = useSession(driver);
 
   /** Heard the greeting for this long (loud audio), as the caller. */
   const heardLoud = (call: Awaited<ReturnType<DriverSession['startCall']>>) =>
@@ -271,7 +274,7 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
       .filter((c) => peak(c.pcm) > (LOUD + QUIET) / 2)
       .reduce((ms, c) => ms + (c.pcm.length / call.collectBotAudio().sampleRate) * 1000, 0);
 
-  echoCase("echo: the bot's own echo alone never interrupts it", async () => {
+  it("echo: the bot's own echo alone never interrupts it", async () => {
     const s = await start(['not a turn'], 'answer', new BargeInTts(), {}, ECHO_SPEECH);
     const call = await s.startCall(undefined, ECHO_LINE);
     await untilListening(s.deps, call.id, 15_000); // the whole greeting plays out over its echo
@@ -284,7 +287,7 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     expect(record.bargeIn!.suspectedEcho).toBeGreaterThan(0);
   });
 
-  echoCase('echo: a caller talking over the echo interrupts the bot', async () => {
+  it('echo: a caller talking over the echo interrupts the bot', async () => {
     const s = await start(['I have a question about my invoice'], 'answer', new BargeInTts(), {}, ECHO_SPEECH);
     const call = await s.startCall(undefined, ECHO_LINE);
     await waitFor(() => heardLoud(call) >= 600, 5000, 'the greeting and its echo');
@@ -298,7 +301,7 @@ describe.each(DRIVERS)('conformance: $name', (driver) => {
     expect(record.bargeIn).toMatchObject({ interruptions: 1, recovered: 0 });
   });
 
-  echoCase('echo: a noise burst that stops the bot is recovered, the greeting resumes', async () => {
+  it('echo: a noise burst that stops the bot is recovered, the greeting resumes', async () => {
     const s = await start([''], 'answer', new BargeInTts(), {}, ECHO_SPEECH); // the burst is recognised as nothing
     const call = await s.startCall(undefined, ECHO_LINE);
     await waitFor(() => heardLoud(call) >= 400, 5000, 'the greeting and its echo');

@@ -98,6 +98,26 @@ describe('EchoGuard', () => {
     }
   });
 
+  it('an echo later than the first measurements (a 300 ms line behind a 160 ms playout buffer) is kept from the VAD', () => {
+    // a steady tone (its envelope carries no timing) and speech; the echo comes back after the guard has measured
+    // 0.3 s of the bot talking and nothing coming back: that silence is no proof of a line without echo
+    const tone = Int16Array.from({ length: 2 * RATE }, (_, i) =>
+      Math.round(8000 * Math.sin((2 * Math.PI * 300 * i) / RATE)),
+    );
+    for (const [name, bot] of [
+      ['tone', tone],
+      ['speech', BOT],
+    ] as const) {
+      const { line, residual } = run({ delayMs: 460, erlDb: 6, mulaw: true, seed: 3 }, { minErlDb: 6 }, undefined, bot);
+      const loud: number[] = [];
+      for (let at = 0; at + FRAME <= line.length; at += FRAME) {
+        if (db(energy(residual, at, at + FRAME) / 32768 ** 2) > -45) loud.push(at / FRAME);
+      }
+      expect(energy(line), name).toBeGreaterThan(0);
+      expect({ name, loud }).toEqual({ name, loud: [] });
+    }
+  });
+
   it('lets a caller who talks over the echo through', () => {
     const atMs = 1500;
     const { line, residual } = run({ delayMs: 150, erlDb: 6, seed: 2 }, {}, { pcm: CALLER, atMs });

@@ -85,6 +85,8 @@ export class EchoGuard {
   #gain: number | null = null;
   /** echo gain bound measured without a delay (against the loudest reference in 0..maxDelayMs); null until measured */
   #boundGain: number | null = null;
+  /** the first reference block loud enough for its echo to reach the VAD; null until there is one */
+  #firstLoud: number | null = null;
   #lastGain = 1;
   #echoRun = 0;
   #gapRun = EPISODE_GAP_BLOCKS;
@@ -165,6 +167,7 @@ export class EchoGuard {
   }
 
   #pushRef(energy: number): void {
+    if (this.#firstLoud === null && energy >= SPEECH_ENERGY) this.#firstLoud = this.#refBlocks;
     this.#refEnergy[this.#refBlocks & HISTORY_MASK] = energy;
     this.#refBlocks++;
   }
@@ -273,10 +276,10 @@ export class EchoGuard {
       }
     }
     // only blocks while the bot is talking: a caller answering just after it stopped is no echo
-    const bound = this.#lossAt(first, refNow, 0, this.#maxLag + SPREAD_BLOCKS, SPREAD_BLOCKS, BOUND_PERCENTILE);
+    const bound = this.#boundAt(first, refNow);
     // The bot talked, and what came back does not follow it at any delay: no echo to speak of (a caller talking
     // over the first prompt would otherwise count as echo and hold themselves back).
-    const noEcho = refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound !== null;
+    const noEcho = refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true;
     if (bound !== null) this.#boundGain = noEcho ? 0 : bound.gain;
     const candidate = this.#candidate;
     this.#candidate = null;
@@ -293,8 +296,24 @@ export class EchoGuard {
   }
 
   /**
+   * The echo gain bound (against the loudest reference anywhere in range), trusted once measured on blocks that came
+   * after the bot had been audible for the whole range. Before that a late echo (a long line behind a backend's
+   * playout buffer) may not have come back yet: its absence proves nothing, so an early bound can only raise the
+   * assumed echo (`minErlDb`), not lower it.
+   */
+  #boundAt(first: number, refNow: Float64Array): { gain: number; trusted: boolean } | null {
+    const to = this.#maxLag + SPREAD_BLOCKS;
+    const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + to;
+    const trusted = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE, heardBack);
+    if (trusted) return { gain: trusted.gain, trusted: true };
+    const early = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE);
+    return early && { gain: Math.max(early.gain, 10 ** (-this.#cfg.minErlDb / 10)), trusted: false };
+  }
+
+  /**
    * Echo gain over the window against the loudest reference at lags `from..to`: a high percentile of caller /
-   * reference over the blocks where the bot talked (at a lag up to `activeWithin`); null when it talked too little. The reference peak is at least
+   * reference over the blocks where the bot talked (at a lag up to `activeWithin`) that arrived when the newest
+   * reference was `since` or later; null when it talked too little. The reference peak is at least
    * the echo's own source, so echo-only ratios sit at or below the true gain: take a high percentile, but not the
    * top, where blocks with the caller talking too would be.
    */
@@ -305,9 +324,11 @@ export class EchoGuard {
     to: number,
     activeWithin = to,
     percentile = 0.75,
+    since = 0,
   ): { gain: number; spread: number } | null {
     const ratios: number[] = [];
     for (let j = 0; j < refNow.length; j++) {
+      if (refNow[j]! < since) continue;
       let peak = 0;
       let active = false;
       for (let lag = from; lag <= to; lag++) {

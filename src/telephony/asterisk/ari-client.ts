@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import {
+  ariApplication,
   ariBridge,
   ariChannel,
   ariLiveRecording,
+  type AriApplication,
   type AriBridge,
   type AriChannel,
   type AriLiveRecording,
@@ -211,11 +213,23 @@ export class AriClient {
   getChannel(id: string, signal?: AbortSignal): Promise<AriChannel> {
     return this.#typed(ariChannel, 'GET', `/channels/${enc(id)}`, { signal });
   }
+  /** The app's channels and bridges: on a reopened per-call websocket, the call it carries (no StasisStart comes again). */
+  getApplication(name: string, signal?: AbortSignal): Promise<AriApplication> {
+    return this.#typed(ariApplication, 'GET', `/applications/${enc(name)}`, { signal });
+  }
   async answer(channelId: string, signal?: AbortSignal): Promise<void> {
     await this.request('POST', `/channels/${enc(channelId)}/answer`, { signal });
   }
   async hangup(channelId: string, reason = 'normal', signal?: AbortSignal): Promise<void> {
     await this.request('DELETE', `/channels/${enc(channelId)}`, { query: { reason }, signal });
+  }
+  /** The channel leaves Stasis and goes on in the dialplan at context,extension,priority (the channel stays up). */
+  async continueInDialplan(
+    channelId: string,
+    at: { context: string; extension: string; priority: number },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.request('POST', `/channels/${enc(channelId)}/continue`, { query: { ...at }, signal });
   }
   createBridge(bridgeId: string, signal?: AbortSignal): Promise<AriBridge> {
     return this.#typed(ariBridge, 'POST', '/bridges', { query: { type: 'mixing', bridgeId }, signal });

@@ -76,6 +76,8 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       frameSamples: FRAME_SAMPLES,
       ...pacerConfigOptions(opts.media),
       group,
+      // onFrame encodes the frame before it returns: one buffer for every frame, no allocation per send
+      reuseFrameBuffer: true,
       onFrame: (frame, info) => {
         this.#noteSlot(info.silence);
         mulawEncode(frame, payload);
@@ -90,6 +92,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       silenceFill: true,
       maxCatchUpFrames: opts.media.pacerMaxCatchUpFrames,
       group,
+      reuseFrameBuffer: true, // its frames are never read: it is only a clock
       onFrame: () => this.#playOne(),
     });
     rtp.on('packet', (p) => this.#onPacket(p));

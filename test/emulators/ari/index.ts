@@ -32,7 +32,7 @@ export {
   type PlaceCallOptions,
 } from './emulator.js';
 export { type OutboundWebsocketConfig, parseRestRequest } from './outbound.js';
-export { Party, peak, type StreamOptions } from './party.js';
+export { Party, peak, type DialplanLocation, type StreamOptions } from './party.js';
 export { STRICT_RTP_PROBATION, UnicastRtpEndpoint } from './unicast-rtp.js';
 export type { EndpointBehaviour, EmuChannel, EmuBridge } from './model.js';
 export { readPcmWav, to8k, ulawDecode, ulawEncode, writePcmWav, RtpStream, parseRtpPacket } from './wire.js';

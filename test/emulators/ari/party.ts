@@ -24,6 +24,14 @@ export interface PartyEvents {
   dtmf: [digit: string];
   hangup: [];
   ended: [reason: string];
+  /** the channel left Stasis and went on in the dialplan here (ARI continue, or a failed per-call websocket) */
+  dialplan: [where: DialplanLocation];
+}
+
+export interface DialplanLocation {
+  context: string;
+  exten: string;
+  priority: number;
 }
 
 /**
@@ -37,6 +45,8 @@ export class Party extends EventEmitter<PartyEvents> {
   mohStarted = 0;
   /** a dialled party: the caller id its phone showed (the INVITE's From / P-Asserted-Identity) */
   invite: InviteIdentity | null = null;
+  /** where the call went on in the dialplan after leaving Stasis (null: still with the app, or never left) */
+  inDialplan: DialplanLocation | null = null;
   #ended: string | null = null;
   /** a send in progress pauses the idle silence stream */
   #sending = 0;
@@ -100,6 +110,13 @@ export class Party extends EventEmitter<PartyEvents> {
   /** One 20 ms frame into the network, with the line's echo mixed in. */
   #send(frame: Int16Array): void {
     this.emit('frame', ulawEncode(this.#echo ? this.#echo.take(FRAME_SAMPLES, frame) : frame));
+  }
+
+  /** called by the emulator: the call left the bot and went on in the dialplan (it is not over) */
+  continued(where: DialplanLocation): void {
+    if (this.#ended) return;
+    this.inDialplan = where;
+    this.emit('dialplan', where);
   }
 
   /** called by the emulator */

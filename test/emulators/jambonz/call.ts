@@ -7,7 +7,8 @@ import { Resampler } from '../../../src/media/resampler.js';
 import { readWavFile } from '../../../src/media/wav.js';
 import { Playout, type HeardChunk, type MarkReport } from './playout.js';
 import { normalizeVerb, validateVerbs } from './validate.js';
-import { EchoPath, type EchoPathOptions } from '../../../src/media/echo-path.js';
+import type { EchoPathOptions } from '../../../src/media/echo-path.js';
+import { EchoLine } from '../echo-line.js';
 import { resample } from '../../../src/media/resampler.js';
 
 /** How the dialled agent answers. `no-answer` is the ring timeout (simulated at once, not after `timeout` seconds). */
@@ -51,6 +52,8 @@ export interface CallSettings {
   ignoreMarks?: boolean;
   /** stream caller audio at this rate (and say so in the metadata) whatever the listen verb asked */
   streamRate?: number;
+  /** the call's codec rate, which sizes the media server's pre-buffer (default 8000: a phone call over G.711) */
+  codecRate?: number;
 }
 
 export interface CallInfo {
@@ -79,14 +82,6 @@ type Verb = Record<string, unknown>;
  * One call as jambonz would run it: fetch the application's verbs, execute them in order (listen opens the
  * audio socket, dial reports through actionHook), follow redirects, report call status at the end.
  */
-/** The caller's echoing line: the echo path, caller audio waiting for its frames, who waits for it to go out. */
-interface EchoLine {
-  echo: EchoPath;
-  queue: Int16Array[];
-  drained: Array<() => void>;
-  timer: NodeJS.Timeout | null;
-}
-
 export class EmulatedCall extends EventEmitter {
   readonly callSid: string;
   readonly payload: Record<string, unknown>;
@@ -258,7 +253,7 @@ export class EmulatedCall extends EventEmitter {
     });
     const playout = new Playout(
       outRate,
-      this.#audioRate,
+      this.#s.codecRate ?? 8000,
       (m) => {
         this.markReports.push(m);
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
@@ -632,8 +627,7 @@ export class EmulatedCall extends EventEmitter {
   async end(status: string, reason: string, sipStatus = 200): Promise<void> {
     if (this.ended) return;
     this.ended = reason;
-    if (this.#line?.timer) clearTimeout(this.#line.timer);
-    for (const resolve of this.#line?.drained.splice(0) ?? []) resolve();
+    this.#line?.stop();
     this.#audio?.close(1000);
     this.#interrupt?.();
     await this.#status(status, sipStatus);
@@ -720,13 +714,8 @@ export class EmulatedCall extends EventEmitter {
   async sendAudio(pcm: Int16Array, rate: number, opts: { speed?: number } = {}): Promise<void> {
     const resampler = rate === this.#audioRate ? null : new Resampler(rate, this.#audioRate);
     const audio = resampler ? concatPcm([resampler.process(pcm), resampler.flush()]) : pcm;
-    if (this.#line) {
-      // the echoing line sends every frame in real time: the caller's audio joins it
-      const line = this.#line;
-      line.queue.push(audio);
-      await new Promise<void>((resolve) => line.drained.push(resolve));
-      return;
-    }
+    // the echoing line sends every frame in real time: the caller's audio joins it
+    if (this.#line) return this.#line.say(audio);
     const frame = (this.#audioRate * 20) / 1000;
     const frameMs = opts.speed ? 20 / opts.speed : 0;
     const start = performance.now();
@@ -764,42 +753,21 @@ export class EmulatedCall extends EventEmitter {
    * mixed with whatever `sendAudio`/`sendWav` send. Stops when the call ends.
    */
   echoLine(opts: Omit<EchoPathOptions, 'sampleRate'>): void {
-    const echo = new EchoPath({ ...opts, sampleRate: this.#audioRate });
-    const line: EchoLine = { echo, queue: [], drained: [], timer: null };
+    const line = new EchoLine({ ...opts, sampleRate: this.#audioRate }, (frame) => {
+      const socket = this.#audio;
+      if (socket?.readyState !== WebSocket.OPEN) return;
+      const bytes = Buffer.alloc(frame.length * 2);
+      for (let k = 0; k < frame.length; k++) bytes.writeInt16LE(frame[k]!, k * 2);
+      socket.send(bytes);
+    });
+    this.#line?.stop();
     this.#line = line;
     // what the caller hears is at the bot's stream rate; the line runs at the listen's
     this.on('played', (pcm: Int16Array) =>
-      echo.pushBot(this.#playedRate === this.#audioRate ? pcm : resample(pcm, this.#playedRate, this.#audioRate)),
+      line.heard(this.#playedRate === this.#audioRate ? pcm : resample(pcm, this.#playedRate, this.#audioRate)),
     );
-    const frame = (this.#audioRate * 20) / 1000;
-    const start = performance.now();
-    let n = 0;
-    const tick = () => {
-      if (this.ended || this.#line !== line) return;
-      for (const due = Math.floor((performance.now() - start) / 20); n <= due; n++) {
-        const own = new Int16Array(frame);
-        let filled = 0;
-        while (filled < frame && line.queue.length > 0) {
-          const head = line.queue[0]!;
-          const take = Math.min(frame - filled, head.length);
-          own.set(head.subarray(0, take), filled);
-          filled += take;
-          if (take === head.length) {
-            line.queue.shift();
-            if (line.queue.length === 0) for (const resolve of line.drained.splice(0)) resolve();
-          } else line.queue[0] = head.subarray(take);
-        }
-        const out = echo.take(frame, own);
-        const socket = this.#audio;
-        if (socket?.readyState === WebSocket.OPEN) {
-          const bytes = Buffer.alloc(out.length * 2);
-          for (let k = 0; k < out.length; k++) bytes.writeInt16LE(out[k]!, k * 2);
-          socket.send(bytes);
-        }
-      }
-      line.timer = setTimeout(tick, Math.max(1, start + n * 20 - performance.now()));
-    };
-    tick();
+    if (this.ended) line.stop();
+    else line.start();
   }
 
   /** Raw frame on the audio socket (malformed-frame tests). */

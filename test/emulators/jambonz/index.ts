@@ -28,6 +28,8 @@ export interface JambonzEmulatorOptions {
   ignoreMarks?: boolean;
   /** stream caller audio at this rate (and say so in the metadata) whatever the listen verb asked */
   streamRate?: number;
+  /** the call's codec rate, which sizes the media server's pre-buffer (default 8000: a phone call over G.711) */
+  codecRate?: number;
   /** run a REST API peer (POST /v1/Accounts/{sid}/Calls) with these credentials and known application sids */
   rest?: { accountSid: string; apiKey: string; applications?: string[] };
 }
@@ -68,6 +70,7 @@ export async function startJambonzEmulator(opts: JambonzEmulatorOptions): Promis
     ackTimeoutMs: opts.ackTimeoutMs ?? 5000,
     ignoreMarks: opts.ignoreMarks ?? false,
     ...(opts.streamRate ? { streamRate: opts.streamRate } : {}),
+    ...(opts.codecRate ? { codecRate: opts.codecRate } : {}),
   };
   const calls: EmulatedCall[] = [];
   const createCallRequests: CreateCallRequest[] = [];

@@ -1,7 +1,9 @@
 /**
  * The media server's side of bidirectional streaming, as mod_audio_fork (lws_glue.cpp) does it:
- * - binary frames go into a pre-buffer; only when it holds a block (1280 samples × downscale at first, then 640) is
- *   all of it moved to the playout buffer, so a shorter tail waits for more audio (or is lost at disconnect);
+ * - binary frames go into a pre-buffer; only when it holds a block (1280 samples × downscale at first, then 640 ×
+ *   downscale) is all of it moved to the playout buffer, so a shorter tail waits for more audio (or is lost at
+ *   disconnect). downscale = stream rate / the call's codec rate (when higher): the blocks are 160 then 80 ms of
+ *   audio on an 8 kHz (G.711) call whatever the stream's rate;
  * - a `mark` waits in an inventory and rides on the next binary frame as a marker sample 0xFFFF (int16 −1) in front of
  *   it; while marks are in use, any −1 sample in the played audio is taken for a marker (and dropped); a mark still in
  *   the inventory is reported once the playout buffer is empty;
@@ -54,18 +56,19 @@ export class Playout {
   readonly #onPlayed: ((pcm: Int16Array, at: number) => void) | undefined;
 
   /**
-   * `rate`: the bot's stream rate (bidirectionalAudio.sampleRate); `listenRate`: the listen's sampleRate;
-   * `onPlayed`: each 20 ms frame as the caller hears it, with its performance.now() time (latency benches).
+   * `rate`: the bot's stream rate (bidirectionalAudio.sampleRate); `codecRate`: the call's codec rate (the channel's
+   * read codec, not the listen's sampleRate: fork_session_init passes actual_samples_per_second); `onPlayed`: each
+   * 20 ms frame as the caller hears it, with its performance.now() time (latency benches).
    */
   constructor(
     rate: number,
-    listenRate: number,
+    codecRate: number,
     onMark: (m: MarkReport) => void,
     onPlayed?: (pcm: Int16Array, at: number) => void,
   ) {
     this.#rate = rate;
     this.#onPlayed = onPlayed;
-    this.#downscale = rate > listenRate ? rate / listenRate : 1;
+    this.#downscale = rate > codecRate ? rate / codecRate : 1;
     this.#block = FIRST_BLOCK * this.#downscale;
     this.#onMark = onMark;
     this.#start = performance.now();
