@@ -33,7 +33,7 @@ const BLOCK_MS = 10;
 /** NLMS step of the background filter: fast (it may diverge; the foreground is the safe copy) */
 const STEP = 0.6;
 /** #updateCorrelationGain: safety factor, reference needed (blocks of sound), decay per block */
-const GAIN_SAFETY = 1;
+const GAIN_SAFETY = 1.5;
 const GAIN_MIN_BLOCKS = 10;
 const GAIN_DECAY = 0.97;
 /** the residual echo the suppressor expects: this percentile of the blocks' residual / echo over the last second */
@@ -113,9 +113,9 @@ export class EchoCanceller {
   /** the same from the correlation with the reference (#updateCorrelationGain); 0 until measured */
   #correlationGain = 0;
   /** Σ line × reference at the delay, Σ reference² there: this block, and decayed */
-  #blockDx = 0;
+  readonly #blockDx: Float64Array;
   #blockXx = 0;
-  #dx = 0;
+  readonly #dx: Float64Array;
   #xx = 0;
   /** line / reference energy of the last second's blocks with the bot talking (for #louderThanEcho) */
   readonly #ratios = new Float64Array(100);
@@ -157,6 +157,9 @@ export class EchoCanceller {
     this.#fg = new Float64Array(this.#taps);
     this.#bg = new Float64Array(this.#taps);
     this.#gains = new Float64Array(this.#taps).fill(1);
+    // ± the delay estimate's resolution (its decimation factor)
+    this.#blockDx = new Float64Array(2 * this.#estimator.factor + 1);
+    this.#dx = new Float64Array(2 * this.#estimator.factor + 1);
     // no step larger than reference audio at -60 dBFS (line noise) over the span would allow
     this.#regularisation = this.#taps * (32768 * 10 ** (-60 / 20)) ** 2;
     this.#block = Math.round((BLOCK_MS * rate) / 1000);
@@ -256,9 +259,12 @@ export class EchoCanceller {
     const incoming = ring[start + taps - 1]!;
     const outgoing = ring[(newest - taps) & mask]!;
     this.#power = Math.max(0, this.#power + incoming * incoming - outgoing * outgoing);
-    const main = ring[start + taps - 1 - Math.min(this.#pre, this.#delay!)]!;
-    this.#blockDx += d * main;
+    // the line's correlation with the reference at the delay and the lags the estimate may be off by
+    const at = start + taps - 1 - Math.min(this.#pre, this.#delay!);
+    const main = ring[at]!;
     this.#blockXx += main * main;
+    const near = this.#blockDx.length >> 1;
+    for (let k = -near; k <= near; k++) this.#blockDx[k + near] = this.#blockDx[k + near]! + d * (ring[at - k] ?? 0);
     let yf = 0;
     let yb = 0;
     for (let k = 0, j = start + taps - 1; k < taps; k++, j--) {
@@ -357,14 +363,20 @@ export class EchoCanceller {
   /**
    * The line's echo gain from the correlation of the line with the reference at the delay: the caller does not
    * correlate with the bot, so a caller talking from the start does not inflate it (as they do any level ratio).
-   * Squared (the main tap: the margin covers the rest of a short response); decayed over ~0.3 s.
+   * The strongest correlation within the delay estimate's resolution, squared, times GAIN_SAFETY for the rest of a
+   * short response; decayed over ~0.3 s.
    */
   #updateCorrelationGain(): void {
-    this.#dx = GAIN_DECAY * this.#dx + this.#blockDx;
+    let peak = 0;
+    for (let k = 0; k < this.#dx.length; k++) {
+      this.#dx[k] = GAIN_DECAY * this.#dx[k]! + this.#blockDx[k]!;
+      peak = Math.max(peak, Math.abs(this.#dx[k]!));
+    }
+    this.#blockDx.fill(0);
     this.#xx = GAIN_DECAY * this.#xx + this.#blockXx;
-    this.#blockDx = this.#blockXx = 0;
+    this.#blockXx = 0;
     if (this.#xx >= GAIN_MIN_BLOCKS * this.#block * REF_ACTIVE_ENERGY) {
-      this.#correlationGain = GAIN_SAFETY * (this.#dx / this.#xx) ** 2;
+      this.#correlationGain = GAIN_SAFETY * (peak / this.#xx) ** 2;
     }
   }
 

@@ -10,9 +10,9 @@ export const echoConfig = z.strictObject({
     ),
   cancel: z
     .boolean()
-    .default(true)
+    .default(false)
     .describe(
-      "Subtract the bot's echo sample by sample (an adaptive NLMS filter placed at the measured delay) before the echo guard compares levels: a caller talking over the bot is heard at any echo level, not only when louder than the echo.",
+      "Subtract the bot's echo sample by sample (an adaptive NLMS filter placed at the measured delay) before the echo guard: a caller talking over the bot is heard at any echo level, not only when louder than the echo. Needs the bot's played audio and the caller's audio on steady clocks (docs/barge-in.md).",
     ),
   filterMs: z
     .number()
