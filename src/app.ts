@@ -106,6 +106,7 @@ export async function startApp(config: Config, opts: { logger?: Logger } = {}): 
       admission,
       readiness,
       records: crm,
+      ...(deps.leases ? { leases: deps.leases } : {}),
       ...speech,
     });
     const outbound = dialer ? new OutboundService(dialer, { logger, ringSec }) : null;

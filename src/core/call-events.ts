@@ -35,7 +35,12 @@ export type CallEvent =
    * `endpointingMs` is the silence the VAD waited before ending the turn; `asrMs` the final recognition after that;
    * `nluMs` intent detection; `ttsMs` until the first synthesized audio reached the leg.
    */
-  | { type: 'turn-latency'; callId: string; totalMs: number; stages: TurnStages };
+  | { type: 'turn-latency'; callId: string; totalMs: number; stages: TurnStages }
+  /**
+   * Only on the cross-instance console bus (CallEventRelay.all): the instance serving this call stopped
+   * heartbeating (crashed or cut off). The next event about the call, from whichever instance takes it over, clears it.
+   */
+  | { type: 'owner-lost'; callId: string; instanceId: string };
 
 export interface TurnStages {
   endpointingMs: number;

@@ -8,7 +8,7 @@ import { HeldLease, type LeaseStore } from '../session/lease.js';
 import type { Asr, Tts, VadFactory } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import type { CallTracer } from '../tracing/types.js';
-import { hostname } from 'node:os';
+import { defaultInstanceId } from '../session/owner.js';
 import { AsyncQueue } from '../core/async-queue.js';
 import { EchoGuard } from '../speech/echo/echo-guard.js';
 import { dialogState } from './dialog-state.js';
@@ -75,8 +75,7 @@ export interface RunCallOptions {
   resume?: CallSession | null;
 }
 
-/** The process's id as the session store's owner field: host and pid. */
-export const defaultInstanceId = `${hostname()}:${process.pid}`;
+export { defaultInstanceId };
 
 const RECORD_SUBMIT_TIMEOUT_MS = 10_000;
 /** Bound on the look-up of a stored call at answer: a slow store delays a greeting this much at most. */
@@ -211,6 +210,7 @@ export async function runCall(
     if (lease === null || !(await saver.claim(resumeFrom.session, 'thinking'))) {
       log.info({ owner: resumeFrom.session.owner }, 'another process holds the call; leaving it');
       await lease?.release();
+      await leg.detach?.();
       stopListening();
       unsubscribe();
       metrics.activeCalls.dec();
@@ -317,6 +317,8 @@ export async function runCall(
     unsubscribe();
     await saver.release(machine.state ?? 'listening');
     await lease?.release();
+    // this process lets go, the call goes on: the leg releases only what it holds here (never a hangup)
+    await leg.detach?.();
     metrics.activeCalls.dec();
     metrics.detached.inc();
     log.info({ state: machine.state, lostToAnotherProcess: saver.lost }, 'call detached');

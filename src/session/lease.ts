@@ -7,7 +7,10 @@ import { backgroundTimer, systemClock, type Clock } from '../core/clock.js';
  * renew or release, so a process that stalled past its lease can never take a call back from its new owner.
  */
 export interface LeaseStore {
-  /** Take the lease if nobody holds it (or it ran out). True: `owner` holds it for `ttlMs`. */
+  /**
+   * Take the lease if nobody holds it (or it ran out), or extend it if `owner` holds it already (the backend claimed
+   * the call before the call core starts serving it). True: `owner` holds it for `ttlMs`.
+   */
   acquire(callId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Extend the lease, only if `owner` still holds it. False: it ran out or someone else holds it now. */
   renew(callId: string, owner: string, ttlMs: number): Promise<boolean>;
@@ -15,8 +18,16 @@ export interface LeaseStore {
   release(callId: string, owner: string): Promise<boolean>;
   /** who holds the lease now (null: nobody) */
   holder(callId: string): Promise<string | null>;
+  /** how long until the lease runs out unless renewed, ms (null: nobody holds it) */
+  expiresInMs(callId: string): Promise<number | null>;
   close(): Promise<void>;
 }
+
+/** Take the lease when it is free, or extend it when it is already ours; never take another holder's. */
+const ACQUIRE = `local v = redis.call('GET', KEYS[1])
+if not v then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
 
 /** Renew only if the value is still ours: check and extend in one step on the server. */
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -45,7 +56,7 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async acquire(callId: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.#redis.set(this.key(callId), owner, 'PX', Math.ceil(ttlMs), 'NX')) === 'OK';
+    return Number(await this.#redis.eval(ACQUIRE, 1, this.key(callId), owner, String(Math.ceil(ttlMs)))) === 1;
   }
 
   async renew(callId: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -58,6 +69,11 @@ export class RedisLeaseStore implements LeaseStore {
 
   holder(callId: string): Promise<string | null> {
     return this.#redis.get(this.key(callId));
+  }
+
+  async expiresInMs(callId: string): Promise<number | null> {
+    const ms = await this.#redis.pttl(this.key(callId));
+    return ms < 0 ? null : ms;
   }
 
   async close(): Promise<void> {
@@ -88,7 +104,8 @@ export class MemoryLeaseStore implements LeaseStore {
   }
 
   acquire(callId: string, owner: string, ttlMs: number): Promise<boolean> {
-    if (this.#live(callId)) return Promise.resolve(false);
+    const held = this.#live(callId);
+    if (held && held.owner !== owner) return Promise.resolve(false);
     this.#leases.set(callId, { owner, until: this.#clock.now() + ttlMs });
     return Promise.resolve(true);
   }
@@ -108,6 +125,11 @@ export class MemoryLeaseStore implements LeaseStore {
 
   holder(callId: string): Promise<string | null> {
     return Promise.resolve(this.#live(callId)?.owner ?? null);
+  }
+
+  expiresInMs(callId: string): Promise<number | null> {
+    const lease = this.#live(callId);
+    return Promise.resolve(lease ? lease.until - this.#clock.now() : null);
   }
 
   close(): Promise<void> {

@@ -6,6 +6,7 @@ import type { CallEventBus } from '../core/call-events.js';
 import type { Readiness } from '../core/readiness.js';
 import type { CallRecordSink } from '../core/call-record.js';
 import type { Logger } from '../log/logger.js';
+import type { LeaseStore } from '../session/lease.js';
 import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
 import { createAsteriskBackend } from './asterisk/backend.js';
@@ -28,6 +29,8 @@ export interface BackendDeps {
   readiness?: Readiness;
   /** where records of calls a backend could not serve go (the CRM) */
   records?: CallRecordSink;
+  /** per-call ownership leases (session.store: redis): a backend that takes calls over claims them here */
+  leases?: LeaseStore;
 }
 
 export interface SelectedBackend {
@@ -42,7 +45,7 @@ export interface SelectedBackend {
  * With no backend configured, the browser test-call page is the backend.
  */
 export async function createBackend(deps: BackendDeps): Promise<SelectedBackend> {
-  const { config, web, logger, metrics, events, sessions, tts, admission, readiness, records } = deps;
+  const { config, web, logger, metrics, events, sessions, tts, admission, readiness, records, leases } = deps;
   const { telephony } = config;
   if (telephony.backend === 'asterisk' && telephony.asterisk) {
     const backend = createAsteriskBackend(config, {
@@ -55,6 +58,7 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
       web,
       ...(readiness ? { readiness } : {}),
       ...(records ? { records } : {}),
+      ...(leases ? { leases } : {}),
     });
     return { backend, dialer: backend, ringSec: telephony.asterisk.outboundRingSec };
   }

@@ -85,6 +85,12 @@ export interface CallLeg {
   transfer(request: TransferRequest, signal?: AbortSignal): Promise<TransferResult>;
   /** End the call from the bot's side and release everything the leg holds. */
   hangup(reason?: string): Promise<void>;
+  /**
+   * Let go of the call without ending it: the call core detached (another process holds the call now, or this one
+   * lost its lease), so the leg releases only what it holds in this process and leaves the call up for whoever
+   * serves it next. A later `hangup` does nothing. Backends that cannot hand a call over leave it out (hung up).
+   */
+  detach?(): Promise<void>;
 }
 
 export interface OriginateOptions {

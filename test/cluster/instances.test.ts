@@ -12,6 +12,7 @@ import { postZendeskWebhook } from '../helpers/zendesk-webhook.js';
 
 const SECRET = 'cluster-webhook-secret';
 const CHILD = join(import.meta.dirname, 'instance-child.ts');
+const HEARTBEAT_MS = 300;
 
 interface Instance {
   url: string;
@@ -25,6 +26,8 @@ interface ConsoleCall {
   phone: string;
   ended: boolean;
   transcript: unknown[];
+  state: string;
+  botLost?: { instanceId: string; since: string };
 }
 
 describe('several bot processes on one redis-server', () => {
@@ -35,7 +38,8 @@ describe('several bot processes on one redis-server', () => {
   const start = async (k: number): Promise<Instance> => {
     const config = {
       web: { port: 0, host: '127.0.0.1' },
-      redis: { url: redis.url, keyPrefix: 'cluster:' },
+      // short heartbeats: a killed instance is taken for dead after 3 × 300 ms instead of the default 3 × 2 s
+      redis: { url: redis.url, keyPrefix: 'cluster:', heartbeatMs: HEARTBEAT_MS },
       speech: { asr: { whisperCpp: { modelPath: STUB_WHISPER } } },
       crm: {
         sinks: [{ type: 'file', path: join(tmp.dir, `tickets-${k}.jsonl`) }],
@@ -106,6 +110,39 @@ describe('several bot processes on one redis-server', () => {
     const late = await start(3);
     instances.push(late);
     await expectAll(late);
+  }, 60_000);
+
+  it("a killed instance's unfinished calls show as 'bot lost' on the other consoles until another instance takes them over", async () => {
+    const doomed = await start(9);
+    const at = new Date().toISOString();
+    for (const callId of ['lost-live', 'lost-ended'])
+      doomed.send({ publish: { type: 'call-started', callId, phone: '+15550007777', backend: 'asterisk', at } });
+    doomed.send({
+      publish: { type: 'call-ended', callId: 'lost-ended', record: makeRecord({ callId: 'lost-ended' }) },
+    });
+    const find = async (i: Instance, id: string) => (await consoleCalls(i)).find((c) => c.callId === id);
+    await waitFor(async () => (await find(instances[0]!, 'lost-ended'))?.ended === true, 10_000, 'calls seen', 50);
+    expect((await find(instances[0]!, 'lost-live'))?.botLost).toBeUndefined(); // alive: served, not lost
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const killedAt = performance.now();
+    for (const inst of instances) {
+      await waitFor(async () => (await find(inst, 'lost-live'))?.botLost !== undefined, 10_000, 'bot lost', 50);
+    }
+    // 3 missed heartbeats of 300 ms plus one read: far sooner than the default's 6 s
+    expect(performance.now() - killedAt).toBeLessThan(4000);
+    const lost = (await find(instances[1]!, 'lost-live'))!;
+    expect(lost.ended).toBe(false);
+    expect(lost.botLost!.instanceId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await find(instances[1]!, 'lost-ended'))!.botLost).toBeUndefined(); // ended calls are not lost
+    // another instance takes the call over: its first event clears the mark everywhere
+    instances[0]!.send({
+      publish: { type: 'state', callId: 'lost-live', from: null, to: 'listening', cause: 'resumed' },
+    });
+    for (const inst of instances) {
+      await waitFor(async () => (await find(inst, 'lost-live'))?.botLost === undefined, 10_000, 'taken over', 50);
+      expect((await find(inst, 'lost-live'))!.state).toBe('listening');
+    }
   }, 60_000);
 
   it('a Zendesk callback webhook is one callback whichever instance each delivery (or replay) reaches', async () => {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import {
+  ariApplication,
   ariBridge,
   ariChannel,
   ariLiveRecording,
+  type AriApplication,
   type AriBridge,
   type AriChannel,
   type AriLiveRecording,
@@ -210,6 +212,10 @@ export class AriClient {
   }
   getChannel(id: string, signal?: AbortSignal): Promise<AriChannel> {
     return this.#typed(ariChannel, 'GET', `/channels/${enc(id)}`, { signal });
+  }
+  /** The app's channels and bridges: on a reopened per-call websocket, the call it carries (no StasisStart comes again). */
+  getApplication(name: string, signal?: AbortSignal): Promise<AriApplication> {
+    return this.#typed(ariApplication, 'GET', `/applications/${enc(name)}`, { signal });
   }
   async answer(channelId: string, signal?: AbortSignal): Promise<void> {
     await this.request('POST', `/channels/${enc(channelId)}/answer`, { signal });

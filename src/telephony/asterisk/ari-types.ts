@@ -30,6 +30,14 @@ export const ariBridge = z.looseObject({
 });
 export type AriBridge = z.infer<typeof ariBridge>;
 
+/** A Stasis application (GET /applications/{name}, res/stasis/app.c app_to_json): what it is subscribed to. */
+export const ariApplication = z.looseObject({
+  name: z.string(),
+  channel_ids: z.array(z.string()).default([]),
+  bridge_ids: z.array(z.string()).default([]),
+});
+export type AriApplication = z.infer<typeof ariApplication>;
+
 export const ariLiveRecording = z.looseObject({
   name: z.string(),
   format: z.string().default('wav'),

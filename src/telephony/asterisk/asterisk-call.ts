@@ -14,6 +14,8 @@ import { ownId } from './release-retry.js';
 import { transferToAgent } from './transfer.js';
 
 export const SESSION_PREFIX = 'asterisk:';
+/** endReason of a call this process let go of while it goes on (detach) */
+const HANDED_OVER = 'handed over';
 
 /** Where the call's media lives on the Asterisk side (kept in the session store for resync/reattach). */
 export interface AsteriskCallIds {
@@ -23,6 +25,18 @@ export interface AsteriskCallIds {
   rtpPort: number;
   /** UNICASTRTP_LOCAL_ADDRESS:PORT */
   remote: { address: string; port: number } | null;
+}
+
+/** A call as the session store keeps it (`backendData`): where it lives on Asterisk and who may serve it. */
+export interface StoredAsteriskCall extends AsteriskCallIds {
+  direction?: 'inbound' | 'outbound';
+  to?: string;
+  agentChannelId?: string | null;
+  /** the Stasis app the caller is in: the connection that carries it serves the call (`voicebot:<channel>` per call) */
+  app?: string;
+  /** the post-hand-off taps' snoop and externalMedia channels, and their bridges (a takeover hangs them up) */
+  tapChannels?: string[];
+  tapBridges?: string[];
 }
 
 /**
@@ -78,6 +92,11 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     return this.#ready;
   }
 
+  /** this process let go of the call, which goes on without it (hand-over, takeover by another instance) */
+  get detached(): boolean {
+    return this.endReason === HANDED_OVER;
+  }
+
   get botLeft(): boolean {
     return this.#botLeft;
   }
@@ -104,27 +123,61 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
 
   /** Answer, bridge, externalMedia, wait for its StasisStart, add it, start the paced RTP stream. */
   async setup(opts: { answer: boolean; signal?: AbortSignal }): Promise<void> {
-    const { client, router, config } = this.host;
+    const { client } = this.host;
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.signal]) : this.signal;
-    const { callerChannelId, bridgeId, mediaChannelId } = this.ids;
+    const { callerChannelId, bridgeId } = this.ids;
     // the RTP port first: with the range exhausted the call is refused before it is answered (the caller hears
     // congestion, not an answered call that drops a moment later)
+    const link = await this.#openMedia(signal);
+    if (opts.answer) await client.answer(callerChannelId, signal);
+    await client.createBridge(bridgeId, signal);
+    await client.addChannel(bridgeId, callerChannelId, signal);
+    await this.#joinMedia(link, signal);
+    await this.saveSession('greeting');
+    this.log.info({ bridgeId, rtpPort: this.ids.rtpPort, remote: this.ids.remote }, 'call media up');
+  }
+
+  /**
+   * Take over a call another process served (it died, or let go): the caller and its bridge are still up on
+   * Asterisk; the old process's externalMedia leg points at a socket that is gone. Build a leg of our own (a port
+   * from our range, a new externalMedia channel) into the caller's bridge, then hang up the old leg and whatever else
+   * the old process held for the call (taps). The caller hears nothing from either in between.
+   */
+  async takeOver(stored: StoredAsteriskCall): Promise<void> {
+    this.ids.bridgeId = stored.bridgeId;
+    await this.#joinMedia(await this.#openMedia(this.signal), this.signal);
+    const { client } = this.host;
+    for (const id of [stored.mediaChannelId, ...(stored.tapChannels ?? [])])
+      await this.#quietly(`DELETE channel ${id}`, () => client.hangup(id));
+    for (const id of stored.tapBridges ?? [])
+      await this.#quietly(`DELETE bridge ${id}`, () => client.destroyBridge(id));
+    this.log.info(
+      { bridgeId: stored.bridgeId, rtpPort: this.ids.rtpPort, replaced: stored.mediaChannelId },
+      'call taken over: our media leg is in the caller bridge',
+    );
+  }
+
+  /** Lease an RTP port (the first step of setup and takeover). */
+  async #openMedia(signal: AbortSignal): Promise<MediaLink> {
     const media = await this.host.openMedia(signal);
     if (this.ended) {
       // the caller left while the port was bound: release() has already run without it
       await media.close();
       throw new Error('call ended during setup');
     }
-    const link = this.#useMedia(media);
-    if (opts.answer) await client.answer(callerChannelId, signal);
-    await client.createBridge(bridgeId, signal);
-    await client.addChannel(bridgeId, callerChannelId, signal);
+    return this.#useMedia(media);
+  }
+
+  /** externalMedia to our port, wait for its StasisStart, add it to the call's bridge, start the paced stream. */
+  async #joinMedia(link: MediaLink, signal: AbortSignal): Promise<void> {
+    const { client, router, config } = this.host;
+    const { mediaChannelId } = this.ids;
     router.claim(mediaChannelId, (ev) => this.#onMediaEvent(ev));
     // registered before the request: the reply comes before the channel's StasisStart, but never trust order
     const inStasis = router.waitForStasis(mediaChannelId, config.stasisTimeoutMs, signal);
     inStasis.catch(() => undefined); // observed below; avoid an unhandled rejection if externalMedia fails first
     const channel = await client.externalMedia(
-      { channelId: mediaChannelId, externalHost: hostPort(config.rtpHost, media.port), format: 'ulaw' },
+      { channelId: mediaChannelId, externalHost: hostPort(config.rtpHost, this.ids.rtpPort), format: 'ulaw' },
       signal,
     );
     this.ids.remote = unicastRemote(channel);
@@ -132,20 +185,6 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     await this.addToBridge(mediaChannelId, signal);
     link.connect(this.ids.remote);
     this.#ready = true;
-    await this.saveSession('greeting');
-    this.log.info({ bridgeId, rtpPort: media.port, remote: this.ids.remote }, 'call media up');
-  }
-
-  /** Reattach after a restart or outage: the channels and bridge are still up, only our socket is new. */
-  async reattach(ids: AsteriskCallIds): Promise<void> {
-    if (!ids.remote) throw new Error('session has no UnicastRTP address');
-    Object.assign(this.ids, ids);
-    const link = this.#useMedia(await this.host.openMedia(this.signal, ids.rtpPort));
-    this.host.router.claim(ids.mediaChannelId, (ev) => this.#onMediaEvent(ev));
-    this.host.router.markStarted(ids.mediaChannelId);
-    link.connect(ids.remote);
-    this.#ready = true;
-    this.log.info({ bridgeId: ids.bridgeId, rtpPort: this.ids.rtpPort }, 'call reattached');
   }
 
   #useMedia(media: MediaLease): MediaLink {
@@ -183,10 +222,23 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
       state,
       phone: this.from,
       startedAt: this.startedAt.toISOString(),
-      backendData: { ...this.ids, direction: this.direction, to: this.to, agentChannelId: this.#agentChannelId },
+      backendData: { ...this.storedIds() },
       dialog: {},
       updatedAt: now,
     });
+  }
+
+  /** What the session store keeps of this call for whoever serves it next. */
+  storedIds(): StoredAsteriskCall {
+    return {
+      ...this.ids,
+      direction: this.direction,
+      to: this.to,
+      agentChannelId: this.#agentChannelId,
+      app: this.host.client.app,
+      tapChannels: this.#taps.flatMap((t) => [t.snoopId, t.mediaChannelId]),
+      tapBridges: this.#taps.map((t) => t.bridgeId),
+    };
   }
 
   // ------------------------------------------------------------------ CallLeg
@@ -359,7 +411,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
    * port, routes) and leave channels, bridge and session on Asterisk for the next instance to reattach.
    */
   detach(): Promise<void> {
-    return this.endOnce('handed over', async () => {
+    return this.endOnce(HANDED_OVER, async () => {
       this.emitDetach('handed over');
       await this.#closeMedia();
       await this.#releaseTaps();

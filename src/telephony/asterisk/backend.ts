@@ -17,7 +17,12 @@ import { AriEventStream } from './ari-events.js';
 import type { AriEvent, AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
 import type { Admission, Permit } from '../../core/admission.js';
-import { AsteriskCall } from './asterisk-call.js';
+import { AsteriskCall, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
+import { findReopenedCall, recordTakeover } from './takeover.js';
+import { claimLease } from '../../session/claim.js';
+import type { LeaseStore } from '../../session/lease.js';
+import { defaultInstanceId } from '../../session/owner.js';
+import type { CallSession } from '../../session/store.js';
 import { ChannelRouter } from './channel-router.js';
 import { mediaOpener, type AsteriskCallHost } from './call-host.js';
 import { asteriskMetrics, type AsteriskMetrics } from './metrics.js';
@@ -54,6 +59,13 @@ export interface AsteriskBackendDeps {
   records?: CallRecordSink;
   /** the web server, for connection: outbound (Asterisk opens the ARI websocket at `outboundPath`) */
   web?: FastifyInstance;
+  /**
+   * per-call ownership leases shared by the instances (session.store: redis): a call another instance served is
+   * taken over only once its lease is ours. Absent: one instance, nothing to claim.
+   */
+  leases?: LeaseStore;
+  /** this process as a lease holder and session owner; the call core must use the same (default: host:pid) */
+  instanceId?: string;
 }
 
 /** ARI refused our credentials: retrying cannot help, the config is wrong. */
@@ -92,6 +104,9 @@ export class AsteriskBackend implements TelephonyBackend {
   readonly #metrics: AsteriskMetrics;
   readonly #releases: ReleaseRetrier;
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
+  /** calls being claimed from another instance right now (by call id): one claim per call at a time */
+  readonly #claiming = new Map<string, Promise<void>>();
+  readonly #leaseMs: number;
   #stopping = false;
   #resyncing: Promise<void> | null = null;
   /** the last HTTP status that refused the event websocket upgrade (401: credentials) */
@@ -122,6 +137,7 @@ export class AsteriskBackend implements TelephonyBackend {
       ...(outbound ? { transport: this.#persistent } : {}),
     });
     this.#config = asterisk;
+    this.#leaseMs = config.session.leaseMs;
     this.#log = logger;
     this.#metrics = metrics;
     this.#releases = new ReleaseRetrier(
@@ -269,6 +285,13 @@ export class AsteriskBackend implements TelephonyBackend {
             requestTimeoutMs: config.requestTimeoutMs,
             transport: conn,
           }),
+          released: (id) => {
+            const call = this.calls.get(id);
+            this.host.released(id);
+            // a call this process let go of goes on: closing its socket makes Asterisk reopen it (to whichever
+            // instance the balancer picks), and that instance takes the call over from the store
+            if (call?.detached) conn.close();
+          },
         };
     this.#log.info({ app, persistent }, 'ARI websocket from Asterisk connected');
     conn.on('event', (ev) => this.#onEvent(ev, host));
@@ -279,6 +302,7 @@ export class AsteriskBackend implements TelephonyBackend {
       // reopens a per-call socket, possibly to another instance, while the call is still in Stasis)
       for (const call of this.calls.values()) if (call.host === host && !call.ended) void call.detach();
     });
+    if (!persistent) void this.#adoptReopened(host, app);
     if (persistent) {
       const reconnect = this.#persistent.current !== null || this.resyncs > 0;
       this.#persistent.current = conn;
@@ -342,6 +366,7 @@ export class AsteriskBackend implements TelephonyBackend {
     // call handlers see the hangup and return; bound the wait so one stuck handler cannot block shutdown
     await this.#supervisor.stop();
     await this.#resyncing;
+    await Promise.all(this.#claiming.values());
     // what is still failing is swept by the next instance's resync (ids are ours by prefix)
     this.#releases.stop();
     // outbound: the calls' requests went over these, so they close last
@@ -351,6 +376,7 @@ export class AsteriskBackend implements TelephonyBackend {
   /** Resolves once a resync after (re)connect has finished (tests, health). */
   async settled(): Promise<void> {
     await this.#resyncing;
+    await Promise.all(this.#claiming.values());
   }
 
   // ------------------------------------------------------------------ events
@@ -482,16 +508,90 @@ export class AsteriskBackend implements TelephonyBackend {
     const previous = this.#resyncing ?? Promise.resolve();
     this.#resyncing = previous
       .then(() =>
-        // calls taken over after a restart count under the cap too (over it, the pool refuses their VAD)
-        resynchronise(
-          this.host,
-          this.calls,
-          (call) => this.#track(call, () => Promise.resolve(), this.#takeOver()),
-          why,
-        ),
+        // calls taken over count under the cap too (over it, the pool refuses their VAD); the claims run on their
+        // own (a dead holder's lease takes up to one lease length to run out) and settled() waits for them
+        resynchronise(this.host, this.calls, (stored) => void this.#claim(stored, this.host), why),
       )
       .catch((err: unknown) => this.#log.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
+  }
+
+  // ------------------------------------------------------------------ takeover
+
+  /** A per-call websocket opened: if it was reopened for a call another instance served, take that call over. */
+  async #adoptReopened(host: AsteriskCallHost, app: string): Promise<void> {
+    try {
+      const stored = await findReopenedCall(host, app, (id) => this.calls.has(id) || this.#claiming.has(id));
+      if (stored) await this.#claim(stored, host);
+    } catch (err) {
+      this.#log.warn({ app, err: errText(err) }, 'could not tell which call a reopened ARI websocket carries');
+    }
+  }
+
+  /** Take over a stored call (one claim per call at a time; `settled()` and `stop()` wait for them). */
+  #claim(stored: CallSession, host: AsteriskCallHost): Promise<void> {
+    const callId = stored.callId.slice(SESSION_PREFIX.length);
+    const running = this.#claiming.get(callId);
+    if (running || this.calls.has(callId) || this.#stopping) return running ?? Promise.resolve();
+    const claim = this.#takeOverStored(callId, stored, host).finally(() => this.#claiming.delete(callId));
+    this.#claiming.set(callId, claim);
+    return claim;
+  }
+
+  /**
+   * A call another instance served (it died, or let go): once its lease is ours (the moment a dead holder's runs
+   * out; never while a live one renews it), build a media leg of our own into the caller's bridge, hang up the old
+   * one, name ourselves the owner in the store, and run the bot on it: the call core resumes from the store.
+   */
+  async #takeOverStored(callId: string, stored: CallSession, host: AsteriskCallHost): Promise<void> {
+    const owner = this.#deps.instanceId ?? defaultInstanceId;
+    const log = this.#log.child({ callId });
+    const leases = this.#deps.leases;
+    if (leases) {
+      const outcome = await claimLease({
+        store: leases,
+        callId,
+        owner,
+        ttlMs: this.#leaseMs,
+        // a dead holder's lease runs out within one lease length; a live one that lost its connection notices
+        // within two pings and lets go
+        maxWaitMs: this.#leaseMs + 2 * this.#config.eventPingMs,
+        clock: this.host.clock,
+      });
+      if (outcome !== 'claimed') {
+        return void log.warn({ outcome, previousOwner: stored.owner || null }, 'call not taken over');
+      }
+    }
+    const letGo = () => leases?.release(callId, owner).catch(() => false);
+    // read again now that the call is ours: the old owner may have written its last state while we waited
+    const current = await this.#deps.sessions.get(stored.callId).catch(() => undefined);
+    const ids = (current ?? stored).backendData as unknown as StoredAsteriskCall;
+    if (!current || ids.agentChannelId || this.#stopping) {
+      await letGo();
+      return void log.info({ handedOff: Boolean(ids.agentChannelId) }, 'nothing to take over');
+    }
+    let caller;
+    try {
+      caller = await host.client.getChannel(ids.callerChannelId);
+    } catch (err) {
+      await letGo();
+      return void log.info({ err: errText(err) }, 'caller gone before the takeover');
+    }
+    const call = new AsteriskCall(host, caller, ids.direction ?? 'inbound', { from: current.phone, to: ids.to ?? '' });
+    log.info({ previousOwner: current.owner || null }, 'taking the call over');
+    this.#track(
+      call,
+      async () => {
+        try {
+          await call.takeOver(ids);
+          if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
+        } catch (err) {
+          await letGo();
+          throw err;
+        }
+      },
+      this.#takeOverPermit(),
+    );
   }
 
   // ------------------------------------------------------------------ outbound
@@ -512,8 +612,8 @@ export class AsteriskBackend implements TelephonyBackend {
     }
   }
 
-  /** A place under the cap for a call already up (resync); none when full. */
-  #takeOver(): Permit | undefined {
+  /** A place under the cap for a call already up (taken over); none when full. */
+  #takeOverPermit(): Permit | undefined {
     const admitted = this.#supervisor.admit();
     return typeof admitted === 'string' ? undefined : admitted;
   }

@@ -1,17 +1,18 @@
 import { ariChannel, type AriChannel, type AriEvent } from './ari-types.js';
-import { AsteriskCall, SESSION_PREFIX, type AsteriskCallIds } from './asterisk-call.js';
+import type { CallSession } from '../../session/store.js';
+import { SESSION_PREFIX, type AsteriskCall, type StoredAsteriskCall } from './asterisk-call.js';
 import type { AsteriskCallHost } from './call-host.js';
 import { isOwnId } from './release-retry.js';
 
 /**
  * After (re)connecting, trust Asterisk, not local state: events during the gap are lost. Calls whose channels
  * are gone are released; a transfer that was answered or ended meanwhile gets the event it missed; sessions of
- * calls this process does not hold (a restart) are reattached when their channels and bridge are still up.
+ * calls this process does not hold (a restart, a dead instance) are taken over when their caller and bridge are up.
  */
 export async function resynchronise(
   host: AsteriskCallHost,
   calls: Map<string, AsteriskCall>,
-  adopt: (call: AsteriskCall) => void,
+  takeOver: (stored: CallSession) => void,
   why: string,
 ): Promise<void> {
   const { client, router, logger } = host;
@@ -35,7 +36,7 @@ export async function resynchronise(
     }
   }
 
-  const reattached = await reattachSessions(host, calls, byId, bridgeIds, adopt);
+  const reattached = await reattachSessions(host, calls, byId, bridgeIds, takeOver);
   const swept = await sweepOrphans(host, calls, channels, bridges);
   logger.info(
     { why, channels: channels.length, bridges: bridges.length, released, reattached, swept },
@@ -105,24 +106,26 @@ function pendingAgentChannels(call: AsteriskCall): string[] {
   return call.pendingChannels();
 }
 
+/**
+ * Sessions of calls this process does not hold whose caller and bridge are still up: take them over (`takeOver`
+ * claims each one's lease, builds a media leg of ours and resumes the dialog). Only calls whose Stasis app this
+ * connection carries: a per-call socket's call is taken over where Asterisk reopens that socket, another instance's
+ * app is that instance's. Leftovers of calls nobody can serve any more are released.
+ */
 async function reattachSessions(
   host: AsteriskCallHost,
   calls: Map<string, AsteriskCall>,
   byId: Map<string, AriChannel>,
   bridgeIds: Set<string>,
-  adopt: (call: AsteriskCall) => void,
+  takeOver: (stored: CallSession) => void,
 ): Promise<number> {
-  const { sessions, client, logger } = host;
+  const { sessions, client } = host;
   let reattached = 0;
   for (const s of await sessions.list()) {
     if (s.backend !== 'asterisk' || !s.callId.startsWith(SESSION_PREFIX)) continue;
     const callId = s.callId.slice(SESSION_PREFIX.length);
-    if (calls.has(callId)) continue;
-    const ids = s.backendData as unknown as AsteriskCallIds & {
-      direction?: 'inbound' | 'outbound';
-      to?: string;
-      agentChannelId?: string | null;
-    };
+    const ids = s.backendData as unknown as StoredAsteriskCall;
+    if (calls.has(callId) || (ids.app !== undefined && ids.app !== client.app)) continue;
     const caller = byId.get(ids.callerChannelId);
     if (ids.agentChannelId) {
       // handed to a person: never ours to serve or to cut; clean up once one side has hung up
@@ -134,8 +137,7 @@ async function reattachSessions(
       await sessions.delete(s.callId);
       continue;
     }
-    const usable = caller && bridgeIds.has(ids.bridgeId) && byId.has(ids.mediaChannelId) && ids.remote;
-    if (!usable) {
+    if (!caller || !bridgeIds.has(ids.bridgeId)) {
       // leftovers of a call nobody can serve any more: release them on Asterisk too
       await client.hangup(ids.mediaChannelId).catch(() => undefined);
       if (caller) await client.hangup(ids.callerChannelId).catch(() => undefined);
@@ -143,16 +145,8 @@ async function reattachSessions(
       await sessions.delete(s.callId);
       continue;
     }
-    const call = new AsteriskCall(host, caller, ids.direction ?? 'inbound', { from: s.phone, to: ids.to ?? '' });
-    try {
-      await call.reattach(ids);
-    } catch (err) {
-      logger.warn({ callId, err: err instanceof Error ? err.message : String(err) }, 'reattach failed');
-      await call.end('reattach failed', { hangupCaller: true });
-      continue;
-    }
+    takeOver(s);
     reattached++;
-    adopt(call);
   }
   return reattached;
 }

@@ -21,6 +21,11 @@ export interface LiveCall {
   recordingPath?: string;
   ended: boolean;
   outcome?: string;
+  /**
+   * Set while no live instance serves the call: the one that did stopped heartbeating (crashed, cut off). Cleared by
+   * the next event about the call, i.e. when another instance takes it over.
+   */
+  botLost?: { instanceId: string; since: string };
 }
 
 export interface LiveCallsOptions {
@@ -80,7 +85,17 @@ export class LiveCalls extends EventEmitter<{ change: [LiveCall]; removed: [stri
 
   #apply(e: CallEvent): void {
     const call = this.#call(e.callId);
+    if (e.type !== 'owner-lost' && call.botLost) {
+      delete call.botLost;
+      this.#endedAt.delete(e.callId);
+    }
     switch (e.type) {
+      case 'owner-lost':
+        if (call.ended) return;
+        call.botLost = { instanceId: e.instanceId, since: new Date(this.#now()).toISOString() };
+        // never taken over (the caller hung up meanwhile, nobody saw it): pruned like an ended call
+        this.#endedAt.set(e.callId, this.#now());
+        break;
       case 'call-started':
         Object.assign(call, { phone: e.phone, backend: e.backend, startedAt: e.at });
         break;

@@ -82,7 +82,8 @@ export const AGENT_CONSOLE_HTML = `<!doctype html>
       const tr = document.createElement('tr');
       tr.dataset.callId = c.callId;
       if (c.escalation) tr.className = 'escalated';
-      for (const text of [c.phone || '?', c.state, c.intent || '', c.escalation ? c.escalation.target : '']) {
+      const state = c.botLost ? 'bot lost, waiting for takeover' : c.state;
+      for (const text of [c.phone || '?', state, c.intent || '', c.escalation ? c.escalation.target : '']) {
         const td = document.createElement('td');
         td.textContent = text;
         tr.append(td);

@@ -142,6 +142,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   #outbound: OutboundWebsocketConfig | null = null;
   /** per-call sockets closing after their channel's StasisEnd (no reconnect for those) */
   readonly #closing = new Set<WebSocket>();
+  /** outbound sessions between a dropped socket and its reconnect: the events queued for the next socket, by app */
+  readonly #reconnecting = new Map<string, string[]>();
   /** every outbound websocket Asterisk opened: the app it serves, and whether it was a reconnect */
   readonly outboundConnections: Array<{ app: string; reconnect: boolean }> = [];
   readonly #opts: Required<Omit<AriEmulatorOptions, 'endpoints' | 'network'>> & {
@@ -352,6 +354,12 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     const connection = this.outboundConnections.push({ app, reconnect }) - 1;
     this.#sockets.set(ws, app);
     this.#outboundSockets.add(ws);
+    // session_update(): first what was queued while the socket was down, then (on a reconnect only; the first
+    // connection got it from session_register_apps) ApplicationRegistered. No StasisStart again for channels already
+    // in Stasis: the new connection just gets the app's events from here on.
+    const queued = this.#reconnecting.get(app) ?? [];
+    this.#reconnecting.delete(app);
+    for (const text of queued) ws.send(text);
     ws.send(JSON.stringify({ type: 'ApplicationRegistered', application: app, timestamp: new Date().toISOString() }));
     ws.on('message', (data, isBinary) => {
       if (!isBinary) void this.#onRestRequest(ws, connection, data.toString());
@@ -363,12 +371,15 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       if (this.#closing.delete(ws) || this.#closed || this.#outbound !== cfg) return;
       const caller = [...this.channels.values()].find((c) => c.kind === 'caller' && c.app === app);
       if (cfg.connectionType === 'per_call_config' && !caller?.inStasis) return;
+      // outbound_session_handler_thread(): "Websocket disconnected. Reconnecting" at once, to the same uri; the
+      // session keeps its apps registered and queues their events until a socket is back
+      this.#reconnecting.set(app, []);
       void (async () => {
-        await new Promise((r) => setTimeout(r, cfg.reconnectIntervalMs ?? 500));
         const attempts = cfg.connectionType === 'persistent' ? 1_000 : (cfg.reconnectAttempts ?? 4);
         const again = await connectWithAttempts(cfg, attempts);
         if (this.#closed) return void again?.terminate();
         if (again) return this.#attachOutbound(again, app, cfg, true);
+        this.#reconnecting.delete(app);
         // stasis_app_control_mark_failed() + continue to the next priority: STASISSTATUS=FAILED, never a hangup
         if (caller?.inStasis && this.channels.has(caller.id))
           this.#continueInDialplan(caller, { ...caller.dialplan, priority: caller.dialplan.priority + 1 });
@@ -459,7 +470,9 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       ws.send(text);
       delivered = true;
     }
-    if (!delivered) this.lostEvents++;
+    const queue = delivered ? undefined : this.#reconnecting.get(app);
+    if (queue) queue.push(text);
+    else if (!delivered) this.lostEvents++;
   }
 
   // ---------------------------------------------------------------- channels and media
@@ -785,6 +798,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     if (method === 'GET' && path === '/ari/channels') return [...this.channels.values()].map(channelJson);
     if (method === 'GET' && path === '/ari/bridges') return [...this.bridges.values()].map(bridgeJson);
     if (method === 'GET' && (r = m(/^\/ari\/channels\/([^/]+)$/))) return channelJson(this.#channel(dec(r[1]!)));
+    if (method === 'GET' && (r = m(/^\/ari\/applications\/([^/]+)$/))) return this.#application(dec(r[1]!));
 
     if (method === 'POST' && path === '/ari/channels/externalMedia') return this.#externalMedia(q, need);
     if (method === 'POST' && path === '/ari/channels/create') return this.#create(q, body, need);
@@ -898,6 +912,27 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       return undefined;
     }
     throw new HttpError(404, `emulator: no route ${method} ${path}`);
+  }
+
+  /**
+   * GET /applications/{name} (res/stasis/app.c app_to_json): the channels the app is subscribed to (in Stasis in it,
+   * or created for it) and the bridges its channels are in; 404 for an app nobody registered.
+   */
+  #application(name: string): unknown {
+    const registered =
+      [...this.#sockets.values()].includes(name) ||
+      this.#reconnecting.has(name) ||
+      [...this.channels.values()].some((c) => c.app === name && c.inStasis);
+    if (!registered) throw new HttpError(404, 'Application not found');
+    const channels = [...this.channels.values()].filter((c) => c.app === name);
+    const bridges = new Set(channels.flatMap((c) => (c.bridgeId ? [c.bridgeId] : [])));
+    return {
+      name,
+      channel_ids: channels.map((c) => c.id),
+      bridge_ids: [...bridges],
+      endpoint_ids: [],
+      device_names: [],
+    };
   }
 
   #externalMedia(q: URLSearchParams, need: (n: string) => string): unknown {

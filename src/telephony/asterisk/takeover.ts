@@ -1,0 +1,45 @@
+import type { CallSession, SessionStore } from '../../session/store.js';
+import { SESSION_PREFIX, type AsteriskCall } from './asterisk-call.js';
+import type { AsteriskCallHost } from './call-host.js';
+import { isOwnId } from './release-retry.js';
+
+/**
+ * The stored call a reopened per-call websocket carries. Asterisk reopens a dropped per-call socket to the same uri
+ * (behind a load balancer: possibly this instance) and sends nothing about the call it carries: no StasisStart again
+ * (the caller is still in Stasis), only the events queued while it was down and ApplicationRegistered
+ * (res/ari/ari_websockets.c session_update). The app's channels say which call it is (GET /applications/{app}); the
+ * one whose session is in the store and that this process does not hold is a call to take over. null: a new call
+ * (its StasisStart follows) or nothing to take over.
+ */
+export async function findReopenedCall(
+  host: AsteriskCallHost,
+  app: string,
+  isLocal: (channelId: string) => boolean,
+): Promise<CallSession | null> {
+  const { channel_ids: channels } = await host.client.getApplication(app);
+  for (const channelId of channels) {
+    // our own legs (UnicastRTP, snoops) are never the caller; a call this process serves is not taken over
+    if (isOwnId(channelId, host.config.app) || isLocal(channelId)) continue;
+    const stored = await host.sessions.get(SESSION_PREFIX + channelId);
+    if (stored?.backend === 'asterisk' && stored.state !== 'ended') return stored;
+  }
+  return null;
+}
+
+/** Bounded retries of the read-modify-write below (only a process that has not noticed it lost the call competes). */
+const WRITE_ATTEMPTS = 3;
+
+/**
+ * After a takeover: the store names this process as the call's owner and keeps where the call now lives on Asterisk
+ * (our media leg), dialog state untouched, by compare-and-set. The old owner, if it still runs, learns at its next
+ * write that it lost the call; the next takeover hangs up our leg, not the long-gone one. False: not written.
+ */
+export async function recordTakeover(sessions: SessionStore, call: AsteriskCall, owner: string): Promise<boolean> {
+  for (let i = 0; i < WRITE_ATTEMPTS; i++) {
+    const current = await sessions.get(SESSION_PREFIX + call.id);
+    if (!current) return false;
+    const next = { ...current, backendData: { ...call.storedIds() }, owner, updatedAt: new Date().toISOString() };
+    if ((await sessions.compareAndSet(next, current.rev ?? 0)) !== null) return true;
+  }
+  return false;
+}
