@@ -23,6 +23,7 @@ import { sized } from './lib/smoke.js';
 import { PerfRecording, perfAvailable, summariseCpuProfile } from './lib/profile.js';
 import { loadClipTurns } from './lib/turns.js';
 import { benchWhisper } from './lib/whisper-model.js';
+import type { TurnStageSummary } from './lib/bot-process.js';
 
 const BENCH = 'asterisk-concurrency';
 const PROFILE_N = process.env.ASTERISK_BENCH_PROFILE ? Number(process.env.ASTERISK_BENCH_PROFILE) : null;
@@ -47,6 +48,7 @@ interface Point {
   skipped: number;
   botCpuUtil: number;
   botEventLoopP99Ms: number;
+  botStages: TurnStageSummary;
 }
 
 function verdict(p: Point): { held: boolean; why: string[] } {
@@ -95,6 +97,7 @@ async function sweep(shape: BenchShape): Promise<void> {
         skipped: after.pacer.skipped - before.pacer.skipped,
         botCpuUtil: (after.cpuMs - before.cpuMs) / (performance.now() - t0),
         botEventLoopP99Ms: after.eventLoopP99Ms,
+        botStages: after.turnStages,
       };
       const { held, why } = verdict(point);
       const lat = results.filter((r) => r.latencyMs !== null).map((r) => r.latencyMs!);
@@ -109,6 +112,8 @@ async function sweep(shape: BenchShape): Promise<void> {
         pacerSkippedSlots: point.skipped,
         botCpuCores: Number(point.botCpuUtil.toFixed(2)),
         botEventLoopP99Ms: Number(point.botEventLoopP99Ms.toFixed(1)),
+        // where the time went inside the bot (its turn-latency events); the rest is the media path
+        botStages: point.botStages,
         held,
         why,
         edge: 'asterisk',

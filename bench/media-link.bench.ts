@@ -15,7 +15,18 @@
  * `max_streams_*` is the largest N such that it AND every smaller step held; the ramp goes on past a failure (the
  * machine is shared) and the figure says where the first failure was. Streams per core by CPU time is N ÷ this
  * process's CPU use, the steadier figure on a shared machine.
+ *
+ * Where lateness comes from, per step: this process's garbage-collection pauses while measuring (`gcPauses`,
+ * `gcPauseMs`, `gcPauseMaxMs`), the times the kernel took the CPU away from it (`preempted`: involuntary context
+ * switches; on a shared machine these, not the work, make the tail) and how late the sender itself was
+ * (`senderLateP99Ms`: a late sender delivers a burst).
+ *
+ * `sched` says which Linux scheduling policy the bench ran under: `other` (the default) or, when started with
+ * `chrt -r <prio>` (the sender inherits it), `rr`: real-time priority, so other tenants of a shared machine cannot
+ * take the CPU away. A figure measured that way is labelled as such and says how a dedicated host would do.
  */
+import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { mediaConfig } from '../src/media/config.js';
 import { MediaLink } from '../src/telephony/asterisk/media-link.js';
@@ -47,6 +58,24 @@ function onSent(lateMs: number): void {
   }
   lates[lateCount++] = Math.abs(lateMs);
 }
+
+/** This process's scheduling policy (field 41 of /proc/self/stat), 'unknown' off Linux. */
+function schedPolicy(): string {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const policy = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]);
+    return ['other', 'fifo', 'rr', 'batch', 'iso', 'idle', 'deadline'][policy] ?? `policy ${policy}`;
+  } catch {
+    return 'unknown';
+  }
+}
+const SCHED = schedPolicy();
+
+/** GC pauses of this process while measuring, ms. */
+const gcPauses: number[] = [];
+new PerformanceObserver((list) => {
+  if (measuring) for (const e of list.getEntries()) gcPauses.push(e.duration);
+}).observe({ entryTypes: ['gc'] });
 
 interface Totals {
   received: number;
@@ -98,17 +127,20 @@ async function runStep(sender: Sender, senderPorts: number[], n: number, impairm
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const before = totals(links);
   const cpu0 = process.cpuUsage();
+  const preempted0 = process.resourceUsage().involuntaryContextSwitches;
   const t0 = performance.now();
+  gcPauses.length = 0;
   measuring = true;
   await new Promise((r) => setTimeout(r, MEASURE_MS));
   measuring = false;
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const preempted = process.resourceUsage().involuntaryContextSwitches - preempted0;
   const during = diff(before, totals(links));
   // the sender stops first and reports 300 ms later: everything it sent has arrived or is lost
   sender.command({ type: 'stop' });
   const report = await sender.next('stopped');
-  const expected = report.sent - report.impairedLost + report.impairedDuplicated;
+  const expected = report.sent - report.impairedLost - report.impairedHeld + report.impairedDuplicated;
   const lostToBench = Math.max(0, expected - totals(links).received);
   // then our sends stop, and the sender counts what came back 300 ms later
   await Promise.all(links.map((l) => l.close()));
@@ -140,6 +172,11 @@ async function runStep(sender: Sender, senderPorts: number[], n: number, impairm
     lostToSender,
     impairedLost: report.impairedLost,
     senderCpuUtil: report.cpuUtil,
+    senderLateP99Ms: report.lateSendP99Ms,
+    preempted,
+    gcPauses: gcPauses.length,
+    gcPauseMs: gcPauses.reduce((a, b) => a + b, 0),
+    gcPauseMaxMs: Math.max(0, ...gcPauses),
   };
 }
 
@@ -152,6 +189,7 @@ async function sweep(sender: Sender, senderPorts: number[], label: 'clean' | 'im
     figure(BENCH, `send_late_p99_ms_${label}`, r.p99, 'ms', {
       streams: n,
       network: label,
+      sched: SCHED,
       ...(impairment ? { impairment } : {}),
       held: r.held,
       why: r.why,
@@ -165,6 +203,11 @@ async function sweep(sender: Sender, senderPorts: number[], label: 'clean' | 'im
       jbOverflow: r.during.overflow,
       impairedLost: r.impairedLost,
       senderCpuCores: Number(r.senderCpuUtil.toFixed(2)),
+      senderLateP99Ms: Number(r.senderLateP99Ms.toFixed(2)),
+      preempted: r.preempted,
+      gcPauses: r.gcPauses,
+      gcPauseMs: Number(r.gcPauseMs.toFixed(1)),
+      gcPauseMaxMs: Number(r.gcPauseMaxMs.toFixed(2)),
     });
     if (r.held && firstFailure === null) max = n;
     if (!r.held && firstFailure === null) firstFailure = `N=${n}: ${r.why.join('; ')}`;
@@ -173,6 +216,7 @@ async function sweep(sender: Sender, senderPorts: number[], label: 'clean' | 'im
   }
   figure(BENCH, `max_streams_${label}`, max, 'streams', {
     network: label,
+    sched: SCHED,
     ...(impairment ? { impairment } : {}),
     target: TARGET,
     criterion: `send-time p99 <= ${P99_LIMIT_MS} ms, no skipped slot, no loopback loss${impairment ? '' : ', nothing concealed or late'}; this step and every smaller one`,

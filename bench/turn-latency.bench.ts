@@ -87,6 +87,7 @@ for (const edge of edges) {
     report(edge, 1, single, {
       pacerSkippedSlots: cpu1.pacer.skipped - cpu0.pacer.skipped,
       botEventLoopP99Ms: Number(cpu1.eventLoopP99Ms.toFixed(1)),
+      botStages: cpu1.turnStages,
     });
     // N calls at once, staggered by 250 ms (calls do not all start in the same instant)
     const n = manyCalls(edge);
@@ -102,6 +103,7 @@ for (const edge of edges) {
     report(edge, n, many.flat(), {
       pacerSkippedSlots: cpu2.pacer.skipped - cpu1.pacer.skipped,
       botEventLoopP99Ms: Number(cpu2.eventLoopP99Ms.toFixed(1)),
+      botStages: cpu2.turnStages,
     });
   } finally {
     await setup.close();

@@ -15,7 +15,23 @@ export type BotReport =
       cpuMs: number;
       eventLoopP99Ms: number;
       eventLoopMaxMs: number;
+      /** the bot's own account of the turns it answered since the last stats (its `turn-latency` events) */
+      turnStages: TurnStageSummary;
     };
+
+/**
+ * p50/p95 per stage of the answered turns, in ms, from the product's `turn-latency` event: the VAD's end-of-turn
+ * wait, the final recognition, intent detection, synthesis to the first audio handed to the leg, and their total.
+ * The edge's latency minus `total` is what happened outside the call core: the media path both ways.
+ */
+export interface TurnStageSummary {
+  turns: number;
+  endpointing: { p50: number; p95: number };
+  asr: { p50: number; p95: number };
+  nlu: { p50: number; p95: number };
+  tts: { p50: number; p95: number };
+  total: { p50: number; p95: number };
+}
 export type BotStats = Extract<BotReport, { type: 'stats' }>;
 
 export class BotProcess {

@@ -1,9 +1,16 @@
 /**
- * RTP load generator for bench/media.bench.ts, run as a SEPARATE process (so the bench process measures only
- * the media plane): sends N μ-law streams at 50 packets/s each, phases spread evenly over the 20 ms period as
- * independent calls would be, and counts what comes back. Controlled over the fork IPC channel.
+ * RTP load generator for the media benches, run as a SEPARATE process (so the bench process measures only the
+ * media plane): sends N μ-law streams at 50 packets/s each and counts what comes back. Controlled over the fork
+ * IPC channel.
+ *
+ * Timing, as Asterisk's is: each stream gets its own phase in the 20 ms period, seeded uniform random. Asterisk
+ * writes a channel's RTP from that channel's own bridge thread (bridge_channel.c: "Each channel does
+ * writing/reading in their own thread") as the caller's phone delivers each frame, so the phases of different
+ * calls are independent; an evenly spread grid would be kinder (no two streams ever due together). This process
+ * wakes at most once a millisecond (Node timers), so the streams due in the same millisecond leave together.
  */
 import { createSocket } from 'node:dgram';
+import { mulberry32 } from '../../src/core/random.js';
 import { mulawEncode } from '../../src/media/g711.js';
 import { serializeRtp } from '../../src/media/rtp.js';
 import { ImpairedLink, type NetworkImpairment } from '../../test/emulators/ari/impairment.js';
@@ -29,6 +36,11 @@ export type SenderReport =
       /** packets the impairment dropped / sent twice (they never left / left twice: not the bench's loss) */
       impairedLost: number;
       impairedDuplicated: number;
+      /**
+       * packets the impairment still holds back for reordering when the stream stops (its last packet had no
+       * successor to swap with): they never left, so they are neither received nor lost
+       */
+      impairedHeld: number;
       /** This process's CPU time over the run ÷ wall time (1 = one core), to check it is not the bottleneck. */
       cpuUtil: number;
     };
@@ -93,18 +105,31 @@ function onMessage(msg: Buffer, rinfo: { port: number }): void {
   stream.lastArrival = now;
 }
 
-/** Packet k of the whole load goes to stream k mod N and is due at k × 20/N ms: one absolute grid for all. */
+/** Stream phases in the period, ascending, and the stream each belongs to (seeded: a run replays exactly). */
+let phases: number[] = [];
+let phaseOrder: number[] = [];
+const PHASE_SEED = 15;
+
+function placePhases(n: number): void {
+  const rand = mulberry32(PHASE_SEED);
+  const drawn = Array.from({ length: n }, (_, i) => ({ i, phase: rand() * FRAME_MS }));
+  drawn.sort((a, b) => a.phase - b.phase);
+  phases = drawn.map((d) => d.phase);
+  phaseOrder = drawn.map((d) => d.i);
+}
+
+/** Packet k of the whole load goes to the (k mod N)-th stream by phase, due at its phase in period ⌊k / N⌋. */
 let nextPacket = 0;
+const dueAt = (k: number): number => Math.floor(k / phases.length) * FRAME_MS + phases[k % phases.length]!;
 
 function tick(): void {
   if (!running) return;
   const n = streams.length;
-  const spacing = FRAME_MS / n;
   const now = performance.now();
   const elapsed = now - startAt;
-  while (nextPacket * spacing <= elapsed) {
-    const s = streams[nextPacket % n]!;
-    lateSends.push(elapsed - nextPacket * spacing);
+  while (dueAt(nextPacket) <= elapsed) {
+    const s = streams[phaseOrder[nextPacket % n]!]!;
+    lateSends.push(elapsed - dueAt(nextPacket));
     const buf = serializeRtp({
       payloadType: 0,
       sequenceNumber: s.seq,
@@ -119,7 +144,7 @@ function tick(): void {
     sent++;
     nextPacket++;
   }
-  const wait = startAt + nextPacket * spacing - performance.now();
+  const wait = startAt + dueAt(nextPacket) - performance.now();
   timer = setTimeout(tick, Math.max(0, Math.floor(wait)));
 }
 
@@ -143,6 +168,7 @@ process.on('message', (cmd: SenderCommand) => {
           )
         : null,
     }));
+    placePhases(streams.length);
     byPort.clear();
     for (const s of streams) byPort.set(s.port, s);
     sent = 0;
@@ -172,6 +198,7 @@ process.on('message', (cmd: SenderCommand) => {
         interarrivalJitterP99Ms: p99(jitters),
         impairedLost: streams.reduce((n, s) => n + (s.link?.stats.lost ?? 0), 0),
         impairedDuplicated: streams.reduce((n, s) => n + (s.link?.stats.duplicated ?? 0), 0),
+        impairedHeld: streams.reduce((n, s) => n + (s.link?.holding ?? 0), 0),
         cpuUtil,
       });
     }, 300);

@@ -26,8 +26,9 @@ export interface PacerOptions {
   /** Called when onFrame throws; the pacer keeps running. */
   onError?: (err: unknown) => void;
   /**
-   * Hand onFrame one reused buffer instead of a fresh array per frame (default false). Only for callbacks that
-   * consume the frame before returning (e.g. encode and send); saves an allocation per frame.
+   * Hand onFrame one reused buffer and one reused info object instead of fresh ones per frame (default false).
+   * Only for callbacks that consume both before returning (e.g. encode and send): at hundreds of streams the
+   * per-frame garbage is what sets how often the collector pauses every stream.
    */
   reuseFrameBuffer?: boolean;
   /**
@@ -92,6 +93,7 @@ export class Pacer implements PacerGroupMember {
   #readAt = 0;
   #queued = 0;
   readonly #reuseFrame: Int16Array | null;
+  readonly #reuseInfo: PacerFrameInfo | null;
   #played = 0;
   #startAt = 0;
   #index = 0;
@@ -123,6 +125,7 @@ export class Pacer implements PacerGroupMember {
     this.#onError = opts.onError;
     this.#ring = new Int16Array(this.frameSamples * 16);
     this.#reuseFrame = opts.reuseFrameBuffer ? new Int16Array(this.frameSamples) : null;
+    this.#reuseInfo = opts.reuseFrameBuffer ? { index: 0, scheduledAt: 0, late: 0, silence: false } : null;
     if (!(this.frameMs > 0) || !Number.isInteger(this.frameSamples) || this.frameSamples <= 0) {
       throw new RangeError('Pacer needs frameMs > 0 and a positive integer frameSamples');
     }
@@ -159,9 +162,13 @@ export class Pacer implements PacerGroupMember {
     if (this.#queued + pcm.length > this.#ring.length) this.#grow(this.#queued + pcm.length);
     const cap = this.#ring.length;
     const writeAt = (this.#readAt + this.#queued) % cap;
-    const first = Math.min(pcm.length, cap - writeAt);
-    this.#ring.set(pcm.subarray(0, first), writeAt);
-    if (first < pcm.length) this.#ring.set(pcm.subarray(first), 0);
+    if (writeAt + pcm.length <= cap) {
+      this.#ring.set(pcm, writeAt); // the usual case: no view object per call
+    } else {
+      const first = cap - writeAt;
+      this.#ring.set(pcm.subarray(0, first), writeAt);
+      this.#ring.set(pcm.subarray(first), 0);
+    }
     this.#queued += pcm.length;
   }
 
@@ -270,8 +277,18 @@ export class Pacer implements PacerGroupMember {
     processTotals.frames++;
     if (silence) this.#counts.silenceFrames++;
     else this.#counts.audioFrames++;
+    let info: PacerFrameInfo;
+    if (this.#reuseInfo) {
+      info = this.#reuseInfo;
+      info.index = index;
+      info.scheduledAt = scheduledAt;
+      info.late = late;
+      info.silence = silence;
+    } else {
+      info = { index, scheduledAt, late, silence };
+    }
     try {
-      this.#onFrame(frame, { index, scheduledAt, late, silence });
+      this.#onFrame(frame, info);
     } catch (err) {
       this.#counts.callbackErrors++;
       this.#onError?.(err);
@@ -285,9 +302,9 @@ export class Pacer implements PacerGroupMember {
     const frame = this.#reuseFrame ?? new Int16Array(size);
     const n = Math.min(size, this.#queued);
     const cap = this.#ring.length;
-    const first = Math.min(n, cap - this.#readAt);
-    frame.set(this.#ring.subarray(this.#readAt, this.#readAt + first), 0);
-    if (first < n) frame.set(this.#ring.subarray(0, n - first), first);
+    const ring = this.#ring;
+    // element copies, not set(subarray()): a frame is short, and a view object per frame is garbage
+    for (let i = 0, at = this.#readAt; i < n; i++, at++) frame[i] = ring[at < cap ? at : at - cap]!;
     if (n < size) {
       frame.fill(0, n);
       this.#counts.underruns++;

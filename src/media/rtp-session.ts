@@ -1,7 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { Counter, Registry } from 'prom-client';
 import { counter } from '../core/metrics.js';
 import { DEFAULT_DTMF_PAYLOAD_TYPE, DtmfDetector } from './dtmf.js';
@@ -171,9 +173,9 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
       this.stats.unsentNoRemote++;
       return;
     }
-    // A fresh buffer per packet (a slice of Node's pool: cheap). Not a reused one: dgram reads it only after a
-    // lookup on the next tick (or later, when the send is queued), and a completion callback to return it to a
-    // pool cost more CPU in the media bench (~8 %: a nextTick per packet) than the allocation it saves.
+    // A fresh buffer per packet (a slice of Node's pool: cheap). Not a reused one: when the kernel's send buffer is
+    // full, dgram queues the send and reads the buffer later, and a completion callback to return it to a pool
+    // cost more CPU in the media bench (~8 %: a nextTick per packet) than the allocation it saves.
     const buf = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
     buf[0] = 0x80;
     buf[1] = (marker ? 0x80 : 0) | payloadType;
@@ -248,9 +250,24 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   }
 }
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves the address of EVERY send through dns.lookup, which answers even an IP literal only on the next
+ * tick: per packet a closure and a tick, and each packet leaves only after the pacer's whole sub-tick has run,
+ * and one sent just before close() never leaves (the socket is gone by the next tick). Asterisk gives the media
+ * address as an IP literal (UNICASTRTP_LOCAL_ADDRESS), so a literal is answered at once and the packet goes to
+ * the kernel inside send(); a name still resolves through DNS.
+ */
+function literalFirstLookup(hostname: string, options: LookupOneOptions | number, callback: LookupCallback): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options as LookupOneOptions, callback);
+}
+
 function bind(host: string, port: number, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', lookup: literalFirstLookup });
     const onAbort = () => {
       socket.removeAllListeners();
       socket.close();

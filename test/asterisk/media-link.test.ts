@@ -187,6 +187,24 @@ describe('MediaLink: caller audio through the jitter buffer', () => {
     expect(await sentIn(false)).toBe(0);
   });
 
+  it('frames outlive buffer reuse: each played (bot) and audio (caller) frame keeps its own samples', async () => {
+    const { link, out, slot } = rig();
+    const played: Int16Array[] = [];
+    link.on('played', (f) => played.push(f));
+    // three bot frames in one call: the pacer cuts them out of its queue into one reused frame buffer
+    link.send(Int16Array.from({ length: 480 }, (_, i) => level(Math.floor(i / 160))));
+    for (let n = 0; n < 8; n++) slot(n);
+    expect(ids(played).filter((x) => x > 0)).toEqual([1, 2, 3]);
+    // caller frames handed out earlier still hold their own audio after later ones were played
+    expect(ids(out).filter((x) => x > 0)).toEqual(
+      ids(out)
+        .filter((x) => x > 0)
+        .map((_, i) => i + 1),
+    );
+    expect(ids(out).filter((x) => x > 0).length).toBeGreaterThanOrEqual(5);
+    await link.close();
+  });
+
   it('hold: music on hold arriving on the leg is never heard as the caller', async () => {
     const { link, out, slot } = rig();
     for (let n = 0; n < 5; n++) slot(n);

@@ -141,15 +141,29 @@ describe('Pacer', () => {
     }
   });
 
-  it('hands out a fresh array per frame unless asked to reuse one', () => {
-    const kept: Int16Array[] = [];
-    const { clock, pacer } = setup({ onFrame: (f) => kept.push(f) });
-    pacer.enqueue(new Int16Array(320).fill(3));
-    pacer.start();
-    clock.advanceTo(clock.t + 30);
-    expect(kept).toHaveLength(2);
-    expect(kept[0]).not.toBe(kept[1]);
-    pacer.stop();
+  it('hands out a fresh array and info per frame unless asked to reuse them', () => {
+    for (const reuseFrameBuffer of [false, true]) {
+      const kept: Array<{ frame: Int16Array; info: PacerFrameInfo; index: number; first: number }> = [];
+      const clock = new FakeClock();
+      const pacer = new Pacer({
+        frameSamples: 160,
+        reuseFrameBuffer,
+        now: clock.now,
+        timers: clock,
+        // what the callback reads while it runs is always this frame's
+        onFrame: (frame, info) => kept.push({ frame, info, index: info.index, first: frame[0]! }),
+      });
+      pacer.enqueue(Int16Array.from({ length: 320 }, (_, i) => (i < 160 ? 3 : 4)));
+      pacer.start();
+      clock.advanceTo(clock.t + 30);
+      expect(kept.map((k) => [k.index, k.first])).toEqual([
+        [0, 3],
+        [1, 4],
+      ]);
+      expect(kept[0]!.frame === kept[1]!.frame).toBe(reuseFrameBuffer);
+      expect(kept[0]!.info === kept[1]!.info).toBe(reuseFrameBuffer);
+      pacer.stop();
+    }
   });
 
   it('keeps going when onFrame throws', () => {

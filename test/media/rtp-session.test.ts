@@ -185,6 +185,23 @@ describe('RtpSession', () => {
     expect(a.received[0]!.port).toBe(s2.localAddress.port);
   });
 
+  it('a packet sent to an IP literal leaves inside send(): the last one before close() is not lost', async () => {
+    const far = await peer();
+    const s = await RtpSession.open({ host: '127.0.0.1', remote: { address: '127.0.0.1', port: far.port } });
+    s.send(Buffer.alloc(160, 0x55));
+    await s.close(); // closes the socket now: a send still waiting for the next tick would be dropped
+    await waitFor(() => far.received.length === 1, 2000, 'the packet sent before close');
+    expect(parseRtp(far.received[0]!.msg).payload.equals(Buffer.alloc(160, 0x55))).toBe(true);
+  });
+
+  it('still resolves a remote given by name', async () => {
+    const far = await peer();
+    const s = await session({ remote: { address: 'localhost', port: far.port } });
+    s.send(Buffer.alloc(160, 0x66));
+    await waitFor(() => far.received.length === 1, 2000, 'the packet sent to localhost');
+    expect(parseRtp(far.received[0]!.msg).payload.equals(Buffer.alloc(160, 0x66))).toBe(true);
+  });
+
   it('picks free even ports from a range and releases them on close', async () => {
     const base = await freeEvenPortPair();
     const range: [number, number] = [base, base + 3];

@@ -12,6 +12,7 @@ import type { RtpPacket } from '../../media/rtp.js';
 import { sharedPacerGroup, type PacerGroup } from '../../media/pacer-group.js';
 
 const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
+const SEND_OPTIONS = { samples: FRAME_SAMPLES } as const;
 /**
  * After music on hold stops, mixed frames still in flight (one mixing interval plus the network) are not the
  * caller either: drop what arrives this long after the hold ends.
@@ -76,10 +77,12 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       frameSamples: FRAME_SAMPLES,
       ...pacerConfigOptions(opts.media),
       group,
+      // onFrame encodes the frame and reads its info before it returns: one buffer for every frame
+      reuseFrameBuffer: true,
       onFrame: (frame, info) => {
         this.#noteSlot(info.silence);
         mulawEncode(frame, payload);
-        this.#rtp.send(payload, { samples: FRAME_SAMPLES });
+        this.#rtp.send(payload, SEND_OPTIONS);
         onSent?.(performance.now() - info.scheduledAt);
         if (this.listenerCount('played') > 0) this.emit('played', mulawDecode(payload));
       },
@@ -90,6 +93,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       silenceFill: true,
       maxCatchUpFrames: opts.media.pacerMaxCatchUpFrames,
       group,
+      reuseFrameBuffer: true, // its frames are never read: it is only a clock
       onFrame: () => this.#playOne(),
     });
     rtp.on('packet', (p) => this.#onPacket(p));

@@ -67,6 +67,11 @@ export class ImpairedLink {
     this.#timers.add(t);
   }
 
+  /** Packets held back for reordering that have not left yet (1 at most): in flight, neither sent nor lost. */
+  get holding(): number {
+    return this.#held ? 1 : 0;
+  }
+
   close(): void {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
