@@ -18,6 +18,7 @@ import { figure, percentile } from './lib/figure.js';
 import { EDGES, type Edge } from './lib/edge-callers.js';
 import {
   BENCH_REPLY,
+  END_OF_TURN_SILENCE_MS,
   HEAD_SPEED,
   REPLY_TIMEOUT_MS,
   runCaller,
@@ -60,6 +61,10 @@ function report(edge: Edge, calls: number, results: TurnResult[], extra: Record<
     failedTurns: failed.length,
     failures: [...new Set(failed.map((f) => f.failure))],
     overlappedTurns: results.filter((r) => r.overlapped).length,
+    // counted in the percentiles like every answer; flagged because the bot answered before the turn was over
+    earlyAnswers: results.filter((r) => r.early).length,
+    earlyAnswerBelowMs: END_OF_TURN_SILENCE_MS,
+    earlyTurns: results.filter((r) => r.early).map((r) => `${r.clip}#${r.part}: ${Math.round(r.latencyMs!)} ms`),
     ...(target ? { target } : {}),
     ...whisper.fields,
     ...VAD_FIELDS,

@@ -45,7 +45,16 @@ export interface TurnResult {
   failure?: string;
   /** the bot was still speaking (earlier audio's reply) when this turn's last voiced frame left */
   overlapped?: boolean;
+  /**
+   * the reply began sooner after the turn's last voiced frame than the bot's end-of-turn silence lasts: no reply
+   * to this speech can, so the bot ended the turn on earlier audio (its VAD heard a pause inside the caller's
+   * speech, or missed the last words) and talked while or just after the caller spoke
+   */
+  early?: boolean;
 }
+
+/** The bot ends a turn after this much silence (the product default): no real answer comes sooner. */
+export const END_OF_TURN_SILENCE_MS = vadConfig.parse({}).endOfTurnSilenceMs;
 
 export interface EdgeSetup {
   edge: Edge;
@@ -57,7 +66,8 @@ export interface EdgeSetup {
 /** The product's config for the bench bot: defaults except what a bench must pin (ports, files, model, reply). */
 function botConfig(whisper: BenchWhisper, tmp: string, extra: Record<string, unknown>): Record<string, unknown> {
   return {
-    log: { level: 'warn', format: 'json' },
+    // BENCH_BOT_LOG=info shows each turn's milestones (speech start/end, recognised, reply) for diagnosis
+    log: { level: process.env.BENCH_BOT_LOG ?? 'warn', format: 'json' },
     web: { host: '127.0.0.1', port: 0 },
     speech: {
       vad: { modelPath: VAD_MODEL, ...(VAD_THREADS === null ? {} : { inferenceThreads: VAD_THREADS }) },
@@ -230,6 +240,7 @@ export async function runCaller(caller: EdgeCaller, turns: Turn[]): Promise<Turn
       part: turn.part,
       latencyMs: first - lastVoicedAt,
       ...(match.overlapped ? { overlapped: true } : {}),
+      ...(first - lastVoicedAt < END_OF_TURN_SILENCE_MS ? { early: true } : {}),
     });
     if (!(await until(() => replyOver(caller, first), 20_000))) {
       // the bot never stops talking: later turns would be measured against this reply

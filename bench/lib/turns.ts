@@ -2,7 +2,8 @@
  * Caller turns from the shared clips, for the edge benches. Every clip is used: one with natural pauses long
  * enough for the bot's end-of-turn (found by running the product's own Silero VAD over the clip as the phone
  * line delivers it) becomes a multi-turn caller, one turn per utterance, cut in the middle of each pause. Each
- * turn knows its last voiced 20 ms frame (within 35 dB of its loudest, after μ-law), where latency starts.
+ * turn knows its last voiced 20 ms frame (lastVoicedFrame: loud relative to its peak and its noise floor, after
+ * μ-law), where latency starts.
  */
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -33,8 +34,15 @@ export interface ClipTurns {
   turns: Turn[];
 }
 
-/** Last 20 ms frame within `belowPeakDb` of the loudest (and above a floor), as heard through μ-law. */
-export function lastVoicedFrame(pcm16k: Int16Array, belowPeakDb = 35): number {
+/**
+ * Last 20 ms frame of speech as heard through μ-law: within `belowPeakDb` of the loudest frame, at least
+ * `aboveFloorDb` above the recording's noise floor (its quietest tenth of frames) and above an absolute floor.
+ * Why the noise floor: on a noisy recording (hiss 23-35 dB below the speech peak: several shared clips) "within
+ * 35 dB of the peak" alone also takes the noise after the last word, which put a turn's end up to 0.5 s after
+ * the speech (and after the end Silero finds) and cut that much off its latency: the 298-584 ms samples of the
+ * clip with the lowest peak (bench report, turn-latency, before this rule).
+ */
+export function lastVoicedFrame(pcm16k: Int16Array, belowPeakDb = 35, aboveFloorDb = 10): number {
   const heard = mulawDecode(mulawEncode(pcm16k));
   const rms: number[] = [];
   for (let at = 0; at + FRAME <= heard.length; at += FRAME) {
@@ -42,7 +50,13 @@ export function lastVoicedFrame(pcm16k: Int16Array, belowPeakDb = 35): number {
     for (let i = at; i < at + FRAME; i++) sum += heard[i]! * heard[i]!;
     rms.push(Math.sqrt(sum / FRAME));
   }
-  const threshold = Math.max(Math.max(...rms) * 10 ** (-belowPeakDb / 20), 60);
+  const sorted = [...rms].sort((a, b) => a - b);
+  const floor = sorted[Math.floor((sorted.length - 1) * 0.1)] ?? 0;
+  const threshold = Math.max(
+    (sorted[sorted.length - 1] ?? 0) * 10 ** (-belowPeakDb / 20),
+    floor * 10 ** (aboveFloorDb / 20),
+    60,
+  );
   for (let i = rms.length - 1; i >= 0; i--) if (rms[i]! >= threshold) return i;
   return rms.length - 1;
 }

@@ -68,6 +68,36 @@ export function maxTokensFor(audioMs: number, perSecond: number): number {
   return perSecond > 0 ? Math.max(1, Math.round((perSecond * audioMs) / 1000)) : 0;
 }
 
+/**
+ * whisper_full parameters (smart-whisper's names) for one utterance of `audioMs`: what every request runs with.
+ * Exported for the binding side-by-side bench, which must run the product's exact settings.
+ */
+export function whisperParams(
+  cfg: Pick<WhisperCppConfig, 'threads' | 'language' | 'audioCtxMin' | 'maxTokensPerSecond'>,
+  audioMs: number,
+  prompt?: string,
+): Record<string, unknown> {
+  const params: Record<string, unknown> = {
+    strategy: 0, // greedy: a phone turn needs speed more than beam search
+    n_threads: cfg.threads,
+    language: cfg.language,
+    audio_ctx: audioCtxFor(Math.max(audioMs, 1100), cfg.audioCtxMin),
+    no_context: true,
+    single_segment: true,
+    no_timestamps: true,
+    print_progress: false,
+    print_realtime: false,
+    print_timestamps: false,
+    suppress_non_speech_tokens: true,
+    temperature_inc: 0, // no fallback re-decoding: it multiplies latency on noisy turns
+    format: 'detail',
+  };
+  if (prompt) params.initial_prompt = prompt;
+  const maxTokens = maxTokensFor(audioMs, cfg.maxTokensPerSecond);
+  if (maxTokens > 0) params.max_tokens = maxTokens;
+  return params;
+}
+
 function loadAddon(): SmartWhisper {
   try {
     return require('smart-whisper') as SmartWhisper;
@@ -195,25 +225,7 @@ export class WhisperCppEngine implements AsrEngine {
     const audioMs = (pcm16k.length * 1000) / RATE;
     const samples = new Float32Array(Math.max(pcm16k.length, MIN_SAMPLES));
     int16ToFloat32(pcm16k, samples);
-    const prompt = options.prompt ?? this.#cfg.initialPrompt;
-    const params: Record<string, unknown> = {
-      strategy: 0, // greedy: a phone turn needs speed more than beam search
-      n_threads: this.#cfg.threads,
-      language: this.#cfg.language,
-      audio_ctx: audioCtxFor(Math.max(audioMs, 1100), this.#cfg.audioCtxMin),
-      no_context: true,
-      single_segment: true,
-      no_timestamps: true,
-      print_progress: false,
-      print_realtime: false,
-      print_timestamps: false,
-      suppress_non_speech_tokens: true,
-      temperature_inc: 0, // no fallback re-decoding: it multiplies latency on noisy turns
-      format: 'detail',
-    };
-    if (prompt) params.initial_prompt = prompt;
-    const maxTokens = maxTokensFor(audioMs, this.#cfg.maxTokensPerSecond);
-    if (maxTokens > 0) params.max_tokens = maxTokens;
+    const params = whisperParams(this.#cfg, audioMs, options.prompt ?? this.#cfg.initialPrompt);
     const job = this.#queue.run(
       async () => {
         const started = performance.now();

@@ -1,6 +1,7 @@
 import { PcmHistory, energyDb, int16ToFloat32 } from '../audio.js';
 import type { Vad, VadEvent } from '../types.js';
 import type { SpeechConfig } from '../config.js';
+import { WindowAccumulator } from './windows.js';
 
 export const VAD_RATE = 16_000;
 /** Silero v5 works on 512-sample (32 ms) windows at 16 kHz. */
@@ -35,6 +36,14 @@ export interface EndpointerHooks {
 /** Longest single push accepted; more would block the event loop for one call (a bug upstream, not audio). */
 export const MAX_PUSH_SAMPLES = VAD_RATE * 60;
 
+/** Why a push is refused (counted and dropped by the caller), or null to accept it. */
+export function pushRejection(pcm16k: unknown, closed: boolean): VadRejectReason | null {
+  if (closed) return 'closed';
+  if (!(pcm16k instanceof Int16Array)) return 'not-int16';
+  if (pcm16k.length > MAX_PUSH_SAMPLES) return 'oversize';
+  return null;
+}
+
 /**
  * Turns per-window speech decisions into speechStart / interruption / speechEnd events.
  *
@@ -44,8 +53,10 @@ export const MAX_PUSH_SAMPLES = VAD_RATE * 60;
  */
 export class Endpointer implements Vad {
   readonly #history = new PcmHistory();
-  readonly #pending = new Int16Array(WINDOW);
-  #pendingFill = 0;
+  readonly #windows = new WindowAccumulator(WINDOW);
+  /** the events of the push in progress; `#onWindowOfPush` is bound once, so a push allocates no closure */
+  #events: VadEvent[] = [];
+  readonly #onWindowOfPush = (window: Int16Array): void => this.#onWindow(window, this.#events);
   readonly #floatWindow = new Float32Array(WINDOW);
   /** energy (dB) per window, newest last, covering the look-back span */
   #energies: number[] = [];
@@ -92,21 +103,11 @@ export class Endpointer implements Vad {
   }
 
   push(pcm16k: Int16Array): VadEvent[] {
-    if (this.#closed) return this.#reject('closed');
-    if (!(pcm16k instanceof Int16Array)) return this.#reject('not-int16');
-    if (pcm16k.length > MAX_PUSH_SAMPLES) return this.#reject('oversize');
+    const rejected = pushRejection(pcm16k, this.#closed);
+    if (rejected) return this.#reject(rejected);
     const events: VadEvent[] = [];
-    let at = 0;
-    while (at < pcm16k.length) {
-      const take = Math.min(WINDOW - this.#pendingFill, pcm16k.length - at);
-      this.#pending.set(pcm16k.subarray(at, at + take), this.#pendingFill);
-      this.#pendingFill += take;
-      at += take;
-      if (this.#pendingFill === WINDOW) {
-        this.#pendingFill = 0;
-        this.#onWindow(this.#pending, events);
-      }
-    }
+    this.#events = events;
+    this.#windows.push(pcm16k, this.#onWindowOfPush);
     return events;
   }
 
@@ -114,7 +115,7 @@ export class Endpointer implements Vad {
     this.#classifier.reset();
     this.#hangoverDb = Number.NaN;
     this.#history.clear();
-    this.#pendingFill = 0;
+    this.#windows.clear();
     this.#energies = [];
     this.#energyBase = this.#windowIndex;
     this.#floorDb = Number.NaN;

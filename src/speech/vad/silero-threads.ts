@@ -2,8 +2,9 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { VoicebotError } from '../../core/errors.js';
 import type { VadEvent } from '../types.js';
-import { Endpointer, MAX_PUSH_SAMPLES, WINDOW, type EndpointerHooks, type WindowClassifier } from './endpointer.js';
+import { Endpointer, WINDOW, pushRejection, type EndpointerHooks, type WindowClassifier } from './endpointer.js';
 import { VadCapacityError } from './errors.js';
+import { WindowAccumulator } from './windows.js';
 import type { VadSessions } from './silero.js';
 
 const require = createRequire(import.meta.url);
@@ -262,8 +263,7 @@ export class ThreadedVad {
   readonly #pool: SileroThreadPool;
   readonly #session: RemoteSession;
   readonly #hooks: EndpointerHooks;
-  readonly #pending = new Int16Array(WINDOW);
-  #pendingFill = 0;
+  readonly #windows = new WindowAccumulator(WINDOW);
   /** windows sent, oldest first, waiting for their decisions */
   readonly #inFlight: Int16Array[] = [];
   #ready: VadEvent[] = [];
@@ -304,27 +304,21 @@ export class ThreadedVad {
   }
 
   push(pcm16k: Int16Array): VadEvent[] {
-    if (this.#closed) return this.#reject('closed');
-    if (!(pcm16k instanceof Int16Array)) return this.#reject('not-int16');
-    if (pcm16k.length > MAX_PUSH_SAMPLES) return this.#reject('oversize');
-    let at = 0;
-    while (at < pcm16k.length) {
-      const take = Math.min(WINDOW - this.#pendingFill, pcm16k.length - at);
-      this.#pending.set(pcm16k.subarray(at, at + take), this.#pendingFill);
-      this.#pendingFill += take;
-      at += take;
-      if (this.#pendingFill === WINDOW) {
-        this.#pendingFill = 0;
-        const window = this.#pending.slice();
-        this.#inFlight.push(window);
-        // the worker gets its own copy (transferred); ours stays for the Endpointer
-        this.#pool.classify(this.#session, this.#lease, window.slice());
-      }
-    }
+    const rejected = pushRejection(pcm16k, this.#closed);
+    if (rejected) return this.#reject(rejected);
+    this.#windows.push(pcm16k, this.#send);
     const events = this.#ready;
     this.#ready = [];
     return events;
   }
+
+  /** Sends a complete window to the worker and keeps it for the Endpointer until its decision comes back. */
+  readonly #send = (window: Int16Array): void => {
+    const own = window.slice();
+    this.#inFlight.push(own);
+    // the worker gets its own copy (transferred); ours stays for the Endpointer
+    this.#pool.classify(this.#session, this.#lease, own.slice());
+  };
 
   /** Resolves once every window sent so far has its decision (tests and orderly shutdown). */
   async settled(timeoutMs = 5000): Promise<void> {
@@ -336,7 +330,7 @@ export class ThreadedVad {
   }
 
   reset(): void {
-    this.#pendingFill = 0;
+    this.#windows.clear();
     this.#ready = [];
     this.#inner.reset();
   }
