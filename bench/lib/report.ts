@@ -104,23 +104,34 @@ function concurrencyChart(figs: Figure[], subtitle: string): string | null {
   });
 }
 
+/** Send-time lateness vs streams: MediaLink (the real Asterisk path) clean and impaired; the old bench chain if no MediaLink run. */
 function mediaChart(figs: Figure[], subtitle: string): string | null {
-  const pick = (metric: string) =>
+  const pick = (bench: string, metric: string, value: (f: Figure) => number = (f) => f.value) =>
     figs
-      .filter((f) => f.bench === 'media' && f.metric === metric)
-      .map((f): [number, number] => [num(f.streams), f.value])
+      .filter((f) => f.bench === bench && f.metric === metric)
+      .map((f): [number, number] => [num(f.streams), value(f)])
       .sort((a, b) => a[0] - b[0]);
-  const p99 = pick('pacer_late_p99_ms');
-  if (p99.length === 0) return null;
+  const link = pick('media-link', 'send_late_p99_ms_clean');
+  const series = link.length
+    ? [
+        { name: 'p99 clean', points: link },
+        { name: 'p99 impaired', points: pick('media-link', 'send_late_p99_ms_impaired') },
+        { name: 'p50 clean', points: pick('media-link', 'send_late_p99_ms_clean', (f) => num(f.p50)) },
+      ]
+    : [
+        { name: 'p99', points: pick('media', 'pacer_late_p99_ms') },
+        { name: 'p50', points: pick('media', 'pacer_late_p50_ms') },
+      ];
+  if (series[0]!.points.length === 0) return null;
+  const sched = figs.find((f) => f.bench === 'media-link' && typeof f.sched === 'string')?.sched;
   return lineChart({
-    title: 'Media plane: send-time lateness vs streams',
-    subtitle,
+    title: link.length
+      ? 'Media plane (MediaLink): send-time lateness vs streams'
+      : 'Media plane: send-time lateness vs streams',
+    subtitle: link.length && sched ? `${subtitle}, scheduling ${String(sched)}` : subtitle,
     xLabel: 'concurrent bidirectional RTP streams',
-    yLabel: 'pacer send lateness, ms',
-    series: [
-      { name: 'p99', points: p99 },
-      { name: 'p50', points: pick('pacer_late_p50_ms') },
-    ],
+    yLabel: 'send time minus slot, ms',
+    series,
     hLines: [{ y: 2, label: 'p99 target 2 ms' }],
     yMin: 0,
   });
@@ -159,6 +170,7 @@ function summary(figs: Figure[], runs: Record<string, BenchRun>): string {
         'failedTurns',
         'held',
         'stopped',
+        'sched',
       ]
         .filter((k) => f[k] !== undefined)
         .map((k) => `${k}=${typeof f[k] === 'string' ? f[k] : JSON.stringify(f[k])}`)
@@ -192,7 +204,7 @@ export function writeReport(dir: string, fresh: Map<string, { figures: Figure[];
   const charts: Array<[string, string | null]> = [
     ['turn-latency-cdf.svg', turnLatencyCdf(figs, sub('turn-latency'))],
     ['concurrency-p95.svg', concurrencyChart(figs, sub('asterisk-concurrency'))],
-    ['media-lateness.svg', mediaChart(figs, sub('media'))],
+    ['media-lateness.svg', mediaChart(figs, sub(figs.some((f) => f.bench === 'media-link') ? 'media-link' : 'media'))],
   ];
   for (const [name, svg] of charts) if (svg) writeFileSync(join(dir, name), svg);
   writeFileSync(join(dir, 'summary.md'), summary(figs, runs));

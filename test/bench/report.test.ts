@@ -78,6 +78,36 @@ describe('bench report (bench/lib/report.ts)', () => {
     expect(lines.some((l) => l.includes('"streams":200'))).toBe(true);
   });
 
+  it('charts MediaLink lateness (clean and impaired) over the old chain, naming the scheduling policy', () => {
+    dir = mkdtempSync(join(tmpdir(), 'vb-report-'));
+    const link = (metric: string, streams: number, value: number) =>
+      fig('media-link', metric, value, { streams, p50: 0.3, sched: 'rr', frames: 1000 });
+    writeReport(
+      dir,
+      new Map([
+        ['media', { figures: [fig('media', 'pacer_late_p99_ms', 9, { streams: 100 })], run }],
+        [
+          'media-link',
+          {
+            figures: [
+              link('send_late_p99_ms_clean', 100, 0.9),
+              link('send_late_p99_ms_clean', 500, 3.5),
+              link('send_late_p99_ms_impaired', 100, 1.1),
+            ],
+            run,
+          },
+        ],
+      ]),
+    );
+    const svg = readFileSync(join(dir, 'media-lateness.svg'), 'utf8');
+    expect(svg).toContain('MediaLink');
+    expect(svg).toContain('p99 impaired');
+    expect(svg).toContain('scheduling rr');
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain(
+      '| send_late_p99_ms_clean | 3.5 ms | 1000 | 1.5 | streams=500, p50=0.3, sched=rr |',
+    );
+  });
+
   it('axis ticks are round steps covering the range', () => {
     expect(ticks(0, 1000)).toEqual([0, 200, 400, 600, 800, 1000]);
     expect(ticks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
