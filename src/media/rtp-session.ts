@@ -278,12 +278,13 @@ function bind(host: string, port: number, signal?: AbortSignal): Promise<Socket>
       socket.close();
       reject(err);
     });
+    // before bind: with a literal address it can complete at once, and a listener added after would never be removed
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.bind(port, host, () => {
       signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       resolve(socket);
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
