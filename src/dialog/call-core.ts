@@ -188,6 +188,8 @@ export async function runCall(
   leg.on('dtmf', onDtmf);
   if (signal?.aborted) onShutdown();
   else signal?.addEventListener('abort', onShutdown, { once: true });
+  // a call whose caller left before the core got it (while another process's call was taken over) is only recorded
+  if (leg.ended) onHangup('caller hung up before the bot took the call');
   const stopListening = () => {
     leg.off('hangup', onHangup);
     leg.off('detach', onDetach);
@@ -200,8 +202,8 @@ export async function runCall(
   if (stored && resumed && !resumed.success) {
     log.warn({ issues: resumed.error.issues.slice(0, 3) }, 'stored call state unreadable: starting the call afresh');
   }
-  const resumeFrom =
-    stored && resumed?.success && !machine.ended ? { session: stored, dialog: resumed.data } : undefined;
+  // a caller who hung up meanwhile still gets the stored story in the record (and the one end record)
+  const resumeFrom = stored && resumed?.success ? { session: stored, dialog: resumed.data } : undefined;
   if (stored && !resumeFrom) saver.inherit(stored);
   // the lease says a process is alive and serving the call; a resumed call needs it before it may claim the state
   const lease = await holdLease(deps, leg.id, clock, log, () => controller.abort(detachReason()));

@@ -49,9 +49,18 @@ export class SessionSaver {
     this.#backendData = stored.backendData;
     this.#rev = stored.rev ?? 0;
     try {
-      const rev = await this.#store.compareAndSet(this.#session(state, this.#opts.owner), this.#rev);
-      if (rev === null) return false;
+      let rev = await this.#store.compareAndSet(this.#session(state, this.#opts.owner), this.#rev);
+      if (rev === null) {
+        // A write queued before the claim (the caller hung up while the store was asked) may have taken over an
+        // entry with no owner already: then it names us, and the claim writes the restored state over it.
+        const current = await this.#store.get(this.#ctx.callId);
+        if (current?.owner !== this.#opts.owner) return false;
+        rev = await this.#store.compareAndSet(this.#session(state, this.#opts.owner), current.rev ?? 0);
+        if (rev === null) return false;
+      }
       this.#rev = rev;
+      // such a write that found the old owner instead gave the call up: it is ours now
+      this.#lost = false;
       return true;
     } catch (err) {
       this.#logger.warn({ err }, 'session store unreachable: cannot claim the call');

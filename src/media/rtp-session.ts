@@ -278,7 +278,8 @@ function bind(host: string, port: number, signal?: AbortSignal): Promise<Socket>
       socket.close();
       reject(err);
     });
-    // before bind: with a literal address it can complete at once, and a listener added after would never be removed
+    // listening before binding: with an IP literal (literalFirstLookup) the bind completes inside bind() itself, and a
+    // listener added after it would never be removed (a later abort would close the socket of a live, or closed, call)
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.bind(port, host, () => {
       signal?.removeEventListener('abort', onAbort);

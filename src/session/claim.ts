@@ -24,6 +24,8 @@ export interface ClaimOptions {
 
 /** Retry this soon after the store says the lease runs out (its clock and ours are not the same clock). */
 const AFTER_EXPIRY_MS = 5;
+/** While a live holder renews: ask again every tenth of a lease, at least this far apart. */
+const MIN_POLL_MS = 25;
 
 /**
  * Claim a call whose process may have died: take its lease the moment it runs out (the store says when), so a crash
@@ -42,8 +44,9 @@ export async function claimLease(o: ClaimOptions): Promise<ClaimOutcome> {
       if (holder !== null && holder !== first) return 'taken';
       const left = until - clock.now();
       if (left <= 0) return 'held';
-      const expiresIn = (await o.store.expiresInMs(o.callId)) ?? 0;
-      await sleep(clock, Math.min(left, Math.max(0, expiresIn) + AFTER_EXPIRY_MS), o.signal);
+      // a dead holder's lease: wake when it runs out; a live holder that lets go releases it early: look again soon
+      const expiresIn = Math.max(0, (await o.store.expiresInMs(o.callId)) ?? 0) + AFTER_EXPIRY_MS;
+      await sleep(clock, Math.min(left, expiresIn, Math.max(MIN_POLL_MS, o.ttlMs / 10)), o.signal);
     }
   } catch (err) {
     if (o.signal?.aborted) throw err;

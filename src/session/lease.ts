@@ -4,7 +4,8 @@ import { backgroundTimer, systemClock, type Clock } from '../core/clock.js';
 /**
  * Per-call ownership leases: the process serving a call holds its lease and renews it; when the process dies the
  * lease runs out and another instance may claim the call. Claiming is atomic (one winner), and only the holder can
- * renew or release, so a process that stalled past its lease can never take a call back from its new owner.
+ * renew or release, so a process that stalled past its lease can never take a call back from its new owner (it may
+ * take back only a lease nobody claimed meanwhile: then the call is still its own).
  */
 export interface LeaseStore {
   /**
@@ -12,7 +13,10 @@ export interface LeaseStore {
    * the call before the call core starts serving it). True: `owner` holds it for `ttlMs`.
    */
   acquire(callId: string, owner: string, ttlMs: number): Promise<boolean>;
-  /** Extend the lease, only if `owner` still holds it. False: it ran out or someone else holds it now. */
+  /**
+   * Extend the lease if `owner` holds it, or take it again if it ran out and nobody took it meanwhile (a process whose
+   * event loop stalled past its lease still serves the call: nobody else claimed it). False: someone else holds it now.
+   */
   renew(callId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Give the lease up, only if `owner` holds it. */
   release(callId: string, owner: string): Promise<boolean>;
@@ -29,8 +33,11 @@ if not v then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or
 if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
-/** Renew only if the value is still ours: check and extend in one step on the server. */
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+/** Renew if the value is still ours, or take the key again if it ran out and nobody took it: one step on the server. */
+const RENEW = `local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not v then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 or 0 end
+return 0`;
 /** Delete only if the value is still ours. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -112,8 +119,8 @@ export class MemoryLeaseStore implements LeaseStore {
 
   renew(callId: string, owner: string, ttlMs: number): Promise<boolean> {
     const lease = this.#live(callId);
-    if (lease?.owner !== owner) return Promise.resolve(false);
-    lease.until = this.#clock.now() + ttlMs;
+    if (lease && lease.owner !== owner) return Promise.resolve(false);
+    this.#leases.set(callId, { owner, until: this.#clock.now() + ttlMs });
     return Promise.resolve(true);
   }
 
@@ -197,7 +204,10 @@ export class HeldLease {
       return this.#schedule();
     }
     if (ok === 'error' && clock.now() + this.#o.renewEveryMs < this.#validUntil) return this.#schedule();
-    this.#lose(ok === false ? 'renewal refused: another process holds the call' : 'lease ran out: store unreachable');
+    if (ok === 'error') return this.#lose('lease ran out: store unreachable');
+    const holder = await store.holder(callId).catch(() => null);
+    if (this.#done) return;
+    this.#lose(`renewal refused: another process (${holder ?? 'unknown'}) claimed the call`);
   }
 
   #lose(why: string): void {

@@ -69,6 +69,11 @@ export interface CallLeg {
   readonly direction: 'inbound' | 'outbound';
   readonly inputSampleRate: SampleRate;
   readonly outputSampleRate: SampleRate;
+  /**
+   * The call is over already (its `hangup` has fired): a backend may hand the core a call whose caller left while it
+   * was being taken over from another process, so that the core records it from the stored state.
+   */
+  readonly ended?: boolean;
 
   on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this;
   off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this;

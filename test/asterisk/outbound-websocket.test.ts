@@ -5,7 +5,10 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallEventBus } from '../../src/core/call-events.js';
 import { createMetrics } from '../../src/core/metrics.js';
@@ -149,6 +152,62 @@ describe('Asterisk outbound websockets: persistent', () => {
     b.hangup();
     await waitFor(() => bot.backend.calls.size === 0 && emu.channels.size === 0, 3000, 'released');
     expect(emu.bridges.size).toBe(0);
+  });
+});
+
+describe('the emulator reconnects a dropped outbound socket as res/ari/ari_websockets.c does', () => {
+  it('at once; the new connection gets the events queued meanwhile, then ApplicationRegistered, never StasisStart again', async () => {
+    emu = await startAriEmulator();
+    // a bare websocket server as the far end, to see exactly what each connection receives
+    const received: string[][] = [];
+    let refuse = 0;
+    let attempts = 0;
+    const server = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      handleProtocols: (protocols) => (protocols.has('ari') ? 'ari' : false),
+      verifyClient: (_info, done) => {
+        attempts++;
+        if (refuse > 0) return void (refuse--, done(false, 503));
+        done(true);
+      },
+    });
+    await once(server, 'listening');
+    const sockets: WebSocket[] = [];
+    server.on('connection', (ws) => {
+      const mine: string[] = [];
+      received.push(mine);
+      sockets.push(ws);
+      ws.on('message', (data) => mine.push(String(JSON.parse(String(data)).type)));
+    });
+    try {
+      await emu.outboundWebsocket({
+        uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
+        username: emu.username,
+        password: emu.password,
+        connectionType: 'per_call_config',
+        reconnectIntervalMs: 1000,
+        reconnectAttempts: 4,
+      });
+      const caller = await emu.placeCall();
+      await waitFor(() => received[0]?.includes('StasisStart') === true, 2000, 'first connection');
+      expect(received[0]).toEqual(['ApplicationRegistered', 'StasisStart']);
+      refuse = 1; // the first reconnect attempt is refused: the next comes reconnect_interval later
+      const droppedAt = performance.now();
+      sockets[0]!.terminate();
+      await waitFor(() => attempts === 2, 2000, 'the first reconnect attempt, at once');
+      expect(performance.now() - droppedAt).toBeLessThan(500);
+      caller.dtmf('5'); // while no socket is up: queued for the next one, not lost
+      await waitFor(() => received.length === 2 && received[1]!.length >= 2, 3000, 'reconnected');
+      expect(performance.now() - droppedAt).toBeGreaterThanOrEqual(950); // one refused attempt, one interval
+      expect(received[1]).toEqual(['ChannelDtmfReceived', 'ApplicationRegistered']);
+      expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
+      expect(emu.lostEvents).toBe(0);
+      caller.hangup();
+    } finally {
+      for (const ws of sockets) ws.terminate();
+      server.close();
+    }
   });
 });
 

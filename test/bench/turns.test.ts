@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lastVoicedFrame } from '../../bench/lib/turns.js';
 import { gaussian, mulberry32 } from '../../src/core/random.js';
+import { concat } from '../speech/helpers.js';
 
 const RATE = 16_000;
 const FRAME_MS = 20;
@@ -17,15 +18,6 @@ function noise(ms: number, rms: number, seed: number): Int16Array {
   return Int16Array.from({ length: (ms * RATE) / 1000 }, () => Math.round(rms * g()));
 }
 const db = (x: number) => 10 ** (x / 20);
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 describe('lastVoicedFrame (where a bench turn ends and its latency starts)', () => {
   const SPEECH = 6000;

@@ -98,6 +98,11 @@ describe.skipIf(!has('docker-compose') || !has('envsubst'))('docker-compose.yml,
       username: bot.username,
       password: bot.password.reveal(),
     });
+    // crash takeover (docs/high-availability.md): failed reconnect attempts fit inside the lease a dead instance
+    // leaves, and that lease keeps the caller's silence under 2 s
+    const interval = Number(client['reconnect_interval']);
+    expect((Number(client['reconnect_attempts']) - 1) * interval).toBeLessThan((config.session.leaseMs * 2) / 3);
+    expect(config.session.leaseMs).toBeLessThanOrEqual(1500);
     expect(owc['apps']).toBe(bot.app);
     expect(ari.get(owc['local_ari_user']!)?.['type']).toBe('user');
     expect(ari.get(owc['local_ari_user']!)?.['read_only']).toBe('no');

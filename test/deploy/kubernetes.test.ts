@@ -121,6 +121,7 @@ describe('Kubernetes manifests', () => {
     expect(ari.rtpHost).toBe('10.1.2.3');
     expect(ari.password.reveal()).toBe('change-me-ari');
     expect(config.session.store).toBe('redis');
+    expect(config.session.leaseMs).toBe(1500); // the crash takeover budget, as in docker-compose.yml
     // names that must line up with the other objects
     const redisService = find('Service', 'voicebot-redis') as K8sObject & { spec: { ports: Array<{ port: number }> } };
     expect(new URL(config.redis!.url).hostname).toBe(redisService.metadata.name);

@@ -9,17 +9,25 @@ export interface RoundRobinProxy {
   port: number;
   /** connections handed to each target so far, by target index */
   perTarget: number[];
+  /**
+   * The connections to target `index` go half-open (a NAT or firewall forgets them): the side towards the client
+   * (Asterisk) closes, so it reconnects, through the proxy, to the next target; the target's side stays open but
+   * nothing reaches it any more, not even a FIN: it can only notice by its own pings.
+   */
+  halfOpen(index: number): void;
   close(): Promise<void>;
 }
 
 export async function startRoundRobinProxy(targets: number[]): Promise<RoundRobinProxy> {
   const perTarget = targets.map(() => 0);
   const open = new Set<Socket>();
+  const pairs: Array<{ index: number; client: Socket; upstream: Socket }> = [];
   let next = 0;
   const server = createServer((client) => {
     const index = next++ % targets.length;
     perTarget[index]!++;
     const upstream = connect(targets[index]!, '127.0.0.1');
+    pairs.push({ index, client, upstream });
     for (const s of [client, upstream]) {
       open.add(s);
       s.on('close', () => open.delete(s));
@@ -34,6 +42,15 @@ export async function startRoundRobinProxy(targets: number[]): Promise<RoundRobi
   return {
     port: (server.address() as AddressInfo).port,
     perTarget,
+    halfOpen: (index) => {
+      for (const p of pairs) {
+        if (p.index !== index) continue;
+        p.client.unpipe(p.upstream);
+        p.upstream.unpipe(p.client);
+        p.upstream.pause(); // what the target sends is never read, never answered
+        p.client.destroy();
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();

@@ -13,12 +13,17 @@ async function leaseContract(store: LeaseStore, id: string, expire: (ms: number)
   expect(await store.renew(id, 'a', 300)).toBe(true);
   await expire(400);
   expect(await store.holder(id)).toBeNull();
-  expect(await store.renew(id, 'a', 300)).toBe(false); // ran out: the old holder cannot take it back
+  // ran out and nobody claimed it: the holder (it stalled) takes it back; once another holds it, it cannot
+  expect(await store.renew(id, 'a', 300)).toBe(true);
+  expect(await store.holder(id)).toBe('a');
+  expect(await store.acquire(id, 'a', 300)).toBe(true); // the holder's claim extends it
+  await expire(400);
   // many instances claim an expired call at once: exactly one wins
   const claims = await Promise.all(['b', 'c', 'd', 'e', 'f'].map((o) => store.acquire(id, o, 10_000)));
   expect(claims.filter(Boolean)).toHaveLength(1);
   const winner = ['b', 'c', 'd', 'e', 'f'][claims.indexOf(true)]!;
   expect(await store.holder(id)).toBe(winner);
+  expect(await store.renew(id, 'a', 300)).toBe(false); // claimed by another: the old holder cannot take it back
   expect(await store.release(id, winner)).toBe(true);
   expect(await store.holder(id)).toBeNull();
 }
@@ -102,11 +107,32 @@ describe('per-call leases', () => {
       expect(await store.acquire('c2', 'b', 3000)).toBe(true);
       clock.advance(1000);
       await settle();
-      expect(lost).toEqual(['renewal refused: another process holds the call']);
+      expect(lost).toEqual(['renewal refused: another process (b) claimed the call']);
       expect(lease!.held).toBe(false);
       expect(await store.holder('c2')).toBe('b');
       await lease!.release(); // gives nothing away that is not ours
       expect(await store.holder('c2')).toBe('b');
+    });
+
+    it('a stall past the lease that nobody used to claim the call costs nothing: the renewal takes it back', async () => {
+      const clock = new FakeClock();
+      const store = new MemoryLeaseStore(clock);
+      const lost: string[] = [];
+      const lease = await HeldLease.acquire({
+        store,
+        callId: 'c4',
+        owner: 'a',
+        ttlMs: 3000,
+        clock,
+        onLost: (w) => lost.push(w),
+      });
+      clock.stall(3500); // the event loop was busy past the lease (a fresh process's first calls)
+      expect(await store.holder('c4')).toBeNull();
+      clock.advance(1000);
+      await settle();
+      expect(lost).toEqual([]);
+      expect(await store.holder('c4')).toBe('a');
+      await lease!.release();
     });
 
     it('a store that stops answering costs the lease only once it would have run out', async () => {

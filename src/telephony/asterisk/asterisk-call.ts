@@ -40,6 +40,20 @@ export interface StoredAsteriskCall extends AsteriskCallIds {
 }
 
 /**
+ * Hang up what a (dead or departed) bot process held for a call on Asterisk: its externalMedia leg and its post-hand-off
+ * taps (snoops, their legs and bridges). The caller, the bridge and an agent stay. `step` runs each request.
+ */
+export async function releaseBotLegs(
+  client: AsteriskCallHost['client'],
+  stored: StoredAsteriskCall,
+  step: (label: string, run: () => Promise<unknown>) => Promise<void>,
+): Promise<void> {
+  for (const id of [stored.mediaChannelId, ...(stored.tapChannels ?? [])])
+    await step(`DELETE channel ${id}`, () => client.hangup(id));
+  for (const id of stored.tapBridges ?? []) await step(`DELETE bridge ${id}`, () => client.destroyBridge(id));
+}
+
+/**
  * One caller on Asterisk, as a CallLeg: caller channel + mixing bridge + externalMedia channel + one RTP socket.
  * Everything it acquires is released exactly once, whoever ends the call (caller, bot, ARI outage, error).
  */
@@ -146,11 +160,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   async takeOver(stored: StoredAsteriskCall): Promise<void> {
     this.ids.bridgeId = stored.bridgeId;
     await this.#joinMedia(await this.#openMedia(this.signal), this.signal);
-    const { client } = this.host;
-    for (const id of [stored.mediaChannelId, ...(stored.tapChannels ?? [])])
-      await this.#quietly(`DELETE channel ${id}`, () => client.hangup(id));
-    for (const id of stored.tapBridges ?? [])
-      await this.#quietly(`DELETE bridge ${id}`, () => client.destroyBridge(id));
+    await releaseBotLegs(this.host.client, stored, (label, step) => this.#quietly(label, step));
     this.log.info(
       { bridgeId: stored.bridgeId, rtpPort: this.ids.rtpPort, replaced: stored.mediaChannelId },
       'call taken over: our media leg is in the caller bridge',

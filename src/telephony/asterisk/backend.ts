@@ -10,14 +10,14 @@ import type { Tts } from '../../speech/types.js';
 import type { AsteriskConfig } from '../config.js';
 import type { CallLeg, OriginateOptions, TelephonyBackend, TransferTarget } from '../port.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AriClient } from './ari-client.js';
+import { AriClient, isGone } from './ari-client.js';
 import { PersistentAriTransport, ServedAriConnection } from './ari-served.js';
 import { basicAuth, safeEqual } from '../../web/guard.js';
 import { AriEventStream } from './ari-events.js';
-import type { AriEvent, AriChannel } from './ari-types.js';
+import { ariChannel, type AriEvent, type AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
 import type { Admission, Permit } from '../../core/admission.js';
-import { AsteriskCall, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
+import { AsteriskCall, releaseBotLegs, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
 import { findReopenedCall, recordTakeover } from './takeover.js';
 import { claimLease } from '../../session/claim.js';
 import type { LeaseStore } from '../../session/lease.js';
@@ -106,6 +106,8 @@ export class AsteriskBackend implements TelephonyBackend {
   #onCall: ((leg: CallLeg) => Promise<void>) | null;
   /** calls being claimed from another instance right now (by call id): one claim per call at a time */
   readonly #claiming = new Map<string, Promise<void>>();
+  /** aborted when this process stops serving calls (stop, ApplicationReplaced): a pending claim gives up */
+  #claims = new AbortController();
   readonly #leaseMs: number;
   #stopping = false;
   #resyncing: Promise<void> | null = null;
@@ -224,6 +226,7 @@ export class AsteriskBackend implements TelephonyBackend {
     );
     this.#setReady(false, `ARI app "${app}" taken over by another connection (ApplicationReplaced)`);
     this.#stopping = true;
+    this.#claims.abort();
     await Promise.all([...this.calls.values()].map((c) => c.detach()));
   }
 
@@ -302,7 +305,17 @@ export class AsteriskBackend implements TelephonyBackend {
       // reopens a per-call socket, possibly to another instance, while the call is still in Stasis)
       for (const call of this.calls.values()) if (call.host === host && !call.ended) void call.detach();
     });
-    if (!persistent) void this.#adoptReopened(host, app);
+    if (!persistent) {
+      // the caller by name (the app is `<app>:<channel name>`), from the events queued while the socket was down:
+      // a caller who hung up in the gap is no longer among the app's channels, but its call must still be finished
+      const callerName = app.slice(config.app.length + 1);
+      const named = new Set<string>();
+      conn.on('event', (ev) => {
+        const channel = ev.type === 'Dial' ? ev.peer : 'channel' in ev ? (ev.channel as AriChannel) : null;
+        if (channel?.name === callerName) named.add(channel.id);
+      });
+      void this.#adoptReopened(host, app, named);
+    }
     if (persistent) {
       const reconnect = this.#persistent.current !== null || this.resyncs > 0;
       this.#persistent.current = conn;
@@ -315,6 +328,7 @@ export class AsteriskBackend implements TelephonyBackend {
     if (onCall) this.#onCall = onCall;
     if (!this.#onCall) throw new Error('AsteriskBackend.start: no onCall handler');
     this.#stopping = false;
+    if (this.#claims.signal.aborted) this.#claims = new AbortController();
     this.#supervisor.start(this.#onCall);
     this.#releases.start();
     if (!this.#stream) {
@@ -354,6 +368,7 @@ export class AsteriskBackend implements TelephonyBackend {
    */
   async stop(opts: { handOver?: boolean } = {}): Promise<void> {
     this.#stopping = true;
+    this.#claims.abort();
     await this.#stream?.stop();
     this.#deps.readiness?.delete('asterisk');
     const calls = [...this.calls.values()];
@@ -439,7 +454,7 @@ export class AsteriskBackend implements TelephonyBackend {
   }
 
   /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */
-  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit): void {
+  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit, opts: { takenOver?: boolean } = {}): void {
     this.calls.set(call.id, call);
     this.#metrics.activeCalls.set(this.calls.size);
     void this.#supervisor.run(
@@ -462,10 +477,13 @@ export class AsteriskBackend implements TelephonyBackend {
           this.#metrics.calls.inc({ direction: call.direction, result: 'connected' });
         },
         serve: async (onCall) => {
-          await this.#announceRecording(call);
-          await call
-            .startRecording()
-            .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+          // a call taken over was announced and is recorded already (the bridge recording goes on)
+          if (!opts.takenOver) {
+            await this.#announceRecording(call);
+            await call
+              .startRecording()
+              .catch((err: unknown) => call.log.warn({ err: errText(err) }, 'recording not started'));
+          }
           await onCall(call);
         },
         hangupReason: 'bot finished',
@@ -510,7 +528,7 @@ export class AsteriskBackend implements TelephonyBackend {
       .then(() =>
         // calls taken over count under the cap too (over it, the pool refuses their VAD); the claims run on their
         // own (a dead holder's lease takes up to one lease length to run out) and settled() waits for them
-        resynchronise(this.host, this.calls, (stored) => void this.#claim(stored, this.host), why),
+        resynchronise(this.host, this.calls, (stored) => void this.takeOver(stored, this.host), why),
       )
       .catch((err: unknown) => this.#log.error({ err: errText(err) }, 'ARI resync failed'))
       .finally(() => this.resyncs++);
@@ -519,17 +537,22 @@ export class AsteriskBackend implements TelephonyBackend {
   // ------------------------------------------------------------------ takeover
 
   /** A per-call websocket opened: if it was reopened for a call another instance served, take that call over. */
-  async #adoptReopened(host: AsteriskCallHost, app: string): Promise<void> {
+  async #adoptReopened(host: AsteriskCallHost, app: string, named: Set<string>): Promise<void> {
     try {
-      const stored = await findReopenedCall(host, app, (id) => this.calls.has(id) || this.#claiming.has(id));
-      if (stored) await this.#claim(stored, host);
+      const isLocal = (id: string) => this.calls.has(id) || this.#claiming.has(id);
+      const stored = await findReopenedCall(host, app, isLocal, named);
+      if (stored) await this.takeOver(stored, host);
     } catch (err) {
       this.#log.warn({ app, err: errText(err) }, 'could not tell which call a reopened ARI websocket carries');
     }
   }
 
-  /** Take over a stored call (one claim per call at a time; `settled()` and `stop()` wait for them). */
-  #claim(stored: CallSession, host: AsteriskCallHost): Promise<void> {
+  /**
+   * Take over a stored call another instance served, over `host`'s ARI connection (a resync and a reopened per-call
+   * socket come here). One claim per call at a time here, one winner across instances; `settled()` and `stop()`
+   * wait for them.
+   */
+  takeOver(stored: CallSession, host: AsteriskCallHost = this.host): Promise<void> {
     const callId = stored.callId.slice(SESSION_PREFIX.length);
     const running = this.#claiming.get(callId);
     if (running || this.calls.has(callId) || this.#stopping) return running ?? Promise.resolve();
@@ -557,7 +580,8 @@ export class AsteriskBackend implements TelephonyBackend {
         // within two pings and lets go
         maxWaitMs: this.#leaseMs + 2 * this.#config.eventPingMs,
         clock: this.host.clock,
-      });
+        signal: this.#claims.signal,
+      }).catch(() => 'stopped' as const);
       if (outcome !== 'claimed') {
         return void log.warn({ outcome, previousOwner: stored.owner || null }, 'call not taken over');
       }
@@ -567,31 +591,48 @@ export class AsteriskBackend implements TelephonyBackend {
     const current = await this.#deps.sessions.get(stored.callId).catch(() => undefined);
     const ids = (current ?? stored).backendData as unknown as StoredAsteriskCall;
     if (!current || ids.agentChannelId || this.#stopping) {
+      // handed to a person: the caller and the agent talk on; the old bot's muted leg and taps go
+      if (current && ids.agentChannelId) await releaseBotLegs(host.client, ids, quietly);
       await letGo();
       return void log.info({ handedOff: Boolean(ids.agentChannelId) }, 'nothing to take over');
     }
-    let caller;
+    let caller: AriChannel | null = null;
     try {
       caller = await host.client.getChannel(ids.callerChannelId);
     } catch (err) {
-      await letGo();
-      return void log.info({ err: errText(err) }, 'caller gone before the takeover');
+      if (!isGone(err)) {
+        await letGo();
+        return void log.warn({ err: errText(err) }, 'call not taken over: Asterisk did not answer');
+      }
     }
-    const call = new AsteriskCall(host, caller, ids.direction ?? 'inbound', { from: current.phone, to: ids.to ?? '' });
-    log.info({ previousOwner: current.owner || null }, 'taking the call over');
-    this.#track(
-      call,
-      async () => {
-        try {
-          await call.takeOver(ids);
-          if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
-        } catch (err) {
+    const call = new AsteriskCall(
+      host,
+      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
+      ids.direction ?? 'inbound',
+      {
+        from: current.phone,
+        to: ids.to ?? '',
+      },
+    );
+    log.info({ previousOwner: current.owner || null, callerGone: !caller }, 'taking the call over');
+    const takeOver = async () => {
+      try {
+        if (!caller) throw new Error('the caller hung up while the call was claimed');
+        await call.takeOver(ids);
+        if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
+      } catch (err) {
+        if (caller && !call.ended) {
           await letGo();
           throw err;
         }
-      },
-      this.#takeOverPermit(),
-    );
+        // the caller left during the takeover: release what the old process left on Asterisk; the call core
+        // gets an ended leg and writes the call's one end record from the stored state
+        call.ids.bridgeId = ids.bridgeId;
+        await releaseBotLegs(host.client, ids, quietly);
+        await call.end('caller hung up during the takeover', { hangupCaller: false });
+      }
+    };
+    this.#track(call, takeOver, this.#takeOverPermit(), { takenOver: true });
   }
 
   // ------------------------------------------------------------------ outbound
@@ -666,6 +707,11 @@ function outboundCallerId(callerId: string | undefined): Record<string, string> 
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
   return new AsteriskBackend(config, deps);
+}
+
+/** A cleanup request whose failure changes nothing (gone already, or left for the next resync's sweep). */
+async function quietly(_label: string, run: () => Promise<unknown>): Promise<void> {
+  await run().catch(() => undefined);
 }
 
 function errText(err: unknown): string {

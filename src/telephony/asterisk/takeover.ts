@@ -7,17 +7,20 @@ import { isOwnId } from './release-retry.js';
  * The stored call a reopened per-call websocket carries. Asterisk reopens a dropped per-call socket to the same uri
  * (behind a load balancer: possibly this instance) and sends nothing about the call it carries: no StasisStart again
  * (the caller is still in Stasis), only the events queued while it was down and ApplicationRegistered
- * (res/ari/ari_websockets.c session_update). The app's channels say which call it is (GET /applications/{app}); the
- * one whose session is in the store and that this process does not hold is a call to take over. null: a new call
- * (its StasisStart follows) or nothing to take over.
+ * (res/ari/ari_websockets.c session_update). The app's channels say which call it is (GET /applications/{app}), and
+ * so do the queued events (a caller who hung up in the gap has left the app); the one whose session is in the store
+ * and that this process does not hold is a call to take over. null: a new call (its StasisStart follows) or nothing
+ * to take over.
  */
 export async function findReopenedCall(
   host: AsteriskCallHost,
   app: string,
   isLocal: (channelId: string) => boolean,
+  /** the caller's id as seen in the socket's events (it may have left the app already) */
+  named: Iterable<string> = [],
 ): Promise<CallSession | null> {
   const { channel_ids: channels } = await host.client.getApplication(app);
-  for (const channelId of channels) {
+  for (const channelId of new Set([...channels, ...named])) {
     // our own legs (UnicastRTP, snoops) are never the caller; a call this process serves is not taken over
     if (isOwnId(channelId, host.config.app) || isLocal(channelId)) continue;
     const stored = await host.sessions.get(SESSION_PREFIX + channelId);

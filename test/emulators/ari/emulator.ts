@@ -140,8 +140,8 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   readonly #wss = new WebSocketServer({ noServer: true });
   /** websocket_client.conf + ari.conf outbound_websocket, when configured */
   #outbound: OutboundWebsocketConfig | null = null;
-  /** per-call sockets closing after their channel's StasisEnd (no reconnect for those) */
-  readonly #closing = new Set<WebSocket>();
+  /** per-call sessions closed STASIS_END_POST_WAIT after their caller left Stasis (no reconnect for those), by app */
+  readonly #perCallClosed = new Set<string>();
   /** outbound sessions between a dropped socket and its reconnect: the events queued for the next socket, by app */
   readonly #reconnecting = new Map<string, string[]>();
   /** every outbound websocket Asterisk opened: the app it serves, and whether it was a reconnect */
@@ -368,16 +368,17 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     ws.on('close', () => {
       this.#sockets.delete(ws);
       this.#outboundSockets.delete(ws);
-      if (this.#closing.delete(ws) || this.#closed || this.#outbound !== cfg) return;
+      if (this.#perCallClosed.has(app) || this.#closed || this.#outbound !== cfg) return;
       const caller = [...this.channels.values()].find((c) => c.kind === 'caller' && c.app === app);
-      if (cfg.connectionType === 'per_call_config' && !caller?.inStasis) return;
-      // outbound_session_handler_thread(): "Websocket disconnected. Reconnecting" at once, to the same uri; the
-      // session keeps its apps registered and queues their events until a socket is back
+      // outbound_session_handler_thread(): "Websocket disconnected. Reconnecting" at once, to the same uri, until the
+      // session is closing (a per-call one: STASIS_END_POST_WAIT after its caller left Stasis, even if it already
+      // has); the session keeps its apps registered and queues their events until a socket is back
       this.#reconnecting.set(app, []);
       void (async () => {
         const attempts = cfg.connectionType === 'persistent' ? 1_000 : (cfg.reconnectAttempts ?? 4);
         const again = await connectWithAttempts(cfg, attempts);
         if (this.#closed) return void again?.terminate();
+        if (again && this.#perCallClosed.has(app)) return void again.close(1000);
         if (again) return this.#attachOutbound(again, app, cfg, true);
         this.#reconnecting.delete(app);
         // stasis_app_control_mark_failed() + continue to the next priority: STASISSTATUS=FAILED, never a hangup
@@ -686,12 +687,13 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
 
   /** ast_ari_close_per_call_websocket(): the caller left Stasis; its socket closes STASIS_END_POST_WAIT later. */
   #closePerCall(app: string): void {
-    for (const [ws, wsApp] of this.#sockets) {
-      if (wsApp !== app || !this.#outboundSockets.has(ws) || this.#outbound?.connectionType !== 'per_call_config')
-        continue;
-      this.#closing.add(ws);
-      this.#later(this.#outbound.perCallCloseMs ?? 3000, () => ws.close(1000));
-    }
+    const cfg = this.#outbound;
+    if (cfg?.connectionType !== 'per_call_config' || !app.includes(':')) return;
+    this.#later(cfg.perCallCloseMs ?? 3000, () => {
+      this.#perCallClosed.add(app);
+      this.#reconnecting.delete(app);
+      for (const [ws, wsApp] of this.#sockets) if (wsApp === app && this.#outboundSockets.has(ws)) ws.close(1000);
+    });
   }
 
   #later(ms: number, fn: () => void): NodeJS.Timeout {
