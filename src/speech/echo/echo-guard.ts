@@ -59,6 +59,8 @@ const REF_ACTIVE_ENERGY = (32768 * 10 ** (-55 / 20)) ** 2;
 const SPEECH_ENERGY = (32768 * 10 ** (-45 / 20)) ** 2;
 /** below this Wiener gain a block is echo and is silenced, not turned down */
 const PASS_GAIN = 0.5;
+/** how far the reference may fall behind the caller audio while the bot talks before it is padded with silence */
+const LATE_REFERENCE_BLOCKS = 20;
 /** the bot counts as talking until this long after its last sound: a pause between words, not the end */
 const TALKING_BLOCKS = 30;
 const EPISODE_MIN_BLOCKS = 10;
@@ -139,12 +141,17 @@ export class EchoGuard {
     const out = new Int16Array(mic.length);
     for (let at = 0; at < mic.length; at += this.#block) {
       const n = Math.min(this.#block, mic.length - at);
-      // while the bot is silent no reference arrives: its clock must not fall behind the caller's
-      while (this.#refBlocks < this.#micBlocks + 1) this.#pushRef(0);
+      // While the bot is silent no reference arrives: its clock must not fall behind the caller's. While it talks, a
+      // frame missing now is late (a pacer behind a busy event loop catches up in a burst), not silence: taking it
+      // for silence would shift the alignment for the rest of the prompt, so the reference may lag a little first.
+      const lag = this.#refAt(this.#refBlocks - 1) >= REF_ACTIVE_ENERGY ? LATE_REFERENCE_BLOCKS : 0;
+      while (this.#refBlocks < this.#micBlocks + 1 - lag) this.#pushRef(0);
       let sum = 0;
       for (let i = at; i < at + n; i++) sum += mic[i]! * mic[i]!;
       const energy = sum / n;
-      const refNow = this.#refBlocks - 1;
+      // the reference block sent in step with this caller block: counted, not the newest, so that frames that arrive
+      // in a burst (a pacer catching up, a queue played at once) keep their place in time
+      const refNow = this.#micBlocks;
       const slot = this.#micBlocks & HISTORY_MASK;
       this.#micEnergy[slot] = energy;
       this.#micRefNow[slot] = refNow;
