@@ -520,7 +520,10 @@ export async function crashRound(
   const crashes: Crash[] = [];
   const restarts: Array<Promise<unknown>> = [];
   for (const moment of opts.moments) {
-    const { slot, call } = await victim(cluster, calls, moment, 30_000);
+    // the calls may all be past the moment (ending, or none mid-turn any more): the round has no more crashes
+    const picked = await victim(cluster, calls, moment, 30_000).catch(() => null);
+    if (!picked) break;
+    const { slot, call } = picked;
     const owned = [];
     for (const c of calls) if (c.endReason === null && (await cluster.ownerSlot(c.channelId)) === slot) owned.push(c);
     const at = cluster.kill(slot);
