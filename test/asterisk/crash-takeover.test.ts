@@ -250,6 +250,21 @@ async function finishOn(b: Instance, caller: Party): Promise<void> {
   expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
 }
 
+/** The caller left before `b` could serve the call: one end record with the stored story, nothing left anywhere. */
+async function expectRecordedAfterHangup(b: Instance, caller: Party, before: { mediaChannelId: string }) {
+  expect(stores!.records.submitted).toHaveLength(1);
+  expect(stores!.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+    GREETING,
+    'a question about my bill',
+    'Billing answer.',
+  ]);
+  await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
+  expect(emu.channels.has(before.mediaChannelId)).toBe(false);
+  expect(b.backend.calls.size + b.backend.ports.inUse + b.backend.host.router.size).toBe(0);
+  expect(await stores!.observe.list()).toEqual([]);
+  expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
+}
+
 /** The media leg `before` is gone, `b`'s is the one in the caller's bridge, and the store names `b`. */
 async function expectSwapped(b: Instance, caller: Party, before: { mediaChannelId: string; bridgeId: string }) {
   const after = await where(caller);
@@ -302,19 +317,7 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     caller.hangup(); // b is still waiting for a's lease to run out
     await waitFor(() => b.finished.length === 1, 5000, 'the call core on b records the call');
     expect(spoken(b)).toEqual([]); // nobody left to talk to
-    expect(stores!.records.submitted).toHaveLength(1);
-    expect(stores!.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
-      GREETING,
-      'a question about my bill',
-      'Billing answer.',
-    ]);
-    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
-    expect(emu.channels.has(before.mediaChannelId)).toBe(false);
-    expect(b.backend.calls.size).toBe(0);
-    expect(b.backend.ports.inUse).toBe(0);
-    expect(b.backend.host.router.size).toBe(0);
-    expect(await stores!.observe.list()).toEqual([]);
-    expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
+    await expectRecordedAfterHangup(b, caller, before);
   });
 
   it('drain: the caller hangs up while Asterisk reopens the socket; the next instance finishes the call', async () => {
@@ -329,16 +332,7 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     await stopped;
     await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
     expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
-    expect(stores!.records.submitted).toHaveLength(1);
-    expect(stores!.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
-      GREETING,
-      'a question about my bill',
-      'Billing answer.',
-    ]);
-    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
-    expect(emu.channels.has(before.mediaChannelId)).toBe(false);
-    expect(await stores!.observe.list()).toEqual([]);
-    expect(b.backend.calls.size + b.backend.ports.inUse + b.backend.host.router.size).toBe(0);
+    await expectRecordedAfterHangup(b, caller, before);
   });
 
   it('an instance that lost its socket but lives lets go: the next one claims the call once it did', async () => {
