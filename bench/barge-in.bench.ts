@@ -1,5 +1,6 @@
 /**
- * Barge-in over an echoing line, echo handling on vs off in the same run.
+ * Barge-in over an echoing line: echo handling off / the level guard alone / the canceller in front of the guard,
+ * side by side in the same run.
  *
  * Each prompt is one call through the real call core (runCall) with the real Silero VAD, on a simulated 8 kHz
  * μ-law line (MemoryLeg + EchoPath: delay, echo return loss, a seeded short impulse response, line noise at
@@ -10,13 +11,14 @@
  * - echo only (no caller): false barge-ins per 100 prompts = prompts the bot stopped (cleared its audio) although
  *   nobody spoke; also how many of those were recovered (the prompt resumed).
  * - a caller interrupts (another clip, natural level, speech onset at a seeded random point 0.4–2 s into the prompt
- *   and at least 1 s before its end): detected =
- *   the bot stopped after the caller's speech onset; latency = onset → bot silent (leg.clearAudio), simulated
- *   call time, p50/p95 over detected ones.
- * - the guard's own CPU per call-second (process CPU time, EchoGuard alone over the same audio).
+ *   and at least 1 s before its end): detected = the bot stopped after the caller's speech onset and did not take
+ *   it back (a stop the VAD did not confirm resumes the prompt over the caller: not a detection); latency = onset →
+ *   bot silent (leg.clearAudio), simulated call time, p50/p95 over detected ones.
+ * - the echo handling's own CPU per call-second (process CPU time, EchoStage alone over the same audio), per mode.
  *
  * BARGE_IN_PROMPTS sets the prompts per condition (default 200); BARGE_IN_ECHO (JSON) overrides `speech.echo` keys
- * for tuning runs (the defaults were chosen with it; see docs/barge-in.md).
+ * for tuning runs (the defaults were chosen with it; see docs/barge-in.md); BARGE_IN_MODES (off,guard,cancel) and
+ * BARGE_IN_CONDITIONS (JSON) narrow a run; BARGE_IN_TRACE=1 prints each prompt's stops to stderr.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { runCall } from '../src/dialog/call-core.js';
@@ -26,9 +28,10 @@ import { mulberry32 } from '../src/core/random.js';
 import { EchoPath } from '../src/media/echo-path.js';
 import { resample } from '../src/media/resampler.js';
 import { echoConfig } from '../src/speech/echo/config.js';
-import { EchoGuard } from '../src/speech/echo/echo-guard.js';
+import { EchoStage } from '../src/speech/echo/echo-stage.js';
 import type { Tts, TtsChunk } from '../src/speech/types.js';
 import { createVadFactory } from '../src/speech/vad/silero.js';
+import { energyDb } from '../src/speech/audio.js';
 import { energyBoundaries, loadClips } from '../test/speech/helpers.js';
 import { VAD_MODEL } from '../test/helpers/fixtures.js';
 import { figure, percentile } from './lib/figure.js';
@@ -53,12 +56,43 @@ const CONDITIONS =
     [{ delayMs: 150, erlDb: 6 }],
   );
 const NOISE_DBFS = -60;
+const FULL_SCALE_DB = 20 * Math.log10(32768);
 const ECHO_OVERRIDES = JSON.parse(process.env.BARGE_IN_ECHO ?? '{}') as Record<string, unknown>;
+/** the echo handling compared: none, the level guard alone (the previous default), the canceller + guard */
+const MODES = {
+  off: { enabled: false },
+  guard: { enabled: true, cancel: false },
+  cancel: { enabled: true, cancel: true },
+} as const;
+type Mode = keyof typeof MODES;
+const ONLY_MODES = process.env.BARGE_IN_MODES ? (process.env.BARGE_IN_MODES.split(',') as Mode[]) : null;
+const RUN_MODES = ONLY_MODES ?? (Object.keys(MODES) as Mode[]);
 
 const clips = loadClips();
 /** bot voices and caller voices: different speakers */
 const botClips = clips.slice(0, 6).map((c) => level(c.pcm, -18));
-const callerClips = clips.slice(6).map((c) => ({ pcm: c.pcm, onsetMs: energyBoundaries(c.pcm).startMs }));
+const callerClips = clips.slice(6).map((c) => ({
+  pcm: c.pcm,
+  onsetMs: energyBoundaries(c.pcm).startMs,
+  audibleMs: audibleOnsetMs(c.pcm),
+}));
+
+/**
+ * Where the caller becomes audible on the line: the first of three 10 ms blocks in a row at -40 dBFS or more and
+ * 12 dB above the clip's own background (its 10th percentile). The clips' 35 %-of-range boundary can come later,
+ * after soft first sounds a listener already hears as speech: latency counts from the earlier of the two.
+ */
+function audibleOnsetMs(pcm: Int16Array): number {
+  const block = 160;
+  const dbs: number[] = [];
+  for (let at = 0; at + block <= pcm.length; at += block) dbs.push(energyDb(pcm, at, block) - FULL_SCALE_DB);
+  const background = [...dbs].sort((a, b) => a - b)[Math.floor(dbs.length * 0.1)] ?? -90;
+  const threshold = Math.max(-40, background + 12);
+  for (let i = 0; i + 2 < dbs.length; i++) {
+    if (dbs[i]! >= threshold && dbs[i + 1]! >= threshold && dbs[i + 2]! >= threshold) return i * 10;
+  }
+  return energyBoundaries(pcm).startMs;
+}
 
 function level(pcm: Int16Array, dbfs: number): Int16Array {
   let sum = 0;
@@ -97,7 +131,7 @@ interface Outcome {
 const vadDeps = createTestDeps({ config: { speech: { vad: { modelPath: VAD_MODEL } } } });
 const vad = createVadFactory(vadDeps.config.speech.vad, vadDeps.logger, vadDeps.metrics);
 
-async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, echoOn: boolean, caller: boolean) {
+async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mode: Mode, caller: boolean) {
   const rand = mulberry32(1000 * i + cond.delayMs + cond.erlDb);
   const promptIndex = i % botClips.length;
   const promptMs = (botClips[promptIndex]!.length / 16000) * 1000;
@@ -107,7 +141,7 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, ec
   const deps = createTestDeps({
     config: {
       dialog: { greeting: `bot-${promptIndex}` },
-      speech: { vad: { modelPath: VAD_MODEL }, echo: { ...ECHO_OVERRIDES, enabled: echoOn } },
+      speech: { vad: { modelPath: VAD_MODEL }, echo: { ...ECHO_OVERRIDES, ...MODES[mode] } },
     },
     asr: new ScriptedAsr(caller ? ['I want to talk about my order'] : []),
     tts: new ClipTts(),
@@ -122,7 +156,7 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, ec
     const offsetMs = 400 + rand() * Math.min(1600, Math.max(0, promptMs - 1400 - c.onsetMs));
     const pcm = resample(c.pcm, 16000, RATE);
     line.set(pcm.subarray(0, line.length - Math.round((offsetMs * RATE) / 1000)), Math.round((offsetMs * RATE) / 1000));
-    onsetMs = offsetMs + c.onsetMs;
+    onsetMs = offsetMs + Math.min(c.onsetMs, c.audibleMs);
   }
   // the greeting starts on the first frames; the caller line is aligned to the call clock
   for (let at = 0; at < line.length && !leg.hungUpBy; at += FRAME) {
@@ -137,19 +171,26 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, ec
   const outcome: Outcome = {
     stopped: leg.clears.length > 0,
     recovered: states.includes('false interruption: resuming the prompt'),
-    latencyMs: clear && clear.atMs >= onsetMs ? clear.atMs - onsetMs : null,
+    latencyMs:
+      clear && clear.atMs >= onsetMs && !states.includes('false interruption: resuming the prompt')
+        ? clear.atMs - onsetMs
+        : null,
     earlyStop: clear !== undefined && clear.atMs < onsetMs,
   };
+  if (process.env.BARGE_IN_TRACE)
+    process.stderr.write(
+      `${mode} ${caller ? 'caller' : 'echo'} #${i} onset ${onsetMs.toFixed(0)} prompt ${promptMs.toFixed(0)} clears ${JSON.stringify(leg.clears.map((c) => c.atMs))} resumed ${outcome.recovered}\n`,
+    );
   return outcome;
 }
 
 for (const cond of CONDITIONS) {
-  for (const echoOn of [true, false]) {
-    const tag = { delayMs: cond.delayMs, erlDb: cond.erlDb, echo: echoOn ? 'on' : 'off', prompts: PROMPTS };
+  for (const mode of RUN_MODES) {
+    const tag = { delayMs: cond.delayMs, erlDb: cond.erlDb, echo: mode, prompts: PROMPTS };
     let falseStops = 0;
     let recovered = 0;
     for (let i = 0; i < PROMPTS; i++) {
-      const o = await onePrompt(i, cond, echoOn, false);
+      const o = await onePrompt(i, cond, mode, false);
       if (o.stopped) falseStops++;
       if (o.recovered) recovered++;
     }
@@ -161,7 +202,7 @@ for (const cond of CONDITIONS) {
     const latencies: number[] = [];
     let early = 0;
     for (let i = 0; i < PROMPTS; i++) {
-      const o = await onePrompt(i, cond, echoOn, true);
+      const o = await onePrompt(i, cond, mode, true);
       if (o.latencyMs !== null) latencies.push(o.latencyMs);
       if (o.earlyStop) early++;
     }
@@ -175,13 +216,15 @@ for (const cond of CONDITIONS) {
   }
 }
 
-// The guard's own cost: every prompt's line (echo + a caller) and reference through EchoGuard, CPU time per second.
-{
-  const guardCfg = echoConfig.parse({ ...ECHO_OVERRIDES, enabled: true });
+// The echo handling's own cost per mode: every prompt's line (echo + a caller) and reference through EchoStage, CPU
+// time per second of call audio.
+for (const mode of RUN_MODES.filter((m) => m !== 'off')) {
+  const stageCfg = echoConfig.parse({ ...ECHO_OVERRIDES, ...MODES[mode] });
   let cpuMs = 0;
   let audioMs = 0;
   for (let i = 0; i < Math.min(PROMPTS, 50); i++) {
     const bot = resample(botClips[i % botClips.length]!, 16000, RATE);
+    const caller = resample(callerClips[i % callerClips.length]!.pcm, 16000, RATE);
     const path = new EchoPath({
       sampleRate: RATE,
       delayMs: 150,
@@ -193,21 +236,22 @@ for (const cond of CONDITIONS) {
     const frames: Array<[Int16Array, Int16Array]> = [];
     for (let at = 0; at + FRAME <= bot.length; at += FRAME) {
       const played = bot.subarray(at, at + FRAME);
-      frames.push([path.take(FRAME), played]);
+      frames.push([path.take(FRAME, caller.subarray(at, at + FRAME)), played]);
       path.pushBot(played);
     }
-    const guard = new EchoGuard(guardCfg, RATE, RATE);
+    const stage = new EchoStage(stageCfg, RATE, RATE);
     const before = process.cpuUsage();
     for (const [line, played] of frames) {
-      guard.reference(played);
-      guard.process(line);
+      stage.reference(played);
+      stage.process(line);
     }
     const used = process.cpuUsage(before);
     cpuMs += (used.user + used.system) / 1000;
     audioMs += (frames.length * FRAME * 1000) / RATE;
   }
   const perSecond = cpuMs / (audioMs / 1000);
-  figure(BENCH, 'guard_cpu_per_call_second', perSecond, 'ms', {
+  figure(BENCH, 'echo_cpu_per_call_second', perSecond, 'ms', {
+    echo: mode,
     percentOfCore: Number((perSecond / 10).toFixed(3)),
     target: '2 % of a core (20 ms)',
     audioSeconds: Math.round(audioMs / 1000),

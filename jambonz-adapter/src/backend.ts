@@ -15,10 +15,11 @@ import {
 } from 'voicebot/telephony';
 import { callStatusOutcome, dialStatusOutcome, statusDetail } from './call-status.js';
 import { JambonzCallLeg, type ControlMode, type LegHost } from './call-leg.js';
-import { dialOutcomeSchema, type CallPayload } from './messages.js';
+import { dialOutcomeSchema, sendJson, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { cancelCall, createCall } from './rest.js';
+import { awaitFreeCall, type CallRegistry } from './takeover.js';
 import { declineVerb, dialVerb, hangupVerb, listenVerb, type HandOffListen, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
@@ -35,6 +36,11 @@ export interface JambonzDeps {
   admission?: Admission;
   /** grace periods, timeouts and tombstones run on this clock (tests: a fake one) */
   clock?: Clock;
+  /**
+   * Several instances behind a balancer sharing the call state: a call this instance does not hold that jambonz
+   * brings here (session:reconnect, a listen's actionHook) is taken over once its lease is free. Absent: one instance.
+   */
+  registry?: CallRegistry;
 }
 
 /** Where jambonz reaches us, for the URLs we put in verbs. */
@@ -69,6 +75,8 @@ export interface JambonzStats {
   controlSockets: number;
   running: number;
   tombstones: number;
+  /** calls waiting for another instance's lease before this one takes them over */
+  adopting: number;
 }
 
 /** The jambonz telephony backend: one object per app, shared by the HTTP webhooks and the two WebSocket endpoints. */
@@ -92,6 +100,11 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #outdials = new Map<string, DialWait>();
   readonly #unclaimed = new Map<string, StatusReport>();
   #placing = 0;
+  readonly #registry: CallRegistry | undefined;
+  /** takeovers waiting for the call's lease, by call sid: a second trigger for the same call joins the first */
+  readonly #adopting = new Map<string, Promise<JambonzCallLeg | null>>();
+  /** aborted on stop: takeovers still waiting give up */
+  readonly #stopping = new AbortController();
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -101,6 +114,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.#pacers = deps.pacers ?? mediaPacers;
     this.#fetch = deps.fetch ?? fetch;
     this.#clock = deps.clock ?? systemClock;
+    this.#registry = deps.registry;
     this.#supervisor = new CallSupervisor({
       logger: this.logger,
       backend: 'jambonz',
@@ -115,6 +129,7 @@ export class JambonzBackend implements TelephonyBackend {
   }
 
   async stop(): Promise<void> {
+    this.#stopping.abort();
     const stopped = this.#supervisor.stop();
     await Promise.all([...this.#calls.values()].map((leg) => leg.hangup('shutdown')));
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
@@ -188,16 +203,21 @@ export class JambonzBackend implements TelephonyBackend {
       controlSockets: this.#controlSockets.size,
       running: this.#supervisor.active,
       tombstones: this.#tombstones.size,
+      adopting: this.#adopting.size,
     };
-  }
-
-  /** The call ended on our side within the last minute (late hooks and reconnects get a hangup). */
-  endedRecently(callSid: string): boolean {
-    return this.#tombstones.has(callSid);
   }
 
   leg(callSid: string): JambonzCallLeg | undefined {
     return this.#calls.get(callSid);
+  }
+
+  /**
+   * Where jambonz's media server opens the listen socket: this instance itself (`instanceUrl`, so a call's audio
+   * reaches the instance serving it even behind a balancer), else the URL base the verbs use.
+   */
+  #audioUrl(base: UrlBase): string {
+    const own = this.config.instanceUrl?.replace(/\/$/, '').replace(/^http/, 'ws');
+    return `${own ?? base.ws}${this.pathPrefix}/audio`;
   }
 
   /** URLs for verbs: the configured public URL, or the scheme and Host the request came in on. */
@@ -226,6 +246,13 @@ export class JambonzBackend implements TelephonyBackend {
       // over the cap: a SIP final response to the unanswered call (503 + Retry-After), nothing allocated
       return [admitted === 'busy' ? declineVerb(503, 'Service Unavailable') : hangupVerb()];
     }
+    const leg = this.#createLeg(payload, mode, base, admitted, control);
+    // The bot (VAD, ASR, CRM ticket) starts only once jambonz's audio socket arrives: a session that never
+    // connects audio (a forged or failed one) costs nothing and leaves no ticket behind.
+    return [this.#listen(leg, base)];
+  }
+
+  #createLeg(payload: CallPayload, mode: ControlMode, base: UrlBase, admitted: Permit, control?: WebSocket) {
     const leg = new JambonzCallLeg(
       {
         callSid: payload.call_sid,
@@ -242,9 +269,55 @@ export class JambonzBackend implements TelephonyBackend {
     this.#waitingForAudio.set(leg.id, admitted);
     this.metrics.activeCalls.inc();
     if (control) leg.attachControl(control);
-    // The bot (VAD, ASR, CRM ticket) starts only once jambonz's audio socket arrives: a session that never
-    // connects audio (a forged or failed one) costs nothing and leaves no ticket behind.
-    return [this.#listen(leg, base)];
+    return leg;
+  }
+
+  /**
+   * WS API `session:reconnect` (already acked): jambonz re-opened the call's socket, here. A call we hold goes on over
+   * the new socket; one we ended gets hung up; one another instance held is taken over: once its lease is free, a
+   * redirect to a listen on this instance, and the bot resumes it from the session store.
+   */
+  reconnected(payload: CallPayload, base: UrlBase, control: WebSocket): void {
+    const sid = payload.call_sid;
+    const leg = this.#calls.get(sid);
+    if (leg) return leg.attachControl(control);
+    const hangup = () =>
+      sendJson(control, { type: 'command', command: 'call:status', data: { call_status: 'completed' } });
+    // The call ended on our side while jambonz was away: end it on theirs too.
+    if (this.#tombstones.has(sid)) return void hangup();
+    if (!this.#registry) return;
+    void this.#adopt(payload, 'ws', base, control).then((adopted) => {
+      if (!adopted) return void hangup();
+      if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') void adopted.detach('ws-api-lost');
+    });
+  }
+
+  /**
+   * Take over a call another instance served: wait (bounded) until its lease is free, then build its leg here. null:
+   * nothing to resume, the holder kept it, or this instance is full; the call cannot go on with us.
+   */
+  #adopt(payload: CallPayload, mode: ControlMode, base: UrlBase, control?: WebSocket): Promise<JambonzCallLeg | null> {
+    const sid = payload.call_sid;
+    const pending = this.#adopting.get(sid);
+    if (pending) return pending;
+    const log = callLogger(this.logger, sid);
+    const adoption = (async () => {
+      const found = await awaitFreeCall(this.#registry!, sid, this.#clock, this.#stopping.signal);
+      if (found !== 'free' || this.#calls.has(sid) || this.#tombstones.has(sid)) {
+        log.warn({ found }, 'jambonz call not taken over');
+        return null;
+      }
+      const admitted = this.#supervisor.admit();
+      if (typeof admitted === 'string') {
+        log.warn({ refusal: admitted }, 'jambonz call not taken over: this instance takes no calls');
+        return null;
+      }
+      log.info({ mode }, 'taking the jambonz call over from another instance');
+      this.metrics.takeovers.inc({ mode });
+      return this.#createLeg(payload, mode, base, admitted, control);
+    })().finally(() => this.#adopting.delete(sid));
+    this.#adopting.set(sid, adoption);
+    return adoption;
   }
 
   #legHost(callSid: string, mode: ControlMode, base: UrlBase): LegHost {
@@ -253,6 +326,7 @@ export class JambonzBackend implements TelephonyBackend {
       clock: this.#clock,
       pacers: this.#pacers,
       reconnectGraceMs: this.config.reconnectGraceMs,
+      handOver: this.#registry !== undefined,
       markTimeoutMs: this.config.markTimeoutMs,
       dialVerb: (request) =>
         dialVerb(request, {
@@ -281,7 +355,7 @@ export class JambonzBackend implements TelephonyBackend {
 
   #listen(leg: JambonzCallLeg, base: UrlBase): JambonzVerb {
     return listenVerb({
-      url: `${base.ws}${this.pathPrefix}/audio`,
+      url: this.#audioUrl(base),
       sampleRate: leg.inputSampleRate,
       actionHook: this.#hookRef(HOOKS.listenEnded, leg.mode, base),
       wsAuth: { username: leg.id, password: leg.audioToken },
@@ -295,7 +369,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (!leg) return {};
     return {
       listen: {
-        url: `${base.ws}${this.pathPrefix}/audio`,
+        url: this.#audioUrl(base),
         sampleRate: leg.inputSampleRate,
         wsAuth: { username: leg.id, password: leg.audioToken },
         metadata: { voicebotCallId: leg.id },
@@ -314,12 +388,14 @@ export class JambonzBackend implements TelephonyBackend {
     }
     this.#calls.delete(leg.id);
     this.metrics.activeCalls.dec();
+    // handed over: the call goes on, and its hooks may come back here for us to take it over again
+    if (leg.detached) return;
     const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
     this.#tombstones.set(leg.id, timer);
   }
 
-  /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Returns the verbs to run next. */
-  hook(name: string, payload: CallPayload, base: UrlBase): JambonzVerb[] {
+  /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Resolves with the verbs to run next. */
+  async hook(name: string, payload: CallPayload, base: UrlBase, mode: ControlMode): Promise<JambonzVerb[]> {
     const hook = name.replace(/^.*\//, '');
     if (hook === HOOKS.dialConfirm) {
       // confirmHook runs on the agent's leg: its call_sid is the agent leg, parent_call_sid the caller's.
@@ -328,13 +404,14 @@ export class JambonzBackend implements TelephonyBackend {
       return [];
     }
     const leg = this.#calls.get(payload.call_sid);
-    if (!leg) return [hangupVerb()];
+    if (!leg) return this.#unknownCallHook(hook, payload, base, mode);
     switch (hook) {
       case HOOKS.listenEnded: {
         const next = leg.takeNextVerbs();
         if (next) return next;
-        // The listen ended without the bot asking (socket dropped): reconnect the audio.
-        return leg.state === 'bot' ? [this.#listen(leg, base)] : [];
+        // The listen ended without the bot asking (socket dropped): reconnect the audio, unless a listen we sent
+        // with a redirect is on its way (this hook is the killed listen's).
+        return leg.state === 'bot' && !leg.listenPending ? [this.#listen(leg, base)] : [];
       }
       case HOOKS.dialEnded: {
         const parsed = dialOutcomeSchema.safeParse(payload);
@@ -347,6 +424,20 @@ export class JambonzBackend implements TelephonyBackend {
         this.logger.warn({ hook: name, callSid: leg.id }, 'unknown jambonz hook');
         return [];
     }
+  }
+
+  /**
+   * A hook for a call this instance does not hold. A listen's actionHook for a call another instance served (its
+   * process died with the audio socket) is answered by taking the call over: webhooks wait for the lease (jambonz
+   * waits 10 s for the answer) and answer with a listen here; over the WS API the takeover that session:reconnect
+   * started answers with a redirect, so this hook gets nothing. Anything else: hang up.
+   */
+  async #unknownCallHook(hook: string, payload: CallPayload, base: UrlBase, mode: ControlMode): Promise<JambonzVerb[]> {
+    const sid = payload.call_sid;
+    if (hook !== HOOKS.listenEnded || !this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
+    if (mode === 'ws') return this.#adopting.has(sid) ? [] : [hangupVerb()];
+    const adopted = await this.#adopt(payload, 'webhook', base);
+    return adopted ? [this.#listen(adopted, base)] : [hangupVerb()];
   }
 
   /**

@@ -30,6 +30,11 @@ export interface LegHost {
   clock: Clock;
   pacers: PacerFactory;
   reconnectGraceMs: number;
+  /**
+   * Several instances share the call's state (session store and leases): a WS API socket that jambonz does not bring
+   * back within the grace has gone to another instance, so the call is handed over (detached), not ended.
+   */
+  handOver: boolean;
   /** a mark jambonz never reports (no mark support) counts as played after this long */
   markTimeoutMs: number;
   dialVerb(request: TransferRequest): JambonzVerb;
@@ -128,6 +133,9 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   #listening = false;
   #handOff: HandOffStream | null = null;
   #nextVerbs: JambonzVerb[] | null = null;
+  /** a listen sent with a redirect has not connected yet: the actionHook of the listen it killed is not ours to answer */
+  #listenPending = false;
+  #detached = false;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
   readonly #host: LegHost;
@@ -160,6 +168,14 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   get hasAudio(): boolean {
     return this.#audio !== null;
   }
+  /** a listen this leg asked for with a redirect is still to connect */
+  get listenPending(): boolean {
+    return this.#listenPending;
+  }
+  /** this process let go of the call without ending it (another instance takes it over) */
+  get detached(): boolean {
+    return this.#detached;
+  }
   /** resources this leg still holds (tests check they all reach zero) */
   get held(): { audio: boolean; control: boolean; pacer: boolean; timers: number; waiters: number } {
     return {
@@ -185,6 +201,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (this.#audio && this.#audio !== socket) this.#dropAudioSocket();
     this.#audio = socket;
     this.#audioClosingByUs = false;
+    this.#listenPending = false;
     this.#clearTimer('audio');
     this.#inResampler =
       streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
@@ -429,10 +446,12 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (this.#control !== socket) return;
     this.#control = null;
     if (this.ended) return;
-    // jambonz reconnects (session:reconnect) after dropping a socket; if it does not, the call is gone.
+    // jambonz reconnects (session:reconnect) after dropping a socket; if it does not come back here, the call is
+    // gone, or (several instances) it went to another instance, which takes the call over once we let go.
     this.#controlGrace = this.#host.clock.setTimeout(() => {
       this.#controlGrace = null;
-      this.#end('ws-api-closed', true);
+      if (this.#host.handOver) void this.detach('ws-api-lost');
+      else this.#end('ws-api-closed', true);
     }, this.#host.reconnectGraceMs);
   }
 
@@ -457,6 +476,16 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (!this.#audio) return 'closed';
     this.#audioClosingByUs = true;
     return this.#sendCommand({ type: 'disconnect' });
+  }
+
+  /**
+   * A call taken over from another instance (WS API): its listen, which replaces whatever jambonz runs. The actionHook
+   * of the listen it kills (or that ended when the other instance died) is answered with nothing until it connects.
+   */
+  resumeWith(listen: JambonzVerb): SendResult {
+    const result = this.#sendControl({ type: 'command', command: 'redirect', data: [listen] });
+    if (result === 'sent') this.#listenPending = true;
+    return result;
   }
 
   /** The listen ended (webhook mode): the verbs we queued, or null when the bot did not ask for anything. */
@@ -533,6 +562,18 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#end(reason, true);
   }
 
+  /**
+   * Let go of the call without ending it: another instance takes it over from the session store (the call core asks
+   * for it when it detaches; the leg itself when its WS API socket went to another instance). The call core hears
+   * `detach` (no end record); our audio socket closes, so jambonz ends that listen and its actionHook reaches whoever
+   * serves the call next. Nothing is sent to jambonz about the call itself; a later `hangup` does nothing.
+   */
+  async detach(reason = 'handed over'): Promise<void> {
+    if (this.ended) return;
+    this.#detached = true;
+    await this.endOnce(reason, () => this.#release(reason, 'detach'));
+  }
+
   async hangup(reason = 'bot-hangup'): Promise<void> {
     if (this.ended) return;
     if (this.#state === 'bridged') {
@@ -592,13 +633,13 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
 
   #end(reason: string, emitHangup: boolean): void {
     if (this.ended) return;
-    void this.endOnce(reason, () => this.#release(reason, emitHangup));
+    void this.endOnce(reason, () => this.#release(reason, emitHangup ? 'hangup' : 'none'));
   }
 
-  #release(reason: string, emitHangup: boolean): void {
-    this.#log.info({ reason }, 'jambonz call leg ended');
+  #release(reason: string, tell: 'hangup' | 'detach' | 'none'): void {
+    this.#log.info({ reason }, tell === 'detach' ? 'jambonz call handed over' : 'jambonz call leg ended');
     const audio = this.#audio;
-    if (audio && this.mode === 'ws') this.#sendCommand({ type: 'disconnect' });
+    if (audio && this.mode === 'ws' && tell !== 'detach') this.#sendCommand({ type: 'disconnect' });
     this.#releaseAudio();
     if (audio && audio.readyState <= audio.OPEN) audio.close(1000, 'call ended');
     this.#dropHandOff();
@@ -609,7 +650,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#clearTimer('control');
     this.#control = null;
     this.#dial?.decide({ outcome: 'failed', detail: `call ended: ${reason}` });
-    if (emitHangup) this.emitHangup(reason);
+    if (tell === 'hangup') this.emitHangup(reason);
+    else if (tell === 'detach') this.emitDetach(reason);
     this.removeAllListeners();
     this.#host.onReleased(this);
     this.#resolveClosed(reason);

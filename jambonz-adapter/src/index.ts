@@ -7,3 +7,4 @@ export { listenVerb, dialVerb, hangupVerb, type JambonzVerb } from './verbs.js';
 export { AUDIO_SUBPROTOCOLS } from './audio-socket.js';
 export { WS_API_SUBPROTOCOL } from './ws-api.js';
 export type { PacerFactory, FramePacer } from './pacer.js';
+export type { CallRegistry } from './takeover.js';

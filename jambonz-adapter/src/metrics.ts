@@ -13,6 +13,8 @@ export interface JambonzMetrics {
   callsWithoutAudio: Counter<string>;
   audioSockets: Gauge<string>;
   controlSockets: Gauge<string>;
+  /** calls another instance served that this one took over (label mode: ws, webhook) */
+  takeovers: Counter<string>;
 }
 
 export function jambonzMetrics(registry: Registry): JambonzMetrics {
@@ -38,6 +40,12 @@ export function jambonzMetrics(registry: Registry): JambonzMetrics {
       registry,
       'voicebot_jambonz_calls_without_audio_total',
       'jambonz calls that ended before their audio socket connected (no bot, no ticket)',
+    ),
+    takeovers: counter(
+      registry,
+      'voicebot_jambonz_takeovers_total',
+      'jambonz calls another instance served that this one took over (session:reconnect or a listen actionHook)',
+      ['mode'],
     ),
     activeCalls: gauge(registry, 'voicebot_jambonz_calls_active', 'jambonz calls held by this bot'),
     audioSockets: gauge(registry, 'voicebot_jambonz_audio_sockets', 'Open jambonz listen (audio) sockets'),

@@ -92,7 +92,7 @@ export async function registerJambonz(web: FastifyInstance, deps: JambonzRouteDe
       scope.post<{ Params: { name: string } }>('/hook/:name', { preHandler: verify }, async (req, reply) => {
         const payload = payloadOf(req, reply);
         if (!payload) return reply;
-        const verbs = backend.hook(req.params.name, payload, backend.urlBase(req.headers));
+        const verbs = await backend.hook(req.params.name, payload, backend.urlBase(req.headers), 'webhook');
         return reply.code(200).type('application/json').send(verbs);
       });
 

@@ -50,15 +50,10 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
         const payload = callPayloadSchema.safeParse({ call_sid: sid, ...(msg.data as object | undefined) });
         if (!payload.success) return malformed('ws_api_bad_call');
         callSid = payload.data.call_sid;
-        const leg = backend.leg(callSid);
         if (msg.type === 'session:reconnect') {
+          // jambonz ignores verbs in this ack: whatever we want run goes in a redirect
           ack(msg);
-          if (leg) leg.attachControl(socket);
-          // The call ended on our side while jambonz was away: end it on theirs too.
-          else if (backend.endedRecently(callSid)) {
-            sendJson(socket, { type: 'command', command: 'call:status', data: { call_status: 'completed' } });
-          }
-          return;
+          return backend.reconnected(payload.data, base, socket);
         }
         return ack(msg, backend.newCall(payload.data, 'ws', base, socket));
       }
@@ -66,7 +61,8 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
       case 'dial:confirm': {
         const payload = callPayloadSchema.safeParse({ call_sid: sid, ...(msg.data as object | undefined) });
         if (!payload.success || !msg.hook) return malformed('ws_api_bad_hook');
-        return ack(msg, backend.hook(msg.hook, payload.data, base));
+        void backend.hook(msg.hook, payload.data, base, 'ws').then((verbs) => ack(msg, verbs));
+        return;
       }
       case 'call:status': {
         // The top-level call_sid is the session's (the caller's); data says which leg the status is about.

@@ -21,24 +21,35 @@ afterEach(async () => {
 
 interface BareApp {
   base: string;
-  control: { type: string; call_sid?: string; socket: WebSocket }[];
+  control: { type: string; call_sid?: string; data?: Record<string, unknown>; socket: WebSocket }[];
   audioFrames: Buffer[];
+  audioSockets: WebSocket[];
 }
 
 /** A WS API app that answers session:new with one listen verb (metadata as given) to its own audio endpoint. */
-async function bareApp(metadata: Record<string, string> = {}): Promise<BareApp> {
+async function bareApp(metadata: Record<string, string> = {}, reconnectAck?: unknown[]): Promise<BareApp> {
   server = createServer((_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('[]'));
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => [...p][0] ?? false });
-  const app: BareApp = { base: '', control: [], audioFrames: [] };
+  const app: BareApp = { base: '', control: [], audioFrames: [], audioSockets: [] };
   server.on('upgrade', (req, socket, head) =>
     wss.handleUpgrade(req, socket, head, (ws) => {
-      if (req.url === '/audio') return ws.on('message', (m: Buffer) => app.audioFrames.push(m));
+      if (req.url === '/audio') {
+        app.audioSockets.push(ws);
+        return ws.on('message', (m: Buffer) => app.audioFrames.push(m));
+      }
       ws.on('message', (m: Buffer) => {
-        const msg = JSON.parse(m.toString()) as { type: string; msgid?: string; call_sid?: string };
-        app.control.push({ type: msg.type, call_sid: msg.call_sid, socket: ws });
+        const msg = JSON.parse(m.toString()) as {
+          type: string;
+          msgid?: string;
+          call_sid?: string;
+          data?: Record<string, unknown>;
+        };
+        app.control.push({ type: msg.type, call_sid: msg.call_sid, data: msg.data, socket: ws });
         if (msg.type === 'session:new') {
           const listen = { verb: 'listen', url: `${app.base.replace(/^http/, 'ws')}/audio`, metadata };
           ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid, data: [listen] }));
+        } else if (msg.type === 'session:reconnect' && reconnectAck) {
+          ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid, data: reconnectAck }));
         } else if (msg.msgid) ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid }));
       });
     }),
@@ -71,6 +82,37 @@ describe('jambonz emulator strictness', () => {
     expect(app.control.find((m) => m.type === 'session:reconnect')?.call_sid).toBe(call.callSid);
     expect(call.controlReconnects).toBe(1);
     expect(call.commands).toEqual([]);
+  });
+
+  it('a WS API socket that drops is re-opened after 500 ms with session:reconnect (session:new data); verbs in its ack are ignored', async () => {
+    const app = await bareApp({}, [{ verb: 'hangup' }]);
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'ws', webhookSecret: 's' });
+    const call = await emu.placeCall({ from: '+15551230009', to: '2' });
+    await call.audioReady();
+    const droppedAt = performance.now();
+    app.control[0]!.socket.terminate(); // the app's process dies: no close frame
+    await waitFor(() => app.control.some((m) => m.type === 'session:reconnect'), 5000, 'session:reconnect');
+    expect(performance.now() - droppedAt).toBeGreaterThanOrEqual(450); // ws-requestor.js backoffMs
+    const reconnect = app.control.find((m) => m.type === 'session:reconnect')!;
+    expect(reconnect.call_sid).toBe(call.callSid);
+    expect(reconnect.data).toMatchObject({ call_sid: call.callSid, from: '+15551230009' });
+    await waitFor(() => call.controlReconnects === 1, 2000, 'reconnect acked');
+    expect(call.ended).toBeNull(); // the hangup verb in the ack was not run
+    expect(call.audioOpen).toBe(true); // the running listen went on
+  });
+
+  it('WS API: when the verbs run out, the call waits for the next command instead of hanging up', async () => {
+    const app = await bareApp();
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'ws', webhookSecret: 's' });
+    const call = await emu.placeCall({ from: '1', to: '2' });
+    await call.audioReady();
+    app.audioSockets[0]!.close(); // the listen ends; no actionHook, no more verbs
+    await waitFor(() => !call.audioOpen, 2000, 'listen ended');
+    expect(call.ended).toBeNull();
+    const listen = { verb: 'listen', url: `${app.base.replace(/^http/, 'ws')}/audio` };
+    app.control[0]!.socket.send(JSON.stringify({ type: 'command', command: 'redirect', data: [listen] }));
+    await waitFor(() => call.listens === 2 && call.audioOpen, 3000, 'the redirected listen');
+    expect(call.ended).toBeNull();
   });
 
   it('listen metadata over 8 KiB reaches the app cut (and no longer parses)', async () => {

@@ -1,7 +1,8 @@
 import type { TurnMilestone } from '../core/call-events.js';
 import { systemClock, type Timers } from '../core/clock.js';
 import type { Logger } from '../log/logger.js';
-import type { EchoGuard, EchoGuardStats } from '../speech/echo/echo-guard.js';
+import type { EchoStage, EchoStats } from '../speech/echo/echo-stage.js';
+import type { OnsetCue } from '../speech/echo/onset-cue.js';
 import type { Asr, AsrResult, Vad } from '../speech/types.js';
 import type { CallLeg } from '../telephony/port.js';
 import { AsyncQueue } from '../core/async-queue.js';
@@ -64,7 +65,12 @@ export interface AudioInputOptions {
   leg: AudioSource;
   vad: Vad;
   /** keeps the bot's echo (the leg's `played` audio coming back) away from the VAD; none: the VAD hears everything */
-  echo?: EchoGuard;
+  echo?: EchoStage;
+  /**
+   * Barge in on a caller onset in the echo handling's output before the VAD confirms it (it needs `echo`): the bot
+   * stops at once, and resumes its prompt (a false interruption) unless the VAD starts speech within `confirmMs`.
+   */
+  onsetCue?: { cue: OnsetCue; confirmMs: number };
   asr: Asr;
   logger: Logger;
   metrics: DialogMetrics;
@@ -115,7 +121,7 @@ interface Capture {
 export class AudioInput {
   readonly #opts: AudioInputOptions;
   readonly #resampler: RateConverter;
-  /** the echo guard's output (what the VAD hears) at 16 kHz; ASR gets the untouched audio */
+  /** the echo handling's output (what the VAD hears) at 16 kHz; ASR gets the untouched audio */
   readonly #vadResampler: RateConverter | null;
   readonly #preRoll: Chunk[] = [];
   #preRollSamples = 0;
@@ -131,6 +137,8 @@ export class AudioInput {
   /** a turn was cut while the caller went on talking: the rest of that speech (up to the VAD's end) is not a turn */
   #afterCut = false;
   #closed = false;
+  /** a fast onset cue stopped the bot: the VAD clock (samples) by which its speech start must come */
+  #cueDeadline: number | null = null;
   readonly #tasks = new Set<Promise<void>>();
   readonly #timers = new Set<unknown>();
   readonly #clock: Timers;
@@ -169,8 +177,8 @@ export class AudioInput {
     this.#timers.clear();
   }
 
-  /** what the echo guard saw on this call; undefined without one */
-  get echoStats(): EchoGuardStats | undefined {
+  /** what the echo handling saw on this call; undefined without it */
+  get echoStats(): EchoStats | undefined {
     return this.#opts.echo?.stats;
   }
 
@@ -211,6 +219,7 @@ export class AudioInput {
     this.#vadAt += pcm.length;
     this.#capture?.stream.push(pcm);
     this.#rememberPreRoll(chunk);
+    this.#onsetCue(heard);
     let events;
     try {
       events = this.#opts.vad.push(heard);
@@ -251,6 +260,27 @@ export class AudioInput {
     }
   }
 
+  /** The fast cue on what the VAD hears; and a cue the VAD did not confirm in time was a false interruption. */
+  #onsetCue(heard: Int16Array): void {
+    const opts = this.#opts.onsetCue;
+    if (!opts) return;
+    const fired = opts.cue.push(heard);
+    if (this.#cueDeadline !== null && this.#vadAt >= this.#cueDeadline && !this.#capture) {
+      this.#cueDeadline = null;
+      this.#sawInterruption = false;
+      this.#opts.hooks.onFalseInterruption?.();
+      return;
+    }
+    if (!fired || this.#sawInterruption || this.#capture?.interrupted || !this.#opts.echo?.settled) return;
+    if ((this.#opts.minInterruptionWords ?? 0) > 0) return; // the words decide, not the sound
+    const prompt = this.#opts.hooks.activePrompt();
+    if (!prompt?.allowInterruptions) return;
+    this.#sawInterruption = true;
+    if (this.#capture) this.#capture.interrupted = true;
+    else this.#cueDeadline = this.#vadAt + Math.round((opts.confirmMs * VAD_RATE) / 1000);
+    this.#opts.hooks.onInterruption();
+  }
+
   #interruption(): void {
     if ((this.#opts.minInterruptionWords ?? 0) > 0 && this.#opts.hooks.activePrompt()) {
       if (this.#capture) this.#capture.awaitingWords = true;
@@ -279,6 +309,7 @@ export class AudioInput {
     }
     const stream = new AsyncQueue<Int16Array>();
     const controller = new AbortController();
+    this.#cueDeadline = null; // the VAD confirms the cue (if there was one)
     const capture: Capture = {
       startedAt: performance.now(),
       stream,

@@ -10,12 +10,13 @@ import type { CallLeg } from '../telephony/port.js';
 import type { CallTracer } from '../tracing/types.js';
 import { defaultInstanceId } from '../session/owner.js';
 import { AsyncQueue } from '../core/async-queue.js';
-import { EchoGuard } from '../speech/echo/echo-guard.js';
+import { EchoStage } from '../speech/echo/echo-stage.js';
+import { OnsetCue } from '../speech/echo/onset-cue.js';
 import { dialogState } from './dialog-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
 import { transcribeAfterHandOff } from './after-hand-off.js';
-import { AudioInput } from './audio-input.js';
+import { AudioInput, VAD_RATE } from './audio-input.js';
 import { CallContext } from './call-context.js';
 import { Conversation, type CallInput } from './conversation.js';
 import { dialogMetrics, type DialogMetrics } from './metrics.js';
@@ -81,6 +82,11 @@ const RECORD_SUBMIT_TIMEOUT_MS = 10_000;
 /** Bound on the look-up of a stored call at answer: a slow store delays a greeting this much at most. */
 const RESUME_LOOKUP_TIMEOUT_MS = 1_000;
 const LEG_HANGUP_TIMEOUT_MS = 5_000;
+/**
+ * After the fast onset cue stopped the bot, Silero's speech start must come within this (its onset lag is ~1 s at
+ * worst), or the cue was a noise and the prompt resumes.
+ */
+const ONSET_CONFIRM_MS = 800;
 
 /** Runs one call from answer to hangup. Never throws: errors end that call only. Resolves with the final CallRecord. */
 export async function runCall(
@@ -387,7 +393,10 @@ function createAudioInput(w: AudioInputWiring): AudioInput {
   return new AudioInput({
     leg,
     vad: deps.vad.create(),
-    ...(echoConfig.enabled ? { echo: new EchoGuard(echoConfig, leg.inputSampleRate, leg.outputSampleRate) } : {}),
+    ...(echoConfig.enabled ? { echo: new EchoStage(echoConfig, leg.inputSampleRate, leg.outputSampleRate) } : {}),
+    ...(echoConfig.enabled && echoConfig.fastOnset
+      ? { onsetCue: { cue: new OnsetCue(VAD_RATE, vadConfig.interruptionMs), confirmMs: ONSET_CONFIRM_MS } }
+      : {}),
     minInterruptionWords: cfg.interruption.minWords,
     asr: deps.asr,
     logger: log,

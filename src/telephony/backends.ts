@@ -11,7 +11,7 @@ import type { SessionStore } from '../session/store.js';
 import type { Tts } from '../speech/types.js';
 import { createAsteriskBackend } from './asterisk/backend.js';
 import { registerTestCall } from './browser/backend.js';
-import { createJambonzBackend, registerJambonz } from '../../jambonz-adapter/src/index.js';
+import { createJambonzBackend, registerJambonz, type CallRegistry } from '../../jambonz-adapter/src/index.js';
 import type { TelephonyBackend } from './port.js';
 import type { OutboundDialer } from './outbound/service.js';
 
@@ -29,7 +29,10 @@ export interface BackendDeps {
   readiness?: Readiness;
   /** where records of calls a backend could not serve go (the CRM) */
   records?: CallRecordSink;
-  /** per-call ownership leases (session.store: redis): a backend that takes calls over claims them here */
+  /**
+   * per-call ownership leases (session.store: redis): a backend that takes calls over claims them here (Asterisk),
+   * or waits for them to be free (jambonz)
+   */
   leases?: LeaseStore;
 }
 
@@ -66,7 +69,16 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
     // URLs in verbs come from configuration only (the schema requires one of the two)
     const publicUrl = telephony.jambonz.publicUrl ?? config.web.publicUrl;
     const jambonzConfig = { ...telephony.jambonz, ...(publicUrl ? { publicUrl } : {}) };
-    const backend = createJambonzBackend(jambonzConfig, { logger, metrics, admission });
+    const takeover = leases
+      ? // a dead holder's lease runs out within leaseMs; a live one that lost its WS API socket lets go after the grace
+        callRegistry(sessions, leases, Math.max(config.session.leaseMs, telephony.jambonz.reconnectGraceMs) + 1000)
+      : undefined;
+    const backend = createJambonzBackend(jambonzConfig, {
+      logger,
+      metrics,
+      admission,
+      ...(takeover ? { registry: takeover } : {}),
+    });
     await registerJambonz(web, { backend });
     return { backend, dialer: backend, ringSec: 30 };
   }
@@ -79,4 +91,16 @@ export async function createBackend(deps: BackendDeps): Promise<SelectedBackend>
     ...(telephony.agentStaysSilent ? { transferOutcome: 'answered' as const } : {}),
   });
   return { backend, dialer: null, ringSec: 30 };
+}
+
+/** The session store and the leases as a backend sees them when it takes over a call another instance served. */
+export function callRegistry(sessions: SessionStore, leases: LeaseStore, waitMs: number): CallRegistry {
+  return {
+    waitMs,
+    async lookup(callSid) {
+      const stored = await sessions.get(callSid);
+      if (!stored || stored.state === 'ended') return null;
+      return { held: (await leases.holder(callSid)) !== null };
+    },
+  };
 }

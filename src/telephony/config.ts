@@ -174,6 +174,17 @@ const jambonz = z.strictObject({
     .describe(
       'Base URL jambonz uses to reach the bot (https://bot.example.com); default web.publicUrl. One of the two is required.',
     ),
+  /**
+   * Several instances behind a balancer: a call's audio must reach the instance serving it, so each instance puts its
+   * own address in the listen verb (the balancer still carries webhooks and the WebSocket API).
+   */
+  instanceUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      "This instance's own base URL, reachable from jambonz's media server without the balancer (http://10.0.0.5:3000): listen (audio) sockets go there. Default: publicUrl. Set it on each instance when several run behind one publicUrl.",
+    ),
   /** Carrier trunk for `phone` transfer targets (jambonz `dial` target `trunk`). */
   trunk: z.string().optional().describe('Carrier for `phone` transfer targets (dial target trunk).'),
   /** Accepted clock skew for Jambonz-Signature timestamps. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/core/random.js';
 import { ScriptedAsr, type ToneTts } from '../../src/dialog/scripted.js';
+import type { VadFactory } from '../../src/speech/types.js';
 import { startCall } from './harness.js';
 
 /** Long enough to talk over: ToneTts speaks 40 ms per character. */
@@ -121,6 +122,38 @@ describe('barge-in on an echoing line', () => {
     const record = await h.done;
     expect(record.bargeIn).toMatchObject({ interruptions: 1, recovered: 0 });
     expect(await metric(h, 'voicebot_dialog_false_interruptions_total', { resumed: 'no' })).toBe(1);
+  });
+
+  it('speech.echo.fastOnset: loud audio over the settled echo stops the bot before the VAD decides, and the prompt resumes when the VAD never confirms it', async () => {
+    /** a VAD that never hears speech: only the fast cue can stop the bot */
+    const deaf: VadFactory = {
+      create: () => ({ push: () => [], speaking: false, reset() {}, close() {} }),
+    };
+    for (const fastOnset of [true, false]) {
+      const h = startCall({
+        leg: { echo: ECHO },
+        deps: {
+          config: { speech: { echo: { ...STRONG_ECHO, fastOnset } }, dialog: { intents, greeting: REPLY } },
+          asrScript: [],
+          vad: deaf,
+        },
+      });
+      await h.leg.pumpUntil(() => h.state() === 'greeting');
+      await h.leg.feedSilence(1500); // the bot talks, the echo handling measures its echo
+      expect(h.leg.clears).toHaveLength(0);
+      await h.leg.feedTone(400, 8000, 440); // the caller, over the echo
+      if (fastOnset) {
+        expect(h.leg.clears).toHaveLength(1);
+        // no speech start from the VAD within 0.8 s: the prompt goes on from the first word not heard
+        await h.leg.pumpUntil(() => h.states().some((s) => s.cause === 'false interruption: resuming the prompt'));
+      } else {
+        await h.leg.feedSilence(1000);
+        expect(h.leg.clears).toHaveLength(0);
+      }
+      h.leg.hangupByCaller();
+      const record = await h.done;
+      expect(record.bargeIn).toMatchObject({ interruptions: fastOnset ? 1 : 0, recovered: fastOnset ? 1 : 0 });
+    }
   });
 
   it('dialog.interruption.minWords: speech over the bot stops it only once the recognition holds that many words', async () => {

@@ -118,6 +118,31 @@ describe('EchoGuard', () => {
     }
   });
 
+  it('a reference late by a few frames while the bot talks (a stalled event loop) does not shift the alignment', () => {
+    const frames = Math.floor(BOT.length / FRAME);
+    const leaked = (delayMs: number, stallFrames: number) => {
+      const echo = new EchoPath({ sampleRate: RATE, delayMs, erlDb: 6, mulaw: true, seed: 5 });
+      const guard = new EchoGuard(echoConfig.parse({ minErlDb: 6 }), RATE, RATE);
+      const late: Int16Array[] = [];
+      const loud: number[] = [];
+      for (let f = 0; f < frames; f++) {
+        const played = BOT.slice(f * FRAME, (f + 1) * FRAME);
+        const heard = echo.take(FRAME);
+        echo.pushBot(played);
+        // 1.5 s in, the bot's frames reach the guard only after the caller's, then all at once
+        late.push(played);
+        if (f < 75 || f >= 75 + stallFrames) for (const p of late.splice(0)) guard.reference(p);
+        const out = guard.process(heard);
+        if (f >= 75 && db(energy(out) / 32768 ** 2) > -45) loud.push(f);
+      }
+      return loud;
+    };
+    for (const delayMs of [150, 310]) {
+      for (const stall of [0, 3, 8])
+        expect({ delayMs, stall, loud: leaked(delayMs, stall) }).toEqual({ delayMs, stall, loud: [] });
+    }
+  });
+
   it('lets a caller who talks over the echo through', () => {
     const atMs = 1500;
     const { line, residual } = run({ delayMs: 150, erlDb: 6, seed: 2 }, {}, { pcm: CALLER, atMs });

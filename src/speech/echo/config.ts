@@ -8,6 +8,27 @@ export const echoConfig = z.strictObject({
     .describe(
       "Compare caller audio with the bot's own outgoing audio and keep its echo away from the VAD (barge-in ignores the echo).",
     ),
+  cancel: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Subtract the bot's echo sample by sample (an adaptive NLMS filter placed at the measured delay) before the echo guard: a caller talking over the bot is heard at any echo level, not only when louder than the echo. Needs the bot's played audio and the caller's audio on steady clocks (docs/barge-in.md).",
+    ),
+  filterMs: z
+    .number()
+    .int()
+    .min(2)
+    .max(128)
+    .default(32)
+    .describe(
+      "Span of the echo canceller's filter around the measured delay, ms: the line's impulse response plus a frame of jitter. Longer covers longer (acoustic) echo tails, costs CPU in proportion and converges more slowly.",
+    ),
+  fastOnset: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Stop the bot as soon as the echo handling passes speech.vad.interruptionMs of loud audio while it talks (once it has measured the line), without waiting for the VAD's slower decision; the prompt resumes if the VAD does not confirm speech within 0.8 s.",
+    ),
   maxDelayMs: z
     .number()
     .int()

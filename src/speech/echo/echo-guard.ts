@@ -59,6 +59,8 @@ const REF_ACTIVE_ENERGY = (32768 * 10 ** (-55 / 20)) ** 2;
 const SPEECH_ENERGY = (32768 * 10 ** (-45 / 20)) ** 2;
 /** below this Wiener gain a block is echo and is silenced, not turned down */
 const PASS_GAIN = 0.5;
+/** how far the reference may fall behind the caller audio while the bot talks before it is padded with silence */
+const LATE_REFERENCE_BLOCKS = 20;
 /** the bot counts as talking until this long after its last sound: a pause between words, not the end */
 const TALKING_BLOCKS = 30;
 const EPISODE_MIN_BLOCKS = 10;
@@ -101,6 +103,11 @@ export class EchoGuard {
     this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
   }
 
+  /** The line has been measured: an echo delay and loss, or no echo at all. */
+  get measured(): boolean {
+    return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0;
+  }
+
   get stats(): EchoGuardStats {
     return {
       suspectedEcho: this.#episodes,
@@ -124,18 +131,27 @@ export class EchoGuard {
     }
   }
 
-  /** Caller audio in, what the VAD should hear out (same length; the input itself when disabled). */
-  process(mic: Int16Array): Int16Array {
+  /**
+   * Caller audio in, what the VAD should hear out (same length; the input itself when disabled). `apply`: audio
+   * aligned with `mic` to mask instead of `mic` itself (a canceller's residual: the guard measures and judges the
+   * line as it came, so that it masks as if there were no canceller until the canceller takes over).
+   */
+  process(mic: Int16Array, apply: Int16Array = mic): Int16Array {
     if (!this.#cfg.enabled) return mic;
     const out = new Int16Array(mic.length);
     for (let at = 0; at < mic.length; at += this.#block) {
       const n = Math.min(this.#block, mic.length - at);
-      // while the bot is silent no reference arrives: its clock must not fall behind the caller's
-      while (this.#refBlocks < this.#micBlocks + 1) this.#pushRef(0);
+      // While the bot is silent no reference arrives: its clock must not fall behind the caller's. While it talks, a
+      // frame missing now is late (a pacer behind a busy event loop catches up in a burst), not silence: taking it
+      // for silence would shift the alignment for the rest of the prompt, so the reference may lag a little first.
+      const lag = this.#refAt(this.#refBlocks - 1) >= REF_ACTIVE_ENERGY ? LATE_REFERENCE_BLOCKS : 0;
+      while (this.#refBlocks < this.#micBlocks + 1 - lag) this.#pushRef(0);
       let sum = 0;
       for (let i = at; i < at + n; i++) sum += mic[i]! * mic[i]!;
       const energy = sum / n;
-      const refNow = this.#refBlocks - 1;
+      // the reference block sent in step with this caller block: counted, not the newest, so that frames that arrive
+      // in a burst (a pacer catching up, a queue played at once) keep their place in time
+      const refNow = this.#micBlocks;
       const slot = this.#micBlocks & HISTORY_MASK;
       this.#micEnergy[slot] = energy;
       this.#micRefNow[slot] = refNow;
@@ -146,7 +162,7 @@ export class EchoGuard {
       // ramp from the previous block's gain: no step the VAD could take for an onset
       for (let i = 0; i < n; i++) {
         const g = this.#lastGain + ((gain - this.#lastGain) * (i + 1)) / n;
-        out[at + i] = Math.round(mic[at + i]! * g);
+        out[at + i] = Math.round(apply[at + i]! * g);
       }
       this.#lastGain = gain;
       this.#countEpisode(energy, gain);

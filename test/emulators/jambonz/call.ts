@@ -9,6 +9,7 @@ import { Playout, type HeardChunk, type MarkReport } from './playout.js';
 import { normalizeVerb, validateVerbs } from './validate.js';
 import type { EchoPathOptions } from '../../../src/media/echo-path.js';
 import { EchoLine } from '../echo-line.js';
+import { WsRequestor } from './requestor.js';
 import { resample } from '../../../src/media/resampler.js';
 
 /** How the dialled agent answers. `no-answer` is the ring timeout (simulated at once, not after `timeout` seconds). */
@@ -70,8 +71,6 @@ const SIP_STATUS: Record<ProvisionalStatus | 'busy' | 'failed', number> = {
   busy: 486,
   failed: 503,
 };
-/** jambonz refuses WS API frames over 24 KiB (ws maxPayload; close 1009) and then reconnects. */
-const WS_API_MAX_PAYLOAD = 24 * 1024;
 /** mod_audio_fork copies the listen metadata into an 8 KiB buffer. */
 const MAX_METADATA_BYTES = 8192;
 /** http-requestor.js: anything else is a failed webhook. */
@@ -95,8 +94,6 @@ export class EmulatedCall extends EventEmitter {
   /** call:status reports for agent legs, in the order sent */
   readonly childStatusSent: ChildStatus[] = [];
   readonly hookErrors: string[] = [];
-  /** WS API sockets jambonz re-opened after closing one with 1009 */
-  controlReconnects = 0;
   /** the caller is bridged to an agent (dial answered, not yet ended) */
   bridged = false;
   /** performance.now() when the caller was last bridged to an agent (null: never) */
@@ -109,14 +106,15 @@ export class EmulatedCall extends EventEmitter {
   readonly done: Promise<string>;
 
   readonly #s: CallSettings;
-  #control: WebSocket | null = null;
+  /** WS API mode: the call's WebSocket API connection (reconnects like jambonz) */
+  readonly #ws: WsRequestor | null;
+  /** WS API mode, no verbs left: jambonz waits for the app's next command (call-session.js _awaitCommandsOrHangup) */
+  #wake: (() => void) | null = null;
   #audio: WebSocket | null = null;
   #audioRate = 8000;
   #playout: Playout | null = null;
   readonly #heard: HeardChunk[] = [];
   #killedSamples = 0;
-  #msgid = 0;
-  readonly #acks = new Map<string, (verbs: unknown) => void>();
   #redirect: Verb[] | null = null;
   #interrupt: (() => void) | null = null;
   #endBridge: ((by: 'agent' | 'caller') => void) | null = null;
@@ -151,6 +149,27 @@ export class EmulatedCall extends EventEmitter {
       sip: { headers: { 'x-emulator': 'jambonz' } },
     };
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    this.#ws =
+      settings.mode === 'ws'
+        ? new WsRequestor(this.callSid, {
+            url: `${settings.appUrl.replace(/^http/, 'ws')}/ws`,
+            subprotocol: settings.wsApiSubprotocol ?? 'ws.jambonz.org',
+            auth: settings.wsApiAuth,
+            ackTimeoutMs: settings.ackTimeoutMs,
+            onCommand: (msg) => this.#onCommand(msg),
+            onReconnected: () => this.emit('control-reconnected'),
+            onReconnectError: (message) => {
+              this.hookErrors.push(message);
+              void this.end('completed', 'session:reconnect not acked');
+            },
+            onError: (message) => this.hookErrors.push(message),
+          })
+        : null;
+  }
+
+  /** WS API sockets jambonz re-opened after one dropped (session:reconnect sent on each) */
+  get controlReconnects(): number {
+    return Math.max(0, (this.#ws?.connections ?? 0) - 1);
   }
 
   // ---- running the application -----------------------------------------------------------------
@@ -160,8 +179,7 @@ export class EmulatedCall extends EventEmitter {
     if (this.#s.mode === 'webhook') {
       verbs = await this.#post(`${this.#s.appUrl}/call`, this.payload);
     } else {
-      if (!this.#control) await this.#openControl();
-      verbs = await this.#request({ type: 'session:new', call_sid: this.callSid, data: this.payload });
+      verbs = await this.#ws!.request({ type: 'session:new', call_sid: this.callSid, data: this.payload });
     }
     void this.#runVerbs(this.#accept(verbs));
   }
@@ -190,7 +208,11 @@ export class EmulatedCall extends EventEmitter {
           this.#redirect = null;
         }
         const next = queue.shift();
-        if (!next) break;
+        if (!next) {
+          // WS API: no verbs left, the call waits for the app's next command (redirect) or the end
+          if (this.#ws && !this.#ws.closedGracefully && (await this.#awaitCommands())) continue;
+          break;
+        }
         const [name, props] = normalizeVerb(next);
         this.emit('verb', name, props);
         queue = await this.#runVerb(name, props, queue);
@@ -207,7 +229,15 @@ export class EmulatedCall extends EventEmitter {
       case 'listen': {
         const how = await this.#runListen(props);
         if (this.ended || !props.actionHook) return rest;
-        const verbs = this.#accept(await this.#hook(String(props.actionHook), {}));
+        let answer: unknown;
+        try {
+          answer = await this.#hook(String(props.actionHook), {});
+        } catch (err) {
+          // listen.js catches a failed actionHook: the task is done and the next verb runs
+          this.hookErrors.push((err as Error).message);
+          return rest;
+        }
+        const verbs = this.#accept(answer);
         if (how !== 'redirected') return verbs;
         // A redirect killed the listen: jambonz still sends its actionHook, and verbs in the answer replace
         // the application the redirect just started (lib/tasks/task.js performAction).
@@ -458,9 +488,11 @@ export class EmulatedCall extends EventEmitter {
     const data = { ...child, call_status: status, sip_status: sipStatus };
     if (this.#s.mode === 'webhook') {
       await this.#post(`${this.#s.appUrl}/status`, data).catch((err: Error) => this.hookErrors.push(err.message));
-    } else if (this.#control?.readyState === WebSocket.OPEN) {
+    } else {
       // ws-requestor.js puts the session's call_sid at the top of every message.
-      this.#control.send(JSON.stringify({ type: 'call:status', call_sid: this.callSid, data }));
+      await this.#ws?.notify({ type: 'call:status', call_sid: this.callSid, data }).catch((err: Error) => {
+        this.hookErrors.push(err.message);
+      });
     }
   }
 
@@ -496,93 +528,28 @@ export class EmulatedCall extends EventEmitter {
       const url = /^https?:/.test(hook) ? hook : `${this.#s.appUrl}${hook}`;
       return this.#post(url, data);
     }
-    return this.#request({ type: wsType, call_sid: this.callSid, hook, data });
+    return this.#ws!.request({ type: wsType, call_sid: this.callSid, hook, data });
   }
 
-  async #openControl(reconnect = false): Promise<void> {
-    const auth = this.#s.wsApiAuth;
-    const socket = new WebSocket(
-      `${this.#s.appUrl.replace(/^http/, 'ws')}/ws`,
-      [this.#s.wsApiSubprotocol ?? 'ws.jambonz.org'],
-      {
-        handshakeTimeout: 1500,
-        maxPayload: WS_API_MAX_PAYLOAD,
-        headers: auth
-          ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` }
-          : {},
-      },
-    );
-    socket.on('error', () => {});
-    await Promise.race([
-      once(socket, 'open'),
-      once(socket, 'unexpected-response').then(() => {
-        throw new Error('WS API upgrade refused');
-      }),
-    ]);
-    // jambonz drops the connection unless the server echoes the subprotocol.
-    if (socket.protocol !== (this.#s.wsApiSubprotocol ?? 'ws.jambonz.org')) {
-      socket.terminate();
-      throw new Error('server did not echo the WS API subprotocol');
-    }
-    this.#control = socket;
-    socket.on('message', (data: Buffer) => this.#onControlMessage(data));
-    let oversize = false;
-    socket.on('error', (err: Error & { code?: string }) => {
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversize = true;
-    });
-    socket.on('close', () => {
-      if (this.#control !== socket) return;
-      this.#control = null;
-      // An oversize frame from the app: jambonz drops the socket (1009) and reconnects with session:reconnect.
-      if (oversize && !this.ended) {
-        this.controlReconnects++;
-        this.#openControl(true).catch((err: Error) => this.hookErrors.push(err.message));
-      }
-    });
-    if (reconnect) await this.#request({ type: 'session:reconnect', call_sid: this.callSid, data: this.payload });
-  }
-
-  #onControlMessage(data: Buffer): void {
-    let msg: { type?: string; msgid?: string; command?: string; data?: unknown; queueCommand?: boolean };
-    try {
-      msg = JSON.parse(data.toString('utf8')) as typeof msg;
-    } catch {
-      return;
-    }
-    if (msg.type === 'ack' && msg.msgid) {
-      this.#acks.get(msg.msgid)?.(msg.data);
-      this.#acks.delete(msg.msgid);
-      return;
-    }
-    if (msg.type !== 'command') return;
+  #onCommand(msg: { command?: string; data?: unknown }): void {
     this.commands.push(`command:${msg.command}`);
     if (msg.command === 'redirect') {
       const verbs = this.#accept(msg.data);
       if (verbs.length === 0) return;
       this.#redirect = verbs;
       this.#interrupt?.();
+      this.#wake?.();
     } else if (msg.command === 'call:status' && (msg.data as { call_status?: string })?.call_status === 'completed') {
       void this.end('completed', 'app hung up');
     }
   }
 
-  /** WS API request that needs an ack; jambonz hangs up a session:new that is not acked in time. */
-  async #request(message: Record<string, unknown>): Promise<unknown> {
-    const socket = this.#control;
-    if (!socket) throw new Error('no WS API connection');
-    const msgid = `m${++this.#msgid}`;
-    const acked = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#acks.delete(msgid);
-        reject(new Error(`no ack for ${String(message.type)} within ${this.#s.ackTimeoutMs} ms`));
-      }, this.#s.ackTimeoutMs);
-      this.#acks.set(msgid, (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      });
-    });
-    socket.send(JSON.stringify({ ...message, msgid }));
-    return acked;
+  /** No verbs left (WS API): wait for a redirect (true) or the end of the call (false). */
+  async #awaitCommands(): Promise<boolean> {
+    if (this.#redirect) return true;
+    await new Promise<void>((resolve) => (this.#wake = resolve));
+    this.#wake = null;
+    return !this.ended && this.#redirect !== null;
   }
 
   async #status(status: string, sipStatus = 200): Promise<void> {
@@ -590,8 +557,10 @@ export class EmulatedCall extends EventEmitter {
     const data = { ...this.payload, call_status: status, sip_status: sipStatus };
     if (this.#s.mode === 'webhook') {
       await this.#post(`${this.#s.appUrl}/status`, data).catch((err: Error) => this.hookErrors.push(err.message));
-    } else if (this.#control?.readyState === WebSocket.OPEN) {
-      this.#control.send(JSON.stringify({ type: 'call:status', call_sid: this.callSid, data }));
+    } else {
+      await this.#ws?.notify({ type: 'call:status', call_sid: this.callSid, data }).catch((err: Error) => {
+        this.hookErrors.push(err.message);
+      });
     }
   }
 
@@ -603,7 +572,6 @@ export class EmulatedCall extends EventEmitter {
    * mode the first status opens the socket (ws-requestor.js), so statuses arrive before session:new.
    */
   async outdial(outcome: DialOutcome): Promise<void> {
-    if (this.#s.mode === 'ws') await this.#openControl();
     await this.#status('trying', 100);
     if (outcome === 'busy' || outcome === 'failed') {
       await this.end(outcome, `outdial ${outcome}`, SIP_STATUS[outcome]);
@@ -630,9 +598,9 @@ export class EmulatedCall extends EventEmitter {
     this.#line?.stop();
     this.#audio?.close(1000);
     this.#interrupt?.();
+    this.#wake?.();
     await this.#status(status, sipStatus);
-    this.#control?.close(1000);
-    this.#control = null;
+    this.#ws?.close();
     this.#resolveDone(reason);
   }
 
@@ -674,7 +642,8 @@ export class EmulatedCall extends EventEmitter {
     this.#endBridge?.('caller');
     this.#audio?.terminate();
     this.#interrupt?.();
-    this.#control?.terminate();
+    this.#wake?.();
+    this.#ws?.terminate();
     this.#resolveDone('vanished');
   }
 
@@ -683,10 +652,16 @@ export class EmulatedCall extends EventEmitter {
     this.#audio?.terminate();
   }
 
-  /** Drop the WS API socket the way jambonz does on an oversize frame, then reconnect with session:reconnect. */
-  async reconnectControl(): Promise<void> {
-    this.#control?.terminate();
-    await this.#openControl(true);
+  /** The WS API socket drops (network, the app's process): resolves once jambonz has reconnected (session:reconnect acked). */
+  async reconnectControl(timeoutMs = 5000): Promise<void> {
+    const reconnected = once(this, 'control-reconnected', { signal: AbortSignal.timeout(timeoutMs) });
+    this.dropControl();
+    await reconnected;
+  }
+
+  /** The WS API socket drops under jambonz; it reconnects on its own (session:reconnect) after its backoff. */
+  dropControl(): void {
+    this.#ws?.drop();
   }
 
   /** Sample rate of the current listen's caller audio (L16). */
@@ -698,7 +673,7 @@ export class EmulatedCall extends EventEmitter {
     return this.#audio?.readyState === WebSocket.OPEN;
   }
   get control(): WebSocket | null {
-    return this.#control;
+    return this.#ws?.socket ?? null;
   }
 
   /** Wait for the next listen socket to be open (bounded). */

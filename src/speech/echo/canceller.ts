@@ -1,0 +1,470 @@
+import { DelayEstimator, MIN_STRENGTH } from './delay-estimator.js';
+
+/**
+ * A sample-level adaptive echo canceller (line echo: a hybrid's or a handset's), per call, at the line's rate.
+ *
+ * The reference is the bot's audio as it went out. The echo is the reference delayed by 20-300 ms (plus the
+ * backend's jitter buffer), filtered by a short impulse response and attenuated; the canceller models it with an
+ * FIR filter of `filterMs` placed at the delay and subtracts its estimate, leaving the caller (and what the model
+ * misses: μ-law noise, line noise) for the VAD.
+ *
+ * - **Delay**: found by `DelayEstimator` (whitened cross-correlation, every 100 ms until found, then every 250 ms),
+ *   so the filter need not span the whole 0..maxDelay range (4,000 taps at 500 ms, ten times the CPU and a slower
+ *   convergence). A new delay is taken only when two estimates agree and the filter is not already cancelling.
+ *   When it moves (the send and receive clocks slipped by a frame, a jitter buffer grew), the filter's taps are
+ *   shifted by the same amount: the line has not changed, only the alignment, so it cancels again at once.
+ * - **Adaptation**: NLMS (normalised least mean squares: each step scaled by the reference power in the filter's
+ *   span), in two paths: a background filter adapts all the time, a foreground filter makes the output and takes
+ *   the background's taps only when they cancel better over the last 20 ms. Double talk (the caller speaking over
+ *   the bot) throws the background off, whose error then grows, so it is not copied: the foreground keeps
+ *   cancelling with what it had learned. A foreground that adds more than it removes (the alignment moved) is
+ *   cleared rather than left to make the echo worse.
+ */
+export interface CancellerStats {
+  /** delay in use, ms; null until found */
+  delayMs: number | null;
+  /** echo return loss enhancement over the call: caller-side energy in / out while the bot talked, dB */
+  erleDb: number | null;
+}
+
+/** what the filter spans before the estimated delay: the estimate's error and a frame's jitter */
+const PRE_MS = 6;
+const BLOCK_MS = 10;
+/** NLMS step of the background filter: fast (it may diverge; the foreground is the safe copy) */
+const STEP = 0.6;
+/** #updateCorrelationGain: safety factor, reference needed (blocks of sound), decay per block */
+const GAIN_SAFETY = 1.5;
+const GAIN_MIN_BLOCKS = 10;
+const GAIN_DECAY = 0.97;
+/** the residual echo the suppressor expects: this percentile of the blocks' residual / echo over the last second */
+const SHARE_PERCENTILE = 0.8;
+/** the variable step never falls below this share of STEP (outside double talk) */
+const MIN_STEP_SCALE = 0.05;
+/** IPNLMS's α: -1 is plain NLMS, towards 1 the steps follow the taps' sizes */
+const PROPORTIONATE = 0;
+/** the background replaces the foreground when it leaves this much less (energies over ~40 ms) */
+const COPY_RATIO = 0.7;
+const COMPARE_DECAY = 0.7;
+/**
+ * Double talk: once the filter cancels (ERLE ≥ CONVERGED_DB over the last half second of echo), a block whose
+ * residual is DOUBLE_TALK_RATIO × louder than expected (the echo estimate less that ERLE, plus the line's noise
+ * floor) holds something that is not echo (the caller), and the background stops adapting for that block and
+ * DOUBLE_TALK_HOLD_BLOCKS after: NLMS would otherwise fit the caller's last few ms out of the reference, which
+ * leaves less residual for a moment (so it would be copied) and is a wrong filter.
+ */
+const CONVERGED_DB = 10;
+const DOUBLE_TALK_RATIO = 4;
+/** before the filter cancels: the echo's gain is this percentile of line / reference over the last second */
+const ECHO_GAIN_PERCENTILE = 0.3;
+const DOUBLE_TALK_HOLD_BLOCKS = 3;
+/** double talk this long without a break is taken for a changed line (or noise) instead: adaptation resumes */
+const DOUBLE_TALK_MAX_BLOCKS = 300;
+/**
+ * a foreground whose output is louder than its input by this much for 100 ms on end is cleared (for a moment it
+ * can be, in double talk: the caller and the echo cancel each other in the line's audio now and then)
+ */
+const DIVERGED_RATIO = 1.25;
+const DIVERGED_BLOCKS = 10;
+const FIRST_ESTIMATE_EVERY_MS = 50;
+/** a first delay estimate this strong is taken without a second one to agree */
+const CERTAIN_STRENGTH = 16;
+const ESTIMATE_EVERY_MS = 250;
+/** the filter's ERLE over the last estimate period below which a new delay may replace the current one, dB */
+const RELOCK_BELOW_ERLE_DB = 6;
+/** reference blocks above -55 dBFS: the bot talking (the ERLE counts only those) */
+const REF_ACTIVE_ENERGY = (32768 * 10 ** (-55 / 20)) ** 2;
+
+export class EchoCanceller {
+  readonly #rate: number;
+  readonly #taps: number;
+  readonly #pre: number;
+  readonly #estimator: DelayEstimator;
+  readonly #maxDelay: number;
+  /** reference ring written twice (at i and i + ring) so any filter span is one contiguous slice */
+  readonly #ring: Float32Array;
+  readonly #ringSize: number;
+  #refWritten = 0;
+  #micDone = 0;
+  readonly #fg: Float64Array;
+  readonly #bg: Float64Array;
+  /** IPNLMS: each tap's share of the step, from the background's taps (refreshed every block) */
+  readonly #gains: Float64Array;
+  /** Σx² over the filter's span, kept as it slides */
+  #power = 0;
+  readonly #regularisation: number;
+  #delay: number | null = null;
+  #candidate: number | null = null;
+  #sinceEstimate = 0;
+  // per block (10 ms) and over two blocks
+  readonly #block: number;
+  #blockFill = 0;
+  #blockMic = 0;
+  #blockFg = 0;
+  #blockBg = 0;
+  #blockRef = 0;
+  /** Σ of the foreground's echo estimate², this block */
+  #blockEcho = 0;
+  /** the background adapts (false: double talk) */
+  #adapt = true;
+  #holdBlocks = 0;
+  #doubleTalkRun = 0;
+  /** the line's echo gain (energy), from #louderThanEcho; 0 until measured */
+  #echoGain = 0;
+  /** the same from the correlation with the reference (#updateCorrelationGain); 0 until measured */
+  #correlationGain = 0;
+  /** Σ line × reference at the delay, Σ reference² there: this block, and decayed */
+  readonly #blockDx: Float64Array;
+  #blockXx = 0;
+  readonly #dx: Float64Array;
+  #xx = 0;
+  /** line / reference energy of the last second's blocks with the bot talking (for #louderThanEcho) */
+  readonly #ratios = new Float64Array(100);
+  #ratioAt = 0;
+  /** residual / line energy of the last second's echo-only blocks */
+  readonly #shares = new Float64Array(100);
+  #shareAt = 0;
+  /** the background's step this block, as a share of STEP (#echoShare) */
+  #stepScale = 1;
+  /** blocks in a row the foreground made the line louder */
+  #worseRun = 0;
+  /** smoothed echo-only caller-side energy in and out, for "converged" */
+  #convergedMic = 0;
+  #convergedOut = 0;
+  /** the residual's floor per block (line noise, μ-law noise): falls at once, rises 0.2 dB a block */
+  #floor = Infinity;
+  #prevMic = 0;
+  #prevFg = 0;
+  #prevBg = 0;
+  // over the estimate period, for relocking
+  #periodMic = 0;
+  #periodOut = 0;
+  // over the call, for the ERLE stat
+  #callMic = 0;
+  #callOut = 0;
+
+  /** `rate`: of both streams (the caller's; the reference is resampled to it first). */
+  constructor(rate: number, maxDelayMs: number, filterMs: number) {
+    this.#rate = rate;
+    this.#taps = Math.max(8, Math.round((filterMs * rate) / 1000));
+    this.#pre = Math.min(this.#taps >> 2, Math.round((PRE_MS * rate) / 1000));
+    this.#maxDelay = Math.ceil((maxDelayMs * rate) / 1000);
+    this.#estimator = new DelayEstimator(rate, maxDelayMs);
+    let ring = 1;
+    // the oldest sample read: maxDelay + taps back from the newest caller sample, plus a frame or two of lead
+    while (ring < this.#maxDelay + this.#taps + rate / 5) ring <<= 1;
+    this.#ringSize = ring;
+    this.#ring = new Float32Array(2 * ring);
+    this.#fg = new Float64Array(this.#taps);
+    this.#bg = new Float64Array(this.#taps);
+    this.#gains = new Float64Array(this.#taps).fill(1);
+    // ± the delay estimate's resolution (its decimation factor)
+    this.#blockDx = new Float64Array(2 * this.#estimator.factor + 1);
+    this.#dx = new Float64Array(2 * this.#estimator.factor + 1);
+    // no step larger than reference audio at -60 dBFS (line noise) over the span would allow
+    this.#regularisation = this.#taps * (32768 * 10 ** (-60 / 20)) ** 2;
+    this.#block = Math.round((BLOCK_MS * rate) / 1000);
+  }
+
+  /**
+   * The residual echo left, as a share of the echo (1 / ERLE over the last half second of echo-only audio), once
+   * the filter cancels at least CONVERGED_DB; null before.
+   */
+  get residualShare(): number | null {
+    if (!(this.#convergedOut > 0)) return null;
+    const share = this.#convergedOut / this.#convergedMic;
+    if (share > 10 ** (-CONVERGED_DB / 10)) return null;
+    // what the filter leaves varies block by block (it misses most at a new sound): a high percentile, not the mean
+    const n = Math.min(this.#shareAt, this.#shares.length);
+    if (n < 10) return share;
+    const sorted = this.#shares.slice(0, n).sort();
+    return Math.max(share, sorted[Math.floor(n * SHARE_PERCENTILE)]!);
+  }
+
+  /** The delay is found and the line's echo gain measured: the expected echo (`process`'s `echo`) means something. */
+  get measured(): boolean {
+    return this.#delay !== null && this.#correlationGain > 0;
+  }
+
+  get stats(): CancellerStats {
+    return {
+      delayMs: this.#delay === null ? null : Math.round((this.#delay * 1000) / this.#rate),
+      erleDb: this.#callOut > 0 && this.#callMic > 0 ? round1(10 * Math.log10(this.#callMic / this.#callOut)) : null,
+    };
+  }
+
+  /** The bot's audio as it went out, in order, at the caller's rate. */
+  reference(pcm: Int16Array): void {
+    for (let i = 0; i < pcm.length; i++) this.#pushRef(pcm[i]!);
+  }
+
+  /** Caller audio in, the residual (echo removed) out, same length. */
+  /**
+   * `echo`, when given (as long as `mic`), receives the echo expected in each sample (amplitude): what the residual
+   * echo suppression after the canceller compares the residual with.
+   */
+  process(mic: Int16Array, echo?: Float32Array): Int16Array {
+    // the bot's silence sends no reference: keep its clock up with the caller's (to the end of this frame)
+    while (this.#refWritten < this.#micDone + mic.length) this.#pushRef(0);
+    const out = new Int16Array(mic.length);
+    for (let i = 0; i < mic.length; i++) {
+      const t = this.#micDone;
+      const d = mic[i]!;
+      const x = this.#ring[(t & (this.#ringSize - 1)) + this.#ringSize]!;
+      this.#estimator.push(d, x);
+      const cancelled = this.#delay === null ? d : this.#cancel(t, d);
+      // a filter that made the last block louder does not get to make this one louder too
+      const e = this.#worseRun > 0 ? d : cancelled;
+      if (echo) echo[i] = this.#expectedEcho(d - e);
+      out[i] = e > 32767 ? 32767 : e < -32768 ? -32768 : Math.round(e);
+      this.#account(d, e, x);
+      this.#micDone++;
+    }
+    return out;
+  }
+
+  #pushRef(s: number): void {
+    const at = this.#refWritten & (this.#ringSize - 1);
+    this.#ring[at] = s;
+    this.#ring[at + this.#ringSize] = s;
+    this.#refWritten++;
+  }
+
+  /**
+   * The echo to expect in a sample (amplitude): the filter's estimate, or what the reference in the filter's span
+   * makes at the line's echo gain, whichever is larger. The filter knows the line only where the bot's audio has
+   * had energy so far: a new sound (a tone's onset, a new voice) can come back where it has learned nothing.
+   */
+  #expectedEcho(estimate: number): number {
+    if (this.#delay === null) return estimate;
+    const fromReference = this.#correlationGain * (this.#power / this.#taps);
+    return Math.max(Math.abs(estimate), Math.sqrt(fromReference));
+  }
+
+  /** Newest reference index the filter reads for caller sample `t` (the others are the `taps - 1` before it). */
+  #newest(t: number): number {
+    return t - this.#delay! + Math.min(this.#pre, this.#delay!);
+  }
+
+  /** One caller sample through both filters; adapts the background; returns the foreground's residual. */
+  #cancel(t: number, d: number): number {
+    const ring = this.#ring;
+    const fg = this.#fg;
+    const bg = this.#bg;
+    const taps = this.#taps;
+    const newest = this.#newest(t);
+    // the span is ring[start .. start + taps) (in the first copy, so it never runs past the second), oldest first;
+    // tap k reads newest - k
+    const mask = this.#ringSize - 1;
+    const start = (newest - taps + 1) & mask;
+    const incoming = ring[start + taps - 1]!;
+    const outgoing = ring[(newest - taps) & mask]!;
+    this.#power = Math.max(0, this.#power + incoming * incoming - outgoing * outgoing);
+    // the line's correlation with the reference at the delay and the lags the estimate may be off by
+    const at = start + taps - 1 - Math.min(this.#pre, this.#delay!);
+    const main = ring[at]!;
+    this.#blockXx += main * main;
+    const near = this.#blockDx.length >> 1;
+    for (let k = -near; k <= near; k++) this.#blockDx[k + near] = this.#blockDx[k + near]! + d * (ring[at - k] ?? 0);
+    let yf = 0;
+    let yb = 0;
+    for (let k = 0, j = start + taps - 1; k < taps; k++, j--) {
+      const x = ring[j]!;
+      yf += fg[k]! * x;
+      yb += bg[k]! * x;
+    }
+    const ef = d - yf;
+    const eb = d - yb;
+    if (this.#adapt) {
+      const mu = (STEP * this.#stepScale * eb) / (this.#power + this.#regularisation);
+      const gains = this.#gains;
+      for (let k = 0, j = start + taps - 1; k < taps; k++, j--) bg[k] = bg[k]! + mu * gains[k]! * ring[j]!;
+    }
+    this.#blockFg += ef * ef;
+    this.#blockBg += eb * eb;
+    this.#blockEcho += yf * yf;
+    return ef;
+  }
+
+  /** Per-sample bookkeeping; at each block's end the two-path decision, and at each period a delay estimate. */
+  #account(d: number, e: number, x: number): void {
+    this.#blockMic += d * d;
+    this.#blockRef += x * x;
+    if (this.#delay === null) this.#blockFg += e * e;
+    if (++this.#blockFill < this.#block) return;
+    // the two-path comparison over ~40 ms (this block and a decaying past)
+    const mic = (this.#prevMic = COMPARE_DECAY * this.#prevMic + this.#blockMic);
+    const fg = (this.#prevFg = COMPARE_DECAY * this.#prevFg + this.#blockFg);
+    const bg = (this.#prevBg = COMPARE_DECAY * this.#prevBg + this.#blockBg);
+    if (this.#delay !== null) {
+      this.#detectDoubleTalk();
+      this.#updateCorrelationGain();
+      this.#updateGains();
+      this.#worseRun = fg > DIVERGED_RATIO * mic ? this.#worseRun + 1 : 0;
+      // only where the echo is strong: in the bot's pauses the background's win is its fit to the noise
+      const echoBlock = this.#power / this.#taps >= REF_ACTIVE_ENERGY && this.#blockMic > 4 * this.#floor;
+      if (this.#adapt && echoBlock && bg < COPY_RATIO * fg && bg < COPY_RATIO * mic) this.#fg.set(this.#bg);
+      else if (this.#worseRun >= DIVERGED_BLOCKS) {
+        this.#fg.fill(0);
+        // the echo estimate is gone: residual above it is no sign of double talk until the filter cancels again
+        this.#convergedMic = this.#convergedOut = 0;
+      }
+    }
+    if (this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
+      this.#callMic += this.#blockMic;
+      this.#callOut += this.#blockFg;
+      // (double talk says nothing about whether the filter cancels: the caller is no echo to remove)
+      if (this.#adapt) {
+        this.#periodMic += this.#blockMic;
+        this.#periodOut += this.#blockFg;
+      }
+    }
+    this.#blockMic = this.#blockFg = this.#blockBg = this.#blockRef = this.#blockEcho = 0;
+    this.#blockFill = 0;
+    this.#sinceEstimate += BLOCK_MS;
+    if (this.#sinceEstimate >= (this.#delay === null ? FIRST_ESTIMATE_EVERY_MS : ESTIMATE_EVERY_MS)) {
+      this.#sinceEstimate = 0;
+      this.#relock();
+    }
+  }
+
+  /**
+   * Proportionate steps (IPNLMS): a line's echo response is sparse (a few ms of it, somewhere in the span), and
+   * taps already large get larger steps, so it converges several times faster than with equal steps; the uniform
+   * part keeps the small taps learning. The gains average 1, so the whole step stays NLMS's.
+   */
+  #updateGains(): void {
+    const bg = this.#bg;
+    const n = bg.length;
+    let sum = 0;
+    for (let k = 0; k < n; k++) sum += Math.abs(bg[k]!);
+    const uniform = (1 - PROPORTIONATE) / 2;
+    const scale = sum > 0 ? ((1 + PROPORTIONATE) / 2) * (n / sum) : 0;
+    for (let k = 0; k < n; k++) this.#gains[k] = sum > 0 ? uniform + scale * Math.abs(bg[k]!) : 1;
+  }
+
+  /**
+   * Double talk before the filter cancels (it cannot tell echo from caller yet): the line is louder than the echo
+   * this line returns, i.e. its gain (a low percentile of line / reference energy over the last second: blocks with
+   * the caller in them are the high ones) times the reference in the filter's span. Catches the caller where they
+   * are clearly above the echo, which is where they would throw the filter off most.
+   */
+  #louderThanEcho(): boolean {
+    const refPerSample = this.#power / this.#taps;
+    if (refPerSample < REF_ACTIVE_ENERGY) return false;
+    const ratio = this.#blockMic / this.#block / refPerSample;
+    this.#ratios[this.#ratioAt++ % this.#ratios.length] = ratio;
+    const filled = Math.min(this.#ratioAt, this.#ratios.length);
+    if (filled < 20) return false;
+    const sorted = this.#ratios.slice(0, filled).sort();
+    this.#echoGain = sorted[Math.floor(filled * ECHO_GAIN_PERCENTILE)]!;
+    return ratio > DOUBLE_TALK_RATIO * this.#echoGain;
+  }
+
+  /**
+   * The line's echo gain from the correlation of the line with the reference at the delay: the caller does not
+   * correlate with the bot, so a caller talking from the start does not inflate it (as they do any level ratio).
+   * The strongest correlation within the delay estimate's resolution, squared, times GAIN_SAFETY for the rest of a
+   * short response; decayed over ~0.3 s.
+   */
+  #updateCorrelationGain(): void {
+    let peak = 0;
+    for (let k = 0; k < this.#dx.length; k++) {
+      this.#dx[k] = GAIN_DECAY * this.#dx[k]! + this.#blockDx[k]!;
+      peak = Math.max(peak, Math.abs(this.#dx[k]!));
+    }
+    this.#blockDx.fill(0);
+    this.#xx = GAIN_DECAY * this.#xx + this.#blockXx;
+    this.#blockXx = 0;
+    if (this.#xx >= GAIN_MIN_BLOCKS * this.#block * REF_ACTIVE_ENERGY) {
+      this.#correlationGain = GAIN_SAFETY * (peak / this.#xx) ** 2;
+    }
+  }
+
+  /** From this block's energies: is the caller talking over the echo (then the background must not adapt)? */
+  #detectDoubleTalk(): void {
+    const converged =
+      this.#convergedOut > 0 && 10 * Math.log10(this.#convergedMic / this.#convergedOut) >= CONVERGED_DB;
+    const expected = converged
+      ? (this.#blockEcho * this.#convergedOut) / this.#convergedMic + Math.min(this.#floor, this.#blockFg)
+      : Infinity;
+    const doubleTalk = this.#blockFg > DOUBLE_TALK_RATIO * expected || this.#louderThanEcho();
+    // (not from double talk: a caller's speech is no floor)
+    if (!doubleTalk) this.#floor = Math.min(this.#blockFg, this.#floor * 1.047);
+    if (doubleTalk && ++this.#doubleTalkRun < DOUBLE_TALK_MAX_BLOCKS) {
+      this.#holdBlocks = DOUBLE_TALK_HOLD_BLOCKS;
+    } else if (!doubleTalk) {
+      this.#doubleTalkRun = 0;
+    } else {
+      // that long is not a caller: the line changed under the filter; start measuring convergence again
+      this.#convergedMic = this.#convergedOut = 0;
+      this.#doubleTalkRun = 0;
+    }
+    this.#adapt = this.#holdBlocks === 0;
+    if (this.#holdBlocks > 0) this.#holdBlocks--;
+    this.#stepScale = this.#echoShare(converged);
+    // convergence is measured on echo-only blocks (the bot talking, no double talk; blocks with some of the caller
+    // in them count less): over about half a second
+    if (this.#adapt && this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
+      this.#convergedMic = 0.95 * this.#convergedMic + this.#stepScale * this.#blockMic;
+      this.#convergedOut = 0.95 * this.#convergedOut + this.#stepScale * this.#blockFg;
+      // the share left in blocks of strong echo, echo alone (for the suppressor's percentile)
+      if (this.#stepScale > 0.9 && this.#blockMic > 0 && this.#blockMic > 10 * this.#floor)
+        this.#shares[this.#shareAt++ % this.#shares.length] = this.#blockFg / this.#blockMic;
+    }
+  }
+
+  /**
+   * A variable step (as in Speex's MDF): NLMS's best step is the share of the error that is echo still to remove,
+   * the rest (the caller, noise) only throws the filter off. The echo left is the filter's estimate less its ERLE
+   * once it cancels, and at most the whole echo before (the line's echo gain times the reference). So a caller at
+   * the echo's level halves the step and a louder one stops it, without waiting for the filter to converge first.
+   */
+  #echoShare(converged: boolean): number {
+    if (!(this.#blockFg > 0)) return 1;
+    const echoLeft = converged
+      ? (this.#blockEcho * this.#convergedOut) / this.#convergedMic + Math.min(this.#floor, this.#blockFg)
+      : this.#echoGain > 0
+        ? this.#echoGain * (this.#power / this.#taps) * this.#block
+        : this.#blockFg;
+    return Math.max(MIN_STEP_SCALE, Math.min(1, echoLeft / this.#blockFg));
+  }
+
+  /** A fresh delay estimate; adopted when two agree and the filter is not cancelling at the current one. */
+  #relock(): void {
+    // a period of double talk or silence only: nothing to go on, keep the delay
+    const unknown = this.#delay !== null && !(this.#periodOut > 0);
+    const cancelling =
+      this.#periodOut > 0 && 10 * Math.log10(this.#periodMic / this.#periodOut) >= RELOCK_BELOW_ERLE_DB;
+    this.#periodMic = this.#periodOut = 0;
+    if (unknown) return;
+    const found = this.#estimator.estimate();
+    const candidate = this.#candidate;
+    this.#candidate = found && found.strength >= MIN_STRENGTH ? found.delay : null;
+    if (this.#candidate === null) return;
+    // the first delay at once when the peak leaves no doubt; otherwise (and any change) when two agree
+    const certain = this.#delay === null && found!.strength >= CERTAIN_STRENGTH;
+    if (!certain && (candidate === null || Math.abs(this.#candidate - candidate) > this.#estimator.factor)) return;
+    if (this.#delay !== null && (cancelling || Math.abs(this.#candidate - this.#delay) <= this.#estimator.factor))
+      return;
+    this.#moveTo(Math.min(this.#maxDelay, this.#candidate));
+  }
+
+  /**
+   * Re-place the filter at `delay`. The taps stay as they are: they model the line's response relative to the
+   * delay, and a clock slip moves the whole echo (so the filter cancels again at once); a line that really changed
+   * is re-learned, from the start (convergence is measured anew, so double talk is not assumed meanwhile).
+   */
+  #moveTo(delay: number): void {
+    this.#delay = delay;
+    this.#convergedMic = this.#convergedOut = 0;
+    // the span's power, from scratch at the new place, as the next caller sample will slide it
+    const newest = this.#newest(this.#micDone + 1);
+    this.#power = 0;
+    for (let k = 1; k <= this.#taps; k++) {
+      const x = this.#ring[((newest - k) & (this.#ringSize - 1)) + this.#ringSize]!;
+      this.#power += x * x;
+    }
+  }
+}
+
+const round1 = (v: number) => Math.round(v * 10) / 10;

@@ -1,0 +1,132 @@
+import { fft } from './fft.js';
+
+/**
+ * Finds the echo delay for the canceller: where the caller audio best matches the bot's reference, to a sample or
+ * two.
+ *
+ * Both streams are decimated to 2 kHz (averages of a few samples: the delay needs timing, not bandwidth) and, every
+ * call to `estimate()`, the last 0.5 s of caller audio is cross-correlated with the reference over lags
+ * 0..maxDelay in the frequency domain with PHAT weighting (each frequency counts by its phase only). Speech has a
+ * broad, pitch-periodic autocorrelation, so a plain correlation's peak is wide and has side peaks a pitch period
+ * away; whitened, the peak is one or two samples wide and stands far above the rest when there is echo at all,
+ * and the μ-law hop or the line's filtering (a gain per frequency) do not move it. The caller talking over the
+ * bot only lowers the peak (their speech does not correlate with the reference).
+ */
+export interface DelayEstimate {
+  /** reference samples (at the canceller's rate) between the bot's audio and its echo */
+  delay: number;
+  /** the peak over the correlation's RMS: ≥ MIN_STRENGTH counts as echo */
+  strength: number;
+}
+
+const DECIMATED_RATE = 2000;
+const WINDOW_MS = 500;
+/** a peak this many times the correlation's RMS is an echo; noise alone peaks at 3-4 over 1,000 lags */
+export const MIN_STRENGTH = 8;
+/** the reference must be this loud over the window (-50 dBFS) to say anything about the delay */
+const REF_ACTIVE_ENERGY = (32768 * 10 ** (-50 / 20)) ** 2;
+
+export class DelayEstimator {
+  /** full-rate samples per decimated one */
+  readonly factor: number;
+  readonly #window: number;
+  readonly #maxLag: number;
+  readonly #size: number;
+  readonly #mic: Float32Array;
+  readonly #ref: Float32Array;
+  readonly #mask: number;
+  #written = 0;
+  #micSum = 0;
+  #refSum = 0;
+  #fill = 0;
+  // FFT scratch, allocated once per call
+  readonly #mr: Float64Array;
+  readonly #mi: Float64Array;
+  readonly #rr: Float64Array;
+  readonly #ri: Float64Array;
+
+  constructor(rate: number, maxDelayMs: number) {
+    this.factor = Math.max(1, Math.round(rate / DECIMATED_RATE));
+    const decimated = rate / this.factor;
+    this.#window = Math.round((WINDOW_MS * decimated) / 1000);
+    this.#maxLag = Math.ceil((maxDelayMs * decimated) / 1000);
+    let size = 1;
+    while (size < this.#window + this.#maxLag) size <<= 1;
+    this.#size = size;
+    this.#mic = new Float32Array(size);
+    this.#ref = new Float32Array(size);
+    this.#mask = size - 1;
+    this.#mr = new Float64Array(size);
+    this.#mi = new Float64Array(size);
+    this.#rr = new Float64Array(size);
+    this.#ri = new Float64Array(size);
+  }
+
+  /** One caller sample and the reference sample at the same index (the canceller's alignment). */
+  push(mic: number, ref: number): void {
+    this.#micSum += mic;
+    this.#refSum += ref;
+    if (++this.#fill < this.factor) return;
+    const at = this.#written++ & this.#mask;
+    this.#mic[at] = this.#micSum / this.factor;
+    this.#ref[at] = this.#refSum / this.factor;
+    this.#micSum = 0;
+    this.#refSum = 0;
+    this.#fill = 0;
+  }
+
+  /** The delay over the last 0.5 s; null while too little has been heard or the bot was silent. */
+  estimate(): DelayEstimate | null {
+    // from the first 0.25 s on: before the call's start both rings hold zeros, which correlate with nothing
+    if (this.#written < this.#window / 2) return null;
+    const span = this.#window + this.#maxLag;
+    const n = this.#size;
+    const first = this.#written - span;
+    let refEnergy = 0;
+    for (let j = 0; j < span; j++) {
+      const r = this.#ref[(first + j) & this.#mask]!;
+      this.#rr[j] = r;
+      refEnergy += r * r;
+    }
+    if (refEnergy / Math.min(span, this.#written) < REF_ACTIVE_ENERGY) return null;
+    this.#rr.fill(0, span);
+    this.#ri.fill(0);
+    // the caller window is the newest `window` samples; the reference reaches maxLag further back
+    this.#mr.fill(0);
+    this.#mi.fill(0);
+    for (let j = 0; j < this.#window; j++) this.#mr[j] = this.#mic[(first + this.#maxLag + j) & this.#mask]!;
+    fft(this.#mr, this.#mi);
+    fft(this.#rr, this.#ri);
+    // conj(M)·R, whitened: c[k] = Σ m[j]·r[j+k], so lag = maxLag - k
+    let meanMag = 0;
+    for (let f = 0; f < n; f++) {
+      const re = this.#mr[f]! * this.#rr[f]! + this.#mi[f]! * this.#ri[f]!;
+      const im = this.#mr[f]! * this.#ri[f]! - this.#mi[f]! * this.#rr[f]!;
+      this.#mr[f] = re;
+      this.#mi[f] = im;
+      meanMag += Math.hypot(re, im);
+    }
+    // a floor on the weight: bins with (almost) nothing in them must not count as much as the speech's
+    const floor = (meanMag / n) * 1e-2 + 1e-9;
+    for (let f = 0; f < n; f++) {
+      const w = 1 / (Math.hypot(this.#mr[f]!, this.#mi[f]!) + floor);
+      this.#mr[f] = this.#mr[f]! * w;
+      this.#mi[f] = this.#mi[f]! * w;
+    }
+    fft(this.#mr, this.#mi, true);
+    let best = -Infinity;
+    let bestK = 0;
+    let sumSq = 0;
+    for (let k = 0; k <= this.#maxLag; k++) {
+      const c = this.#mr[k]!;
+      sumSq += c * c;
+      if (c > best) {
+        best = c;
+        bestK = k;
+      }
+    }
+    const rms = Math.sqrt(sumSq / (this.#maxLag + 1));
+    if (!(rms > 0)) return null;
+    return { delay: (this.#maxLag - bestK) * this.factor, strength: best / rms };
+  }
+}

@@ -1,0 +1,77 @@
+import { Resampler } from '../../media/resampler.js';
+import { EchoCanceller } from './canceller.js';
+import type { EchoConfig } from './config.js';
+import { EchoGuard, type EchoGuardStats } from './echo-guard.js';
+import { ResidualSuppressor } from './residual-suppressor.js';
+
+export interface EchoStats extends EchoGuardStats {
+  /** the canceller's delay, ms; null until found or without a canceller */
+  cancellerDelayMs: number | null;
+  /** echo return loss enhancement over the call (canceller in / out while the bot talked), dB */
+  erleDb: number | null;
+}
+
+/**
+ * What stands between the caller audio and the VAD, per call:
+ * - with `speech.echo.cancel`, the echo canceller subtracts the bot's echo sample by sample; once it cancels (10 dB
+ *   or more), the residual echo suppressor silences what is left of the echo, block by block, from the canceller's
+ *   own echo estimate. Before that, once the canceller has found the delay and the line's echo gain (0.2-0.4 s into
+ *   the bot's speech), the suppressor silences what is not above the whole echo expected; before even that, the
+ *   level guard masks the canceller's output as it would mask the line's (it measures and judges the line itself);
+ * - without it, the level guard alone (it then hears a caller only where they are louder than the echo).
+ * The guard runs all along either way: it keeps its measurements current and counts the suspected echo.
+ */
+export class EchoStage {
+  readonly #refConverter: Resampler | null;
+  readonly #canceller: EchoCanceller | null;
+  readonly #guard: EchoGuard;
+  readonly #suppressor: ResidualSuppressor;
+  #echo = new Float32Array(0);
+
+  /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
+  constructor(cfg: EchoConfig, micRate: number, refRate: number) {
+    this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
+    this.#canceller = cfg.cancel ? new EchoCanceller(micRate, cfg.maxDelayMs, cfg.filterMs) : null;
+    this.#guard = new EchoGuard(cfg, micRate, micRate);
+    this.#suppressor = new ResidualSuppressor(micRate, cfg.marginDb);
+  }
+
+  /**
+   * What it passes while the bot talks is the caller's, not the echo: the line has been measured (the canceller's
+   * delay and echo gain, or the guard's, whichever stage decides). Before, a loud stretch may be echo (the fast onset
+   * cue waits for this).
+   */
+  get settled(): boolean {
+    return (this.#canceller !== null && this.#canceller.measured) || this.#guard.measured;
+  }
+
+  get stats(): EchoStats {
+    const canceller = this.#canceller?.stats;
+    return {
+      ...this.#guard.stats,
+      cancellerDelayMs: canceller?.delayMs ?? null,
+      erleDb: canceller?.erleDb ?? null,
+    };
+  }
+
+  /** The bot's audio as it went out to the caller (the leg's `played` frames), in order. */
+  reference(frame: Int16Array): void {
+    const pcm = this.#refConverter ? this.#refConverter.process(frame) : frame;
+    this.#canceller?.reference(pcm);
+    this.#guard.reference(pcm);
+  }
+
+  /** Caller audio in, what the VAD should hear out (same length). */
+  process(mic: Int16Array): Int16Array {
+    if (!this.#canceller) return this.#guard.process(mic);
+    if (this.#echo.length !== mic.length) this.#echo = new Float32Array(mic.length);
+    const residual = this.#canceller.process(mic, this.#echo);
+    const guarded = this.#guard.process(mic, residual);
+    const share = this.#canceller.residualShare;
+    if (share !== null) return this.#suppressor.process(residual, this.#echo, share);
+    // measured but not cancelling yet: what is not above the whole echo expected goes (the guard's rule, but with
+    // the canceller's sample-aligned estimate, which a caller talking from the start cannot talk up)
+    if (this.#canceller.measured) return this.#suppressor.process(residual, this.#echo, 1);
+    return guarded;
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Takeover on jambonz: two bot instances share the call state (Redis, or one in-process memory store) behind a
+ * round-robin balancer; jambonz (the emulator) reaches them through it. Instance A serves a call and dies like
+ * `kill -9`; jambonz's WebSocket API reconnects through the balancer (session:reconnect) or, with webhooks, the dead
+ * listen's actionHook goes through it, and B takes the call over once A's lease has run out: a new listen to B, the
+ * resume prompt, the transcript going on, one end record.
+ */
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import type { CallEvent } from '../../src/core/call-events.js';
+import { MemoryRecordSink, type ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
+import { MemoryLeaseStore, RedisLeaseStore } from '../../src/session/lease.js';
+import { MemorySessionStore } from '../../src/session/memory-store.js';
+import { RedisSessionStore } from '../../src/session/redis-store.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { EmulatedCall } from '../emulators/jambonz/index.js';
+import { startRedis, type RestartableRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
+import {
+  GREETING,
+  RESUME_PROMPT,
+  firstAudibleAfter,
+  startTakeoverRig,
+  type BotInstance,
+  type Shared,
+  type TakeoverRig,
+} from './instances.js';
+
+const LEASE_MS = 1000;
+const GRACE_MS = 1500;
+
+function tone(ms: number, rate: number): Int16Array {
+  const out = new Int16Array((rate * ms) / 1000);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
+  return out;
+}
+
+const listening = (deps: TestDeps) =>
+  deps.published.filter((e: CallEvent) => e.type === 'state' && e.to === 'listening').length;
+const spoken = (deps: TestDeps) => (deps.tts as ToneTts).spoken;
+
+async function takeovers(bot: BotInstance, mode: string): Promise<number> {
+  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === 'voicebot_jambonz_takeovers_total');
+  return (metric?.values ?? []).filter((v) => v.labels.mode === mode).reduce((n, v) => n + v.value, 0);
+}
+
+async function say(call: EmulatedCall): Promise<void> {
+  await call.sendAudio(tone(600, call.audioRate), call.audioRate, { speed: 2 });
+  await call.sendSilence(800, { speed: 2 });
+}
+
+interface Rig extends TakeoverRig {
+  shared: Shared;
+  records: MemoryRecordSink;
+  a: BotInstance;
+  b: BotInstance;
+}
+
+type StoreKind = 'redis' | 'memory';
+
+describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two instances (%s store)', (kind) => {
+  let redis: RestartableRedis | undefined;
+  const closers: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  });
+
+  async function start(mode: 'ws' | 'webhook'): Promise<Rig> {
+    const records = new MemoryRecordSink();
+    const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
+    const prefix = `t${Math.random().toString(36).slice(2, 8)}:`;
+    const shared: Shared =
+      kind === 'redis'
+        ? {
+            sessions: new RedisSessionStore({ url: redis!.url, keyPrefix: prefix, ttlSeconds: 600, logger }),
+            leases: new RedisLeaseStore({ url: redis!.url, keyPrefix: prefix }),
+            records,
+            leaseMs: LEASE_MS,
+            reconnectGraceMs: GRACE_MS,
+          }
+        : {
+            sessions: new MemorySessionStore(600),
+            leases: new MemoryLeaseStore(),
+            records,
+            leaseMs: LEASE_MS,
+            reconnectGraceMs: GRACE_MS,
+          };
+    closers.push(
+      () => shared.sessions.close(),
+      () => shared.leases.close(),
+    );
+    const pair = await startTakeoverRig(mode, shared, {
+      a: ['a question about my bill'],
+      b: ['please cancel it'],
+    });
+    closers.push(() => pair.close());
+    return { ...pair, shared, records };
+  }
+
+  /** A call that A has served up to a first answer, its state written to the store. */
+  async function callServedByA(r: Rig): Promise<EmulatedCall> {
+    const call = await r.emu.placeCall({ from: '+15551230001', to: '+15550000' });
+    await waitFor(() => listening(r.a.deps) === 1, 8000, 'greeting said by A');
+    await say(call);
+    await waitFor(() => listening(r.a.deps) === 2, 8000, 'first answer said by A');
+    expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.']);
+    await waitFor(
+      async () => (await r.shared.sessions.get(call.callSid))?.state === 'listening',
+      3000,
+      "A's state in the store",
+    );
+    return call;
+  }
+
+  /** B goes on with the call to the end: a second answer, the caller hangs up, one end record, all released. */
+  async function finishOnB(r: Rig, call: EmulatedCall): Promise<void> {
+    await waitFor(() => listening(r.b.deps) === 1, 5000, 'resume prompt said by B');
+    expect(spoken(r.b.deps)).toEqual([RESUME_PROMPT]);
+    await say(call);
+    await waitFor(() => listening(r.b.deps) === 2, 8000, 'second answer said by B');
+    await call.hangup();
+    await waitFor(() => r.b.finished.length === 1, 5000, "B's end of the call");
+    expect(r.records.of('end')).toHaveLength(1);
+    expect(r.records.submitted).toHaveLength(1);
+    const record = r.records.of('end')[0]!;
+    expect(record.outcome).not.toBe('in-progress');
+    expect(record.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+      RESUME_PROMPT,
+      'please cancel it',
+      'Order cancelled.',
+    ]);
+    await waitFor(
+      () => {
+        const s = r.b.backend.stats();
+        return s.calls + s.audioSockets + s.controlSockets + s.running + s.adopting === 0;
+      },
+      3000,
+      'B released the call',
+    );
+    expect(await r.shared.leases.holder(call.callSid)).toBeNull();
+    expect(await r.shared.sessions.get(call.callSid)).toBeUndefined();
+    expect(call.verbErrors).toEqual([]);
+  }
+
+  it.each(['ws', 'webhook'] as const)(
+    '%s: A is killed (-9) mid-call; B takes over once its lease ran out and the caller hears B',
+    async (mode) => {
+      const r = await start(mode);
+      const call = await callServedByA(r);
+      const killedAt = performance.now();
+      r.a.kill();
+      await waitFor(() => firstAudibleAfter(call, killedAt) !== null, LEASE_MS + 5000, 'bot audio again');
+      const silenceMs = firstAudibleAfter(call, killedAt)! - killedAt;
+      // a dead process's lease runs out within LEASE_MS; B is heard soon after (jambonz reconnects after 500 ms)
+      expect(silenceMs).toBeGreaterThan(LEASE_MS / 2);
+      expect(silenceMs).toBeLessThan(LEASE_MS + 3000);
+      expect(call.listens).toBe(2); // A's listen, then one to B
+      expect((call.verbArrays.at(-1)?.[0] as { url?: string } | undefined)?.url).toBe(
+        `ws://127.0.0.1:${r.b.port}/jambonz/audio`,
+      );
+      if (mode === 'ws') expect(call.controlReconnects).toBe(1);
+      expect(await takeovers(r.b, mode)).toBe(1);
+      expect(r.b.backend.stats().adopting).toBe(0);
+      expect(r.a.finished).toEqual([]); // A died: it never returned, let alone submitted anything
+      await finishOnB(r, call);
+    },
+  );
+
+  it('ws: A alive but its WebSocket API socket went to B: A lets go after the grace, B takes over', async () => {
+    const r = await start('ws');
+    const call = await callServedByA(r);
+    call.dropControl(); // jambonz reconnects through the balancer: to B this time
+    await waitFor(() => r.a.finished.length === 1, GRACE_MS + 3000, 'A lets go');
+    expect(r.a.finished[0]!.outcome).toBe('in-progress'); // detached: no end record from A
+    expect(r.records.submitted).toEqual([]);
+    await waitFor(
+      () => {
+        const s = r.a.backend.stats();
+        return s.calls + s.audioSockets + s.running === 0;
+      },
+      2000,
+      'A serves nothing any more',
+    );
+    expect(await r.shared.leases.holder(call.callSid)).not.toBe('bot-a');
+    await waitFor(() => spoken(r.b.deps).length === 1, 5000, 'B resumes');
+    expect(call.controlReconnects).toBe(1);
+    expect(call.listens).toBe(2);
+    expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.']); // A said nothing after B took over
+    await finishOnB(r, call);
+    expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.']);
+  });
+});
