@@ -90,6 +90,7 @@ interface Instance {
 let emu: AriEmulator;
 let proxy: RoundRobinProxy | undefined;
 let stores: Stores | undefined;
+let redisUrl = '';
 const instances: Instance[] = [];
 
 afterEach(async () => {
@@ -211,6 +212,19 @@ async function callServedBy(a: Instance) {
   return { caller, before: await where(caller) };
 }
 
+/** a and b behind the balancer (in `order`), a call on a up to its first answer. */
+async function pairWithCall(
+  kind: 'memory' | 'redis' = 'memory',
+  opts: { bScript?: string[]; order?: (a: Instance, b: Instance) => Instance[]; reconnectIntervalMs?: number } = {},
+) {
+  emu = await startAriEmulator();
+  stores = kind === 'memory' ? memoryStores() : redisStores(redisUrl);
+  const a = await startInstance('bot-a', ['a question about my bill']);
+  const b = await startInstance('bot-b', opts.bScript ?? ['please cancel it']);
+  await perCallThroughProxy(opts.order?.(a, b) ?? [a, b], opts.reconnectIntervalMs);
+  return { a, b, ...(await callServedBy(a)) };
+}
+
 /** `b` serves the rest of the call: one more turn, the caller hangs up; one end record, a transcript without gaps. */
 async function finishOn(b: Instance, caller: Party): Promise<void> {
   await waitFor(() => listening(b) === 1, 5000, 'resume prompt said');
@@ -236,6 +250,21 @@ async function finishOn(b: Instance, caller: Party): Promise<void> {
   expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
 }
 
+/** The caller left before `b` could serve the call: one end record with the stored story, nothing left anywhere. */
+async function expectRecordedAfterHangup(b: Instance, caller: Party, before: { mediaChannelId: string }) {
+  expect(stores!.records.submitted).toHaveLength(1);
+  expect(stores!.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+    GREETING,
+    'a question about my bill',
+    'Billing answer.',
+  ]);
+  await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
+  expect(emu.channels.has(before.mediaChannelId)).toBe(false);
+  expect(b.backend.calls.size + b.backend.ports.inUse + b.backend.host.router.size).toBe(0);
+  expect(await stores!.observe.list()).toEqual([]);
+  expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
+}
+
 /** The media leg `before` is gone, `b`'s is the one in the caller's bridge, and the store names `b`. */
 async function expectSwapped(b: Instance, caller: Party, before: { mediaChannelId: string; bridgeId: string }) {
   const after = await where(caller);
@@ -253,6 +282,7 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedis();
+    redisUrl = redis.url;
   });
   afterAll(async () => {
     await redis?.stop();
@@ -261,12 +291,7 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
   it.each(['memory', 'redis'] as const)(
     '%s: kill -9 mid-call; another instance claims it once the lease runs out; the caller hears it again',
     async (kind) => {
-      emu = await startAriEmulator();
-      stores = kind === 'memory' ? memoryStores() : redisStores(redis.url);
-      const a = await startInstance('bot-a', ['a question about my bill']);
-      const b = await startInstance('bot-b', ['please cancel it']);
-      await perCallThroughProxy([a, b]);
-      const { caller, before } = await callServedBy(a);
+      const { a, b, caller, before } = await pairWithCall(kind);
 
       const killedAt = performance.now();
       a.kill();
@@ -285,40 +310,20 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
   );
 
   it('the caller hangs up while the call is being claimed: one end record from the stored state, nothing left', async () => {
-    emu = await startAriEmulator();
-    stores = memoryStores();
-    const a = await startInstance('bot-a', ['a question about my bill']);
-    const b = await startInstance('bot-b', []);
-    await perCallThroughProxy([a, b]);
-    const { caller, before } = await callServedBy(a);
+    const { a, b, caller, before } = await pairWithCall('memory', { bScript: [] });
 
     a.kill();
     await waitFor(() => emu.outboundConnections.length === 2, 3000, 'the socket reopened to b');
     caller.hangup(); // b is still waiting for a's lease to run out
     await waitFor(() => b.finished.length === 1, 5000, 'the call core on b records the call');
     expect(spoken(b)).toEqual([]); // nobody left to talk to
-    expect(stores.records.submitted).toHaveLength(1);
-    expect(stores.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
-      GREETING,
-      'a question about my bill',
-      'Billing answer.',
-    ]);
-    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
-    expect(emu.channels.has(before.mediaChannelId)).toBe(false);
-    expect(b.backend.calls.size).toBe(0);
-    expect(b.backend.ports.inUse).toBe(0);
-    expect(b.backend.host.router.size).toBe(0);
-    expect(await stores.observe.list()).toEqual([]);
-    expect(await stores.leaseHolder(caller.channelId)).toBeNull();
+    await expectRecordedAfterHangup(b, caller, before);
   });
 
   it('drain: the caller hangs up while Asterisk reopens the socket; the next instance finishes the call', async () => {
-    emu = await startAriEmulator();
-    stores = memoryStores();
-    const a = await startInstance('bot-a', ['a question about my bill']);
-    const b = await startInstance('bot-b', []);
-    await perCallThroughProxy([a, a, b], 500); // the balancer's next pick is a again: draining, it refuses
-    const { caller, before } = await callServedBy(a);
+    // the balancer's next pick is a again: draining, it refuses
+    const order = (a: Instance, b: Instance) => [a, a, b];
+    const { a, b, caller, before } = await pairWithCall('memory', { bScript: [], order, reconnectIntervalMs: 500 });
 
     const stopped = a.backend.stop({ handOver: true });
     await waitFor(() => a.finished.length === 1 && emu.outboundOpen === 0, 3000, 'a hands the call over');
@@ -327,25 +332,11 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     await stopped;
     await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
     expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
-    expect(stores.records.submitted).toHaveLength(1);
-    expect(stores.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
-      GREETING,
-      'a question about my bill',
-      'Billing answer.',
-    ]);
-    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'release');
-    expect(emu.channels.has(before.mediaChannelId)).toBe(false);
-    expect(await stores.observe.list()).toEqual([]);
-    expect(b.backend.calls.size + b.backend.ports.inUse + b.backend.host.router.size).toBe(0);
+    await expectRecordedAfterHangup(b, caller, before);
   });
 
   it('an instance that lost its socket but lives lets go: the next one claims the call once it did', async () => {
-    emu = await startAriEmulator();
-    stores = memoryStores();
-    const a = await startInstance('bot-a', ['a question about my bill']);
-    const b = await startInstance('bot-b', ['please cancel it']);
-    await perCallThroughProxy([a, b]);
-    const { caller, before } = await callServedBy(a);
+    const { a, b, caller, before } = await pairWithCall();
 
     // half-open: Asterisk sees the drop and reopens the socket to b; a sees nothing until its pings go unanswered
     const cutAt = performance.now();
@@ -368,15 +359,10 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
   });
 
   it('a live instance whose lease another took (it stalled) lets go and never hangs the caller up', async () => {
-    emu = await startAriEmulator();
-    stores = memoryStores();
-    const a = await startInstance('bot-a', ['a question about my bill']);
-    const b = await startInstance('bot-b', ['please cancel it']);
-    await perCallThroughProxy([a, b]);
-    const { caller, before } = await callServedBy(a);
+    const { a, b, caller, before } = await pairWithCall();
 
     // a stalled past its lease and b holds the call now: a's next renewal is refused
-    const leases = stores.leases();
+    const leases = stores!.leases();
     await leases.release(caller.channelId, 'bot-a');
     expect(await leases.acquire(caller.channelId, 'bot-b', 60_000)).toBe(true);
     await waitFor(() => a.finished.length === 1, 3000, 'a lets go of the call');
