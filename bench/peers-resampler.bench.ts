@@ -25,38 +25,15 @@ const BENCH = 'peers-resampler';
 const ROUNDS = sized(7, 2);
 const FRAMES = sized(20_000, 500);
 
+/** sox's description of headerless 16-bit mono PCM at `rate` on stdin/stdout (the same for input and output) */
+const rawPcm = (rate: number) => ['-t', 'raw', '-r', String(rate), '-e', 'signed', '-b', '16', '-c', '1', '-'];
+
 function sox(pcm: Int16Array, from: number, to: number): Int16Array | null {
   try {
-    const out = execFileSync(
-      'sox',
-      [
-        '-t',
-        'raw',
-        '-r',
-        `${from}`,
-        '-e',
-        'signed',
-        '-b',
-        '16',
-        '-c',
-        '1',
-        '-',
-        '-t',
-        'raw',
-        '-r',
-        `${to}`,
-        '-e',
-        'signed',
-        '-b',
-        '16',
-        '-c',
-        '1',
-        '-',
-        'rate',
-        '-v',
-      ],
-      { input: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength), maxBuffer: 1 << 28 },
-    );
+    const out = execFileSync('sox', [...rawPcm(from), ...rawPcm(to), 'rate', '-v'], {
+      input: Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength),
+      maxBuffer: 1 << 28,
+    });
     return new Int16Array(out.buffer, out.byteOffset, out.length / 2);
   } catch {
     return null;
