@@ -95,6 +95,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #fetch: typeof fetch;
   readonly #calls = new Map<string, JambonzCallLeg>();
   readonly #tombstones = new Map<string, unknown>();
+  /** tombstones of calls the bot left with a person: the call goes on, jambonz may still come back about it */
+  readonly #withPerson = new Set<string>();
   readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
@@ -144,6 +146,7 @@ export class JambonzBackend implements TelephonyBackend {
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
     for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
+    this.#withPerson.clear();
     await stopped;
   }
 
@@ -297,12 +300,16 @@ export class JambonzBackend implements TelephonyBackend {
     if (leg) return leg.attachControl(control);
     const hangup = () =>
       sendJson(control, { type: 'command', command: 'call:status', data: { call_status: 'completed' } });
-    // The call ended on our side while jambonz was away: end it on theirs too.
-    if (this.#tombstones.has(sid)) return void hangup();
+    // The call ended on our side while jambonz was away: end it on theirs too. Not one the bot left with a person:
+    // the caller and the agent talk on (the dial runs on; its actionHook comes here when it ends).
+    if (this.#tombstones.has(sid)) return this.#withPerson.has(sid) ? undefined : void hangup();
     if (!this.#registry) return;
     void this.#adopt(payload, 'ws', base, control).then((adopted) => {
       if (this.#endedWhileAdopting.has(sid)) return; // the caller left meanwhile: #endedAway records the call
-      if (!adopted) return void hangup();
+      // Nothing to take over here: never hang up on that alone. The call may be with a person (another instance
+      // handed it over and wrote its record); whatever jambonz runs next asks a hook, which decides (a listen whose
+      // socket is gone ends, and its hook gets a hangup).
+      if (!adopted) return;
       if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') void adopted.detach('ws-api-lost');
     });
   }
@@ -422,8 +429,16 @@ export class JambonzBackend implements TelephonyBackend {
     this.metrics.activeCalls.dec();
     // handed over: the call goes on, and its hooks may come back here for us to take it over again
     if (leg.detached) return;
-    const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
+    const timer = backgroundTimer(
+      this.#clock,
+      () => {
+        this.#tombstones.delete(leg.id);
+        this.#withPerson.delete(leg.id);
+      },
+      TOMBSTONE_MS,
+    );
     this.#tombstones.set(leg.id, timer);
+    if (leg.handedOff) this.#withPerson.add(leg.id);
   }
 
   /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Resolves with the verbs to run next. */
@@ -564,6 +579,7 @@ export class JambonzBackend implements TelephonyBackend {
     const timer = this.#tombstones.get(callSid);
     if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#tombstones.delete(callSid);
+    this.#withPerson.delete(callSid);
   }
 
   /** Basic auth on the audio socket: user = call sid, password = the per-call token from our listen verb. */

@@ -17,6 +17,7 @@ import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   GREETING,
+  INTENTS,
   RESUME_PROMPT,
   firstAudibleAfter,
   startTakeoverRig,
@@ -71,7 +72,11 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   });
 
-  async function start(mode: 'ws' | 'webhook', scripts?: { a: string[]; b: string[] }): Promise<Rig> {
+  async function start(
+    mode: 'ws' | 'webhook',
+    scripts?: { a: string[]; b: string[] },
+    config?: Record<string, unknown>,
+  ): Promise<Rig> {
     const records = new MemoryRecordSink();
     const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
     const prefix = `t${Math.random().toString(36).slice(2, 8)}:`;
@@ -102,6 +107,7 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
         a: ['a question about my bill'],
         b: ['please cancel it'],
       },
+      config,
     );
     closers.push(() => pair.close());
     return { ...pair, shared, records };
@@ -254,6 +260,38 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     expect(r.b.backend.stats()).toMatchObject({ calls: 0, adopting: 0, running: 0 });
     expect(spoken(r.b.deps)).toEqual([]);
     expect(call.verbErrors).toEqual([]);
+  });
+
+  it('ws: A dies after handing the call to a person: B never hangs the caller and the agent up', async () => {
+    const handOff = {
+      dialog: {
+        greeting: GREETING,
+        resumePrompt: RESUME_PROMPT,
+        intents: [...INTENTS, { name: 'person', keywords: ['person'], escalate: true }],
+        routing: { default: 'agent', targets: { agent: { kind: 'sip', address: 'sip:agent@example.com' } } },
+      },
+    };
+    const r = await start('ws', { a: ['a question about my bill', 'a person please'], b: [] }, handOff);
+    const call = await callServedByA(r);
+    await say(call);
+    await waitFor(() => call.bridged, 8000, 'the caller is with the agent');
+    await waitFor(() => r.a.finished.length === 1, 5000, "A's record of the hand-off");
+    expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation', 'end']);
+    expect(r.records.of('end')[0]!.outcome).toBe('escalated');
+
+    r.a.kill();
+    await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+    await waitFor(() => r.b.backend.stats().adopting === 0, LEASE_MS + 4000, 'B done looking the call up');
+    expect(call.ended).toBeNull(); // the caller still talks to the agent
+    expect(call.bridged).toBe(true);
+    call.agentHangup(); // the dial ends: its actionHook reaches B, the call ends
+    await waitFor(() => call.ended !== null, 3000, 'the call ends');
+    expect(r.records.submitted).toHaveLength(2); // nothing more from B
+    expect(spoken(r.b.deps)).toEqual([]);
+    // the final status made B look the call up once more: nothing stored, nothing to do
+    await waitFor(() => r.b.backend.stats().adopting === 0, 3000, 'B done with the final status');
+    expect(r.b.backend.stats()).toMatchObject({ calls: 0, running: 0, adopting: 0 });
+    expect(r.records.submitted).toHaveLength(2);
   });
 
   it('ws: A alive but its WebSocket API socket went to B: A lets go after the grace, B takes over', async () => {
