@@ -615,15 +615,7 @@ export class AsteriskBackend implements TelephonyBackend {
         return void log.warn({ err: errText(err) }, 'call not taken over: Asterisk did not answer');
       }
     }
-    const call = new AsteriskCall(
-      host,
-      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
-      ids.direction ?? 'inbound',
-      {
-        from: current.phone,
-        to: ids.to ?? '',
-      },
-    );
+    const call = storedCall(host, ids, caller, current.phone);
     log.info({ previousOwner: current.owner || null, callerGone: !caller }, 'taking the call over');
     const takeOver = async () => {
       try {
@@ -670,15 +662,7 @@ export class AsteriskBackend implements TelephonyBackend {
         (err: unknown) => (isGone(err) ? null : ariChannel.parse({ id })), // not answering: assume it is still up
       );
     const caller = await up(ids.callerChannelId);
-    const call = new AsteriskCall(
-      host,
-      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
-      ids.direction ?? 'inbound',
-      {
-        from: stored.phone,
-        to: ids.to ?? '',
-      },
-    );
+    const call = storedCall(host, ids, caller, stored.phone);
     log.info({ previousOwner: stored.owner || null, owesRecord, callerGone: !caller }, 'taking over a handed-off call');
     if (!owesRecord) await letGo();
     const adopt = async () => {
@@ -771,6 +755,14 @@ function outboundCallerId(callerId: string | undefined): Record<string, string> 
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
   return new AsteriskBackend(config, deps);
+}
+
+/** A call another process served, as the store describes it: its caller's channel (or only its id: gone). */
+function storedCall(host: AsteriskCallHost, ids: StoredAsteriskCall, caller: AriChannel | null, phone: string) {
+  return new AsteriskCall(host, caller ?? ariChannel.parse({ id: ids.callerChannelId }), ids.direction ?? 'inbound', {
+    from: phone,
+    to: ids.to ?? '',
+  });
 }
 
 /** Resolves when `signal` aborts (a leg's: the call ended, or this process let go of it). */
