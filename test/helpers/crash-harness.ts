@@ -551,3 +551,72 @@ export async function crashRound(
   await Promise.all(restarts);
   return { calls, crashes };
 }
+
+export interface Restart {
+  slot: number;
+  /** /readyz status of the draining process right after SIGTERM (503 expected) */
+  readyzWhileDraining: number;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+  /** SIGTERM to exit, ms */
+  drainMs: number;
+}
+
+/**
+ * A rolling restart under load: `calls` callers at all times (each follows its script, then the next call takes
+ * its place); each slot in turn gets SIGTERM (the CLI drains, then exits) and, once its process has exited, a fresh
+ * one. Resolves when every slot was restarted and every caller finished.
+ */
+export async function rollingRestart(
+  cluster: BotCluster,
+  opts: { calls: number },
+): Promise<{ calls: ScriptedCall[]; restarts: Restart[]; placeFailures: string[] }> {
+  const calls: ScriptedCall[] = [];
+  const placeFailures: string[] = [];
+  let restarting = true;
+  let n = 0;
+  const lane = async () => {
+    while (restarting) {
+      const from = `+1666${String(n++).padStart(7, '0')}`;
+      try {
+        const call = await cluster.placeCall(from);
+        calls.push(call);
+        await call.run();
+      } catch (err) {
+        placeFailures.push(`${from}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const lanes = Array.from({ length: opts.calls }, () => lane());
+  const restarts: Restart[] = [];
+  try {
+    // every lane has a call up before the first SIGTERM
+    await waitFor(() => calls.length >= opts.calls, 30_000, 'the first calls');
+    for (let slot = 0; slot < cluster.slots.length; slot++) {
+      const bot = cluster.slots[slot]!.bot!;
+      const t0 = performance.now();
+      bot.kill('SIGTERM');
+      // the first answer /readyz gives that is not 200, once the process has taken the signal (bounded)
+      let readyz = 200;
+      await waitFor(
+        async () => {
+          readyz = await fetch(`${bot.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+            (r) => r.status,
+            () => 0,
+          );
+          return readyz !== 200;
+        },
+        5000,
+        'readiness to drop',
+        20,
+      ).catch(() => undefined);
+      const exit = await bot.exited;
+      restarts.push({ slot, readyzWhileDraining: readyz, exit, drainMs: performance.now() - t0 });
+      cluster.slots[slot]!.bot = null;
+      await cluster.startBot(slot);
+    }
+  } finally {
+    restarting = false;
+    await Promise.all(lanes);
+  }
+  return { calls, restarts, placeFailures };
+}
