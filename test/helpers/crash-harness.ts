@@ -559,12 +559,17 @@ export interface Restart {
   exit: { code: number | null; signal: NodeJS.Signals | null };
   /** SIGTERM to exit, ms */
   drainMs: number;
+  /** calls the draining process owned at SIGTERM */
+  owned: number;
+  /** the first call the fresh process in the slot came to own (a new call or one taken over), null: none in time */
+  freshTook: string | null;
 }
 
 /**
  * A rolling restart under load: `calls` callers at all times (each follows its script, then the next call takes
  * its place); each slot in turn gets SIGTERM (the CLI drains, then exits) and, once its process has exited, a fresh
- * one. Resolves when every slot was restarted and every caller finished.
+ * one; the next slot waits until that fresh process has taken a call (one instance down at a time, as a rolling
+ * update with readiness gates does). Resolves when every slot was restarted and every caller finished.
  */
 export async function rollingRestart(
   cluster: BotCluster,
@@ -574,6 +579,8 @@ export async function rollingRestart(
   const placeFailures: string[] = [];
   let restarting = true;
   let n = 0;
+  // the balancer sees every instance ready, so the first calls spread over all of them
+  await waitFor(() => cluster.ready.every(Boolean), 10_000, 'every instance ready at the balancer');
   const lane = async () => {
     while (restarting) {
       const from = `+1666${String(n++).padStart(7, '0')}`;
@@ -591,8 +598,19 @@ export async function rollingRestart(
   try {
     // every lane has a call up before the first SIGTERM
     await waitFor(() => calls.length >= opts.calls, 30_000, 'the first calls');
+    // the calls still up that the live process in `slot` owns (per the session store)
+    const ownedBy = async (slot: number): Promise<string[]> => {
+      const up = calls.filter((c) => c.endReason === null);
+      const owners = await Promise.all(up.map((c) => cluster.ownerSlot(c.channelId)));
+      return up.filter((_, i) => owners[i] === slot).map((c) => c.channelId);
+    };
     for (let slot = 0; slot < cluster.slots.length; slot++) {
       const bot = cluster.slots[slot]!.bot!;
+      // SIGTERM while the instance serves calls (bounded: `owned` 0 says it had none)
+      await waitFor(async () => (await ownedBy(slot)).length > 0, 30_000, `calls on slot ${slot}`, 50).catch(
+        () => undefined,
+      );
+      const owned = (await ownedBy(slot)).length;
       const t0 = performance.now();
       bot.kill('SIGTERM');
       // the first answer /readyz gives that is not 200, once the process has taken the signal (bounded)
@@ -610,9 +628,21 @@ export async function rollingRestart(
         20,
       ).catch(() => undefined);
       const exit = await bot.exited;
-      restarts.push({ slot, readyzWhileDraining: readyz, exit, drainMs: performance.now() - t0 });
+      const drainMs = performance.now() - t0;
       cluster.slots[slot]!.bot = null;
       await cluster.startBot(slot);
+      // the fresh process takes calls again: a new call, or one a draining instance let go
+      let freshTook: string | null = null;
+      await waitFor(
+        async () => {
+          freshTook = (await ownedBy(slot))[0] ?? null;
+          return freshTook !== null;
+        },
+        60_000,
+        `the fresh process in slot ${slot} taking a call`,
+        50,
+      ).catch(() => undefined);
+      restarts.push({ slot, readyzWhileDraining: readyz, exit, drainMs, owned, freshTook });
     }
   } finally {
     restarting = false;

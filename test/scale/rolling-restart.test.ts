@@ -38,6 +38,15 @@ describe('rolling restart of 3 instances under 12 calls', () => {
       expect(r.exit, why()).toEqual({ code: 0, signal: null });
     }
     expect(restarts.some((r) => r.readyzWhileDraining === 503)).toBe(true);
+    // each instance had calls to drain, and its fresh replacement takes calls again
+    expect(
+      restarts.map((r) => r.owned > 0),
+      why(),
+    ).toEqual([true, true, true]);
+    expect(
+      restarts.map((r) => r.freshTook !== null),
+      why(),
+    ).toEqual([true, true, true]);
     expect(placeFailures, why()).toEqual([]);
     expect(calls.length).toBeGreaterThan(CALLS); // load went on while instances restarted
     const failed = calls.filter((c) => c.failure !== null).map((c) => `${c.from}: ${c.failure}`);
@@ -65,7 +74,14 @@ describe('rolling restart of 3 instances under 12 calls', () => {
 
     const snap = await cluster.snapshot();
     expect(snap.appHangups.filter((h) => h.reason === 'congestion')).toEqual([]);
-    const after = await cluster.released();
+    await cluster.released();
+    // the last calls' bridges go right after their channels (the bot's last release request): bounded wait, then
+    // anything left is a leak
+    await waitFor(async () => (await cluster.snapshot()).bridges.length === 0, 10_000, 'every bridge destroyed').catch(
+      () => undefined,
+    );
+    const after = await cluster.snapshot();
+    expect(after.channels).toEqual([]);
     expect(
       after.bridges,
       JSON.stringify(after.bridgeRequests.filter((r) => after.bridges.some((b) => r.path.includes(b.id)))),
