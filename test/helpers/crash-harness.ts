@@ -510,7 +510,20 @@ export async function deadLeft(cluster: BotCluster): Promise<{ media: number[]; 
  */
 export async function crashRound(
   cluster: BotCluster,
-  opts: { calls: number; moments: KillMoment[]; recoverTimeoutMs?: number; from?: number; turns?: string[] },
+  opts: {
+    calls: number;
+    moments: KillMoment[];
+    recoverTimeoutMs?: number;
+    from?: number;
+    turns?: string[];
+    /**
+     * The next kill also waits until the last killed slot's fresh process is ready at the balancer: one instance
+     * down at a time, as an orchestrator restarting a crashed pod. Without it, kills that come faster than a fresh
+     * process starts (seconds on a loaded box) can leave no instance alive at all: then Asterisk's reconnect
+     * attempts run out and the calls go on in the dialplan, which measures a total outage, not a takeover.
+     */
+    oneDownAtATime?: boolean;
+  },
 ): Promise<{ calls: ScriptedCall[]; crashes: Crash[] }> {
   const recoverTimeoutMs = opts.recoverTimeoutMs ?? 30_000;
   const calls: ScriptedCall[] = [];
@@ -519,7 +532,13 @@ export async function crashRound(
   const runs = calls.map((c) => c.run());
   const crashes: Crash[] = [];
   const restarts: Array<Promise<unknown>> = [];
+  let lastKilled = -1;
   for (const moment of opts.moments) {
+    if (opts.oneDownAtATime && lastKilled >= 0) {
+      await restarts.at(-1);
+      const slot = lastKilled;
+      await waitFor(() => cluster.ready[slot] === true, 30_000, `slot ${slot} ready again`, 20);
+    }
     // the calls may all be past the moment (ending, or none mid-turn any more): the round has no more crashes
     const picked = await victim(cluster, calls, moment, 30_000).catch(() => null);
     if (!picked) break;
@@ -539,6 +558,7 @@ export async function crashRound(
     const crash: Crash = { moment, slot, at, trigger: call.channelId, affected, deadLeft: { media: [], channels: [] } };
     crashes.push(crash);
     restarts.push(cluster.startBot(slot));
+    lastKilled = slot;
     await waitFor(
       () => affected.every((a) => a.call.firstTalkAfter(at) !== null || a.call.endReason !== null),
       recoverTimeoutMs,
