@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from 'voicebot/core';
 import type { Logger } from 'voicebot/log';
-import { FrameChunker, samplesPerFrame, Resampler } from 'voicebot/media';
+import { FrameChunker, SampleCountClock, samplesPerFrame, Resampler } from 'voicebot/media';
 import {
   type CallLeg,
   type Party,
@@ -114,6 +114,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   #pacer: FramePacer | null = null;
   readonly #outChunker: FrameChunker;
   readonly #inChunker: FrameChunker;
+  /** the listen stream's own time: samples received (stamps the `audio` frames; a new socket starts over) */
+  readonly #incoming: SampleCountClock;
   #inResampler: Resampler | null = null;
   #pending: Int16Array[] = [];
   #pendingSamples = 0;
@@ -158,6 +160,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#log = host.logger;
     this.#outChunker = new FrameChunker(samplesPerFrame(init.sampleRate));
     this.#inChunker = new FrameChunker(samplesPerFrame(init.sampleRate));
+    this.#incoming = new SampleCountClock(init.sampleRate);
     // The audio socket must arrive: if it never does, the call is over for us.
     this.#startAudioGrace('audio-never-connected');
   }
@@ -208,7 +211,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
         ? new Resampler(streamRate, this.inputSampleRate)
         : null;
     this.#preBufferFlush = MEDIA_SERVER_FIRST_BLOCK * Math.max(1, this.outputSampleRate / NARROWEST_CODEC_RATE);
-    const pacer = this.#host.pacers.create(this.outputSampleRate, (frame) => this.#sendFrame(frame));
+    const pacer = this.#host.pacers.create(this.outputSampleRate, (frame, at) => this.#sendFrame(frame, at));
     this.#pacer = pacer;
     for (const chunk of this.#pending) pacer.enqueue(chunk);
     this.#pending = [];
@@ -237,7 +240,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   receiveAudio(pcm: Int16Array): void {
     if (this.ended) return;
     const input = this.#inResampler ? this.#inResampler.process(pcm) : pcm;
-    for (const frame of this.#inChunker.push(input)) this.emit('audio', frame);
+    this.#incoming.received(input.length);
+    for (const frame of this.#inChunker.push(input)) this.emit('audio', frame, this.#incoming.next(frame.length));
   }
 
   receiveEvent(event: AudioEvent): void {
@@ -297,12 +301,13 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (socket && socket.readyState <= socket.OPEN) socket.close(1000, 'call ended');
   }
 
-  #sendFrame(frame: Int16Array): void {
+  /** `at`: when it goes out (the `played` stamp, see `sentAt`); now when the pacer does not say */
+  #sendFrame(frame: Int16Array, at = performance.now()): void {
     const socket = this.#audio;
     this.#sent += frame.length;
     if (socket && socket.readyState === socket.OPEN) {
       socket.send(botAudioToL16(frame));
-      this.emit('played', frame); // L16: the frame as sent
+      this.emit('played', frame, at); // L16: the frame as sent
     }
     this.#placeMarks();
   }
@@ -618,6 +623,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#pacer = null;
     this.#audio = null;
     this.#inChunker.reset();
+    this.#incoming.reset();
     this.#inResampler = null;
     // Whatever was queued is not going to be heard on this socket.
     this.#enqueued = 0;
