@@ -37,6 +37,8 @@ export interface StoredAsteriskCall extends AsteriskCallIds {
   /** the post-hand-off taps' snoop and externalMedia channels, and their bridges (a takeover hangs them up) */
   tapChannels?: string[];
   tapBridges?: string[];
+  /** the bridge recording's name: it outlives the process that started it, whoever ends the call finishes it */
+  recording?: string | null;
 }
 
 /**
@@ -159,11 +161,41 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
    */
   async takeOver(stored: StoredAsteriskCall): Promise<void> {
     this.ids.bridgeId = stored.bridgeId;
+    this.adoptRecording(stored);
     await this.#joinMedia(await this.#openMedia(this.signal), this.signal);
     await releaseBotLegs(this.host.client, stored, (label, step) => this.#quietly(label, step));
     this.log.info(
       { bridgeId: stored.bridgeId, rtpPort: this.ids.rtpPort, replaced: stored.mediaChannelId },
       'call taken over: our media leg is in the caller bridge',
+    );
+  }
+
+  /**
+   * Take over a call another process had handed to a person (it died, or let go, while the caller and the agent
+   * talk): nobody is spoken to. Watch both people for the end (whoever hangs up first, the other goes too, then the
+   * bridge; see #release), finish the recording at the end, and hang up what the old process held (its muted leg,
+   * its taps). Where it listened to the two parties (agentStaysSilent), tap them again: the transcript goes on.
+   */
+  async adoptHandOff(stored: StoredAsteriskCall & { agentChannelId: string }): Promise<void> {
+    const agent = stored.agentChannelId;
+    this.ids.bridgeId = stored.bridgeId;
+    this.#agentChannelId = agent;
+    this.#botLeft = true;
+    this.host.router.claim(agent, (ev) => this.#onAgentEvent(ev));
+    this.adoptRecording(stored);
+    await releaseBotLegs(this.host.client, stored, (label, step) => this.#quietly(label, step));
+    if ((stored.tapChannels ?? []).length > 0) {
+      try {
+        await this.#tap(agent, this.signal);
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not tap the hand-off again');
+        await this.#releaseTaps();
+      }
+    }
+    this.#ready = true;
+    this.log.info(
+      { bridgeId: stored.bridgeId, agentChannelId: agent, taps: this.tapIds },
+      'handed-off call taken over',
     );
   }
 
@@ -221,6 +253,15 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     if (!rec.enabled) return;
     this.#recorder = new BridgeRecorder(this.host, this.id, this.ids.bridgeId, this.log);
     await this.#recorder.start(rec.maxSeconds, this.signal);
+    // its name goes into the store before the call core's first write (which keeps the backend's data): an
+    // instance that takes the call over finishes the recording and puts it in the call's record
+    await this.saveSession('greeting');
+  }
+
+  /** The recording the previous process started on the bridge goes on (see BridgeRecorder): finish it at the end. */
+  adoptRecording(stored: StoredAsteriskCall): void {
+    if (stored.recording && !this.#recorder)
+      this.#recorder = BridgeRecorder.adopt(this.host, this.id, this.ids.bridgeId, stored.recording, this.log);
   }
 
   async saveSession(state: CallSession['state']): Promise<void> {
@@ -248,6 +289,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
       app: this.host.client.app,
       tapChannels: this.#taps.flatMap((t) => [t.snoopId, t.mediaChannelId]),
       tapBridges: this.#taps.map((t) => t.bridgeId),
+      recording: this.#recorder?.name ?? null,
     };
   }
 
@@ -423,6 +465,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   detach(): Promise<void> {
     return this.endOnce(HANDED_OVER, async () => {
       this.emitDetach('handed over');
+      this.#recorder?.leave();
       await this.#closeMedia();
       await this.#releaseTaps();
       for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])
