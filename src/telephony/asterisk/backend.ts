@@ -288,6 +288,11 @@ export class AsteriskBackend implements TelephonyBackend {
             requestTimeoutMs: config.requestTimeoutMs,
             transport: conn,
           }),
+          // a step that failed on this connection can only be retried on it, while it is open
+          releaseFailed: (label, step) => {
+            this.#metrics.releaseErrors.inc();
+            this.#releases.retry(label, step, () => !conn.closed);
+          },
           released: (id) => {
             const call = this.calls.get(id);
             this.host.released(id);
@@ -614,21 +619,23 @@ export class AsteriskBackend implements TelephonyBackend {
         to: ids.to ?? '',
       },
     );
-    log.info({ previousOwner: current.owner || null, callerGone: !caller }, 'taking the call over');
+    // from here every event of the caller reaches the call, and whatever ends it releases the bridge and the old legs
+    call.adopt(ids);
+    // a caller who hung up after Asterisk answered getChannel was told by an event nobody was routed for
+    const callerGone = !caller || host.router.departed(ids.callerChannelId);
+    log.info({ previousOwner: current.owner || null, callerGone }, 'taking the call over');
     const takeOver = async () => {
       try {
-        if (!caller) throw new Error('the caller hung up while the call was claimed');
-        await call.takeOver(ids);
+        if (callerGone) throw new Error('the caller hung up while the call was claimed');
+        await call.takeOver();
         if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
       } catch (err) {
-        if (caller && !call.ended) {
+        if (!callerGone && !call.ended) {
           await letGo();
           throw err;
         }
-        // the caller left during the takeover: release what the old process left on Asterisk; the call core
-        // gets an ended leg and writes the call's one end record from the stored state
-        call.ids.bridgeId = ids.bridgeId;
-        await releaseBotLegs(host.client, ids, quietly);
+        // the caller left during the takeover: the release hangs up what the old process left on Asterisk and
+        // the bridge; the call core gets an ended leg and writes the call's one end record from the stored state
         await call.end('caller hung up during the takeover', { hangupCaller: false });
       }
     };
