@@ -503,4 +503,3 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     expect(winner!.backend.calls.size + loser.backend.calls.size).toBe(0);
   });
 });
-
