@@ -282,6 +282,7 @@ export class AsteriskBackend implements TelephonyBackend {
       : {
           ...this.host,
           client: new AriClient({
+            ...(config.url ? { url: config.url } : {}),
             username: config.username,
             password: config.password.reveal(),
             app,
@@ -634,8 +635,9 @@ export class AsteriskBackend implements TelephonyBackend {
           await letGo();
           throw err;
         }
-        // the caller left during the takeover: the release hangs up what the old process left on Asterisk and
-        // the bridge; the call core gets an ended leg and writes the call's one end record from the stored state
+        // the caller left during the takeover: the release stops the bridge recording, hangs up what the old
+        // process left on Asterisk and the bridge; the call core gets an ended leg and writes the call's one end
+        // record from the stored state
         await call.end('caller hung up during the takeover', { hangupCaller: false });
       }
     };
