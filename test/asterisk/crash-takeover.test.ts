@@ -510,6 +510,40 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     await expectNothingLeft([b], caller);
   });
 
+  it.each(['as Asterisk sends its StasisStart', 'as the caller joins its bridge'] as const)(
+    'a crash before anything of the call was stored (%s): the next instance greets the caller afresh, one record',
+    async (moment) => {
+      emu = await startAriEmulator();
+      stores = memoryStores();
+      const a = await startInstance('bot-a', []);
+      const b = await startInstance('bot-b', ['please cancel it']);
+      await perCallThroughProxy([a, b]);
+      let killed = false;
+      const kill = () => {
+        if (!killed) a.kill();
+        killed = true;
+      };
+      if (moment === 'as Asterisk sends its StasisStart') emu.on('event', (ev) => ev.type === 'StasisStart' && kill());
+      else emu.on('request', (r) => r.method === 'POST' && r.path.endsWith('/addChannel') && kill());
+      const caller = await emu.placeCall();
+
+      // Asterisk reopened the call's socket to b, with nothing stored and no StasisStart again: b starts the call
+      await waitFor(() => listening(b) === 1, 5000, 'b greeted the caller');
+      expect(killed).toBe(true);
+      expect(spoken(a)).toEqual([]);
+      expect(spoken(b)).toEqual([GREETING]);
+      expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
+      await waitFor(() => firstHeardAfter(caller, 0) !== null && quietFor(caller, 200), 3000, 'the caller heard it');
+      await say(caller);
+      await waitFor(() => spoken(b).includes('Order cancelled.'), 5000, 'the answer');
+      caller.hangup();
+      await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+      expectOneRecord([GREETING, 'please cancel it', 'Order cancelled.']);
+      // what a left (its bridge, with the caller in it) went before b set the call up
+      await expectNothingLeft([b], caller);
+    },
+  );
+
   it('two instances claim one call at once: exactly one takes it over', async () => {
     emu = await startAriEmulator();
     stores = memoryStores();
