@@ -20,6 +20,7 @@ import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { cancelCall, createCall } from './rest.js';
 import { awaitFreeCall, type CallRegistry } from './takeover.js';
+import { VIA_PARAM } from './hook-relay.js';
 import { declineVerb, dialVerb, hangupVerb, listenVerb, type HandOffListen, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
@@ -67,6 +68,10 @@ interface StatusReport {
   status: string;
   parentCallSid?: string | undefined;
   sipStatus?: number | string | undefined;
+  /** the call as the report describes it (from, to, direction): enough to take over a call that ended elsewhere */
+  payload?: CallPayload | undefined;
+  /** which way the report came */
+  mode?: ControlMode | undefined;
 }
 
 export interface JambonzStats {
@@ -90,6 +95,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #fetch: typeof fetch;
   readonly #calls = new Map<string, JambonzCallLeg>();
   readonly #tombstones = new Map<string, unknown>();
+  /** tombstones of calls the bot left with a person: the call goes on, jambonz may still come back about it */
+  readonly #withPerson = new Set<string>();
   readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
@@ -105,6 +112,10 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #adopting = new Map<string, Promise<JambonzCallLeg | null>>();
   /** aborted on stop: takeovers still waiting give up */
   readonly #stopping = new AbortController();
+  /** calls taken over here whose bot has not started (their audio is still to connect) */
+  readonly #takenOver = new Set<string>();
+  /** calls jambonz said were over while their takeover here still waited for the lease: the takeover records them */
+  readonly #endedWhileAdopting = new Set<string>();
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -135,6 +146,7 @@ export class JambonzBackend implements TelephonyBackend {
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
     for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
+    this.#withPerson.clear();
     await stopped;
   }
 
@@ -194,6 +206,11 @@ export class JambonzBackend implements TelephonyBackend {
   #outdialStatus(wait: DialWait, report: StatusReport): void {
     const outcome = callStatusOutcome(report.status);
     if (outcome) wait.decide({ outcome, detail: statusDetail(report.status, report.sipStatus) });
+  }
+
+  /** how this instance makes HTTP requests (jambonz's REST API, hooks passed on to another instance) */
+  get fetch(): typeof fetch {
+    return this.#fetch;
   }
 
   stats(): JambonzStats {
@@ -283,11 +300,16 @@ export class JambonzBackend implements TelephonyBackend {
     if (leg) return leg.attachControl(control);
     const hangup = () =>
       sendJson(control, { type: 'command', command: 'call:status', data: { call_status: 'completed' } });
-    // The call ended on our side while jambonz was away: end it on theirs too.
-    if (this.#tombstones.has(sid)) return void hangup();
+    // The call ended on our side while jambonz was away: end it on theirs too. Not one the bot left with a person:
+    // the caller and the agent talk on (the dial runs on; its actionHook comes here when it ends).
+    if (this.#tombstones.has(sid)) return this.#withPerson.has(sid) ? undefined : void hangup();
     if (!this.#registry) return;
     void this.#adopt(payload, 'ws', base, control).then((adopted) => {
-      if (!adopted) return void hangup();
+      if (this.#endedWhileAdopting.has(sid)) return; // the caller left meanwhile: #endedAway records the call
+      // Nothing to take over here: never hang up on that alone. The call may be with a person (another instance
+      // handed it over and wrote its record); whatever jambonz runs next asks a hook, which decides (a listen whose
+      // socket is gone ends, and its hook gets a hangup).
+      if (!adopted) return;
       if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') void adopted.detach('ws-api-lost');
     });
   }
@@ -304,7 +326,9 @@ export class JambonzBackend implements TelephonyBackend {
     const adoption = (async () => {
       const found = await awaitFreeCall(this.#registry!, sid, this.#clock, this.#stopping.signal);
       if (found !== 'free' || this.#calls.has(sid) || this.#tombstones.has(sid)) {
-        log.warn({ found }, 'jambonz call not taken over');
+        // gone: nothing stored (also the usual end of a call another instance recorded, its status landing here)
+        if (found === 'gone') log.debug({ found }, 'jambonz call not taken over');
+        else log.warn({ found }, 'jambonz call not taken over');
         return null;
       }
       const admitted = this.#supervisor.admit();
@@ -314,6 +338,7 @@ export class JambonzBackend implements TelephonyBackend {
       }
       log.info({ mode }, 'taking the jambonz call over from another instance');
       this.metrics.takeovers.inc({ mode });
+      this.#takenOver.add(sid);
       return this.#createLeg(payload, mode, base, admitted, control);
     })().finally(() => this.#adopting.delete(sid));
     this.#adopting.set(sid, adoption);
@@ -344,13 +369,26 @@ export class JambonzBackend implements TelephonyBackend {
         const permit = this.#waitingForAudio.get(leg.id);
         if (!permit) return;
         this.#waitingForAudio.delete(leg.id);
+        this.#takenOver.delete(leg.id);
         void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' }, permit);
       },
     };
   }
 
   #hookRef(name: HookName, mode: ControlMode, base: UrlBase): string {
-    return mode === 'ws' ? `/${name}` : `${base.http}${this.pathPrefix}/hook/${name}`;
+    if (mode === 'ws') return `/${name}`;
+    const url = `${base.http}${this.pathPrefix}/hook/${name}`;
+    // through a balancer the hook may reach any instance: it names the one that asked for it, which answers it
+    // while it lives (see hook-relay.ts); the agent's confirmHook is answered by whoever gets it
+    const own = this.#registry && name !== HOOKS.dialConfirm ? this.config.instanceUrl?.replace(/\/$/, '') : undefined;
+    return own ? `${url}?${VIA_PARAM}=${encodeURIComponent(own)}` : url;
+  }
+
+  /** The hook URL on the instance named by `via` (a hook's URL names the instance that asked for it). */
+  relayTarget(via: string | undefined, name: string, query: string): string | null {
+    const own = this.config.instanceUrl?.replace(/\/$/, '');
+    if (!via || !/^https?:\/\//.test(via) || via.replace(/\/$/, '') === own) return null;
+    return `${via.replace(/\/$/, '')}${this.pathPrefix}/hook/${name}${query}`;
   }
 
   #listen(leg: JambonzCallLeg, base: UrlBase): JambonzVerb {
@@ -379,6 +417,7 @@ export class JambonzBackend implements TelephonyBackend {
 
   #released(leg: JambonzCallLeg): void {
     if (this.#calls.get(leg.id) !== leg) return;
+    this.#takenOver.delete(leg.id);
     // ended before its audio connected: the bot never ran, its place under the cap comes back now
     const unused = this.#waitingForAudio.get(leg.id);
     if (unused) {
@@ -390,12 +429,27 @@ export class JambonzBackend implements TelephonyBackend {
     this.metrics.activeCalls.dec();
     // handed over: the call goes on, and its hooks may come back here for us to take it over again
     if (leg.detached) return;
-    const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
+    const timer = backgroundTimer(
+      this.#clock,
+      () => {
+        this.#tombstones.delete(leg.id);
+        this.#withPerson.delete(leg.id);
+      },
+      TOMBSTONE_MS,
+    );
     this.#tombstones.set(leg.id, timer);
+    if (leg.handedOff) this.#withPerson.add(leg.id);
   }
 
   /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Resolves with the verbs to run next. */
-  async hook(name: string, payload: CallPayload, base: UrlBase, mode: ControlMode): Promise<JambonzVerb[]> {
+  async hook(
+    name: string,
+    payload: CallPayload,
+    base: UrlBase,
+    mode: ControlMode,
+    /** webhooks: pass the hook on to the instance that asked for it (null: it did not answer); absent: none */
+    relay?: () => Promise<JambonzVerb[] | null>,
+  ): Promise<JambonzVerb[]> {
     const hook = name.replace(/^.*\//, '');
     if (hook === HOOKS.dialConfirm) {
       // confirmHook runs on the agent's leg: its call_sid is the agent leg, parent_call_sid the caller's.
@@ -404,7 +458,7 @@ export class JambonzBackend implements TelephonyBackend {
       return [];
     }
     const leg = this.#calls.get(payload.call_sid);
-    if (!leg) return this.#unknownCallHook(hook, payload, base, mode);
+    if (!leg) return this.#unknownCallHook(hook, payload, base, mode, relay);
     switch (hook) {
       case HOOKS.listenEnded: {
         const next = leg.takeNextVerbs();
@@ -427,17 +481,81 @@ export class JambonzBackend implements TelephonyBackend {
   }
 
   /**
-   * A hook for a call this instance does not hold. A listen's actionHook for a call another instance served (its
-   * process died with the audio socket) is answered by taking the call over: webhooks wait for the lease (jambonz
-   * waits 10 s for the answer) and answer with a listen here; over the WS API the takeover that session:reconnect
-   * started answers with a redirect, so this hook gets nothing. Anything else: hang up.
+   * A hook for a call this instance does not hold. With webhooks, first the instance that asked for it (named in its
+   * URL) answers, if it lives: the balancer gave it to us (its listen socket dropped, or the bot asked for its next
+   * verbs). A listen's actionHook for a call another instance served (its process died with the audio socket) is
+   * answered by taking the call over: webhooks wait for the lease (jambonz waits 10 s for the answer) and answer with
+   * a listen here; over the WS API the takeover that session:reconnect started answers with a redirect, so this hook
+   * gets nothing. Anything else: hang up.
    */
-  async #unknownCallHook(hook: string, payload: CallPayload, base: UrlBase, mode: ControlMode): Promise<JambonzVerb[]> {
+  async #unknownCallHook(
+    hook: string,
+    payload: CallPayload,
+    base: UrlBase,
+    mode: ControlMode,
+    relay?: () => Promise<JambonzVerb[] | null>,
+  ): Promise<JambonzVerb[]> {
     const sid = payload.call_sid;
-    if (hook !== HOOKS.listenEnded || !this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
+    if (!this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
+    const relayed = mode === 'webhook' && relay ? await relay() : null;
+    if (relayed) {
+      this.logger.info({ callSid: sid, hook }, 'jambonz hook answered by the instance serving the call');
+      return relayed;
+    }
+    if (hook !== HOOKS.listenEnded) return [hangupVerb()];
     if (mode === 'ws') return this.#adopting.has(sid) ? [] : [hangupVerb()];
     const adopted = await this.#adopt(payload, 'webhook', base);
-    return adopted ? [this.#listen(adopted, base)] : [hangupVerb()];
+    // the caller may have left while we waited for the lease (#endedAway records the call)
+    return adopted && !this.#endedWhileAdopting.has(sid) && !adopted.ended
+      ? [this.#listen(adopted, base)]
+      : [hangupVerb()];
+  }
+
+  /**
+   * jambonz says a call is over that this instance holds no bot for: it may be a call being taken over (here, or
+   * nowhere yet: another instance served it and died, and the caller hung up during the takeover). Whichever
+   * instance gets the report takes the call over as it is, ended: once its lease is free (never while a live owner
+   * holds it: that owner records the call itself), the bot runs on the ended leg and writes the call's one end record
+   * from the stored state. Nothing stored, or held by a live process: nothing to do.
+   */
+  #endedAway(sid: string, reason: string, payload: CallPayload | undefined, mode: ControlMode): void {
+    const leg = this.#calls.get(sid);
+    if (leg) return this.#endTakenOver(leg, reason);
+    if (!this.#registry || this.#tombstones.has(sid)) return;
+    const adoption = this.#adopting.get(sid) ?? (payload ? this.#adopt(payload, mode, this.urlBase({})) : undefined);
+    if (!adoption) return;
+    this.#endedWhileAdopting.add(sid);
+    void adoption.then((adopted) => {
+      this.#endedWhileAdopting.delete(sid);
+      if (adopted) this.#endTakenOver(adopted, reason);
+    });
+  }
+
+  /**
+   * The call ended. A call taken over here whose audio never connected (the caller left during the takeover) still
+   * gets its bot, on the ended leg: the call core writes the one end record from the stored state. Any other leg just
+   * ends (a new call that never connected audio leaves no record, see `newCall`).
+   */
+  #endTakenOver(leg: JambonzCallLeg, reason: string): void {
+    const permit = this.#takenOver.has(leg.id) ? this.#waitingForAudio.get(leg.id) : undefined;
+    if (!permit) return leg.remoteEnded(reason);
+    this.#waitingForAudio.delete(leg.id);
+    leg.remoteEnded(reason);
+    const log = callLogger(this.logger, leg.id);
+    log.info({ reason }, 'the caller left during the takeover: recording the call from its stored state');
+    void this.#supervisor.run({ leg, log, hangupReason: 'bot-finished' }, permit);
+  }
+
+  /**
+   * WS API: a call's socket closed. jambonz closes with 1000 only when the call session is over (ws-requestor.js
+   * `close()`, from call-session.js `_clearResources`): for a call being taken over here that is the caller's hang-up,
+   * whose call:status may never have been sent (it waited behind the unacked session:reconnect).
+   */
+  controlClosedFor(callSid: string, socket: WebSocket, code: number): void {
+    const leg = this.#calls.get(callSid);
+    if (code === 1000 && (leg ? this.#takenOver.has(callSid) : this.#adopting.has(callSid)))
+      return this.#endedAway(callSid, 'jambonz:session-closed', undefined, 'ws');
+    leg?.controlClosed(socket);
   }
 
   /**
@@ -457,10 +575,11 @@ export class JambonzBackend implements TelephonyBackend {
       return;
     }
     if (!ENDED_STATUSES.has(status)) return;
-    this.#calls.get(callSid)?.remoteEnded(`jambonz:${status}`);
+    this.#endedAway(callSid, `jambonz:${status}`, report.payload, report.mode ?? 'webhook');
     const timer = this.#tombstones.get(callSid);
     if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#tombstones.delete(callSid);
+    this.#withPerson.delete(callSid);
   }
 
   /** Basic auth on the audio socket: user = call sid, password = the per-call token from our listen verb. */

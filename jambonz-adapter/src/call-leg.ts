@@ -136,6 +136,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   /** a listen sent with a redirect has not connected yet: the actionHook of the listen it killed is not ours to answer */
   #listenPending = false;
   #detached = false;
+  /** the bot let go after an answered transfer: the call goes on between the caller and the agent */
+  #handedOff = false;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
   readonly #host: LegHost;
@@ -175,6 +177,10 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   /** this process let go of the call without ending it (another instance takes it over) */
   get detached(): boolean {
     return this.#detached;
+  }
+  /** the bot left a call it had handed to a person: it goes on without us (jambonz's dial runs on) */
+  get handedOff(): boolean {
+    return this.#handedOff;
   }
   /** resources this leg still holds (tests check they all reach zero) */
   get held(): { audio: boolean; control: boolean; pacer: boolean; timers: number; waiters: number } {
@@ -578,6 +584,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (this.ended) return;
     if (this.#state === 'bridged') {
       // The caller is talking to a person now: only let go of the bot's side.
+      this.#handedOff = true;
       this.#end(reason, false);
       return;
     }

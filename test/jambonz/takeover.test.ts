@@ -17,6 +17,7 @@ import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   GREETING,
+  INTENTS,
   RESUME_PROMPT,
   firstAudibleAfter,
   startTakeoverRig,
@@ -71,7 +72,11 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   });
 
-  async function start(mode: 'ws' | 'webhook'): Promise<Rig> {
+  async function start(
+    mode: 'ws' | 'webhook',
+    scripts?: { a: string[]; b: string[] },
+    config?: Record<string, unknown>,
+  ): Promise<Rig> {
     const records = new MemoryRecordSink();
     const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
     const prefix = `t${Math.random().toString(36).slice(2, 8)}:`;
@@ -95,10 +100,15 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
       () => shared.sessions.close(),
       () => shared.leases.close(),
     );
-    const pair = await startTakeoverRig(mode, shared, {
-      a: ['a question about my bill'],
-      b: ['please cancel it'],
-    });
+    const pair = await startTakeoverRig(
+      mode,
+      shared,
+      scripts ?? {
+        a: ['a question about my bill'],
+        b: ['please cancel it'],
+      },
+      config,
+    );
     closers.push(() => pair.close());
     return { ...pair, shared, records };
   }
@@ -174,6 +184,115 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
       await finishOnB(r, call);
     },
   );
+
+  /** The caller left before B could serve the call: one end record with A's stored story, nothing left anywhere. */
+  async function expectRecordedAfterHangup(r: Rig, call: EmulatedCall): Promise<void> {
+    await waitFor(() => r.b.finished.length === 1, LEASE_MS + 5000, 'B records the call');
+    expect(spoken(r.b.deps)).toEqual([]); // nobody left to talk to
+    expect(r.records.submitted.map((s) => s.event)).toEqual(['end']);
+    expect(r.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+    ]);
+    await waitFor(
+      () => {
+        const s = r.b.backend.stats();
+        return s.calls + s.audioSockets + s.running + s.adopting === 0;
+      },
+      3000,
+      'B released the call',
+    );
+    expect(await r.shared.leases.holder(call.callSid)).toBeNull();
+    expect(await r.shared.sessions.get(call.callSid)).toBeUndefined();
+  }
+
+  it.each(['ws', 'webhook'] as const)(
+    "%s: the caller hangs up while B waits for the dead A's lease: B writes the one end record",
+    async (mode) => {
+      const r = await start(mode);
+      const call = await callServedByA(r);
+      r.a.kill();
+      // ws: jambonz reconnected to B (session:reconnect acked at once); webhook: A's listen ended, its actionHook waits at B
+      if (mode === 'ws') await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+      else await waitFor(() => r.b.backend.stats().adopting === 1, 3000, "the listen's actionHook reached B");
+      await call.hangup();
+      await expectRecordedAfterHangup(r, call);
+    },
+  );
+
+  it('ws: the caller hangs up before jambonz reopened the socket: the status alone reaches B, which records the call', async () => {
+    const r = await start('ws');
+    const call = await callServedByA(r);
+    r.a.kill();
+    await waitFor(() => !call.controlConnected, 3000, 'jambonz saw the socket drop');
+    // within jambonz's 500 ms before it reconnects: the status opens a socket of its own (no session:reconnect)
+    await call.hangup();
+    await expectRecordedAfterHangup(r, call);
+  });
+
+  it('webhook: A alive, its listen socket dropped and the balancer gave the actionHook to B: A listens again', async () => {
+    const r = await start('webhook', { a: ['a question about my bill', 'please cancel it'], b: [] });
+    const call = await callServedByA(r);
+    r.balancer.aim(1); // the next request through the balancer goes to B
+    const atB = r.balancer.perTarget[1] ?? 0;
+    call.dropAudio(); // the media server loses A's listen socket; A lives. The listen ends, its actionHook runs
+    await waitFor(() => call.listens === 2 && call.audioOpen, 5000, 'a new listen');
+    expect(r.balancer.perTarget[1]).toBeGreaterThan(atB); // the hook reached B …
+    // … which passed it on to A (named in the hook's URL): A's answer is a listen to itself
+    expect((call.verbArrays.at(-1)?.[0] as { url?: string } | undefined)?.url).toBe(
+      `ws://127.0.0.1:${r.a.port}/jambonz/audio`,
+    );
+    await say(call);
+    await waitFor(() => spoken(r.a.deps).includes('Order cancelled.'), 8000, 'A answers the next turn');
+    expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.', 'Order cancelled.']); // it never let go
+    await call.hangup();
+    await waitFor(() => r.a.finished.length === 1, 5000, "A's end of the call");
+    expect(r.records.submitted.map((e) => e.event)).toEqual(['end']);
+    expect(r.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+      'please cancel it',
+      'Order cancelled.',
+    ]);
+    expect(await takeovers(r.b, 'webhook')).toBe(0);
+    expect(r.b.backend.stats()).toMatchObject({ calls: 0, adopting: 0, running: 0 });
+    expect(spoken(r.b.deps)).toEqual([]);
+    expect(call.verbErrors).toEqual([]);
+  });
+
+  it('ws: A dies after handing the call to a person: B never hangs the caller and the agent up', async () => {
+    const handOff = {
+      dialog: {
+        greeting: GREETING,
+        resumePrompt: RESUME_PROMPT,
+        intents: [...INTENTS, { name: 'person', keywords: ['person'], escalate: true }],
+        routing: { default: 'agent', targets: { agent: { kind: 'sip', address: 'sip:agent@example.com' } } },
+      },
+    };
+    const r = await start('ws', { a: ['a question about my bill', 'a person please'], b: [] }, handOff);
+    const call = await callServedByA(r);
+    await say(call);
+    await waitFor(() => call.bridged, 8000, 'the caller is with the agent');
+    await waitFor(() => r.a.finished.length === 1, 5000, "A's record of the hand-off");
+    expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation', 'end']);
+    expect(r.records.of('end')[0]!.outcome).toBe('escalated');
+
+    r.a.kill();
+    await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+    await waitFor(() => r.b.backend.stats().adopting === 0, LEASE_MS + 4000, 'B done looking the call up');
+    expect(call.ended).toBeNull(); // the caller still talks to the agent
+    expect(call.bridged).toBe(true);
+    call.agentHangup(); // the dial ends: its actionHook reaches B, the call ends
+    await waitFor(() => call.ended !== null, 3000, 'the call ends');
+    expect(r.records.submitted).toHaveLength(2); // nothing more from B
+    expect(spoken(r.b.deps)).toEqual([]);
+    // the final status made B look the call up once more: nothing stored, nothing to do
+    await waitFor(() => r.b.backend.stats().adopting === 0, 3000, 'B done with the final status');
+    expect(r.b.backend.stats()).toMatchObject({ calls: 0, running: 0, adopting: 0 });
+    expect(r.records.submitted).toHaveLength(2);
+  });
 
   it('ws: A alive but its WebSocket API socket went to B: A lets go after the grace, B takes over', async () => {
     const r = await start('ws');

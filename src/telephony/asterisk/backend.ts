@@ -261,27 +261,36 @@ export class AsteriskBackend implements TelephonyBackend {
     // tries again on a new connection (ast_websocket_client_connect: reconnect_attempts, reconnect_interval apart),
     // which a load balancer sends to another instance; after the last attempt the call goes on in the dialplan
     // (STASISSTATUS=FAILED). An upgrade taken and then closed would count as connected: the call would be lost.
+    // An upgrade let through is the call's admission: Asterisk counts the call as connected from then on, so a drain
+    // that begins before its StasisStart arrives must not refuse it (closing or hanging up now would lose it).
+    const letThrough = new WeakSet<FastifyRequest>();
     const serving = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
       const refusal = this.#refusal();
-      if (!refusal) return undefined;
+      if (!refusal) return void letThrough.add(req);
       this.#log.info({ ip: req.ip, refusal }, 'ARI websocket upgrade refused: not taking calls');
       return reply.code(503).header('retry-after', '1').send();
     };
-    web.get(config.outboundPath, { websocket: true, preValidation: [auth, serving] }, (socket) => {
-      if (this.#refusal()) return void socket.close(1013, 'not serving');
+    web.get(config.outboundPath, { websocket: true, preValidation: [auth, serving] }, (socket, req) => {
+      const refusal = this.#refusal();
+      const admitted = letThrough.has(req);
+      if (refusal && !(refusal === 'draining' && admitted)) return void socket.close(1013, 'not serving');
       const conn = new ServedAriConnection(socket, {
         logger: this.#log,
         pingIntervalMs: config.eventPingMs,
         onInvalid: (type) => this.#metrics.invalidEvents.inc({ type }),
       });
       this.#served.add(conn);
-      conn.once('app', (app) => this.#onServed(conn, app));
+      conn.once('app', (app) => this.#onServed(conn, app, admitted));
       conn.once('close', () => this.#served.delete(conn));
     });
   }
 
-  /** A served connection named its app: the persistent one shares the backend's host, a per-call one gets its own client. */
-  #onServed(conn: ServedAriConnection, app: string): void {
+  /**
+   * A served connection named its app: the persistent one shares the backend's host, a per-call one gets its own
+   * client. `admitted`: its upgrade was let through while this instance took calls (a drain since does not refuse
+   * the per-call one's caller).
+   */
+  #onServed(conn: ServedAriConnection, app: string, admitted: boolean): void {
     const config = this.#config;
     const persistent = app === config.app;
     const host: AsteriskCallHost = persistent
@@ -310,7 +319,8 @@ export class AsteriskBackend implements TelephonyBackend {
           },
         };
     this.#log.info({ app, persistent }, 'ARI websocket from Asterisk connected');
-    conn.on('event', (ev) => this.#onEvent(ev, host));
+    const drainExempt = admitted && !persistent;
+    conn.on('event', (ev) => this.#onEvent(ev, host, drainExempt));
     conn.once('close', () => {
       this.#log.info({ app }, 'ARI websocket from Asterisk closed');
       if (persistent && this.#persistent.current === conn) this.#persistent.current = null;
@@ -409,19 +419,20 @@ export class AsteriskBackend implements TelephonyBackend {
 
   // ------------------------------------------------------------------ events
 
-  #onEvent(ev: AriEvent, host: AsteriskCallHost = this.host): void {
+  /** `drainExempt`: a per-call connection accepted before a drain began (its caller is admitted even while draining). */
+  #onEvent(ev: AriEvent, host: AsteriskCallHost = this.host, drainExempt = false): void {
     if (this.host.router.dispatch(ev)) return;
-    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel, host);
+    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel, host, drainExempt);
   }
 
-  #onStasisStart(ch: AriChannel, host: AsteriskCallHost): void {
+  #onStasisStart(ch: AriChannel, host: AsteriskCallHost, drainExempt = false): void {
     const log = this.#log;
     if (this.host.router.isOwn(ch.id)) return;
     // our own media/agent channels are claimed by id before creation; a UnicastRTP channel we did not create
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
-    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
+    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit({ evenWhenDraining: drainExempt });
     if (typeof admitted === 'string') return this.#refuse(ch, host, admitted);
     const call = new AsteriskCall(host, ch, 'inbound');
     this.#track(
