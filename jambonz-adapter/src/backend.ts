@@ -306,6 +306,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (!this.#registry) return;
     void this.#adopt(payload, 'ws', base, control).then((adopted) => {
       if (this.#endedWhileAdopting.has(sid)) return; // the caller left meanwhile: #endedAway records the call
+      if (adopted?.state === 'bridged') return; // with a person: a redirect would end the dial; wait for its end
       // Nothing to take over here: never hang up on that alone. The call may be with a person (another instance
       // handed it over and wrote its record); whatever jambonz runs next asks a hook, which decides (a listen whose
       // socket is gone ends, and its hook gets a hangup).
@@ -325,7 +326,8 @@ export class JambonzBackend implements TelephonyBackend {
     const log = callLogger(this.logger, sid);
     const adoption = (async () => {
       const found = await awaitFreeCall(this.#registry!, sid, this.#clock, this.#stopping.signal);
-      if (found !== 'free' || this.#calls.has(sid) || this.#tombstones.has(sid)) {
+      const free = found === 'free' || found === 'with-person';
+      if (!free || this.#calls.has(sid) || this.#tombstones.has(sid)) {
         // gone: nothing stored (also the usual end of a call another instance recorded, its status landing here)
         if (found === 'gone') log.debug({ found }, 'jambonz call not taken over');
         else log.warn({ found }, 'jambonz call not taken over');
@@ -336,10 +338,14 @@ export class JambonzBackend implements TelephonyBackend {
         log.warn({ refusal: admitted }, 'jambonz call not taken over: this instance takes no calls');
         return null;
       }
-      log.info({ mode }, 'taking the jambonz call over from another instance');
+      log.info({ mode, withPerson: found === 'with-person' }, 'taking the jambonz call over from another instance');
       this.metrics.takeovers.inc({ mode });
       this.#takenOver.add(sid);
-      return this.#createLeg(payload, mode, base, admitted, control);
+      const leg = this.#createLeg(payload, mode, base, admitted, control);
+      // the caller talks to an agent (jambonz's dial runs on): no listen for us, only the call's end, which the
+      // bot records (see #endTakenOver)
+      if (found === 'with-person') leg.withPersonElsewhere();
+      return leg;
     })().finally(() => this.#adopting.delete(sid));
     this.#adopting.set(sid, adoption);
     return adoption;
@@ -379,8 +385,8 @@ export class JambonzBackend implements TelephonyBackend {
     if (mode === 'ws') return `/${name}`;
     const url = `${base.http}${this.pathPrefix}/hook/${name}`;
     // through a balancer the hook may reach any instance: it names the one that asked for it, which answers it
-    // while it lives (see hook-relay.ts); the agent's confirmHook is answered by whoever gets it
-    const own = this.#registry && name !== HOOKS.dialConfirm ? this.config.instanceUrl?.replace(/\/$/, '') : undefined;
+    // while it lives (see hook-relay.ts)
+    const own = this.#registry ? this.config.instanceUrl?.replace(/\/$/, '') : undefined;
     return own ? `${url}?${VIA_PARAM}=${encodeURIComponent(own)}` : url;
   }
 
@@ -454,7 +460,10 @@ export class JambonzBackend implements TelephonyBackend {
     if (hook === HOOKS.dialConfirm) {
       // confirmHook runs on the agent's leg: its call_sid is the agent leg, parent_call_sid the caller's.
       // Its verbs run on the agent, so the answer is always empty (bridge now), never a hangup.
-      this.#calls.get(payload.parent_call_sid ?? payload.call_sid)?.dialOutcome('answered');
+      const caller = this.#calls.get(payload.parent_call_sid ?? payload.call_sid);
+      // through a balancer: the instance whose transfer it is must hear of the answer (it answers [] as well)
+      if (!caller && relay) return (await relay()) ?? [];
+      caller?.dialOutcome('answered');
       return [];
     }
     const leg = this.#calls.get(payload.call_sid);

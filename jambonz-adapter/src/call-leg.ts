@@ -563,6 +563,15 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (!this.#audio) this.#startAudioGrace('audio-lost');
   }
 
+  /**
+   * A call taken over from another instance whose bot had handed it to a person: jambonz's dial runs on, so no audio
+   * comes here (the grace for a missing listen does not apply); the call is ours only to see it end.
+   */
+  withPersonElsewhere(): void {
+    this.#state = 'bridged';
+    this.#clearTimer('audio');
+  }
+
   /** jambonz reports the call is over (call:status / status webhook). */
   remoteEnded(reason: string): void {
     this.#end(reason, true);

@@ -75,6 +75,18 @@ function outbound(bot: Bot, over: Partial<OutboundWebsocketConfig> = {}): Outbou
   };
 }
 
+/** websocket_client.conf per_call_config pointing at a bare websocket server (to see exactly what it receives). */
+function perCallTo(server: WebSocketServer, reconnectIntervalMs: number): OutboundWebsocketConfig {
+  return {
+    uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
+    username: emu.username,
+    password: emu.password,
+    connectionType: 'per_call_config',
+    reconnectIntervalMs,
+    reconnectAttempts: 4,
+  };
+}
+
 /** A bot that plays a tone to each caller and waits for the hangup. */
 const greeter = (legs: CallLeg[]) => async (leg: CallLeg) => {
   legs.push(leg);
@@ -185,14 +197,7 @@ describe('the emulator reconnects a dropped outbound socket as res/ari/ari_webso
       ws.on('message', (data) => mine.push(String(JSON.parse(String(data)).type)));
     });
     try {
-      await emu.outboundWebsocket({
-        uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
-        username: emu.username,
-        password: emu.password,
-        connectionType: 'per_call_config',
-        reconnectIntervalMs: 1000,
-        reconnectAttempts: 4,
-      });
+      await emu.outboundWebsocket(perCallTo(server, 1000));
       const caller = await emu.placeCall();
       await waitFor(() => received[0]?.includes('StasisStart') === true, 2000, 'first connection');
       expect(received[0]).toEqual(['ApplicationRegistered', 'StasisStart']);
@@ -242,14 +247,7 @@ describe('a bridge recording outlives the ARI connection that started it', () =>
       return events.find((e) => e.request_id === id)!.status_code as number;
     };
     try {
-      await emu.outboundWebsocket({
-        uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
-        username: emu.username,
-        password: emu.password,
-        connectionType: 'per_call_config',
-        reconnectIntervalMs: 100,
-        reconnectAttempts: 4,
-      });
+      await emu.outboundWebsocket(perCallTo(server, 100));
       const caller = await emu.placeCall();
       await waitFor(() => sockets[0]?.events.some((e) => e.type === 'StasisStart') === true, 5000, 'StasisStart');
       expect(await rest(0, 'POST', 'channels/' + caller.channelId + '/answer')).toBe(204);

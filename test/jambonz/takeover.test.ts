@@ -262,16 +262,19 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     expect(call.verbErrors).toEqual([]);
   });
 
+  /** the bot hands a caller who asks for a person to sip:agent (the emulator's agent answers) */
+  const handOff = (agentStaysSilent = false) => ({
+    dialog: {
+      greeting: GREETING,
+      resumePrompt: RESUME_PROMPT,
+      intents: [...INTENTS, { name: 'person', keywords: ['person'], escalate: true }],
+      routing: { default: 'agent', targets: { agent: { kind: 'sip', address: 'sip:agent@example.com' } } },
+    },
+    telephony: { agentStaysSilent },
+  });
+
   it('ws: A dies after handing the call to a person: B never hangs the caller and the agent up', async () => {
-    const handOff = {
-      dialog: {
-        greeting: GREETING,
-        resumePrompt: RESUME_PROMPT,
-        intents: [...INTENTS, { name: 'person', keywords: ['person'], escalate: true }],
-        routing: { default: 'agent', targets: { agent: { kind: 'sip', address: 'sip:agent@example.com' } } },
-      },
-    };
-    const r = await start('ws', { a: ['a question about my bill', 'a person please'], b: [] }, handOff);
+    const r = await start('ws', { a: ['a question about my bill', 'a person please'], b: [] }, handOff());
     const call = await callServedByA(r);
     await say(call);
     await waitFor(() => call.bridged, 8000, 'the caller is with the agent');
@@ -293,6 +296,40 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     expect(r.b.backend.stats()).toMatchObject({ calls: 0, running: 0, adopting: 0 });
     expect(r.records.submitted).toHaveLength(2);
   });
+
+  it.each(['ws', 'webhook'] as const)(
+    '%s: A dies while its bot listens to the caller and the agent: B writes the end record when the call ends',
+    async (mode) => {
+      const r = await start(mode, { a: ['a question about my bill', 'a person please'], b: [] }, handOff(true));
+      const call = await callServedByA(r);
+      await say(call);
+      await waitFor(() => call.bridged && call.forks.length === 1, 8000, 'the caller is with the agent, A listens');
+      expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation']); // A owes the end record
+
+      r.a.kill();
+      if (mode === 'ws') await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+      // the call goes on past A's lease (ws: B holds it now and waits for the end; webhooks: nobody holds it)
+      await waitFor(async () => (await r.shared.leases.holder(call.callSid)) !== 'bot-a', LEASE_MS + 2000, 'lease out');
+      expect(call.ended).toBeNull();
+      call.agentHangup(); // the dial ends, then the call
+      await waitFor(() => r.b.finished.length === 1, 5000, 'B records the call');
+      expect(spoken(r.b.deps)).toEqual([]);
+      expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation', 'end']);
+      const end = r.records.of('end')[0]!;
+      expect(end.outcome).toBe('escalated');
+      expect(end.escalation).toMatchObject({ outcome: 'answered' });
+      expect(end.transcript.map((e) => e.text)).toEqual([
+        GREETING,
+        'a question about my bill',
+        'Billing answer.',
+        'a person please',
+        r.a.deps.config.dialog.transferMessage,
+      ]);
+      await waitFor(() => r.b.backend.stats().calls + r.b.backend.stats().adopting === 0, 3000, 'B released it');
+      expect(await r.shared.sessions.get(call.callSid)).toBeUndefined();
+      expect(await r.shared.leases.holder(call.callSid)).toBeNull();
+    },
+  );
 
   it('ws: A alive but its WebSocket API socket went to B: A lets go after the grace, B takes over', async () => {
     const r = await start('ws');

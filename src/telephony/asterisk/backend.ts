@@ -17,7 +17,7 @@ import { AriEventStream } from './ari-events.js';
 import { ariChannel, type AriEvent, type AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
 import type { Admission, Permit } from '../../core/admission.js';
-import { AsteriskCall, releaseBotLegs, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
+import { AsteriskCall, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
 import { findReopenedCall, recordTakeover, type ReopenedCall } from './takeover.js';
 import { claimLease, type ClaimOutcome } from '../../session/claim.js';
 import type { LeaseStore } from '../../session/lease.js';
@@ -694,15 +694,7 @@ export class AsteriskBackend implements TelephonyBackend {
         return void log.warn({ err: errText(err) }, 'call not taken over: Asterisk did not answer');
       }
     }
-    const call = new AsteriskCall(
-      host,
-      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
-      ids.direction ?? 'inbound',
-      {
-        from: current.phone,
-        to: ids.to ?? '',
-      },
-    );
+    const call = storedCall(host, ids, caller, current.phone);
     // from here every event of the caller reaches the call, and whatever ends it releases the bridge and the old legs
     call.adopt(ids);
     // a caller who hung up after Asterisk answered getChannel was told by an event nobody was routed for
@@ -751,15 +743,7 @@ export class AsteriskBackend implements TelephonyBackend {
         (err: unknown) => (isGone(err) ? null : ariChannel.parse({ id })), // not answering: assume it is still up
       );
     const caller = await up(ids.callerChannelId);
-    const call = new AsteriskCall(
-      host,
-      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
-      ids.direction ?? 'inbound',
-      {
-        from: stored.phone,
-        to: ids.to ?? '',
-      },
-    );
+    const call = storedCall(host, ids, caller, stored.phone);
     log.info({ previousOwner: stored.owner || null, owesRecord, callerGone: !caller }, 'taking over a handed-off call');
     if (!owesRecord) await letGo();
     const adopt = async () => {
@@ -852,6 +836,14 @@ function outboundCallerId(callerId: string | undefined): Record<string, string> 
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
   return new AsteriskBackend(config, deps);
+}
+
+/** A call another process served, as the store describes it: its caller's channel (or only its id: gone). */
+function storedCall(host: AsteriskCallHost, ids: StoredAsteriskCall, caller: AriChannel | null, phone: string) {
+  return new AsteriskCall(host, caller ?? ariChannel.parse({ id: ids.callerChannelId }), ids.direction ?? 'inbound', {
+    from: phone,
+    to: ids.to ?? '',
+  });
 }
 
 /** Resolves when `signal` aborts (a leg's: the call ended, or this process let go of it). */
