@@ -19,6 +19,20 @@ function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
 }
 const db = (ratio: number) => 10 * Math.log10(ratio);
 
+/** `pcm` scaled so that its speech (samples above 300) sits at `dbfs` RMS: the bench's bot level */
+function level(pcm: Int16Array, dbfs: number): Int16Array {
+  let sum = 0;
+  let n = 0;
+  for (const s of pcm) {
+    if (Math.abs(s) > 300) {
+      sum += s * s;
+      n++;
+    }
+  }
+  const gain = (32768 * 10 ** (dbfs / 20)) / Math.sqrt(sum / Math.max(1, n));
+  return pcm.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
+}
+
 interface Run {
   /** what the line sent (echo + caller) */
   line: Int16Array;
@@ -151,6 +165,34 @@ describe('EchoGuard', () => {
     callerOnly.set(CALLER.subarray(0, line.length - from), from);
     // the caller's speech keeps most of its energy (the echo under it goes too)
     expect(db(energy(residual, from) / energy(callerOnly, from))).toBeGreaterThan(-4);
+  });
+
+  it('a caller who talks from the bot’s first words on a quiet line (300 ms, 30 dB) is not taken for its echo', () => {
+    // Masked caller blocks used to count in the no-delay bound: it rose to the caller's level and masked them all
+    // (about 40 % of their speech got through). The bot at -18 dBFS, the caller at their natural level (~6 dB down).
+    for (const [bot, caller] of [
+      [0, 6],
+      [4, 9],
+    ] as const) {
+      const prompt = level(clips[bot]!.pcm, -18);
+      const own = clips[caller]!.pcm;
+      const { residual } = run(
+        { delayMs: 300, erlDb: 30, mulaw: true, noiseDbfs: -60, seed: 3 },
+        {},
+        { pcm: own, atMs: 0 },
+        prompt,
+      );
+      let speech = 0;
+      let passed = 0;
+      for (let at = 0; at + 160 <= Math.min(own.length, residual.length); at += 160) {
+        const e = energy(own, at, at + 160);
+        if (e < (32768 * 10 ** (-35 / 20)) ** 2) continue;
+        speech++;
+        if (energy(residual, at, at + 160) >= e / 4) passed++;
+      }
+      expect(speech).toBeGreaterThan(100);
+      expect({ bot, caller, passed: passed / speech > 0.6 }).toEqual({ bot, caller, passed: true });
+    }
   });
 
   it('enabled: false hands the line to the VAD untouched', () => {

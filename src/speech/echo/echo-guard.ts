@@ -43,6 +43,13 @@ const SPREAD_BLOCKS = 2;
  * speech: the bound takes the 95th percentile of caller/reference, so that it is a bound.
  */
 const BOUND_PERCENTILE = 0.95;
+/**
+ * #explainedGain: a measured echo gain may be at most this many times the reference's share of the line's energy
+ * (the regression's slope at the best lag; it is noisy, and the echo spreads over the blocks either side)
+ */
+const EXPLAINED_SAFETY = 2;
+/** #slope: the reference's energy must vary this much (variance / mean², over the blocks) to tell anything */
+const MIN_SLOPE_SPREAD = 0.5;
 /** echo-only blocks' caller/reference ratios stay within this (p75/p25: 15 dB) */
 const MAX_SPREAD = 10 ** (15 / 10);
 /** variance of a log10-energy envelope (std 0.3: 3 dB) below which it carries no timing */
@@ -282,8 +289,9 @@ export class EchoGuard {
         bestLag = lag;
       }
     }
+    const explained = this.#explainedGain(first, refNow);
     // only blocks while the bot is talking: a caller answering just after it stopped is no echo
-    const bound = this.#boundAt(first, refNow);
+    const bound = this.#boundAt(first, refNow, explained);
     // The bot talked, and what came back does not follow it at any delay: no echo to speak of (a caller talking
     // over the first prompt would otherwise count as echo and hold themselves back).
     const noEcho = refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true;
@@ -299,7 +307,8 @@ export class EchoGuard {
     // two measurements in a row must agree before the delay is trusted
     if (candidate === null || Math.abs(candidate - bestLag) > SPREAD_BLOCKS) return;
     this.#delay = bestLag;
-    this.#gain = loss.gain;
+    const spread = [Math.max(0, bestLag - SPREAD_BLOCKS), bestLag + SPREAD_BLOCKS] as const;
+    this.#gain = Math.min(loss.gain, EXPLAINED_SAFETY * this.#slope(first, refNow, ...spread));
   }
 
   /**
@@ -308,13 +317,56 @@ export class EchoGuard {
    * playout buffer) may not have come back yet: its absence proves nothing, so an early bound can only raise the
    * assumed echo (`minErlDb`), not lower it.
    */
-  #boundAt(first: number, refNow: Float64Array): { gain: number; trusted: boolean } | null {
+  #boundAt(first: number, refNow: Float64Array, explained: number): { gain: number; trusted: boolean } | null {
     const to = this.#maxLag + SPREAD_BLOCKS;
     const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + to;
     const trusted = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE, heardBack);
-    if (trusted) return { gain: trusted.gain, trusted: true };
+    if (trusted) return { gain: Math.min(trusted.gain, explained), trusted: true };
     const early = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE);
-    return early && { gain: Math.max(early.gain, 10 ** (-this.#cfg.minErlDb / 10)), trusted: false };
+    const guess = 10 ** (-this.#cfg.minErlDb / 10);
+    return early && { gain: Math.max(Math.min(early.gain, explained), guess), trusted: false };
+  }
+
+  /**
+   * The most echo the reference's energy explains: at each lag, the slope of the line's block energies over the
+   * reference's (their covariance over the reference's variance, on the window's blocks with the bot talking);
+   * the largest, times EXPLAINED_SAFETY. An echo's energy follows the reference at its lag with slope = its gain;
+   * a caller's does not follow the bot's at all (covariance 0 on average). A ratio of energies counts whatever is
+   * on the line: blocks of a caller who talks from the bot's first words, masked because they sat just above the
+   * echo expected, raised the next bound, which masked more of them, until the bound stood at the caller's level.
+   */
+  #explainedGain(first: number, refNow: Float64Array): number {
+    let most = 0;
+    for (let lag = 0; lag <= this.#maxLag + SPREAD_BLOCKS; lag++)
+      most = Math.max(most, this.#slope(first, refNow, lag, lag));
+    return Math.min(1, EXPLAINED_SAFETY * most);
+  }
+
+  /**
+   * The slope of the line's block energies over the loudest reference at lags `from..to` (covariance over variance),
+   * on the window's blocks with the bot talking; Infinity (no limit) when too few to tell.
+   */
+  #slope(first: number, refNow: Float64Array, from: number, to: number): number {
+    let n = 0;
+    let sm = 0;
+    let sr = 0;
+    let smr = 0;
+    let srr = 0;
+    for (let j = 0; j < refNow.length; j++) {
+      let r = 0;
+      for (let lag = from; lag <= to; lag++) r = Math.max(r, this.#refAt(refNow[j]! - lag));
+      if (r < REF_ACTIVE_ENERGY) continue;
+      const m = this.#micEnergy[(first + j) & HISTORY_MASK]!;
+      n++;
+      sm += m;
+      sr += r;
+      smr += m * r;
+      srr += r * r;
+    }
+    const variance = srr - (sr * sr) / Math.max(1, n);
+    // a reference that hardly moves (a tone) leaves nothing for the line to follow: no limit either
+    if (n < MIN_WINDOW_BLOCKS || !(variance > (MIN_SLOPE_SPREAD * sr * sr) / n)) return Infinity;
+    return Math.max(0, (smr - (sm * sr) / n) / variance);
   }
 
   /**
