@@ -1,5 +1,6 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
+import { DelayEstimator } from './delay-estimator.js';
 
 /**
  * Keeps the bot's own echo away from the VAD, per call.
@@ -48,6 +49,17 @@ const BOUND_PERCENTILE = 0.95;
  * (the regression's slope at the best lag; it is noisy, and the echo spreads over the blocks either side)
  */
 const EXPLAINED_SAFETY = 2;
+/**
+ * The probe's bound (DelayEstimator.explainedGain, the strongest single lag of a 2 kHz correlation: the echo's
+ * response spreads over a few lags and the band above 1 kHz is left out) times this is what echo there can be
+ */
+const PROBE_SAFETY = 4;
+/** a probe bound below this (-40 dB) is a line without echo to speak of */
+const PROBE_NO_ECHO = 1e-4;
+/** samples of caller audio and reference kept for the probe while one of them is late (power of two) */
+const PROBE_RING = 1 << 14;
+/** the probe's caller window (DelayEstimator's), in blocks */
+const PROBE_WINDOW_BLOCKS = 50;
 /** #slope: the reference's energy must vary this much (variance / mean², over the blocks) to tell anything */
 const MIN_SLOPE_SPREAD = 0.5;
 /** echo-only blocks' caller/reference ratios stay within this (p75/p25: 15 dB) */
@@ -101,6 +113,17 @@ export class EchoGuard {
   #gapRun = EPISODE_GAP_BLOCKS;
   #episodes = 0;
   #inEpisode = false;
+  /**
+   * The sample-level probe: caller and reference samples in step (counted, like the blocks), correlated for the most
+   * echo the reference can explain; its bounds over the window: [micBlocks when measured, bound].
+   */
+  readonly #probe: DelayEstimator;
+  readonly #probeMic = new Float32Array(PROBE_RING);
+  readonly #probeRef = new Float32Array(PROBE_RING);
+  #probeMicWritten = 0;
+  #probeRefWritten = 0;
+  #probed = 0;
+  readonly #probeBounds: Array<[number, number]> = [];
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -108,6 +131,7 @@ export class EchoGuard {
     this.#block = Math.round((micRate * BLOCK_MS) / 1000);
     this.#maxLag = Math.min(HISTORY - WINDOW_BLOCKS - SPREAD_BLOCKS, Math.ceil(cfg.maxDelayMs / BLOCK_MS));
     this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
+    this.#probe = new DelayEstimator(micRate, cfg.maxDelayMs);
   }
 
   /** The line has been measured: an echo delay and loss, or no echo at all. */
@@ -129,6 +153,7 @@ export class EchoGuard {
     const pcm = this.#refConverter ? this.#refConverter.process(frame) : frame;
     for (let i = 0; i < pcm.length; i++) {
       const s = pcm[i]!;
+      this.#probeRef[this.#probeRefWritten++ & (PROBE_RING - 1)] = s;
       this.#refSum += s * s;
       if (++this.#refFill === this.#block) {
         this.#pushRef(this.#refSum / this.#block);
@@ -153,8 +178,15 @@ export class EchoGuard {
       // for silence would shift the alignment for the rest of the prompt, so the reference may lag a little first.
       const lag = this.#refAt(this.#refBlocks - 1) >= REF_ACTIVE_ENERGY ? LATE_REFERENCE_BLOCKS : 0;
       while (this.#refBlocks < this.#micBlocks + 1 - lag) this.#pushRef(0);
+      // (the probe's reference pads alike; a partial block's samples may land a block late, once)
+      while (this.#probeRefWritten < this.#refBlocks * this.#block)
+        this.#probeRef[this.#probeRefWritten++ & (PROBE_RING - 1)] = 0;
       let sum = 0;
-      for (let i = at; i < at + n; i++) sum += mic[i]! * mic[i]!;
+      for (let i = at; i < at + n; i++) {
+        sum += mic[i]! * mic[i]!;
+        this.#probeMic[this.#probeMicWritten++ & (PROBE_RING - 1)] = mic[i]!;
+      }
+      this.#feedProbe();
       const energy = sum / n;
       // the reference block sent in step with this caller block: counted, not the newest, so that frames that arrive
       // in a burst (a pacer catching up, a queue played at once) keep their place in time
@@ -178,6 +210,32 @@ export class EchoGuard {
       if (this.#micBlocks % every === 0) this.#estimate();
     }
     return out;
+  }
+
+  /** Caller and reference samples to the probe, as far as both have come (a late reference is waited for). */
+  #feedProbe(): void {
+    const upTo = Math.min(this.#probeMicWritten, this.#probeRefWritten);
+    this.#probed = Math.max(this.#probed, Math.max(this.#probeMicWritten, this.#probeRefWritten) - PROBE_RING);
+    for (; this.#probed < upTo; this.#probed++) {
+      const at = this.#probed & (PROBE_RING - 1);
+      this.#probe.push(this.#probeMic[at]!, this.#probeRef[at]!);
+    }
+  }
+
+  /**
+   * The most echo the line can hold by the probe: the least of its bounds over the window (each is the echo's gain
+   * or more: a caller talking only adds to it), times PROBE_SAFETY; 1 (no limit) without one. Only bounds measured
+   * after the bot has been audible for the whole delay range count (before, a late echo may not be back yet).
+   */
+  #probeBound(): number {
+    const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
+    const found = this.#micBlocks - PROBE_WINDOW_BLOCKS >= heardBack ? this.#probe.estimate() : null;
+    if (found) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
+    while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#micBlocks - WINDOW_BLOCKS)
+      this.#probeBounds.shift();
+    let least = Infinity;
+    for (const [, bound] of this.#probeBounds) least = Math.min(least, bound);
+    return Math.min(1, PROBE_SAFETY * least);
   }
 
   #pushRef(energy: number): void {
@@ -289,12 +347,15 @@ export class EchoGuard {
         bestLag = lag;
       }
     }
-    const explained = this.#explainedGain(first, refNow);
+    const probe = this.#probeBound();
+    const explained = Math.min(probe, this.#explainedGain(first, refNow));
     // only blocks while the bot is talking: a caller answering just after it stopped is no echo
     const bound = this.#boundAt(first, refNow, explained);
     // The bot talked, and what came back does not follow it at any delay: no echo to speak of (a caller talking
     // over the first prompt would otherwise count as echo and hold themselves back).
-    const noEcho = refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true;
+    const noEcho =
+      (refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true) ||
+      probe < PROBE_NO_ECHO;
     if (bound !== null) this.#boundGain = noEcho ? 0 : bound.gain;
     const candidate = this.#candidate;
     this.#candidate = null;
