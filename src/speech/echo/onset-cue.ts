@@ -31,11 +31,19 @@ export class OnsetCue {
   #quiet = REARM_BLOCKS;
   #fired = false;
 
-  /** `rate`: of the audio pushed; `minMs`: loud audio needed for a cue. */
-  constructor(rate: number, minMs: number) {
+  readonly #armed: () => boolean;
+
+  /**
+   * `rate`: of the audio pushed; `minMs`: loud audio needed for a cue; `armed`: whether a cue would be acted on now
+   * (the echo handling has settled). A run that reaches `minMs` before then goes on counting and fires the moment it
+   * is armed, instead of being spent unheard (the next cue would come only after 0.5 s without a loud block, and a
+   * caller who talks on never gives one).
+   */
+  constructor(rate: number, minMs: number, armed: () => boolean = () => true) {
     this.#block = Math.round((BLOCK_MS * rate) / 1000);
     this.#minBlocks = Math.max(1, Math.ceil(minMs / BLOCK_MS));
     this.#pending = new Int16Array(this.#block);
+    this.#armed = armed;
   }
 
   /** Audio as the VAD hears it; true when a cue fires within it. */
@@ -66,7 +74,7 @@ export class OnsetCue {
       // the floor: falls at once, rises 0.3 dB a block; silenced blocks say nothing about it
       if (db > SILENCED_DB) this.#floorDb = Number.isNaN(this.#floorDb) ? db : Math.min(db, this.#floorDb + 0.3);
     }
-    if (this.#fired || this.#run < this.#minBlocks) return false;
+    if (this.#fired || this.#run < this.#minBlocks || !this.#armed()) return false;
     this.#fired = true;
     return true;
   }
