@@ -21,9 +21,9 @@ export interface DelayEstimate {
    * The most echo the reference explains (energy gain): the largest squared regression coefficient of caller audio
    * on the reference at any lag in range, before whitening. An echo of gain g puts √g at its lag; the caller's speech
    * does not correlate with the bot's and only adds the correlation's noise, which makes this larger, never smaller:
-   * a bound, tight when the line carries the echo alone.
+   * a bound, tight when the line carries the echo alone. Null unless asked for (it costs an inverse FFT).
    */
-  explainedGain: number;
+  explainedGain: number | null;
 }
 
 const DECIMATED_RATE = 2000;
@@ -90,7 +90,7 @@ export class DelayEstimator {
   }
 
   /** The delay over the last 0.5 s; null while too little has been heard or the bot was silent. */
-  estimate(): DelayEstimate | null {
+  estimate(withExplainedGain = false): DelayEstimate | null {
     // from the first 0.25 s on: before the call's start both rings hold zeros, which correlate with nothing
     if (this.#written < this.#window / 2) return null;
     const span = this.#window + this.#maxLag;
@@ -121,7 +121,7 @@ export class DelayEstimator {
       this.#mi[f] = im;
       meanMag += Math.hypot(re, im);
     }
-    const explainedGain = this.#explainedGain(span, refEnergy);
+    const explainedGain = withExplainedGain ? this.#explainedGain(span, refEnergy) : null;
     // a floor on the weight: bins with (almost) nothing in them must not count as much as the speech's
     const floor = (meanMag / n) * 1e-2 + 1e-9;
     for (let f = 0; f < n; f++) {

@@ -229,8 +229,8 @@ export class EchoGuard {
    */
   #probeBound(): number {
     const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
-    const found = this.#micBlocks - PROBE_WINDOW_BLOCKS >= heardBack ? this.#probe.estimate() : null;
-    if (found) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
+    const found = this.#micBlocks - PROBE_WINDOW_BLOCKS >= heardBack ? this.#probe.estimate(true) : null;
+    if (found?.explainedGain != null) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
     while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#micBlocks - WINDOW_BLOCKS)
       this.#probeBounds.shift();
     let least = Infinity;
