@@ -26,8 +26,10 @@ import { createTestDeps, ScriptedAsr } from '../src/dialog/scripted.js';
 import { MemoryLeg } from '../src/dialog/testing/memory-leg.js';
 import { mulberry32 } from '../src/core/random.js';
 import { EchoPath } from '../src/media/echo-path.js';
+import { concatPcm } from '../src/media/pcm.js';
 import { resample } from '../src/media/resampler.js';
 import { echoConfig } from '../src/speech/echo/config.js';
+import { EchoCanceller } from '../src/speech/echo/canceller.js';
 import { EchoStage } from '../src/speech/echo/echo-stage.js';
 import { OnsetCue } from '../src/speech/echo/onset-cue.js';
 import type { Tts, TtsChunk, Vad, VadFactory } from '../src/speech/types.js';
@@ -380,5 +382,56 @@ for (const mode of RUN_MODES.filter((m) => m !== 'off')) {
     target: '2 % of a core (20 ms)',
     audioSeconds: Math.round(audioMs / 1000),
   });
+}
+// The canceller's convergence: ERLE (echo in / echo left, the caller's own audio taken out) over windows after the
+// bot starts talking, on the echo alone and with a caller talking from the bot's first word on (double talk from the
+// start), per condition; 6 bot voices, two clips each.
+if (RUN_MODES.includes('cancel')) {
+  const windows: Array<[number, number]> = [
+    [0, 0.5],
+    [0.5, 1],
+    [1, 1.5],
+    [1.5, 2],
+    [2, 3],
+    [3, 5],
+  ];
+  for (const cond of CONDITIONS) {
+    for (const talking of [false, true]) {
+      const sums = windows.map(() => ({ echo: 0, left: 0 }));
+      for (let b = 0; b < botClips.length; b++) {
+        const bot = resample(concatPcm([botClips[b]!, botClips[(b + 1) % botClips.length]!]), 16000, RATE);
+        const start = Math.round((energyBoundaries(bot, RATE).startMs * RATE) / 1000);
+        const caller = resample(callerClips[b % callerClips.length]!.pcm, 16000, RATE);
+        const line = new EchoPath({ ...cond, sampleRate: RATE, noiseDbfs: NOISE_DBFS, mulaw: true, seed: b + 1 });
+        const clean = new EchoPath({ ...cond, sampleRate: RATE, seed: b + 1 });
+        const canceller = new EchoCanceller(RATE, 500, 32);
+        const end = Math.min(bot.length, start + 5 * RATE);
+        for (let at = 0; at + FRAME <= end; at += FRAME) {
+          const own = Int16Array.from({ length: FRAME }, (_, i) => (talking ? (caller[at + i - start] ?? 0) : 0));
+          const played = bot.subarray(at, at + FRAME);
+          const heard = line.take(FRAME, own);
+          const echo = clean.take(FRAME);
+          line.pushBot(played);
+          clean.pushBot(played);
+          canceller.reference(played);
+          const out = canceller.process(heard);
+          for (let i = 0; i < FRAME; i++) {
+            const t = (at + i - start) / RATE;
+            const w = windows.findIndex(([from, to]) => t >= from && t < to);
+            if (w < 0) continue;
+            sums[w]!.echo += echo[i]! ** 2;
+            sums[w]!.left += (out[i]! - own[i]!) ** 2;
+          }
+        }
+      }
+      const erle = sums.map((s) => Math.round(10 * Math.log10(s.echo / Math.max(1, s.left)) * 10) / 10);
+      figure(BENCH, 'canceller_erle_1_2s', (erle[2]! + erle[3]!) / 2, 'dB', {
+        delayMs: cond.delayMs,
+        erlDb: cond.erlDb,
+        caller: talking ? 'from the first word' : 'none',
+        erleDbBySecondsAfterBotOnset: Object.fromEntries(windows.map(([from, to], k) => [`${from}-${to}`, erle[k]])),
+      });
+    }
+  }
 }
 await vad.close?.();

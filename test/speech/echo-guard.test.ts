@@ -195,6 +195,28 @@ describe('EchoGuard', () => {
     }
   });
 
+  it('the probe’s bound counts as a measured line: with a caller from the first word, settled within 1.3 s', () => {
+    // what the guard passes above a bound the caller cannot have raised is the caller: the fast onset cue may act on
+    // it (before, it waited for a delay, which the caller's speech delays: 2 s here)
+    const prompt = level(clips[0]!.pcm, -18);
+    const own = clips[6]!.pcm;
+    const echo = new EchoPath({ delayMs: 300, erlDb: 30, mulaw: true, noiseDbfs: -60, seed: 3, sampleRate: RATE });
+    const guard = new EchoGuard(echoConfig.parse({}), RATE, RATE);
+    let settledAt: number | null = null;
+    for (let at = 0; at + FRAME <= prompt.length && settledAt === null; at += FRAME) {
+      const caller = new Int16Array(FRAME);
+      caller.set(own.subarray(at, at + FRAME));
+      const heard = echo.take(FRAME, caller);
+      const played = prompt.slice(at, at + FRAME);
+      echo.pushBot(played);
+      guard.reference(played);
+      guard.process(heard);
+      if (guard.measured) settledAt = (at * 1000) / RATE;
+    }
+    expect(settledAt).not.toBeNull();
+    expect(settledAt!).toBeLessThanOrEqual(1300);
+  });
+
   it('enabled: false hands the line to the VAD untouched', () => {
     const { line, residual } = run({ delayMs: 150, erlDb: 6 }, { enabled: false });
     expect(residual).toEqual(line);

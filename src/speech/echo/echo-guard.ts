@@ -122,7 +122,9 @@ export class EchoGuard {
   readonly #probeRef = new Float32Array(PROBE_RING);
   #probeMicWritten = 0;
   #probeRefWritten = 0;
-  #probed = 0;
+  #probedSamples = 0;
+  /** the probe has bounded the echo (the no-delay bound holds no caller) */
+  #probed = false;
   readonly #probeBounds: Array<[number, number]> = [];
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
@@ -134,9 +136,12 @@ export class EchoGuard {
     this.#probe = new DelayEstimator(micRate, cfg.maxDelayMs);
   }
 
-  /** The line has been measured: an echo delay and loss, or no echo at all. */
+  /**
+   * The line has been measured: an echo delay and loss, no echo at all, or a bound on its echo the caller cannot have
+   * raised (the probe's): what passes while the bot talks is then the caller.
+   */
   get measured(): boolean {
-    return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0;
+    return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0 || this.#probed;
   }
 
   get stats(): EchoGuardStats {
@@ -215,9 +220,9 @@ export class EchoGuard {
   /** Caller and reference samples to the probe, as far as both have come (a late reference is waited for). */
   #feedProbe(): void {
     const upTo = Math.min(this.#probeMicWritten, this.#probeRefWritten);
-    this.#probed = Math.max(this.#probed, Math.max(this.#probeMicWritten, this.#probeRefWritten) - PROBE_RING);
-    for (; this.#probed < upTo; this.#probed++) {
-      const at = this.#probed & (PROBE_RING - 1);
+    this.#probedSamples = Math.max(this.#probedSamples, Math.max(this.#probeMicWritten, this.#probeRefWritten) - PROBE_RING);
+    for (; this.#probedSamples < upTo; this.#probedSamples++) {
+      const at = this.#probedSamples & (PROBE_RING - 1);
       this.#probe.push(this.#probeMic[at]!, this.#probeRef[at]!);
     }
   }
@@ -347,7 +352,9 @@ export class EchoGuard {
         bestLag = lag;
       }
     }
-    const probe = this.#probeBound();
+    // (once the delay is measured the bound is no longer used: the probe's FFTs are spared)
+    const probe = this.#delay === null ? this.#probeBound() : 1;
+    if (probe < 1) this.#probed = true;
     const explained = Math.min(probe, this.#explainedGain(first, refNow));
     // only blocks while the bot is talking: a caller answering just after it stopped is no echo
     const bound = this.#boundAt(first, refNow, explained);
