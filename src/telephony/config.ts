@@ -26,7 +26,10 @@ const asteriskFields = z.strictObject({
     .string()
     .url()
     .optional()
-    .describe('ARI base URL without /ari, e.g. http://127.0.0.1:8088. Required with connection: inbound.'),
+    .describe(
+      'ARI base URL without /ari, e.g. http://127.0.0.1:8088. Required with connection: inbound. With connection: ' +
+        'outbound, optional: used only to fetch recording files (Asterisk cannot send a file over the websocket).',
+    ),
   username: z
     .string()
     .min(1)

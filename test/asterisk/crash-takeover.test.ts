@@ -4,6 +4,9 @@
  * own in the caller's bridge, hangs up the dead one's, and resumes the dialog from the session store. Also: two
  * instances claiming one call at once (one wins), and an instance that lost its socket but lives (it lets go).
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { pino } from 'pino';
@@ -14,6 +17,7 @@ import { createTestDeps, MemoryRecordSink, ToneTts, type TestDeps } from '../../
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from '../../src/session/lease.js';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
 import type { SessionStore } from '../../src/session/store.js';
+import { readWav } from '../../src/media/wav.js';
 import { createAsteriskBackend, type AsteriskBackend } from '../../src/telephony/asterisk/backend.js';
 import { startAriEmulator, type AriEmulator, type Party } from '../emulators/ari/index.js';
 import { KillSwitch } from '../helpers/kill-switch.js';
@@ -109,6 +113,7 @@ async function startInstance(
   id: string,
   asrScript: string[],
   connection: { outbound: true } | { app: string } = { outbound: true },
+  asterisk: Record<string, unknown> = {},
 ): Promise<Instance> {
   const life = new KillSwitch();
   const sessions = life.wrap(stores!.sessions());
@@ -124,9 +129,12 @@ async function startInstance(
   deps.leases = leases;
   const config = asteriskTestConfig(
     emu,
-    'app' in connection
-      ? { app: connection.app, eventPingMs: PING_MS }
-      : { connection: 'outbound', url: undefined, eventPingMs: PING_MS },
+    {
+      ...('app' in connection
+        ? { app: connection.app, eventPingMs: PING_MS }
+        : { connection: 'outbound', url: undefined, eventPingMs: PING_MS }),
+      ...asterisk,
+    },
     { session: { leaseMs: LEASE_MS } },
   );
   const web = Fastify();
@@ -180,6 +188,7 @@ const where = async (caller: Party) =>
   (await stores!.observe.get(`asterisk:${caller.channelId}`))?.backendData as {
     mediaChannelId: string;
     bridgeId: string;
+    recording?: string | null;
   };
 const audible = (pcm: Int16Array) => pcm.some((s) => Math.abs(s) > 500);
 
@@ -215,12 +224,19 @@ async function callServedBy(a: Instance) {
 /** a and b behind the balancer (in `order`), a call on a up to its first answer. */
 async function pairWithCall(
   kind: 'memory' | 'redis' = 'memory',
-  opts: { bScript?: string[]; order?: (a: Instance, b: Instance) => Instance[]; reconnectIntervalMs?: number } = {},
+  opts: {
+    bScript?: string[];
+    order?: (a: Instance, b: Instance) => Instance[];
+    reconnectIntervalMs?: number;
+    /** telephony.asterisk settings of both instances */
+    asterisk?: (emu: AriEmulator) => Record<string, unknown>;
+  } = {},
 ) {
   emu = await startAriEmulator();
   stores = kind === 'memory' ? memoryStores() : redisStores(redisUrl);
-  const a = await startInstance('bot-a', ['a question about my bill']);
-  const b = await startInstance('bot-b', opts.bScript ?? ['please cancel it']);
+  const asterisk = opts.asterisk?.(emu);
+  const a = await startInstance('bot-a', ['a question about my bill'], { outbound: true }, asterisk);
+  const b = await startInstance('bot-b', opts.bScript ?? ['please cancel it'], { outbound: true }, asterisk);
   await perCallThroughProxy(opts.order?.(a, b) ?? [a, b], opts.reconnectIntervalMs);
   return { a, b, ...(await callServedBy(a)) };
 }
@@ -308,6 +324,32 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
       await finishOn(b, caller);
     },
   );
+
+  it('kill -9 while the bridge is recorded: the next instance stops the recording at the end; the record carries it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vb-ct-rec-'));
+    const recording = { enabled: true, announce: false, maxSeconds: 60, dir };
+    // the file comes over ARI's HTTP side: a websocket cannot carry it (Asterisk answers 406)
+    const { a, b, caller } = await pairWithCall('memory', { asterisk: (emu) => ({ recording, url: emu.url }) });
+    expect(emu.requestsTo('POST', /\/record$/)).toHaveLength(1);
+    const name = (await where(caller)).recording;
+    expect(name).toBe(`voicebot-${caller.channelId.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+
+    a.kill();
+    await finishOn(b, caller); // one end record, nothing left on Asterisk (the bridge is gone)
+    // the recording the dead instance started went on; b stopped it by name and fetched it
+    expect(emu.requestsTo('POST', /\/record$/)).toHaveLength(1);
+    expect(emu.requestsTo('POST', /\/recordings\/live\/[^/]+\/stop$/).map((r) => r.path)).toEqual([
+      `/ari/recordings/live/${encodeURIComponent(name!)}/stop`,
+    ]);
+    const path = join(dir, `${name}.wav`);
+    expect(stores!.records.of('end')[0]!.recording).toEqual({ path, format: 'wav' });
+    // both caller turns are in it, the one before the crash and the one after: a 600 ms tone at 8000 is over
+    // half its amplitude for 2/3 of its samples (3,200), so more than one turn's worth means both
+    const wav = readWav(readFileSync(path));
+    expect(wav.samples.filter((s) => Math.abs(s) > 4000).length).toBeGreaterThan(1.8 * 3200);
+    expect(emu.stored.size).toBe(0); // fetched, then deleted on Asterisk
+    expect(b.backend.host.router.size).toBe(0);
+  });
 
   it('the caller hangs up while the call is being claimed: one end record from the stored state, nothing left', async () => {
     const { a, b, caller, before } = await pairWithCall('memory', { bScript: [] });

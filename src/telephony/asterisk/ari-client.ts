@@ -28,7 +28,10 @@ export class AriError extends VoicebotError {
 }
 
 export interface AriClientOptions {
-  /** http://host:8088 (without /ari); unused when `transport` is given */
+  /**
+   * http://host:8088 (without /ari). With a `transport` (the websocket Asterisk opened), only for what cannot travel
+   * over it: a stored recording's file (Asterisk answers 406 there, res/ari/ari_websockets.c send_rest_response).
+   */
   url?: string;
   username: string;
   password: string;
@@ -129,12 +132,16 @@ export class AriClient {
   readonly #auth: string;
   readonly #opts: AriClientOptions;
   readonly #transport: AriTransport;
+  /** how file downloads travel: HTTP when a url is known (a websocket cannot carry them), else the transport */
+  readonly #files: AriTransport;
 
   constructor(opts: AriClientOptions) {
     this.#opts = opts;
     this.#base = `${(opts.url ?? 'http://ari.invalid').replace(/\/+$/, '')}/ari`;
     this.#auth = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
-    this.#transport = opts.transport ?? new HttpAriTransport(this.#base, this.#auth, opts.fetch);
+    const http = opts.transport && !opts.url ? null : new HttpAriTransport(this.#base, this.#auth, opts.fetch);
+    this.#transport = opts.transport ?? http!;
+    this.#files = http ?? this.#transport;
   }
 
   get app(): string {
@@ -169,7 +176,7 @@ export class AriClient {
     try {
       let res: AriRestResponse;
       try {
-        res = await this.#transport.send(
+        res = await (opts.raw ? this.#files : this.#transport).send(
           { method, path, query, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) },
           { signal: limit.signal, raw: opts.raw ?? false },
         );

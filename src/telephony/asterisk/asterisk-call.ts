@@ -37,6 +37,8 @@ export interface StoredAsteriskCall extends AsteriskCallIds {
   /** the post-hand-off taps' snoop and externalMedia channels, and their bridges (a takeover hangs them up) */
   tapChannels?: string[];
   tapBridges?: string[];
+  /** the bridge recording's name: it outlives the process that started it, whoever ends the call finishes it */
+  recording?: string | null;
 }
 
 /**
@@ -159,6 +161,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
    */
   async takeOver(stored: StoredAsteriskCall): Promise<void> {
     this.ids.bridgeId = stored.bridgeId;
+    this.adoptRecording(stored);
     await this.#joinMedia(await this.#openMedia(this.signal), this.signal);
     await releaseBotLegs(this.host.client, stored, (label, step) => this.#quietly(label, step));
     this.log.info(
@@ -221,6 +224,15 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     if (!rec.enabled) return;
     this.#recorder = new BridgeRecorder(this.host, this.id, this.ids.bridgeId, this.log);
     await this.#recorder.start(rec.maxSeconds, this.signal);
+    // its name goes into the store before the call core's first write (which keeps the backend's data): an
+    // instance that takes the call over finishes the recording and puts it in the call's record
+    await this.saveSession('greeting');
+  }
+
+  /** The recording the previous process started on the bridge goes on (see BridgeRecorder): finish it at the end. */
+  adoptRecording(stored: StoredAsteriskCall): void {
+    if (stored.recording && !this.#recorder)
+      this.#recorder = BridgeRecorder.adopt(this.host, this.id, this.ids.bridgeId, stored.recording, this.log);
   }
 
   async saveSession(state: CallSession['state']): Promise<void> {
@@ -248,6 +260,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
       app: this.host.client.app,
       tapChannels: this.#taps.flatMap((t) => [t.snoopId, t.mediaChannelId]),
       tapBridges: this.#taps.map((t) => t.bridgeId),
+      recording: this.#recorder?.name ?? null,
     };
   }
 
@@ -423,6 +436,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   detach(): Promise<void> {
     return this.endOnce(HANDED_OVER, async () => {
       this.emitDetach('handed over');
+      this.#recorder?.leave();
       await this.#closeMedia();
       await this.#releaseTaps();
       for (const id of [this.ids.mediaChannelId, this.ids.callerChannelId, this.#agentChannelId, ...this.#watched])

@@ -282,6 +282,7 @@ export class AsteriskBackend implements TelephonyBackend {
       : {
           ...this.host,
           client: new AriClient({
+            ...(config.url ? { url: config.url } : {}),
             username: config.username,
             password: config.password.reveal(),
             app,
@@ -628,6 +629,7 @@ export class AsteriskBackend implements TelephonyBackend {
         // the caller left during the takeover: release what the old process left on Asterisk; the call core
         // gets an ended leg and writes the call's one end record from the stored state
         call.ids.bridgeId = ids.bridgeId;
+        call.adoptRecording(ids); // stopped and saved before the bridge goes
         await releaseBotLegs(host.client, ids, quietly);
         await call.end('caller hung up during the takeover', { hangupCaller: false });
       }
