@@ -220,7 +220,10 @@ export class EchoGuard {
   /** Caller and reference samples to the probe, as far as both have come (a late reference is waited for). */
   #feedProbe(): void {
     const upTo = Math.min(this.#probeMicWritten, this.#probeRefWritten);
-    this.#probedSamples = Math.max(this.#probedSamples, Math.max(this.#probeMicWritten, this.#probeRefWritten) - PROBE_RING);
+    this.#probedSamples = Math.max(
+      this.#probedSamples,
+      Math.max(this.#probeMicWritten, this.#probeRefWritten) - PROBE_RING,
+    );
     for (; this.#probedSamples < upTo; this.#probedSamples++) {
       const at = this.#probedSamples & (PROBE_RING - 1);
       this.#probe.push(this.#probeMic[at]!, this.#probeRef[at]!);
