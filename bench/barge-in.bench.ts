@@ -35,7 +35,7 @@ import { OnsetCue } from '../src/speech/echo/onset-cue.js';
 import type { Tts, TtsChunk, Vad, VadFactory } from '../src/speech/types.js';
 import { createVadFactory } from '../src/speech/vad/silero.js';
 import { energyDb } from '../src/speech/audio.js';
-import { energyBoundaries, loadClips } from '../test/speech/helpers.js';
+import { energyBoundaries, level, loadClips } from '../test/speech/helpers.js';
 import { VAD_MODEL } from '../test/helpers/fixtures.js';
 import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
@@ -95,19 +95,6 @@ function audibleOnsetMs(pcm: Int16Array): number {
     if (dbs[i]! >= threshold && dbs[i + 1]! >= threshold && dbs[i + 2]! >= threshold) return i * 10;
   }
   return energyBoundaries(pcm).startMs;
-}
-
-function level(pcm: Int16Array, dbfs: number): Int16Array {
-  let sum = 0;
-  let n = 0;
-  for (const s of pcm) {
-    if (Math.abs(s) > 300) {
-      sum += s * s;
-      n++;
-    }
-  }
-  const gain = (32768 * 10 ** (dbfs / 20)) / Math.sqrt(sum / Math.max(1, n));
-  return pcm.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
 }
 
 /** Says each prompt ("bot-<i>") as the i-th bot clip, in 100 ms chunks at 16 kHz. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EchoPath, type EchoPathOptions } from '../../src/media/echo-path.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoGuard } from '../../src/speech/echo/echo-guard.js';
-import { energyBoundaries, loadClips, whiteNoise } from './helpers.js';
+import { energyBoundaries, level, loadClips, whiteNoise } from './helpers.js';
 
 const RATE = 16_000;
 const FRAME = 320;
@@ -18,20 +18,6 @@ function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
   return sum / Math.max(1, to - from);
 }
 const db = (ratio: number) => 10 * Math.log10(ratio);
-
-/** `pcm` scaled so that its speech (samples above 300) sits at `dbfs` RMS: the bench's bot level */
-function level(pcm: Int16Array, dbfs: number): Int16Array {
-  let sum = 0;
-  let n = 0;
-  for (const s of pcm) {
-    if (Math.abs(s) > 300) {
-      sum += s * s;
-      n++;
-    }
-  }
-  const gain = (32768 * 10 ** (dbfs / 20)) / Math.sqrt(sum / Math.max(1, n));
-  return pcm.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
-}
 
 interface Run {
   /** what the line sent (echo + caller) */
