@@ -12,7 +12,7 @@ import { defaultInstanceId } from '../session/owner.js';
 import { AsyncQueue } from '../core/async-queue.js';
 import { EchoStage } from '../speech/echo/echo-stage.js';
 import { OnsetCue } from '../speech/echo/onset-cue.js';
-import { dialogState } from './dialog-state.js';
+import { awaitsEndAfterHandOff, dialogState } from './dialog-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { TurnTimers } from './turn-timers.js';
 import { transcribeAfterHandOff } from './after-hand-off.js';
@@ -211,11 +211,13 @@ export async function runCall(
   // a caller who hung up meanwhile still gets the stored story in the record (and the one end record)
   const resumeFrom = stored && resumed?.success ? { session: stored, dialog: resumed.data } : undefined;
   if (stored && !resumeFrom) saver.inherit(stored);
+  // handed to a person before it came here (its process died while the bot listened): no turns, only its end
+  const handedOff = awaitsEndAfterHandOff(resumeFrom?.session);
   // the lease says a process is alive and serving the call; a resumed call needs it before it may claim the state
   const lease = await holdLease(deps, leg.id, clock, log, () => controller.abort(detachReason()));
   if (resumeFrom) {
     ctx.restore(resumeFrom.dialog, resumeFrom.session.startedAt);
-    if (lease === null || !(await saver.claim(resumeFrom.session, 'thinking'))) {
+    if (lease === null || !(await saver.claim(resumeFrom.session, handedOff ? 'ended' : 'thinking'))) {
       log.info({ owner: resumeFrom.session.owner }, 'another process holds the call; leaving it');
       await lease?.release();
       await leg.detach?.();
@@ -244,42 +246,50 @@ export async function runCall(
   let failed = false;
   let detached = false;
   try {
-    if (resumeFrom) machine.dispatch({ type: 'resume', detail: `resumed (was ${resumeFrom.session.state})` });
-    else machine.dispatch({ type: 'start' });
-    callSignal.throwIfAborted();
-    armCallLimit(timers, cfg, resumeFrom ? ctx.elapsedMs() : clock.now() - answeredAt);
-    const onDiscarded = () => {
-      if (machine.state === 'listening') timers.arm('noInput', cfg.noInput.timeoutSec * 1000);
-    };
-    audio = createAudioInput({
-      ...{ leg, deps, ctx, player, inputs, log, metrics, timers, clock, onDiscarded },
-      signal: callSignal,
-    });
-    audio.start();
-    const conversation = new Conversation({
-      config: cfg,
-      leg,
-      ctx,
-      machine,
-      player,
-      inputs,
-      nlu: deps.nlu ?? createIntentDetector(cfg, log, deps.metrics),
-      chat: summaryChat,
-      events: deps.events,
-      metrics,
-      logger: log,
-      signal: callSignal,
-      timers,
-      clock,
-      submitRecord,
-      listenAfterHandOff: deps.config.telephony.agentStaysSilent,
-    });
-    await conversation.run(resumeFrom !== undefined);
+    if (handedOff) {
+      // handed to a person before it came here (the process that served it died while the bot listened): the bot
+      // says nothing and takes no turns; it listens (where the leg still hears the two parties) until the call
+      // ends, then writes the record that process could not
+      ctx.listeningAfterHandOff = true;
+      log.info('handed-off call taken over: listening until it ends');
+    } else {
+      if (resumeFrom) machine.dispatch({ type: 'resume', detail: `resumed (was ${resumeFrom.session.state})` });
+      else machine.dispatch({ type: 'start' });
+      callSignal.throwIfAborted();
+      armCallLimit(timers, cfg, resumeFrom ? ctx.elapsedMs() : clock.now() - answeredAt);
+      const onDiscarded = () => {
+        if (machine.state === 'listening') timers.arm('noInput', cfg.noInput.timeoutSec * 1000);
+      };
+      audio = createAudioInput({
+        ...{ leg, deps, ctx, player, inputs, log, metrics, timers, clock, onDiscarded },
+        signal: callSignal,
+      });
+      audio.start();
+      const conversation = new Conversation({
+        config: cfg,
+        leg,
+        ctx,
+        machine,
+        player,
+        inputs,
+        nlu: deps.nlu ?? createIntentDetector(cfg, log, deps.metrics),
+        chat: summaryChat,
+        events: deps.events,
+        metrics,
+        logger: log,
+        signal: callSignal,
+        timers,
+        clock,
+        submitRecord,
+        listenAfterHandOff: deps.config.telephony.agentStaysSilent,
+      });
+      await conversation.run(resumeFrom !== undefined);
+    }
     if (ctx.listeningAfterHandOff) {
       // the bot's turn-taking is over (no silence or call-limit prompts either); the people on the line go on
       // into the transcript until the call ends
       timers.close();
-      await audio.close();
+      await audio?.close();
       await transcribeAfterHandOff({
         leg,
         ctx,
@@ -305,7 +315,9 @@ export async function runCall(
     const why = callSignal.reason as unknown;
     detached = isDetach(why) && !callerHungUp && !machine.ended;
     if (!machine.ended && !detached) {
-      machine.dispatch({ type: 'botHangup', detail: why instanceof CallEnded ? why.why : 'ended' });
+      // a handed-off call taken over never left `idle` here: it can only end
+      const type = machine.can('botHangup') ? 'botHangup' : 'hangup';
+      machine.dispatch({ type, detail: why instanceof CallEnded ? why.why : 'ended' });
     }
     controller.abort(new CallEnded('finished'));
     timers.close();
@@ -323,7 +335,7 @@ export async function runCall(
   if (detached) {
     // not an end: the leg stays up, no record, the state waits in the store for whoever resumes the call
     unsubscribe();
-    await saver.release(machine.state ?? 'listening');
+    await saver.release(handedOff ? 'ended' : (machine.state ?? 'listening'));
     await lease?.release();
     // this process lets go, the call goes on: the leg releases only what it holds here (never a hangup)
     await leg.detach?.();
@@ -467,7 +479,10 @@ async function hangupLeg(leg: CallLeg, reason: string, log: Logger): Promise<voi
   }
 }
 
-/** A live call stored under `callId` (detached, or its process died): the call to resume. Bounded; errors: none. */
+/**
+ * A live call stored under `callId` (detached, or its process died; or handed to a person and not over yet): the call
+ * to resume. Bounded; errors: none.
+ */
 async function findResumable(sessions: SessionStore, callId: string, log: Logger): Promise<CallSession | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -477,7 +492,7 @@ async function findResumable(sessions: SessionStore, callId: string, log: Logger
         timer = setTimeout(() => resolve(undefined), RESUME_LOOKUP_TIMEOUT_MS);
       }),
     ]);
-    return found && found.state !== 'ended' ? found : null;
+    return found && (found.state !== 'ended' || awaitsEndAfterHandOff(found)) ? found : null;
   } catch (err) {
     log.warn({ err }, 'session store unreachable at answer: starting the call afresh');
     return null;

@@ -38,3 +38,14 @@ export const dialogState = z.strictObject({
   submitted: z.array(z.enum(['escalation', 'end'])),
 });
 export type DialogState = z.infer<typeof dialogState>;
+
+/**
+ * A stored call the bot handed to a person that is still going on: its state is `ended` for the dialog (no more
+ * turns) but its end record is not written yet (`telephony.agentStaysSilent`: the bot listens until the call ends).
+ * Whoever takes such a call over only waits for its end and writes that record; it never speaks.
+ */
+export function awaitsEndAfterHandOff(stored: { state: string; dialog: Record<string, unknown> } | undefined): boolean {
+  if (stored?.state !== 'ended') return false;
+  const parsed = dialogState.safeParse(stored.dialog);
+  return parsed.success && parsed.data.transferred && !parsed.data.submitted.includes('end');
+}

@@ -33,6 +33,7 @@ const intents = [
   { name: 'billing', keywords: ['bill'], responses: ['Billing answer.'] },
   { name: 'cancel', keywords: ['cancel'], responses: ['Order cancelled.'] },
   { name: 'thanks', keywords: ['thanks'], responses: ['You are welcome.'], hangup: true },
+  { name: 'person', keywords: ['person'], escalate: true },
 ];
 const silent = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
@@ -113,7 +114,8 @@ async function startInstance(
   id: string,
   asrScript: string[],
   connection: { outbound: true } | { app: string } = { outbound: true },
-  asterisk: Record<string, unknown> = {},
+  /** telephony.asterisk settings; `config`: more of the call core's config (layered over the test's) */
+  extra: { asterisk?: Record<string, unknown>; config?: Record<string, unknown> } = {},
 ): Promise<Instance> {
   const life = new KillSwitch();
   const sessions = life.wrap(stores!.sessions());
@@ -123,7 +125,11 @@ async function startInstance(
     records: life.wrap(stores!.records),
     sessions,
     tts: new ToneTts({ msPerChar: 10 }),
-    config: { dialog: { greeting: GREETING, intents, resumePrompt: RESUME }, session: { leaseMs: LEASE_MS } },
+    config: {
+      dialog: { greeting: GREETING, intents, resumePrompt: RESUME },
+      session: { leaseMs: LEASE_MS },
+      ...extra.config,
+    },
   });
   deps.instanceId = id;
   deps.leases = leases;
@@ -133,7 +139,7 @@ async function startInstance(
       ...('app' in connection
         ? { app: connection.app, eventPingMs: PING_MS }
         : { connection: 'outbound', url: undefined, eventPingMs: PING_MS }),
-      ...asterisk,
+      ...extra.asterisk,
     },
     { session: { leaseMs: LEASE_MS } },
   );
@@ -234,9 +240,9 @@ async function pairWithCall(
 ) {
   emu = await startAriEmulator();
   stores = kind === 'memory' ? memoryStores() : redisStores(redisUrl);
-  const asterisk = opts.asterisk?.(emu);
-  const a = await startInstance('bot-a', ['a question about my bill'], { outbound: true }, asterisk);
-  const b = await startInstance('bot-b', opts.bScript ?? ['please cancel it'], { outbound: true }, asterisk);
+  const extra = { asterisk: opts.asterisk?.(emu) };
+  const a = await startInstance('bot-a', ['a question about my bill'], { outbound: true }, extra);
+  const b = await startInstance('bot-b', opts.bScript ?? ['please cancel it'], { outbound: true }, extra);
   await perCallThroughProxy(opts.order?.(a, b) ?? [a, b], opts.reconnectIntervalMs);
   return { a, b, ...(await callServedBy(a)) };
 }
@@ -349,6 +355,87 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     expect(wav.samples.filter((s) => Math.abs(s) > 4000).length).toBeGreaterThan(1.8 * 3200);
     expect(emu.stored.size).toBe(0); // fetched, then deleted on Asterisk
     expect(b.backend.host.router.size).toBe(0);
+  });
+
+  /** a and b behind the balancer, a call on a handed to a person (the emulator's agent answers); returns the agent */
+  async function handedOffCall(agentStaysSilent: boolean) {
+    emu = await startAriEmulator({ endpoints: { 'PJSIP/agent': { answer: 'answer', ringMs: 20 } } });
+    const agents: Party[] = [];
+    emu.on('party', (p) => agents.push(p));
+    stores = memoryStores();
+    const extra = { config: { telephony: { agentStaysSilent } } };
+    const a = await startInstance('bot-a', ['a question about my bill', 'a person please'], { outbound: true }, extra);
+    const b = await startInstance('bot-b', ['the agent here'], { outbound: true }, extra);
+    await perCallThroughProxy([a, b]);
+    const { caller } = await callServedBy(a);
+    await say(caller);
+    await waitFor(() => agents.length === 1 && stores!.records.of('escalation').length === 1, 5000, 'escalated');
+    const handedOff = (e: (typeof a.deps.published)[number]) => e.type === 'state' && e.cause === 'answered by agent';
+    await waitFor(() => a.deps.published.some(handedOff), 5000, 'the agent answered');
+    const transferMessage = a.deps.config.dialog.transferMessage;
+    expect(spoken(a)).toEqual([GREETING, 'Billing answer.', transferMessage]);
+    const stored = (await where(caller)) as unknown as { agentChannelId: string; tapChannels: string[] };
+    expect(stored.agentChannelId).toBe(agents[0]!.channelId);
+    return { a, b, caller, agent: agents[0]!, transferMessage, taps: stored.tapChannels };
+  }
+
+  /** The call is over: nothing left on Asterisk, in b, in the store or the lease. */
+  async function expectAllReleased(b: Instance, caller: Party, agent: Party) {
+    await agent.ended;
+    await waitFor(() => emu.channels.size === 0 && emu.bridges.size === 0, 3000, 'nothing left on Asterisk');
+    await waitFor(() => b.backend.calls.size === 0, 3000, 'b let go of the call');
+    expect(b.backend.ports.inUse + b.backend.host.router.size).toBe(0);
+    expect(await stores!.observe.list()).toEqual([]);
+    expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
+  }
+
+  it('kill -9 while the bot listens to a handed-off call: the next one takes it over silently and writes its end record', async () => {
+    const { a, b, caller, agent, transferMessage, taps } = await handedOffCall(true);
+    expect(taps).toHaveLength(4); // a snoop and a media leg per person
+
+    a.kill();
+    // b claims once a's lease ran out, hangs up a's muted leg and taps, and taps the two people again
+    await waitFor(() => emu.requestsTo('POST', /\/snoop$/).length === 4, 5000, 'b taps the call');
+    await waitFor(() => taps.every((id) => !emu.channels.has(id)), 3000, "a's taps hung up");
+    expect(caller.isEnded).toBe(false);
+    await agent.sendPcm(tone(600), { speed: 2 });
+    await agent.sendSilence(800, { speed: 2 });
+    await waitFor(() => b.deps.published.some((e) => e.type === 'transcript' && !e.partial), 5000, 'the agent heard');
+    caller.hangup();
+    await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+
+    expect(spoken(b)).toEqual([]); // nobody was spoken to
+    // what the agent console follows (across instances): b's call-started clears "bot lost", its call-ended closes it
+    const told = b.deps.published.filter((e) => e.type === 'call-started' || e.type === 'call-ended');
+    expect(told.map((e) => e.type)).toEqual(['call-started', 'call-ended']);
+    const records = stores!.records;
+    expect(records.submitted.map((r) => r.event)).toEqual(['escalation', 'end']);
+    const end = records.of('end')[0]!;
+    expect(end.outcome).toBe('escalated');
+    expect(end.escalation).toMatchObject({ reason: 'caller-request', target: 'agent', outcome: 'answered' });
+    expect(end.transcript.map((e) => [e.speaker, e.text])).toEqual([
+      ['bot', GREETING],
+      ['caller', 'a question about my bill'],
+      ['bot', 'Billing answer.'],
+      ['caller', 'a person please'],
+      ['bot', transferMessage],
+      ['agent', 'the agent here'],
+    ]);
+    await expectAllReleased(b, caller, agent);
+  });
+
+  it('kill -9 after the bot left a handed-off call: the next one hangs up the agent when the caller leaves', async () => {
+    const { a, b, caller, agent } = await handedOffCall(false);
+    await waitFor(() => a.finished.length === 1, 3000, "a's core wrote the end record at the hand-off");
+    expect(stores!.records.submitted.map((r) => r.event)).toEqual(['escalation', 'end']);
+
+    a.kill();
+    await waitFor(() => b.backend.calls.size === 1, 5000, 'b watches the call');
+    caller.hangup();
+    await expectAllReleased(b, caller, agent);
+    expect(spoken(b)).toEqual([]);
+    expect(b.finished).toEqual([]); // no call core on it: its record went out at the hand-off
+    expect(stores!.records.submitted).toHaveLength(2);
   });
 
   it('the caller hangs up while the call is being claimed: one end record from the stored state, nothing left', async () => {

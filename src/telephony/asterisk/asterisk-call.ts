@@ -170,6 +170,35 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     );
   }
 
+  /**
+   * Take over a call another process had handed to a person (it died, or let go, while the caller and the agent
+   * talk): nobody is spoken to. Watch both people for the end (whoever hangs up first, the other goes too, then the
+   * bridge; see #release), finish the recording at the end, and hang up what the old process held (its muted leg,
+   * its taps). Where it listened to the two parties (agentStaysSilent), tap them again: the transcript goes on.
+   */
+  async adoptHandOff(stored: StoredAsteriskCall & { agentChannelId: string }): Promise<void> {
+    const agent = stored.agentChannelId;
+    this.ids.bridgeId = stored.bridgeId;
+    this.#agentChannelId = agent;
+    this.#botLeft = true;
+    this.host.router.claim(agent, (ev) => this.#onAgentEvent(ev));
+    this.adoptRecording(stored);
+    await releaseBotLegs(this.host.client, stored, (label, step) => this.#quietly(label, step));
+    if ((stored.tapChannels ?? []).length > 0) {
+      try {
+        await this.#tap(agent, this.signal);
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not tap the hand-off again');
+        await this.#releaseTaps();
+      }
+    }
+    this.#ready = true;
+    this.log.info(
+      { bridgeId: stored.bridgeId, agentChannelId: agent, taps: this.tapIds },
+      'handed-off call taken over',
+    );
+  }
+
   /** Lease an RTP port (the first step of setup and takeover). */
   async #openMedia(signal: AbortSignal): Promise<MediaLink> {
     const media = await this.host.openMedia(signal);

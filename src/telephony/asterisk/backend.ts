@@ -36,6 +36,7 @@ import { deadline } from '../../core/deadline.js';
 import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
 import { unservedCallRecord, type CallRecordSink } from '../../core/call-record.js';
+import { awaitsEndAfterHandOff } from '../../dialog/dialog-state.js';
 
 export interface AsteriskBackendDeps {
   logger: Logger;
@@ -455,7 +456,13 @@ export class AsteriskBackend implements TelephonyBackend {
   }
 
   /** Set up and run one call; its failures end that call only. Its place under the cap comes back when it ends. */
-  #track(call: AsteriskCall, setup: () => Promise<void>, permit?: Permit, opts: { takenOver?: boolean } = {}): void {
+  #track(
+    call: AsteriskCall,
+    setup: () => Promise<void>,
+    permit?: Permit,
+    /** takenOver: another process announced and recorded the call; watchOnly: no bot on it, only its end */
+    opts: { takenOver?: boolean; watchOnly?: boolean } = {},
+  ): void {
     this.calls.set(call.id, call);
     this.#metrics.activeCalls.set(this.calls.size);
     void this.#supervisor.run(
@@ -478,6 +485,7 @@ export class AsteriskBackend implements TelephonyBackend {
           this.#metrics.calls.inc({ direction: call.direction, result: 'connected' });
         },
         serve: async (onCall) => {
+          if (opts.watchOnly) return untilAborted(call.signal);
           // a call taken over was announced and is recorded already (the bridge recording goes on)
           if (!opts.takenOver) {
             await this.#announceRecording(call);
@@ -591,11 +599,12 @@ export class AsteriskBackend implements TelephonyBackend {
     // read again now that the call is ours: the old owner may have written its last state while we waited
     const current = await this.#deps.sessions.get(stored.callId).catch(() => undefined);
     const ids = (current ?? stored).backendData as unknown as StoredAsteriskCall;
-    if (!current || ids.agentChannelId || this.#stopping) {
-      // handed to a person: the caller and the agent talk on; the old bot's muted leg and taps go
-      if (current && ids.agentChannelId) await releaseBotLegs(host.client, ids, quietly);
+    const agentChannelId = ids.agentChannelId;
+    if (current && agentChannelId && !this.#stopping)
+      return this.#adoptHandedOff(callId, current, { ...ids, agentChannelId }, host, owner, letGo);
+    if (!current || this.#stopping) {
       await letGo();
-      return void log.info({ handedOff: Boolean(ids.agentChannelId) }, 'nothing to take over');
+      return void log.info('nothing to take over');
     }
     let caller: AriChannel | null = null;
     try {
@@ -635,6 +644,59 @@ export class AsteriskBackend implements TelephonyBackend {
       }
     };
     this.#track(call, takeOver, this.#takeOverPermit(), { takenOver: true });
+  }
+
+  /**
+   * A call the old process had handed to a person: the caller and the agent talk on and nobody speaks to them. This
+   * instance takes over its bookkeeping: it hangs up what the old bot held, watches both people and at the end
+   * releases the rest (the other person, the bridge, the recording). Where the old process still owed the call's end
+   * record (it listened on after the hand-off, agentStaysSilent), the call core runs on the call and writes it at the
+   * end; otherwise that record went out at the hand-off and only the clean-up is left (the lease goes at once: there
+   * is nothing for two instances to write twice).
+   */
+  async #adoptHandedOff(
+    callId: string,
+    stored: CallSession,
+    ids: StoredAsteriskCall & { agentChannelId: string },
+    host: AsteriskCallHost,
+    owner: string,
+    letGo: () => Promise<unknown> | undefined,
+  ): Promise<void> {
+    const log = this.#log.child({ callId });
+    const owesRecord = awaitsEndAfterHandOff(await this.#deps.sessions.get(callId).catch(() => undefined));
+    const up = (id: string) =>
+      host.client.getChannel(id).then(
+        (ch) => ch,
+        (err: unknown) => (isGone(err) ? null : ariChannel.parse({ id })), // not answering: assume it is still up
+      );
+    const caller = await up(ids.callerChannelId);
+    const call = new AsteriskCall(
+      host,
+      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
+      ids.direction ?? 'inbound',
+      {
+        from: stored.phone,
+        to: ids.to ?? '',
+      },
+    );
+    log.info({ previousOwner: stored.owner || null, owesRecord, callerGone: !caller }, 'taking over a handed-off call');
+    if (!owesRecord) await letGo();
+    const adopt = async () => {
+      try {
+        await call.adoptHandOff(ids);
+        if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
+      } catch (err) {
+        // never cut the caller and the agent off: let go as we found it, for the next instance
+        await letGo();
+        await call.detach();
+        throw err;
+      }
+      // a hang-up while nobody watched (its events went to the socket before we listened)
+      const agent = await up(ids.agentChannelId);
+      if (!caller || !agent)
+        await call.end(`${caller ? 'agent' : 'caller'} hung up during the takeover`, { hangupCaller: true });
+    };
+    this.#track(call, adopt, this.#takeOverPermit(), { takenOver: true, watchOnly: !owesRecord });
   }
 
   // ------------------------------------------------------------------ outbound
@@ -709,6 +771,14 @@ function outboundCallerId(callerId: string | undefined): Record<string, string> 
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
   return new AsteriskBackend(config, deps);
+}
+
+/** Resolves when `signal` aborts (a leg's: the call ended, or this process let go of it). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 /** A cleanup request whose failure changes nothing (gone already, or left for the next resync's sweep). */

@@ -128,13 +128,10 @@ async function reattachSessions(
     if (calls.has(callId) || (ids.app !== undefined && ids.app !== client.app)) continue;
     const caller = byId.get(ids.callerChannelId);
     if (ids.agentChannelId) {
-      // handed to a person: never ours to serve or to cut; clean up once one side has hung up
-      const agentUp = byId.has(ids.agentChannelId);
-      if (caller && agentUp) continue;
-      if (caller) await client.hangup(ids.callerChannelId).catch(() => undefined);
-      if (agentUp) await client.hangup(ids.agentChannelId).catch(() => undefined);
-      await client.destroyBridge(ids.bridgeId).catch(() => undefined);
-      await sessions.delete(s.callId);
+      // handed to a person: never ours to serve or to cut; its bookkeeping is taken over (watch both people, release
+      // the rest when one hangs up, write the end record the old process may owe)
+      takeOver(s);
+      reattached++;
       continue;
     }
     if (!caller || !bridgeIds.has(ids.bridgeId)) {
