@@ -31,6 +31,14 @@ describe('OnsetCue', () => {
     expect(cues(cue, pcm)).toEqual([44]);
   });
 
+  it('a first syllable shorter than minMs, a pause and the next one add up: fires within the next one', () => {
+    // 100 ms loud, 80 ms quiet, then loud again: a contiguous run of 150 ms would come only at block 30 + 18 + 15
+    const pcm = new Int16Array((800 * RATE) / 1000);
+    pcm.set(tone(100, -20), (300 * RATE) / 1000);
+    pcm.set(tone(300, -20), (480 * RATE) / 1000);
+    expect(cues(new OnsetCue(RATE, 150), pcm)).toEqual([52]);
+  });
+
   it('a loud run that reaches minMs before the echo handling settled fires the moment it settles, not never', () => {
     // the caller talks on from block 30; the echo handling settles at block 60 (the line measured): before, the cue
     // was spent at block 44 unheard (the call ignores cues before it settles) and the next one needed 0.5 s of quiet
