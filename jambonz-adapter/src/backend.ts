@@ -67,6 +67,10 @@ interface StatusReport {
   status: string;
   parentCallSid?: string | undefined;
   sipStatus?: number | string | undefined;
+  /** the call as the report describes it (from, to, direction): enough to take over a call that ended elsewhere */
+  payload?: CallPayload | undefined;
+  /** which way the report came */
+  mode?: ControlMode | undefined;
 }
 
 export interface JambonzStats {
@@ -105,6 +109,10 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #adopting = new Map<string, Promise<JambonzCallLeg | null>>();
   /** aborted on stop: takeovers still waiting give up */
   readonly #stopping = new AbortController();
+  /** calls taken over here whose bot has not started (their audio is still to connect) */
+  readonly #takenOver = new Set<string>();
+  /** calls jambonz said were over while their takeover here still waited for the lease: the takeover records them */
+  readonly #endedWhileAdopting = new Set<string>();
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -287,6 +295,7 @@ export class JambonzBackend implements TelephonyBackend {
     if (this.#tombstones.has(sid)) return void hangup();
     if (!this.#registry) return;
     void this.#adopt(payload, 'ws', base, control).then((adopted) => {
+      if (this.#endedWhileAdopting.has(sid)) return; // the caller left meanwhile: #endedAway records the call
       if (!adopted) return void hangup();
       if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') void adopted.detach('ws-api-lost');
     });
@@ -304,7 +313,9 @@ export class JambonzBackend implements TelephonyBackend {
     const adoption = (async () => {
       const found = await awaitFreeCall(this.#registry!, sid, this.#clock, this.#stopping.signal);
       if (found !== 'free' || this.#calls.has(sid) || this.#tombstones.has(sid)) {
-        log.warn({ found }, 'jambonz call not taken over');
+        // gone: nothing stored (also the usual end of a call another instance recorded, its status landing here)
+        if (found === 'gone') log.debug({ found }, 'jambonz call not taken over');
+        else log.warn({ found }, 'jambonz call not taken over');
         return null;
       }
       const admitted = this.#supervisor.admit();
@@ -314,6 +325,7 @@ export class JambonzBackend implements TelephonyBackend {
       }
       log.info({ mode }, 'taking the jambonz call over from another instance');
       this.metrics.takeovers.inc({ mode });
+      this.#takenOver.add(sid);
       return this.#createLeg(payload, mode, base, admitted, control);
     })().finally(() => this.#adopting.delete(sid));
     this.#adopting.set(sid, adoption);
@@ -344,6 +356,7 @@ export class JambonzBackend implements TelephonyBackend {
         const permit = this.#waitingForAudio.get(leg.id);
         if (!permit) return;
         this.#waitingForAudio.delete(leg.id);
+        this.#takenOver.delete(leg.id);
         void this.#supervisor.run({ leg, log: callLogger(this.logger, leg.id), hangupReason: 'bot-finished' }, permit);
       },
     };
@@ -379,6 +392,7 @@ export class JambonzBackend implements TelephonyBackend {
 
   #released(leg: JambonzCallLeg): void {
     if (this.#calls.get(leg.id) !== leg) return;
+    this.#takenOver.delete(leg.id);
     // ended before its audio connected: the bot never ran, its place under the cap comes back now
     const unused = this.#waitingForAudio.get(leg.id);
     if (unused) {
@@ -437,7 +451,57 @@ export class JambonzBackend implements TelephonyBackend {
     if (hook !== HOOKS.listenEnded || !this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
     if (mode === 'ws') return this.#adopting.has(sid) ? [] : [hangupVerb()];
     const adopted = await this.#adopt(payload, 'webhook', base);
-    return adopted ? [this.#listen(adopted, base)] : [hangupVerb()];
+    // the caller may have left while we waited for the lease (#endedAway records the call)
+    return adopted && !this.#endedWhileAdopting.has(sid) && !adopted.ended
+      ? [this.#listen(adopted, base)]
+      : [hangupVerb()];
+  }
+
+  /**
+   * jambonz says a call is over that this instance holds no bot for: it may be a call being taken over (here, or
+   * nowhere yet: another instance served it and died, and the caller hung up during the takeover). Whichever
+   * instance gets the report takes the call over as it is, ended: once its lease is free (never while a live owner
+   * holds it: that owner records the call itself), the bot runs on the ended leg and writes the call's one end record
+   * from the stored state. Nothing stored, or held by a live process: nothing to do.
+   */
+  #endedAway(sid: string, reason: string, payload: CallPayload | undefined, mode: ControlMode): void {
+    const leg = this.#calls.get(sid);
+    if (leg) return this.#endTakenOver(leg, reason);
+    if (!this.#registry || this.#tombstones.has(sid)) return;
+    const adoption = this.#adopting.get(sid) ?? (payload ? this.#adopt(payload, mode, this.urlBase({})) : undefined);
+    if (!adoption) return;
+    this.#endedWhileAdopting.add(sid);
+    void adoption.then((adopted) => {
+      this.#endedWhileAdopting.delete(sid);
+      if (adopted) this.#endTakenOver(adopted, reason);
+    });
+  }
+
+  /**
+   * The call ended. A call taken over here whose audio never connected (the caller left during the takeover) still
+   * gets its bot, on the ended leg: the call core writes the one end record from the stored state. Any other leg just
+   * ends (a new call that never connected audio leaves no record, see `newCall`).
+   */
+  #endTakenOver(leg: JambonzCallLeg, reason: string): void {
+    const permit = this.#takenOver.has(leg.id) ? this.#waitingForAudio.get(leg.id) : undefined;
+    if (!permit) return leg.remoteEnded(reason);
+    this.#waitingForAudio.delete(leg.id);
+    leg.remoteEnded(reason);
+    const log = callLogger(this.logger, leg.id);
+    log.info({ reason }, 'the caller left during the takeover: recording the call from its stored state');
+    void this.#supervisor.run({ leg, log, hangupReason: 'bot-finished' }, permit);
+  }
+
+  /**
+   * WS API: a call's socket closed. jambonz closes with 1000 only when the call session is over (ws-requestor.js
+   * `close()`, from call-session.js `_clearResources`): for a call being taken over here that is the caller's hang-up,
+   * whose call:status may never have been sent (it waited behind the unacked session:reconnect).
+   */
+  controlClosedFor(callSid: string, socket: WebSocket, code: number): void {
+    const leg = this.#calls.get(callSid);
+    if (code === 1000 && (leg ? this.#takenOver.has(callSid) : this.#adopting.has(callSid)))
+      return this.#endedAway(callSid, 'jambonz:session-closed', undefined, 'ws');
+    leg?.controlClosed(socket);
   }
 
   /**
@@ -457,7 +521,7 @@ export class JambonzBackend implements TelephonyBackend {
       return;
     }
     if (!ENDED_STATUSES.has(status)) return;
-    this.#calls.get(callSid)?.remoteEnded(`jambonz:${status}`);
+    this.#endedAway(callSid, `jambonz:${status}`, report.payload, report.mode ?? 'webhook');
     const timer = this.#tombstones.get(callSid);
     if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#tombstones.delete(callSid);

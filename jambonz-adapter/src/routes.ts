@@ -84,6 +84,8 @@ export async function registerJambonz(web: FastifyInstance, deps: JambonzRouteDe
             status: payload.call_status,
             parentCallSid: payload.parent_call_sid,
             sipStatus: payload.sip_status,
+            payload,
+            mode: 'webhook',
           });
         }
         return reply.code(204).send();

@@ -69,11 +69,14 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
         const data = callStatusDataSchema.safeParse(msg.data);
         if (!sid || !data.success) return malformed('ws_api_bad_status');
         const { call_sid: about = sid, parent_call_sid: parent, call_status: status, sip_status: sip } = data.data;
+        // the caller's own status carries the call's details (callInfo): enough to take a call over that ended
+        const call = about === sid ? callPayloadSchema.safeParse({ ...data.data, call_sid: sid }) : undefined;
         backend.callStatus({
           callSid: about,
           status,
           parentCallSid: parent ?? (about === sid ? undefined : sid),
           sipStatus: sip,
+          ...(call?.success ? { payload: call.data, mode: 'ws' as const } : {}),
         });
         return;
       }
@@ -92,10 +95,10 @@ export function acceptControlSocket(socket: WebSocket, base: UrlBase, backend: J
     handle(msg.data);
   });
   socket.on('error', (err) => log.warn({ err: err.message, callSid }, 'WS API socket error'));
-  socket.once('close', () => {
+  socket.once('close', (code: number) => {
     warnings.flush();
     backend.controlSocketClosed(socket);
-    if (callSid) backend.leg(callSid)?.controlClosed(socket);
+    if (callSid) backend.controlClosedFor(callSid, socket, code);
     socket.removeAllListeners('message');
   });
 }

@@ -24,19 +24,26 @@ interface BareApp {
   control: { type: string; call_sid?: string; data?: Record<string, unknown>; socket: WebSocket }[];
   audioFrames: Buffer[];
   audioSockets: WebSocket[];
+  /** close codes of the WS API sockets, in order */
+  controlCloses: number[];
 }
 
 /** A WS API app that answers session:new with one listen verb (metadata as given) to its own audio endpoint. */
-async function bareApp(metadata: Record<string, string> = {}, reconnectAck?: unknown[]): Promise<BareApp> {
+async function bareApp(
+  metadata: Record<string, string> = {},
+  reconnectAck?: unknown[],
+  opts: { holdReconnectAck?: boolean } = {},
+): Promise<BareApp> {
   server = createServer((_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('[]'));
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => [...p][0] ?? false });
-  const app: BareApp = { base: '', control: [], audioFrames: [], audioSockets: [] };
+  const app: BareApp = { base: '', control: [], audioFrames: [], audioSockets: [], controlCloses: [] };
   server.on('upgrade', (req, socket, head) =>
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (req.url === '/audio') {
         app.audioSockets.push(ws);
         return ws.on('message', (m: Buffer) => app.audioFrames.push(m));
       }
+      ws.on('close', (code: number) => app.controlCloses.push(code));
       ws.on('message', (m: Buffer) => {
         const msg = JSON.parse(m.toString()) as {
           type: string;
@@ -48,6 +55,8 @@ async function bareApp(metadata: Record<string, string> = {}, reconnectAck?: unk
         if (msg.type === 'session:new') {
           const listen = { verb: 'listen', url: `${app.base.replace(/^http/, 'ws')}/audio`, metadata };
           ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid, data: [listen] }));
+        } else if (msg.type === 'session:reconnect' && opts.holdReconnectAck) {
+          // the ack never comes (the app waits for something)
         } else if (msg.type === 'session:reconnect' && reconnectAck) {
           ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid, data: reconnectAck }));
         } else if (msg.msgid) ws.send(JSON.stringify({ type: 'ack', msgid: msg.msgid }));
@@ -99,6 +108,36 @@ describe('jambonz emulator strictness', () => {
     await waitFor(() => call.controlReconnects === 1, 2000, 'reconnect acked');
     expect(call.ended).toBeNull(); // the hangup verb in the ack was not run
     expect(call.audioOpen).toBe(true); // the running listen went on
+  });
+
+  it('WS API: a caller who hangs up while the socket is down: the status opens a socket of its own and goes out alone', async () => {
+    const app = await bareApp();
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'ws', webhookSecret: 's' });
+    const call = await emu.placeCall({ from: '+15551230010', to: '2' });
+    await call.audioReady();
+    app.control[0]!.socket.terminate(); // the app's process dies
+    await waitFor(() => !call.controlConnected, 2000, 'jambonz saw the drop');
+    await call.hangup(); // before its 500 ms reconnect: the status connects, the session is closed meanwhile
+    await waitFor(() => app.control.some((m) => m.type === 'call:status'), 3000, 'the status');
+    const status = app.control.find((m) => m.type === 'call:status')!;
+    expect(status.call_sid).toBe(call.callSid);
+    expect(status.data).toMatchObject({ call_status: 'completed', from: '+15551230010' });
+    expect(status.socket).not.toBe(app.control[0]!.socket); // a new socket …
+    expect(app.control.filter((m) => m.type === 'session:reconnect')).toEqual([]); // … with no session:reconnect
+    expect(status.socket.readyState).toBe(status.socket.OPEN); // and nobody closes it
+  });
+
+  it('WS API: a caller who hangs up while session:reconnect waits for its ack: the socket closes (1000), the status is lost', async () => {
+    const app = await bareApp({}, undefined, { holdReconnectAck: true });
+    emu = await startJambonzEmulator({ appUrl: app.base, mode: 'ws', webhookSecret: 's' });
+    const call = await emu.placeCall({ from: '1', to: '2' });
+    await call.audioReady();
+    app.control[0]!.socket.terminate();
+    await waitFor(() => app.control.some((m) => m.type === 'session:reconnect'), 3000, 'session:reconnect');
+    await call.hangup();
+    await waitFor(() => app.controlCloses.length === 2, 2000, 'the reconnected socket closed');
+    expect(app.controlCloses[1]).toBe(1000);
+    expect(app.control.filter((m) => m.type === 'call:status')).toEqual([]);
   });
 
   it('WS API: when the verbs run out, the call waits for the next command instead of hanging up', async () => {

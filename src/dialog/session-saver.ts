@@ -92,15 +92,17 @@ export class SessionSaver {
         const current = await this.#store.get(this.#ctx.callId);
         if (current && !current.owner) this.inherit(current);
       }
-      const rev = await this.#store.compareAndSet(this.#session(state, owner), this.#rev);
+      const expected = this.#rev;
+      const rev = await this.#store.compareAndSet(this.#session(state, owner), expected);
       if (rev !== null) {
         this.#rev = rev;
         return;
       }
       // Not a takeover when the entry names no owner: a backend annotated it (backendData) with a plain put. Nor
-      // when it names us: our previous write landed and its answer was lost. Either way, write again over it.
+      // when it names us: our previous write landed and its answer was lost, or our claim moved the revision while
+      // this write was on its way (a caller who hung up before the claim). Either way, write again over it.
       const current = await this.#store.get(this.#ctx.callId);
-      if (current && (!current.owner || current.owner === this.#opts.owner) && (current.rev ?? 0) !== this.#rev) {
+      if (current && (!current.owner || current.owner === this.#opts.owner) && (current.rev ?? 0) !== expected) {
         this.#rev = current.rev ?? 0;
         this.#backendData = current.backendData;
         this.#pending = this.#pending ?? state;

@@ -175,6 +175,52 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     },
   );
 
+  /** The caller left before B could serve the call: one end record with A's stored story, nothing left anywhere. */
+  async function expectRecordedAfterHangup(r: Rig, call: EmulatedCall): Promise<void> {
+    await waitFor(() => r.b.finished.length === 1, LEASE_MS + 5000, 'B records the call');
+    expect(spoken(r.b.deps)).toEqual([]); // nobody left to talk to
+    expect(r.records.submitted.map((s) => s.event)).toEqual(['end']);
+    expect(r.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+    ]);
+    await waitFor(
+      () => {
+        const s = r.b.backend.stats();
+        return s.calls + s.audioSockets + s.running + s.adopting === 0;
+      },
+      3000,
+      'B released the call',
+    );
+    expect(await r.shared.leases.holder(call.callSid)).toBeNull();
+    expect(await r.shared.sessions.get(call.callSid)).toBeUndefined();
+  }
+
+  it.each(['ws', 'webhook'] as const)(
+    "%s: the caller hangs up while B waits for the dead A's lease: B writes the one end record",
+    async (mode) => {
+      const r = await start(mode);
+      const call = await callServedByA(r);
+      r.a.kill();
+      // ws: jambonz reconnected to B (session:reconnect acked at once); webhook: A's listen ended, its actionHook waits at B
+      if (mode === 'ws') await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+      else await waitFor(() => r.b.backend.stats().adopting === 1, 3000, "the listen's actionHook reached B");
+      await call.hangup();
+      await expectRecordedAfterHangup(r, call);
+    },
+  );
+
+  it('ws: the caller hangs up before jambonz reopened the socket: the status alone reaches B, which records the call', async () => {
+    const r = await start('ws');
+    const call = await callServedByA(r);
+    r.a.kill();
+    await waitFor(() => !call.controlConnected, 3000, 'jambonz saw the socket drop');
+    // within jambonz's 500 ms before it reconnects: the status opens a socket of its own (no session:reconnect)
+    await call.hangup();
+    await expectRecordedAfterHangup(r, call);
+  });
+
   it('ws: A alive but its WebSocket API socket went to B: A lets go after the grace, B takes over', async () => {
     const r = await start('ws');
     const call = await callServedByA(r);

@@ -167,6 +167,11 @@ export class EmulatedCall extends EventEmitter {
         : null;
   }
 
+  /** jambonz has a WS API socket for the call open right now (false from the moment it saw one drop) */
+  get controlConnected(): boolean {
+    return this.#ws?.socket != null;
+  }
+
   /** WS API sockets jambonz re-opened after one dropped (session:reconnect sent on each) */
   get controlReconnects(): number {
     return Math.max(0, (this.#ws?.connections ?? 0) - 1);
@@ -599,8 +604,11 @@ export class EmulatedCall extends EventEmitter {
     this.#audio?.close(1000);
     this.#interrupt?.();
     this.#wake?.();
-    await this.#status(status, sipStatus);
+    // call-session.js: the status goes out (executeStatusCallback, not awaited) and the session's resources are
+    // cleared at once (_clearResources: requestor.close(), 1000), whether or not the status could be sent yet
+    const reported = this.#status(status, sipStatus);
     this.#ws?.close();
+    await reported;
     this.#resolveDone(reason);
   }
 
@@ -637,7 +645,8 @@ export class EmulatedCall extends EventEmitter {
 
   /** Network loss: both sockets die, nothing more is reported. */
   vanish(): void {
-    if (this.ended) return;
+    // a socket jambonz left open after the end (a status that connected one of its own) dies with the process too
+    if (this.ended) return void this.#ws?.terminate();
     this.ended = 'vanished';
     this.#endBridge?.('caller');
     this.#audio?.terminate();

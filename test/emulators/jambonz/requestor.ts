@@ -73,11 +73,26 @@ export class WsRequestor {
     return this.#send(message);
   }
 
-  /** call:status and the like: no ack; sent once connected (a message with no socket connects one). */
+  /**
+   * call:status and the like: no ack. Sent at once on an open socket. While a connection is under way it waits in
+   * jambonz's queue, which only a later send flushes (a `close()` meanwhile loses it). With no socket and none under
+   * way the message connects one itself, and goes out over it even when the call ended meanwhile: ws-requestor.js
+   * `request()` checks `closedGracefully` only on entry; the `session:reconnect` its `_connect` asks for on the new
+   * socket is the one discarded then, and nobody closes that socket.
+   */
   async notify(message: Record<string, unknown>): Promise<void> {
     if (this.closedGracefully || this.#stopped) return;
+    const send = () => {
+      if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(message));
+    };
+    if (this.#ws && !this.#connecting) return send();
+    if (this.#connecting) {
+      await this.#connecting;
+      if (!this.closedGracefully) send();
+      return;
+    }
     await this.#ready();
-    if (this.#ws?.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(message));
+    send();
   }
 
   /** The call ended: close with 1000. */
@@ -124,7 +139,8 @@ export class WsRequestor {
         await new Promise((resolve) => setTimeout(resolve, this.#nextBackoff()));
       }
     }
-    if (this.connections <= 1) return;
+    // after close() (the call ended while connecting) ws-requestor.js discards the session:reconnect
+    if (this.connections <= 1 || this.closedGracefully) return;
     try {
       // the ack's verbs are ignored (ws-requestor.js _connect: `this.request('session:reconnect', this.url)`)
       await this.#send({ type: 'session:reconnect', call_sid: this.#callSid, data: this.#sessionData });
@@ -166,8 +182,8 @@ export class WsRequestor {
       socket.terminate();
       throw new Error('server did not echo the WS API subprotocol');
     }
-    if (this.#stopped || this.closedGracefully) {
-      socket.close(1000);
+    if (this.#stopped) {
+      socket.terminate();
       throw new Error('call over');
     }
     this.#ws = socket;
