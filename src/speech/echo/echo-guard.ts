@@ -60,6 +60,12 @@ const PROBE_NO_ECHO = 1e-4;
 const PROBE_RING = 1 << 14;
 /** the probe's caller window (DelayEstimator's), in blocks */
 const PROBE_WINDOW_BLOCKS = 50;
+/**
+ * The slope at a measured delay caps its gain only over this many blocks of the bot talking at that lag (1 s): over
+ * fewer it is noisy enough to fall far below the echo's gain (measured: 6 of 200 prompts on a 150 ms / 6 dB line let
+ * 230 ms of echo through, 0.8 s into the bot's speech, with a 30-block minimum)
+ */
+const SLOPE_AT_DELAY_BLOCKS = 100;
 /** #slope: the reference's energy must vary this much (variance / mean², over the blocks) to tell anything */
 const MIN_SLOPE_SPREAD = 0.5;
 /** echo-only blocks' caller/reference ratios stay within this (p75/p25: 15 dB) */
@@ -379,7 +385,7 @@ export class EchoGuard {
     if (candidate === null || Math.abs(candidate - bestLag) > SPREAD_BLOCKS) return;
     this.#delay = bestLag;
     const spread = [Math.max(0, bestLag - SPREAD_BLOCKS), bestLag + SPREAD_BLOCKS] as const;
-    this.#gain = Math.min(loss.gain, EXPLAINED_SAFETY * this.#slope(first, refNow, ...spread));
+    this.#gain = Math.min(loss.gain, EXPLAINED_SAFETY * this.#slope(first, refNow, ...spread, SLOPE_AT_DELAY_BLOCKS));
   }
 
   /**
@@ -415,9 +421,9 @@ export class EchoGuard {
 
   /**
    * The slope of the line's block energies over the loudest reference at lags `from..to` (covariance over variance),
-   * on the window's blocks with the bot talking; Infinity (no limit) when too few to tell.
+   * on the window's blocks with the bot talking; Infinity (no limit) with fewer than `minBlocks` of them.
    */
-  #slope(first: number, refNow: Float64Array, from: number, to: number): number {
+  #slope(first: number, refNow: Float64Array, from: number, to: number, minBlocks = MIN_WINDOW_BLOCKS): number {
     let n = 0;
     let sm = 0;
     let sr = 0;
@@ -436,7 +442,7 @@ export class EchoGuard {
     }
     const variance = srr - (sr * sr) / Math.max(1, n);
     // a reference that hardly moves (a tone) leaves nothing for the line to follow: no limit either
-    if (n < MIN_WINDOW_BLOCKS || !(variance > (MIN_SLOPE_SPREAD * sr * sr) / n)) return Infinity;
+    if (n < minBlocks || !(variance > (MIN_SLOPE_SPREAD * sr * sr) / n)) return Infinity;
     return Math.max(0, (smr - (sm * sr) / n) / variance);
   }
 
