@@ -5,7 +5,8 @@
  * real speech clips (test/helpers/crash-harness.ts; the words come from a scripted recogniser behind the real
  * `openai` ASR provider: simulated). An instance is killed (-9) while a caller hears a prompt, the next one while a
  * caller is mid-turn, and so on, each time with a fresh process started in its place, until 20 crashes per
- * `session.leaseMs` value.
+ * `session.leaseMs` value. One instance is down at a time: the next kill waits until the last one's replacement is
+ * ready (kills faster than a process starts once left no instance alive, and the calls went to the dialplan).
  *
  * Figure: for every call the dead process owned, ms from the kill to the first bot audio its caller hears again
  * (the resume prompt), p50/p95/max; every such call counts, and one that never hears the bot again (15 s) is a
@@ -56,6 +57,7 @@ for (const leaseMs of LEASES) {
         from: round * CALLS,
         turns: TURNS,
         recoverTimeoutMs: 15_000,
+        oneDownAtATime: true,
       });
       calls += result.calls.length;
       for (const crash of result.crashes) {

@@ -157,7 +157,10 @@ function summary(figs: Figure[], runs: Record<string, BenchRun>): string {
     lines.push('| metric | value | samples | load (1 min) | detail |', '| --- | --- | --- | --- | --- |');
     for (const f of figs.filter((x) => x.bench === b)) {
       const samples =
-        num(f.turns) || num(f.requests) || num(f.frames) || (Array.isArray(f.samples) ? f.samples.length : NaN);
+        num(f.turns) ||
+        num(f.requests) ||
+        num(f.frames) ||
+        (Array.isArray(f.samples) ? f.samples.length : num(f.samples));
       const detail = [
         'edge',
         'calls',
@@ -171,6 +174,8 @@ function summary(figs: Figure[], runs: Record<string, BenchRun>): string {
         'held',
         'stopped',
         'sched',
+        'leaseMs',
+        'crashes',
       ]
         .filter((k) => f[k] !== undefined)
         .map((k) => `${k}=${typeof f[k] === 'string' ? f[k] : JSON.stringify(f[k])}`)

@@ -20,6 +20,7 @@ import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { cancelCall, createCall } from './rest.js';
 import { awaitFreeCall, type CallRegistry } from './takeover.js';
+import { VIA_PARAM } from './hook-relay.js';
 import { declineVerb, dialVerb, hangupVerb, listenVerb, type HandOffListen, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
@@ -94,6 +95,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #fetch: typeof fetch;
   readonly #calls = new Map<string, JambonzCallLeg>();
   readonly #tombstones = new Map<string, unknown>();
+  /** tombstones of calls the bot left with a person: the call goes on, jambonz may still come back about it */
+  readonly #withPerson = new Set<string>();
   readonly #clock: Clock;
   readonly #audioSockets = new Set<WebSocket>();
   readonly #controlSockets = new Set<WebSocket>();
@@ -143,6 +146,7 @@ export class JambonzBackend implements TelephonyBackend {
     for (const socket of [...this.#audioSockets, ...this.#controlSockets]) socket.close(1001, 'shutting down');
     for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
+    this.#withPerson.clear();
     await stopped;
   }
 
@@ -202,6 +206,11 @@ export class JambonzBackend implements TelephonyBackend {
   #outdialStatus(wait: DialWait, report: StatusReport): void {
     const outcome = callStatusOutcome(report.status);
     if (outcome) wait.decide({ outcome, detail: statusDetail(report.status, report.sipStatus) });
+  }
+
+  /** how this instance makes HTTP requests (jambonz's REST API, hooks passed on to another instance) */
+  get fetch(): typeof fetch {
+    return this.#fetch;
   }
 
   stats(): JambonzStats {
@@ -291,12 +300,17 @@ export class JambonzBackend implements TelephonyBackend {
     if (leg) return leg.attachControl(control);
     const hangup = () =>
       sendJson(control, { type: 'command', command: 'call:status', data: { call_status: 'completed' } });
-    // The call ended on our side while jambonz was away: end it on theirs too.
-    if (this.#tombstones.has(sid)) return void hangup();
+    // The call ended on our side while jambonz was away: end it on theirs too. Not one the bot left with a person:
+    // the caller and the agent talk on (the dial runs on; its actionHook comes here when it ends).
+    if (this.#tombstones.has(sid)) return this.#withPerson.has(sid) ? undefined : void hangup();
     if (!this.#registry) return;
     void this.#adopt(payload, 'ws', base, control).then((adopted) => {
       if (this.#endedWhileAdopting.has(sid)) return; // the caller left meanwhile: #endedAway records the call
-      if (!adopted) return void hangup();
+      if (adopted?.state === 'bridged') return; // with a person: a redirect would end the dial; wait for its end
+      // Nothing to take over here: never hang up on that alone. The call may be with a person (another instance
+      // handed it over and wrote its record); whatever jambonz runs next asks a hook, which decides (a listen whose
+      // socket is gone ends, and its hook gets a hangup).
+      if (!adopted) return;
       if (adopted.resumeWith(this.#listen(adopted, base)) !== 'sent') void adopted.detach('ws-api-lost');
     });
   }
@@ -312,7 +326,8 @@ export class JambonzBackend implements TelephonyBackend {
     const log = callLogger(this.logger, sid);
     const adoption = (async () => {
       const found = await awaitFreeCall(this.#registry!, sid, this.#clock, this.#stopping.signal);
-      if (found !== 'free' || this.#calls.has(sid) || this.#tombstones.has(sid)) {
+      const free = found === 'free' || found === 'with-person';
+      if (!free || this.#calls.has(sid) || this.#tombstones.has(sid)) {
         // gone: nothing stored (also the usual end of a call another instance recorded, its status landing here)
         if (found === 'gone') log.debug({ found }, 'jambonz call not taken over');
         else log.warn({ found }, 'jambonz call not taken over');
@@ -323,10 +338,14 @@ export class JambonzBackend implements TelephonyBackend {
         log.warn({ refusal: admitted }, 'jambonz call not taken over: this instance takes no calls');
         return null;
       }
-      log.info({ mode }, 'taking the jambonz call over from another instance');
+      log.info({ mode, withPerson: found === 'with-person' }, 'taking the jambonz call over from another instance');
       this.metrics.takeovers.inc({ mode });
       this.#takenOver.add(sid);
-      return this.#createLeg(payload, mode, base, admitted, control);
+      const leg = this.#createLeg(payload, mode, base, admitted, control);
+      // the caller talks to an agent (jambonz's dial runs on): no listen for us, only the call's end, which the
+      // bot records (see #endTakenOver)
+      if (found === 'with-person') leg.withPersonElsewhere();
+      return leg;
     })().finally(() => this.#adopting.delete(sid));
     this.#adopting.set(sid, adoption);
     return adoption;
@@ -363,7 +382,19 @@ export class JambonzBackend implements TelephonyBackend {
   }
 
   #hookRef(name: HookName, mode: ControlMode, base: UrlBase): string {
-    return mode === 'ws' ? `/${name}` : `${base.http}${this.pathPrefix}/hook/${name}`;
+    if (mode === 'ws') return `/${name}`;
+    const url = `${base.http}${this.pathPrefix}/hook/${name}`;
+    // through a balancer the hook may reach any instance: it names the one that asked for it, which answers it
+    // while it lives (see hook-relay.ts)
+    const own = this.#registry ? this.config.instanceUrl?.replace(/\/$/, '') : undefined;
+    return own ? `${url}?${VIA_PARAM}=${encodeURIComponent(own)}` : url;
+  }
+
+  /** The hook URL on the instance named by `via` (a hook's URL names the instance that asked for it). */
+  relayTarget(via: string | undefined, name: string, query: string): string | null {
+    const own = this.config.instanceUrl?.replace(/\/$/, '');
+    if (!via || !/^https?:\/\//.test(via) || via.replace(/\/$/, '') === own) return null;
+    return `${via.replace(/\/$/, '')}${this.pathPrefix}/hook/${name}${query}`;
   }
 
   #listen(leg: JambonzCallLeg, base: UrlBase): JambonzVerb {
@@ -404,21 +435,39 @@ export class JambonzBackend implements TelephonyBackend {
     this.metrics.activeCalls.dec();
     // handed over: the call goes on, and its hooks may come back here for us to take it over again
     if (leg.detached) return;
-    const timer = backgroundTimer(this.#clock, () => this.#tombstones.delete(leg.id), TOMBSTONE_MS);
+    const timer = backgroundTimer(
+      this.#clock,
+      () => {
+        this.#tombstones.delete(leg.id);
+        this.#withPerson.delete(leg.id);
+      },
+      TOMBSTONE_MS,
+    );
     this.#tombstones.set(leg.id, timer);
+    if (leg.handedOff) this.#withPerson.add(leg.id);
   }
 
   /** A hook our verbs asked for (HTTP POST or WS API verb:hook / dial:confirm). Resolves with the verbs to run next. */
-  async hook(name: string, payload: CallPayload, base: UrlBase, mode: ControlMode): Promise<JambonzVerb[]> {
+  async hook(
+    name: string,
+    payload: CallPayload,
+    base: UrlBase,
+    mode: ControlMode,
+    /** webhooks: pass the hook on to the instance that asked for it (null: it did not answer); absent: none */
+    relay?: () => Promise<JambonzVerb[] | null>,
+  ): Promise<JambonzVerb[]> {
     const hook = name.replace(/^.*\//, '');
     if (hook === HOOKS.dialConfirm) {
       // confirmHook runs on the agent's leg: its call_sid is the agent leg, parent_call_sid the caller's.
       // Its verbs run on the agent, so the answer is always empty (bridge now), never a hangup.
-      this.#calls.get(payload.parent_call_sid ?? payload.call_sid)?.dialOutcome('answered');
+      const caller = this.#calls.get(payload.parent_call_sid ?? payload.call_sid);
+      // through a balancer: the instance whose transfer it is must hear of the answer (it answers [] as well)
+      if (!caller && relay) return (await relay()) ?? [];
+      caller?.dialOutcome('answered');
       return [];
     }
     const leg = this.#calls.get(payload.call_sid);
-    if (!leg) return this.#unknownCallHook(hook, payload, base, mode);
+    if (!leg) return this.#unknownCallHook(hook, payload, base, mode, relay);
     switch (hook) {
       case HOOKS.listenEnded: {
         const next = leg.takeNextVerbs();
@@ -441,14 +490,28 @@ export class JambonzBackend implements TelephonyBackend {
   }
 
   /**
-   * A hook for a call this instance does not hold. A listen's actionHook for a call another instance served (its
-   * process died with the audio socket) is answered by taking the call over: webhooks wait for the lease (jambonz
-   * waits 10 s for the answer) and answer with a listen here; over the WS API the takeover that session:reconnect
-   * started answers with a redirect, so this hook gets nothing. Anything else: hang up.
+   * A hook for a call this instance does not hold. With webhooks, first the instance that asked for it (named in its
+   * URL) answers, if it lives: the balancer gave it to us (its listen socket dropped, or the bot asked for its next
+   * verbs). A listen's actionHook for a call another instance served (its process died with the audio socket) is
+   * answered by taking the call over: webhooks wait for the lease (jambonz waits 10 s for the answer) and answer with
+   * a listen here; over the WS API the takeover that session:reconnect started answers with a redirect, so this hook
+   * gets nothing. Anything else: hang up.
    */
-  async #unknownCallHook(hook: string, payload: CallPayload, base: UrlBase, mode: ControlMode): Promise<JambonzVerb[]> {
+  async #unknownCallHook(
+    hook: string,
+    payload: CallPayload,
+    base: UrlBase,
+    mode: ControlMode,
+    relay?: () => Promise<JambonzVerb[] | null>,
+  ): Promise<JambonzVerb[]> {
     const sid = payload.call_sid;
-    if (hook !== HOOKS.listenEnded || !this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
+    if (!this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
+    const relayed = mode === 'webhook' && relay ? await relay() : null;
+    if (relayed) {
+      this.logger.info({ callSid: sid, hook }, 'jambonz hook answered by the instance serving the call');
+      return relayed;
+    }
+    if (hook !== HOOKS.listenEnded) return [hangupVerb()];
     if (mode === 'ws') return this.#adopting.has(sid) ? [] : [hangupVerb()];
     const adopted = await this.#adopt(payload, 'webhook', base);
     // the caller may have left while we waited for the lease (#endedAway records the call)
@@ -525,6 +588,7 @@ export class JambonzBackend implements TelephonyBackend {
     const timer = this.#tombstones.get(callSid);
     if (timer !== undefined) this.#clock.clearTimeout(timer);
     this.#tombstones.delete(callSid);
+    this.#withPerson.delete(callSid);
   }
 
   /** Basic auth on the audio socket: user = call sid, password = the per-call token from our listen verb. */

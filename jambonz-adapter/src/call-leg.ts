@@ -136,6 +136,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   /** a listen sent with a redirect has not connected yet: the actionHook of the listen it killed is not ours to answer */
   #listenPending = false;
   #detached = false;
+  /** the bot let go after an answered transfer: the call goes on between the caller and the agent */
+  #handedOff = false;
   #audioGrace: unknown = null;
   #controlGrace: unknown = null;
   readonly #host: LegHost;
@@ -175,6 +177,10 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   /** this process let go of the call without ending it (another instance takes it over) */
   get detached(): boolean {
     return this.#detached;
+  }
+  /** the bot left a call it had handed to a person: it goes on without us (jambonz's dial runs on) */
+  get handedOff(): boolean {
+    return this.#handedOff;
   }
   /** resources this leg still holds (tests check they all reach zero) */
   get held(): { audio: boolean; control: boolean; pacer: boolean; timers: number; waiters: number } {
@@ -557,6 +563,15 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (!this.#audio) this.#startAudioGrace('audio-lost');
   }
 
+  /**
+   * A call taken over from another instance whose bot had handed it to a person: jambonz's dial runs on, so no audio
+   * comes here (the grace for a missing listen does not apply); the call is ours only to see it end.
+   */
+  withPersonElsewhere(): void {
+    this.#state = 'bridged';
+    this.#clearTimer('audio');
+  }
+
   /** jambonz reports the call is over (call:status / status webhook). */
   remoteEnded(reason: string): void {
     this.#end(reason, true);
@@ -578,6 +593,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (this.ended) return;
     if (this.#state === 'bridged') {
       // The caller is talking to a person now: only let go of the bot's side.
+      this.#handedOff = true;
       this.#end(reason, false);
       return;
     }

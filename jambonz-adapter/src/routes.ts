@@ -5,6 +5,7 @@ import { acceptAudioSocket } from './audio-socket.js';
 import { callPayloadSchema } from './messages.js';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './signature.js';
 import { acceptControlSocket } from './ws-api.js';
+import { RELAYED_HEADER, relayHook } from './hook-relay.js';
 
 export interface JambonzRouteDeps {
   backend: JambonzBackend;
@@ -91,12 +92,27 @@ export async function registerJambonz(web: FastifyInstance, deps: JambonzRouteDe
         return reply.code(204).send();
       });
 
-      scope.post<{ Params: { name: string } }>('/hook/:name', { preHandler: verify }, async (req, reply) => {
-        const payload = payloadOf(req, reply);
-        if (!payload) return reply;
-        const verbs = await backend.hook(req.params.name, payload, backend.urlBase(req.headers), 'webhook');
-        return reply.code(200).type('application/json').send(verbs);
-      });
+      scope.post<{ Params: { name: string }; Querystring: { via?: string } }>(
+        '/hook/:name',
+        { preHandler: verify },
+        async (req, reply) => {
+          const payload = payloadOf(req, reply);
+          if (!payload) return reply;
+          // a hook another instance got names this one: answer it here, never pass it on again
+          const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+          const target =
+            req.headers[RELAYED_HEADER] === undefined
+              ? backend.relayTarget(req.query.via, req.params.name, query)
+              : null;
+          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const signature = req.headers[SIGNATURE_HEADER];
+          const relay = target
+            ? () => relayHook(target, raw, typeof signature === 'string' ? signature : undefined, backend.fetch)
+            : undefined;
+          const verbs = await backend.hook(req.params.name, payload, backend.urlBase(req.headers), 'webhook', relay);
+          return reply.code(200).type('application/json').send(verbs);
+        },
+      );
 
       const wsApiAuth = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
         if (!cfg.wsUsername || !cfg.wsPassword) return undefined;

@@ -5,8 +5,12 @@ import type { Clock } from 'voicebot/core';
  * behind a balancer, one session store). The app builds it from the session store and the ownership leases.
  */
 export interface CallRegistry {
-  /** A call stored and not over: whether a live process holds its lease. null: nothing to resume (never stored, or ended). */
-  lookup(callSid: string): Promise<{ held: boolean } | null>;
+  /**
+   * A call stored and not over: whether a live process holds its lease, and whether its bot had handed it to a person
+   * (the caller talks to an agent; the bot only listened on, and its end record is still to be written). null:
+   * nothing to resume (never stored, or ended).
+   */
+  lookup(callSid: string): Promise<{ held: boolean; handedOff?: boolean } | null>;
   /**
    * How long to wait for a holder to let go before giving up, ms: a dead process's lease runs out within one lease
    * length; a live one that lost its WS API socket lets go after the reconnect grace.
@@ -14,8 +18,11 @@ export interface CallRegistry {
   waitMs: number;
 }
 
-/** What a wait for a call ended with: free to take over, nothing to take over, or still held when the wait ran out. */
-export type Availability = 'free' | 'gone' | 'held';
+/**
+ * What a wait for a call ended with: free to take over (`with-person`: free, and handed to a person already), nothing
+ * to take over, or still held when the wait ran out.
+ */
+export type Availability = 'free' | 'with-person' | 'gone' | 'held';
 
 /** How often the lease is looked at while a takeover waits: the wait costs the caller at most this much extra silence. */
 const POLL_MS = 50;
@@ -37,16 +44,13 @@ export async function awaitFreeCall(
     if (signal.aborted) return 'gone';
     const found = await bounded(registry.lookup(callSid), clock);
     if (found === null) return 'gone';
-    if (found !== 'unknown' && !found.held) return 'free';
+    if (found !== 'unknown' && !found.held) return found.handedOff ? 'with-person' : 'free';
     if (clock.now() >= deadline) return 'held';
     await sleep(clock, Math.min(POLL_MS, Math.max(1, deadline - clock.now())), signal);
   }
 }
 
-async function bounded(
-  lookup: Promise<{ held: boolean } | null>,
-  clock: Clock,
-): Promise<{ held: boolean } | null | 'unknown'> {
+async function bounded<T>(lookup: Promise<T | null>, clock: Clock): Promise<T | null | 'unknown'> {
   let timer: unknown;
   const timeout = new Promise<'unknown'>(
     (resolve) => (timer = clock.setTimeout(() => resolve('unknown'), LOOKUP_TIMEOUT_MS)),

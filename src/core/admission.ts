@@ -45,9 +45,13 @@ export class Admission {
     return this.#closed;
   }
 
-  /** A permit, or null (counted as a refusal) when `max` calls are running or the instance is draining. */
-  tryAcquire(backend: string): Permit | null {
-    if (this.#closed || this.#active >= this.max) {
+  /**
+   * A permit, or null (counted as a refusal) when `max` calls are running or the instance is draining.
+   * `evenWhenDraining`: the call was admitted before the drain began (an Asterisk per-call websocket accepted then),
+   * so draining does not refuse it; the cap still does.
+   */
+  tryAcquire(backend: string, opts: { evenWhenDraining?: boolean } = {}): Permit | null {
+    if ((this.#closed && !opts.evenWhenDraining) || this.#active >= this.max) {
       this.#refused.inc({ backend });
       return null;
     }

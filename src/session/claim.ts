@@ -31,26 +31,33 @@ const MIN_POLL_MS = 25;
  * Claim a call whose process may have died: take its lease the moment it runs out (the store says when), so a crash
  * costs at most one lease length. Atomic in the store: when several instances claim at once, exactly one wins and
  * the others learn it (`taken`) at their next try. A holder that keeps renewing is alive and keeps its call (`held`).
+ * A store that does not answer is asked again until `maxWaitMs` is over (`unreachable` only then): a command that
+ * timed out because this process's event loop stalled (a fresh process taking over many calls) had an answer.
  */
 export async function claimLease(o: ClaimOptions): Promise<ClaimOutcome> {
   const clock = o.clock ?? systemClock;
   const until = clock.now() + o.maxWaitMs;
-  try {
-    const first = await o.store.holder(o.callId);
-    for (;;) {
-      o.signal?.throwIfAborted();
+  const poll = Math.max(MIN_POLL_MS, o.ttlMs / 10);
+  /** the holder at our first answered look (undefined: not known yet) */
+  let first: string | null | undefined;
+  for (;;) {
+    o.signal?.throwIfAborted();
+    let wait = poll;
+    let answered = true;
+    try {
+      if (first === undefined) first = await o.store.holder(o.callId);
       if (await o.store.acquire(o.callId, o.owner, o.ttlMs)) return 'claimed';
       const holder = await o.store.holder(o.callId);
       if (holder !== null && holder !== first) return 'taken';
-      const left = until - clock.now();
-      if (left <= 0) return 'held';
       // a dead holder's lease: wake when it runs out; a live holder that lets go releases it early: look again soon
-      const expiresIn = Math.max(0, (await o.store.expiresInMs(o.callId)) ?? 0) + AFTER_EXPIRY_MS;
-      await sleep(clock, Math.min(left, expiresIn, Math.max(MIN_POLL_MS, o.ttlMs / 10)), o.signal);
+      wait = Math.min(wait, Math.max(0, (await o.store.expiresInMs(o.callId)) ?? 0) + AFTER_EXPIRY_MS);
+    } catch (err) {
+      if (o.signal?.aborted) throw err;
+      answered = false;
     }
-  } catch (err) {
-    if (o.signal?.aborted) throw err;
-    return 'unreachable';
+    const left = until - clock.now();
+    if (left <= 0) return answered ? 'held' : 'unreachable';
+    await sleep(clock, Math.min(left, wait), o.signal);
   }
 }
 

@@ -189,15 +189,20 @@ export class HeldLease {
     this.#timer = backgroundTimer(this.#o.clock, () => void this.#renew(), this.#o.renewEveryMs);
   }
 
+  /** One renewal: true (ours for another `ttlMs`), false (another process holds it), or no answer. */
+  async #ask(): Promise<boolean | 'error'> {
+    const { store, callId, owner, ttlMs } = this.#o;
+    return store.renew(callId, owner, ttlMs).catch(() => 'error' as const);
+  }
+
   async #renew(): Promise<void> {
     if (this.#done) return;
-    const { store, callId, owner, ttlMs, clock } = this.#o;
-    let ok: boolean | 'error';
-    try {
-      ok = await store.renew(callId, owner, ttlMs);
-    } catch {
-      ok = 'error';
-    }
+    const { store, callId, ttlMs, clock } = this.#o;
+    let ok = await this.#ask();
+    // No answer is not yet "unreachable": an event loop that stalled past the client's command timeout reads the
+    // store's answer as a timeout (ioredis: 1 s, as long as a short lease). Before giving the call up, ask once
+    // more: the store tells the truth (ours, taken back if nobody claimed it, or another process's).
+    if (ok === 'error' && !this.#done && clock.now() + this.#o.renewEveryMs >= this.#validUntil) ok = await this.#ask();
     if (this.#done) return;
     if (ok === true) {
       this.#validUntil = clock.now() + ttlMs;

@@ -1,3 +1,4 @@
+import { awaitsEndAfterHandOff } from '../dialog/dialog-state.js';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
@@ -99,8 +100,10 @@ export function callRegistry(sessions: SessionStore, leases: LeaseStore, waitMs:
     waitMs,
     async lookup(callSid) {
       const stored = await sessions.get(callSid);
-      if (!stored || stored.state === 'ended') return null;
-      return { held: (await leases.holder(callSid)) !== null };
+      // a call handed to a person whose bot listened on is `ended` for the dialog, not over: its record is owed
+      const handedOff = awaitsEndAfterHandOff(stored);
+      if (!stored || (stored.state === 'ended' && !handedOff)) return null;
+      return { held: (await leases.holder(callSid)) !== null, ...(handedOff ? { handedOff } : {}) };
     },
   };
 }

@@ -186,7 +186,7 @@ const jambonz = z.strictObject({
     .url()
     .optional()
     .describe(
-      "This instance's own base URL, reachable from jambonz's media server without the balancer (http://10.0.0.5:3000): listen (audio) sockets go there. Default: publicUrl. Set it on each instance when several run behind one publicUrl.",
+      "This instance's own base URL, reachable from jambonz's media server and the other instances without the balancer (http://10.0.0.5:3000): listen (audio) sockets go there, and with webhooks another instance passes this instance's hooks on to it. Default: publicUrl. Set it on each instance when several run behind one publicUrl.",
     ),
   /** Carrier trunk for `phone` transfer targets (jambonz `dial` target `trunk`). */
   trunk: z.string().optional().describe('Carrier for `phone` transfer targets (dial target trunk).'),

@@ -87,11 +87,11 @@ export class CallSupervisor {
    * Take a place for a call arriving now: a permit (give it to run(), or release it if the call never runs), or the
    * refusal. A place is held from arrival, not from run(): a jambonz call holds one while its audio connects.
    */
-  admit(): Permit | Refusal {
+  admit(opts: { evenWhenDraining?: boolean } = {}): Permit | Refusal {
     const refusal = this.refusal();
     if (refusal) return refusal;
     if (!this.#admission) return { release: () => undefined };
-    return this.#admission.tryAcquire(this.#backend) ?? 'busy';
+    return this.#admission.tryAcquire(this.#backend, opts) ?? 'busy';
   }
 
   /** Set up and serve one call; resolves when it is over and hung up (then its permit is given back). Never rejects. */

@@ -108,6 +108,27 @@ describe('connection: outbound per call: a draining instance refuses the upgrade
     await waitFor(() => emu.channels.size === 0, 3000, 'released');
   });
 
+  it('a drain that begins between the upgrade and the StasisStart: the call is served (the upgrade admitted it)', async () => {
+    emu = await startAriEmulator();
+    const bot = await startBot(perCall);
+    await perCallThroughProxy([bot]);
+    // the websocket is up (Asterisk counts the call as connected: no retry, no fallback) when the drain begins
+    const caller = await emu.placeCall({ from: '+15550101', onConnected: () => bot.admission.close() });
+    expect(bot.admission.closed).toBe(true);
+    await waitFor(() => caller.audibleMs() >= 150, 3000, 'bot audio at the caller');
+    expect(bot.legs).toHaveLength(1);
+    expect(emu.appHangups).toEqual([]);
+    expect(bot.admission.active).toBe(1); // the drain waits for it like any running call
+    // later calls are refused at the upgrade, as before
+    const next = await emu.placeCall({ from: '+15550102' }).then(
+      () => 'connected',
+      (err: unknown) => (err instanceof StasisFailed ? 'failed' : String(err)),
+    );
+    expect(next).toBe('failed');
+    caller.hangup();
+    await waitFor(() => emu.channels.size === 0 && bot.admission.active === 0, 3000, 'released, its place given back');
+  });
+
   it('every instance draining: after its attempts the call goes on in the dialplan (STASISSTATUS=FAILED)', async () => {
     emu = await startAriEmulator();
     const a = await startBot(perCall);

@@ -75,6 +75,18 @@ function outbound(bot: Bot, over: Partial<OutboundWebsocketConfig> = {}): Outbou
   };
 }
 
+/** websocket_client.conf per_call_config pointing at a bare websocket server (to see exactly what it receives). */
+function perCallTo(server: WebSocketServer, reconnectIntervalMs: number): OutboundWebsocketConfig {
+  return {
+    uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
+    username: emu.username,
+    password: emu.password,
+    connectionType: 'per_call_config',
+    reconnectIntervalMs,
+    reconnectAttempts: 4,
+  };
+}
+
 /** A bot that plays a tone to each caller and waits for the hangup. */
 const greeter = (legs: CallLeg[]) => async (leg: CallLeg) => {
   legs.push(leg);
@@ -185,14 +197,7 @@ describe('the emulator reconnects a dropped outbound socket as res/ari/ari_webso
       ws.on('message', (data) => mine.push(String(JSON.parse(String(data)).type)));
     });
     try {
-      await emu.outboundWebsocket({
-        uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
-        username: emu.username,
-        password: emu.password,
-        connectionType: 'per_call_config',
-        reconnectIntervalMs: 1000,
-        reconnectAttempts: 4,
-      });
+      await emu.outboundWebsocket(perCallTo(server, 1000));
       const caller = await emu.placeCall();
       await waitFor(() => received[0]?.includes('StasisStart') === true, 2000, 'first connection');
       expect(received[0]).toEqual(['ApplicationRegistered', 'StasisStart']);
@@ -238,29 +243,24 @@ describe('a bridge recording outlives the ARI connection that started it', () =>
       const id = `r${++n}`;
       const { ws, events } = sockets[i]!;
       ws.send(JSON.stringify({ type: 'RESTRequest', request_id: id, method, uri }));
-      await waitFor(() => events.some((e) => e.request_id === id), 2000, uri);
+      await waitFor(() => events.some((e) => e.request_id === id), 5000, uri);
       return events.find((e) => e.request_id === id)!.status_code as number;
     };
     try {
-      await emu.outboundWebsocket({
-        uri: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ari`,
-        username: emu.username,
-        password: emu.password,
-        connectionType: 'per_call_config',
-        reconnectIntervalMs: 100,
-        reconnectAttempts: 4,
-      });
+      await emu.outboundWebsocket(perCallTo(server, 100));
       const caller = await emu.placeCall();
-      await waitFor(() => sockets[0]?.events.some((e) => e.type === 'StasisStart') === true, 2000, 'StasisStart');
+      await waitFor(() => sockets[0]?.events.some((e) => e.type === 'StasisStart') === true, 5000, 'StasisStart');
       expect(await rest(0, 'POST', 'channels/' + caller.channelId + '/answer')).toBe(204);
       expect(await rest(0, 'POST', 'bridges?bridgeId=b1&type=mixing')).toBe(200);
       expect(await rest(0, 'POST', `bridges/b1/addChannel?channel=${caller.channelId}`)).toBe(204);
       expect(await rest(0, 'POST', 'bridges/b1/record?name=rec1&format=wav')).toBe(200);
       sockets[0]!.ws.terminate();
       await caller.sendPcm(tone(300), { speed: 0 }); // while no socket is up
-      await waitFor(() => sockets.length === 2, 2000, 'the socket reopened');
+      // the reopened socket is Asterisk's once it said ApplicationRegistered (after the queued events)
+      const registered = () => sockets[1]?.events.some((e) => e.type === 'ApplicationRegistered') === true;
+      await waitFor(registered, 5000, 'the socket reopened');
       expect(await rest(1, 'POST', 'recordings/live/rec1/stop')).toBe(204);
-      await waitFor(() => sockets[1]!.events.some((e) => e.type === 'RecordingFinished'), 2000, 'RecordingFinished');
+      await waitFor(() => sockets[1]!.events.some((e) => e.type === 'RecordingFinished'), 5000, 'RecordingFinished');
       // the file cannot come over the websocket (send_rest_response): the bot fetches it over HTTP
       expect(await rest(1, 'GET', 'recordings/stored/rec1/file')).toBe(406);
       const wav = readWav(emu.stored.get('rec1')!);

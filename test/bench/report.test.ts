@@ -108,6 +108,16 @@ describe('bench report (bench/lib/report.ts)', () => {
     );
   });
 
+  it('takeover figures say which lease length and how many crashes each row is (one run measures several)', () => {
+    dir = mkdtempSync(join(tmpdir(), 'vb-report-'));
+    const crash = (leaseMs: number, value: number) =>
+      fig('takeover', 'crash_to_bot_audio_p95', value, { leaseMs, crashes: 20, samples: 120 });
+    writeReport(dir, new Map([['takeover', { figures: [crash(1000, 1400), crash(3000, 3300)], run }]]));
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(summary).toContain('| crash_to_bot_audio_p95 | 1400 ms | 120 | 1.5 | leaseMs=1000, crashes=20 |');
+    expect(summary).toContain('| crash_to_bot_audio_p95 | 3300 ms | 120 | 1.5 | leaseMs=3000, crashes=20 |');
+  });
+
   it('axis ticks are round steps covering the range', () => {
     expect(ticks(0, 1000)).toEqual([0, 200, 400, 600, 800, 1000]);
     expect(ticks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);

@@ -510,7 +510,20 @@ export async function deadLeft(cluster: BotCluster): Promise<{ media: number[]; 
  */
 export async function crashRound(
   cluster: BotCluster,
-  opts: { calls: number; moments: KillMoment[]; recoverTimeoutMs?: number; from?: number; turns?: string[] },
+  opts: {
+    calls: number;
+    moments: KillMoment[];
+    recoverTimeoutMs?: number;
+    from?: number;
+    turns?: string[];
+    /**
+     * The next kill also waits until the last killed slot's fresh process is ready at the balancer: one instance
+     * down at a time, as an orchestrator restarting a crashed pod. Without it, kills that come faster than a fresh
+     * process starts (seconds on a loaded box) can leave no instance alive at all: then Asterisk's reconnect
+     * attempts run out and the calls go on in the dialplan, which measures a total outage, not a takeover.
+     */
+    oneDownAtATime?: boolean;
+  },
 ): Promise<{ calls: ScriptedCall[]; crashes: Crash[] }> {
   const recoverTimeoutMs = opts.recoverTimeoutMs ?? 30_000;
   const calls: ScriptedCall[] = [];
@@ -519,7 +532,13 @@ export async function crashRound(
   const runs = calls.map((c) => c.run());
   const crashes: Crash[] = [];
   const restarts: Array<Promise<unknown>> = [];
+  let lastKilled = -1;
   for (const moment of opts.moments) {
+    if (opts.oneDownAtATime && lastKilled >= 0) {
+      await restarts.at(-1);
+      const slot = lastKilled;
+      await waitFor(() => cluster.ready[slot] === true, 30_000, `slot ${slot} ready again`, 20);
+    }
     // the calls may all be past the moment (ending, or none mid-turn any more): the round has no more crashes
     const picked = await victim(cluster, calls, moment, 30_000).catch(() => null);
     if (!picked) break;
@@ -539,6 +558,7 @@ export async function crashRound(
     const crash: Crash = { moment, slot, at, trigger: call.channelId, affected, deadLeft: { media: [], channels: [] } };
     crashes.push(crash);
     restarts.push(cluster.startBot(slot));
+    lastKilled = slot;
     await waitFor(
       () => affected.every((a) => a.call.firstTalkAfter(at) !== null || a.call.endReason !== null),
       recoverTimeoutMs,
@@ -550,4 +570,103 @@ export async function crashRound(
   await Promise.all(runs);
   await Promise.all(restarts);
   return { calls, crashes };
+}
+
+export interface Restart {
+  slot: number;
+  /** /readyz status of the draining process right after SIGTERM (503 expected) */
+  readyzWhileDraining: number;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+  /** SIGTERM to exit, ms */
+  drainMs: number;
+  /** calls the draining process owned at SIGTERM */
+  owned: number;
+  /** the first call the fresh process in the slot came to own (a new call or one taken over), null: none in time */
+  freshTook: string | null;
+}
+
+/**
+ * A rolling restart under load: `calls` callers at all times (each follows its script, then the next call takes
+ * its place); each slot in turn gets SIGTERM (the CLI drains, then exits) and, once its process has exited, a fresh
+ * one; the next slot waits until that fresh process has taken a call (one instance down at a time, as a rolling
+ * update with readiness gates does). Resolves when every slot was restarted and every caller finished.
+ */
+export async function rollingRestart(
+  cluster: BotCluster,
+  opts: { calls: number },
+): Promise<{ calls: ScriptedCall[]; restarts: Restart[]; placeFailures: string[] }> {
+  const calls: ScriptedCall[] = [];
+  const placeFailures: string[] = [];
+  let restarting = true;
+  let n = 0;
+  // the balancer sees every instance ready, so the first calls spread over all of them
+  await waitFor(() => cluster.ready.every(Boolean), 10_000, 'every instance ready at the balancer');
+  const lane = async () => {
+    while (restarting) {
+      const from = `+1666${String(n++).padStart(7, '0')}`;
+      try {
+        const call = await cluster.placeCall(from);
+        calls.push(call);
+        await call.run();
+      } catch (err) {
+        placeFailures.push(`${from}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const lanes = Array.from({ length: opts.calls }, () => lane());
+  const restarts: Restart[] = [];
+  try {
+    // every lane has a call up before the first SIGTERM
+    await waitFor(() => calls.length >= opts.calls, 30_000, 'the first calls');
+    // the calls still up that the live process in `slot` owns (per the session store)
+    const ownedBy = async (slot: number): Promise<string[]> => {
+      const up = calls.filter((c) => c.endReason === null);
+      const owners = await Promise.all(up.map((c) => cluster.ownerSlot(c.channelId)));
+      return up.filter((_, i) => owners[i] === slot).map((c) => c.channelId);
+    };
+    for (let slot = 0; slot < cluster.slots.length; slot++) {
+      const bot = cluster.slots[slot]!.bot!;
+      // SIGTERM while the instance serves calls (bounded: `owned` 0 says it had none)
+      await waitFor(async () => (await ownedBy(slot)).length > 0, 30_000, `calls on slot ${slot}`, 50).catch(
+        () => undefined,
+      );
+      const owned = (await ownedBy(slot)).length;
+      const t0 = performance.now();
+      bot.kill('SIGTERM');
+      // the first answer /readyz gives that is not 200, once the process has taken the signal (bounded)
+      let readyz = 200;
+      await waitFor(
+        async () => {
+          readyz = await fetch(`${bot.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+            (r) => r.status,
+            () => 0,
+          );
+          return readyz !== 200;
+        },
+        5000,
+        'readiness to drop',
+        20,
+      ).catch(() => undefined);
+      const exit = await bot.exited;
+      const drainMs = performance.now() - t0;
+      cluster.slots[slot]!.bot = null;
+      await cluster.startBot(slot);
+      // the fresh process takes calls again: a new call, or one a draining instance let go
+      let freshTook: string | null = null;
+      await waitFor(
+        async () => {
+          freshTook = (await ownedBy(slot))[0] ?? null;
+          return freshTook !== null;
+        },
+        60_000,
+        `the fresh process in slot ${slot} taking a call`,
+        50,
+      ).catch(() => undefined);
+      restarts.push({ slot, readyzWhileDraining: readyz, exit, drainMs, owned, freshTook });
+    }
+  } finally {
+    restarting = false;
+    await Promise.all(lanes);
+  }
+  return { calls, restarts, placeFailures };
 }

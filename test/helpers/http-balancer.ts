@@ -13,6 +13,8 @@ export interface HttpBalancer {
   url: string;
   /** requests and upgrades handed to each target so far, by target index */
   perTarget: number[];
+  /** the next request or upgrade goes to target `index` (then on in turn from there) */
+  aim(index: number): void;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function startHttpBalancer(targets: number[]): Promise<HttpBalancer
     port,
     url: `http://127.0.0.1:${port}`,
     perTarget,
+    aim: (index) => void (next = index),
     close: async () => {
       for (const s of open) s.destroy();
       server.closeAllConnections();

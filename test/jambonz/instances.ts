@@ -86,7 +86,7 @@ export interface BotInstance {
 export async function startInstance(
   id: string,
   shared: Shared,
-  opts: { publicUrl: string; asrScript: string[] },
+  opts: { publicUrl: string; asrScript: string[]; config?: Record<string, unknown> },
 ): Promise<BotInstance> {
   const killSwitch = new KillSwitch();
   const clock = new KillableClock();
@@ -102,6 +102,7 @@ export async function startInstance(
     config: {
       dialog: { greeting: GREETING, intents: INTENTS, resumePrompt: RESUME_PROMPT },
       session: { leaseMs: shared.leaseMs },
+      ...opts.config,
     },
   });
   deps.instanceId = id;
@@ -175,13 +176,15 @@ export async function startTakeoverRig(
   mode: 'ws' | 'webhook',
   shared: Shared,
   scripts: { a: string[]; b: string[] },
+  /** more of the call core's config, layered over the rig's (both instances) */
+  config?: Record<string, unknown>,
 ): Promise<TakeoverRig> {
   const ports: number[] = [];
   // the balancer first: its URL is the public URL both instances put in their hooks
   const balancer = await startHttpBalancer(ports);
   const publicUrl = balancer.url;
-  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a });
-  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b });
+  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a, ...(config ? { config } : {}) });
+  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b, ...(config ? { config } : {}) });
   ports.push(a.port, b.port);
   const emu = await startJambonzEmulator({ appUrl: `${publicUrl}/jambonz`, mode, webhookSecret: WEBHOOK_SECRET });
   return {

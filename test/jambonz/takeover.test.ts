@@ -17,6 +17,7 @@ import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   GREETING,
+  INTENTS,
   RESUME_PROMPT,
   firstAudibleAfter,
   startTakeoverRig,
@@ -71,7 +72,11 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   });
 
-  async function start(mode: 'ws' | 'webhook'): Promise<Rig> {
+  async function start(
+    mode: 'ws' | 'webhook',
+    scripts?: { a: string[]; b: string[] },
+    config?: Record<string, unknown>,
+  ): Promise<Rig> {
     const records = new MemoryRecordSink();
     const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
     const prefix = `t${Math.random().toString(36).slice(2, 8)}:`;
@@ -95,10 +100,15 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
       () => shared.sessions.close(),
       () => shared.leases.close(),
     );
-    const pair = await startTakeoverRig(mode, shared, {
-      a: ['a question about my bill'],
-      b: ['please cancel it'],
-    });
+    const pair = await startTakeoverRig(
+      mode,
+      shared,
+      scripts ?? {
+        a: ['a question about my bill'],
+        b: ['please cancel it'],
+      },
+      config,
+    );
     closers.push(() => pair.close());
     return { ...pair, shared, records };
   }
@@ -220,6 +230,106 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     await call.hangup();
     await expectRecordedAfterHangup(r, call);
   });
+
+  it('webhook: A alive, its listen socket dropped and the balancer gave the actionHook to B: A listens again', async () => {
+    const r = await start('webhook', { a: ['a question about my bill', 'please cancel it'], b: [] });
+    const call = await callServedByA(r);
+    r.balancer.aim(1); // the next request through the balancer goes to B
+    const atB = r.balancer.perTarget[1] ?? 0;
+    call.dropAudio(); // the media server loses A's listen socket; A lives. The listen ends, its actionHook runs
+    await waitFor(() => call.listens === 2 && call.audioOpen, 5000, 'a new listen');
+    expect(r.balancer.perTarget[1]).toBeGreaterThan(atB); // the hook reached B …
+    // … which passed it on to A (named in the hook's URL): A's answer is a listen to itself
+    expect((call.verbArrays.at(-1)?.[0] as { url?: string } | undefined)?.url).toBe(
+      `ws://127.0.0.1:${r.a.port}/jambonz/audio`,
+    );
+    await say(call);
+    await waitFor(() => spoken(r.a.deps).includes('Order cancelled.'), 8000, 'A answers the next turn');
+    expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.', 'Order cancelled.']); // it never let go
+    await call.hangup();
+    await waitFor(() => r.a.finished.length === 1, 5000, "A's end of the call");
+    expect(r.records.submitted.map((e) => e.event)).toEqual(['end']);
+    expect(r.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual([
+      GREETING,
+      'a question about my bill',
+      'Billing answer.',
+      'please cancel it',
+      'Order cancelled.',
+    ]);
+    expect(await takeovers(r.b, 'webhook')).toBe(0);
+    expect(r.b.backend.stats()).toMatchObject({ calls: 0, adopting: 0, running: 0 });
+    expect(spoken(r.b.deps)).toEqual([]);
+    expect(call.verbErrors).toEqual([]);
+  });
+
+  /** the bot hands a caller who asks for a person to sip:agent (the emulator's agent answers) */
+  const handOff = (agentStaysSilent = false) => ({
+    dialog: {
+      greeting: GREETING,
+      resumePrompt: RESUME_PROMPT,
+      intents: [...INTENTS, { name: 'person', keywords: ['person'], escalate: true }],
+      routing: { default: 'agent', targets: { agent: { kind: 'sip', address: 'sip:agent@example.com' } } },
+    },
+    telephony: { agentStaysSilent },
+  });
+
+  it('ws: A dies after handing the call to a person: B never hangs the caller and the agent up', async () => {
+    const r = await start('ws', { a: ['a question about my bill', 'a person please'], b: [] }, handOff());
+    const call = await callServedByA(r);
+    await say(call);
+    await waitFor(() => call.bridged, 8000, 'the caller is with the agent');
+    await waitFor(() => r.a.finished.length === 1, 5000, "A's record of the hand-off");
+    expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation', 'end']);
+    expect(r.records.of('end')[0]!.outcome).toBe('escalated');
+
+    r.a.kill();
+    await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+    await waitFor(() => r.b.backend.stats().adopting === 0, LEASE_MS + 4000, 'B done looking the call up');
+    expect(call.ended).toBeNull(); // the caller still talks to the agent
+    expect(call.bridged).toBe(true);
+    call.agentHangup(); // the dial ends: its actionHook reaches B, the call ends
+    await waitFor(() => call.ended !== null, 3000, 'the call ends');
+    expect(r.records.submitted).toHaveLength(2); // nothing more from B
+    expect(spoken(r.b.deps)).toEqual([]);
+    // the final status made B look the call up once more: nothing stored, nothing to do
+    await waitFor(() => r.b.backend.stats().adopting === 0, 3000, 'B done with the final status');
+    expect(r.b.backend.stats()).toMatchObject({ calls: 0, running: 0, adopting: 0 });
+    expect(r.records.submitted).toHaveLength(2);
+  });
+
+  it.each(['ws', 'webhook'] as const)(
+    '%s: A dies while its bot listens to the caller and the agent: B writes the end record when the call ends',
+    async (mode) => {
+      const r = await start(mode, { a: ['a question about my bill', 'a person please'], b: [] }, handOff(true));
+      const call = await callServedByA(r);
+      await say(call);
+      await waitFor(() => call.bridged && call.forks.length === 1, 8000, 'the caller is with the agent, A listens');
+      expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation']); // A owes the end record
+
+      r.a.kill();
+      if (mode === 'ws') await waitFor(() => call.controlReconnects === 1, 3000, 'the WS API socket reopened to B');
+      // the call goes on past A's lease (ws: B holds it now and waits for the end; webhooks: nobody holds it)
+      await waitFor(async () => (await r.shared.leases.holder(call.callSid)) !== 'bot-a', LEASE_MS + 2000, 'lease out');
+      expect(call.ended).toBeNull();
+      call.agentHangup(); // the dial ends, then the call
+      await waitFor(() => r.b.finished.length === 1, 5000, 'B records the call');
+      expect(spoken(r.b.deps)).toEqual([]);
+      expect(r.records.submitted.map((e) => e.event)).toEqual(['escalation', 'end']);
+      const end = r.records.of('end')[0]!;
+      expect(end.outcome).toBe('escalated');
+      expect(end.escalation).toMatchObject({ outcome: 'answered' });
+      expect(end.transcript.map((e) => e.text)).toEqual([
+        GREETING,
+        'a question about my bill',
+        'Billing answer.',
+        'a person please',
+        r.a.deps.config.dialog.transferMessage,
+      ]);
+      await waitFor(() => r.b.backend.stats().calls + r.b.backend.stats().adopting === 0, 3000, 'B released it');
+      expect(await r.shared.sessions.get(call.callSid)).toBeUndefined();
+      expect(await r.shared.leases.holder(call.callSid)).toBeNull();
+    },
+  );
 
   it('ws: A alive but its WebSocket API socket went to B: A lets go after the grace, B takes over', async () => {
     const r = await start('ws');

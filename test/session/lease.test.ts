@@ -135,6 +135,42 @@ describe('per-call leases', () => {
       await lease!.release();
     });
 
+    it('a renewal that timed out only because this process stalled (the store answered) is asked again: the call stays', async () => {
+      // leaseMs 1000 renews every 333 ms; ioredis gives up on a command after 1 s, so one late answer used to be
+      // past the lease's validity and cost the call (detached, taken over by another instance: "Sorry about that")
+      const clock = new FakeClock();
+      const store = new MemoryLeaseStore(clock);
+      const lost: string[] = [];
+      const lease = await HeldLease.acquire({
+        store,
+        callId: 'c5',
+        owner: 'a',
+        ttlMs: 1000,
+        clock,
+        onLost: (w) => lost.push(w),
+      });
+      const renew = store.renew.bind(store);
+      const asked: number[] = [];
+      let timeouts = 1;
+      store.renew = (...args) => {
+        asked.push(clock.now());
+        if (timeouts-- <= 0) return renew(...args);
+        clock.stall(1200); // the event loop was busy while the store answered: the client read a timeout
+        return Promise.reject(new Error('Command timed out'));
+      };
+      clock.advance(333);
+      await settle();
+      expect(asked).toEqual([1333, 2533]); // asked again at once, not a renewal period later
+      expect(lost).toEqual([]);
+      expect(lease!.held).toBe(true);
+      expect(await store.holder('c5')).toBe('a'); // nobody claimed it meanwhile: taken back
+      clock.advance(2000);
+      await settle();
+      expect(lost).toEqual([]);
+      await lease!.release();
+      expect(await store.holder('c5')).toBeNull();
+    });
+
     it('a store that stops answering costs the lease only once it would have run out', async () => {
       const clock = new FakeClock();
       const store = new MemoryLeaseStore(clock);

@@ -255,27 +255,36 @@ export class AsteriskBackend implements TelephonyBackend {
     // tries again on a new connection (ast_websocket_client_connect: reconnect_attempts, reconnect_interval apart),
     // which a load balancer sends to another instance; after the last attempt the call goes on in the dialplan
     // (STASISSTATUS=FAILED). An upgrade taken and then closed would count as connected: the call would be lost.
+    // An upgrade let through is the call's admission: Asterisk counts the call as connected from then on, so a drain
+    // that begins before its StasisStart arrives must not refuse it (closing or hanging up now would lose it).
+    const letThrough = new WeakSet<FastifyRequest>();
     const serving = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
       const refusal = this.#refusal();
-      if (!refusal) return undefined;
+      if (!refusal) return void letThrough.add(req);
       this.#log.info({ ip: req.ip, refusal }, 'ARI websocket upgrade refused: not taking calls');
       return reply.code(503).header('retry-after', '1').send();
     };
-    web.get(config.outboundPath, { websocket: true, preValidation: [auth, serving] }, (socket) => {
-      if (this.#refusal()) return void socket.close(1013, 'not serving');
+    web.get(config.outboundPath, { websocket: true, preValidation: [auth, serving] }, (socket, req) => {
+      const refusal = this.#refusal();
+      const admitted = letThrough.has(req);
+      if (refusal && !(refusal === 'draining' && admitted)) return void socket.close(1013, 'not serving');
       const conn = new ServedAriConnection(socket, {
         logger: this.#log,
         pingIntervalMs: config.eventPingMs,
         onInvalid: (type) => this.#metrics.invalidEvents.inc({ type }),
       });
       this.#served.add(conn);
-      conn.once('app', (app) => this.#onServed(conn, app));
+      conn.once('app', (app) => this.#onServed(conn, app, admitted));
       conn.once('close', () => this.#served.delete(conn));
     });
   }
 
-  /** A served connection named its app: the persistent one shares the backend's host, a per-call one gets its own client. */
-  #onServed(conn: ServedAriConnection, app: string): void {
+  /**
+   * A served connection named its app: the persistent one shares the backend's host, a per-call one gets its own
+   * client. `admitted`: its upgrade was let through while this instance took calls (a drain since does not refuse
+   * the per-call one's caller).
+   */
+  #onServed(conn: ServedAriConnection, app: string, admitted: boolean): void {
     const config = this.#config;
     const persistent = app === config.app;
     const host: AsteriskCallHost = persistent
@@ -299,7 +308,8 @@ export class AsteriskBackend implements TelephonyBackend {
           },
         };
     this.#log.info({ app, persistent }, 'ARI websocket from Asterisk connected');
-    conn.on('event', (ev) => this.#onEvent(ev, host));
+    const drainExempt = admitted && !persistent;
+    conn.on('event', (ev) => this.#onEvent(ev, host, drainExempt));
     conn.once('close', () => {
       this.#log.info({ app }, 'ARI websocket from Asterisk closed');
       if (persistent && this.#persistent.current === conn) this.#persistent.current = null;
@@ -398,19 +408,20 @@ export class AsteriskBackend implements TelephonyBackend {
 
   // ------------------------------------------------------------------ events
 
-  #onEvent(ev: AriEvent, host: AsteriskCallHost = this.host): void {
+  /** `drainExempt`: a per-call connection accepted before a drain began (its caller is admitted even while draining). */
+  #onEvent(ev: AriEvent, host: AsteriskCallHost = this.host, drainExempt = false): void {
     if (this.host.router.dispatch(ev)) return;
-    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel, host);
+    if (ev.type === 'StasisStart') this.#onStasisStart(ev.channel, host, drainExempt);
   }
 
-  #onStasisStart(ch: AriChannel, host: AsteriskCallHost): void {
+  #onStasisStart(ch: AriChannel, host: AsteriskCallHost, drainExempt = false): void {
     const log = this.#log;
     if (this.host.router.isOwn(ch.id)) return;
     // our own media/agent channels are claimed by id before creation; a UnicastRTP channel we did not create
     // (another instance's, or one from before a restart) is never a caller
     if (ch.name.startsWith('UnicastRTP/'))
       return void log.debug({ channelId: ch.id }, 'foreign UnicastRTP channel ignored');
-    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
+    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit({ evenWhenDraining: drainExempt });
     if (typeof admitted === 'string') return this.#refuse(ch, host, admitted);
     const call = new AsteriskCall(host, ch, 'inbound');
     this.#track(
@@ -615,15 +626,7 @@ export class AsteriskBackend implements TelephonyBackend {
         return void log.warn({ err: errText(err) }, 'call not taken over: Asterisk did not answer');
       }
     }
-    const call = new AsteriskCall(
-      host,
-      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
-      ids.direction ?? 'inbound',
-      {
-        from: current.phone,
-        to: ids.to ?? '',
-      },
-    );
+    const call = storedCall(host, ids, caller, current.phone);
     log.info({ previousOwner: current.owner || null, callerGone: !caller }, 'taking the call over');
     const takeOver = async () => {
       try {
@@ -670,15 +673,7 @@ export class AsteriskBackend implements TelephonyBackend {
         (err: unknown) => (isGone(err) ? null : ariChannel.parse({ id })), // not answering: assume it is still up
       );
     const caller = await up(ids.callerChannelId);
-    const call = new AsteriskCall(
-      host,
-      caller ?? ariChannel.parse({ id: ids.callerChannelId }),
-      ids.direction ?? 'inbound',
-      {
-        from: stored.phone,
-        to: ids.to ?? '',
-      },
-    );
+    const call = storedCall(host, ids, caller, stored.phone);
     log.info({ previousOwner: stored.owner || null, owesRecord, callerGone: !caller }, 'taking over a handed-off call');
     if (!owesRecord) await letGo();
     const adopt = async () => {
@@ -771,6 +766,14 @@ function outboundCallerId(callerId: string | undefined): Record<string, string> 
 
 export function createAsteriskBackend(config: Config, deps: AsteriskBackendDeps): AsteriskBackend {
   return new AsteriskBackend(config, deps);
+}
+
+/** A call another process served, as the store describes it: its caller's channel (or only its id: gone). */
+function storedCall(host: AsteriskCallHost, ids: StoredAsteriskCall, caller: AriChannel | null, phone: string) {
+  return new AsteriskCall(host, caller ?? ariChannel.parse({ id: ids.callerChannelId }), ids.direction ?? 'inbound', {
+    from: phone,
+    to: ids.to ?? '',
+  });
 }
 
 /** Resolves when `signal` aborts (a leg's: the call ended, or this process let go of it). */

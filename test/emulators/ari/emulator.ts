@@ -68,6 +68,11 @@ export interface PlaceCallOptions {
   callerName?: string;
   /** stream silence whenever the caller is not sending audio, 50 packets a second like a real phone (default true) */
   continuous?: boolean;
+  /**
+   * per_call_config: runs once the call's websocket is up, before its StasisStart goes out (a test's moment between
+   * the upgrade and the first event, e.g. a drain beginning there)
+   */
+  onConnected?: () => void | Promise<void>;
 }
 
 interface EmulatorEvents {
@@ -282,6 +287,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
       const ws = await connectWithAttempts(perCall, perCall.reconnectAttempts ?? 4);
       if (!ws) throw new StasisFailed(name);
       this.#attachOutbound(ws, app, perCall, false);
+      await opts.onConnected?.();
     }
     const ch = this.#newChannel(id, 'caller', name, app);
     ch.state = 'Ring';
