@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Clock } from 'voicebot/core';
 import type { Logger } from 'voicebot/log';
-import { FrameChunker, samplesPerFrame, Resampler } from 'voicebot/media';
+import { FrameChunker, SampleCountClock, samplesPerFrame, Resampler } from 'voicebot/media';
 import {
   type CallLeg,
   type Party,
@@ -17,6 +17,7 @@ import { sendJson } from './messages.js';
 import { botAudioToL16 } from './pcm.js';
 import { UnsupportedTargetError, type JambonzVerb } from './verbs.js';
 import type { FramePacer, PacerFactory } from './pacer.js';
+import { ForkPlayout } from './fork-playout.js';
 
 /** How jambonz reaches this call's application: HTTP webhooks or the WebSocket API. */
 export type ControlMode = 'webhook' | 'ws';
@@ -80,6 +81,7 @@ const TAIL_SILENCE_MS = 100;
  * 640; a shorter remainder waits in its pre-buffer for more audio (mod_audio_fork streamingPreBufSize).
  */
 const MEDIA_SERVER_FIRST_BLOCK = 1280;
+const MEDIA_SERVER_NEXT_BLOCK = 640;
 /**
  * The call's codec rate sizes those blocks, and jambonz does not tell the app what it is: assume G.711's 8 kHz, the
  * largest pre-buffer any codec gives (160 ms), so silence meant to push it through always does.
@@ -114,6 +116,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   #pacer: FramePacer | null = null;
   readonly #outChunker: FrameChunker;
   readonly #inChunker: FrameChunker;
+  /** the listen stream's own time: samples received (stamps the `audio` frames; a new socket starts over) */
+  readonly #incoming: SampleCountClock;
   #inResampler: Resampler | null = null;
   #pending: Int16Array[] = [];
   #pendingSamples = 0;
@@ -125,6 +129,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   readonly #unreported = new Set<string>();
   /** samples of silence that push anything in the media server's pre-buffer through to its playout buffer */
   #preBufferFlush = MEDIA_SERVER_FIRST_BLOCK;
+  /** when the media server plays what we send (the `played` stamps); one per listen socket */
+  #fork: ForkPlayout | null = null;
   /** the transfer being dialled: settled by the dial hooks, the ring timeout or an abort */
   #dial: DialWait | null = null;
   /** the dial being placed carries a nested listen: after the answer the bot listens, muted (agentStaysSilent) */
@@ -160,6 +166,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#log = host.logger;
     this.#outChunker = new FrameChunker(samplesPerFrame(init.sampleRate));
     this.#inChunker = new FrameChunker(samplesPerFrame(init.sampleRate));
+    this.#incoming = new SampleCountClock(init.sampleRate);
     // The audio socket must arrive: if it never does, the call is over for us.
     this.#startAudioGrace('audio-never-connected');
   }
@@ -213,8 +220,14 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
       streamRate !== this.inputSampleRate && (streamRate === 8000 || streamRate === 16000)
         ? new Resampler(streamRate, this.inputSampleRate)
         : null;
-    this.#preBufferFlush = MEDIA_SERVER_FIRST_BLOCK * Math.max(1, this.outputSampleRate / NARROWEST_CODEC_RATE);
-    const pacer = this.#host.pacers.create(this.outputSampleRate, (frame) => this.#sendFrame(frame));
+    const downscale = Math.max(1, this.outputSampleRate / NARROWEST_CODEC_RATE);
+    this.#preBufferFlush = MEDIA_SERVER_FIRST_BLOCK * downscale;
+    this.#fork = new ForkPlayout(
+      this.outputSampleRate,
+      MEDIA_SERVER_FIRST_BLOCK * downscale,
+      MEDIA_SERVER_NEXT_BLOCK * downscale,
+    );
+    const pacer = this.#host.pacers.create(this.outputSampleRate, (frame, at) => this.#sendFrame(frame, at));
     this.#pacer = pacer;
     for (const chunk of this.#pending) pacer.enqueue(chunk);
     this.#pending = [];
@@ -243,7 +256,8 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   receiveAudio(pcm: Int16Array): void {
     if (this.ended) return;
     const input = this.#inResampler ? this.#inResampler.process(pcm) : pcm;
-    for (const frame of this.#inChunker.push(input)) this.emit('audio', frame);
+    this.#incoming.received(input.length);
+    for (const frame of this.#inChunker.push(input)) this.emit('audio', frame, this.#incoming.next(frame.length));
   }
 
   receiveEvent(event: AudioEvent): void {
@@ -303,12 +317,16 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (socket && socket.readyState <= socket.OPEN) socket.close(1000, 'call ended');
   }
 
-  #sendFrame(frame: Int16Array): void {
+  /**
+   * `at`: when it goes out (`sentAt`); now when the pacer does not say. `played` (L16: the frame as sent) follows
+   * once the media server plays it, stamped with when it does (ForkPlayout).
+   */
+  #sendFrame(frame: Int16Array, at = performance.now()): void {
     const socket = this.#audio;
     this.#sent += frame.length;
     if (socket && socket.readyState === socket.OPEN) {
       socket.send(botAudioToL16(frame));
-      this.emit('played', frame); // L16: the frame as sent
+      for (const played of this.#fork?.sent(frame, at) ?? []) this.emit('played', played.frame, played.at);
     }
     this.#placeMarks();
   }
@@ -350,8 +368,9 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     if (this.#pacer) dropped += this.#pacer.flush();
     // killAudio flushes what jambonz has buffered; marks it answers with "cleared" are already settled here.
     if (this.#audio) {
-      this.#flushPreBuffer();
+      const flushed = this.#flushPreBuffer();
       this.#sendCommand({ type: 'killAudio' });
+      this.#fork?.killed(performance.now(), flushed);
     }
     this.#enqueued = 0;
     this.#sent = 0;
@@ -365,10 +384,11 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
    * kill clears it too. Not while a mark is pending there: the silence would carry its marker into the cleared buffer,
    * where it is lost and swallows a later mark; the pre-buffer then holds only the prompt's trailing silence anyway.
    */
-  #flushPreBuffer(): void {
+  #flushPreBuffer(): boolean {
     const socket = this.#audio;
-    if (!socket || socket.readyState !== socket.OPEN || this.#unreported.size > 0) return;
+    if (!socket || socket.readyState !== socket.OPEN || this.#unreported.size > 0) return false;
     socket.send(botAudioToL16(new Int16Array(this.#preBufferFlush)));
+    return true;
   }
 
   waitForPlayout(signal?: AbortSignal): Promise<void> {
@@ -632,8 +652,10 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.#unreported.clear();
     this.#pacer?.stop();
     this.#pacer = null;
+    this.#fork = null;
     this.#audio = null;
     this.#inChunker.reset();
+    this.#incoming.reset();
     this.#inResampler = null;
     // Whatever was queued is not going to be heard on this socket.
     this.#enqueued = 0;

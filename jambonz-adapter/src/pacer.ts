@@ -1,4 +1,4 @@
-import { Pacer, samplesPerFrame, sharedPacerGroup } from 'voicebot/media';
+import { Pacer, samplesPerFrame, sentAt, sharedPacerGroup } from 'voicebot/media';
 
 /** The part of the media plane's Pacer the leg uses: whole frames out on an absolute 20 ms clock. */
 export interface FramePacer {
@@ -10,7 +10,8 @@ export interface FramePacer {
 }
 
 export interface PacerFactory {
-  create(sampleRate: number, onFrame: (frame: Int16Array) => void): FramePacer;
+  /** `onFrame`'s `at`: when the frame goes out (its slot, or later: `sentAt`; ms on performance.now()'s clock) */
+  create(sampleRate: number, onFrame: (frame: Int16Array, at?: number) => void): FramePacer;
 }
 
 /** jambonz buffers on its side, so no comfort silence: only real audio (and the marks behind it) goes out. */
@@ -21,7 +22,7 @@ export const mediaPacers: PacerFactory = {
       frameSamples: samplesPerFrame(sampleRate),
       silenceFill: false,
       group: sharedPacerGroup(),
-      onFrame,
+      onFrame: (frame, info) => onFrame(frame, sentAt(info)),
     });
   },
 };

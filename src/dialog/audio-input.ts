@@ -56,9 +56,12 @@ export interface AudioInputHooks {
 /** Where the audio comes from: a call leg, or one party of a handed-off call (see after-hand-off.ts). */
 export interface AudioSource {
   readonly inputSampleRate: CallLeg['inputSampleRate'];
-  /** `audio`: what the person says; `played`: the bot's audio as it is played (echo suppression, when enabled) */
-  on(event: 'audio' | 'played', listener: (frame: Int16Array) => void): unknown;
-  off(event: 'audio' | 'played', listener: (frame: Int16Array) => void): unknown;
+  /**
+   * `audio`: what the person says; `played`: the bot's audio as it is played (echo suppression, when enabled).
+   * `at`: the frame's time on the leg's media clock (CallLegEvents): the echo stage aligns the two streams by it.
+   */
+  on(event: 'audio' | 'played', listener: (frame: Int16Array, at?: number) => void): unknown;
+  off(event: 'audio' | 'played', listener: (frame: Int16Array, at?: number) => void): unknown;
 }
 
 export interface AudioInputOptions {
@@ -142,8 +145,8 @@ export class AudioInput {
   readonly #tasks = new Set<Promise<void>>();
   readonly #timers = new Set<unknown>();
   readonly #clock: Timers;
-  readonly #onAudio = (frame: Int16Array) => this.#handleFrame(frame);
-  readonly #onPlayed = (frame: Int16Array) => this.#opts.echo?.reference(frame);
+  readonly #onAudio = (frame: Int16Array, at?: number) => this.#handleFrame(frame, at);
+  readonly #onPlayed = (frame: Int16Array, at?: number) => this.#opts.echo?.reference(frame, at);
 
   constructor(options: AudioInputOptions) {
     this.#opts = options;
@@ -205,7 +208,7 @@ export class AudioInput {
     return this.#tasks.size;
   }
 
-  #handleFrame(frame: Int16Array): void {
+  #handleFrame(frame: Int16Array, at: number | undefined): void {
     if (this.#closed) return;
     if (!(frame instanceof Int16Array) || frame.length === 0) {
       this.#opts.metrics.droppedFrames.inc({ reason: 'malformed' });
@@ -213,7 +216,7 @@ export class AudioInput {
     }
     this.#opts.hooks.onAudio?.((frame.length * 1000) / this.#opts.leg.inputSampleRate);
     const pcm = this.#resampler.process(frame);
-    const heard = this.#vadResampler ? this.#vadResampler.process(this.#opts.echo!.process(frame)) : pcm;
+    const heard = this.#vadResampler ? this.#vadResampler.process(this.#opts.echo!.process(frame, at)) : pcm;
     if (pcm.length === 0) return;
     const chunk = { pcm, at: this.#vadAt };
     this.#vadAt += pcm.length;

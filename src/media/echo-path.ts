@@ -61,6 +61,18 @@ export class EchoPath {
     this.#written += pcm.length;
   }
 
+  /**
+   * Bot audio the caller heard from line time `at` (samples; `take` has returned `at` samples by then, or will):
+   * placed there, or right after the audio before it. For a peer whose playout runs on its own clock: what it
+   * played keeps its time, whichever of the two timers ran first after a stall (the part the line has already sent
+   * past is lost, as on a line that had sent it).
+   */
+  pushBotAt(pcm: Int16Array, at: number): void {
+    this.#padTo(at);
+    for (let i = 0; i < pcm.length; i++) this.#ring[(this.#written + i) & MASK] = pcm[i]!;
+    this.#written += pcm.length;
+  }
+
   /** The next `samples` the line sends to the bot: the echo (plus noise), mixed with the caller's own `caller` audio. */
   take(samples: number, caller?: Int16Array): Int16Array {
     this.#padTo(this.#lineTime);

@@ -46,12 +46,19 @@ const MAX_JUMP = 1000;
  * and loss (concealment). Waits for `depthFrames` before the first frame, and again after a long outage.
  */
 export class JitterBuffer {
+  /**
+   * RTP timestamp of the frame the last pop() returned; null when that was concealment or priming silence (the
+   * frame's time then follows from the one before: the media clock of the stream, e.g. for echo alignment).
+   */
+  lastTimestamp: number | null = null;
   readonly #depth: number;
   readonly #frameSamples: number;
   readonly #conceal: 'fade' | 'silence';
   readonly #maxFrames: number;
   readonly #resyncAfterLost: number;
   readonly #frames = new Map<number, Int16Array>();
+  /** RTP timestamps of the frames held */
+  readonly #timestamps = new Map<number, number>();
   /** Sequence number of the next frame to play; null while priming. */
   #next: number | null = null;
   #lostRun = 0;
@@ -124,12 +131,14 @@ export class JitterBuffer {
     if (this.#highest === null || seqDistance(seq, this.#highest) > 0) this.#highest = seq;
     else this.stats.reordered++;
     this.#frames.set(seq, this.#fit(p.payload));
+    this.#timestamps.set(seq, p.timestamp);
     this.stats.pushed++;
     this.stats.buffered = this.#frames.size;
   }
 
   /** The next 20 ms frame: audio, concealment on loss, or silence while priming. Call once per frame period. */
   pop(): Int16Array {
+    this.lastTimestamp = null;
     if (this.#next === null) {
       if (this.#frames.size < this.#depth) return this.#silent();
       this.#next = this.#oldest();
@@ -140,6 +149,8 @@ export class JitterBuffer {
     const frame = this.#frames.get(seq);
     if (frame) {
       this.#frames.delete(seq);
+      this.lastTimestamp = this.#timestamps.get(seq) ?? null;
+      this.#timestamps.delete(seq);
       this.stats.buffered = this.#frames.size;
       this.stats.played++;
       this.#lostRun = 0;
@@ -159,6 +170,7 @@ export class JitterBuffer {
   reset(): void {
     if (this.#recycle) for (const frame of this.#frames.values()) this.#release(frame);
     this.#frames.clear();
+    this.#timestamps.clear();
     this.#next = null;
     this.#highest = null;
     this.#setLast(null);
@@ -212,6 +224,7 @@ export class JitterBuffer {
       const dropped = this.#frames.get(this.#next!);
       if (dropped) {
         this.#frames.delete(this.#next!);
+        this.#timestamps.delete(this.#next!);
         this.#release(dropped);
         this.stats.overflowDropped++;
       }

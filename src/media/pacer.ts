@@ -12,6 +12,15 @@ export interface PacerFrameInfo {
   silence: boolean;
 }
 
+/**
+ * When a frame left, on the pacer's clock (ms): its slot, or later when a stalled event loop sent it late. The
+ * stamp of the bot's `played` frames: the peer plays a frame no earlier than it gets it, so its echo comes back
+ * from then on, and the echo stage must not place it earlier.
+ */
+export function sentAt(info: PacerFrameInfo): number {
+  return info.scheduledAt + Math.max(0, info.late);
+}
+
 export interface PacerOptions {
   frameMs?: number;
   frameSamples: number;

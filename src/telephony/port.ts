@@ -37,13 +37,20 @@ export interface TransferResult {
 export type Party = 'caller' | 'agent';
 
 export interface CallLegEvents {
-  /** Caller audio: PCM16 mono at `inputSampleRate`, normally 20 ms frames. */
-  audio: [frame: Int16Array];
+  /**
+   * Caller audio: PCM16 mono at `inputSampleRate`, normally 20 ms frames. `at`: the time the frame stands for on the
+   * leg's media clock (ms, see `played`): its RTP timestamp, or its place in the incoming sample count, so that a
+   * frame that arrives late (a stalled event loop, a jitter buffer) keeps its time and a lost one leaves a gap.
+   */
+  audio: [frame: Int16Array, at: number];
   /**
    * Bot audio as it went out to the caller, frame by frame in order: PCM16 at `outputSampleRate`, after the wire
    * codec (μ-law lines: encoded, then decoded back). The echo canceller's reference; cheap when nobody listens.
+   * `at`: when it went out on the leg's media clock (ms; performance.now()'s clock on live legs, the simulated clock
+   * on simulated ones): its pacer slot, or later when a stalled loop sent it late (the peer cannot play it sooner).
+   * The same clock as `audio`'s: the echo stage lines the two up by these stamps, not by the order they arrive in.
    */
-  played: [frame: Int16Array];
+  played: [frame: Int16Array, at: number];
   dtmf: [digit: string];
   /**
    * After an answered transfer with `listen`: one party's audio (PCM16 mono at `inputSampleRate`), each party on its

@@ -205,6 +205,39 @@ describe('MediaLink: caller audio through the jitter buffer', () => {
     await link.close();
   });
 
+  it('stamps: a caller frame keeps its RTP time through the jitter buffer, a loss and a stall; a bot frame its send time', async () => {
+    const { link, rtp, clock, slot } = rig({ concealment: 'silence' }); // a faded frame would read as another
+    const heard: Array<{ id: number; at: number }> = [];
+    link.on('audio', (f, at) => heard.push({ id: ids([f])[0]!, at }));
+    const played: Array<{ id: number; at: number }> = [];
+    link.on('played', (f, at) => played.push({ id: ids([f])[0]!, at }));
+    const origin = clock.t; // packet 0 arrives in this slot: media time 0
+    for (let n = 0; n < 8; n++) slot(n);
+    slot(); // packet 8 is lost
+    for (let n = 9; n < 12; n++) slot(n);
+    // a 300 ms stall: the receive side gets 15 packets at once when it ends, the playout clock skips slots
+    link.send(Int16Array.from({ length: 480 }, (_, i) => level(Math.floor(i / 160))));
+    clock.stall(300);
+    for (let n = 12; n < 27; n++) rtp.emit('packet', packet(n));
+    for (let i = 0; i < 30; i++) slot();
+    await link.close();
+    // every caller frame sits at origin + its RTP time, whenever it came out; the lost one in its own slot
+    const real = heard.filter((h) => h.id > 0);
+    expect(real.length).toBeGreaterThanOrEqual(15); // some of the burst is cut (jitterMaxFrames): a gap too
+    // (levels above frame 12's read ±1 frame through μ-law)
+    for (const h of real) expect(Math.abs((h.at - origin) / 20 - (h.id - 1))).toBeLessThanOrEqual(h.id <= 12 ? 0 : 1);
+    for (let i = 1; i < real.length; i++) expect((real[i]!.at - real[i - 1]!.at) % 20).toBe(0);
+    // the frames the full jitter buffer cut (after 10) leave their gap
+    expect(real.find((h) => h.id > 11)!.at - origin).toBeGreaterThan(11 * 20);
+    const concealed = heard.findIndex((h) => h.id === 8) + 1; // after frame 7 (level 1600)
+    expect(heard[concealed]!.at - origin).toBeCloseTo(8 * 20, 6);
+    // the bot's frames that a stalled loop sent late are stamped when they went out, one after another in order
+    const bot = played.filter((p) => p.id > 0);
+    expect(bot.map((p) => p.id)).toEqual([1, 2, 3]);
+    expect(bot[0]!.at).toBeGreaterThanOrEqual(origin + 12 * 20 + 300);
+    for (let i = 1; i < played.length; i++) expect(played[i]!.at).toBeGreaterThanOrEqual(played[i - 1]!.at);
+  });
+
   it('hold: music on hold arriving on the leg is never heard as the caller', async () => {
     const { link, out, slot } = rig();
     for (let n = 0; n < 5; n++) slot(n);

@@ -16,17 +16,25 @@ export class EchoLine {
   #drained: Array<() => void> = [];
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
+  /** performance.now() of line time 0; null before start() */
+  #start: number | null = null;
+  readonly #rate: number;
 
   constructor(opts: EchoPathOptions, send: (frame: Int16Array) => void, beforeFrame?: (at: number) => void) {
     this.#echo = new EchoPath(opts);
     this.#frame = (opts.sampleRate * 20) / 1000;
+    this.#rate = opts.sampleRate;
     this.#send = send;
     this.#beforeFrame = beforeFrame;
   }
 
-  /** Bot audio as the caller heard it, in order (at the line's rate). */
-  heard(pcm: Int16Array): void {
-    this.#echo.pushBot(pcm);
+  /**
+   * Bot audio as the caller heard it, in order (at the line's rate). `at`: when it played (performance.now()), for
+   * a peer that plays out on its own clock: the echo then keeps that time whichever timer ran first after a stall.
+   */
+  heard(pcm: Int16Array, at?: number): void {
+    if (at === undefined || this.#start === null) return this.#echo.pushBot(pcm);
+    this.#echo.pushBotAt(pcm, Math.round(((at - this.#start) * this.#rate) / 1000));
   }
 
   /** The caller talks: `pcm` (at the line's rate) rides on the next frames; resolves once all of it went out. */
@@ -38,6 +46,7 @@ export class EchoLine {
 
   start(): void {
     const start = performance.now();
+    this.#start = start;
     let n = 0;
     const tick = () => {
       if (this.#stopped) return;

@@ -152,8 +152,9 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
     if (this.hungUpBy) return;
     this.framesFed++;
     const line = this.echo ? this.echo.take(frame.length, frame) : frame;
+    const at = this.clockMs;
     this.advance(this.frameMs);
-    this.emit('audio', line);
+    this.emit('audio', line, at);
   }
 
   /** Feed `pcm` (at inputSampleRate) as consecutive frames, yielding to the event loop between frames. */
@@ -241,13 +242,16 @@ export class MemoryLeg extends CallLegBase implements CallLeg {
 
   #play(samples: number): void {
     let budget = samples;
+    // stamped on the playout clock: what plays now starts at the current time, each piece after the one before
+    let at = this.clockMs;
     while (budget > 0 && this.#queue.length > 0) {
       const head = this.#queue[0]!;
       const take = Math.min(head.length, budget);
       const piece = head.subarray(0, take);
       this.played.push(piece);
       this.echo?.pushBot(piece);
-      this.emit('played', piece);
+      this.emit('played', piece, at);
+      at += (take * 1000) / this.outputSampleRate;
       this.#playedSamples += take;
       this.#queuedSamples -= take;
       budget -= take;

@@ -12,7 +12,7 @@ export const echoConfig = z.strictObject({
     .boolean()
     .default(false)
     .describe(
-      "Subtract the bot's echo sample by sample (an adaptive NLMS filter placed at the measured delay) before the echo guard: a caller talking over the bot is heard at any echo level, not only when louder than the echo. Needs the bot's played audio and the caller's audio on steady clocks (docs/barge-in.md).",
+      "Subtract the bot's echo sample by sample (an adaptive NLMS filter placed at the measured delay) before the echo guard: a caller talking over the bot is heard at any echo level, not only when louder than the echo. Off by default: on periodic audio (a tone, a hold beep) its delay estimate can settle anywhere and let the echo through (docs/barge-in.md).",
     ),
   filterMs: z
     .number()

@@ -3,6 +3,7 @@ import { EchoCanceller } from './canceller.js';
 import type { EchoConfig } from './config.js';
 import { EchoGuard, type EchoGuardStats } from './echo-guard.js';
 import { ResidualSuppressor } from './residual-suppressor.js';
+import { MediaTimeline } from './timeline.js';
 
 export interface EchoStats extends EchoGuardStats {
   /** the canceller's delay, ms; null until found or without a canceller */
@@ -26,6 +27,7 @@ export class EchoStage {
   readonly #canceller: EchoCanceller | null;
   readonly #guard: EchoGuard;
   readonly #suppressor: ResidualSuppressor;
+  readonly #timeline: MediaTimeline;
   #echo = new Float32Array(0);
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
@@ -34,6 +36,7 @@ export class EchoStage {
     this.#canceller = cfg.cancel ? new EchoCanceller(micRate, cfg.maxDelayMs, cfg.filterMs) : null;
     this.#guard = new EchoGuard(cfg, micRate, micRate);
     this.#suppressor = new ResidualSuppressor(micRate, cfg.marginDb);
+    this.#timeline = new MediaTimeline(micRate, cfg.maxDelayMs + cfg.filterMs);
   }
 
   /**
@@ -54,15 +57,48 @@ export class EchoStage {
     };
   }
 
-  /** The bot's audio as it went out to the caller (the leg's `played` frames), in order. */
-  reference(frame: Int16Array): void {
+  /**
+   * The bot's audio as it went out to the caller (the leg's `played` frames), in order. `at`: when it went out on
+   * the leg's media clock (ms, the `played` event's stamp); with stamps on both streams the stage lines reference
+   * and caller audio up by media time, not by the order they arrive in. Without, by counting.
+   */
+  reference(frame: Int16Array, at?: number): void {
+    if (at !== undefined) {
+      // a new run after a pause: the converter's delayed tail belongs to the end of the last one
+      if (this.#refConverter && this.#timeline.startsRun(at))
+        this.#timeline.extendReference(this.#refConverter.flush());
+      this.#timeline.reference(this.#refConverter ? this.#refConverter.process(frame) : frame, at);
+      return;
+    }
     const pcm = this.#refConverter ? this.#refConverter.process(frame) : frame;
     this.#canceller?.reference(pcm);
     this.#guard.reference(pcm);
   }
 
-  /** Caller audio in, what the VAD should hear out (same length). */
-  process(mic: Int16Array): Int16Array {
+  /**
+   * Caller audio in, what the VAD should hear out (same length). `at`: the frame's time on the leg's media clock
+   * (ms, the `audio` event's stamp): the reference sent at that time is the one it is compared with; a frame that
+   * never came (a lost packet) leaves its place empty instead of moving the rest.
+   */
+  process(mic: Int16Array, at?: number): Int16Array {
+    if (at === undefined) return this.#process(mic);
+    const { gap, reference } = this.#timeline.caller(mic.length, at);
+    if (gap) {
+      // the missing audio's place: the reference of that time goes in beside silence, so that both stages' clocks
+      // stay in step (what comes out is nobody's)
+      this.#feedReference(gap.reference);
+      this.#process(new Int16Array(gap.reference.length));
+    }
+    this.#feedReference(reference);
+    return this.#process(mic);
+  }
+
+  #feedReference(pcm: Int16Array): void {
+    this.#canceller?.reference(pcm);
+    this.#guard.reference(pcm);
+  }
+
+  #process(mic: Int16Array): Int16Array {
     if (!this.#canceller) return this.#guard.process(mic);
     if (this.#echo.length !== mic.length) this.#echo = new Float32Array(mic.length);
     const residual = this.#canceller.process(mic, this.#echo);

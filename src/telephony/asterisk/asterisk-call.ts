@@ -127,8 +127,8 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   }
 
   /** The bot's own leg hears the bridge's mix; once the taps listen, the call core hears them instead. */
-  readonly #onLinkAudio = (frame: Int16Array): void => {
-    if (!this.#listening) this.emit('audio', frame);
+  readonly #onLinkAudio = (frame: Int16Array, at: number): void => {
+    if (!this.#listening) this.emit('audio', frame, at);
   };
 
   get mediaStats(): MediaLink['stats'] | null {
@@ -233,7 +233,7 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
     this.#media = media;
     this.ids.rtpPort = media.port;
     media.link.on('audio', this.#onLinkAudio);
-    media.link.on('played', (frame) => this.emit('played', frame));
+    media.link.on('played', (frame, at) => this.emit('played', frame, at));
     return media.link;
   }
 

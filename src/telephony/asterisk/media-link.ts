@@ -4,14 +4,16 @@ import { counter } from '../../core/metrics.js';
 import type { MediaConfig } from '../../media/config.js';
 import { jitterBufferOptions, pacerConfigOptions } from '../../media/from-config.js';
 import { mulawDecode, mulawEncode } from '../../media/g711.js';
+import { IncomingClock } from '../../media/incoming-clock.js';
 import { JitterBuffer } from '../../media/jitter-buffer.js';
 import { rtpQualityCounters, type RtpQualityCounters } from '../../media/rtp-quality.js';
-import { Pacer } from '../../media/pacer.js';
+import { Pacer, sentAt } from '../../media/pacer.js';
 import { RtpSession, type RtpEndpoint } from '../../media/rtp-session.js';
 import type { RtpPacket } from '../../media/rtp.js';
 import { sharedPacerGroup, type PacerGroup } from '../../media/pacer-group.js';
 
 const FRAME_SAMPLES = 160; // 20 ms at 8 kHz
+const FRAME_MS = 20;
 const SEND_OPTIONS = { samples: FRAME_SAMPLES } as const;
 /**
  * After music on hold stops, mixed frames still in flight (one mixing interval plus the network) are not the
@@ -22,9 +24,10 @@ const HOLD_TAIL_MS = 40;
 const MAX_GAP_FRAMES = 10;
 
 export interface MediaLinkEvents {
-  audio: [frame: Int16Array];
-  /** bot audio as sent: the μ-law payload decoded back */
-  played: [frame: Int16Array];
+  /** caller audio; `at`: its RTP timestamp on the local clock (ms; see IncomingClock) */
+  audio: [frame: Int16Array, at: number];
+  /** bot audio as sent: the μ-law payload decoded back; `at`: when it went out (ms, `sentAt`) */
+  played: [frame: Int16Array, at: number];
 }
 
 export interface MediaLinkOptions {
@@ -57,6 +60,12 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
   /** bot audio resumed after a short silence: the queue ran dry mid-speech (TTS slower than real time) */
   #gaps = 0;
   #muted = false;
+  /** caller audio's RTP timestamps → the pacers' clock; the first packet's timestamp is media time 0 */
+  readonly #incoming: IncomingClock;
+  readonly #now: () => number;
+  #firstTimestamp: number | null = null;
+  /** the stamp of the next caller frame when the jitter buffer has none for it (concealment, priming) */
+  #nextAt: number | null = null;
   #closed: Promise<void> | null = null;
   readonly #late;
   readonly #quality: RtpQualityCounters;
@@ -65,6 +74,9 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
     super();
     this.#rtp = rtp;
     const group = opts.group ?? sharedPacerGroup();
+    // the caller frames are stamped on the clock the bot's frames go out on (the `played` stamps)
+    this.#now = group.now;
+    this.#incoming = new IncomingClock(group.now);
     this.#late = counter(
       opts.metrics,
       'voicebot_asterisk_rtp_late_total',
@@ -84,7 +96,7 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
         mulawEncode(frame, payload);
         this.#rtp.send(payload, SEND_OPTIONS);
         onSent?.(performance.now() - info.scheduledAt);
-        if (this.listenerCount('played') > 0) this.emit('played', mulawDecode(payload));
+        if (this.listenerCount('played') > 0) this.emit('played', mulawDecode(payload), sentAt(info));
       },
     });
     this.#jitter = new JitterBuffer(jitterBufferOptions(opts.media, FRAME_SAMPLES));
@@ -189,6 +201,8 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
       if (performance.now() < this.#holdUntil) return;
       this.#holdUntil = 0;
     }
+    this.#firstTimestamp ??= p.timestamp;
+    this.#incoming.arrived(this.#mediaMs(p.timestamp));
     const { late, duplicates, reordered } = this.#jitter.stats;
     this.#jitter.push({ sequenceNumber: p.sequenceNumber, timestamp: p.timestamp, payload: mulawDecode(p.payload) });
     const stats = this.#jitter.stats;
@@ -203,8 +217,18 @@ export class MediaLink extends EventEmitter<MediaLinkEvents> {
   #playOne(): void {
     if (!this.#receiving || this.#holdUntil > 0) return;
     const concealed = this.#jitter.stats.concealed;
-    this.emit('audio', this.#jitter.pop());
+    const frame = this.#jitter.pop();
+    const ts = this.#jitter.lastTimestamp;
+    // a concealed (or priming) frame stands in the slot after the previous one
+    const at = ts !== null ? this.#incoming.at(this.#mediaMs(ts)) : (this.#nextAt ?? this.#now());
+    this.#nextAt = at + FRAME_MS;
+    this.emit('audio', frame, at);
     if (this.#jitter.stats.concealed > concealed) this.#quality.lost.inc();
+  }
+
+  /** An RTP timestamp as ms since the stream's first packet (signed 32-bit difference: wraps are harmless). */
+  #mediaMs(timestamp: number): number {
+    return ((timestamp - this.#firstTimestamp!) | 0) / (FRAME_SAMPLES / FRAME_MS);
   }
 
   close(): Promise<void> {

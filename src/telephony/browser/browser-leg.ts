@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../log/logger.js';
 import { counter } from '../../core/metrics.js';
 import { FrameChunker, samplesPerFrame } from '../../media/frames.js';
-import { Pacer } from '../../media/pacer.js';
+import { SampleCountClock } from '../../media/incoming-clock.js';
+import { Pacer, sentAt } from '../../media/pacer.js';
 import type { CallLeg, Party, TransferRequest, TransferResult } from '../port.js';
 import { CallLegBase } from '../call-leg-base.js';
 import { leBytesToPcm16, pcm16ToLeBytes } from './pcm16le.js';
@@ -50,6 +51,8 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
   readonly #socket: WebSocket;
   readonly #log: Logger;
   readonly #chunker = new FrameChunker(samplesPerFrame(BROWSER_SAMPLE_RATE, FRAME_MS));
+  /** the page's microphone stream's own time: samples received (stamps the `audio` frames) */
+  readonly #incoming = new SampleCountClock(BROWSER_SAMPLE_RATE);
   readonly #pacer: Pacer;
   readonly #dropped;
   readonly #transferOutcome: TransferResult['outcome'];
@@ -77,7 +80,7 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
       frameSamples: samplesPerFrame(BROWSER_SAMPLE_RATE, FRAME_MS),
       silenceFill: false,
       group: sharedPacerGroup(),
-      onFrame: (frame) => this.#sendFrame(frame),
+      onFrame: (frame, info) => this.#sendFrame(frame, sentAt(info)),
       onError: (err) => this.#log.warn({ err }, 'sending bot audio failed'),
     });
     this.#socket.on('message', this.#onMessage);
@@ -158,9 +161,12 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
     if (bytes.length === 0) return this.#drop('empty');
     if (bytes.length % 2 !== 0) return this.#drop('odd-length');
     if (bytes.length > MAX_AUDIO_FRAME_BYTES) return this.#drop('too-large');
-    for (const frame of this.#chunker.push(leBytesToPcm16(bytes))) {
+    const pcm = leBytesToPcm16(bytes);
+    this.#incoming.received(pcm.length);
+    for (const frame of this.#chunker.push(pcm)) {
+      const at = this.#incoming.next(frame.length);
       if (this.#listening) this.emit('party-audio', this.#speaker, frame);
-      else this.emit('audio', frame);
+      else this.emit('audio', frame, at);
     }
   };
 
@@ -195,13 +201,14 @@ export class BrowserCallLeg extends CallLegBase implements CallLeg {
     if (this.#socket.readyState === this.#socket.OPEN) this.#socket.close(1000, 'call ended');
   }
 
-  #sendFrame(frame: Int16Array): void {
+  /** `at`: when it goes out (`sentAt`: the `played` stamp) */
+  #sendFrame(frame: Int16Array, at: number): void {
     if (this.ended) return;
     if (this.#socket.bufferedAmount > MAX_SOCKET_BUFFERED_BYTES) {
       this.#drop('backpressure');
     } else {
       this.#socket.send(pcm16ToLeBytes(frame)); // the pacer hands out a fresh array per frame
-      this.emit('played', frame); // PCM16 on the wire: the frame as sent
+      this.emit('played', frame, at); // PCM16 on the wire: the frame as sent
       this.sentSamples += frame.length;
     }
     this.#checkDrained();

@@ -107,7 +107,9 @@ export class SimulatedCallLeg extends CallLegBase implements CallLeg {
     const tick = this.#ticks++;
     const next = this.#callerFrames.shift();
     const caller = next?.pcm ?? new Int16Array(SIM_FRAME_SAMPLES);
-    if (!this.ended) this.emit('audio', this.#echo ? this.#echo.take(SIM_FRAME_SAMPLES, caller) : caller);
+    // stamped on the line's own clock: the tick it stands for (the bot's frame of this tick follows it)
+    if (!this.ended)
+      this.emit('audio', this.#echo ? this.#echo.take(SIM_FRAME_SAMPLES, caller) : caller, tick * SIM_FRAME_MS);
     const botSamples = this.#playBot();
     return { tick, at, caller: next?.tag ?? null, botSamples };
   }
@@ -190,7 +192,7 @@ export class SimulatedCallLeg extends CallLegBase implements CallLeg {
     if (filled > 0 && !this.ended) {
       const played = out.subarray(0, filled); // μ-law already applied
       this.#echo?.pushBot(played);
-      this.emit('played', played);
+      this.emit('played', played, this.#ticks * SIM_FRAME_MS);
     }
     if (filled > 0 && this.#botQueued === 0) this.drained();
     return filled;

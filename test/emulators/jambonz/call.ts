@@ -293,7 +293,7 @@ export class EmulatedCall extends EventEmitter {
         this.markReports.push(m);
         if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'mark', data: m }));
       },
-      (pcm, at) => this.emit('played', pcm, at),
+      (pcm, at, slot) => this.emit('played', pcm, at, slot),
     );
     this.#playout = playout;
     socket.on('open', () => {
@@ -747,8 +747,10 @@ export class EmulatedCall extends EventEmitter {
     this.#line?.stop();
     this.#line = line;
     // what the caller hears is at the bot's stream rate; the line runs at the listen's
-    this.on('played', (pcm: Int16Array) =>
-      line.heard(this.#playedRate === this.#audioRate ? pcm : resample(pcm, this.#playedRate, this.#audioRate)),
+    // placed at the media server's playout slot, not when our timer got to it: the media server and the caller's
+    // line run on one clock there
+    this.on('played', (pcm: Int16Array, _at: number, slot: number) =>
+      line.heard(this.#playedRate === this.#audioRate ? pcm : resample(pcm, this.#playedRate, this.#audioRate), slot),
     );
     if (this.ended) line.stop();
     else line.start();

@@ -53,7 +53,8 @@ export class Playout {
   killed = 0;
   droppedMarks = 0;
 
-  readonly #onPlayed: ((pcm: Int16Array, at: number) => void) | undefined;
+  /** `at`: when it played (performance.now()); `slot`: the media-clock slot it played in (no later than `at`) */
+  readonly #onPlayed: ((pcm: Int16Array, at: number, slot: number) => void) | undefined;
 
   /**
    * `rate`: the bot's stream rate (bidirectionalAudio.sampleRate); `codecRate`: the call's codec rate (the channel's
@@ -64,7 +65,7 @@ export class Playout {
     rate: number,
     codecRate: number,
     onMark: (m: MarkReport) => void,
-    onPlayed?: (pcm: Int16Array, at: number) => void,
+    onPlayed?: (pcm: Int16Array, at: number, slot: number) => void,
   ) {
     this.#rate = rate;
     this.#onPlayed = onPlayed;
@@ -181,6 +182,6 @@ export class Playout {
     if (played.length === 0) return;
     const chunk = { at: performance.now(), pcm: Int16Array.from(played) };
     this.#heard.push(chunk);
-    this.#onPlayed?.(chunk.pcm, chunk.at);
+    this.#onPlayed?.(chunk.pcm, chunk.at, this.#start + this.#frames * FRAME_MS);
   }
 }
