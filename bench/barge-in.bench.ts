@@ -26,13 +26,16 @@ import { createTestDeps, ScriptedAsr } from '../src/dialog/scripted.js';
 import { MemoryLeg } from '../src/dialog/testing/memory-leg.js';
 import { mulberry32 } from '../src/core/random.js';
 import { EchoPath } from '../src/media/echo-path.js';
+import { concatPcm } from '../src/media/pcm.js';
 import { resample } from '../src/media/resampler.js';
 import { echoConfig } from '../src/speech/echo/config.js';
+import { EchoCanceller } from '../src/speech/echo/canceller.js';
 import { EchoStage } from '../src/speech/echo/echo-stage.js';
-import type { Tts, TtsChunk } from '../src/speech/types.js';
+import { OnsetCue } from '../src/speech/echo/onset-cue.js';
+import type { Tts, TtsChunk, Vad, VadFactory } from '../src/speech/types.js';
 import { createVadFactory } from '../src/speech/vad/silero.js';
 import { energyDb } from '../src/speech/audio.js';
-import { energyBoundaries, loadClips } from '../test/speech/helpers.js';
+import { energyBoundaries, level, loadClips } from '../test/speech/helpers.js';
 import { VAD_MODEL } from '../test/helpers/fixtures.js';
 import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
@@ -94,19 +97,6 @@ function audibleOnsetMs(pcm: Int16Array): number {
   return energyBoundaries(pcm).startMs;
 }
 
-function level(pcm: Int16Array, dbfs: number): Int16Array {
-  let sum = 0;
-  let n = 0;
-  for (const s of pcm) {
-    if (Math.abs(s) > 300) {
-      sum += s * s;
-      n++;
-    }
-  }
-  const gain = (32768 * 10 ** (dbfs / 20)) / Math.sqrt(sum / Math.max(1, n));
-  return pcm.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
-}
-
 /** Says each prompt ("bot-<i>") as the i-th bot clip, in 100 ms chunks at 16 kHz. */
 class ClipTts implements Tts {
   async *synthesize(text: string, options: { signal?: AbortSignal } = {}): AsyncIterable<TtsChunk> {
@@ -126,6 +116,47 @@ interface Outcome {
   /** caller runs: onset → bot silent, ms; null when the bot never stopped after the onset */
   latencyMs: number | null;
   earlyStop: boolean;
+  /** caller runs: the caller's speech onset, call ms */
+  onsetMs: number;
+  stages: Stages;
+}
+
+/**
+ * When each stage acted on a prompt, call ms (null: never): the echo handling's "settled" (the line measured, the
+ * fast cue armed), the fast cue's loud run, the VAD's speech start and interruption, the bot's stop; and which one
+ * stopped the bot. Measured with a shadow EchoStage + OnsetCue fed the same frames as the call's (the call's own
+ * are private to it), and the call's VAD wrapped.
+ */
+interface Stages {
+  settledMs: number | null;
+  cueMs: number | null;
+  /** the cue as the call acts on it: once the stage has settled */
+  cueSettledMs: number | null;
+  vadStartMs: number | null;
+  vadInterruptionMs: number | null;
+  clearMs: number | null;
+  decidedBy: 'cue' | 'vad' | 'none';
+}
+
+/** The bench's VAD with each event's call time reported. */
+function tracedVad(onEvent: (type: string) => void): VadFactory {
+  return {
+    create(): Vad {
+      const inner = vad.create();
+      return new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'push')
+            return (pcm: Int16Array) => {
+              const events = target.push(pcm);
+              for (const e of events) onEvent(e.type);
+              return events;
+            };
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
 }
 
 const vadDeps = createTestDeps({ config: { speech: { vad: { modelPath: VAD_MODEL } } } });
@@ -138,6 +169,29 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
   const leg = new MemoryLeg({
     echo: { ...cond, noiseDbfs: NOISE_DBFS, mulaw: true, seed: i + 1 },
   });
+  const echoCfg = echoConfig.parse({ ...ECHO_OVERRIDES, ...MODES[mode] });
+  const stages: Stages = {
+    settledMs: null,
+    cueMs: null,
+    cueSettledMs: null,
+    vadStartMs: null,
+    vadInterruptionMs: null,
+    clearMs: null,
+    decidedBy: 'none',
+  };
+  if (echoCfg.enabled) {
+    const shadow = new EchoStage(echoCfg, RATE, RATE);
+    // the loud run as such, and the cue as the call acts on it (once the stage has settled)
+    const loud = new OnsetCue(RATE, 150);
+    const cue = new OnsetCue(RATE, 150, () => shadow.settled);
+    leg.on('played', (frame: Int16Array) => shadow.reference(frame));
+    leg.on('audio', (frame: Int16Array) => {
+      const heard = shadow.process(frame);
+      if (stages.settledMs === null && shadow.settled) stages.settledMs = leg.clockMs;
+      if (loud.push(heard)) stages.cueMs ??= leg.clockMs;
+      if (cue.push(heard)) stages.cueSettledMs ??= leg.clockMs;
+    });
+  }
   const deps = createTestDeps({
     config: {
       dialog: { greeting: `bot-${promptIndex}` },
@@ -145,7 +199,10 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
     },
     asr: new ScriptedAsr(caller ? ['I want to talk about my order'] : []),
     tts: new ClipTts(),
-    vad,
+    vad: tracedVad((type) => {
+      if (type === 'speechStart') stages.vadStartMs ??= leg.clockMs;
+      if (type === 'interruption') stages.vadInterruptionMs ??= leg.clockMs;
+    }),
   });
   const done = runCall(leg, deps);
   const line = new Int16Array(Math.round(((promptMs + 2500) * RATE) / 1000));
@@ -168,7 +225,13 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
   leg.hangupByCaller();
   await done;
   const clear = leg.clears[0];
+  if (clear) {
+    stages.clearMs = clear.atMs;
+    stages.decidedBy = stages.vadInterruptionMs !== null && stages.vadInterruptionMs <= clear.atMs ? 'vad' : 'cue';
+  }
   const outcome: Outcome = {
+    stages,
+    onsetMs,
     stopped: leg.clears.length > 0,
     recovered: states.includes('false interruption: resuming the prompt'),
     latencyMs:
@@ -179,9 +242,52 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
   };
   if (process.env.BARGE_IN_TRACE)
     process.stderr.write(
-      `${mode} ${caller ? 'caller' : 'echo'} #${i} onset ${onsetMs.toFixed(0)} prompt ${promptMs.toFixed(0)} clears ${JSON.stringify(leg.clears.map((c) => c.atMs))} resumed ${outcome.recovered}\n`,
+      `${mode} ${caller ? 'caller' : 'echo'} #${i} onset ${onsetMs.toFixed(0)} prompt ${promptMs.toFixed(0)} clears ${JSON.stringify(leg.clears.map((c) => c.atMs))} resumed ${outcome.recovered} ${JSON.stringify(stages)}\n`,
     );
   return outcome;
+}
+
+/**
+ * Where the time went on the prompts whose caller was not stopped within 300 ms (missed or late): why (no stop, the
+ * bot had stopped before the caller spoke, the cue was taken back, late), which stage stopped the late ones, and
+ * each stage's time after the caller's onset (median over them; null: the stage never acted).
+ */
+function lateOrMissed(outcomes: Outcome[]) {
+  const bad = outcomes.filter((o) => o.latencyMs === null || o.latencyMs > 300);
+  const after = (pick: (s: Stages) => number | null) => {
+    const values = bad.map((o) => pick(o.stages)).filter((v): v is number => v !== null);
+    const rel = bad.flatMap((o) => {
+      const v = pick(o.stages);
+      return v === null ? [] : [v - o.onsetMs];
+    });
+    return { n: values.length, p50: rel.length ? Math.round(percentile(rel, 0.5)) : null };
+  };
+  const count = (f: (o: Outcome) => boolean) => bad.filter(f).length;
+  return {
+    count: bad.length,
+    why: {
+      noStop: count((o) => o.stages.clearMs === null),
+      stoppedBeforeCaller: count((o) => o.earlyStop),
+      cueTakenBack: count((o) => o.recovered && !o.earlyStop),
+      late: count((o) => o.latencyMs !== null),
+    },
+    lateDecidedBy: {
+      cue: count((o) => o.latencyMs !== null && o.stages.decidedBy === 'cue'),
+      vad: count((o) => o.latencyMs !== null && o.stages.decidedBy === 'vad'),
+    },
+    /** the echo handling settled only after the caller's onset + 150 ms (or never): the fast cue was off */
+    settledLate: count((o) => o.stages.settledMs === null || o.stages.settledMs > o.onsetMs + 150),
+    /** a loud run came before the stage settled (the cue waited for it) */
+    loudBeforeSettled: count((o) => o.stages.cueMs !== null && o.stages.cueMs !== o.stages.cueSettledMs),
+    afterOnsetMs: {
+      settled: after((st) => st.settledMs),
+      cue: after((st) => st.cueMs),
+      cueSettled: after((st) => st.cueSettledMs),
+      vadStart: after((st) => st.vadStartMs),
+      vadInterruption: after((st) => st.vadInterruptionMs),
+      clear: after((st) => st.clearMs),
+    },
+  };
 }
 
 for (const cond of CONDITIONS) {
@@ -200,12 +306,19 @@ for (const cond of CONDITIONS) {
       target: 1,
     });
     const latencies: number[] = [];
+    const outcomes: Outcome[] = [];
     let early = 0;
     for (let i = 0; i < PROMPTS; i++) {
       const o = await onePrompt(i, cond, mode, true);
+      outcomes.push(o);
       if (o.latencyMs !== null) latencies.push(o.latencyMs);
       if (o.earlyStop) early++;
     }
+    if (mode !== 'off')
+      figure(BENCH, 'late_or_missed_stages', lateOrMissed(outcomes).count, 'prompts', {
+        ...tag,
+        ...lateOrMissed(outcomes),
+      });
     figure(BENCH, 'interruptions_detected', (latencies.length * 100) / PROMPTS, '%', {
       ...tag,
       stoppedBeforeCaller: early,
@@ -256,5 +369,56 @@ for (const mode of RUN_MODES.filter((m) => m !== 'off')) {
     target: '2 % of a core (20 ms)',
     audioSeconds: Math.round(audioMs / 1000),
   });
+}
+// The canceller's convergence: ERLE (echo in / echo left, the caller's own audio taken out) over windows after the
+// bot starts talking, on the echo alone and with a caller talking from the bot's first word on (double talk from the
+// start), per condition; 6 bot voices, two clips each.
+if (RUN_MODES.includes('cancel')) {
+  const windows: Array<[number, number]> = [
+    [0, 0.5],
+    [0.5, 1],
+    [1, 1.5],
+    [1.5, 2],
+    [2, 3],
+    [3, 5],
+  ];
+  for (const cond of CONDITIONS) {
+    for (const talking of [false, true]) {
+      const sums = windows.map(() => ({ echo: 0, left: 0 }));
+      for (let b = 0; b < botClips.length; b++) {
+        const bot = resample(concatPcm([botClips[b]!, botClips[(b + 1) % botClips.length]!]), 16000, RATE);
+        const start = Math.round((energyBoundaries(bot, RATE).startMs * RATE) / 1000);
+        const caller = resample(callerClips[b % callerClips.length]!.pcm, 16000, RATE);
+        const line = new EchoPath({ ...cond, sampleRate: RATE, noiseDbfs: NOISE_DBFS, mulaw: true, seed: b + 1 });
+        const clean = new EchoPath({ ...cond, sampleRate: RATE, seed: b + 1 });
+        const canceller = new EchoCanceller(RATE, 500, 32);
+        const end = Math.min(bot.length, start + 5 * RATE);
+        for (let at = 0; at + FRAME <= end; at += FRAME) {
+          const own = Int16Array.from({ length: FRAME }, (_, i) => (talking ? (caller[at + i - start] ?? 0) : 0));
+          const played = bot.subarray(at, at + FRAME);
+          const heard = line.take(FRAME, own);
+          const echo = clean.take(FRAME);
+          line.pushBot(played);
+          clean.pushBot(played);
+          canceller.reference(played);
+          const out = canceller.process(heard);
+          for (let i = 0; i < FRAME; i++) {
+            const t = (at + i - start) / RATE;
+            const w = windows.findIndex(([from, to]) => t >= from && t < to);
+            if (w < 0) continue;
+            sums[w]!.echo += echo[i]! ** 2;
+            sums[w]!.left += (out[i]! - own[i]!) ** 2;
+          }
+        }
+      }
+      const erle = sums.map((s) => Math.round(10 * Math.log10(s.echo / Math.max(1, s.left)) * 10) / 10);
+      figure(BENCH, 'canceller_erle_1_2s', (erle[2]! + erle[3]!) / 2, 'dB', {
+        delayMs: cond.delayMs,
+        erlDb: cond.erlDb,
+        caller: talking ? 'from the first word' : 'none',
+        erleDbBySecondsAfterBotOnset: Object.fromEntries(windows.map(([from, to], k) => [`${from}-${to}`, erle[k]])),
+      });
+    }
+  }
 }
 await vad.close?.();

@@ -402,12 +402,18 @@ function createAudioInput(w: AudioInputWiring): AudioInput {
   const { leg, deps, ctx, player, inputs, log, metrics, signal, timers, clock } = w;
   const cfg = deps.config.dialog;
   const { vad: vadConfig, echo: echoConfig } = deps.config.speech;
+  const echo = echoConfig.enabled ? new EchoStage(echoConfig, leg.inputSampleRate, leg.outputSampleRate) : null;
   return new AudioInput({
     leg,
     vad: deps.vad.create(),
-    ...(echoConfig.enabled ? { echo: new EchoStage(echoConfig, leg.inputSampleRate, leg.outputSampleRate) } : {}),
-    ...(echoConfig.enabled && echoConfig.fastOnset
-      ? { onsetCue: { cue: new OnsetCue(VAD_RATE, vadConfig.interruptionMs), confirmMs: ONSET_CONFIRM_MS } }
+    ...(echo ? { echo } : {}),
+    ...(echo && echoConfig.fastOnset
+      ? {
+          onsetCue: {
+            cue: new OnsetCue(VAD_RATE, vadConfig.interruptionMs, () => echo.settled),
+            confirmMs: ONSET_CONFIRM_MS,
+          },
+        }
       : {}),
     minInterruptionWords: cfg.interruption.minWords,
     asr: deps.asr,

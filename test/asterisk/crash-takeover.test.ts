@@ -300,6 +300,36 @@ async function expectSwapped(b: Instance, caller: Party, before: { mediaChannelI
   expect(await stores!.leaseHolder(caller.channelId)).toBe(b.id);
 }
 
+/**
+ * The caller hangs up the moment Asterisk answers the taker's look at the caller channel (GET /channels/{caller},
+ * after `armed()`): the answer says the caller is up, and the hang-up events reach the taker before it routes them.
+ */
+function hangUpWhenTheTakerLooks(caller: Party, armed: () => boolean): void {
+  const path = `/ari/channels/${encodeURIComponent(caller.channelId)}`;
+  emu.on('request', (r) => {
+    if (armed() && r.method === 'GET' && r.path === path && !caller.isEnded) caller.hangup();
+  });
+}
+
+/** After the call: nothing left on Asterisk, in the store, or in any live instance (ports, routes, calls). */
+async function expectNothingLeft(live: Instance[], caller: Party): Promise<void> {
+  await waitFor(
+    () => emu.channels.size === 0 && emu.bridges.size === 0 && live.every((i) => i.backend.calls.size === 0),
+    5000,
+    'release',
+  );
+  expect(emu.mediaEndpoints.filter((m) => !m.closed)).toEqual([]);
+  for (const i of live) expect([i.id, i.backend.ports.inUse, i.backend.host.router.size]).toEqual([i.id, 0, 0]);
+  expect(await stores!.observe.list()).toEqual([]);
+  expect(await stores!.leaseHolder(caller.channelId)).toBeNull();
+}
+
+/** The one end record: what the dead process had stored, then nothing (nobody served the caller again). */
+function expectOneRecord(transcript: string[]): void {
+  expect(stores!.records.submitted).toHaveLength(1);
+  expect(stores!.records.of('end')[0]!.transcript.map((e) => e.text)).toEqual(transcript);
+}
+
 describe('crash takeover on Asterisk per-call outbound websockets', () => {
   let redis: RedisServer;
   beforeAll(async () => {
@@ -503,6 +533,103 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     await expectSwapped(b, caller, before);
     await finishOn(b, caller);
   });
+
+  it.each(['once', 'twice'] as const)(
+    'taken over %s: the caller hangs up as the taker reads the caller channel; the bridge and every leg go, one record',
+    async (times) => {
+      emu = await startAriEmulator();
+      stores = memoryStores();
+      const a = await startInstance('bot-a', ['a question about my bill']);
+      const b = await startInstance('bot-b', times === 'once' ? [] : ['please cancel it']);
+      const c = await startInstance('bot-c', []);
+      await perCallThroughProxy([a, b, c]);
+      const { caller } = await callServedBy(a);
+      let taker = b;
+      let transcript = [GREETING, 'a question about my bill', 'Billing answer.'];
+      if (times === 'twice') {
+        a.kill();
+        await waitFor(() => listening(b) === 1, 5000, 'b resumed the call');
+        await waitFor(() => quietFor(caller, 200), 3000, 'the resume prompt has reached the caller');
+        taker = c;
+        transcript = [...transcript, RESUME];
+      }
+      let killed = false;
+      hangUpWhenTheTakerLooks(caller, () => killed);
+      const bridge = (await where(caller)).bridgeId;
+      (times === 'once' ? a : b).kill();
+      killed = true;
+
+      await waitFor(() => taker.finished.length === 1, 5000, 'the taker records the call');
+      expect(caller.isEnded).toBe(true);
+      expect(spoken(taker)).toEqual([]);
+      expectOneRecord(transcript);
+      await expectNothingLeft([taker], caller);
+      expect(emu.requestsTo('DELETE', /^\/ari\/bridges\//).map((r) => r.path)).toEqual([`/ari/bridges/${bridge}`]);
+    },
+  );
+
+  it('drain: the caller hangs up as the next instance reads the caller channel; nothing is left, one record', async () => {
+    const { a, b, caller } = await pairWithCall('memory', { bScript: [] });
+    let draining = false;
+    hangUpWhenTheTakerLooks(caller, () => draining);
+    draining = true;
+    await a.backend.stop({ handOver: true });
+    expect(a.finished[0]!.record.outcome).toBe('in-progress');
+
+    await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+    expect(spoken(b)).toEqual([]);
+    expectOneRecord([GREETING, 'a question about my bill', 'Billing answer.']);
+    await expectNothingLeft([b], caller);
+  });
+
+  it("the call's websocket closes before Asterisk answers the release: the bridge goes all the same", async () => {
+    const { a, b, caller } = await pairWithCall('memory', { bScript: [] });
+    a.kill();
+    await waitFor(() => listening(b) === 1, 5000, 'b resumed the call');
+    // Asterisk carries out the DELETE of b's media leg, but its answer never comes: the per-call socket closes
+    // STASIS_END_POST_WAIT after the caller left (a release slower than that on a loaded box is the same)
+    const leg = (await where(caller)).mediaChannelId;
+    emu.withholdAnswers((r) => r.method === 'DELETE' && r.path === `/ari/channels/${leg}`);
+    caller.hangup();
+
+    await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+    expectOneRecord([GREETING, 'a question about my bill', 'Billing answer.', RESUME]);
+    await expectNothingLeft([b], caller);
+  });
+
+  it.each(['as Asterisk sends its StasisStart', 'as the caller joins its bridge'] as const)(
+    'a crash before anything of the call was stored (%s): the next instance greets the caller afresh, one record',
+    async (moment) => {
+      emu = await startAriEmulator();
+      stores = memoryStores();
+      const a = await startInstance('bot-a', []);
+      const b = await startInstance('bot-b', ['please cancel it']);
+      await perCallThroughProxy([a, b]);
+      let killed = false;
+      const kill = () => {
+        if (!killed) a.kill();
+        killed = true;
+      };
+      if (moment === 'as Asterisk sends its StasisStart') emu.on('event', (ev) => ev.type === 'StasisStart' && kill());
+      else emu.on('request', (r) => r.method === 'POST' && r.path.endsWith('/addChannel') && kill());
+      const caller = await emu.placeCall();
+
+      // Asterisk reopened the call's socket to b, with nothing stored and no StasisStart again: b starts the call
+      await waitFor(() => listening(b) === 1, 5000, 'b greeted the caller');
+      expect(killed).toBe(true);
+      expect(spoken(a)).toEqual([]);
+      expect(spoken(b)).toEqual([GREETING]);
+      expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
+      await waitFor(() => firstHeardAfter(caller, 0) !== null && quietFor(caller, 200), 3000, 'the caller heard it');
+      await say(caller);
+      await waitFor(() => spoken(b).includes('Order cancelled.'), 5000, 'the answer');
+      caller.hangup();
+      await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+      expectOneRecord([GREETING, 'please cancel it', 'Order cancelled.']);
+      // what a left (its bridge, with the caller in it) went before b set the call up
+      await expectNothingLeft([b], caller);
+    },
+  );
 
   it('two instances claim one call at once: exactly one takes it over', async () => {
     emu = await startAriEmulator();

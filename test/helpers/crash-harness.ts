@@ -95,6 +95,9 @@ export class BotCluster {
   readonly calls = new Map<string, ScriptedCall>();
   #sessions!: RedisSessionStore;
   readonly #healthCheck: NodeJS.Timeout;
+  /** every RTP range handed to a process so far, and the pick in progress */
+  readonly #ranges: Array<[number, number]> = [];
+  #picking: Promise<void> = Promise.resolve();
 
   #checking = false;
 
@@ -202,7 +205,14 @@ export class BotCluster {
 
   /** Start a fresh process in `slot` (its own RTP range) and point the balancer at it. */
   async startBot(slot: number): Promise<VoicebotProcess> {
-    const rtpPortMin = await freeUdpRange(this.opts.rtpPorts);
+    // never a range another process (live or dead) was given: a live process's legs would count as a dead one's.
+    // One pick at a time (bots start together), each seeing the ranges picked before it.
+    const pick = this.#picking.then(() => freeUdpRange(this.opts.rtpPorts, this.#ranges));
+    this.#picking = pick.then(
+      (min) => void this.#ranges.push([min, min + this.opts.rtpPorts - 1]),
+      () => undefined,
+    );
+    const rtpPortMin = await pick;
     const rtpPortMax = rtpPortMin + this.opts.rtpPorts - 1;
     const s = this.slots[slot]!;
     const bot = await VoicebotProcess.start(this.#config(rtpPortMin, rtpPortMax, slot), {
@@ -306,7 +316,7 @@ export class BotCluster {
  * The first port of `count` consecutive free UDP ports on loopback, below Linux's ephemeral range (32768 up) so a
  * port the OS hands out meanwhile cannot land in it: random bases, every port bound once to check.
  */
-async function freeUdpRange(count: number): Promise<number> {
+async function freeUdpRange(count: number, taken: Array<[number, number]>): Promise<number> {
   const bindable = (port: number) =>
     new Promise<boolean>((resolve) => {
       const s = createSocket('udp4');
@@ -318,7 +328,8 @@ async function freeUdpRange(count: number): Promise<number> {
     });
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
-    let free = true;
+    // a process binds its ports only when calls come: a range handed out earlier may still look free here
+    let free = taken.every(([min, max]) => base + count - 1 < min || base > max);
     for (let p = base; p < base + count && free; p++) free = await bindable(p);
     if (free) return base;
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EchoPath, type EchoPathOptions } from '../../src/media/echo-path.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoGuard } from '../../src/speech/echo/echo-guard.js';
-import { energyBoundaries, loadClips, whiteNoise } from './helpers.js';
+import { energyBoundaries, level, loadClips, whiteNoise } from './helpers.js';
 
 const RATE = 16_000;
 const FRAME = 320;
@@ -151,6 +151,56 @@ describe('EchoGuard', () => {
     callerOnly.set(CALLER.subarray(0, line.length - from), from);
     // the caller's speech keeps most of its energy (the echo under it goes too)
     expect(db(energy(residual, from) / energy(callerOnly, from))).toBeGreaterThan(-4);
+  });
+
+  it('a caller who talks from the bot’s first words on a quiet line (300 ms, 30 dB) is not taken for its echo', () => {
+    // Masked caller blocks used to count in the no-delay bound: it rose to the caller's level and masked them all
+    // (about 40 % of their speech got through). The bot at -18 dBFS, the caller at their natural level (~6 dB down).
+    for (const [bot, caller] of [
+      [0, 6],
+      [4, 9],
+    ] as const) {
+      const prompt = level(clips[bot]!.pcm, -18);
+      const own = clips[caller]!.pcm;
+      const { residual } = run(
+        { delayMs: 300, erlDb: 30, mulaw: true, noiseDbfs: -60, seed: 3 },
+        {},
+        { pcm: own, atMs: 0 },
+        prompt,
+      );
+      let speech = 0;
+      let passed = 0;
+      for (let at = 0; at + 160 <= Math.min(own.length, residual.length); at += 160) {
+        const e = energy(own, at, at + 160);
+        if (e < (32768 * 10 ** (-35 / 20)) ** 2) continue;
+        speech++;
+        if (energy(residual, at, at + 160) >= e / 4) passed++;
+      }
+      expect(speech).toBeGreaterThan(100);
+      expect({ bot, caller, passed: passed / speech > 0.6 }).toEqual({ bot, caller, passed: true });
+    }
+  });
+
+  it('the probe’s bound counts as a measured line: with a caller from the first word, settled within 1.3 s', () => {
+    // what the guard passes above a bound the caller cannot have raised is the caller: the fast onset cue may act on
+    // it (before, it waited for a delay, which the caller's speech delays: 2 s here)
+    const prompt = level(clips[0]!.pcm, -18);
+    const own = clips[6]!.pcm;
+    const echo = new EchoPath({ delayMs: 300, erlDb: 30, mulaw: true, noiseDbfs: -60, seed: 3, sampleRate: RATE });
+    const guard = new EchoGuard(echoConfig.parse({}), RATE, RATE);
+    let settledAt: number | null = null;
+    for (let at = 0; at + FRAME <= prompt.length && settledAt === null; at += FRAME) {
+      const caller = new Int16Array(FRAME);
+      caller.set(own.subarray(at, at + FRAME));
+      const heard = echo.take(FRAME, caller);
+      const played = prompt.slice(at, at + FRAME);
+      echo.pushBot(played);
+      guard.reference(played);
+      guard.process(heard);
+      if (guard.measured) settledAt = (at * 1000) / RATE;
+    }
+    expect(settledAt).not.toBeNull();
+    expect(settledAt!).toBeLessThanOrEqual(1300);
   });
 
   it('enabled: false hands the line to the VAD untouched', () => {

@@ -103,6 +103,20 @@ export function concat(...parts: Int16Array[]): Int16Array {
   return out;
 }
 
+/** `pcm` scaled so that its speech (samples above 300) sits at `dbfs` RMS (the barge-in bench's bot level). */
+export function level(pcm: Int16Array, dbfs: number): Int16Array {
+  let sum = 0;
+  let n = 0;
+  for (const s of pcm) {
+    if (Math.abs(s) > 300) {
+      sum += s * s;
+      n++;
+    }
+  }
+  const gain = (32768 * 10 ** (dbfs / 20)) / Math.sqrt(sum / Math.max(1, n));
+  return pcm.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
+}
+
 /** Wait for a condition with a bound (a short timer, not setImmediate: spinning on immediates starves I/O). */
 export const waitFor = (predicate: () => boolean, timeoutMs: number, what = 'condition') =>
   sharedWaitFor(predicate, timeoutMs, what, 2);

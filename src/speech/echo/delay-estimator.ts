@@ -17,6 +17,13 @@ export interface DelayEstimate {
   delay: number;
   /** the peak over the correlation's RMS: ≥ MIN_STRENGTH counts as echo */
   strength: number;
+  /**
+   * The most echo the reference explains (energy gain): the largest squared regression coefficient of caller audio
+   * on the reference at any lag in range, before whitening. An echo of gain g puts √g at its lag; the caller's speech
+   * does not correlate with the bot's and only adds the correlation's noise, which makes this larger, never smaller:
+   * a bound, tight when the line carries the echo alone. Null unless asked for (it costs an inverse FFT).
+   */
+  explainedGain: number | null;
 }
 
 const DECIMATED_RATE = 2000;
@@ -44,6 +51,10 @@ export class DelayEstimator {
   readonly #mi: Float64Array;
   readonly #rr: Float64Array;
   readonly #ri: Float64Array;
+  /** the raw (unwhitened) cross-correlation, and the reference's running energy over the span */
+  readonly #xr: Float64Array;
+  readonly #xi: Float64Array;
+  readonly #refCumulative: Float64Array;
 
   constructor(rate: number, maxDelayMs: number) {
     this.factor = Math.max(1, Math.round(rate / DECIMATED_RATE));
@@ -60,6 +71,9 @@ export class DelayEstimator {
     this.#mi = new Float64Array(size);
     this.#rr = new Float64Array(size);
     this.#ri = new Float64Array(size);
+    this.#xr = new Float64Array(size);
+    this.#xi = new Float64Array(size);
+    this.#refCumulative = new Float64Array(size + 1);
   }
 
   /** One caller sample and the reference sample at the same index (the canceller's alignment). */
@@ -76,7 +90,7 @@ export class DelayEstimator {
   }
 
   /** The delay over the last 0.5 s; null while too little has been heard or the bot was silent. */
-  estimate(): DelayEstimate | null {
+  estimate(withExplainedGain = false): DelayEstimate | null {
     // from the first 0.25 s on: before the call's start both rings hold zeros, which correlate with nothing
     if (this.#written < this.#window / 2) return null;
     const span = this.#window + this.#maxLag;
@@ -87,6 +101,7 @@ export class DelayEstimator {
       const r = this.#ref[(first + j) & this.#mask]!;
       this.#rr[j] = r;
       refEnergy += r * r;
+      this.#refCumulative[j + 1] = refEnergy;
     }
     if (refEnergy / Math.min(span, this.#written) < REF_ACTIVE_ENERGY) return null;
     this.#rr.fill(0, span);
@@ -106,6 +121,7 @@ export class DelayEstimator {
       this.#mi[f] = im;
       meanMag += Math.hypot(re, im);
     }
+    const explainedGain = withExplainedGain ? this.#explainedGain(span, refEnergy) : null;
     // a floor on the weight: bins with (almost) nothing in them must not count as much as the speech's
     const floor = (meanMag / n) * 1e-2 + 1e-9;
     for (let f = 0; f < n; f++) {
@@ -127,6 +143,22 @@ export class DelayEstimator {
     }
     const rms = Math.sqrt(sumSq / (this.#maxLag + 1));
     if (!(rms > 0)) return null;
-    return { delay: (this.#maxLag - bestK) * this.factor, strength: best / rms };
+    return { delay: (this.#maxLag - bestK) * this.factor, strength: best / rms, explainedGain };
+  }
+
+  /** From the cross-spectrum in #mr/#mi (before whitening): see DelayEstimate.explainedGain. */
+  #explainedGain(span: number, refEnergy: number): number {
+    this.#xr.set(this.#mr);
+    this.#xi.set(this.#mi);
+    fft(this.#xr, this.#xi, true);
+    // lag maxLag - k: the caller window against reference[k .. k + window). Where that stretch of reference is nearly
+    // silent the coefficient is mostly noise (it grows as 1 / its energy): counted at half the span's average at least
+    const least = (refEnergy * this.#window) / span / 2;
+    let most = 0;
+    for (let k = 0; k <= this.#maxLag; k++) {
+      const energy = Math.max(least, this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!);
+      most = Math.max(most, this.#xr[k]! ** 2 / energy ** 2);
+    }
+    return most;
   }
 }

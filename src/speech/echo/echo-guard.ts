@@ -1,5 +1,6 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
+import { DelayEstimator } from './delay-estimator.js';
 
 /**
  * Keeps the bot's own echo away from the VAD, per call.
@@ -43,6 +44,30 @@ const SPREAD_BLOCKS = 2;
  * speech: the bound takes the 95th percentile of caller/reference, so that it is a bound.
  */
 const BOUND_PERCENTILE = 0.95;
+/**
+ * #explainedGain: a measured echo gain may be at most this many times the reference's share of the line's energy
+ * (the regression's slope at the best lag; it is noisy, and the echo spreads over the blocks either side)
+ */
+const EXPLAINED_SAFETY = 2;
+/**
+ * The probe's bound (DelayEstimator.explainedGain, the strongest single lag of a 2 kHz correlation: the echo's
+ * response spreads over a few lags and the band above 1 kHz is left out) times this is what echo there can be
+ */
+const PROBE_SAFETY = 4;
+/** a probe bound below this (-40 dB) is a line without echo to speak of */
+const PROBE_NO_ECHO = 1e-4;
+/** samples of caller audio and reference kept for the probe while one of them is late (power of two) */
+const PROBE_RING = 1 << 14;
+/** the probe's caller window (DelayEstimator's), in blocks */
+const PROBE_WINDOW_BLOCKS = 50;
+/**
+ * The slope at a measured delay caps its gain only over this many blocks of the bot talking at that lag (1 s): over
+ * fewer it is noisy enough to fall far below the echo's gain (measured: 6 of 200 prompts on a 150 ms / 6 dB line let
+ * 230 ms of echo through, 0.8 s into the bot's speech, with a 30-block minimum)
+ */
+const SLOPE_AT_DELAY_BLOCKS = 100;
+/** #slope: the reference's energy must vary this much (variance / mean², over the blocks) to tell anything */
+const MIN_SLOPE_SPREAD = 0.5;
 /** echo-only blocks' caller/reference ratios stay within this (p75/p25: 15 dB) */
 const MAX_SPREAD = 10 ** (15 / 10);
 /** variance of a log10-energy envelope (std 0.3: 3 dB) below which it carries no timing */
@@ -94,6 +119,19 @@ export class EchoGuard {
   #gapRun = EPISODE_GAP_BLOCKS;
   #episodes = 0;
   #inEpisode = false;
+  /**
+   * The sample-level probe: caller and reference samples in step (counted, like the blocks), correlated for the most
+   * echo the reference can explain; its bounds over the window: [micBlocks when measured, bound].
+   */
+  readonly #probe: DelayEstimator;
+  readonly #probeMic = new Float32Array(PROBE_RING);
+  readonly #probeRef = new Float32Array(PROBE_RING);
+  #probeMicWritten = 0;
+  #probeRefWritten = 0;
+  #probedSamples = 0;
+  /** the probe has bounded the echo (the no-delay bound holds no caller) */
+  #probed = false;
+  readonly #probeBounds: Array<[number, number]> = [];
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -101,11 +139,15 @@ export class EchoGuard {
     this.#block = Math.round((micRate * BLOCK_MS) / 1000);
     this.#maxLag = Math.min(HISTORY - WINDOW_BLOCKS - SPREAD_BLOCKS, Math.ceil(cfg.maxDelayMs / BLOCK_MS));
     this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
+    this.#probe = new DelayEstimator(micRate, cfg.maxDelayMs);
   }
 
-  /** The line has been measured: an echo delay and loss, or no echo at all. */
+  /**
+   * The line has been measured: an echo delay and loss, no echo at all, or a bound on its echo the caller cannot have
+   * raised (the probe's): what passes while the bot talks is then the caller.
+   */
   get measured(): boolean {
-    return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0;
+    return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0 || this.#probed;
   }
 
   get stats(): EchoGuardStats {
@@ -122,6 +164,7 @@ export class EchoGuard {
     const pcm = this.#refConverter ? this.#refConverter.process(frame) : frame;
     for (let i = 0; i < pcm.length; i++) {
       const s = pcm[i]!;
+      this.#probeRef[this.#probeRefWritten++ & (PROBE_RING - 1)] = s;
       this.#refSum += s * s;
       if (++this.#refFill === this.#block) {
         this.#pushRef(this.#refSum / this.#block);
@@ -146,8 +189,15 @@ export class EchoGuard {
       // for silence would shift the alignment for the rest of the prompt, so the reference may lag a little first.
       const lag = this.#refAt(this.#refBlocks - 1) >= REF_ACTIVE_ENERGY ? LATE_REFERENCE_BLOCKS : 0;
       while (this.#refBlocks < this.#micBlocks + 1 - lag) this.#pushRef(0);
+      // (the probe's reference pads alike; a partial block's samples may land a block late, once)
+      while (this.#probeRefWritten < this.#refBlocks * this.#block)
+        this.#probeRef[this.#probeRefWritten++ & (PROBE_RING - 1)] = 0;
       let sum = 0;
-      for (let i = at; i < at + n; i++) sum += mic[i]! * mic[i]!;
+      for (let i = at; i < at + n; i++) {
+        sum += mic[i]! * mic[i]!;
+        this.#probeMic[this.#probeMicWritten++ & (PROBE_RING - 1)] = mic[i]!;
+      }
+      this.#feedProbe();
       const energy = sum / n;
       // the reference block sent in step with this caller block: counted, not the newest, so that frames that arrive
       // in a burst (a pacer catching up, a queue played at once) keep their place in time
@@ -171,6 +221,35 @@ export class EchoGuard {
       if (this.#micBlocks % every === 0) this.#estimate();
     }
     return out;
+  }
+
+  /** Caller and reference samples to the probe, as far as both have come (a late reference is waited for). */
+  #feedProbe(): void {
+    const upTo = Math.min(this.#probeMicWritten, this.#probeRefWritten);
+    this.#probedSamples = Math.max(
+      this.#probedSamples,
+      Math.max(this.#probeMicWritten, this.#probeRefWritten) - PROBE_RING,
+    );
+    for (; this.#probedSamples < upTo; this.#probedSamples++) {
+      const at = this.#probedSamples & (PROBE_RING - 1);
+      this.#probe.push(this.#probeMic[at]!, this.#probeRef[at]!);
+    }
+  }
+
+  /**
+   * The most echo the line can hold by the probe: the least of its bounds over the window (each is the echo's gain
+   * or more: a caller talking only adds to it), times PROBE_SAFETY; 1 (no limit) without one. Only bounds measured
+   * after the bot has been audible for the whole delay range count (before, a late echo may not be back yet).
+   */
+  #probeBound(): number {
+    const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
+    const found = this.#micBlocks - PROBE_WINDOW_BLOCKS >= heardBack ? this.#probe.estimate(true) : null;
+    if (found?.explainedGain != null) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
+    while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#micBlocks - WINDOW_BLOCKS)
+      this.#probeBounds.shift();
+    let least = Infinity;
+    for (const [, bound] of this.#probeBounds) least = Math.min(least, bound);
+    return Math.min(1, PROBE_SAFETY * least);
   }
 
   #pushRef(energy: number): void {
@@ -282,11 +361,17 @@ export class EchoGuard {
         bestLag = lag;
       }
     }
+    // (once the delay is measured the bound is no longer used: the probe's FFTs are spared)
+    const probe = this.#delay === null ? this.#probeBound() : 1;
+    if (probe < 1) this.#probed = true;
+    const explained = Math.min(probe, this.#explainedGain(first, refNow));
     // only blocks while the bot is talking: a caller answering just after it stopped is no echo
-    const bound = this.#boundAt(first, refNow);
+    const bound = this.#boundAt(first, refNow, explained);
     // The bot talked, and what came back does not follow it at any delay: no echo to speak of (a caller talking
     // over the first prompt would otherwise count as echo and hold themselves back).
-    const noEcho = refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true;
+    const noEcho =
+      (refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true) ||
+      probe < PROBE_NO_ECHO;
     if (bound !== null) this.#boundGain = noEcho ? 0 : bound.gain;
     const candidate = this.#candidate;
     this.#candidate = null;
@@ -299,7 +384,8 @@ export class EchoGuard {
     // two measurements in a row must agree before the delay is trusted
     if (candidate === null || Math.abs(candidate - bestLag) > SPREAD_BLOCKS) return;
     this.#delay = bestLag;
-    this.#gain = loss.gain;
+    const spread = [Math.max(0, bestLag - SPREAD_BLOCKS), bestLag + SPREAD_BLOCKS] as const;
+    this.#gain = Math.min(loss.gain, EXPLAINED_SAFETY * this.#slope(first, refNow, ...spread, SLOPE_AT_DELAY_BLOCKS));
   }
 
   /**
@@ -308,13 +394,56 @@ export class EchoGuard {
    * playout buffer) may not have come back yet: its absence proves nothing, so an early bound can only raise the
    * assumed echo (`minErlDb`), not lower it.
    */
-  #boundAt(first: number, refNow: Float64Array): { gain: number; trusted: boolean } | null {
+  #boundAt(first: number, refNow: Float64Array, explained: number): { gain: number; trusted: boolean } | null {
     const to = this.#maxLag + SPREAD_BLOCKS;
     const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + to;
     const trusted = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE, heardBack);
-    if (trusted) return { gain: trusted.gain, trusted: true };
+    if (trusted) return { gain: Math.min(trusted.gain, explained), trusted: true };
     const early = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE);
-    return early && { gain: Math.max(early.gain, 10 ** (-this.#cfg.minErlDb / 10)), trusted: false };
+    const guess = 10 ** (-this.#cfg.minErlDb / 10);
+    return early && { gain: Math.max(Math.min(early.gain, explained), guess), trusted: false };
+  }
+
+  /**
+   * The most echo the reference's energy explains: at each lag, the slope of the line's block energies over the
+   * reference's (their covariance over the reference's variance, on the window's blocks with the bot talking);
+   * the largest, times EXPLAINED_SAFETY. An echo's energy follows the reference at its lag with slope = its gain;
+   * a caller's does not follow the bot's at all (covariance 0 on average). A ratio of energies counts whatever is
+   * on the line: blocks of a caller who talks from the bot's first words, masked because they sat just above the
+   * echo expected, raised the next bound, which masked more of them, until the bound stood at the caller's level.
+   */
+  #explainedGain(first: number, refNow: Float64Array): number {
+    let most = 0;
+    for (let lag = 0; lag <= this.#maxLag + SPREAD_BLOCKS; lag++)
+      most = Math.max(most, this.#slope(first, refNow, lag, lag));
+    return Math.min(1, EXPLAINED_SAFETY * most);
+  }
+
+  /**
+   * The slope of the line's block energies over the loudest reference at lags `from..to` (covariance over variance),
+   * on the window's blocks with the bot talking; Infinity (no limit) with fewer than `minBlocks` of them.
+   */
+  #slope(first: number, refNow: Float64Array, from: number, to: number, minBlocks = MIN_WINDOW_BLOCKS): number {
+    let n = 0;
+    let sm = 0;
+    let sr = 0;
+    let smr = 0;
+    let srr = 0;
+    for (let j = 0; j < refNow.length; j++) {
+      let r = 0;
+      for (let lag = from; lag <= to; lag++) r = Math.max(r, this.#refAt(refNow[j]! - lag));
+      if (r < REF_ACTIVE_ENERGY) continue;
+      const m = this.#micEnergy[(first + j) & HISTORY_MASK]!;
+      n++;
+      sm += m;
+      sr += r;
+      smr += m * r;
+      srr += r * r;
+    }
+    const variance = srr - (sr * sr) / Math.max(1, n);
+    // a reference that hardly moves (a tone) leaves nothing for the line to follow: no limit either
+    if (n < minBlocks || !(variance > (MIN_SLOPE_SPREAD * sr * sr) / n)) return Infinity;
+    return Math.max(0, (smr - (sm * sr) / n) / variance);
   }
 
   /**

@@ -79,6 +79,8 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   #listening = false;
   /** setup (or reattach) finished: only then may a resync judge the call by Asterisk's lists */
   #ready = false;
+  /** what the process that served the call before left on Asterisk, until the takeover has hung it up */
+  #inherited: StoredAsteriskCall | null = null;
   readonly #channelEvents = new EventEmitter();
   readonly #watched = new Set<string>();
 
@@ -154,16 +156,29 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
   }
 
   /**
-   * Take over a call another process served (it died, or let go): the caller and its bridge are still up on
-   * Asterisk; the old process's externalMedia leg points at a socket that is gone. Build a leg of our own (a port
-   * from our range, a new externalMedia channel) into the caller's bridge, then hang up the old leg and whatever else
-   * the old process held for the call (taps). The caller hears nothing from either in between.
+   * Make this the call another process served (it died, or let go), right after construction and before anything
+   * can end it: from here on this call owns the caller's bridge (whatever ends the call deletes it) and what the
+   * old process left there (its media leg and taps: hung up by takeOver, or by the release if the call ends first).
    */
-  async takeOver(stored: StoredAsteriskCall): Promise<void> {
+  adopt(stored: StoredAsteriskCall): void {
     this.ids.bridgeId = stored.bridgeId;
+    this.#inherited = stored;
+    // the bridge recording the old process started goes on: whoever ends the call stops and saves it
     this.adoptRecording(stored);
+  }
+
+  /**
+   * Take over the adopted call: the caller and its bridge are still up on Asterisk; the old process's externalMedia
+   * leg points at a socket that is gone. Build a leg of our own (a port from our range, a new externalMedia channel)
+   * into the caller's bridge, then hang up the old leg and whatever else the old process held for the call (taps).
+   * The caller hears nothing from either in between.
+   */
+  async takeOver(): Promise<void> {
+    const stored = this.#inherited;
+    if (!stored) throw new Error('takeOver() needs adopt() first');
     await this.#joinMedia(await this.#openMedia(this.signal), this.signal);
     await releaseBotLegs(this.host.client, stored, (label, step) => this.#quietly(label, step));
+    this.#inherited = null;
     this.log.info(
       { bridgeId: stored.bridgeId, rtpPort: this.ids.rtpPort, replaced: stored.mediaChannelId },
       'call taken over: our media leg is in the caller bridge',
@@ -491,18 +506,26 @@ export class AsteriskCall extends CallLegBase implements CallLeg {
 
   async #release(hangupCaller: boolean, hangupReason: 'normal' | 'congestion' = 'normal'): Promise<void> {
     const { router, client, sessions } = this.host;
-    await this.#releaseTaps();
-    await this.#releaseMedia();
+    const { callerChannelId, mediaChannelId, bridgeId } = this.ids;
     const agent = this.#agentChannelId;
-    if (agent) {
-      router.release(agent);
-      await this.#quietly(`DELETE channel ${agent}`, () => client.hangup(agent));
-    }
-    const { callerChannelId, bridgeId } = this.ids;
-    router.release(callerChannelId);
-    if (hangupCaller)
-      await this.#quietly(`DELETE channel ${callerChannelId}`, () => client.hangup(callerChannelId, hangupReason));
-    await this.#quietly(`DELETE bridge ${bridgeId}`, () => client.destroyBridge(bridgeId));
+    const inherited = this.#inherited;
+    this.#inherited = null;
+    for (const id of [mediaChannelId, callerChannelId, agent]) if (id) router.release(id);
+    const step = (label: string, run: () => Promise<unknown>) => this.#quietly(label, run);
+    // Every request goes out at once, none waits for another's answer: a per-call websocket closes 3 s after the
+    // caller left Stasis (STASIS_END_POST_WAIT), and a release that went step by step on a loaded process (or one
+    // killed meanwhile) could lose the socket after the media leg and before the bridge, which then stays for good.
+    await Promise.all([
+      this.#releaseTaps(),
+      this.#closeMedia(),
+      step(`DELETE channel ${mediaChannelId}`, () => client.hangup(mediaChannelId)),
+      agent ? step(`DELETE channel ${agent}`, () => client.hangup(agent)) : undefined,
+      hangupCaller
+        ? step(`DELETE channel ${callerChannelId}`, () => client.hangup(callerChannelId, hangupReason))
+        : undefined,
+      step(`DELETE bridge ${bridgeId}`, () => client.destroyBridge(bridgeId)),
+      inherited ? releaseBotLegs(client, inherited, step) : undefined,
+    ]);
     await this.#quietly('delete session', () => sessions.delete(SESSION_PREFIX + this.id));
     this.#channelEvents.removeAllListeners();
     this.log.info({ reason: this.endReason }, 'call released');

@@ -17,9 +17,9 @@ import { AriEventStream } from './ari-events.js';
 import { ariChannel, type AriEvent, type AriChannel } from './ari-types.js';
 import { CallSupervisor } from '../supervisor.js';
 import type { Admission, Permit } from '../../core/admission.js';
-import { AsteriskCall, releaseBotLegs, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
-import { findReopenedCall, recordTakeover } from './takeover.js';
-import { claimLease } from '../../session/claim.js';
+import { AsteriskCall, SESSION_PREFIX, type StoredAsteriskCall } from './asterisk-call.js';
+import { findReopenedCall, recordTakeover, type ReopenedCall } from './takeover.js';
+import { claimLease, type ClaimOutcome } from '../../session/claim.js';
 import type { LeaseStore } from '../../session/lease.js';
 import { defaultInstanceId } from '../../session/owner.js';
 import type { CallSession } from '../../session/store.js';
@@ -37,6 +37,12 @@ import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
 import { unservedCallRecord, type CallRecordSink } from '../../core/call-record.js';
 import { awaitsEndAfterHandOff } from '../../dialog/dialog-state.js';
+
+/**
+ * How long a caller found in a reopened per-call app with nothing stored may take to show its StasisStart before it
+ * counts as a call whose process died before storing it (on a new call's own socket the StasisStart comes at once).
+ */
+const NEW_CALL_STASIS_WAIT_MS = 1000;
 
 export interface AsteriskBackendDeps {
   logger: Logger;
@@ -299,6 +305,11 @@ export class AsteriskBackend implements TelephonyBackend {
             requestTimeoutMs: config.requestTimeoutMs,
             transport: conn,
           }),
+          // a step that failed on this connection can only be retried on it, while it is open
+          releaseFailed: (label, step) => {
+            this.#metrics.releaseErrors.inc();
+            this.#releases.retry(label, step, () => !conn.closed);
+          },
           released: (id) => {
             const call = this.calls.get(id);
             this.host.released(id);
@@ -560,11 +571,80 @@ export class AsteriskBackend implements TelephonyBackend {
   async #adoptReopened(host: AsteriskCallHost, app: string, named: Set<string>): Promise<void> {
     try {
       const isLocal = (id: string) => this.calls.has(id) || this.#claiming.has(id);
-      const stored = await findReopenedCall(host, app, isLocal, named);
-      if (stored) await this.takeOver(stored, host);
+      const found = await findReopenedCall(host, app, isLocal, named);
+      if (found.stored) await this.takeOver(found.stored, host);
+      else if (found.unstored.length === 1) await this.#startUnstored(found.unstored[0]!, found.leftovers, host);
     } catch (err) {
       this.#log.warn({ app, err: errText(err) }, 'could not tell which call a reopened ARI websocket carries');
     }
+  }
+
+  /**
+   * A caller in a reopened per-call app with nothing stored: a new call whose StasisStart is on its way, or one
+   * whose process died in its first moments (before setup stored it). Asterisk never sends StasisStart again, so
+   * once none came (`NEW_CALL_STASIS_WAIT_MS`) the call is claimed and started afresh, greeting included: a caller
+   * is never left in silence (over the cap: the refusal, `refusedCallGoto` or congestion). What the dead process
+   * left in the app (its bridge, its media leg) goes first.
+   */
+  async #startUnstored(callerId: string, leftovers: ReopenedCall['leftovers'], host: AsteriskCallHost): Promise<void> {
+    const isNew = await host.router.waitForStasis(callerId, NEW_CALL_STASIS_WAIT_MS, this.#claims.signal).then(
+      () => true,
+      () => false,
+    );
+    if (isNew || this.calls.has(callerId) || this.#claiming.has(callerId) || this.#stopping) return;
+    const start = this.#restartUnstored(callerId, leftovers, host).finally(() => this.#claiming.delete(callerId));
+    this.#claiming.set(callerId, start);
+    await start;
+  }
+
+  async #restartUnstored(
+    callerId: string,
+    leftovers: ReopenedCall['leftovers'],
+    host: AsteriskCallHost,
+  ): Promise<void> {
+    const log = this.#log.child({ callId: callerId });
+    const owner = this.#deps.instanceId ?? defaultInstanceId;
+    const outcome = await this.#claim(callerId, owner);
+    if (outcome !== 'claimed') return void log.warn({ outcome }, 'unstored call not started');
+    const letGo = () => this.#deps.leases?.release(callerId, owner).catch(() => false);
+    // stored after all (its process was slow, not dead): that is a takeover
+    const stored = await this.#deps.sessions.get(SESSION_PREFIX + callerId).catch(() => undefined);
+    if (stored) return void (await this.#takeOverStored(callerId, stored, host));
+    for (const id of leftovers.channels) await quietly(`DELETE channel ${id}`, () => host.client.hangup(id));
+    for (const id of leftovers.bridges) await quietly(`DELETE bridge ${id}`, () => host.client.destroyBridge(id));
+    let caller: AriChannel;
+    try {
+      caller = await host.client.getChannel(callerId);
+    } catch (err) {
+      await letGo();
+      return void log.info({ err: errText(err) }, 'unstored call not started: the caller is gone');
+    }
+    if (host.router.departed(callerId)) return void (await letGo());
+    const admitted = this.#stopping ? 'stopping' : this.#supervisor.admit();
+    if (typeof admitted === 'string') {
+      await letGo();
+      return this.#refuse(caller, host, admitted);
+    }
+    log.warn({ leftovers }, 'call started afresh: its process died before it stored anything');
+    const call = new AsteriskCall(host, caller, 'inbound');
+    this.#track(call, () => call.setup({ answer: caller.state !== 'Up' }), admitted);
+  }
+
+  /** Claim `callId`'s lease (no lease store: ours at once); a dead holder's runs out within one lease length. */
+  async #claim(callId: string, owner: string): Promise<ClaimOutcome | 'stopped'> {
+    const leases = this.#deps.leases;
+    if (!leases) return 'claimed';
+    return claimLease({
+      store: leases,
+      callId,
+      owner,
+      ttlMs: this.#leaseMs,
+      // a dead holder's lease runs out within one lease length; a live one that lost its connection notices
+      // within two pings and lets go
+      maxWaitMs: this.#leaseMs + 2 * this.#config.eventPingMs,
+      clock: this.host.clock,
+      signal: this.#claims.signal,
+    }).catch(() => 'stopped' as const);
   }
 
   /**
@@ -590,21 +670,9 @@ export class AsteriskBackend implements TelephonyBackend {
     const owner = this.#deps.instanceId ?? defaultInstanceId;
     const log = this.#log.child({ callId });
     const leases = this.#deps.leases;
-    if (leases) {
-      const outcome = await claimLease({
-        store: leases,
-        callId,
-        owner,
-        ttlMs: this.#leaseMs,
-        // a dead holder's lease runs out within one lease length; a live one that lost its connection notices
-        // within two pings and lets go
-        maxWaitMs: this.#leaseMs + 2 * this.#config.eventPingMs,
-        clock: this.host.clock,
-        signal: this.#claims.signal,
-      }).catch(() => 'stopped' as const);
-      if (outcome !== 'claimed') {
-        return void log.warn({ outcome, previousOwner: stored.owner || null }, 'call not taken over');
-      }
+    const outcome = await this.#claim(callId, owner);
+    if (outcome !== 'claimed') {
+      return void log.warn({ outcome, previousOwner: stored.owner || null }, 'call not taken over');
     }
     const letGo = () => leases?.release(callId, owner).catch(() => false);
     // read again now that the call is ours: the old owner may have written its last state while we waited
@@ -627,22 +695,24 @@ export class AsteriskBackend implements TelephonyBackend {
       }
     }
     const call = storedCall(host, ids, caller, current.phone);
-    log.info({ previousOwner: current.owner || null, callerGone: !caller }, 'taking the call over');
+    // from here every event of the caller reaches the call, and whatever ends it releases the bridge and the old legs
+    call.adopt(ids);
+    // a caller who hung up after Asterisk answered getChannel was told by an event nobody was routed for
+    const callerGone = !caller || host.router.departed(ids.callerChannelId);
+    log.info({ previousOwner: current.owner || null, callerGone }, 'taking the call over');
     const takeOver = async () => {
       try {
-        if (!caller) throw new Error('the caller hung up while the call was claimed');
-        await call.takeOver(ids);
+        if (callerGone) throw new Error('the caller hung up while the call was claimed');
+        await call.takeOver();
         if (!(await recordTakeover(this.#deps.sessions, call, owner))) throw new Error('session store refused');
       } catch (err) {
-        if (caller && !call.ended) {
+        if (!callerGone && !call.ended) {
           await letGo();
           throw err;
         }
-        // the caller left during the takeover: release what the old process left on Asterisk; the call core
-        // gets an ended leg and writes the call's one end record from the stored state
-        call.ids.bridgeId = ids.bridgeId;
-        call.adoptRecording(ids); // stopped and saved before the bridge goes
-        await releaseBotLegs(host.client, ids, quietly);
+        // the caller left during the takeover: the release stops the bridge recording, hangs up what the old
+        // process left on Asterisk and the bridge; the call core gets an ended leg and writes the call's one end
+        // record from the stored state
         await call.end('caller hung up during the takeover', { hangupCaller: false });
       }
     };

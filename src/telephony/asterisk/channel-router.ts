@@ -6,6 +6,11 @@ import { VoicebotError } from '../../core/errors.js';
 
 type Handler = (ev: AriEvent) => void;
 
+/** Events that say a channel is going or gone. */
+const DEPARTURES = new Set<AriEvent['type']>(['ChannelHangupRequest', 'StasisEnd', 'ChannelDestroyed']);
+/** How many departures nobody was routed for are remembered (a takeover asks about its caller within seconds). */
+const MAX_DEPARTED = 4096;
+
 export class StasisTimeoutError extends VoicebotError {
   constructor(
     readonly channelId: string,
@@ -25,6 +30,8 @@ export class ChannelRouter {
   readonly #own = new Set<string>();
   readonly #stasisWaiters = new Map<string, Waiters>();
   readonly #started = new Set<string>();
+  /** channels that left while no call routed their events, oldest first (bounded) */
+  readonly #departed = new Set<string>();
   readonly #clock: Clock;
 
   constructor(clock: Clock = systemClock) {
@@ -82,14 +89,32 @@ export class ChannelRouter {
     });
   }
 
+  /**
+   * Whether the channel hung up or left Stasis while no call routed its events. A call taken over from another
+   * process reads its caller from Asterisk and only then routes its events: a caller who hangs up in between is
+   * told by an event nobody received, so the taker asks here after routing (and hears every later event).
+   */
+  departed(channelId: string): boolean {
+    return this.#departed.has(channelId);
+  }
+
   /** Deliver an event to its channel's handler. Returns false when no call owns the channel. */
   dispatch(ev: AriEvent): boolean {
     const id = eventRouteKey(ev);
     if (!id) return false;
     if (ev.type === 'StasisStart') this.markStarted(id);
     const handler = this.#handlers.get(id);
-    if (!handler) return false;
+    if (!handler) {
+      if (DEPARTURES.has(ev.type)) this.#noteDeparted(id);
+      return false;
+    }
     handler(ev);
     return true;
+  }
+
+  #noteDeparted(id: string): void {
+    this.#departed.delete(id);
+    this.#departed.add(id);
+    if (this.#departed.size > MAX_DEPARTED) this.#departed.delete(this.#departed.values().next().value!);
   }
 }

@@ -34,8 +34,17 @@ export class ReleaseRetrier {
     return this.#pending.size;
   }
 
-  retry(key: string, step: () => Promise<unknown>, attempt = 1): void {
+  /**
+   * Retry `step` later. `usable`: whether the connection it goes over can still carry it (a per-call websocket
+   * closed for good cannot): once not, the step is given up with a warning (the call's next instance, or a resync,
+   * finds what it left).
+   */
+  retry(key: string, step: () => Promise<unknown>, usable: () => boolean = () => true, attempt = 1): void {
     if (this.#stopped || this.#pending.has(key)) return;
+    if (!usable()) {
+      this.#logger.warn({ step: key }, 'release step given up: its ARI connection is closed');
+      return;
+    }
     const delay = Math.min(this.#opts.maxMs, this.#opts.minMs * 2 ** (attempt - 1));
     const timer = this.#clock.setTimeout(() => {
       this.#pending.delete(key);
@@ -47,7 +56,7 @@ export class ReleaseRetrier {
             { step: key, attempt, err: err instanceof Error ? err.message : String(err) },
             'release step failed again',
           );
-          this.retry(key, step, attempt + 1);
+          this.retry(key, step, usable, attempt + 1);
         },
       );
     }, delay);

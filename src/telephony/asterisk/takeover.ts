@@ -3,14 +3,26 @@ import { SESSION_PREFIX, type AsteriskCall } from './asterisk-call.js';
 import type { AsteriskCallHost } from './call-host.js';
 import { isOwnId } from './release-retry.js';
 
+/** What a reopened per-call websocket carries, as the app's channels and the session store tell it. */
+export interface ReopenedCall {
+  /** the stored call to take over (null: none) */
+  stored: CallSession | null;
+  /**
+   * callers in the app, not served here, with no stored call: a new call (its StasisStart follows at once) or one
+   * whose process died in its first moments, before it stored anything
+   */
+  unstored: string[];
+  /** our own channels and bridges in the app: what such a process left (a per-call app carries one call) */
+  leftovers: { channels: string[]; bridges: string[] };
+}
+
 /**
- * The stored call a reopened per-call websocket carries. Asterisk reopens a dropped per-call socket to the same uri
+ * The call a reopened per-call websocket carries. Asterisk reopens a dropped per-call socket to the same uri
  * (behind a load balancer: possibly this instance) and sends nothing about the call it carries: no StasisStart again
  * (the caller is still in Stasis), only the events queued while it was down and ApplicationRegistered
  * (res/ari/ari_websockets.c session_update). The app's channels say which call it is (GET /applications/{app}), and
  * so do the queued events (a caller who hung up in the gap has left the app); the one whose session is in the store
- * and that this process does not hold is a call to take over. null: a new call (its StasisStart follows) or nothing
- * to take over.
+ * and that this process does not hold is a call to take over.
  */
 export async function findReopenedCall(
   host: AsteriskCallHost,
@@ -18,15 +30,23 @@ export async function findReopenedCall(
   isLocal: (channelId: string) => boolean,
   /** the caller's id as seen in the socket's events (it may have left the app already) */
   named: Iterable<string> = [],
-): Promise<CallSession | null> {
-  const { channel_ids: channels } = await host.client.getApplication(app);
-  for (const channelId of new Set([...channels, ...named])) {
+): Promise<ReopenedCall> {
+  const application = await host.client.getApplication(app);
+  const own = (id: string) => isOwnId(id, host.config.app);
+  const found: ReopenedCall = {
+    stored: null,
+    unstored: [],
+    leftovers: { channels: application.channel_ids.filter(own), bridges: application.bridge_ids.filter(own) },
+  };
+  const inApp = new Set(application.channel_ids);
+  for (const channelId of new Set([...application.channel_ids, ...named])) {
     // our own legs (UnicastRTP, snoops) are never the caller; a call this process serves is not taken over
-    if (isOwnId(channelId, host.config.app) || isLocal(channelId)) continue;
+    if (own(channelId) || isLocal(channelId)) continue;
     const stored = await host.sessions.get(SESSION_PREFIX + channelId);
-    if (stored?.backend === 'asterisk' && stored.state !== 'ended') return stored;
+    if (stored?.backend === 'asterisk' && stored.state !== 'ended') return { ...found, stored };
+    if (!stored && inApp.has(channelId)) found.unstored.push(channelId);
   }
-  return null;
+  return found;
 }
 
 /** Bounded retries of the read-modify-write below (only a process that has not noticed it lost the call competes). */

@@ -160,6 +160,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
   #accepting = true;
   /** REST side down while the event socket stays up (Asterisk's HTTP server stuck or restarting) */
   #restDown = false;
+  #withhold: ((req: LoggedRequest) => boolean) | null = null;
   #nextId = 1;
   #closed = false;
   url = '';
@@ -247,6 +248,15 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
    */
   refuseRest(on: boolean): void {
     this.#restDown = on;
+  }
+
+  /**
+   * Requests for which `predicate` holds are carried out but never answered over their outbound websocket, as when
+   * the per-call socket closes (STASIS_END_POST_WAIT after the caller left) before the answer goes out, or the
+   * answer is slow to come on a loaded box. null: answer everything again.
+   */
+  withholdAnswers(predicate: ((req: LoggedRequest) => boolean) | null): void {
+    this.#withhold = predicate;
   }
 
   /** Asterisk-side: a channel goes away (e.g. `channel request hangup` on the CLI), with its events. */
@@ -427,6 +437,7 @@ export class AriEmulator extends EventEmitter<EmulatorEvents> {
     };
     this.requests.push(entry);
     this.emit('request', entry);
+    if (this.#withhold?.(entry)) return;
     if (ws.readyState === ws.OPEN) ws.send(restResponse(req, status, payload));
   }
 
