@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { whenAborted } from '../core/waiters.js';
 import type { Logger } from '../log/logger.js';
 import type { Asr, VadFactory } from '../speech/types.js';
 import type { CallLeg, Party } from '../telephony/port.js';
@@ -59,12 +60,8 @@ export async function transcribeAfterHandOff(p: AfterHandOffParts): Promise<void
   p.leg.on('party-audio', onParty);
   for (const input of inputs) input.start();
   p.logger.info('after the hand-off: transcribing the caller and the agent until the call ends');
-  const stopped = new Promise<void>((resolve) => {
-    if (p.signal.aborted) resolve();
-    p.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
   try {
-    await Promise.race([p.legGone, stopped]);
+    await Promise.race([p.legGone, whenAborted(p.signal)]);
   } finally {
     p.leg.off('party-audio', onParty);
     await Promise.all(inputs.map((input) => input.close()));

@@ -33,6 +33,7 @@ import { OriginateError } from '../dial-wait.js';
 import { ownId, ReleaseRetrier } from './release-retry.js';
 import { dialString, sipHeaderVariables } from './transfer.js';
 import { deadline } from '../../core/deadline.js';
+import { whenAborted } from '../../core/waiters.js';
 import { VoicebotError } from '../../core/errors.js';
 import type { Readiness } from '../../core/readiness.js';
 import { unservedCallRecord, type CallRecordSink } from '../../core/call-record.js';
@@ -507,7 +508,7 @@ export class AsteriskBackend implements TelephonyBackend {
           this.#metrics.calls.inc({ direction: call.direction, result: 'connected' });
         },
         serve: async (onCall) => {
-          if (opts.watchOnly) return untilAborted(call.signal);
+          if (opts.watchOnly) return whenAborted(call.signal);
           // a call taken over was announced and is recorded already (the bridge recording goes on)
           if (!opts.takenOver) {
             await this.#announceRecording(call);
@@ -843,14 +844,6 @@ function storedCall(host: AsteriskCallHost, ids: StoredAsteriskCall, caller: Ari
   return new AsteriskCall(host, caller ?? ariChannel.parse({ id: ids.callerChannelId }), ids.direction ?? 'inbound', {
     from: phone,
     to: ids.to ?? '',
-  });
-}
-
-/** Resolves when `signal` aborts (a leg's: the call ended, or this process let go of it). */
-function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    signal.addEventListener('abort', () => resolve(), { once: true });
   });
 }
 
