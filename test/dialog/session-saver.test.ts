@@ -54,4 +54,34 @@ describe('SessionSaver', () => {
     expect(calls).toBe(3); // held write (refused: stale revision), claim, the write again
     expect(await store.get('call-1')).toBeUndefined(); // finished: removed, as the call's owner does
   });
+
+  it("a leg's sessionData goes with every write, over what the previous owner stored (a claim, a release)", async () => {
+    const store = new MemorySessionStore();
+    const mine = { ...leg, sessionData: { instanceUrl: 'http://127.0.0.1:3002' } } as CallLeg;
+    const ctx = new CallContext(mine, () => undefined);
+    await store.put({
+      version: 1,
+      callId: 'call-1',
+      backend: 'test',
+      state: 'listening',
+      phone: '+1555',
+      startedAt: new Date().toISOString(),
+      backendData: { instanceUrl: 'http://127.0.0.1:3001', kept: 'x' },
+      dialog: { ...ctx.dialogSnapshot() },
+      updatedAt: new Date().toISOString(),
+      owner: 'dead-process',
+    });
+    const saver = new SessionSaver(store, ctx, pino({ level: 'silent' }), { owner: 'me', onLost: () => undefined });
+    expect(await saver.claim((await store.get('call-1'))!, 'thinking')).toBe(true);
+    expect(await store.get('call-1')).toMatchObject({
+      owner: 'me',
+      backendData: { instanceUrl: 'http://127.0.0.1:3002', kept: 'x' },
+    });
+    saver.save('listening');
+    await saver.release('listening');
+    expect(await store.get('call-1')).toMatchObject({
+      owner: '',
+      backendData: { instanceUrl: 'http://127.0.0.1:3002', kept: 'x' },
+    });
+  });
 });

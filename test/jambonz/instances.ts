@@ -86,7 +86,7 @@ export interface BotInstance {
 export async function startInstance(
   id: string,
   shared: Shared,
-  opts: { publicUrl: string; asrScript: string[]; config?: Record<string, unknown> },
+  opts: { publicUrl: string; asrScript: string[]; config?: Record<string, unknown>; logs?: string[] },
 ): Promise<BotInstance> {
   const killSwitch = new KillSwitch();
   const clock = new KillableClock();
@@ -107,7 +107,11 @@ export async function startInstance(
   });
   deps.instanceId = id;
   deps.leases = leases;
-  const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
+  // the log lines, when the test reads them (as the product writes them: phone numbers redacted)
+  const logs = opts.logs;
+  const logger = logs
+    ? createLogger({ level: 'info', format: 'json', redactPhoneNumbers: true }, { write: (l) => void logs.push(l) })
+    : createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
   const metrics = createMetrics(false);
   const port = await freePort();
   const config = telephonyConfig.parse({
@@ -178,13 +182,16 @@ export async function startTakeoverRig(
   scripts: { a: string[]; b: string[] },
   /** more of the call core's config, layered over the rig's (both instances) */
   config?: Record<string, unknown>,
+  /** where each instance's log lines go (info and up); absent: silent */
+  logs?: { a?: string[]; b?: string[] },
 ): Promise<TakeoverRig> {
   const ports: number[] = [];
   // the balancer first: its URL is the public URL both instances put in their hooks
   const balancer = await startHttpBalancer(ports);
   const publicUrl = balancer.url;
-  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a, ...(config ? { config } : {}) });
-  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b, ...(config ? { config } : {}) });
+  const more = (lines?: string[]) => ({ ...(config ? { config } : {}), ...(lines ? { logs: lines } : {}) });
+  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a, ...more(logs?.a) });
+  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b, ...more(logs?.b) });
   ports.push(a.port, b.port);
   const emu = await startJambonzEmulator({ appUrl: `${publicUrl}/jambonz`, mode, webhookSecret: WEBHOOK_SECRET });
   return {

@@ -44,6 +44,12 @@ async function takeovers(bot: BotInstance, mode: string): Promise<number> {
   return (metric?.values ?? []).filter((v) => v.labels.mode === mode).reduce((n, v) => n + v.value, 0);
 }
 
+/** B's hooks passed on (or not) to the instance serving the call, by outcome */
+async function hookRelays(bot: BotInstance): Promise<Record<string, number>> {
+  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === 'voicebot_jambonz_hook_relays_total');
+  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
+}
+
 async function say(call: EmulatedCall): Promise<void> {
   await call.sendAudio(tone(600, call.audioRate), call.audioRate, { speed: 2 });
   await call.sendSilence(800, { speed: 2 });
@@ -239,10 +245,12 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     call.dropAudio(); // the media server loses A's listen socket; A lives. The listen ends, its actionHook runs
     await waitFor(() => call.listens === 2 && call.audioOpen, 5000, 'a new listen');
     expect(r.balancer.perTarget[1]).toBeGreaterThan(atB); // the hook reached B …
-    // … which passed it on to A (named in the hook's URL): A's answer is a listen to itself
+    // … which passed it on to A (the call's server in the store, named in the hook's URL too): A's answer is a listen
+    // to itself
     expect((call.verbArrays.at(-1)?.[0] as { url?: string } | undefined)?.url).toBe(
       `ws://127.0.0.1:${r.a.port}/jambonz/audio`,
     );
+    expect(await hookRelays(r.b)).toEqual({ answered: 1 });
     await say(call);
     await waitFor(() => spoken(r.a.deps).includes('Order cancelled.'), 8000, 'A answers the next turn');
     expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.', 'Order cancelled.']); // it never let go
