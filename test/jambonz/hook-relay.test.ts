@@ -8,14 +8,23 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallEvent } from '../../src/core/call-events.js';
-import { MemoryRecordSink, type TestDeps, type ToneTts } from '../../src/dialog/scripted.js';
+import { MemoryRecordSink } from '../../src/dialog/scripted.js';
 import { MemoryLeaseStore } from '../../src/session/lease.js';
 import { MemorySessionStore } from '../../src/session/memory-store.js';
 import { signWebhook } from '../../jambonz-adapter/src/signature.js';
 import type { EmulatedCall } from '../emulators/jambonz/index.js';
 import { waitFor } from '../helpers/wait.js';
-import { GREETING, WEBHOOK_SECRET, startTakeoverRig, type BotInstance, type TakeoverRig } from './instances.js';
+import {
+  GREETING,
+  WEBHOOK_SECRET,
+  counter,
+  listening,
+  say,
+  spoken,
+  startTakeoverRig,
+  type BotInstance,
+  type TakeoverRig,
+} from './instances.js';
 
 const BILL = 'a question about my bill';
 const CANCEL = 'please cancel it';
@@ -40,28 +49,8 @@ async function startTrap(): Promise<{
   };
 }
 
-async function counter(bot: BotInstance, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === name);
-  return (metric?.values ?? [])
-    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
-    .reduce((n, v) => n + v.value, 0);
-}
 const relays = (bot: BotInstance, outcome?: string) =>
   counter(bot, 'voicebot_jambonz_hook_relays_total', outcome ? { outcome } : {});
-
-const listening = (deps: TestDeps) =>
-  deps.published.filter((e: CallEvent) => e.type === 'state' && e.to === 'listening').length;
-const spoken = (deps: TestDeps) => (deps.tts as ToneTts).spoken;
-
-function tone(ms: number, rate: number): Int16Array {
-  const out = new Int16Array((rate * ms) / 1000);
-  for (let i = 0; i < out.length; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
-  return out;
-}
-async function say(call: EmulatedCall): Promise<void> {
-  await call.sendAudio(tone(600, call.audioRate), call.audioRate, { speed: 2 });
-  await call.sendSilence(800, { speed: 2 });
-}
 
 /** POSTs a hook body to `url` as jambonz would, with the given headers on top. */
 function postHook(url: string, body: string, headers: Record<string, string>): Promise<Response> {

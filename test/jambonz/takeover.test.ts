@@ -6,8 +6,7 @@
  * resume prompt, the transcript going on, one end record.
  */
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import type { CallEvent } from '../../src/core/call-events.js';
-import { MemoryRecordSink, type ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
+import { MemoryRecordSink } from '../../src/dialog/scripted.js';
 import { MemoryLeaseStore, RedisLeaseStore } from '../../src/session/lease.js';
 import { MemorySessionStore } from '../../src/session/memory-store.js';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
@@ -16,6 +15,10 @@ import type { EmulatedCall } from '../emulators/jambonz/index.js';
 import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import {
+  counter,
+  listening,
+  say,
+  spoken,
   GREETING,
   INTENTS,
   RESUME_PROMPT,
@@ -29,31 +32,7 @@ import {
 const LEASE_MS = 1000;
 const GRACE_MS = 1500;
 
-function tone(ms: number, rate: number): Int16Array {
-  const out = new Int16Array((rate * ms) / 1000);
-  for (let i = 0; i < out.length; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
-  return out;
-}
-
-const listening = (deps: TestDeps) =>
-  deps.published.filter((e: CallEvent) => e.type === 'state' && e.to === 'listening').length;
-const spoken = (deps: TestDeps) => (deps.tts as ToneTts).spoken;
-
-async function takeovers(bot: BotInstance, mode: string): Promise<number> {
-  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === 'voicebot_jambonz_takeovers_total');
-  return (metric?.values ?? []).filter((v) => v.labels.mode === mode).reduce((n, v) => n + v.value, 0);
-}
-
-/** B's hooks passed on (or not) to the instance serving the call, by outcome */
-async function hookRelays(bot: BotInstance): Promise<Record<string, number>> {
-  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === 'voicebot_jambonz_hook_relays_total');
-  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
-}
-
-async function say(call: EmulatedCall): Promise<void> {
-  await call.sendAudio(tone(600, call.audioRate), call.audioRate, { speed: 2 });
-  await call.sendSilence(800, { speed: 2 });
-}
+const takeovers = (bot: BotInstance, mode: string) => counter(bot, 'voicebot_jambonz_takeovers_total', { mode });
 
 interface Rig extends TakeoverRig {
   shared: Shared;
@@ -250,7 +229,8 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     expect((call.verbArrays.at(-1)?.[0] as { url?: string } | undefined)?.url).toBe(
       `ws://127.0.0.1:${r.a.port}/jambonz/audio`,
     );
-    expect(await hookRelays(r.b)).toEqual({ answered: 1 });
+    expect(await counter(r.b, 'voicebot_jambonz_hook_relays_total', { outcome: 'answered' })).toBe(1);
+    expect(await counter(r.b, 'voicebot_jambonz_hook_relays_total')).toBe(1);
     await say(call);
     await waitFor(() => spoken(r.a.deps).includes('Order cancelled.'), 8000, 'A answers the next turn');
     expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.', 'Order cancelled.']); // it never let go
