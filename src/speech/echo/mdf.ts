@@ -30,8 +30,6 @@ const MIN_LEAK = 0.005;
  */
 const FIRST_STEP = 0.5;
 const ADAPTED_AFTER = 4;
-const ESTIMATED_SHARE = 0.25;
-const ESTIMATE_DECAY = 0.95;
 /** before the first adaptation, each partition's share of the step falls by this factor per block from the echo's start */
 const FIRST_PROP_DECAY = Math.exp(-2);
 /** the echo estimate's correlation with the error (a lower bound on the residual's echo share) decays per block */
@@ -95,9 +93,6 @@ export class BlockFilter {
   #pey = 1;
   #pyy = 1;
   #sumAdapt = 0;
-  /** the background's echo estimate, and the echo the line's gain makes of the reference: energies over ~80 ms */
-  #estimated = 0;
-  #expected = 0;
   #sey = 0;
   #see = 0;
   #syy = 0;
@@ -343,16 +338,7 @@ export class BlockFilter {
     this.#syy = CORRELATION_DECAY * this.#syy + syy;
     const bound = (this.#sey * this.#sey) / (1 + this.#see * this.#syy);
     rer = Math.min(0.5, Math.max(rer, bound));
-    // adapted a little: the fixed step has added up, and (where the line's echo gain is known) the estimate explains
-    // a quarter of the echo expected (a filter that has learned nothing would get no step from its own estimate)
-    this.#estimated = ESTIMATE_DECAY * this.#estimated + syy;
-    this.#expected = ESTIMATE_DECAY * this.#expected + this.echoGain * this.#sxx;
-    if (
-      !this.#adapted &&
-      this.#sumAdapt > ADAPTED_AFTER * this.partitions &&
-      (this.echoGain === 0 || this.#estimated >= ESTIMATED_SHARE * this.#expected)
-    )
-      this.#adapted = true;
+    if (!this.#adapted && this.#sumAdapt > ADAPTED_AFTER * this.partitions) this.#adapted = true;
     const bins = this.#bins;
     const reg = this.#reg;
     const c = this.#powerCorrection;
