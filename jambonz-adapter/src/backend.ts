@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Registry } from 'prom-client';
 import { backgroundTimer, systemClock, type Clock, type Admission, type Permit } from 'voicebot/core';
-import { type Logger, callLogger } from 'voicebot/log';
+import { type Logger, WarnLimiter, callLogger } from 'voicebot/log';
 import {
   type TelephonyConfig,
   type CallLeg,
@@ -19,8 +19,8 @@ import { dialOutcomeSchema, sendJson, type CallPayload } from './messages.js';
 import { jambonzMetrics, type JambonzMetrics } from './metrics.js';
 import { mediaPacers, type PacerFactory } from './pacer.js';
 import { cancelCall, createCall } from './rest.js';
-import { awaitFreeCall, type CallRegistry } from './takeover.js';
-import { VIA_PARAM } from './hook-relay.js';
+import { SERVED_AT, awaitFreeCall, servingInstance, type CallRegistry } from './takeover.js';
+import { VIA_PARAM, relayHook, type ArrivedHook } from './hook-relay.js';
 import { declineVerb, dialVerb, hangupVerb, listenVerb, type HandOffListen, type JambonzVerb } from './verbs.js';
 
 export type JambonzConfig = NonNullable<TelephonyConfig['jambonz']>;
@@ -53,6 +53,7 @@ export interface UrlBase {
 /** Names of the hooks our verbs ask jambonz to call back (HTTP: path under the prefix; WS API: hook name). */
 export const HOOKS = { listenEnded: 'listen-ended', dialEnded: 'dial-ended', dialConfirm: 'dial-confirm' } as const;
 export type HookName = (typeof HOOKS)[keyof typeof HOOKS];
+const isHook = (name: string): name is HookName => (Object.values(HOOKS) as string[]).includes(name);
 
 const ENDED_STATUSES = new Set(['completed', 'failed', 'busy', 'no-answer', 'canceled']);
 /** How long an ended call's sid is remembered, so late hooks get a clean `hangup`. */
@@ -116,6 +117,8 @@ export class JambonzBackend implements TelephonyBackend {
   readonly #takenOver = new Set<string>();
   /** calls jambonz said were over while their takeover here still waited for the lease: the takeover records them */
   readonly #endedWhileAdopting = new Set<string>();
+  /** hooks not passed on: a replayed hook can be sent at line rate, so its warnings are bounded (all are counted) */
+  readonly #relayWarnings: WarnLimiter;
 
   constructor(config: JambonzConfig, deps: JambonzDeps) {
     this.config = config;
@@ -126,6 +129,7 @@ export class JambonzBackend implements TelephonyBackend {
     this.#fetch = deps.fetch ?? fetch;
     this.#clock = deps.clock ?? systemClock;
     this.#registry = deps.registry;
+    this.#relayWarnings = new WarnLimiter(this.logger);
     this.#supervisor = new CallSupervisor({
       logger: this.logger,
       backend: 'jambonz',
@@ -147,6 +151,7 @@ export class JambonzBackend implements TelephonyBackend {
     for (const timer of this.#tombstones.values()) this.#clock.clearTimeout(timer);
     this.#tombstones.clear();
     this.#withPerson.clear();
+    this.#relayWarnings.flush();
     await stopped;
   }
 
@@ -206,11 +211,6 @@ export class JambonzBackend implements TelephonyBackend {
   #outdialStatus(wait: DialWait, report: StatusReport): void {
     const outcome = callStatusOutcome(report.status);
     if (outcome) wait.decide({ outcome, detail: statusDetail(report.status, report.sipStatus) });
-  }
-
-  /** how this instance makes HTTP requests (jambonz's REST API, hooks passed on to another instance) */
-  get fetch(): typeof fetch {
-    return this.#fetch;
   }
 
   stats(): JambonzStats {
@@ -279,6 +279,8 @@ export class JambonzBackend implements TelephonyBackend {
         sampleRate: this.config.sampleRate,
         mode,
         audioToken: randomBytes(18).toString('base64url'),
+        // stored with the call's state: the other instances pass the call's hooks on to this address
+        ...(this.#ownUrl ? { sessionData: { [SERVED_AT]: this.#ownUrl } } : {}),
       },
       this.#legHost(payload.call_sid, mode, base),
     );
@@ -381,20 +383,47 @@ export class JambonzBackend implements TelephonyBackend {
     };
   }
 
-  #hookRef(name: HookName, mode: ControlMode, base: UrlBase): string {
-    if (mode === 'ws') return `/${name}`;
-    const url = `${base.http}${this.pathPrefix}/hook/${name}`;
-    // through a balancer the hook may reach any instance: it names the one that asked for it, which answers it
-    // while it lives (see hook-relay.ts)
-    const own = this.#registry ? this.config.instanceUrl?.replace(/\/$/, '') : undefined;
-    return own ? `${url}?${VIA_PARAM}=${encodeURIComponent(own)}` : url;
+  /** This instance's own address when it shares calls with others (`instanceUrl`, with a registry); else undefined. */
+  get #ownUrl(): string | undefined {
+    return this.#registry ? this.config.instanceUrl?.replace(/\/$/, '') : undefined;
   }
 
-  /** The hook URL on the instance named by `via` (a hook's URL names the instance that asked for it). */
-  relayTarget(via: string | undefined, name: string, query: string): string | null {
-    const own = this.config.instanceUrl?.replace(/\/$/, '');
-    if (!via || !/^https?:\/\//.test(via) || via.replace(/\/$/, '') === own) return null;
-    return `${via.replace(/\/$/, '')}${this.pathPrefix}/hook/${name}${query}`;
+  #hookRef(name: HookName, mode: ControlMode, base: UrlBase): string {
+    if (mode === 'ws') return `/${name}`;
+    // through a balancer the hook may reach any instance: it names the one that asked for it, which answers it
+    // while it lives (see #relay)
+    return this.#hookUrl(base.http, name, this.#ownUrl);
+  }
+
+  #hookUrl(http: string, name: HookName, via: string | undefined): string {
+    const url = `${http}${this.pathPrefix}/hook/${name}`;
+    return via ? `${url}?${VIA_PARAM}=${encodeURIComponent(via)}` : url;
+  }
+
+  /**
+   * Passes a webhook for a call this instance does not serve on to the instance that does, as the session store names
+   * it (the address its owner stored), never to an address the request names: jambonz signs the body and timestamp,
+   * not the URL, so a captured hook can come back within the tolerance with any `via`. The hook's `via` must name that
+   * same instance; one naming any other address is not passed on (counted and warned: a tampered or stale hook).
+   * null: not passed on (nobody else serves the call, or not a hook of ours), or that instance did not answer.
+   */
+  async #relay(sid: string, hook: string, arrived: ArrivedHook | undefined): Promise<JambonzVerb[] | null> {
+    if (!arrived || !this.#registry || !isHook(hook)) return null;
+    const served = (await servingInstance(this.#registry, sid, this.#clock))?.replace(/\/$/, '');
+    if (!served || served === this.#ownUrl) return null;
+    if (arrived.via?.replace(/\/$/, '') !== served) {
+      this.metrics.hookRelays.inc({ outcome: 'refused' });
+      // no body, no signature: only where the request wanted the hook to go
+      this.#relayWarnings.warn(
+        'hook_relay_refused',
+        { callSid: sid, hook, via: originOf(arrived.via) },
+        'jambonz hook not relayed: its via does not name the instance serving the call',
+      );
+      return null;
+    }
+    const verbs = await relayHook(this.#hookUrl(served, hook, served), arrived, this.#fetch);
+    this.metrics.hookRelays.inc({ outcome: verbs ? 'answered' : 'no_answer' });
+    return verbs;
   }
 
   #listen(leg: JambonzCallLeg, base: UrlBase): JambonzVerb {
@@ -453,21 +482,22 @@ export class JambonzBackend implements TelephonyBackend {
     payload: CallPayload,
     base: UrlBase,
     mode: ControlMode,
-    /** webhooks: pass the hook on to the instance that asked for it (null: it did not answer); absent: none */
-    relay?: () => Promise<JambonzVerb[] | null>,
+    /** a webhook as it arrived, which may be passed on to the instance serving the call; absent: never passed on */
+    arrived?: ArrivedHook,
   ): Promise<JambonzVerb[]> {
     const hook = name.replace(/^.*\//, '');
     if (hook === HOOKS.dialConfirm) {
       // confirmHook runs on the agent's leg: its call_sid is the agent leg, parent_call_sid the caller's.
       // Its verbs run on the agent, so the answer is always empty (bridge now), never a hangup.
-      const caller = this.#calls.get(payload.parent_call_sid ?? payload.call_sid);
+      const callerSid = payload.parent_call_sid ?? payload.call_sid;
+      const caller = this.#calls.get(callerSid);
       // through a balancer: the instance whose transfer it is must hear of the answer (it answers [] as well)
-      if (!caller && relay) return (await relay()) ?? [];
-      caller?.dialOutcome('answered');
+      if (!caller) return (await this.#relay(callerSid, hook, arrived)) ?? [];
+      caller.dialOutcome('answered');
       return [];
     }
     const leg = this.#calls.get(payload.call_sid);
-    if (!leg) return this.#unknownCallHook(hook, payload, base, mode, relay);
+    if (!leg) return this.#unknownCallHook(hook, payload, base, mode, arrived);
     switch (hook) {
       case HOOKS.listenEnded: {
         const next = leg.takeNextVerbs();
@@ -490,23 +520,23 @@ export class JambonzBackend implements TelephonyBackend {
   }
 
   /**
-   * A hook for a call this instance does not hold. With webhooks, first the instance that asked for it (named in its
-   * URL) answers, if it lives: the balancer gave it to us (its listen socket dropped, or the bot asked for its next
-   * verbs). A listen's actionHook for a call another instance served (its process died with the audio socket) is
-   * answered by taking the call over: webhooks wait for the lease (jambonz waits 10 s for the answer) and answer with
-   * a listen here; over the WS API the takeover that session:reconnect started answers with a redirect, so this hook
-   * gets nothing. Anything else: hang up.
+   * A hook for a call this instance does not hold. With webhooks, first the instance serving it (the one the session
+   * store names, see #relay) answers, if it lives: the balancer gave it to us (its listen socket dropped, or the bot
+   * asked for its next verbs). A listen's actionHook for a call another instance served (its process died with the
+   * audio socket) is answered by taking the call over: webhooks wait for the lease (jambonz waits 10 s for the answer)
+   * and answer with a listen here; over the WS API the takeover that session:reconnect started answers with a
+   * redirect, so this hook gets nothing. Anything else: hang up.
    */
   async #unknownCallHook(
     hook: string,
     payload: CallPayload,
     base: UrlBase,
     mode: ControlMode,
-    relay?: () => Promise<JambonzVerb[] | null>,
+    arrived?: ArrivedHook,
   ): Promise<JambonzVerb[]> {
     const sid = payload.call_sid;
     if (!this.#registry || this.#tombstones.has(sid)) return [hangupVerb()];
-    const relayed = mode === 'webhook' && relay ? await relay() : null;
+    const relayed = mode === 'webhook' ? await this.#relay(sid, hook, arrived) : null;
     if (relayed) {
       this.logger.info({ callSid: sid, hook }, 'jambonz hook answered by the instance serving the call');
       return relayed;
@@ -612,6 +642,16 @@ export class JambonzBackend implements TelephonyBackend {
   controlSocketClosed(socket: WebSocket): void {
     this.#controlSockets.delete(socket);
     this.metrics.controlSockets.set(this.#controlSockets.size);
+  }
+}
+
+/** A URL from a request, as a log may show it: its origin only (no path, query or credentials). */
+function originOf(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'unparsable';
   }
 }
 

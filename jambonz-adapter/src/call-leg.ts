@@ -56,6 +56,8 @@ export interface LegInit {
   mode: ControlMode;
   /** per-call password jambonz presents on the audio socket (listen wsAuth) */
   audioToken: string;
+  /** what the session store keeps about the instance serving the call (see `CallLeg.sessionData`) */
+  sessionData?: Record<string, unknown>;
 }
 
 interface PlayoutWaiter {
@@ -106,6 +108,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
   readonly outputSampleRate: SampleRate;
   readonly mode: ControlMode;
   readonly audioToken: string;
+  readonly sessionData: Readonly<Record<string, unknown>>;
 
   /** while the call is up (ended: see `state`) */
   #state: Exclude<LegState, 'ended'> = 'bot';
@@ -162,6 +165,7 @@ export class JambonzCallLeg extends CallLegBase implements CallLeg {
     this.outputSampleRate = init.sampleRate;
     this.mode = init.mode;
     this.audioToken = init.audioToken;
+    this.sessionData = init.sessionData ?? {};
     this.#host = host;
     this.#log = host.logger;
     this.#outChunker = new FrameChunker(samplesPerFrame(init.sampleRate));

@@ -11,19 +11,26 @@ export const VIA_PARAM = 'via';
 const RELAY_TIMEOUT_MS = 1500;
 
 /**
+ * A webhook as it arrived, to pass on as it is. `via` is only the hook URL's hint: jambonz's signature covers the body
+ * and its timestamp, not the URL, so anyone holding one signed hook can send it again with any `via` (see
+ * `JambonzBackend.#relay`: the target comes from the session store, and `via` must name that same instance).
+ */
+export interface ArrivedHook {
+  via: string | undefined;
+  raw: Buffer;
+  signature: string | undefined;
+}
+
+/**
  * With webhooks every hook reaches jambonz's balancer, which may hand it to any instance; only the instance serving
  * the call can answer it (the verbs the bot queued, its transfer, a new listen to itself when its listen socket
- * dropped). The instance that got it passes it on, byte for byte with jambonz's signature, to the instance named in
- * the hook's URL and returns that one's verbs. null: that instance did not answer (dead, or no verbs).
+ * dropped). The instance that got it passes it on, byte for byte with jambonz's signature, to the hook's URL on the
+ * instance serving the call and returns that one's verbs. null: that instance did not answer (dead, or no verbs).
  */
-export async function relayHook(
-  target: string,
-  raw: Buffer,
-  signature: string | undefined,
-  fetchFn: typeof fetch,
-): Promise<JambonzVerb[] | null> {
+export async function relayHook(url: string, hook: ArrivedHook, fetchFn: typeof fetch): Promise<JambonzVerb[] | null> {
+  const { raw, signature } = hook;
   try {
-    const res = await fetchFn(target, {
+    const res = await fetchFn(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',

@@ -15,6 +15,11 @@ export interface JambonzMetrics {
   controlSockets: Gauge<string>;
   /** calls another instance served that this one took over (label mode: ws, webhook) */
   takeovers: Counter<string>;
+  /**
+   * webhooks for a call another instance serves, passed on to it (label outcome: answered, no_answer) or not, because
+   * their `via` named an address other than the one the session store gives for that instance (refused)
+   */
+  hookRelays: Counter<string>;
 }
 
 export function jambonzMetrics(registry: Registry): JambonzMetrics {
@@ -46,6 +51,12 @@ export function jambonzMetrics(registry: Registry): JambonzMetrics {
       'voicebot_jambonz_takeovers_total',
       'jambonz calls another instance served that this one took over (session:reconnect or a listen actionHook)',
       ['mode'],
+    ),
+    hookRelays: counter(
+      registry,
+      'voicebot_jambonz_hook_relays_total',
+      'jambonz webhooks for a call another instance serves: passed on (answered, no_answer), refused (via not its stored address)',
+      ['outcome'],
     ),
     activeCalls: gauge(registry, 'voicebot_jambonz_calls_active', 'jambonz calls held by this bot'),
     audioSockets: gauge(registry, 'voicebot_jambonz_audio_sockets', 'Open jambonz listen (audio) sockets'),

@@ -5,7 +5,7 @@ import { acceptAudioSocket } from './audio-socket.js';
 import { callPayloadSchema } from './messages.js';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './signature.js';
 import { acceptControlSocket } from './ws-api.js';
-import { RELAYED_HEADER, relayHook } from './hook-relay.js';
+import { RELAYED_HEADER } from './hook-relay.js';
 
 export interface JambonzRouteDeps {
   backend: JambonzBackend;
@@ -92,24 +92,25 @@ export async function registerJambonz(web: FastifyInstance, deps: JambonzRouteDe
         return reply.code(204).send();
       });
 
-      scope.post<{ Params: { name: string }; Querystring: { via?: string } }>(
+      scope.post<{ Params: { name: string }; Querystring: { via?: string | string[] } }>(
         '/hook/:name',
         { preHandler: verify },
         async (req, reply) => {
           const payload = payloadOf(req, reply);
           if (!payload) return reply;
-          // a hook another instance got names this one: answer it here, never pass it on again
-          const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-          const target =
-            req.headers[RELAYED_HEADER] === undefined
-              ? backend.relayTarget(req.query.via, req.params.name, query)
-              : null;
-          const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          // Signed like any hook (verify above: the relay header earns no trust). One another instance passed on
+          // is answered here, never passed on again.
           const signature = req.headers[SIGNATURE_HEADER];
-          const relay = target
-            ? () => relayHook(target, raw, typeof signature === 'string' ? signature : undefined, backend.fetch)
-            : undefined;
-          const verbs = await backend.hook(req.params.name, payload, backend.urlBase(req.headers), 'webhook', relay);
+          const arrived =
+            req.headers[RELAYED_HEADER] === undefined
+              ? {
+                  // a repeated via is no single instance's name
+                  via: typeof req.query.via === 'string' ? req.query.via : undefined,
+                  raw: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+                  signature: typeof signature === 'string' ? signature : undefined,
+                }
+              : undefined;
+          const verbs = await backend.hook(req.params.name, payload, backend.urlBase(req.headers), 'webhook', arrived);
           return reply.code(200).type('application/json').send(verbs);
         },
       );

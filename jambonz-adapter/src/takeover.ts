@@ -7,10 +7,13 @@ import type { Clock } from 'voicebot/core';
 export interface CallRegistry {
   /**
    * A call stored and not over: whether a live process holds its lease, and whether its bot had handed it to a person
-   * (the caller talks to an agent; the bot only listened on, and its end record is still to be written). null:
-   * nothing to resume (never stored, or ended).
+   * (the caller talks to an agent; the bot only listened on, and its end record is still to be written), and what
+   * the process serving it stored about itself (`servedBy`: its `backendData`, absent when no process serves it).
+   * null: nothing to resume (never stored, or ended).
    */
-  lookup(callSid: string): Promise<{ held: boolean; handedOff?: boolean } | null>;
+  lookup(
+    callSid: string,
+  ): Promise<{ held: boolean; handedOff?: boolean; servedBy?: Readonly<Record<string, unknown>> } | null>;
   /**
    * How long to wait for a holder to let go before giving up, ms: a dead process's lease runs out within one lease
    * length; a live one that lost its WS API socket lets go after the reconnect grace.
@@ -48,6 +51,19 @@ export async function awaitFreeCall(
     if (clock.now() >= deadline) return 'held';
     await sleep(clock, Math.min(POLL_MS, Math.max(1, deadline - clock.now())), signal);
   }
+}
+
+/** What a jambonz leg stores about the instance serving it (see `JambonzCallLeg.sessionData`). */
+export const SERVED_AT = 'instanceUrl';
+
+/**
+ * The address (`instanceUrl`) the session store gives for the instance serving the call: what this deployment knows,
+ * never what a request says. null: no instance serves it, it stored no address, or the store did not answer in time.
+ */
+export async function servingInstance(registry: CallRegistry, callSid: string, clock: Clock): Promise<string | null> {
+  const found = await bounded(registry.lookup(callSid), clock);
+  const url = found && found !== 'unknown' ? found.servedBy?.[SERVED_AT] : undefined;
+  return typeof url === 'string' ? url : null;
 }
 
 async function bounded<T>(lookup: Promise<T | null>, clock: Clock): Promise<T | null | 'unknown'> {

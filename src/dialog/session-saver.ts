@@ -125,7 +125,7 @@ export class SessionSaver {
       state,
       phone: ctx.leg.from,
       startedAt: ctx.startedAt.toISOString(),
-      backendData: this.#backendData,
+      backendData: { ...this.#backendData, ...ctx.leg.sessionData },
       dialog: { ...ctx.dialogSnapshot() },
       updatedAt: new Date().toISOString(),
       owner,

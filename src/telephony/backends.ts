@@ -103,7 +103,12 @@ export function callRegistry(sessions: SessionStore, leases: LeaseStore, waitMs:
       // a call handed to a person whose bot listened on is `ended` for the dialog, not over: its record is owed
       const handedOff = awaitsEndAfterHandOff(stored);
       if (!stored || (stored.state === 'ended' && !handedOff)) return null;
-      return { held: (await leases.holder(callSid)) !== null, ...(handedOff ? { handedOff } : {}) };
+      return {
+        held: (await leases.holder(callSid)) !== null,
+        ...(handedOff ? { handedOff } : {}),
+        // what the call's owner stored about itself; none while no process serves the call (detached, not yet claimed)
+        ...(stored.owner ? { servedBy: stored.backendData } : {}),
+      };
     },
   };
 }

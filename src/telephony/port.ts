@@ -81,6 +81,12 @@ export interface CallLeg {
    * was being taken over from another process, so that the core records it from the stored state.
    */
   readonly ended?: boolean;
+  /**
+   * What the backend keeps about this process's part of the call in the session store (`backendData`), written with
+   * every state the call core writes as the call's owner, so it always describes the owner that wrote it (jambonz: the
+   * address hooks for the call are passed on to).
+   */
+  readonly sessionData?: Readonly<Record<string, unknown>>;
 
   on<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this;
   off<E extends keyof CallLegEvents>(event: E, listener: (...args: CallLegEvents[E]) => void): this;

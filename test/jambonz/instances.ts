@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createMetrics } from '../../src/core/metrics.js';
 import type { Clock } from '../../src/core/clock.js';
+import type { CallEvent } from '../../src/core/call-events.js';
 import type { CallRecord, CallRecordSink } from '../../src/core/call-record.js';
 import { runCall } from '../../src/dialog/call-core.js';
 import { createTestDeps, ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
@@ -86,7 +87,7 @@ export interface BotInstance {
 export async function startInstance(
   id: string,
   shared: Shared,
-  opts: { publicUrl: string; asrScript: string[]; config?: Record<string, unknown> },
+  opts: { publicUrl: string; asrScript: string[]; config?: Record<string, unknown>; logs?: string[] },
 ): Promise<BotInstance> {
   const killSwitch = new KillSwitch();
   const clock = new KillableClock();
@@ -107,7 +108,11 @@ export async function startInstance(
   });
   deps.instanceId = id;
   deps.leases = leases;
-  const logger = createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
+  // the log lines, when the test reads them (as the product writes them: phone numbers redacted)
+  const logs = opts.logs;
+  const logger = logs
+    ? createLogger({ level: 'info', format: 'json', redactPhoneNumbers: true }, { write: (l) => void logs.push(l) })
+    : createLogger({ level: 'silent', format: 'json', redactPhoneNumbers: false });
   const metrics = createMetrics(false);
   const port = await freePort();
   const config = telephonyConfig.parse({
@@ -178,13 +183,16 @@ export async function startTakeoverRig(
   scripts: { a: string[]; b: string[] },
   /** more of the call core's config, layered over the rig's (both instances) */
   config?: Record<string, unknown>,
+  /** where each instance's log lines go (info and up); absent: silent */
+  logs?: { a?: string[]; b?: string[] },
 ): Promise<TakeoverRig> {
   const ports: number[] = [];
   // the balancer first: its URL is the public URL both instances put in their hooks
   const balancer = await startHttpBalancer(ports);
   const publicUrl = balancer.url;
-  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a, ...(config ? { config } : {}) });
-  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b, ...(config ? { config } : {}) });
+  const more = (lines?: string[]) => ({ ...(config ? { config } : {}), ...(lines ? { logs: lines } : {}) });
+  const a = await startInstance('bot-a', shared, { publicUrl, asrScript: scripts.a, ...more(logs?.a) });
+  const b = await startInstance('bot-b', shared, { publicUrl, asrScript: scripts.b, ...more(logs?.b) });
   ports.push(a.port, b.port);
   const emu = await startJambonzEmulator({ appUrl: `${publicUrl}/jambonz`, mode, webhookSecret: WEBHOOK_SECRET });
   return {
@@ -208,4 +216,27 @@ export function firstAudibleAfter(call: EmulatedCall, since: number): number | n
     if (chunk.pcm.some((s) => Math.abs(s) > 500)) return chunk.at;
   }
   return null;
+}
+
+/** How often the instance's bot has started listening (after each prompt it said). */
+export const listening = (deps: TestDeps): number =>
+  deps.published.filter((e: CallEvent) => e.type === 'state' && e.to === 'listening').length;
+/** What the instance's bot said, in order. */
+export const spoken = (deps: TestDeps): string[] => (deps.tts as ToneTts).spoken;
+
+/** The caller says something (a 600 ms tone, then 800 ms of silence ending the turn), at twice real time. */
+export async function say(call: EmulatedCall): Promise<void> {
+  const rate = call.audioRate;
+  const pcm = new Int16Array((rate * 600) / 1000);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
+  await call.sendAudio(pcm, rate, { speed: 2 });
+  await call.sendSilence(800, { speed: 2 });
+}
+
+/** The sum of an instance's counter over the series matching `labels`. */
+export async function counter(bot: BotInstance, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === name);
+  return (metric?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+    .reduce((n, v) => n + v.value, 0);
 }

@@ -6,8 +6,7 @@
  * resume prompt, the transcript going on, one end record.
  */
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import type { CallEvent } from '../../src/core/call-events.js';
-import { MemoryRecordSink, type ToneTts, type TestDeps } from '../../src/dialog/scripted.js';
+import { MemoryRecordSink } from '../../src/dialog/scripted.js';
 import { MemoryLeaseStore, RedisLeaseStore } from '../../src/session/lease.js';
 import { MemorySessionStore } from '../../src/session/memory-store.js';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
@@ -16,6 +15,10 @@ import type { EmulatedCall } from '../emulators/jambonz/index.js';
 import { startRedis, type RestartableRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import {
+  counter,
+  listening,
+  say,
+  spoken,
   GREETING,
   INTENTS,
   RESUME_PROMPT,
@@ -29,25 +32,7 @@ import {
 const LEASE_MS = 1000;
 const GRACE_MS = 1500;
 
-function tone(ms: number, rate: number): Int16Array {
-  const out = new Int16Array((rate * ms) / 1000);
-  for (let i = 0; i < out.length; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
-  return out;
-}
-
-const listening = (deps: TestDeps) =>
-  deps.published.filter((e: CallEvent) => e.type === 'state' && e.to === 'listening').length;
-const spoken = (deps: TestDeps) => (deps.tts as ToneTts).spoken;
-
-async function takeovers(bot: BotInstance, mode: string): Promise<number> {
-  const metric = (await bot.metrics.getMetricsAsJSON()).find((m) => m.name === 'voicebot_jambonz_takeovers_total');
-  return (metric?.values ?? []).filter((v) => v.labels.mode === mode).reduce((n, v) => n + v.value, 0);
-}
-
-async function say(call: EmulatedCall): Promise<void> {
-  await call.sendAudio(tone(600, call.audioRate), call.audioRate, { speed: 2 });
-  await call.sendSilence(800, { speed: 2 });
-}
+const takeovers = (bot: BotInstance, mode: string) => counter(bot, 'voicebot_jambonz_takeovers_total', { mode });
 
 interface Rig extends TakeoverRig {
   shared: Shared;
@@ -239,10 +224,13 @@ describe.each(['redis', 'memory'] as StoreKind[])('jambonz takeover between two 
     call.dropAudio(); // the media server loses A's listen socket; A lives. The listen ends, its actionHook runs
     await waitFor(() => call.listens === 2 && call.audioOpen, 5000, 'a new listen');
     expect(r.balancer.perTarget[1]).toBeGreaterThan(atB); // the hook reached B …
-    // … which passed it on to A (named in the hook's URL): A's answer is a listen to itself
+    // … which passed it on to A (the call's server in the store, named in the hook's URL too): A's answer is a listen
+    // to itself
     expect((call.verbArrays.at(-1)?.[0] as { url?: string } | undefined)?.url).toBe(
       `ws://127.0.0.1:${r.a.port}/jambonz/audio`,
     );
+    expect(await counter(r.b, 'voicebot_jambonz_hook_relays_total', { outcome: 'answered' })).toBe(1);
+    expect(await counter(r.b, 'voicebot_jambonz_hook_relays_total')).toBe(1);
     await say(call);
     await waitFor(() => spoken(r.a.deps).includes('Order cancelled.'), 8000, 'A answers the next turn');
     expect(spoken(r.a.deps)).toEqual([GREETING, 'Billing answer.', 'Order cancelled.']); // it never let go

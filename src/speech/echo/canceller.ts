@@ -1,4 +1,4 @@
-import { DelayEstimator, MIN_STRENGTH } from './delay-estimator.js';
+import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH } from './delay-estimator.js';
 import { BlockFilter } from './mdf.js';
 
 /**
@@ -430,7 +430,10 @@ export class EchoCanceller {
     return Math.max(MIN_ECHO_WEIGHT, Math.min(1, echoLeft / this.#blockFg));
   }
 
-  /** A fresh delay estimate; adopted when two agree and the filter is not cancelling at the current one. */
+  /**
+   * A fresh delay estimate; adopted when two agree and the filter is not cancelling at the current one. Only from a
+   * reference that fills the band (DelayEstimate.occupancy): a wrong delay is worse than none, the guard covers.
+   */
   #relock(): void {
     // a period of double talk or silence only: nothing to go on, keep the delay
     const unknown = this.#delay !== null && !(this.#periodOut > 0);
@@ -443,7 +446,10 @@ export class EchoCanceller {
     this.#explainedGain = found?.explainedGain ?? this.#explainedGain;
     if (unknown) return;
     const candidate = this.#candidate;
-    this.#candidate = found && found.strength >= MIN_STRENGTH ? found.delay : null;
+    // a periodic reference (a tone, a beep) matches its echo at many lags: no delay from it, neither a first one
+    // (the guard covers until speech comes) nor a move away from one found on speech (which still holds)
+    const sure = found !== null && found.strength >= MIN_STRENGTH && found.occupancy >= MIN_OCCUPANCY;
+    this.#candidate = sure ? found.delay : null;
     if (this.#candidate === null) return;
     // the first delay at once when the peak leaves no doubt; otherwise (and any change) when two agree
     const certain = this.#delay === null && found!.strength >= CERTAIN_STRENGTH;
