@@ -20,9 +20,11 @@ import { RealFft } from './fft.js';
  *   they leave significantly less (against the variance of the difference), and gives its own back when the
  *   background has gone significantly worse (thrown off by the caller).
  *
- * Until the filter has adapted a little (a leak estimate needs an echo estimate), the step is fixed at a quarter,
- * scaled down by how much louder the error is than the reference.
+ * Until the filter has adapted a little (the leak's step needs an echo estimate to scale), the step is fixed, scaled
+ * by the share of the error the line's echo gain allows (`echoGain`), and concentrated on the partitions where the
+ * echo is expected to start (`expectEchoAt`).
  */
+/** the residual echo is never taken for less than this share of the echo estimate (23 dB) */
 const MIN_LEAK = 0.005;
 /**
  * The fixed step before the filter has adapted a little, and how much of it (summed over blocks, per partition)
@@ -48,8 +50,6 @@ export class BlockFilter {
   readonly partitions: number;
   /** the foreground's echo estimate for the current block (`begin`), time order */
   readonly echo: Float64Array;
-  /** the residual echo's share of the echo estimate (energy), from the regression; 1 until adapted */
-  leak = 1;
   /**
    * The line's echo gain (energy) where known (0: not yet): before the filter has adapted, what share of the error
    * can be echo at most (a caller far above a weak echo must not be learned at full step).
@@ -343,7 +343,6 @@ export class BlockFilter {
     const reg = this.#reg;
     const c = this.#powerCorrection;
     if (this.#adapted) {
-      this.leak = leak;
       const one = 4 * this.block * this.block;
       for (let f = 0; f < bins; f++) {
         const e = this.#er[f]! ** 2 + this.#ei[f]! ** 2 + one;
