@@ -26,6 +26,7 @@ function periodic(seconds: number, wave: (i: number) => number, onS = 0, offS = 
 const PERIODIC: Record<string, Int16Array> = {
   /** the conformance greeting: ToneTts' 300 Hz at 8000 */
   'steady 300 Hz tone': periodic(4, (i) => 8000 * sine(300, i)),
+  'steady 440 Hz tone': periodic(4, (i) => 8000 * sine(440, i)),
   'dial tone (350 + 440 Hz)': periodic(4, (i) => 4000 * (sine(350, i) + sine(440, i))),
   'beeps, 425 Hz 0.4 s on / 0.4 s off': periodic(4, (i) => 8000 * sine(425, i), 0.4, 0.4),
   'tone with a 1 s / 1 s cadence': periodic(4, (i) => 8000 * sine(300, i), 1, 1),
@@ -84,7 +85,7 @@ describe('echo canceller on periodic audio', () => {
       expect(found.strength, name).toBeGreaterThan(8);
       expect(found.occupancy, name).toBeLessThan(MIN_OCCUPANCY);
     }
-    expect(compared).toBe(16);
+    expect(compared).toBe(20);
   });
 
   /**
@@ -112,6 +113,34 @@ describe('echo canceller on periodic audio', () => {
       });
     });
     expect(compared).toBe(18);
+  });
+
+  it('speech after a tone or beeps: the one delay taken is the line’s, found on the speech (it used to lock onto the tone’s echo first)', () => {
+    let compared = 0;
+    let latest = 0;
+    for (const name of [
+      'steady 300 Hz tone',
+      'steady 440 Hz tone',
+      'dial tone (350 + 440 Hz)',
+      'beeps, 425 Hz 0.4 s on / 0.4 s off',
+    ]) {
+      for (const delayMs of [20, 170, 300]) {
+        for (const seed of [2, 3]) {
+          const speech = resample(clips[(seed + delayMs) % 6]!.pcm, 16_000, RATE);
+          const bot = concat(PERIODIC[name]!.subarray(0, at(2)), speech);
+          const { taken } = play(bot, delayMs, seed);
+          expect(
+            taken.map((x) => x.delayMs),
+            `${name}, ${delayMs} ms, seed ${seed}`,
+          ).toEqual([lineDelayMs(delayMs)]);
+          latest = Math.max(latest, taken[0]!.atS - 2);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBe(24);
+    // after the speech starts, about as long as speech alone takes (0.26-1.16 s above)
+    expect(latest).toBeLessThan(1.2);
   });
 
   it('a tone after speech keeps the delay found on the speech, and the canceller removes its echo', () => {

@@ -16,7 +16,10 @@ import { fft } from './fft.js';
  * few spectral lines) matches its own echo at every period, and whitened, the bins between its lines (the window's
  * leakage, μ-law and line noise, which do not follow the echo) weigh as much as the lines: the peak lands anywhere
  * (measured: 0, 120, 250, 500 ms on a 170 ms line, strength 8-30, so no threshold on the peak tells). `occupancy`
- * says how much of the band holds the reference's energy; an estimate from too little of it is no delay.
+ * says how much of the band holds the reference's energy, over the whole span and over the stretch whose echo the
+ * caller window holds if `delay` is right (the bot may have just gone from a tone to speech: the span then fills
+ * the band, but what the caller window is matched against is still the tone); an estimate from too little of it
+ * is no delay.
  */
 export interface DelayEstimate {
   /** reference samples (at the canceller's rate) between the bot's audio and its echo */
@@ -31,9 +34,10 @@ export interface DelayEstimate {
    */
   explainedGain: number | null;
   /**
-   * The share of the band (0..1 kHz, FFT bins) that holds 99 % of the reference's energy over the span: periodic
-   * sound 0.005-0.2, speech 0.3-0.9 (see MIN_OCCUPANCY). Below MIN_OCCUPANCY the reference is a few spectral lines
-   * and `delay` is one of many lags that match about equally well.
+   * The share of the band (0..1 kHz, FFT bins) that holds 99 % of the reference's energy, the lesser of: over the
+   * span, and over the stretch matched with the caller window at `delay`. Periodic sound 0-0.2, speech mostly
+   * 0.3-0.9 (see MIN_OCCUPANCY). Below MIN_OCCUPANCY the reference is a few spectral lines and `delay` is one of many
+   * lags that match about equally well.
    */
   occupancy: number;
 }
@@ -45,11 +49,12 @@ export const MIN_STRENGTH = 8;
 /**
  * A reference holding 99 % of its energy in less than this share of the band is periodic: its delay is ambiguous.
  * Measured on the simulated line (20/100/170/300 ms, 6 dB, μ-law, -60 dBFS noise), an estimate every 50 ms over
- * 3-6 s: steady tones (300, 440, 1000 Hz, a dial tone), tones with a cadence (busy, US and UK ringing, 425 Hz beeps,
- * 300 Hz 1 s / 1 s, DTMF digits) and a sung vowel (220 Hz, 12 harmonics, vibrato) 0.005-0.205, every wrong estimate
- * among them (6 in 10) 0.145 or less; eleven voices 0.3-0.88, but for the first estimate of one voice whose first
- * 50 ms are a held voiced sound (0.125: it locks 0.16-0.4 s later than before; the bench's six prompt voices lock
- * exactly as before).
+ * 2-6 s: steady tones (300, 440, 1000 Hz, a dial tone), tones with a cadence (busy, US and UK ringing, 425 Hz beeps,
+ * 300 Hz 1 s / 1 s, DTMF digits) and a sung vowel (220 Hz, 12 harmonics, vibrato) 0-0.205, every wrong estimate
+ * among them (6 in 10) 0.145 or less; eleven voices 0.3-0.88, but for the first 0.2 s of estimates of one voice that
+ * starts on a held voiced sound (0.1-0.125: it locks 0.2-0.4 s later than before; the bench's six prompt voices
+ * lock exactly as before). Over 288 runs of those periodic sounds alone, then speech, or after speech, the canceller
+ * took no wrong delay (before: 98); from the span alone (no stretch), 4 runs of a tone then speech still did.
  */
 export const MIN_OCCUPANCY = 0.2;
 const OCCUPIED_ENERGY = 0.99;
@@ -80,6 +85,9 @@ export class DelayEstimator {
   readonly #refCumulative: Float64Array;
   /** the reference's power per bin (0..n/2, the band up to the decimated rate's Nyquist), for its occupancy */
   readonly #refPower: Float64Array;
+  /** the reference stretch matched at the best lag, transformed (for its occupancy) */
+  readonly #sr: Float64Array;
+  readonly #si: Float64Array;
 
   constructor(rate: number, maxDelayMs: number) {
     this.factor = Math.max(1, Math.round(rate / DECIMATED_RATE));
@@ -100,6 +108,8 @@ export class DelayEstimator {
     this.#xi = new Float64Array(size);
     this.#refCumulative = new Float64Array(size + 1);
     this.#refPower = new Float64Array((size >> 1) + 1);
+    this.#sr = new Float64Array(size);
+    this.#si = new Float64Array(size);
   }
 
   /** One caller sample and the reference sample at the same index (the canceller's alignment). */
@@ -138,7 +148,7 @@ export class DelayEstimator {
     for (let j = 0; j < this.#window; j++) this.#mr[j] = this.#mic[(first + this.#maxLag + j) & this.#mask]!;
     fft(this.#mr, this.#mi);
     fft(this.#rr, this.#ri);
-    const occupancy = this.#occupancy();
+    const spanOccupancy = this.#occupancy(this.#rr, this.#ri);
     // conj(M)·R, whitened: c[k] = Σ m[j]·r[j+k], so lag = maxLag - k
     let meanMag = 0;
     for (let f = 0; f < n; f++) {
@@ -170,15 +180,21 @@ export class DelayEstimator {
     }
     const rms = Math.sqrt(sumSq / (this.#maxLag + 1));
     if (!(rms > 0)) return null;
+    // the stretch of reference whose echo the caller window holds if the delay is right: reference[bestK, + window)
+    this.#sr.fill(0);
+    this.#si.fill(0);
+    for (let j = 0; j < this.#window; j++) this.#sr[j] = this.#ref[(first + bestK + j) & this.#mask]!;
+    fft(this.#sr, this.#si);
+    const occupancy = Math.min(spanOccupancy, this.#occupancy(this.#sr, this.#si));
     return { delay: (this.#maxLag - bestK) * this.factor, strength: best / rms, explainedGain, occupancy };
   }
 
-  /** From the reference's spectrum in #rr/#ri: see DelayEstimate.occupancy. */
-  #occupancy(): number {
+  /** The share of the band that holds OCCUPIED_ENERGY of a spectrum's energy (see DelayEstimate.occupancy). */
+  #occupancy(re: Float64Array, im: Float64Array): number {
     const power = this.#refPower;
     let total = 0;
     for (let f = 0; f < power.length; f++) {
-      power[f] = this.#rr[f]! ** 2 + this.#ri[f]! ** 2;
+      power[f] = re[f]! ** 2 + im[f]! ** 2;
       total += power[f]!;
     }
     power.sort();
