@@ -1,24 +1,26 @@
 import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH } from './delay-estimator.js';
+import { BlockFilter } from './mdf.js';
 
 /**
  * A sample-level adaptive echo canceller (line echo: a hybrid's or a handset's), per call, at the line's rate.
  *
  * The reference is the bot's audio as it went out. The echo is the reference delayed by 20-300 ms (plus the
- * backend's jitter buffer), filtered by a short impulse response and attenuated; the canceller models it with an
- * FIR filter of `filterMs` placed at the delay and subtracts its estimate, leaving the caller (and what the model
+ * backend's jitter buffer), filtered by a short impulse response and attenuated; the canceller models it with a
+ * filter of `filterMs` placed at the delay and subtracts its estimate, leaving the caller (and what the model
  * misses: μ-law noise, line noise) for the VAD.
  *
- * - **Delay**: found by `DelayEstimator` (whitened cross-correlation, every 100 ms until found, then every 250 ms),
- *   so the filter need not span the whole 0..maxDelay range (4,000 taps at 500 ms, ten times the CPU and a slower
+ * - **Delay**: found by `DelayEstimator` (whitened cross-correlation, every 50 ms until found, then every 250 ms),
+ *   so the filter need not span the whole 0..maxDelay range (4,000 taps at 500 ms: more CPU and a slower
  *   convergence). A new delay is taken only when two estimates agree and the filter is not already cancelling.
  *   When it moves (the send and receive clocks slipped by a frame, a jitter buffer grew), the filter's taps are
- *   shifted by the same amount: the line has not changed, only the alignment, so it cancels again at once.
- * - **Adaptation**: NLMS (normalised least mean squares: each step scaled by the reference power in the filter's
- *   span), in two paths: a background filter adapts all the time, a foreground filter makes the output and takes
- *   the background's taps only when they cancel better over the last 20 ms. Double talk (the caller speaking over
- *   the bot) throws the background off, whose error then grows, so it is not copied: the foreground keeps
- *   cancelling with what it had learned. A foreground that adds more than it removes (the alignment moved) is
+ *   kept: the line has not changed, only the alignment, so it cancels again at once.
+ * - **Adaptation**: a frequency-domain partitioned-block filter with a step per frequency bin (`BlockFilter`,
+ *   mdf.ts: SpeexDSP's MDF method), which keeps learning, slowly, while the caller talks over the bot, and keeps a
+ *   foreground copy that makes the output. A foreground that adds more than it removes (the alignment moved) is
  *   cleared rather than left to make the echo worse.
+ * - Around it, per 10 ms block: whether the block is echo alone (for the convergence measured, the residual share
+ *   the suppressor expects and the relock decision), and the line's echo gain from its correlation with the
+ *   reference (what to expect before the filter cancels).
  */
 export interface CancellerStats {
   /** delay in use, ms; null until found */
@@ -30,34 +32,30 @@ export interface CancellerStats {
 /** what the filter spans before the estimated delay: the estimate's error and a frame's jitter */
 const PRE_MS = 6;
 const BLOCK_MS = 10;
-/** NLMS step of the background filter: fast (it may diverge; the foreground is the safe copy) */
-const STEP = 0.6;
+/** the block filter's block: 4 ms (at 8 kHz; a power of two), so a 32 ms span is 8 partitions */
+const FILTER_BLOCK_MS = 4;
 /** #updateCorrelationGain: safety factor, reference needed (blocks of sound), decay per block */
 const GAIN_SAFETY = 1.5;
 const GAIN_MIN_BLOCKS = 10;
 const GAIN_DECAY = 0.97;
 /** the residual echo the suppressor expects: this percentile of the blocks' residual / echo over the last second */
 const SHARE_PERCENTILE = 0.8;
-/** the variable step never falls below this share of STEP (outside double talk) */
-const MIN_STEP_SCALE = 0.05;
-/** IPNLMS's α: -1 is plain NLMS, towards 1 the steps follow the taps' sizes */
-const PROPORTIONATE = 0;
-/** the background replaces the foreground when it leaves this much less (energies over ~40 ms) */
-const COPY_RATIO = 0.7;
+/** a block's weight in the convergence measured never falls below this (the echo's share of its residual) */
+const MIN_ECHO_WEIGHT = 0.05;
 const COMPARE_DECAY = 0.7;
 /**
  * Double talk: once the filter cancels (ERLE ≥ CONVERGED_DB over the last half second of echo), a block whose
  * residual is DOUBLE_TALK_RATIO × louder than expected (the echo estimate less that ERLE, plus the line's noise
- * floor) holds something that is not echo (the caller), and the background stops adapting for that block and
- * DOUBLE_TALK_HOLD_BLOCKS after: NLMS would otherwise fit the caller's last few ms out of the reference, which
- * leaves less residual for a moment (so it would be copied) and is a wrong filter.
+ * floor) holds something that is not echo (the caller): it and DOUBLE_TALK_HOLD_BLOCKS after do not count as echo
+ * alone (the convergence measured, the residual share, the relock decision). The filter adapts regardless, at the
+ * step its own residual estimate allows.
  */
 const CONVERGED_DB = 10;
 const DOUBLE_TALK_RATIO = 4;
 /** before the filter cancels: the echo's gain is this percentile of line / reference over the last second */
 const ECHO_GAIN_PERCENTILE = 0.3;
 const DOUBLE_TALK_HOLD_BLOCKS = 3;
-/** double talk this long without a break is taken for a changed line (or noise) instead: adaptation resumes */
+/** double talk this long without a break is taken for a changed line (or noise) instead: convergence is re-measured */
 const DOUBLE_TALK_MAX_BLOCKS = 300;
 /**
  * a foreground whose output is louder than its input by this much for 100 ms on end is cleared (for a moment it
@@ -71,6 +69,11 @@ const CERTAIN_STRENGTH = 16;
 const ESTIMATE_EVERY_MS = 250;
 /** the filter's ERLE over the last estimate period below which a new delay may replace the current one, dB */
 const RELOCK_BELOW_ERLE_DB = 6;
+/**
+ * the correlation gain at the delay must reach this share of the delay estimator's bound at any lag for the delay to
+ * count as the echo's (measured at the right delay it is 1-2 times the bound, at a wrong one under a tenth)
+ */
+const PLACED_SHARE = 0.25;
 /** reference blocks above -55 dBFS: the bot talking (the ERLE counts only those) */
 const REF_ACTIVE_ENERGY = (32768 * 10 ** (-55 / 20)) ** 2;
 
@@ -85,13 +88,15 @@ export class EchoCanceller {
   readonly #ringSize: number;
   #refWritten = 0;
   #micDone = 0;
-  readonly #fg: Float64Array;
-  readonly #bg: Float64Array;
-  /** IPNLMS: each tap's share of the step, from the background's taps (refreshed every block) */
-  readonly #gains: Float64Array;
+  readonly #filter: BlockFilter;
+  /** the caller audio of the block filter's current block, and where in it the next sample goes */
+  readonly #filterMic: Float64Array;
+  #filterAt = 0;
+  /** the delay moved: the block filter re-reads its reference history before its next block */
+  #realign = false;
+  readonly #history: Float64Array;
   /** Σx² over the filter's span, kept as it slides */
   #power = 0;
-  readonly #regularisation: number;
   #delay: number | null = null;
   #candidate: number | null = null;
   #sinceEstimate = 0;
@@ -100,18 +105,19 @@ export class EchoCanceller {
   #blockFill = 0;
   #blockMic = 0;
   #blockFg = 0;
-  #blockBg = 0;
   #blockRef = 0;
   /** Σ of the foreground's echo estimate², this block */
   #blockEcho = 0;
-  /** the background adapts (false: double talk) */
-  #adapt = true;
+  /** this block is echo alone (false: double talk) */
+  #echoOnly = true;
   #holdBlocks = 0;
   #doubleTalkRun = 0;
   /** the line's echo gain (energy), from #louderThanEcho; 0 until measured */
   #echoGain = 0;
   /** the same from the correlation with the reference (#updateCorrelationGain); 0 until measured */
   #correlationGain = 0;
+  /** the delay estimator's bound on the echo gain at any lag (DelayEstimate.explainedGain); 0 until estimated */
+  #explainedGain = 0;
   /** Σ line × reference at the delay, Σ reference² there: this block, and decayed */
   readonly #blockDx: Float64Array;
   #blockXx = 0;
@@ -123,8 +129,8 @@ export class EchoCanceller {
   /** residual / line energy of the last second's echo-only blocks */
   readonly #shares = new Float64Array(100);
   #shareAt = 0;
-  /** the background's step this block, as a share of STEP (#echoShare) */
-  #stepScale = 1;
+  /** the echo's share of this block's residual (#echoShare): its weight in the convergence measured */
+  #echoWeight = 1;
   /** blocks in a row the foreground made the line louder */
   #worseRun = 0;
   /** smoothed echo-only caller-side energy in and out, for "converged" */
@@ -134,7 +140,6 @@ export class EchoCanceller {
   #floor = Infinity;
   #prevMic = 0;
   #prevFg = 0;
-  #prevBg = 0;
   // over the estimate period, for relocking
   #periodMic = 0;
   #periodOut = 0;
@@ -145,7 +150,10 @@ export class EchoCanceller {
   /** `rate`: of both streams (the caller's; the reference is resampled to it first). */
   constructor(rate: number, maxDelayMs: number, filterMs: number) {
     this.#rate = rate;
-    this.#taps = Math.max(8, Math.round((filterMs * rate) / 1000));
+    let block = 4;
+    while (block * 2 <= (FILTER_BLOCK_MS * rate) / 1000) block <<= 1;
+    const partitions = Math.max(1, Math.ceil((filterMs * rate) / 1000 / block));
+    this.#taps = block * partitions;
     this.#pre = Math.min(this.#taps >> 2, Math.round((PRE_MS * rate) / 1000));
     this.#maxDelay = Math.ceil((maxDelayMs * rate) / 1000);
     this.#estimator = new DelayEstimator(rate, maxDelayMs);
@@ -154,14 +162,13 @@ export class EchoCanceller {
     while (ring < this.#maxDelay + this.#taps + rate / 5) ring <<= 1;
     this.#ringSize = ring;
     this.#ring = new Float32Array(2 * ring);
-    this.#fg = new Float64Array(this.#taps);
-    this.#bg = new Float64Array(this.#taps);
-    this.#gains = new Float64Array(this.#taps).fill(1);
+    // nothing below line noise at -60 dBFS is learned from
+    this.#filter = new BlockFilter(block, partitions, rate, (32768 * 10 ** (-60 / 20)) ** 2);
+    this.#filterMic = new Float64Array(block);
+    this.#history = new Float64Array(this.#taps);
     // ± the delay estimate's resolution (its decimation factor)
     this.#blockDx = new Float64Array(2 * this.#estimator.factor + 1);
     this.#dx = new Float64Array(2 * this.#estimator.factor + 1);
-    // no step larger than reference audio at -60 dBFS (line noise) over the span would allow
-    this.#regularisation = this.#taps * (32768 * 10 ** (-60 / 20)) ** 2;
     this.#block = Math.round((BLOCK_MS * rate) / 1000);
   }
 
@@ -180,9 +187,15 @@ export class EchoCanceller {
     return Math.max(share, sorted[Math.floor(n * SHARE_PERCENTILE)]!);
   }
 
-  /** The delay is found and the line's echo gain measured: the expected echo (`process`'s `echo`) means something. */
+  /**
+   * The delay is found and the line's echo gain measured there: the expected echo (`process`'s `echo`) means
+   * something. Not while the echo the delay explains is well below what the reference explains at some lag: the
+   * delay is wrong (a first estimate on periodic audio), and the echo expected from it would let the echo through.
+   */
   get measured(): boolean {
-    return this.#delay !== null && this.#correlationGain > 0;
+    return (
+      this.#delay !== null && this.#correlationGain > 0 && this.#correlationGain >= PLACED_SHARE * this.#explainedGain
+    );
   }
 
   get stats(): CancellerStats {
@@ -240,49 +253,57 @@ export class EchoCanceller {
     return Math.max(Math.abs(estimate), Math.sqrt(fromReference));
   }
 
-  /** Newest reference index the filter reads for caller sample `t` (the others are the `taps - 1` before it). */
+  /**
+   * Newest reference index the filter reads for caller sample `t` (the others are the `taps - 1` before it): PRE
+   * before the delay, and never within a filter block of `t`, since a block's echo estimate is computed at its start
+   * and the reference is known only up to the caller audio (a delay under 10 ms loses the response's first ms).
+   */
   #newest(t: number): number {
-    return t - this.#delay! + Math.min(this.#pre, this.#delay!);
+    return t - Math.max(this.#delay! - this.#pre, this.#filter.block - 1);
   }
 
-  /** One caller sample through both filters; adapts the background; returns the foreground's residual. */
+  /** One caller sample through the filter; returns the foreground's residual. */
   #cancel(t: number, d: number): number {
     const ring = this.#ring;
-    const fg = this.#fg;
-    const bg = this.#bg;
     const taps = this.#taps;
-    const newest = this.#newest(t);
-    // the span is ring[start .. start + taps) (in the first copy, so it never runs past the second), oldest first;
-    // tap k reads newest - k
     const mask = this.#ringSize - 1;
-    const start = (newest - taps + 1) & mask;
-    const incoming = ring[start + taps - 1]!;
-    const outgoing = ring[(newest - taps) & mask]!;
+    const newest = this.#newest(t);
+    const filter = this.#filter;
+    if (this.#filterAt === 0) this.#beginFilterBlock(newest);
+    const incoming = ring[(newest & mask) + this.#ringSize]!;
+    const outgoing = ring[((newest - taps) & mask) + this.#ringSize]!;
     this.#power = Math.max(0, this.#power + incoming * incoming - outgoing * outgoing);
     // the line's correlation with the reference at the delay and the lags the estimate may be off by
-    const at = start + taps - 1 - Math.min(this.#pre, this.#delay!);
-    const main = ring[at]!;
+    const at = t - this.#delay!;
+    const main = ring[at & mask]!;
     this.#blockXx += main * main;
     const near = this.#blockDx.length >> 1;
-    for (let k = -near; k <= near; k++) this.#blockDx[k + near] = this.#blockDx[k + near]! + d * (ring[at - k] ?? 0);
-    let yf = 0;
-    let yb = 0;
-    for (let k = 0, j = start + taps - 1; k < taps; k++, j--) {
-      const x = ring[j]!;
-      yf += fg[k]! * x;
-      yb += bg[k]! * x;
+    for (let k = -near; k <= near; k++) this.#blockDx[k + near] = this.#blockDx[k + near]! + d * ring[(at - k) & mask]!;
+    const y = filter.echo[this.#filterAt]!;
+    this.#filterMic[this.#filterAt] = d;
+    if (++this.#filterAt === filter.block) {
+      filter.end(this.#filterMic);
+      this.#filterAt = 0;
     }
-    const ef = d - yf;
-    const eb = d - yb;
-    if (this.#adapt) {
-      const mu = (STEP * this.#stepScale * eb) / (this.#power + this.#regularisation);
-      const gains = this.#gains;
-      for (let k = 0, j = start + taps - 1; k < taps; k++, j--) bg[k] = bg[k]! + mu * gains[k]! * ring[j]!;
+    const e = d - y;
+    this.#blockFg += e * e;
+    this.#blockEcho += y * y;
+    return e;
+  }
+
+  /** The block filter's next block, whose first sample reads reference up to `newest`. */
+  #beginFilterBlock(newest: number): void {
+    const n = this.#filter.block;
+    const mask = this.#ringSize - 1;
+    // the window: the block before (its oldest taps' reference) and this one: newest - n .. newest + n - 1
+    const start = newest - n;
+    if (this.#realign) {
+      this.#realign = false;
+      const from = start - this.#taps + n;
+      for (let k = 0; k < this.#taps; k++) this.#history[k] = this.#ring[((from + k) & mask) + this.#ringSize]!;
+      this.#filter.realign(this.#history);
     }
-    this.#blockFg += ef * ef;
-    this.#blockBg += eb * eb;
-    this.#blockEcho += yf * yf;
-    return ef;
+    this.#filter.begin(this.#ring, start & mask);
   }
 
   /** Per-sample bookkeeping; at each block's end the two-path decision, and at each period a delay estimate. */
@@ -294,17 +315,12 @@ export class EchoCanceller {
     // the two-path comparison over ~40 ms (this block and a decaying past)
     const mic = (this.#prevMic = COMPARE_DECAY * this.#prevMic + this.#blockMic);
     const fg = (this.#prevFg = COMPARE_DECAY * this.#prevFg + this.#blockFg);
-    const bg = (this.#prevBg = COMPARE_DECAY * this.#prevBg + this.#blockBg);
     if (this.#delay !== null) {
       this.#detectDoubleTalk();
       this.#updateCorrelationGain();
-      this.#updateGains();
       this.#worseRun = fg > DIVERGED_RATIO * mic ? this.#worseRun + 1 : 0;
-      // only where the echo is strong: in the bot's pauses the background's win is its fit to the noise
-      const echoBlock = this.#power / this.#taps >= REF_ACTIVE_ENERGY && this.#blockMic > 4 * this.#floor;
-      if (this.#adapt && echoBlock && bg < COPY_RATIO * fg && bg < COPY_RATIO * mic) this.#fg.set(this.#bg);
-      else if (this.#worseRun >= DIVERGED_BLOCKS) {
-        this.#fg.fill(0);
+      if (this.#worseRun >= DIVERGED_BLOCKS) {
+        this.#filter.clearForeground();
         // the echo estimate is gone: residual above it is no sign of double talk until the filter cancels again
         this.#convergedMic = this.#convergedOut = 0;
       }
@@ -313,33 +329,18 @@ export class EchoCanceller {
       this.#callMic += this.#blockMic;
       this.#callOut += this.#blockFg;
       // (double talk says nothing about whether the filter cancels: the caller is no echo to remove)
-      if (this.#adapt) {
+      if (this.#echoOnly) {
         this.#periodMic += this.#blockMic;
         this.#periodOut += this.#blockFg;
       }
     }
-    this.#blockMic = this.#blockFg = this.#blockBg = this.#blockRef = this.#blockEcho = 0;
+    this.#blockMic = this.#blockFg = this.#blockRef = this.#blockEcho = 0;
     this.#blockFill = 0;
     this.#sinceEstimate += BLOCK_MS;
     if (this.#sinceEstimate >= (this.#delay === null ? FIRST_ESTIMATE_EVERY_MS : ESTIMATE_EVERY_MS)) {
       this.#sinceEstimate = 0;
       this.#relock();
     }
-  }
-
-  /**
-   * Proportionate steps (IPNLMS): a line's echo response is sparse (a few ms of it, somewhere in the span), and
-   * taps already large get larger steps, so it converges several times faster than with equal steps; the uniform
-   * part keeps the small taps learning. The gains average 1, so the whole step stays NLMS's.
-   */
-  #updateGains(): void {
-    const bg = this.#bg;
-    const n = bg.length;
-    let sum = 0;
-    for (let k = 0; k < n; k++) sum += Math.abs(bg[k]!);
-    const uniform = (1 - PROPORTIONATE) / 2;
-    const scale = sum > 0 ? ((1 + PROPORTIONATE) / 2) * (n / sum) : 0;
-    for (let k = 0; k < n; k++) this.#gains[k] = sum > 0 ? uniform + scale * Math.abs(bg[k]!) : 1;
   }
 
   /**
@@ -377,10 +378,11 @@ export class EchoCanceller {
     this.#blockXx = 0;
     if (this.#xx >= GAIN_MIN_BLOCKS * this.#block * REF_ACTIVE_ENERGY) {
       this.#correlationGain = GAIN_SAFETY * (peak / this.#xx) ** 2;
+      this.#filter.echoGain = Math.max(this.#correlationGain, this.#explainedGain);
     }
   }
 
-  /** From this block's energies: is the caller talking over the echo (then the background must not adapt)? */
+  /** From this block's energies: is the caller talking over the echo (then the block is not echo alone)? */
   #detectDoubleTalk(): void {
     const converged =
       this.#convergedOut > 0 && 10 * Math.log10(this.#convergedMic / this.#convergedOut) >= CONVERGED_DB;
@@ -399,25 +401,24 @@ export class EchoCanceller {
       this.#convergedMic = this.#convergedOut = 0;
       this.#doubleTalkRun = 0;
     }
-    this.#adapt = this.#holdBlocks === 0;
+    this.#echoOnly = this.#holdBlocks === 0;
+    this.#filter.holdForeground = converged && !this.#echoOnly;
     if (this.#holdBlocks > 0) this.#holdBlocks--;
-    this.#stepScale = this.#echoShare(converged);
+    this.#echoWeight = this.#echoShare(converged);
     // convergence is measured on echo-only blocks (the bot talking, no double talk; blocks with some of the caller
     // in them count less): over about half a second
-    if (this.#adapt && this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
-      this.#convergedMic = 0.95 * this.#convergedMic + this.#stepScale * this.#blockMic;
-      this.#convergedOut = 0.95 * this.#convergedOut + this.#stepScale * this.#blockFg;
+    if (this.#echoOnly && this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
+      this.#convergedMic = 0.95 * this.#convergedMic + this.#echoWeight * this.#blockMic;
+      this.#convergedOut = 0.95 * this.#convergedOut + this.#echoWeight * this.#blockFg;
       // the share left in blocks of strong echo, echo alone (for the suppressor's percentile)
-      if (this.#stepScale > 0.9 && this.#blockMic > 0 && this.#blockMic > 10 * this.#floor)
+      if (this.#echoWeight > 0.9 && this.#blockMic > 0 && this.#blockMic > 10 * this.#floor)
         this.#shares[this.#shareAt++ % this.#shares.length] = this.#blockFg / this.#blockMic;
     }
   }
 
   /**
-   * A variable step (as in Speex's MDF): NLMS's best step is the share of the error that is echo still to remove,
-   * the rest (the caller, noise) only throws the filter off. The echo left is the filter's estimate less its ERLE
-   * once it cancels, and at most the whole echo before (the line's echo gain times the reference). So a caller at
-   * the echo's level halves the step and a louder one stops it, without waiting for the filter to converge first.
+   * The share of this block's residual that is echo: the filter's estimate less its ERLE once it cancels, and at
+   * most the whole echo before (the line's echo gain times the reference). A caller at the echo's level halves it.
    */
   #echoShare(converged: boolean): number {
     if (!(this.#blockFg > 0)) return 1;
@@ -426,7 +427,7 @@ export class EchoCanceller {
       : this.#echoGain > 0
         ? this.#echoGain * (this.#power / this.#taps) * this.#block
         : this.#blockFg;
-    return Math.max(MIN_STEP_SCALE, Math.min(1, echoLeft / this.#blockFg));
+    return Math.max(MIN_ECHO_WEIGHT, Math.min(1, echoLeft / this.#blockFg));
   }
 
   /**
@@ -439,8 +440,11 @@ export class EchoCanceller {
     const cancelling =
       this.#periodOut > 0 && 10 * Math.log10(this.#periodMic / this.#periodOut) >= RELOCK_BELOW_ERLE_DB;
     this.#periodMic = this.#periodOut = 0;
+    const found = this.#estimator.estimate(true);
+    // the most echo the reference explains at any lag: what the filter's first steps may assume even where the
+    // delay (and so the correlation gain at it) is wrong
+    this.#explainedGain = found?.explainedGain ?? this.#explainedGain;
     if (unknown) return;
-    const found = this.#estimator.estimate();
     const candidate = this.#candidate;
     // a periodic reference (a tone, a beep) matches its echo at many lags: no delay from it, neither a first one
     // (the guard covers until speech comes) nor a move away from one found on speech (which still holds)
@@ -462,6 +466,9 @@ export class EchoCanceller {
    */
   #moveTo(delay: number): void {
     this.#delay = delay;
+    this.#realign = true;
+    // the echo starts where the delay says, in the span (the partition the filter learns first)
+    this.#filter.expectEchoAt(delay - (this.#micDone - this.#newest(this.#micDone)));
     this.#convergedMic = this.#convergedOut = 0;
     // the span's power, from scratch at the new place, as the next caller sample will slide it
     const newest = this.#newest(this.#micDone + 1);
