@@ -26,9 +26,13 @@ const ECHO_LINE = { delayMs: 150, erlDb: 6, mulaw: true, seed: 3 };
 /**
  * The test VAD (energy) reacts within 100 ms, before the echo guard's first measurement of the line (0.3 s): the
  * line is declared as echoing strongly from the start (Silero reacts later; see docs/barge-in.md).
- * CONFORMANCE_ECHO_CANCEL=1 runs the echo cases with the sample-level canceller on (`speech.echo.cancel`).
+ * CONFORMANCE_ECHO_CANCEL=1 or 0 runs the echo cases with the sample-level canceller (`speech.echo.cancel`) on or off
+ * (the guard alone), whatever the default.
  */
-const ECHO_SPEECH = { echo: { minErlDb: 6, ...(process.env.CONFORMANCE_ECHO_CANCEL === '1' ? { cancel: true } : {}) } };
+const FORCE_CANCEL = process.env.CONFORMANCE_ECHO_CANCEL;
+const ECHO_SPEECH = {
+  echo: { minErlDb: 6, ...(FORCE_CANCEL === '1' || FORCE_CANCEL === '0' ? { cancel: FORCE_CANCEL === '1' } : {}) },
+};
 
 /** The CRM's ticket id for every escalation in these cases (published the way the CRM delivery does). */
 const TICKET_ID = 'ZD-4242';
