@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/core/random.js';
+import { whiteNoise } from '../speech/helpers.js';
 import { startCall } from './harness.js';
 
 /**
@@ -10,11 +10,6 @@ import { startCall } from './harness.js';
 const REPLY =
   'Your latest invoice is in your account under Billing, refunds reach your card within five working days, and you can change your payment method online at any time.';
 const intents = [{ name: 'billing', keywords: ['bill'], responses: [REPLY] }];
-
-function noiseBurst(ms: number, amplitude: number, seed: number): Int16Array {
-  const rand = mulberry32(seed);
-  return Int16Array.from({ length: (ms * 8000) / 1000 }, () => Math.round((rand() * 2 - 1) * amplitude));
-}
 
 /** A call with the canceller on, on an echoing line (`delayMs`, 6 dB, μ-law), that has just started the long reply. */
 async function inReply(delayMs: number, seed: number, asrScript: string[]) {
@@ -52,7 +47,7 @@ describe('echo canceller on a tone prompt, through the call', () => {
       // seed 3: the conformance suite's echo line
       const h = await inReply(delayMs, 3, ['bill please', '']);
       await h.leg.feedSilence(1500);
-      await h.leg.feedPcm(noiseBurst(300, 12000, 5));
+      await h.leg.feedPcm(whiteNoise(300, 12000, 8000, 5)); // a noise burst
       await h.leg.pumpUntil(() => h.states().some((s) => s.cause === 'false interruption: resuming the prompt'));
       await h.untilListening();
       h.leg.hangupByCaller();

@@ -180,13 +180,20 @@ export class DelayEstimator {
     }
     const rms = Math.sqrt(sumSq / (this.#maxLag + 1));
     if (!(rms > 0)) return null;
-    // the stretch of reference whose echo the caller window holds if the delay is right: reference[bestK, + window)
+    const delay = (this.#maxLag - bestK) * this.factor;
+    // (a span already too narrow is enough: the stretch's FFT is spared)
+    const occupancy =
+      spanOccupancy < MIN_OCCUPANCY ? spanOccupancy : Math.min(spanOccupancy, this.#stretchOccupancy(first + bestK));
+    return { delay, strength: best / rms, explainedGain, occupancy };
+  }
+
+  /** The occupancy of the reference stretch whose echo the caller window holds if the delay is right. */
+  #stretchOccupancy(from: number): number {
     this.#sr.fill(0);
     this.#si.fill(0);
-    for (let j = 0; j < this.#window; j++) this.#sr[j] = this.#ref[(first + bestK + j) & this.#mask]!;
+    for (let j = 0; j < this.#window; j++) this.#sr[j] = this.#ref[(from + j) & this.#mask]!;
     fft(this.#sr, this.#si);
-    const occupancy = Math.min(spanOccupancy, this.#occupancy(this.#sr, this.#si));
-    return { delay: (this.#maxLag - bestK) * this.factor, strength: best / rms, explainedGain, occupancy };
+    return this.#occupancy(this.#sr, this.#si);
   }
 
   /** The share of the band that holds OCCUPIED_ENERGY of a spectrum's energy (see DelayEstimate.occupancy). */
