@@ -61,7 +61,7 @@ const CONDITIONS =
 const NOISE_DBFS = -60;
 const FULL_SCALE_DB = 20 * Math.log10(32768);
 const ECHO_OVERRIDES = JSON.parse(process.env.BARGE_IN_ECHO ?? '{}') as Record<string, unknown>;
-/** the echo handling compared: none, the level guard alone (the previous default), the canceller + guard */
+/** the echo handling compared: none, the level guard alone (`cancel: false`), the canceller + guard (the default) */
 const MODES = {
   off: { enabled: false },
   guard: { enabled: true, cancel: false },
