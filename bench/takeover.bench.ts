@@ -15,9 +15,9 @@
  * that ran out under a live process).
  */
 import {
+  botLines,
   BotCluster,
   crashRound,
-  isLine,
   RESUME_PROMPT,
   TURN_CLIPS,
   type KillMoment,
@@ -76,7 +76,7 @@ for (const leaseMs of LEASES) {
       for (const call of result.calls) {
         const mine = records.get(call.channelId) ?? [];
         if (call.failure !== null || call.wentToDialplan || mine.length !== 1) lost++;
-        const resumes = (mine[0]?.transcript ?? []).filter((e) => isLine(e, RESUME_PROMPT));
+        const resumes = botLines(mine[0]?.transcript ?? [], call.resumedAt).filter((l) => l === RESUME_PROMPT);
         spurious += Math.max(0, resumes.length - call.kills.length);
       }
     }

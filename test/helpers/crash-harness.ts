@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { CallRecord, TranscriptEntry } from '../../src/core/call-record.js';
 import { INTERRUPTED_SUFFIX } from '../../src/dialog/transcript.js';
 import { pino } from 'pino';
+import { RedisLeaseStore } from '../../src/session/lease.js';
 import { RedisSessionStore } from '../../src/session/redis-store.js';
 import type { CallSession } from '../../src/session/store.js';
 import { RemoteAriEmulator, wallNow, type EmulatorSnapshot } from '../emulators/ari/remote.js';
@@ -37,11 +38,38 @@ export function said(entry: TranscriptEntry): string {
     : entry.text;
 }
 
-/** `entry` is `line` (the bot's), whole or cut short. */
+/** A bot line cut before its first word ("… [interrupted]"): the caller heard none of it. */
+export function unheard(entry: TranscriptEntry): boolean {
+  return entry.speaker === 'bot' && entry.interrupted === true && said(entry) === '';
+}
+
+/**
+ * `entry` is `line` (the bot's), whole or cut short after at least its first word. A line cut before its first word
+ * is no line here: its text no longer says which it was (every line starts with its empty prefix); see `botLines`.
+ */
 export function isLine(entry: TranscriptEntry, line: string): boolean {
   return (
-    entry.speaker === 'bot' && (entry.text === line || (entry.interrupted === true && line.startsWith(said(entry))))
+    entry.speaker === 'bot' &&
+    (entry.text === line || (entry.interrupted === true && !unheard(entry) && line.startsWith(said(entry))))
   );
+}
+
+/**
+ * The bot's lines in a call's final transcript, each as the line it was: GREETING, RESUME_PROMPT, or its own text.
+ * A line cut before its first word (the caller barged in at once, e.g. into a stall of a loaded bot's audio) is told
+ * by where it stands: the call's first bot line is its greeting, and the first bot line after what the store held at
+ * a kill of the call's process (`resumedAt`, as `ScriptedCall.resumedAt`) is that kill's resume prompt; anywhere
+ * else it is no line at all ('').
+ */
+export function botLines(transcript: TranscriptEntry[], resumedAt: readonly number[] = []): string[] {
+  const firstBot = (from: number) => transcript.findIndex((e, i) => i >= from && e.speaker === 'bot');
+  const greeting = firstBot(0);
+  const resumes = new Set(resumedAt.map(firstBot));
+  return transcript.flatMap((e, i) => {
+    if (e.speaker !== 'bot') return [];
+    if (unheard(e)) return [i === greeting ? GREETING : resumes.has(i) ? RESUME_PROMPT : ''];
+    return [isLine(e, GREETING) ? GREETING : isLine(e, RESUME_PROMPT) ? RESUME_PROMPT : e.text];
+  });
 }
 
 /**
@@ -84,8 +112,35 @@ export interface ClusterOptions {
 /** One instance slot behind the balancer: the process serving it now, and every process it ever had. */
 interface Slot {
   bot: VoicebotProcess | null;
-  /** every process started in this slot, with its RTP range */
-  history: Array<{ bot: VoicebotProcess; rtpPortMin: number; rtpPortMax: number }>;
+  /** every process started in this slot, with its RTP range, its log's name and when it was killed (wall clock) */
+  history: Array<{ bot: VoicebotProcess; name: string; rtpPortMin: number; rtpPortMax: number; killedAt?: number }>;
+}
+
+/** Who serves a call as the store tells it: pids of the session's owner and of the lease's holder (0: none). */
+export interface Holders {
+  /** the stored state (null: nothing stored yet) */
+  state: string | null;
+  owner: number;
+  lease: number;
+  /** wall-clock ms by which the lease runs out unless renewed, at the soonest (null: no lease) */
+  leaseEndsAt: number | null;
+}
+
+/**
+ * The process `pid` served this call when it died, as the store had it once the process had exited: the call is
+ * stored (a caller the process had answered but not yet stored is started afresh, greeting and all, by the next
+ * instance) and the process held its lease (it serves the call, or was taking it over: lease claimed, the store still
+ * naming the process before it), or is its stored owner and nobody holds the lease (it lapsed while the process
+ * stalled). Stored as its but leased to another live process: that one took it while it lived, not because of a kill.
+ */
+export function diedWith(h: Holders, pid: number): boolean {
+  return h.state !== null && h.state !== 'ended' && (h.lease === pid || (h.owner === pid && h.lease === 0));
+}
+
+/** The pid in an instance id (`host:pid`), 0 for none. */
+function pidOf(instanceId: string | null | undefined): number {
+  const pid = Number((instanceId ?? '').split(':').at(-1));
+  return Number.isInteger(pid) && pid > 0 ? pid : 0;
 }
 
 export class BotCluster {
@@ -94,6 +149,7 @@ export class BotCluster {
   readonly tickets = join(this.dir, 'tickets.jsonl');
   readonly calls = new Map<string, ScriptedCall>();
   #sessions!: RedisSessionStore;
+  #leases!: RedisLeaseStore;
   readonly #healthCheck: NodeJS.Timeout;
   /** every RTP range handed to a process so far, and the pick in progress */
   readonly #ranges: Array<[number, number]> = [];
@@ -137,6 +193,7 @@ export class BotCluster {
       ttlSeconds: 3600,
       logger: pino({ level: 'silent' }),
     });
+    this.#leases = new RedisLeaseStore({ url: redis.url, keyPrefix: 'voicebot:' });
     emu.on('talk', (t) => this.calls.get(t.channelId)?.onTalk(t.phase, t.at));
     emu.on('ended', (e) => this.calls.get(e.channelId)?.onEnded(e.reason));
     emu.on('dialplan', (d) => this.calls.get(d.channelId)?.onDialplan());
@@ -215,12 +272,10 @@ export class BotCluster {
     const rtpPortMin = await pick;
     const rtpPortMax = rtpPortMin + this.opts.rtpPorts - 1;
     const s = this.slots[slot]!;
-    const bot = await VoicebotProcess.start(this.#config(rtpPortMin, rtpPortMax, slot), {
-      dir: this.dir,
-      name: `bot-${slot}-${s.history.length}`,
-    });
+    const name = `bot-${slot}-${s.history.length}`;
+    const bot = await VoicebotProcess.start(this.#config(rtpPortMin, rtpPortMax, slot), { dir: this.dir, name });
     s.bot = bot;
-    s.history.push({ bot, rtpPortMin, rtpPortMax });
+    s.history.push({ bot, name, rtpPortMin, rtpPortMax });
     this.targets[slot] = bot.port;
     return bot;
   }
@@ -231,6 +286,7 @@ export class BotCluster {
     const at = wallNow();
     bot.kill('SIGKILL');
     this.slots[slot]!.bot = null;
+    this.slots[slot]!.history.find((h) => h.bot === bot)!.killedAt = at;
     return at;
   }
 
@@ -245,9 +301,24 @@ export class BotCluster {
 
   /** The slot of the live process that owns the call in the session store (-1: none, or not a live one). */
   async ownerSlot(callId: string): Promise<number> {
-    const owner = (await this.session(callId))?.owner ?? '';
-    const pid = Number(owner.split(':').at(-1));
-    return Number.isInteger(pid) && pid > 0 ? this.slotOfPid(pid) : -1;
+    const pid = pidOf((await this.session(callId))?.owner);
+    return pid > 0 ? this.slotOfPid(pid) : -1;
+  }
+
+  /** The session's owner and the lease's holder of one call, read together. */
+  async holders(callId: string): Promise<Holders> {
+    const asked = wallNow();
+    const [session, lease, leftMs] = await Promise.all([
+      this.session(callId),
+      this.#leases.holder(callId),
+      this.#leases.expiresInMs(callId),
+    ]);
+    return {
+      state: session?.state ?? null,
+      owner: pidOf(session?.owner),
+      lease: pidOf(lease),
+      leaseEndsAt: leftMs === null ? null : asked + leftMs,
+    };
   }
 
   /** The RTP range of every process that ever ran in `slot` except the live one. */
@@ -291,6 +362,41 @@ export class BotCluster {
     return this.snapshot();
   }
 
+  /**
+   * What every process logged about one call (lines naming its id) and the kills, in time order: for a failing
+   * test's message (the bots log at `logLevel`; at info each state change, takeover and resume is there).
+   */
+  trace(callId: string): string {
+    const lines: Array<{ at: number; text: string }> = [];
+    for (const { bot, name, killedAt } of this.slots.flatMap((s) => s.history)) {
+      const who = `${name}(${bot.pid})`;
+      if (killedAt !== undefined) lines.push({ at: killedAt, text: `${who} KILLED` });
+      const file = join(this.dir, `${name}.log`);
+      if (!existsSync(file)) continue;
+      for (const line of readFileSync(file, 'utf8').split('\n')) {
+        if (!line.includes(callId)) continue;
+        try {
+          const {
+            time,
+            msg,
+            level: _l,
+            service: _s,
+            callId: _c,
+            backend: _b,
+            ...rest
+          } = JSON.parse(line) as Record<string, unknown>;
+          lines.push({ at: Number(time), text: `${who} ${String(msg)} ${JSON.stringify(rest)}` });
+        } catch {
+          lines.push({ at: 0, text: `${who} ${line}` });
+        }
+      }
+    }
+    return lines
+      .sort((a, b) => a.at - b.at)
+      .map((l) => `${new Date(l.at).toISOString().slice(11, 23)} ${l.text}`)
+      .join('\n');
+  }
+
   /** Bot output of every process, for a failing test's message. */
   output(): string {
     return this.slots
@@ -305,6 +411,7 @@ export class BotCluster {
     await this.emu.close().catch(() => undefined);
     await this.asr.close();
     await this.#sessions.close().catch(() => undefined);
+    await this.#leases.close();
     await this.redis.stop();
     // CRASH_KEEP=1 keeps the bots' configs and logs (<dir>/bot-<slot>-<n>.log) and the CRM sink for a look
     if (process.env.CRASH_KEEP === '1') console.error(`crash harness: kept ${this.dir}`);
@@ -341,8 +448,13 @@ export class ScriptedCall {
   readonly talks: Array<{ start: number; end: number | null }> = [];
   /** the caller's own turn in progress (wall-clock start), null between turns */
   speakingSince: number | null = null;
-  /** kills of the process that owned this call, wall-clock */
+  /** kills of the process that served this call, wall-clock */
   readonly kills: number[] = [];
+  /**
+   * per kill (as `kills`): how many transcript entries the store held for the call then; the next process's first
+   * line, its resume prompt, follows them in the final transcript
+   */
+  readonly resumedAt: number[] = [];
   /** turns said (repeats after a takeover included) */
   turnsSaid = 0;
   /** turns said again because the bot had not heard them (a crash or hand-over in the middle) */
@@ -451,10 +563,23 @@ export interface Crash {
   slot: number;
   /** wall-clock ms */
   at: number;
+  /** the killed process */
+  pid: number;
   /** the call whose state chose the moment */
   trigger: string;
-  /** the calls the dead process owned, with the stored transcript at the kill and when each heard the bot again */
-  affected: Array<{ call: ScriptedCall; storedTranscript: CallRecord['transcript']; recoveredAt: number | null }>;
+  /** every call still up, as the store had it once the killed process had exited (its calls: `affected`) */
+  seen: Array<Holders & { from: string }>;
+  /**
+   * the calls the dead process served, each with the stored transcript at the kill, the moment its dead lease ran
+   * out (no process could serve the call before: bot audio the caller hears until then is the dead process's last,
+   * still on its way at the kill) and when its caller heard the bot again after that
+   */
+  affected: Array<{
+    call: ScriptedCall;
+    storedTranscript: CallRecord['transcript'];
+    freeAt: number;
+    recoveredAt: number | null;
+  }>;
   /** once every affected caller heard the bot again: media legs and UnicastRTP channels still aimed at a dead process */
   deadLeft: { media: number[]; channels: string[] };
 }
@@ -554,28 +679,51 @@ export async function crashRound(
     const picked = await victim(cluster, calls, moment, 30_000).catch(() => null);
     if (!picked) break;
     const { slot, call } = picked;
-    const owned = [];
-    for (const c of calls) if (c.endReason === null && (await cluster.ownerSlot(c.channelId)) === slot) owned.push(c);
+    const dead = cluster.slots[slot]!.bot!;
     const at = cluster.kill(slot);
-    for (const c of owned) c.kills.push(at);
-    // the dead process wrote its last state; nobody writes until the lease runs out and another claims the call
+    // Which calls died with it is read once it has exited: nothing it wrote can land later, and nobody else writes
+    // a call it held before its lease runs out (⅔ of a lease at the soonest). Its calls are those stored with it as
+    // the owner or whose lease it held: a call it had just answered (stored a moment before the kill) or was taking
+    // over (lease claimed, owner not yet written) is one too. (Read before the kill, those were missed, and their
+    // callers' resume prompt looked like one for nothing.)
+    await dead.exited;
+    const up = calls.filter((c) => c.endReason === null);
+    const seen = await Promise.all(up.map(async (c) => ({ from: c.from, ...(await cluster.holders(c.channelId)) })));
+    const owned = up.filter((_, i) => diedWith(seen[i]!, dead.pid));
     const affected = await Promise.all(
-      owned.map(async (c) => ({
-        call: c,
-        storedTranscript: ((await cluster.session(c.channelId))?.dialog.transcript ?? []) as CallRecord['transcript'],
-        recoveredAt: null as number | null,
-      })),
+      owned.map(async (c) => {
+        const { lease, leaseEndsAt } = seen[up.indexOf(c)]!;
+        return {
+          call: c,
+          storedTranscript: ((await cluster.session(c.channelId))?.dialog.transcript ?? []) as CallRecord['transcript'],
+          freeAt: lease === dead.pid && leaseEndsAt !== null ? Math.max(at, leaseEndsAt) : at,
+          recoveredAt: null as number | null,
+        };
+      }),
     );
-    const crash: Crash = { moment, slot, at, trigger: call.channelId, affected, deadLeft: { media: [], channels: [] } };
+    for (const a of affected) {
+      a.call.kills.push(at);
+      a.call.resumedAt.push(a.storedTranscript.length);
+    }
+    const crash: Crash = {
+      moment,
+      slot,
+      pid: dead.pid,
+      at,
+      trigger: call.channelId,
+      seen,
+      affected,
+      deadLeft: { media: [], channels: [] },
+    };
     crashes.push(crash);
     restarts.push(cluster.startBot(slot));
     lastKilled = slot;
     await waitFor(
-      () => affected.every((a) => a.call.firstTalkAfter(at) !== null || a.call.endReason !== null),
+      () => affected.every((a) => a.call.firstTalkAfter(a.freeAt) !== null || a.call.endReason !== null),
       recoverTimeoutMs,
       'every affected caller hears the bot again',
     ).catch(() => undefined);
-    for (const a of affected) a.recoveredAt = a.call.firstTalkAfter(at);
+    for (const a of affected) a.recoveredAt = a.call.firstTalkAfter(a.freeAt);
     crash.deadLeft = await deadLeft(cluster);
   }
   await Promise.all(runs);

@@ -16,8 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BotCluster,
   crashRound,
+  botLines,
   GREETING,
-  isLine,
   keepsStored,
   RESUME_PROMPT,
   type Crash,
@@ -36,7 +36,8 @@ describe('crash takeover: kill -9 a bot mid-prompt and one mid-caller-turn under
   let cluster: BotCluster;
 
   beforeAll(async () => {
-    cluster = await BotCluster.start({ leaseMs: LEASE_MS });
+    // info: each call's takeovers and resumes are in the bots' logs, for a failure's message (BotCluster.trace)
+    cluster = await BotCluster.start({ leaseMs: LEASE_MS, logLevel: process.env.CRASH_LOG_LEVEL ?? 'info' });
   }, 120_000);
 
   afterAll(async () => {
@@ -75,11 +76,19 @@ describe('crash takeover: kill -9 a bot mid-prompt and one mid-caller-turn under
         const mine = records.get(call.channelId)!;
         expect(mine, call.from).toHaveLength(1);
         const transcript = mine[0]!.transcript;
-        const bot = transcript.filter((e) => e.speaker === 'bot');
+        const lines = botLines(transcript, call.resumedAt);
+        const greetings = lines.filter((l) => l === GREETING).length;
+        const resumes = lines.filter((l) => l === RESUME_PROMPT).length;
+        // on a failure: what every process did with this call, and who the store said served each call at each kill
+        const story =
+          lines[0] === GREETING && greetings === 1 && resumes === call.kills.length
+            ? call.from
+            : `${call.from} (kills ${JSON.stringify(call.kills)}):\n${cluster.trace(call.channelId)}\n` +
+              JSON.stringify(crashes.map(summary));
         // greeted once, first (perhaps cut short by the crash), and "where were we" once per crash lived through
-        expect(isLine(bot[0]!, GREETING), call.from).toBe(true);
-        expect(bot.filter((e) => isLine(e, GREETING)).length, call.from).toBe(1);
-        expect(bot.filter((e) => isLine(e, RESUME_PROMPT)).length, call.from).toBe(call.kills.length);
+        expect(lines[0], story).toBe(GREETING);
+        expect(greetings, story).toBe(1);
+        expect(resumes, story).toBe(call.kills.length);
         const said = transcript.filter((e) => e.speaker === 'caller').map((e) => e.text);
         expect(new Set(said).size, call.from).toBe(said.length); // no line twice
         expect(said.length, call.from).toBeGreaterThanOrEqual(call.turns.length);
@@ -116,6 +125,9 @@ function summary(c: Crash) {
   return {
     moment: c.moment,
     slot: c.slot,
+    pid: c.pid,
+    at: c.at,
+    seen: c.seen,
     deadLeft: c.deadLeft,
     affected: c.affected.map((a) => ({
       from: a.call.from,
