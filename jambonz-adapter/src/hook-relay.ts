@@ -1,3 +1,4 @@
+import { SIGNATURE_HEADER } from './signature.js';
 import type { JambonzVerb } from './verbs.js';
 
 /** Marks a hook one instance passed on to another: the receiver answers it itself, never passes it on again. */
@@ -35,7 +36,7 @@ export async function relayHook(url: string, hook: ArrivedHook, fetchFn: typeof 
       headers: {
         'content-type': 'application/json',
         [RELAYED_HEADER]: '1',
-        ...(signature ? { 'jambonz-signature': signature } : {}),
+        ...(signature ? { [SIGNATURE_HEADER]: signature } : {}),
       },
       body: raw,
       signal: AbortSignal.timeout(RELAY_TIMEOUT_MS),

@@ -210,9 +210,8 @@ export class EchoCanceller {
     for (let i = 0; i < pcm.length; i++) this.#pushRef(pcm[i]!);
   }
 
-  /** Caller audio in, the residual (echo removed) out, same length. */
   /**
-   * `echo`, when given (as long as `mic`), receives the echo expected in each sample (amplitude): what the residual
+   * Caller audio in, the residual (echo removed) out, same length. `echo`, when given (as long as `mic`), receives the echo expected in each sample (amplitude): what the residual
    * echo suppression after the canceller compares the residual with.
    */
   process(mic: Int16Array, echo?: Float32Array): Int16Array {
@@ -386,9 +385,7 @@ export class EchoCanceller {
   #detectDoubleTalk(): void {
     const converged =
       this.#convergedOut > 0 && 10 * Math.log10(this.#convergedMic / this.#convergedOut) >= CONVERGED_DB;
-    const expected = converged
-      ? (this.#blockEcho * this.#convergedOut) / this.#convergedMic + Math.min(this.#floor, this.#blockFg)
-      : Infinity;
+    const expected = converged ? this.#echoLeftConverged() : Infinity;
     const doubleTalk = this.#blockFg > DOUBLE_TALK_RATIO * expected || this.#louderThanEcho();
     // (not from double talk: a caller's speech is no floor)
     if (!doubleTalk) this.#floor = Math.min(this.#blockFg, this.#floor * 1.047);
@@ -416,6 +413,11 @@ export class EchoCanceller {
     }
   }
 
+  /** The echo this block's residual holds once the filter cancels: its estimate less the ERLE, plus the noise floor. */
+  #echoLeftConverged(): number {
+    return (this.#blockEcho * this.#convergedOut) / this.#convergedMic + Math.min(this.#floor, this.#blockFg);
+  }
+
   /**
    * The share of this block's residual that is echo: the filter's estimate less its ERLE once it cancels, and at
    * most the whole echo before (the line's echo gain times the reference). A caller at the echo's level halves it.
@@ -423,7 +425,7 @@ export class EchoCanceller {
   #echoShare(converged: boolean): number {
     if (!(this.#blockFg > 0)) return 1;
     const echoLeft = converged
-      ? (this.#blockEcho * this.#convergedOut) / this.#convergedMic + Math.min(this.#floor, this.#blockFg)
+      ? this.#echoLeftConverged()
       : this.#echoGain > 0
         ? this.#echoGain * (this.#power / this.#taps) * this.#block
         : this.#blockFg;

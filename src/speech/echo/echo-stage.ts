@@ -70,9 +70,7 @@ export class EchoStage {
       this.#timeline.reference(this.#refConverter ? this.#refConverter.process(frame) : frame, at);
       return;
     }
-    const pcm = this.#refConverter ? this.#refConverter.process(frame) : frame;
-    this.#canceller?.reference(pcm);
-    this.#guard.reference(pcm);
+    this.#feedReference(this.#refConverter ? this.#refConverter.process(frame) : frame);
   }
 
   /**

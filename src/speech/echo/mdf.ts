@@ -88,7 +88,7 @@ export class BlockFilter {
   #powerBlocks = 0;
   /** 1 / (1 - (1 - smoothing)^blocks): the smoothed power's start from zero, corrected */
   #powerCorrection = 1;
-  /** the leak's regression, as it stands (`leak` shows it once adapted) */
+  /** the leak's regression, as it stands (what #updateStep takes for the residual echo's share) */
   #leakEstimate = 1;
   #pey = 1;
   #pyy = 1;
@@ -330,7 +330,6 @@ export class BlockFilter {
   #updateStep(syy: number, see: number, sey: number): void {
     const leak = this.#leakEstimate;
     let rer = (0.0001 * this.#sxx + 3 * leak * syy) / see;
-    // the echo estimate's share of the error is a lower bound on what is echo
     // the echo estimate's correlation with the error is echo still in it: a lower bound, over ~80 ms (over one
     // block a caller correlates with the estimate by chance, and the step would jump in double talk)
     this.#sey = CORRELATION_DECAY * this.#sey + sey;
@@ -409,7 +408,6 @@ export class BlockFilter {
     for (let j = 0; j < this.partitions; j++) this.#prop[j] = (0.99 * this.#prop[j]!) / total;
   }
 
-  /** Before any taps: the early partitions first (an echo's energy is at its start), summing to 0.8. */
   /**
    * Where in the span the echo is expected to start (a tap), from the delay estimate: until the filter has adapted,
    * the partitions around it get most of the step.
