@@ -211,8 +211,9 @@ export class EchoCanceller {
   }
 
   /**
-   * Caller audio in, the residual (echo removed) out, same length. `echo`, when given (as long as `mic`), receives the echo expected in each sample (amplitude): what the residual
-   * echo suppression after the canceller compares the residual with.
+   * Caller audio in, the residual (echo removed) out, same length. `echo`, when given (as long as `mic`), receives
+   * the echo expected in each sample (amplitude): what the residual echo suppression after the canceller compares
+   * the residual with.
    */
   process(mic: Int16Array, echo?: Float32Array): Int16Array {
     // the bot's silence sends no reference: keep its clock up with the caller's (to the end of this frame)
