@@ -6,7 +6,8 @@
  * μ-law line (MemoryLeg + EchoPath: delay, echo return loss, a seeded short impulse response, line noise at
  * -60 dBFS) that feeds the bot's played audio back into its input. SIMULATED: the line; the bot's prompts are shared
  * speech clips (test/fixtures/audio, levelled to -18 dBFS) standing in for TTS; ASR is scripted (text for the
- * caller, nothing for echo). Every prompt counts.
+ * caller, nothing for echo). Every prompt counts. Lines: 20/150/300 ms at 6 dB, 300 ms at 30 dB, and a line without
+ * echo (60 dB: the echo handling must not cost a caller on a clean line anything).
  *
  * - echo only (no caller): false barge-ins per 100 prompts = prompts the bot stopped (cleared its audio) although
  *   nobody spoke; also how many of those were recovered (the prompt resumed).
@@ -46,6 +47,9 @@ const BENCH = 'barge-in';
 const RATE = 8000;
 const FRAME = 160;
 const PROMPTS = sized(Number(process.env.BARGE_IN_PROMPTS ?? 200), 3);
+const NOISE_DBFS = -60;
+/** the return loss of the line without echo */
+const NO_ECHO_DB = 60;
 const ONLY = process.env.BARGE_IN_CONDITIONS
   ? (JSON.parse(process.env.BARGE_IN_CONDITIONS) as Array<{ delayMs: number; erlDb: number }>)
   : null;
@@ -57,10 +61,12 @@ const CONDITIONS =
       { delayMs: 150, erlDb: 6 },
       { delayMs: 300, erlDb: 6 },
       { delayMs: 300, erlDb: 30 },
+      // a line without echo (60 dB down: under the line noise), as on most VoIP calls and softphones: the echo
+      // handling must not cost these callers anything
+      { delayMs: 20, erlDb: NO_ECHO_DB },
     ],
     [{ delayMs: 150, erlDb: 6 }],
   );
-const NOISE_DBFS = -60;
 const FULL_SCALE_DB = 20 * Math.log10(32768);
 const ECHO_OVERRIDES = JSON.parse(process.env.BARGE_IN_ECHO ?? '{}') as Record<string, unknown>;
 const VAD_CONFIG = {
@@ -395,7 +401,7 @@ if (RUN_MODES.includes('cancel')) {
     [2, 3],
     [3, 5],
   ];
-  for (const cond of CONDITIONS) {
+  for (const cond of CONDITIONS.filter((c) => c.erlDb < NO_ECHO_DB)) {
     for (const talking of [false, true]) {
       const sums = windows.map(() => ({ echo: 0, left: 0 }));
       for (let b = 0; b < botClips.length; b++) {
