@@ -303,7 +303,10 @@ describe.each([...DRIVERS, browserDriver()])('conformance, echo: $name', (driver
     await call.hangup();
     const record = await call.record;
     expect(record.transcript[0]).toMatchObject({ speaker: 'bot', interrupted: true });
-    expect(record.bargeIn).toMatchObject({ interruptions: 1, recovered: 0 });
+    // the caller talks on (an 11 s clip) over the bot's short answer too, which 100 ms of them can also stop,
+    // depending on when it plays: the greeting's interruption is the one asked for, and none was taken back
+    expect(record.bargeIn!.interruptions).toBeGreaterThanOrEqual(1);
+    expect(record.bargeIn!.recovered).toBe(0);
   });
 
   it('echo: a noise burst that stops the bot is recovered, the greeting resumes', async () => {

@@ -40,6 +40,19 @@ const GAIN_MIN_BLOCKS = 10;
 const GAIN_DECAY = 0.97;
 /** the residual echo the suppressor expects: this percentile of the blocks' residual / echo over the last second */
 const SHARE_PERCENTILE = 0.8;
+/**
+ * only blocks whose line audio is this far above the residual's floor say what share of the echo the filter leaves:
+ * in quieter ones the floor (line noise) is most of the residual, and counted as echo left it made the share of
+ * loud echo look 10-15 dB larger than it is (a caller 10-15 dB under the echo was held back)
+ */
+const SHARE_ABOVE_FLOOR = 100;
+/**
+ * The residual's floor (line noise): the quietest block of the last NOISE_WINDOWS × NOISE_WINDOW_BLOCKS (1.5 s), times
+ * NOISE_BIAS (a noise's quietest 10 ms block is below its mean). Speech, the bot's or the caller's, pauses within that.
+ */
+const NOISE_WINDOW_BLOCKS = 10;
+const NOISE_WINDOWS = 15;
+const NOISE_BIAS = 1.5;
 /** a block's weight in the convergence measured never falls below this (the echo's share of its residual) */
 const MIN_ECHO_WEIGHT = 0.05;
 const COMPARE_DECAY = 0.7;
@@ -133,11 +146,18 @@ export class EchoCanceller {
   #echoWeight = 1;
   /** blocks in a row the foreground made the line louder */
   #worseRun = 0;
-  /** smoothed echo-only caller-side energy in and out, for "converged" */
+  /** smoothed echo-only caller-side energy in and out, for "converged", and the floor's part of what is out */
   #convergedMic = 0;
   #convergedOut = 0;
+  #convergedFloor = 0;
   /** the residual's floor per block (line noise, μ-law noise): falls at once, rises 0.2 dB a block */
   #floor = Infinity;
+  /** the quietest residual block of each of the last NOISE_WINDOWS windows, and of the current one */
+  readonly #noiseMins = new Float64Array(NOISE_WINDOWS).fill(Infinity);
+  #noiseMin = Infinity;
+  #noiseBlocks = 0;
+  /** the residual's floor, per block: the least of #noiseMins, × NOISE_BIAS */
+  #noise = Infinity;
   #prevMic = 0;
   #prevFg = 0;
   // over the estimate period, for relocking
@@ -178,13 +198,22 @@ export class EchoCanceller {
    */
   get residualShare(): number | null {
     if (!(this.#convergedOut > 0)) return null;
-    const share = this.#convergedOut / this.#convergedMic;
-    if (share > 10 ** (-CONVERGED_DB / 10)) return null;
+    if (this.#convergedOut / this.#convergedMic > 10 ** (-CONVERGED_DB / 10)) return null;
+    // the echo left, without the floor (the suppressor adds that itself: residualFloor)
+    const share = Math.max(0, this.#convergedOut - this.#convergedFloor) / this.#convergedMic;
     // what the filter leaves varies block by block (it misses most at a new sound): a high percentile, not the mean
     const n = Math.min(this.#shareAt, this.#shares.length);
     if (n < 10) return share;
     const sorted = this.#shares.slice(0, n).sort();
     return Math.max(share, sorted[Math.floor(n * SHARE_PERCENTILE)]!);
+  }
+
+  /**
+   * The residual's floor, energy per sample: what is left where there is no echo to leave (line noise, μ-law noise of
+   * quiet audio). The echo the residual holds is residualShare × the echo, on top of this.
+   */
+  get residualFloor(): number {
+    return Number.isFinite(this.#noise) ? this.#noise / this.#block : 0;
   }
 
   /**
@@ -313,6 +342,7 @@ export class EchoCanceller {
     if (this.#delay === null) this.#blockFg += e * e;
     if (++this.#blockFill < this.#block) return;
     // the two-path comparison over ~40 ms (this block and a decaying past)
+    this.#trackNoise(this.#blockFg);
     const mic = (this.#prevMic = COMPARE_DECAY * this.#prevMic + this.#blockMic);
     const fg = (this.#prevFg = COMPARE_DECAY * this.#prevFg + this.#blockFg);
     if (this.#delay !== null) {
@@ -322,7 +352,7 @@ export class EchoCanceller {
       if (this.#worseRun >= DIVERGED_BLOCKS) {
         this.#filter.clearForeground();
         // the echo estimate is gone: residual above it is no sign of double talk until the filter cancels again
-        this.#convergedMic = this.#convergedOut = 0;
+        this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
       }
     }
     if (this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
@@ -396,7 +426,7 @@ export class EchoCanceller {
       this.#doubleTalkRun = 0;
     } else {
       // that long is not a caller: the line changed under the filter; start measuring convergence again
-      this.#convergedMic = this.#convergedOut = 0;
+      this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
       this.#doubleTalkRun = 0;
     }
     this.#echoOnly = this.#holdBlocks === 0;
@@ -406,12 +436,25 @@ export class EchoCanceller {
     // convergence is measured on echo-only blocks (the bot talking, no double talk; blocks with some of the caller
     // in them count less): over about half a second
     if (this.#echoOnly && this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
+      const floor = Math.min(this.#noise, this.#blockFg);
       this.#convergedMic = 0.95 * this.#convergedMic + this.#echoWeight * this.#blockMic;
       this.#convergedOut = 0.95 * this.#convergedOut + this.#echoWeight * this.#blockFg;
-      // the share left in blocks of strong echo, echo alone (for the suppressor's percentile)
-      if (this.#echoWeight > 0.9 && this.#blockMic > 0 && this.#blockMic > 10 * this.#floor)
-        this.#shares[this.#shareAt++ % this.#shares.length] = this.#blockFg / this.#blockMic;
+      this.#convergedFloor = 0.95 * this.#convergedFloor + this.#echoWeight * floor;
+      // the share left in blocks of strong echo, echo alone (for the suppressor's percentile), less the floor
+      if (this.#echoWeight > 0.9 && this.#blockMic > 0 && this.#blockMic > SHARE_ABOVE_FLOOR * this.#noise)
+        this.#shares[this.#shareAt++ % this.#shares.length] = (this.#blockFg - floor) / this.#blockMic;
     }
+  }
+
+  /** Minimum statistics of the residual's block energy: the floor it never goes below for long (#noise). */
+  #trackNoise(energy: number): void {
+    this.#noiseMin = Math.min(this.#noiseMin, energy);
+    if (++this.#noiseBlocks % NOISE_WINDOW_BLOCKS !== 0) return;
+    this.#noiseMins[(this.#noiseBlocks / NOISE_WINDOW_BLOCKS) % NOISE_WINDOWS] = this.#noiseMin;
+    this.#noiseMin = Infinity;
+    let least = Infinity;
+    for (const m of this.#noiseMins) least = Math.min(least, m);
+    this.#noise = NOISE_BIAS * least;
   }
 
   /** The echo this block's residual holds once the filter cancels: its estimate less the ERLE, plus the noise floor. */
@@ -472,7 +515,7 @@ export class EchoCanceller {
     this.#realign = true;
     // the echo starts where the delay says, in the span (the partition the filter learns first)
     this.#filter.expectEchoAt(delay - (this.#micDone - this.#newest(this.#micDone)));
-    this.#convergedMic = this.#convergedOut = 0;
+    this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
     // the span's power, from scratch at the new place, as the next caller sample will slide it
     const newest = this.#newest(this.#micDone + 1);
     this.#power = 0;

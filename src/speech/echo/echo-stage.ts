@@ -102,10 +102,11 @@ export class EchoStage {
     const residual = this.#canceller.process(mic, this.#echo);
     const guarded = this.#guard.process(mic, residual);
     const share = this.#canceller.residualShare;
-    if (share !== null) return this.#suppressor.process(residual, this.#echo, share);
+    const floor = this.#canceller.residualFloor;
+    if (share !== null) return this.#suppressor.process(residual, this.#echo, share, floor);
     // measured but not cancelling yet: what is not above the whole echo expected goes (the guard's rule, but with
     // the canceller's sample-aligned estimate, which a caller talking from the start cannot talk up)
-    if (this.#canceller.measured) return this.#suppressor.process(residual, this.#echo, 1);
+    if (this.#canceller.measured) return this.#suppressor.process(residual, this.#echo, 1, floor);
     return guarded;
   }
 }
