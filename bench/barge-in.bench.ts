@@ -19,7 +19,8 @@
  *
  * BARGE_IN_PROMPTS sets the prompts per condition (default 200); BARGE_IN_ECHO (JSON) overrides `speech.echo` keys
  * for tuning runs (the defaults were chosen with it; see docs/barge-in.md); BARGE_IN_MODES (off,guard,cancel) and
- * BARGE_IN_CONDITIONS (JSON) narrow a run; BARGE_IN_INTERRUPTION_MS sets `speech.vad.interruptionMs` (the speech, or
+ * BARGE_IN_CONDITIONS (JSON) narrow a run; BARGE_IN_PROMPT_LEAD=silent starts each prompt with digital silence up to its
+ * speech, as TTS engines send it (default: the clips' own room noise); BARGE_IN_INTERRUPTION_MS sets `speech.vad.interruptionMs` (the speech, or
  * loud audio for the fast cue, needed before the bot stops; default: the config's); BARGE_IN_TRACE=1 prints each
  * prompt's stops to stderr.
  */
@@ -85,7 +86,13 @@ const RUN_MODES = ONLY_MODES ?? (Object.keys(MODES) as Mode[]);
 
 const clips = loadClips();
 /** bot voices and caller voices: different speakers */
-const botClips = clips.slice(0, 6).map((c) => level(c.pcm, -18));
+const SILENT_LEAD = process.env.BARGE_IN_PROMPT_LEAD === 'silent';
+const botClips = clips.slice(0, 6).map((c) => {
+  const pcm = level(c.pcm, -18);
+  // a TTS engine's prompt starts with digital silence, not a recording's room noise: up to 60 ms before the speech
+  if (SILENT_LEAD) pcm.fill(0, 0, Math.max(0, Math.round((energyBoundaries(pcm).startMs - 60) * 16)));
+  return pcm;
+});
 const callerClips = clips.slice(6).map((c) => ({
   pcm: c.pcm,
   onsetMs: energyBoundaries(c.pcm).startMs,
@@ -311,6 +318,7 @@ for (const cond of CONDITIONS) {
       echo: mode,
       prompts: PROMPTS,
       interruptionMs: INTERRUPTION_MS,
+      promptLead: SILENT_LEAD ? 'silent' : 'room noise',
     };
     let falseStops = 0;
     let recovered = 0;
