@@ -150,13 +150,16 @@ export class EchoCanceller {
   #convergedMic = 0;
   #convergedOut = 0;
   #convergedFloor = 0;
-  /** the residual's floor per block (line noise, μ-law noise): falls at once, rises 0.2 dB a block */
+  /**
+   * the residual's recent low per block (falls at once, rises 0.2 dB a block): what the double-talk test allows for
+   * besides the echo left (#noise is the slower floor the suppressor gets)
+   */
   #floor = Infinity;
   /** the quietest residual block of each of the last NOISE_WINDOWS windows, and of the current one */
   readonly #noiseMins = new Float64Array(NOISE_WINDOWS).fill(Infinity);
   #noiseMin = Infinity;
   #noiseBlocks = 0;
-  /** the residual's floor, per block: the least of #noiseMins, × NOISE_BIAS */
+  /** the residual's floor (line noise) per block, over 1.5 s: the least of #noiseMins, × NOISE_BIAS */
   #noise = Infinity;
   #prevMic = 0;
   #prevFg = 0;
@@ -341,8 +344,8 @@ export class EchoCanceller {
     this.#blockRef += x * x;
     if (this.#delay === null) this.#blockFg += e * e;
     if (++this.#blockFill < this.#block) return;
-    // the two-path comparison over ~40 ms (this block and a decaying past)
     this.#trackNoise(this.#blockFg);
+    // the two-path comparison over ~40 ms (this block and a decaying past)
     const mic = (this.#prevMic = COMPARE_DECAY * this.#prevMic + this.#blockMic);
     const fg = (this.#prevFg = COMPARE_DECAY * this.#prevFg + this.#blockFg);
     if (this.#delay !== null) {
@@ -352,7 +355,7 @@ export class EchoCanceller {
       if (this.#worseRun >= DIVERGED_BLOCKS) {
         this.#filter.clearForeground();
         // the echo estimate is gone: residual above it is no sign of double talk until the filter cancels again
-        this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
+        this.#restartConvergence();
       }
     }
     if (this.#blockRef / this.#block >= REF_ACTIVE_ENERGY) {
@@ -426,7 +429,7 @@ export class EchoCanceller {
       this.#doubleTalkRun = 0;
     } else {
       // that long is not a caller: the line changed under the filter; start measuring convergence again
-      this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
+      this.#restartConvergence();
       this.#doubleTalkRun = 0;
     }
     this.#echoOnly = this.#holdBlocks === 0;
@@ -444,6 +447,11 @@ export class EchoCanceller {
       if (this.#echoWeight > 0.9 && this.#blockMic > 0 && this.#blockMic > SHARE_ABOVE_FLOOR * this.#noise)
         this.#shares[this.#shareAt++ % this.#shares.length] = (this.#blockFg - floor) / this.#blockMic;
     }
+  }
+
+  /** Convergence is measured anew (the alignment moved, the foreground was cleared, or the line changed). */
+  #restartConvergence(): void {
+    this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
   }
 
   /** Minimum statistics of the residual's block energy: the floor it never goes below for long (#noise). */
@@ -515,7 +523,7 @@ export class EchoCanceller {
     this.#realign = true;
     // the echo starts where the delay says, in the span (the partition the filter learns first)
     this.#filter.expectEchoAt(delay - (this.#micDone - this.#newest(this.#micDone)));
-    this.#convergedMic = this.#convergedOut = this.#convergedFloor = 0;
+    this.#restartConvergence();
     // the span's power, from scratch at the new place, as the next caller sample will slide it
     const newest = this.#newest(this.#micDone + 1);
     this.#power = 0;

@@ -5,9 +5,8 @@
  * Silero hears speech at any level. The canceller knows, sample by sample, the echo it removed, how much of the
  * echo it leaves (1 / ERLE, measured on loud echo) and the residual's floor (line noise): each 10 ms block whose
  * residual is not `marginDb` above that share of the echo plus the floor is silenced (the VAD would hear turned-down
- * echo as speech); blocks above it (the caller) pass. Unlike the level guard's
- * comparison with the reference ±20 ms, this one is sample-aligned with the actual echo, so a caller 20 dB below
- * the bot's own echo still passes.
+ * echo as speech); blocks above it (the caller) pass. Unlike the level guard's comparison with the reference ±20 ms,
+ * this one is sample-aligned with the actual echo, so a caller 20 dB below the bot's own echo still passes.
  */
 const BLOCK_MS = 10;
 
