@@ -34,7 +34,7 @@ const PRE_MS = 6;
 const BLOCK_MS = 10;
 /** the block filter's block: 4 ms (at 8 kHz; a power of two), so a 32 ms span is 8 partitions */
 const FILTER_BLOCK_MS = 4;
-/** #updateCorrelationGain: safety factor, reference needed (blocks of sound), decay per block */
+/** #updateCorrelationGain: safety factor, reference needed (blocks of the bot talking), decay per block */
 const GAIN_SAFETY = 1.5;
 const GAIN_MIN_BLOCKS = 10;
 const GAIN_DECAY = 0.97;
@@ -129,6 +129,8 @@ export class EchoCanceller {
   #echoGain = 0;
   /** the same from the correlation with the reference (#updateCorrelationGain); 0 until measured */
   #correlationGain = 0;
+  /** blocks of the bot talking that the correlation gain has been measured over (since the first delay) */
+  #gainBlocks = 0;
   /** the delay estimator's bound on the echo gain at any lag (DelayEstimate.explainedGain); 0 until estimated */
   #explainedGain = 0;
   /** Σ line × reference at the delay, Σ reference² there: this block, and decayed */
@@ -407,9 +409,12 @@ export class EchoCanceller {
       peak = Math.max(peak, Math.abs(this.#dx[k]!));
     }
     this.#blockDx.fill(0);
+    if (this.#blockXx / this.#block >= REF_ACTIVE_ENERGY) this.#gainBlocks++;
     this.#xx = GAIN_DECAY * this.#xx + this.#blockXx;
     this.#blockXx = 0;
-    if (this.#xx >= GAIN_MIN_BLOCKS * this.#block * REF_ACTIVE_ENERGY) {
+    // over GAIN_MIN_BLOCKS of the bot talking, not their energy's worth: a loud first syllable filled that in one
+    // block, and a gain measured on it let the first echo through (10-50 ms of it at the fast cue's level)
+    if (this.#gainBlocks >= GAIN_MIN_BLOCKS && this.#xx >= GAIN_MIN_BLOCKS * this.#block * REF_ACTIVE_ENERGY) {
       this.#correlationGain = GAIN_SAFETY * (peak / this.#xx) ** 2;
       this.#filter.echoGain = Math.max(this.#correlationGain, this.#explainedGain);
     }
