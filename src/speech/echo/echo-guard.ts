@@ -1,6 +1,6 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
-import { DelayEstimator } from './delay-estimator.js';
+import { DelayEstimator, MIN_OCCUPANCY } from './delay-estimator.js';
 
 /**
  * Keeps the bot's own echo away from the VAD, per call.
@@ -255,7 +255,9 @@ export class EchoGuard {
       this.#probeBounds.shift();
     let least = Infinity;
     for (const [, bound] of this.#probeBounds) least = Math.min(least, bound);
-    const cameBack = Math.min(1, PROBE_SAFETY * (found?.explainedGain ?? 0));
+    // (not from a periodic reference, a tone: it matches the line at many lags, a caller's tone included)
+    const broadband = found !== null && found.occupancy >= MIN_OCCUPANCY;
+    const cameBack = broadband ? Math.min(1, PROBE_SAFETY * (found.explainedGain ?? 0)) : 0;
     return { bound: Math.min(1, PROBE_SAFETY * least), cameBack };
   }
 
