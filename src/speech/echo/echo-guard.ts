@@ -1,6 +1,6 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
-import { DelayEstimator, MIN_OCCUPANCY } from './delay-estimator.js';
+import { DelayEstimator } from './delay-estimator.js';
 
 /**
  * Keeps the bot's own echo away from the VAD, per call.
@@ -216,10 +216,9 @@ export class EchoGuard {
       }
       this.#lastGain = gain;
       this.#countEpisode(energy, gain);
-      // the first measurement as soon as there is enough to go on, then every 250 ms; until the line is measured the
-      // bound is renewed every 50 ms as well: the echo may come back at any moment, and a bound 250 ms old lets it by
-      const full = this.#boundGain === null || this.#micBlocks % ESTIMATE_EVERY_BLOCKS === 0;
-      if (full || (!this.measured && this.#micBlocks % FIRST_ESTIMATE_EVERY_BLOCKS === 0)) this.#estimate(full);
+      // the first measurement as soon as there is enough to go on, then every 250 ms
+      const every = this.#boundGain === null ? FIRST_ESTIMATE_EVERY_BLOCKS : ESTIMATE_EVERY_BLOCKS;
+      if (this.#micBlocks % every === 0) this.#estimate();
     }
     return out;
   }
@@ -238,27 +237,19 @@ export class EchoGuard {
   }
 
   /**
-   * `bound`: the most echo the line can hold by the probe: the least of its bounds over the window (each is the
-   * echo's gain or more: a caller talking only adds to it), times PROBE_SAFETY; 1 (no limit) without one. Only bounds
-   * measured after the bot has been audible for the whole delay range count (before, a late echo may not be back
-   * yet), one per `full` estimate (250 ms apart, as before the 50 ms ones: more would make the least lower by chance).
-   * `cameBack`: this estimate's probe times PROBE_SAFETY, from the bot's first loud block on: the echo that has come
-   * back so far, whatever its delay. The caller window holds it at the lag of the reference it echoes, so it counts
-   * in full the moment it is back, where block ratios count it only once it fills a share of their window.
+   * The most echo the line can hold by the probe: the least of its bounds over the window (each is the echo's gain
+   * or more: a caller talking only adds to it), times PROBE_SAFETY; 1 (no limit) without one. Only bounds measured
+   * after the bot has been audible for the whole delay range count (before, a late echo may not be back yet).
    */
-  #probeBound(full: boolean): { bound: number; cameBack: number } {
+  #probeBound(): number {
     const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
-    const found = this.#firstLoud === null ? null : this.#probe.estimate(true);
-    if (full && found?.explainedGain != null && this.#micBlocks - PROBE_WINDOW_BLOCKS >= heardBack)
-      this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
+    const found = this.#micBlocks - PROBE_WINDOW_BLOCKS >= heardBack ? this.#probe.estimate(true) : null;
+    if (found?.explainedGain != null) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
     while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#micBlocks - WINDOW_BLOCKS)
       this.#probeBounds.shift();
     let least = Infinity;
     for (const [, bound] of this.#probeBounds) least = Math.min(least, bound);
-    // (not from a periodic reference, a tone: it matches the line at many lags, a caller's tone included)
-    const broadband = found !== null && found.occupancy >= MIN_OCCUPANCY;
-    const cameBack = broadband ? Math.min(1, PROBE_SAFETY * (found.explainedGain ?? 0)) : 0;
-    return { bound: Math.min(1, PROBE_SAFETY * least), cameBack };
+    return Math.min(1, PROBE_SAFETY * least);
   }
 
   #pushRef(energy: number): void {
@@ -319,9 +310,8 @@ export class EchoGuard {
    * Delay: the lag where the envelopes correlate best; return loss: a high percentile of caller/reference there.
    * Without a clear delay (no echo at all, or too much double talk) only a bound is kept: caller/loudest reference
    * anywhere in range — on a line with no echo it falls far below the `minErlDb` guess and stops masking callers.
-   * Not `full`: the bound alone (the delay needs two measurements 250 ms apart: 50 ms apart they share their window).
    */
-  #estimate(full: boolean): void {
+  #estimate(): void {
     const n = Math.min(WINDOW_BLOCKS, this.#micBlocks);
     if (n < MIN_WINDOW_BLOCKS) return;
     const first = this.#micBlocks - n;
@@ -372,18 +362,17 @@ export class EchoGuard {
       }
     }
     // (once the delay is measured the bound is no longer used: the probe's FFTs are spared)
-    const { bound: probe, cameBack } = this.#delay === null ? this.#probeBound(full) : { bound: 1, cameBack: 0 };
+    const probe = this.#delay === null ? this.#probeBound() : 1;
     if (probe < 1) this.#probed = true;
     const explained = Math.min(probe, this.#explainedGain(first, refNow));
     // only blocks while the bot is talking: a caller answering just after it stopped is no echo
-    const bound = this.#boundAt(first, refNow, explained, cameBack);
+    const bound = this.#boundAt(first, refNow, explained);
     // The bot talked, and what came back does not follow it at any delay: no echo to speak of (a caller talking
     // over the first prompt would otherwise count as echo and hold themselves back).
     const noEcho =
       (refMoved && best < NO_ECHO_CORRELATION && n === WINDOW_BLOCKS && bound?.trusted === true) ||
       probe < PROBE_NO_ECHO;
     if (bound !== null) this.#boundGain = noEcho ? 0 : bound.gain;
-    if (!full) return;
     const candidate = this.#candidate;
     this.#candidate = null;
     if (best < MIN_CORRELATION) return;
@@ -403,27 +392,16 @@ export class EchoGuard {
    * The echo gain bound (against the loudest reference anywhere in range), trusted once measured on blocks that came
    * after the bot had been audible for the whole range. Before that a late echo (a long line behind a backend's
    * playout buffer) may not have come back yet: its absence proves nothing, so an early bound can only raise the
-   * assumed echo (`minErlDb`), not lower it; and it is at least the echo the probe sees come back (`cameBack`).
-   * Block ratios alone were too slow for that: too few blocks of the bot talking in the window (a prompt that starts
-   * with digital silence) give no bound at all, and the echo blocks let through count as the caller's, so the echo
-   * of a 6 dB line passed for up to 510 ms when it came back (test/speech/echo-first-return.test.ts; the bench's
-   * prompts begin with room noise, whose ratios against a quiet bot happened to raise the bound first).
+   * assumed echo (`minErlDb`), not lower it.
    */
-  #boundAt(
-    first: number,
-    refNow: Float64Array,
-    explained: number,
-    cameBack: number,
-  ): { gain: number; trusted: boolean } | null {
+  #boundAt(first: number, refNow: Float64Array, explained: number): { gain: number; trusted: boolean } | null {
     const to = this.#maxLag + SPREAD_BLOCKS;
     const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + to;
     const trusted = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE, heardBack);
     if (trusted) return { gain: Math.min(trusted.gain, explained), trusted: true };
     const early = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE);
     const guess = 10 ** (-this.#cfg.minErlDb / 10);
-    // (too little of the bot talking in the window for ratios: the probe's echo alone, where it is above the guess)
-    if (!early) return cameBack > guess ? { gain: cameBack, trusted: false } : null;
-    return { gain: Math.max(Math.min(early.gain, explained), guess, cameBack), trusted: false };
+    return early && { gain: Math.max(Math.min(early.gain, explained), guess), trusted: false };
   }
 
   /**
