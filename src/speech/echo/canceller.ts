@@ -80,6 +80,8 @@ const FIRST_ESTIMATE_EVERY_MS = 50;
 /** a first delay estimate this strong is taken without a second one to agree */
 const CERTAIN_STRENGTH = 16;
 const ESTIMATE_EVERY_MS = 250;
+/** a new delay is checked every FIRST_ESTIMATE_EVERY_MS until the echo gain at it has been measured this long (blocks) */
+const CHECK_BLOCKS = 50;
 /** the filter's ERLE over the last estimate period below which a new delay may replace the current one, dB */
 const RELOCK_BELOW_ERLE_DB = 6;
 /**
@@ -133,6 +135,11 @@ export class EchoCanceller {
   #gainBlocks = 0;
   /** the delay estimator's bound on the echo gain at any lag (DelayEstimate.explainedGain); 0 until estimated */
   #explainedGain = 0;
+  /**
+   * the same, from the newest estimate (#checkPlacement's too): only the placement check reads it (the filter's step
+   * keeps the estimate period's)
+   */
+  #newestBound = 0;
   /** Σ line × reference at the delay, Σ reference² there: this block, and decayed */
   readonly #blockDx: Float64Array;
   #blockXx = 0;
@@ -228,7 +235,7 @@ export class EchoCanceller {
    */
   get measured(): boolean {
     return (
-      this.#delay !== null && this.#correlationGain > 0 && this.#correlationGain >= PLACED_SHARE * this.#explainedGain
+      this.#delay !== null && this.#correlationGain > 0 && this.#correlationGain >= PLACED_SHARE * this.#newestBound
     );
   }
 
@@ -375,6 +382,8 @@ export class EchoCanceller {
     if (this.#sinceEstimate >= (this.#delay === null ? FIRST_ESTIMATE_EVERY_MS : ESTIMATE_EVERY_MS)) {
       this.#sinceEstimate = 0;
       this.#relock();
+    } else if (this.#gainBlocks < CHECK_BLOCKS && this.#sinceEstimate % FIRST_ESTIMATE_EVERY_MS === 0) {
+      this.#checkPlacement();
     }
   }
 
@@ -490,6 +499,15 @@ export class EchoCanceller {
   }
 
   /**
+   * A new delay is checked against the echo the reference explains every 50 ms, not only at the next estimate: a
+   * first delay taken on a quiet stretch (the bound on the echo there tiny) looked placed, and when the loud echo came
+   * the expected echo at a wrong delay was far below it (a 6 dB echo passed for 140 ms on the 150 ms line).
+   */
+  #checkPlacement(): void {
+    this.#newestBound = this.#estimator.estimate(true)?.explainedGain ?? this.#newestBound;
+  }
+
+  /**
    * A fresh delay estimate; adopted when two agree and the filter is not cancelling at the current one. Only from a
    * reference that fills the band (DelayEstimate.occupancy): a wrong delay is worse than none, the guard covers.
    */
@@ -503,6 +521,7 @@ export class EchoCanceller {
     // the most echo the reference explains at any lag: what the filter's first steps may assume even where the
     // delay (and so the correlation gain at it) is wrong
     this.#explainedGain = found?.explainedGain ?? this.#explainedGain;
+    this.#newestBound = this.#explainedGain;
     if (unknown) return;
     const candidate = this.#candidate;
     // a periodic reference (a tone, a beep) matches its echo at many lags: no delay from it, neither a first one

@@ -42,9 +42,9 @@ export const echoConfig = z.strictObject({
     .number()
     .min(0)
     .max(40)
-    .default(30)
+    .default(6)
     .describe(
-      'Echo return loss assumed while the bot talks before the line has been measured (its first 0.3-0.5 s of speech), dB: lower keeps a loud unmeasured echo from the VAD, but also a caller who talks over the first words.',
+      "Echo return loss assumed before the line has been measured, dB: from the bot's first words until its audio has had time to come back over the whole maxDelayMs range and be measured (about 0.7-1 s). Lower keeps a loud first echo from the VAD (a TTS prompt starts with digital silence, so nothing measures the line before its echo is back); higher lets a caller who talks over the first words through sooner.",
     ),
   marginDb: z
     .number()
