@@ -239,6 +239,20 @@ export class EchoCanceller {
     );
   }
 
+  /**
+   * The delay is taken for a wrong one: its echo gain, measured, is far below what the reference explains at some
+   * lag. A new one is then looked for every 50 ms, and taken even where the filter cancels some of the echo from the
+   * wrong place (its span may reach the echo): a first delay a pitch period off the echo's, taken on a voiced onset,
+   * held for 0.5 s and kept the canceller from converging until the caller had long been talking.
+   */
+  get #misplaced(): boolean {
+    return (
+      this.#delay !== null &&
+      this.#gainBlocks >= GAIN_MIN_BLOCKS &&
+      this.#correlationGain < PLACED_SHARE * this.#newestBound
+    );
+  }
+
   get stats(): CancellerStats {
     return {
       delayMs: this.#delay === null ? null : Math.round((this.#delay * 1000) / this.#rate),
@@ -379,7 +393,8 @@ export class EchoCanceller {
     this.#blockMic = this.#blockFg = this.#blockRef = this.#blockEcho = 0;
     this.#blockFill = 0;
     this.#sinceEstimate += BLOCK_MS;
-    if (this.#sinceEstimate >= (this.#delay === null ? FIRST_ESTIMATE_EVERY_MS : ESTIMATE_EVERY_MS)) {
+    const searching = this.#delay === null || this.#misplaced;
+    if (this.#sinceEstimate >= (searching ? FIRST_ESTIMATE_EVERY_MS : ESTIMATE_EVERY_MS)) {
       this.#sinceEstimate = 0;
       this.#relock();
     } else if (this.#gainBlocks < CHECK_BLOCKS && this.#sinceEstimate % FIRST_ESTIMATE_EVERY_MS === 0) {
@@ -532,7 +547,10 @@ export class EchoCanceller {
     // the first delay at once when the peak leaves no doubt; otherwise (and any change) when two agree
     const certain = this.#delay === null && found!.strength >= CERTAIN_STRENGTH;
     if (!certain && (candidate === null || Math.abs(this.#candidate - candidate) > this.#estimator.factor)) return;
-    if (this.#delay !== null && (cancelling || Math.abs(this.#candidate - this.#delay) <= this.#estimator.factor))
+    if (
+      this.#delay !== null &&
+      ((cancelling && !this.#misplaced) || Math.abs(this.#candidate - this.#delay) <= this.#estimator.factor)
+    )
       return;
     this.#moveTo(Math.min(this.#maxDelay, this.#candidate));
   }
@@ -548,6 +566,14 @@ export class EchoCanceller {
     // the echo starts where the delay says, in the span (the partition the filter learns first)
     this.#filter.expectEchoAt(delay - (this.#micDone - this.#newest(this.#micDone)));
     this.#restartConvergence();
+    // the correlation sums are the old place's lags, and what the filter left of the echo there is not what it
+    // leaves at the new one: both are measured afresh (stale, they held the canceller misplaced for 0.4 s after the
+    // move, and then its residual share at 0.46, so that a caller at the echo's level was held back, 0.5 s late)
+    this.#dx.fill(0);
+    this.#xx = 0;
+    this.#gainBlocks = 0;
+    this.#correlationGain = 0;
+    this.#shareAt = 0;
     // the span's power, from scratch at the new place, as the next caller sample will slide it
     const newest = this.#newest(this.#micDone + 1);
     this.#power = 0;
