@@ -39,7 +39,7 @@ import { OnsetCue } from '../src/speech/echo/onset-cue.js';
 import type { Tts, TtsChunk, Vad, VadFactory } from '../src/speech/types.js';
 import { createVadFactory } from '../src/speech/vad/silero.js';
 import { energyDb } from '../src/speech/audio.js';
-import { energyBoundaries, level, loadClips } from '../test/speech/helpers.js';
+import { energyBoundaries, level, loadClips, silentLead } from '../test/speech/helpers.js';
 import { VAD_MODEL } from '../test/helpers/fixtures.js';
 import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
@@ -87,12 +87,8 @@ const RUN_MODES = ONLY_MODES ?? (Object.keys(MODES) as Mode[]);
 const clips = loadClips();
 /** bot voices and caller voices: different speakers */
 const SILENT_LEAD = process.env.BARGE_IN_PROMPT_LEAD === 'silent';
-const botClips = clips.slice(0, 6).map((c) => {
-  const pcm = level(c.pcm, -18);
-  // a TTS engine's prompt starts with digital silence, not a recording's room noise: up to 60 ms before the speech
-  if (SILENT_LEAD) pcm.fill(0, 0, Math.max(0, Math.round((energyBoundaries(pcm).startMs - 60) * 16)));
-  return pcm;
-});
+// (a TTS engine's prompt starts with digital silence, not a recording's room noise)
+const botClips = clips.slice(0, 6).map((c) => (SILENT_LEAD ? silentLead(level(c.pcm, -18)) : level(c.pcm, -18)));
 const callerClips = clips.slice(6).map((c) => ({
   pcm: c.pcm,
   onsetMs: energyBoundaries(c.pcm).startMs,

@@ -4,7 +4,7 @@ import { resample } from '../../src/media/resampler.js';
 import { echoConfig } from '../../src/speech/echo/config.js';
 import { EchoStage } from '../../src/speech/echo/echo-stage.js';
 import { energyDb } from '../../src/speech/audio.js';
-import { energyBoundaries, level, loadClips } from './helpers.js';
+import { energyBoundaries, level, loadClips, silentLead } from './helpers.js';
 
 const RATE = 8000;
 const FRAME = 160;
@@ -15,9 +15,7 @@ const LOUD = (32768 * 10 ** (-35 / 20)) ** 2;
 
 /** A prompt as TTS sends it: digital silence up to 60 ms before its speech, at -18 dBFS. */
 function ttsPrompt(i: number): Int16Array {
-  const pcm = level(clips[i]!.pcm, -18);
-  pcm.fill(0, 0, Math.max(0, Math.round((energyBoundaries(pcm).startMs - 60) * 16)));
-  return resample(pcm, 16_000, RATE);
+  return resample(silentLead(level(clips[i]!.pcm, -18)), 16_000, RATE);
 }
 
 /** Echo the VAD hears at the fast cue's level (-35 dBFS) once the stage has settled, ms, over the prompt's first 2.5 s. */

@@ -4,7 +4,7 @@ import { resample } from '../../src/media/resampler.js';
 import { energyDb } from '../../src/speech/audio.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoStage } from '../../src/speech/echo/echo-stage.js';
-import { energyBoundaries, level, loadClips } from './helpers.js';
+import { energyBoundaries, level, loadClips, silentLead } from './helpers.js';
 
 /**
  * The first echo of a prompt that starts with digital silence (as TTS engines send it), before anything has measured
@@ -25,11 +25,7 @@ const clips = loadClips();
 
 /** The bench's six prompt voices at -18 dBFS, silent up to 60 ms before their speech, at `rate`. */
 function ttsPrompts(rate: number): Int16Array[] {
-  return clips.slice(0, 6).map((clip) => {
-    const pcm = level(clip.pcm, -18);
-    pcm.fill(0, 0, Math.max(0, Math.round((energyBoundaries(pcm).startMs - 60) * 16)));
-    return resample(pcm, 16_000, rate);
-  });
+  return clips.slice(0, 6).map((clip) => resample(silentLead(level(clip.pcm, -18)), 16_000, rate));
 }
 
 /**

@@ -103,6 +103,12 @@ export function concat(...parts: Int16Array[]): Int16Array {
   return out;
 }
 
+/** A prompt as a TTS engine sends it: `pcm` (16 kHz) made digitally silent up to 60 ms before its speech, in place. */
+export function silentLead(pcm: Int16Array): Int16Array {
+  pcm.fill(0, 0, Math.max(0, Math.round((energyBoundaries(pcm).startMs - 60) * 16)));
+  return pcm;
+}
+
 /** `pcm` scaled so that its speech (samples above 300) sits at `dbfs` RMS (the barge-in bench's bot level). */
 export function level(pcm: Int16Array, dbfs: number): Int16Array {
   let sum = 0;

@@ -234,9 +234,12 @@ export class EchoCanceller {
    * delay is wrong (a first estimate on periodic audio), and the echo expected from it would let the echo through.
    */
   get measured(): boolean {
-    return (
-      this.#delay !== null && this.#correlationGain > 0 && this.#correlationGain >= PLACED_SHARE * this.#newestBound
-    );
+    return this.#delay !== null && this.#correlationGain > 0 && this.#placed;
+  }
+
+  /** The correlation gain at the delay is the echo's: at least PLACED_SHARE of what the reference explains anywhere. */
+  get #placed(): boolean {
+    return this.#correlationGain >= PLACED_SHARE * this.#newestBound;
   }
 
   /**
@@ -246,11 +249,7 @@ export class EchoCanceller {
    * held for 0.5 s and kept the canceller from converging until the caller had long been talking.
    */
   get #misplaced(): boolean {
-    return (
-      this.#delay !== null &&
-      this.#gainBlocks >= GAIN_MIN_BLOCKS &&
-      this.#correlationGain < PLACED_SHARE * this.#newestBound
-    );
+    return this.#delay !== null && this.#gainBlocks >= GAIN_MIN_BLOCKS && !this.#placed;
   }
 
   get stats(): CancellerStats {

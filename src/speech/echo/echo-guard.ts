@@ -59,7 +59,6 @@ const PROBE_SAFETY = 4;
 const PROBE_NO_ECHO = 1e-4;
 /** samples of caller audio and reference kept for the probe while one of them is late (power of two) */
 const PROBE_RING = 1 << 14;
-
 /**
  * The slope at a measured delay caps its gain only over this many blocks of the bot talking at that lag (1 s): over
  * fewer it is noisy enough to fall far below the echo's gain (measured: 6 of 200 prompts on a 150 ms / 6 dB line let
@@ -254,8 +253,7 @@ export class EchoGuard {
    * may not be back yet).
    */
   #probeBound(): number {
-    const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
-    const found = this.#micBlocks - FIRST_ECHO_BLOCKS >= heardBack ? this.#probe.estimate(true) : null;
+    const found = this.#micBlocks - FIRST_ECHO_BLOCKS >= this.#heardBack() ? this.#probe.estimate(true) : null;
     if (found?.explainedGain != null) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
     while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#micBlocks - WINDOW_BLOCKS)
       this.#probeBounds.shift();
@@ -301,8 +299,17 @@ export class EchoGuard {
   #assumedGain(): number {
     const guess = 10 ** (-this.#cfg.minErlDb / 10);
     if (this.#boundGain === null) return guess;
-    const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
-    return this.#boundSince < heardBack + FIRST_ECHO_BLOCKS ? Math.max(this.#boundGain, guess) : this.#boundGain;
+    return this.#boundSince < this.#heardBack() + FIRST_ECHO_BLOCKS
+      ? Math.max(this.#boundGain, guess)
+      : this.#boundGain;
+  }
+
+  /**
+   * The first block by which the bot's first audible audio could have come back from the longest delay (its echo
+   * spread included); Infinity while the bot has not been audible.
+   */
+  #heardBack(): number {
+    return this.#firstLoud === null ? Infinity : this.#firstLoud + this.#maxLag + SPREAD_BLOCKS;
   }
 
   #botTalking(refNow: number): boolean {
@@ -431,8 +438,7 @@ export class EchoGuard {
    */
   #boundAt(first: number, refNow: Float64Array, explained: number): { gain: number; trusted: boolean } | null {
     const to = this.#maxLag + SPREAD_BLOCKS;
-    const heardBack = this.#firstLoud === null ? Infinity : this.#firstLoud + to;
-    const trusted = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE, heardBack);
+    const trusted = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE, this.#heardBack());
     if (trusted) return { gain: Math.min(trusted.gain, explained), trusted: true };
     const early = this.#lossAt(first, refNow, 0, to, SPREAD_BLOCKS, BOUND_PERCENTILE);
     return early && { gain: Math.min(early.gain, explained), trusted: false };
