@@ -20,7 +20,10 @@
  * BARGE_IN_PROMPTS sets the prompts per condition (default 200); BARGE_IN_ECHO (JSON) overrides `speech.echo` keys
  * for tuning runs (the defaults were chosen with it; see docs/barge-in.md); BARGE_IN_MODES (off,guard,cancel) and
  * BARGE_IN_CONDITIONS (JSON) narrow a run; BARGE_IN_PROMPT_LEAD=silent starts each prompt with digital silence up to its
- * speech, as TTS engines send it (default: the clips' own room noise); BARGE_IN_INTERRUPTION_MS sets `speech.vad.interruptionMs` (the speech, or
+ * speech, as TTS engines send it (default: the clips' own room noise); BARGE_IN_PROMPT_POSITION=later makes each
+ * measured prompt a call's second: the call first plays WARMUP_MS of another bot voice and WARMUP_GAP_MS of silence (the
+ * caller's first turn), so the echo handling has met the line before, as on every prompt after a call's greeting
+ * (default `first`: each prompt opens its call, the line unknown); BARGE_IN_INTERRUPTION_MS sets `speech.vad.interruptionMs` (the speech, or
  * loud audio for the fast cue, needed before the bot stops; default: the config's); BARGE_IN_TRACE=1 prints each
  * prompt's stops to stderr.
  */
@@ -89,6 +92,21 @@ const clips = loadClips();
 const SILENT_LEAD = process.env.BARGE_IN_PROMPT_LEAD === 'silent';
 // (a TTS engine's prompt starts with digital silence, not a recording's room noise)
 const botClips = clips.slice(0, 6).map((c) => (SILENT_LEAD ? silentLead(level(c.pcm, -18)) : level(c.pcm, -18)));
+/** where in its call the measured prompt is: `first` (the call's greeting) or `later` (after a warm-up prompt) */
+const POSITION = process.env.BARGE_IN_PROMPT_POSITION === 'later' ? 'later' : 'first';
+/** the warm-up prompt (`later`): the first 3 s of the next bot voice (a voice the measured prompt does not use) */
+const WARMUP_MS = 3000;
+/** ... then silence, as while the caller answers, before the measured prompt */
+const WARMUP_GAP_MS = 1000;
+/** the measured prompt's start in the call, ms */
+const LEAD_MS = POSITION === 'later' ? WARMUP_MS + WARMUP_GAP_MS : 0;
+/** what the call plays for prompt `i`: the prompt alone, or the warm-up, the gap and the prompt */
+function callAudio(i: number): Int16Array {
+  const prompt = botClips[i % botClips.length]!;
+  if (POSITION === 'first') return prompt;
+  const warmup = botClips[(i + 1) % botClips.length]!.subarray(0, (WARMUP_MS * 16000) / 1000);
+  return concatPcm([warmup, new Int16Array((WARMUP_GAP_MS * 16000) / 1000), prompt]);
+}
 const callerClips = clips.slice(6).map((c) => ({
   pcm: c.pcm,
   onsetMs: energyBoundaries(c.pcm).startMs,
@@ -115,7 +133,7 @@ function audibleOnsetMs(pcm: Int16Array): number {
 /** Says each prompt ("bot-<i>") as the i-th bot clip, in 100 ms chunks at 16 kHz. */
 class ClipTts implements Tts {
   async *synthesize(text: string, options: { signal?: AbortSignal } = {}): AsyncIterable<TtsChunk> {
-    const pcm = botClips[Number(text.split('-')[1]) % botClips.length]!;
+    const pcm = callAudio(Number(text.split('-')[1]));
     for (let at = 0; at < pcm.length; at += 1600) {
       options.signal?.throwIfAborted();
       yield { pcm: pcm.subarray(at, at + 1600), sampleRate: 16000 };
@@ -221,12 +239,12 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
     }),
   });
   const done = runCall(leg, deps);
-  const line = new Int16Array(Math.round(((promptMs + 2500) * RATE) / 1000));
+  const line = new Int16Array(Math.round(((LEAD_MS + promptMs + 2500) * RATE) / 1000));
   let onsetMs = Infinity;
   if (caller) {
     const c = callerClips[Math.floor(rand() * callerClips.length)]!;
     // the caller starts talking 0.4-2 s in, at least a second before the prompt would end
-    const offsetMs = 400 + rand() * Math.min(1600, Math.max(0, promptMs - 1400 - c.onsetMs));
+    const offsetMs = LEAD_MS + 400 + rand() * Math.min(1600, Math.max(0, promptMs - 1400 - c.onsetMs));
     const pcm = resample(c.pcm, 16000, RATE);
     line.set(pcm.subarray(0, line.length - Math.round((offsetMs * RATE) / 1000)), Math.round((offsetMs * RATE) / 1000));
     onsetMs = offsetMs + Math.min(c.onsetMs, c.audibleMs);
@@ -235,7 +253,7 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
   for (let at = 0; at < line.length && !leg.hungUpBy; at += FRAME) {
     leg.feed(line.subarray(at, at + FRAME));
     await yieldToLoop();
-    if (!caller && leg.clears.length > 0 && at > (promptMs * RATE) / 1000) break;
+    if (!caller && leg.clears.length > 0 && at > ((LEAD_MS + promptMs) * RATE) / 1000) break;
   }
   const states = deps.published.filter((e) => e.type === 'state').map((e) => (e.type === 'state' ? e.cause : ''));
   leg.hangupByCaller();
@@ -315,6 +333,7 @@ for (const cond of CONDITIONS) {
       prompts: PROMPTS,
       interruptionMs: INTERRUPTION_MS,
       promptLead: SILENT_LEAD ? 'silent' : 'room noise',
+      promptPosition: POSITION,
     };
     let falseStops = 0;
     let recovered = 0;

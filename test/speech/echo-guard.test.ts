@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EchoPath, type EchoPathOptions } from '../../src/media/echo-path.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoGuard } from '../../src/speech/echo/echo-guard.js';
-import { energyBoundaries, level, loadClips, whiteNoise } from './helpers.js';
+import { concat, energyBoundaries, level, loadClips, silence, whiteNoise } from './helpers.js';
 
 const RATE = 16_000;
 const FRAME = 320;
@@ -141,6 +141,61 @@ describe('EchoGuard', () => {
       for (const stall of [0, 3, 8])
         expect({ delayMs, stall, loud: leaked(delayMs, stall) }).toEqual({ delayMs, stall, loud: [] });
     }
+  });
+
+  it('after a pause, the next prompt’s echo is kept from the VAD (300 ms, 30 dB: the line is not taken for one without echo)', () => {
+    // A prompt, a second of silence (the caller's turn), another prompt. The probe's caller window held no echo in the
+    // pause and at the next prompt's start, while the reference at short lags held the new words: its bound came out
+    // 0, the line was taken for one without echo, and ~0.5 s of the second prompt's echo passed whole (a false
+    // barge-in on 16.5 of 100 such prompts with the level guard alone).
+    const first = level(clips[4]!.pcm, -18);
+    const second = level(clips[3]!.pcm, -18);
+    const gap = silence(1000);
+    const { line, residual } = run(
+      { delayMs: 300, erlDb: 30, mulaw: true, noiseDbfs: -60, seed: 4 },
+      {},
+      undefined,
+      concat(first, gap, second),
+    );
+    const from = first.length + gap.length;
+    // (frames above -50 dBFS: Silero hears speech at any level; the line's noise is at -60)
+    let echoFrames = 0;
+    const passed: number[] = [];
+    for (let at = from; at + FRAME <= line.length; at += FRAME) {
+      if (db(energy(line, at, at + FRAME) / 32768 ** 2) > -50) echoFrames++;
+      if (db(energy(residual, at, at + FRAME) / 32768 ** 2) > -50) passed.push((at - from) / FRAME);
+    }
+    expect(echoFrames).toBeGreaterThan(40);
+    // (on main before: frames 38-42, 57-... of the second prompt, 25 in all)
+    expect(passed).toEqual([]);
+  });
+
+  it('after a pause, a line found without echo stays so: a caller who talks over the next prompt’s start is heard', () => {
+    // (the bound measured while the bot talked stands in the pause and until the next words' echo can be back: taken
+    // anew meanwhile, it held this caller back for 0.7 s)
+    const first = level(clips[4]!.pcm, -18);
+    const gap = silence(1000);
+    const prompt = concat(first, gap, level(clips[3]!.pcm, -18));
+    const own = clips[6]!.pcm;
+    const atMs = ((first.length + gap.length) * 1000) / RATE + 300;
+    const { residual } = run(
+      { delayMs: 20, erlDb: 60, mulaw: true, noiseDbfs: -60, seed: 5 },
+      {},
+      { pcm: own, atMs },
+      prompt,
+    );
+    const from = Math.round((atMs * RATE) / 1000);
+    let speech = 0;
+    let passed = 0;
+    // the caller's first second
+    for (let at = 0; at + 160 <= Math.min(own.length, RATE, residual.length - from); at += 160) {
+      const e = energy(own, at, at + 160);
+      if (e < (32768 * 10 ** (-35 / 20)) ** 2) continue;
+      speech++;
+      if (energy(residual, from + at, from + at + 160) >= e / 4) passed++;
+    }
+    expect(speech).toBeGreaterThan(20);
+    expect(passed / speech).toBeGreaterThan(0.8);
   });
 
   it('lets a caller who talks over the echo through', () => {
