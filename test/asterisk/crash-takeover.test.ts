@@ -494,6 +494,25 @@ describe('crash takeover on Asterisk per-call outbound websockets', () => {
     await expectRecordedAfterHangup(b, caller, before);
   });
 
+  it.each(['memory', 'redis'] as const)(
+    '%s, drain: the caller hangs up as the instance lets go of the call; the next instance finishes the call',
+    async (kind) => {
+      const { a, b, caller, before } = await pairWithCall(kind, { bScript: [] });
+
+      const stopped = a.backend.stop({ handOver: true });
+      // a hands the call over (its drain timeout ran out) the moment the caller hangs up: Asterisk sends the hang-up on
+      // a's socket, still open, and a, letting go, routes it to nobody; nothing is queued for the reopened socket, and
+      // the caller is no longer in the call's app when b looks
+      caller.hangup();
+      await stopped;
+      expect(emu.lostEvents).toBe(0); // the hang-up went out on a's socket, none is queued for the next one
+      expect(a.finished[0]!.record.outcome).toBe('in-progress');
+      await waitFor(() => b.finished.length === 1, 5000, 'b records the call');
+      expect(emu.outboundConnections.map((c) => c.reconnect)).toEqual([false, true]);
+      await expectRecordedAfterHangup(b, caller, before);
+    },
+  );
+
   it('an instance that lost its socket but lives lets go: the next one claims the call once it did', async () => {
     const { a, b, caller, before } = await pairWithCall();
 

@@ -54,7 +54,12 @@ describe('rolling restart of 3 instances under 12 calls', () => {
     expect(calls.filter((c) => c.wentToDialplan).map((c) => c.from)).toEqual([]);
 
     const ids = calls.map((c) => c.channelId);
-    await waitFor(() => ids.every((id) => cluster.endRecords().has(id)), 30_000, 'an end record for every call');
+    const unrecorded = () => ids.filter((id) => !cluster.endRecords().has(id));
+    // a call without one names itself, with what each process logged about it (CRASH_LOG_LEVEL=info: every step)
+    const traces = () => unrecorded().map((id) => `--- ${id}\n${cluster.trace(id)}`);
+    await waitFor(() => unrecorded().length === 0, 30_000, 'an end record for every call').catch((err: Error) => {
+      throw new Error([err.message, ...traces()].join('\n'));
+    });
     const records = cluster.endRecords();
     let resumed = 0;
     for (const id of ids) {

@@ -573,7 +573,7 @@ export class AsteriskBackend implements TelephonyBackend {
     try {
       const isLocal = (id: string) => this.calls.has(id) || this.#claiming.has(id);
       const found = await findReopenedCall(host, app, isLocal, named);
-      if (found.stored) await this.takeOver(found.stored, host);
+      if (found.stored) await this.takeOver(found.stored, host, { callerLeft: found.callerLeft });
       else if (found.unstored.length === 1) await this.#startUnstored(found.unstored[0]!, found.leftovers, host);
     } catch (err) {
       this.#log.warn({ app, err: errText(err) }, 'could not tell which call a reopened ARI websocket carries');
@@ -653,11 +653,18 @@ export class AsteriskBackend implements TelephonyBackend {
    * socket come here). One claim per call at a time here, one winner across instances; `settled()` and `stop()`
    * wait for them.
    */
-  takeOver(stored: CallSession, host: AsteriskCallHost = this.host): Promise<void> {
+  takeOver(
+    stored: CallSession,
+    host: AsteriskCallHost = this.host,
+    /** callerLeft: the caller is no longer in the call's app (it may still be up elsewhere): the call is over */
+    opts: { callerLeft?: boolean } = {},
+  ): Promise<void> {
     const callId = stored.callId.slice(SESSION_PREFIX.length);
     const running = this.#claiming.get(callId);
     if (running || this.calls.has(callId) || this.#stopping) return running ?? Promise.resolve();
-    const claim = this.#takeOverStored(callId, stored, host).finally(() => this.#claiming.delete(callId));
+    const claim = this.#takeOverStored(callId, stored, host, opts.callerLeft === true).finally(() =>
+      this.#claiming.delete(callId),
+    );
     this.#claiming.set(callId, claim);
     return claim;
   }
@@ -667,7 +674,12 @@ export class AsteriskBackend implements TelephonyBackend {
    * out; never while a live one renews it), build a media leg of our own into the caller's bridge, hang up the old
    * one, name ourselves the owner in the store, and run the bot on it: the call core resumes from the store.
    */
-  async #takeOverStored(callId: string, stored: CallSession, host: AsteriskCallHost): Promise<void> {
+  async #takeOverStored(
+    callId: string,
+    stored: CallSession,
+    host: AsteriskCallHost,
+    callerLeft = false,
+  ): Promise<void> {
     const owner = this.#deps.instanceId ?? defaultInstanceId;
     const log = this.#log.child({ callId });
     const leases = this.#deps.leases;
@@ -699,8 +711,8 @@ export class AsteriskBackend implements TelephonyBackend {
     // from here every event of the caller reaches the call, and whatever ends it releases the bridge and the old legs
     call.adopt(ids);
     // a caller who hung up after Asterisk answered getChannel was told by an event nobody was routed for
-    const callerGone = !caller || host.router.departed(ids.callerChannelId);
-    log.info({ previousOwner: current.owner || null, callerGone }, 'taking the call over');
+    const callerGone = callerLeft || !caller || host.router.departed(ids.callerChannelId);
+    log.info({ previousOwner: current.owner || null, callerGone, callerLeft }, 'taking the call over');
     const takeOver = async () => {
       try {
         if (callerGone) throw new Error('the caller hung up while the call was claimed');

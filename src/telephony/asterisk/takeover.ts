@@ -1,5 +1,5 @@
 import type { CallSession, SessionStore } from '../../session/store.js';
-import { SESSION_PREFIX, type AsteriskCall } from './asterisk-call.js';
+import { SESSION_PREFIX, type AsteriskCall, type StoredAsteriskCall } from './asterisk-call.js';
 import type { AsteriskCallHost } from './call-host.js';
 import { isOwnId } from './release-retry.js';
 
@@ -14,6 +14,11 @@ export interface ReopenedCall {
   unstored: string[];
   /** our own channels and bridges in the app: what such a process left (a per-call app carries one call) */
   leftovers: { channels: string[]; bridges: string[] };
+  /**
+   * the stored call's caller is in neither the app nor the socket's events: it left Stasis, and the event that said
+   * so went to the process that was letting go of the call (see findReopenedCall)
+   */
+  callerLeft: boolean;
 }
 
 /**
@@ -37,14 +42,32 @@ export async function findReopenedCall(
     stored: null,
     unstored: [],
     leftovers: { channels: application.channel_ids.filter(own), bridges: application.bridge_ids.filter(own) },
+    callerLeft: false,
   };
   const inApp = new Set(application.channel_ids);
-  for (const channelId of new Set([...application.channel_ids, ...named])) {
-    // our own legs (UnicastRTP, snoops) are never the caller; a call this process serves is not taken over
-    if (own(channelId) || isLocal(channelId)) continue;
+  const callers = [...new Set([...application.channel_ids, ...named])].filter((id) => !own(id));
+  for (const channelId of callers) {
+    // a call this process serves is not taken over
+    if (isLocal(channelId)) continue;
     const stored = await host.sessions.get(SESSION_PREFIX + channelId);
     if (stored?.backend === 'asterisk' && stored.state !== 'ended') return { ...found, stored };
     if (!stored && inApp.has(channelId)) found.unstored.push(channelId);
+  }
+  const { channels, bridges } = found.leftovers;
+  if (callers.length === 0 && channels.length + bridges.length > 0) {
+    // What a served call leaves in its app (our media leg, its bridge) and no caller: the caller left while the
+    // process that served the call let it go (drain). Its hang-up went out on that process's socket, still open,
+    // which routed it to nobody, so nothing was queued for this one; the store still has the call, by app. (A new
+    // call's app has no leftovers: this costs it no look at the whole store.)
+    const stored = (await host.sessions.list()).find(
+      (s) =>
+        s.backend === 'asterisk' &&
+        s.callId.startsWith(SESSION_PREFIX) &&
+        s.state !== 'ended' &&
+        (s.backendData as Partial<StoredAsteriskCall>).app === app &&
+        !isLocal(s.callId.slice(SESSION_PREFIX.length)),
+    );
+    if (stored) return { ...found, stored, callerLeft: true };
   }
   return found;
 }
