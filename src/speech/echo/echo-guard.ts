@@ -142,7 +142,7 @@ export class EchoGuard {
   #inEpisode = false;
   /**
    * The sample-level probe: caller and reference samples in step (counted, like the blocks), correlated for the most
-   * echo the reference can explain; its bounds over the window: [micBlocks when measured, bound].
+   * echo the reference can explain; its bounds over the window: [#echoBlocks when measured, bound].
    */
   readonly #probe: DelayEstimator;
   readonly #probeMic = new Float32Array(PROBE_RING);
@@ -153,6 +153,12 @@ export class EchoGuard {
   /** the probe has bounded the echo (the no-delay bound holds no caller) */
   #probed = false;
   readonly #probeBounds: Array<[number, number]> = [];
+  /**
+   * caller blocks that came with all the echo back (#echoBack): the probe's window counts these, so that its bounds
+   * outlast a pause (the bot's silence says nothing new about the line, and the first bounds after it hold the caller
+   * who answered: they alone took a line without echo for one with 27 dB of it, and masked that caller)
+   */
+  #echoBlocks = 0;
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -227,6 +233,7 @@ export class EchoGuard {
       this.#micEnergy[slot] = energy;
       this.#micRefNow[slot] = refNow;
       this.#micBlocks++;
+      if (this.#echoBack()) this.#echoBlocks++;
       const expected = this.#expectedEcho(refNow);
       const gain = this.#gainFor(energy, expected);
       this.#micPassed[slot] = energy >= SPEECH_ENERGY && gain >= 0.5 ? 1 : 0;
@@ -268,8 +275,8 @@ export class EchoGuard {
    */
   #probeBound(): number {
     const found = this.#echoBack() ? this.#probe.estimate(true) : null;
-    if (found?.explainedGain != null) this.#probeBounds.push([this.#micBlocks, found.explainedGain]);
-    while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#micBlocks - WINDOW_BLOCKS)
+    if (found?.explainedGain != null) this.#probeBounds.push([this.#echoBlocks, found.explainedGain]);
+    while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#echoBlocks - WINDOW_BLOCKS)
       this.#probeBounds.shift();
     let least = Infinity;
     for (const [, bound] of this.#probeBounds) least = Math.min(least, bound);
