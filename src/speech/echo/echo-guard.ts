@@ -133,7 +133,10 @@ export class EchoGuard {
   #firstLoud: number | null = null;
   /** the first loud reference block after the bot was silent for RESUME_QUIET_BLOCKS or more (its first one included) */
   #resumed: number | null = null;
-  /** reference blocks in a row the bot has been silent */
+  /**
+   * reference blocks in a row the bot has been silent (below REF_ACTIVE_ENERGY); blocks between that and speech level
+   * (a recording's room noise) neither count nor end the run, so a prompt's noisy lead-in does not hide its resumption
+   */
   #quietRef = Infinity;
   #lastGain = 1;
   #echoRun = 0;
