@@ -84,9 +84,11 @@ const RESUME_LOOKUP_TIMEOUT_MS = 1_000;
 const LEG_HANGUP_TIMEOUT_MS = 5_000;
 /**
  * After the fast onset cue stopped the bot, Silero's speech start must come within this (its onset lag is ~1 s at
- * worst), or the cue was a noise and the prompt resumes.
+ * worst), or the cue was a noise and the prompt resumes. (At 800 ms, callers whose first words Silero took 0.8-1 s to
+ * call speech had their prompt resumed over them: 1 in 40 greetings interrupted on the bench's 300 ms lines and on its
+ * line without echo.)
  */
-const ONSET_CONFIRM_MS = 800;
+const ONSET_CONFIRM_MS = 1200;
 
 /** Runs one call from answer to hangup. Never throws: errors end that call only. Resolves with the final CallRecord. */
 export async function runCall(

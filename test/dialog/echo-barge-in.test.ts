@@ -144,7 +144,7 @@ describe('barge-in on an echoing line', () => {
       await h.leg.feedTone(400, 8000, 440); // the caller, over the echo
       if (fastOnset) {
         expect(h.leg.clears).toHaveLength(1);
-        // no speech start from the VAD within 0.8 s: the prompt goes on from the first word not heard
+        // no speech start from the VAD within 1.2 s: the prompt goes on from the first word not heard
         await h.leg.pumpUntil(() => h.states().some((s) => s.cause === 'false interruption: resuming the prompt'));
       } else {
         await h.leg.feedSilence(1000);
@@ -154,6 +154,48 @@ describe('barge-in on an echoing line', () => {
       const record = await h.done;
       expect(record.bargeIn).toMatchObject({ interruptions: fastOnset ? 1 : 0, recovered: fastOnset ? 1 : 0 });
     }
+  });
+
+  it('a fast cue the VAD confirms late (Silero can take ~1 s to call speech) stands: the prompt does not resume over the caller', async () => {
+    /** a VAD that calls speech 1 s after the first loud frame it hears (the cue fires 100 ms into the same sound) */
+    const slow: VadFactory = {
+      create: () => {
+        let heard = 0;
+        let loudAt: number | null = null;
+        let started = false;
+        return {
+          push(pcm: Int16Array) {
+            if (loudAt === null && pcm.some((v) => Math.abs(v) > 2000)) loudAt = heard;
+            heard += pcm.length;
+            if (started || loudAt === null || heard - loudAt < 16_000) return [];
+            started = true;
+            return [{ type: 'speechStart' as const, atMs: (loudAt * 1000) / 16_000 }];
+          },
+          get speaking() {
+            return started;
+          },
+          reset() {},
+          close() {},
+        };
+      },
+    };
+    const h = startCall({
+      leg: { echo: ECHO },
+      deps: {
+        config: { speech: { echo: STRONG_ECHO }, dialog: { intents, greeting: REPLY } },
+        asrScript: [],
+        vad: slow,
+      },
+    });
+    await h.leg.pumpUntil(() => h.state() === 'greeting');
+    await h.leg.feedSilence(1500); // the bot talks, the echo handling measures its echo
+    await h.leg.feedTone(400, 8000, 440); // the caller, over the echo: the cue stops the bot
+    expect(h.leg.clears).toHaveLength(1);
+    await h.leg.feedSilence(1500); // the VAD's speech start comes 0.9 s after the cue
+    expect(h.states().map((s) => s.cause)).not.toContain('false interruption: resuming the prompt');
+    h.leg.hangupByCaller();
+    const record = await h.done;
+    expect(record.bargeIn).toMatchObject({ interruptions: 1, recovered: 0 });
   });
 
   it('dialog.interruption.minWords: speech over the bot stops it only once the recognition holds that many words', async () => {

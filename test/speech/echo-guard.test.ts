@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EchoPath, type EchoPathOptions } from '../../src/media/echo-path.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoGuard } from '../../src/speech/echo/echo-guard.js';
+import { resample } from '../../src/media/resampler.js';
 import { concat, energyBoundaries, level, loadClips, silence, whiteNoise } from './helpers.js';
 
 const RATE = 16_000;
@@ -212,6 +213,100 @@ describe('EchoGuard', () => {
       const { speech, passed } = callerBlocksPassed(own, residual, Math.round((atMs * RATE) / 1000), RATE);
       expect(speech, `${intoMs} ms`).toBeGreaterThan(20);
       expect(passed / speech, `${intoMs} ms`).toBeGreaterThan(0.9);
+    }
+  });
+
+  it('a caller who starts as the bot’s first words reach 420 ms, on a line without echo, is heard at once', () => {
+    // Their envelope lines up with the bot's at that lag, so the envelopes measure a delay there (420 ms, -3 dB: the
+    // caller held back for 0.5 s); the probe's regression at that delay, sample by sample, bounds it far lower. Before
+    // that bound, none of these callers' loud blocks in their first 0.5 s passed.
+    for (const [bot, caller] of [
+      [1, 6],
+      [4, 6],
+      [1, 8],
+    ] as const) {
+      const prompt = level(clips[bot]!.pcm, -18);
+      const own = clips[caller]!.pcm;
+      const onsetMs = energyBoundaries(own).startMs;
+      const atMs = energyBoundaries(prompt).startMs + 420 - onsetMs;
+      const { residual } = run(
+        { delayMs: 20, erlDb: 60, mulaw: true, noiseDbfs: -60, seed: 5 },
+        {},
+        { pcm: own, atMs },
+        prompt,
+      );
+      const onset = Math.round((onsetMs * RATE) / 1000);
+      const { speech, passed } = callerBlocksPassed(
+        own.subarray(onset),
+        residual,
+        Math.round(((atMs + onsetMs) * RATE) / 1000),
+        RATE / 2,
+      );
+      expect(speech).toBeGreaterThan(25);
+      expect({ bot, caller, passed: passed / speech > 0.8 }).toEqual({ bot, caller, passed: true });
+    }
+  });
+
+  it('a delay taken where the echo is not (from a prompt’s room-noise lead) gives way when the echo comes back elsewhere', () => {
+    // 8 kHz, as on the phone: the envelopes of the lead's faint echo matched at 220 ms, and the probe bounded the gain
+    // there at -29 dB; the loud echo came back at 300 ms and 530 ms of it passed whole (a false barge-in). The probe
+    // hears it at 300 ms and the delay goes: at most the 50 ms until its next look may pass, under the fast cue's 100 ms.
+    const rate = 8000;
+    const frame = 160;
+    const prompt = resample(level(clips[5]!.pcm, -18), RATE, rate);
+    const echo = new EchoPath({ delayMs: 300, erlDb: 6, mulaw: true, noiseDbfs: -60, seed: 29, sampleRate: rate });
+    const guard = new EchoGuard(echoConfig.parse({}), rate, rate);
+    let run = 0;
+    let longest = 0;
+    let loud = 0;
+    for (let at = 0; at + frame <= prompt.length; at += frame) {
+      const heard = echo.take(frame);
+      const played = prompt.slice(at, at + frame);
+      echo.pushBot(played);
+      guard.reference(played);
+      const out = guard.process(heard);
+      for (let b = 0; b < frame; b += 80) {
+        const passed = energy(out, b, b + 80) >= (32768 * 10 ** (-45 / 20)) ** 2;
+        run = passed ? run + 1 : 0;
+        if (passed) loud++;
+        longest = Math.max(longest, run);
+      }
+    }
+    // the echo's delay, not the lead's 220 ms
+    expect(Math.abs(guard.stats.delayMs! - 300)).toBeLessThanOrEqual(20);
+    // 10 ms blocks of echo at speech level passed: the longest run, and all of them
+    expect(longest).toBeLessThan(10);
+    expect(loud).toBeLessThan(10);
+  });
+
+  it('a caller’s room noise that starts while the bot talks, on a line without echo, is not measured as an echo', () => {
+    // The caller's line opens with their room noise, 20 dB above the prompt's own lead: the two starts line up at the
+    // lag between them, and the envelopes measured an echo there at 0 dB return loss, which then masked the caller
+    // behind the bot's first words. An echo is never louder than the audio it comes from.
+    const rate = 8000;
+    const frame = 160;
+    for (const [bot, caller] of [
+      [2, 6],
+      [2, 7],
+      [4, 7],
+    ] as const) {
+      const prompt = resample(level(clips[bot]!.pcm, -18), RATE, rate);
+      const own = resample(clips[caller]!.pcm, RATE, rate);
+      const from = (300 * rate) / 1000;
+      const line = new EchoPath({ delayMs: 20, erlDb: 60, mulaw: true, noiseDbfs: -60, seed: 99, sampleRate: rate });
+      const guard = new EchoGuard(echoConfig.parse({}), rate, rate);
+      let loudest: number | null = null;
+      for (let at = 0; at + frame <= Math.min(prompt.length, 1.5 * rate); at += frame) {
+        const heard = line.take(frame, own.slice(Math.max(0, at - from), Math.max(0, at + frame - from)));
+        const played = prompt.slice(at, at + frame);
+        line.pushBot(played);
+        guard.reference(played);
+        guard.process(heard);
+        const { erlDb } = guard.stats;
+        if (erlDb !== null) loudest = Math.min(loudest ?? Infinity, erlDb);
+      }
+      // no echo measured, or one far down (the caller's speech may line up with the bot's now and then)
+      expect({ bot, caller, loudEcho: loudest !== null && loudest < 6 }).toEqual({ bot, caller, loudEcho: false });
     }
   });
 

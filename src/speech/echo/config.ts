@@ -12,7 +12,7 @@ export const echoConfig = z.strictObject({
     .boolean()
     .default(true)
     .describe(
-      "Subtract the bot's echo sample by sample before the echo guard (an adaptive frequency-domain filter placed at the measured delay, which keeps learning while the caller talks over the bot): a caller talking over the bot is heard at any echo level, not only when louder than the echo, and sooner. Off: the level guard alone (about 1.5 ms of CPU per call-second instead of 10; callers below their line's echo are held back).",
+      "Subtract the bot's echo sample by sample before the echo guard (an adaptive frequency-domain filter placed at the measured delay, which keeps learning while the caller talks over the bot): a caller talking over the bot is heard at any echo level, not only when louder than the echo, and sooner. Off: the level guard alone (about 6 ms of CPU per call-second instead of 15; callers below their line's echo are held back).",
     ),
   filterMs: z
     .number()
@@ -27,7 +27,7 @@ export const echoConfig = z.strictObject({
     .boolean()
     .default(true)
     .describe(
-      "Stop the bot as soon as the echo handling passes speech.vad.interruptionMs of loud audio while it talks (once it has measured the line), without waiting for the VAD's slower decision; the prompt resumes if the VAD does not confirm speech within 0.8 s.",
+      "Stop the bot as soon as the echo handling passes speech.vad.interruptionMs of loud audio while it talks (once it has measured the line), without waiting for the VAD's slower decision; the prompt resumes if the VAD does not confirm speech within 1.2 s.",
     ),
   maxDelayMs: z
     .number()

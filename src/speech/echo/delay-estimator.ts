@@ -34,6 +34,13 @@ export interface DelayEstimate {
    */
   explainedGain: number | null;
   /**
+   * With `at` (a range of delays, full-rate samples): the same at those delays alone, each over its own reference
+   * stretch's energy (no floor): where the bot has only begun to fill that stretch the figure is noisy and large, never
+   * small, so it bounds the echo at those delays from the bot's first words on (explainedGain waits for the whole
+   * range). Infinity where a stretch is silent; null without `at`.
+   */
+  explainedAt: number | null;
+  /**
    * The share of the band (0..1 kHz, FFT bins) that holds 99 % of the reference's energy, the lesser of: over the
    * span, and over the stretch matched with the caller window at `delay`. Periodic sound 0-0.2, speech mostly
    * 0.3-0.9 (see MIN_OCCUPANCY). Below MIN_OCCUPANCY the reference is a few spectral lines and `delay` is one of many
@@ -125,8 +132,11 @@ export class DelayEstimator {
     this.#fill = 0;
   }
 
-  /** The delay over the last 0.5 s; null while too little has been heard or the bot was silent. */
-  estimate(withExplainedGain = false): DelayEstimate | null {
+  /**
+   * The delay over the last 0.5 s; null while too little has been heard or the bot was silent. `at`: the delays
+   * (full-rate samples, from..to) to bound the echo at (explainedAt; implies the explained gain).
+   */
+  estimate(withExplainedGain = false, at?: readonly [number, number]): DelayEstimate | null {
     // from the first 0.25 s on: before the call's start both rings hold zeros, which correlate with nothing
     if (this.#written < this.#window / 2) return null;
     const span = this.#window + this.#maxLag;
@@ -158,7 +168,8 @@ export class DelayEstimator {
       this.#mi[f] = im;
       meanMag += Math.hypot(re, im);
     }
-    const explainedGain = withExplainedGain ? this.#explainedGain(span, refEnergy) : null;
+    const explainedGain = withExplainedGain || at ? this.#explainedGain(span, refEnergy) : null;
+    const explainedAt = at ? this.#explainedAt(at) : null;
     // a floor on the weight: bins with (almost) nothing in them must not count as much as the speech's
     const floor = (meanMag / n) * 1e-2 + 1e-9;
     for (let f = 0; f < n; f++) {
@@ -184,7 +195,7 @@ export class DelayEstimator {
     // (a span already too narrow is enough: the stretch's FFT is spared)
     const occupancy =
       spanOccupancy < MIN_OCCUPANCY ? spanOccupancy : Math.min(spanOccupancy, this.#stretchOccupancy(first + bestK));
-    return { delay, strength: best / rms, explainedGain, occupancy };
+    return { delay, strength: best / rms, explainedGain, explainedAt, occupancy };
   }
 
   /** The occupancy of the reference stretch whose echo the caller window holds if the delay is right. */
@@ -209,6 +220,19 @@ export class DelayEstimator {
     let bins = 0;
     for (let f = power.length - 1; f >= 0 && held < OCCUPIED_ENERGY * total; f--, bins++) held += power[f]!;
     return bins / power.length;
+  }
+
+  /** After #explainedGain (the raw correlation in #xr): see DelayEstimate.explainedAt. */
+  #explainedAt([from, to]: readonly [number, number]): number {
+    let most = 0;
+    const last = Math.min(this.#maxLag, Math.ceil(to / this.factor));
+    for (let lag = Math.max(0, Math.floor(from / this.factor)); lag <= last; lag++) {
+      const k = this.#maxLag - lag;
+      const energy = this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!;
+      if (!(energy > 0)) return Infinity;
+      most = Math.max(most, this.#xr[k]! ** 2 / energy ** 2);
+    }
+    return most;
   }
 
   /** From the cross-spectrum in #mr/#mi (before whitening): see DelayEstimate.explainedGain. */

@@ -1,6 +1,6 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
-import { DelayEstimator } from './delay-estimator.js';
+import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH, type DelayEstimate } from './delay-estimator.js';
 
 /**
  * Keeps the bot's own echo away from the VAD, per call.
@@ -67,6 +67,11 @@ const PROBE_RING = 1 << 14;
 const SLOPE_AT_DELAY_BLOCKS = 100;
 /** #slope: the reference's energy must vary this much (variance / mean², over the blocks) to tell anything */
 const MIN_SLOPE_SPREAD = 0.5;
+/**
+ * caller/reference at a delay (its 75th percentile) above this (0 dB) is not an echo: a line's echo is quieter than
+ * the bot's audio (its return loss is positive), and the reference's peak over the spread is at least the echo's source
+ */
+const LOUDER_THAN_ECHO = 1;
 /** echo-only blocks' caller/reference ratios stay within this (p75/p25: 15 dB) */
 const MAX_SPREAD = 10 ** (15 / 10);
 /** variance of a log10-energy envelope (std 0.3: 3 dB) below which it carries no timing */
@@ -162,6 +167,13 @@ export class EchoGuard {
    * who answered: they alone took a line without echo for one with 27 dB of it, and masked that caller)
    */
   #echoBlocks = 0;
+  /**
+   * The delay's gain is the probe's bound at it (DelayEstimate.explainedAt), below what the envelopes measured there:
+   * the envelopes may have matched something else than an echo (a caller who started talking as the bot's words
+   * reached that lag, a prompt's room-noise lead), and the delay may be wrong. Nothing then holds back an echo at another
+   * delay, so the probe looks for one every 50 ms (#echoElsewhere) until the envelopes agree with it.
+   */
+  #gainOnProbe = false;
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -247,8 +259,11 @@ export class EchoGuard {
       }
       this.#lastGain = gain;
       this.#countEpisode(energy, gain);
-      // the first measurement as soon as there is enough to go on, then every 250 ms
-      const every = this.#boundGain === null ? FIRST_ESTIMATE_EVERY_BLOCKS : ESTIMATE_EVERY_BLOCKS;
+      // every 50 ms until the first bound and, while the bot talks, until the line is measured (a caller held back
+      // meanwhile waits for the next measurement), then every 250 ms (every 50 ms while the delay's gain is the probe's:
+      // #gainOnProbe); the bot silent and the line unmeasured, there is nothing new to measure
+      const fast = this.#boundGain === null || (!this.measured && this.#quietRef < TALKING_BLOCKS) || this.#gainOnProbe;
+      const every = fast ? FIRST_ESTIMATE_EVERY_BLOCKS : ESTIMATE_EVERY_BLOCKS;
       if (this.#micBlocks % every === 0) this.#estimate();
     }
     return out;
@@ -408,6 +423,7 @@ export class EchoGuard {
       used++;
     }
     if (used < MIN_WINDOW_BLOCKS) return;
+    if (this.#gainOnProbe && this.#echoElsewhere(this.#probe.estimate(), this.#delay!)) this.#dropDelay();
     const meanX = sumX / used;
     let best = -1;
     let bestLag = -1;
@@ -465,18 +481,57 @@ export class EchoGuard {
     // An echo comes back in every block the bot talks, at a steady level: a caller who answered just after the
     // bot stopped can line up with its tail once, but leaves most of the bot's blocks silent (a wide spread).
     if (!loss || loss.spread > MAX_SPREAD) return;
+    // An echo is never louder than the bot's audio it comes from: a line louder than the reference at that lag is the
+    // caller's (two room-noise leads, the caller's 20 dB above the prompt's, lined up at the lag between their starts
+    // and were measured as an echo at 0 dB there: the bot's first words then masked a caller on a line without echo)
+    if (loss.ratio > LOUDER_THAN_ECHO) return;
     this.#candidate = bestLag;
     // two measurements in a row must agree before the delay is trusted
     if (candidate === null || Math.abs(candidate - bestLag) > SPREAD_BLOCKS) return;
-    this.#delay = bestLag;
     const spread = [Math.max(0, bestLag - SPREAD_BLOCKS), bestLag + SPREAD_BLOCKS] as const;
+    const atDelay = this.#probe.estimate(false, [spread[0] * this.#block, (spread[1] + 1) * this.#block]);
+    // the probe hears the echo at another delay: the envelopes matched something else at this one
+    if (this.#echoElsewhere(atDelay, bestLag)) {
+      this.#dropDelay();
+      return;
+    }
+    this.#delay = bestLag;
     // (nor what the probe bounds: a steady tone leaves the slope nothing to say, and a caller held back over one, as
     // the first echo might have been, came back as a 0.8 gain on a line without echo)
-    this.#gain = Math.min(
+    const measured = Math.min(
       loss.gain,
       EXPLAINED_SAFETY * this.#slope(first, refNow, ...spread, SLOPE_AT_DELAY_BLOCKS),
       probe,
     );
+    // Nor what the probe's regression at this delay bounds, from the bot's first words on: a caller who starts as the
+    // bot's first words reach a lag lines up with them there, envelope for envelope (a line without echo measured
+    // 420 ms and -3 dB, and the caller was held back for 0.5 s), but not sample for sample.
+    const bounded = PROBE_SAFETY * (atDelay?.explainedAt ?? Infinity);
+    this.#gain = Math.min(measured, bounded);
+    this.#gainOnProbe = bounded < measured;
+  }
+
+  /**
+   * The probe hears an echo (a whitened peak that stands out, over a reference that fills the band: what the canceller
+   * takes a delay from) outside `delay` ± the spread (blocks).
+   */
+  #echoElsewhere(found: DelayEstimate | null, delay: number): boolean {
+    if (found === null || found.strength < MIN_STRENGTH || found.occupancy < MIN_OCCUPANCY) return false;
+    return (
+      found.delay < Math.max(0, delay - SPREAD_BLOCKS) * this.#block ||
+      found.delay > (delay + SPREAD_BLOCKS + 1) * this.#block
+    );
+  }
+
+  /**
+   * The delay is not the echo's: the line counts as unmeasured again (the echo expected from the whole range). A
+   * delay taken from a prompt's room-noise lead, 220 ms on a 300 ms / 6 dB line, had its gain bounded at -29 dB by the
+   * probe there, and the loud echo that came back at 300 ms passed whole: a false barge-in.
+   */
+  #dropDelay(): void {
+    this.#delay = null;
+    this.#gain = null;
+    this.#gainOnProbe = false;
   }
 
   /**
@@ -550,7 +605,7 @@ export class EchoGuard {
     activeWithin = to,
     percentile = 0.75,
     since = 0,
-  ): { gain: number; spread: number } | null {
+  ): { gain: number; ratio: number; spread: number } | null {
     const ratios: number[] = [];
     for (let j = 0; j < refNow.length; j++) {
       if (refNow[j]! < since) continue;
@@ -570,6 +625,6 @@ export class EchoGuard {
     ratios.sort((a, b) => a - b);
     const high = ratios[Math.floor(ratios.length * percentile)]!;
     const low = ratios[Math.floor(ratios.length * 0.25)]!;
-    return { gain: Math.min(1, high), spread: low > 0 ? high / low : Infinity };
+    return { gain: Math.min(1, high), ratio: high, spread: low > 0 ? high / low : Infinity };
   }
 }
