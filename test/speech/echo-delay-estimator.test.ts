@@ -28,14 +28,21 @@ function heard(seconds: number): DelayEstimator {
 describe('DelayEstimator.explainedAt', () => {
   it("bounds the echo at a range of delays: the echo's gain there, far less where it is not, nothing before the bot's words reach them", () => {
     // (the frame-by-frame line returns each frame one frame late: the echo sits at 170 ms)
-    const at = (fromMs: number, toMs: number) => heard(2.5).estimate(false, [ms(fromMs), ms(toMs)])!.explainedAt!;
+    const at = (seconds: number, fromMs: number, toMs: number) => {
+      const estimator = heard(seconds);
+      expect(estimator.estimate(true)).not.toBeNull();
+      return estimator.explainedAt(ms(fromMs), ms(toMs));
+    };
     const gain = 10 ** (-6 / 10);
     // the strongest single lag of a filtered echo: under its whole gain, within PROBE_SAFETY (4) of it
-    expect(at(150, 190)).toBeGreaterThan(gain / 4);
-    expect(at(150, 190)).toBeLessThan(gain * 1.5);
-    expect(at(350, 390)).toBeLessThan(gain / 100);
+    expect(at(2.5, 150, 190)).toBeGreaterThan(gain / 4);
+    expect(at(2.5, 150, 190)).toBeLessThan(gain * 1.5);
+    expect(at(2.5, 350, 390)).toBeLessThan(gain / 100);
     // 1.05 s in, the bot's first word (0.6 s) has not reached a 480 ms lag: a silent stretch bounds nothing there
-    expect(heard(1.05).estimate(false, [ms(470), ms(490)])?.explainedAt).toBe(Infinity);
-    expect(heard(2.5).estimate(false)?.explainedAt).toBeNull();
+    expect(at(1.05, 470, 490)).toBe(Infinity);
+    // nothing to read without an estimate that asked for the explained gain
+    const plain = heard(2.5);
+    plain.estimate(false);
+    expect(plain.explainedAt(ms(150), ms(190))).toBe(Infinity);
   });
 });

@@ -34,13 +34,6 @@ export interface DelayEstimate {
    */
   explainedGain: number | null;
   /**
-   * With `at` (a range of delays, full-rate samples): the same at those delays alone, each over its own reference
-   * stretch's energy (no floor): where the bot has only begun to fill that stretch the figure is noisy and large, never
-   * small, so it bounds the echo at those delays from the bot's first words on (explainedGain waits for the whole
-   * range). Infinity where a stretch is silent; null without `at`.
-   */
-  explainedAt: number | null;
-  /**
    * The share of the band (0..1 kHz, FFT bins) that holds 99 % of the reference's energy, the lesser of: over the
    * span, and over the stretch matched with the caller window at `delay`. Periodic sound 0-0.2, speech mostly
    * 0.3-0.9 (see MIN_OCCUPANCY). Below MIN_OCCUPANCY the reference is a few spectral lines and `delay` is one of many
@@ -86,6 +79,8 @@ export class DelayEstimator {
   readonly #mi: Float64Array;
   readonly #rr: Float64Array;
   readonly #ri: Float64Array;
+  /** #xr holds the newest estimate's raw correlation (explainedAt reads it) */
+  #correlated = false;
   /** the raw (unwhitened) cross-correlation, and the reference's running energy over the span */
   readonly #xr: Float64Array;
   readonly #xi: Float64Array;
@@ -132,11 +127,9 @@ export class DelayEstimator {
     this.#fill = 0;
   }
 
-  /**
-   * The delay over the last 0.5 s; null while too little has been heard or the bot was silent. `at`: the delays
-   * (full-rate samples, from..to) to bound the echo at (explainedAt; implies the explained gain).
-   */
-  estimate(withExplainedGain = false, at?: readonly [number, number]): DelayEstimate | null {
+  /** The delay over the last 0.5 s; null while too little has been heard or the bot was silent. */
+  estimate(withExplainedGain = false): DelayEstimate | null {
+    this.#correlated = false;
     // from the first 0.25 s on: before the call's start both rings hold zeros, which correlate with nothing
     if (this.#written < this.#window / 2) return null;
     const span = this.#window + this.#maxLag;
@@ -168,8 +161,7 @@ export class DelayEstimator {
       this.#mi[f] = im;
       meanMag += Math.hypot(re, im);
     }
-    const explainedGain = withExplainedGain || at ? this.#explainedGain(span, refEnergy) : null;
-    const explainedAt = at ? this.#explainedAt(at) : null;
+    const explainedGain = withExplainedGain ? this.#explainedGain(span, refEnergy) : null;
     // a floor on the weight: bins with (almost) nothing in them must not count as much as the speech's
     const floor = (meanMag / n) * 1e-2 + 1e-9;
     for (let f = 0; f < n; f++) {
@@ -195,7 +187,7 @@ export class DelayEstimator {
     // (a span already too narrow is enough: the stretch's FFT is spared)
     const occupancy =
       spanOccupancy < MIN_OCCUPANCY ? spanOccupancy : Math.min(spanOccupancy, this.#stretchOccupancy(first + bestK));
-    return { delay, strength: best / rms, explainedGain, explainedAt, occupancy };
+    return { delay, strength: best / rms, explainedGain, occupancy };
   }
 
   /** The occupancy of the reference stretch whose echo the caller window holds if the delay is right. */
@@ -222,8 +214,14 @@ export class DelayEstimator {
     return bins / power.length;
   }
 
-  /** After #explainedGain (the raw correlation in #xr): see DelayEstimate.explainedAt. */
-  #explainedAt([from, to]: readonly [number, number]): number {
+  /**
+   * The newest estimate's explained gain (it must have been asked for) at the delays `from..to` (full-rate samples)
+   * alone, each over its own reference stretch's energy (no floor): where the bot has only begun to fill that stretch
+   * the figure is noisy and large, never small, so it bounds the echo at those delays from the bot's first words on
+   * (explainedGain waits for the whole range). Infinity where a stretch is silent, and without such an estimate.
+   */
+  explainedAt(from: number, to: number): number {
+    if (!this.#correlated) return Infinity;
     let most = 0;
     const last = Math.min(this.#maxLag, Math.ceil(to / this.factor));
     for (let lag = Math.max(0, Math.floor(from / this.factor)); lag <= last; lag++) {
@@ -237,6 +235,7 @@ export class DelayEstimator {
 
   /** From the cross-spectrum in #mr/#mi (before whitening): see DelayEstimate.explainedGain. */
   #explainedGain(span: number, refEnergy: number): number {
+    this.#correlated = true;
     this.#xr.set(this.#mr);
     this.#xi.set(this.#mi);
     fft(this.#xr, this.#xi, true);

@@ -168,12 +168,15 @@ export class EchoGuard {
    */
   #echoBlocks = 0;
   /**
-   * The delay's gain is the probe's bound at it (DelayEstimate.explainedAt), below what the envelopes measured there:
+   * The delay's gain is the probe's bound at it (DelayEstimator.explainedAt), below what the envelopes measured there:
    * the envelopes may have matched something else than an echo (a caller who started talking as the bot's words
    * reached that lag, a prompt's room-noise lead), and the delay may be wrong. Nothing then holds back an echo at another
    * delay, so the probe looks for one every 50 ms (#echoElsewhere) until the envelopes agree with it.
    */
   #gainOnProbe = false;
+  /** the probe's estimate over its current window, and how many samples it had then (#probeEstimate) */
+  #probeFound: DelayEstimate | null = null;
+  #probeFoundAt = -1;
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -292,7 +295,7 @@ export class EchoGuard {
    * 16.5 false barge-ins per 100 prompts that followed another one. See also #estimate.)
    */
   #probeBound(): number {
-    const found = this.#echoBack() ? this.#probe.estimate(true) : null;
+    const found = this.#echoBack() ? this.#probeEstimate() : null;
     if (found?.explainedGain != null) this.#probeBounds.push([this.#echoBlocks, found.explainedGain]);
     while (this.#probeBounds.length > 0 && this.#probeBounds[0]![0] <= this.#echoBlocks - WINDOW_BLOCKS)
       this.#probeBounds.shift();
@@ -423,7 +426,7 @@ export class EchoGuard {
       used++;
     }
     if (used < MIN_WINDOW_BLOCKS) return;
-    if (this.#gainOnProbe && this.#echoElsewhere(this.#probe.estimate(), this.#delay!)) this.#dropDelay();
+    if (this.#gainOnProbe && this.#echoElsewhere(this.#probeEstimate(), this.#delay!)) this.#dropDelay();
     const meanX = sumX / used;
     let best = -1;
     let bestLag = -1;
@@ -489,9 +492,8 @@ export class EchoGuard {
     // two measurements in a row must agree before the delay is trusted
     if (candidate === null || Math.abs(candidate - bestLag) > SPREAD_BLOCKS) return;
     const spread = [Math.max(0, bestLag - SPREAD_BLOCKS), bestLag + SPREAD_BLOCKS] as const;
-    const atDelay = this.#probe.estimate(false, [spread[0] * this.#block, (spread[1] + 1) * this.#block]);
     // the probe hears the echo at another delay: the envelopes matched something else at this one
-    if (this.#echoElsewhere(atDelay, bestLag)) {
+    if (this.#echoElsewhere(this.#probeEstimate(), bestLag)) {
       this.#dropDelay();
       return;
     }
@@ -506,7 +508,7 @@ export class EchoGuard {
     // Nor what the probe's regression at this delay bounds, from the bot's first words on: a caller who starts as the
     // bot's first words reach a lag lines up with them there, envelope for envelope (a line without echo measured
     // 420 ms and -3 dB, and the caller was held back for 0.5 s), but not sample for sample.
-    const bounded = PROBE_SAFETY * (atDelay?.explainedAt ?? Infinity);
+    const bounded = PROBE_SAFETY * this.#probe.explainedAt(...this.#probeRange(bestLag));
     this.#gain = Math.min(measured, bounded);
     this.#gainOnProbe = bounded < measured;
   }
@@ -517,10 +519,25 @@ export class EchoGuard {
    */
   #echoElsewhere(found: DelayEstimate | null, delay: number): boolean {
     if (found === null || found.strength < MIN_STRENGTH || found.occupancy < MIN_OCCUPANCY) return false;
-    return (
-      found.delay < Math.max(0, delay - SPREAD_BLOCKS) * this.#block ||
-      found.delay > (delay + SPREAD_BLOCKS + 1) * this.#block
-    );
+    const [from, to] = this.#probeRange(delay);
+    return found.delay < from || found.delay > to;
+  }
+
+  /** The probe's delays (samples) that `delay` ± the spread (blocks) covers. */
+  #probeRange(delay: number): [number, number] {
+    return [Math.max(0, delay - SPREAD_BLOCKS) * this.#block, (delay + SPREAD_BLOCKS + 1) * this.#block];
+  }
+
+  /**
+   * The probe's estimate (with its explained gain) over its current window: taken once per window, since the same
+   * samples give the same estimate (#probeBound, the check for an echo elsewhere and a delay's bound all read it).
+   */
+  #probeEstimate(): DelayEstimate | null {
+    if (this.#probeFoundAt !== this.#probedSamples) {
+      this.#probeFound = this.#probe.estimate(true);
+      this.#probeFoundAt = this.#probedSamples;
+    }
+    return this.#probeFound;
   }
 
   /**
