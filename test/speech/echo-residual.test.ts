@@ -44,10 +44,11 @@ function run(belowDb: number) {
 describe('EchoStage: the residual echo expected once the canceller cancels', () => {
   // what the filter leaves of loud echo (its share) and the line's floor are two things: counted together, the floor
   // made the share 10-15 dB larger than it is for loud echo, and a caller that far under the echo was held back
-  // (before: 61 % and 62 % of these callers' speech blocks reached the VAD)
+  // (before: 61 % and 62 % of these callers' speech blocks reached the VAD; 85 % and 79 % with the share apart and
+  // whole 10 ms blocks compared, 88 % and 87 % bin by bin)
   it.each([
-    [6, 0.75],
-    [10, 0.7],
+    [6, 0.8],
+    [10, 0.8],
   ])('a caller %i dB under the echo reaches the VAD, and the echo alone does not', (belowDb, share) => {
     const { own, heard } = run(belowDb);
     let echoLoud = 0;

@@ -1,5 +1,6 @@
 import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH } from './delay-estimator.js';
 import { BlockFilter } from './mdf.js';
+import type { EchoEstimate } from './residual-suppressor.js';
 
 /**
  * A sample-level adaptive echo canceller (line echo: a hybrid's or a handset's), per call, at the line's rate.
@@ -252,6 +253,11 @@ export class EchoCanceller {
     return this.#delay !== null && this.#gainBlocks >= GAIN_MIN_BLOCKS && !this.#placed;
   }
 
+  /** A delay has been found: the echo estimates (`process`'s `echo`) hold something. */
+  get located(): boolean {
+    return this.#delay !== null;
+  }
+
   get stats(): CancellerStats {
     return {
       delayMs: this.#delay === null ? null : Math.round((this.#delay * 1000) / this.#rate),
@@ -266,13 +272,16 @@ export class EchoCanceller {
 
   /**
    * Caller audio in, the residual (echo removed) out, same length. `echo`, when given (as long as `mic`), receives
-   * the echo expected in each sample (amplitude): what the residual echo suppression after the canceller compares
-   * the residual with.
+   * what the canceller expects of the echo in each sample (what the residual echo suppression after it compares the
+   * residual with): the filter's estimate, and the reference at the delay times the line's echo gain (the filter
+   * knows the line only where the bot's audio has had energy so far: a new sound, a tone's onset, a new voice can
+   * come back where it has learned nothing). Both are 0 until a delay is found.
    */
-  process(mic: Int16Array, echo?: Float32Array): Int16Array {
+  process(mic: Int16Array, echo?: EchoEstimate): Int16Array {
     // the bot's silence sends no reference: keep its clock up with the caller's (to the end of this frame)
     while (this.#refWritten < this.#micDone + mic.length) this.#pushRef(0);
     const out = new Int16Array(mic.length);
+    const lineGain = Math.sqrt(this.#correlationGain);
     for (let i = 0; i < mic.length; i++) {
       const t = this.#micDone;
       const d = mic[i]!;
@@ -281,7 +290,10 @@ export class EchoCanceller {
       const cancelled = this.#delay === null ? d : this.#cancel(t, d);
       // a filter that made the last block louder does not get to make this one louder too
       const e = this.#worseRun > 0 ? d : cancelled;
-      if (echo) echo[i] = this.#expectedEcho(d - e);
+      if (echo) {
+        echo.filter[i] = d - e;
+        echo.line[i] = this.#delay === null ? 0 : lineGain * this.#ring[(t - this.#delay) & (this.#ringSize - 1)]!;
+      }
       out[i] = e > 32767 ? 32767 : e < -32768 ? -32768 : Math.round(e);
       this.#account(d, e, x);
       this.#micDone++;
@@ -294,17 +306,6 @@ export class EchoCanceller {
     this.#ring[at] = s;
     this.#ring[at + this.#ringSize] = s;
     this.#refWritten++;
-  }
-
-  /**
-   * The echo to expect in a sample (amplitude): the filter's estimate, or what the reference in the filter's span
-   * makes at the line's echo gain, whichever is larger. The filter knows the line only where the bot's audio has
-   * had energy so far: a new sound (a tone's onset, a new voice) can come back where it has learned nothing.
-   */
-  #expectedEcho(estimate: number): number {
-    if (this.#delay === null) return estimate;
-    const fromReference = this.#correlationGain * (this.#power / this.#taps);
-    return Math.max(Math.abs(estimate), Math.sqrt(fromReference));
   }
 
   /**

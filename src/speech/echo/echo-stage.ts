@@ -2,7 +2,7 @@ import { Resampler } from '../../media/resampler.js';
 import { EchoCanceller } from './canceller.js';
 import type { EchoConfig } from './config.js';
 import { EchoGuard, type EchoGuardStats } from './echo-guard.js';
-import { ResidualSuppressor } from './residual-suppressor.js';
+import { ResidualSuppressor, type EchoEstimate } from './residual-suppressor.js';
 import { MediaTimeline } from './timeline.js';
 
 export interface EchoStats extends EchoGuardStats {
@@ -15,7 +15,7 @@ export interface EchoStats extends EchoGuardStats {
 /**
  * What stands between the caller audio and the VAD, per call:
  * - with `speech.echo.cancel`, the echo canceller subtracts the bot's echo sample by sample; once it cancels (10 dB
- *   or more), the residual echo suppressor silences what is left of the echo, block by block, from the canceller's
+ *   or more), the residual echo suppressor silences what is left of the echo, frequency bin by bin, from the canceller's
  *   own echo estimate. Before that, once the canceller has found the delay and the line's echo gain (0.2-0.4 s into
  *   the bot's speech), the suppressor silences what is not above the whole echo expected; before even that, the
  *   level guard masks the canceller's output as it would mask the line's (it measures and judges the line itself);
@@ -28,7 +28,7 @@ export class EchoStage {
   readonly #guard: EchoGuard;
   readonly #suppressor: ResidualSuppressor;
   readonly #timeline: MediaTimeline;
-  #echo = new Float32Array(0);
+  #echo: EchoEstimate = { filter: new Float32Array(0), line: new Float32Array(0) };
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -85,7 +85,7 @@ export class EchoStage {
       // the missing audio's place: the reference of that time goes in beside silence, so that both stages' clocks
       // stay in step (what comes out is nobody's)
       this.#feedReference(gap.reference);
-      this.#process(new Int16Array(gap.reference.length));
+      this.#process(new Int16Array(gap.reference.length), true);
     }
     this.#feedReference(reference);
     return this.#process(mic);
@@ -96,17 +96,27 @@ export class EchoStage {
     this.#guard.reference(pcm);
   }
 
-  #process(mic: Int16Array): Int16Array {
+  /** `lost`: the place of audio that never came (its output is dropped, but goes into the suppressor's frames) */
+  #process(mic: Int16Array, lost = false): Int16Array {
     if (!this.#canceller) return this.#guard.process(mic);
-    if (this.#echo.length !== mic.length) this.#echo = new Float32Array(mic.length);
+    if (this.#echo.filter.length !== mic.length)
+      this.#echo = { filter: new Float32Array(mic.length), line: new Float32Array(mic.length) };
     const residual = this.#canceller.process(mic, this.#echo);
+    // the canceller's residual of a silence it was handed is its own echo estimate, turned over: nobody's audio, which
+    // the suppressor's latency would carry into the next frame's output
+    if (lost) residual.fill(0);
     const guarded = this.#guard.process(mic, residual);
     const share = this.#canceller.residualShare;
-    const floor = this.#canceller.residualFloor;
-    if (share !== null) return this.#suppressor.process(residual, this.#echo, share, floor);
-    // measured but not cancelling yet: what is not above the whole echo expected goes (the guard's rule, but with
-    // the canceller's sample-aligned estimate, which a caller talking from the start cannot talk up)
-    if (this.#canceller.measured) return this.#suppressor.process(residual, this.#echo, 1, floor);
-    return guarded;
+    // The suppressor runs on every frame from the canceller's first delay on (before, it only keeps its frame), so
+    // that its frames and measurements are whole when it takes over: once the filter cancels, with the share of the
+    // echo it leaves; once measured but not cancelling yet, with all of it (the guard's rule, but with the canceller's
+    // sample-aligned estimate, which a caller talking from the start cannot talk up). Its output is 8 ms behind the
+    // guard's, which is not held back for it: before the line is measured the guard decides, and a caller who talks
+    // over the greeting then is heard that much sooner; at the hand-over the VAD hears those 8 ms (mostly the echo
+    // silenced) twice, or, should the canceller lose the line, not at all.
+    const used = share !== null || this.#canceller.measured;
+    const idle = !used && !this.#canceller.located;
+    const suppressed = this.#suppressor.process(residual, this.#echo, share ?? 1, this.#canceller.residualFloor, idle);
+    return used ? suppressed : guarded;
   }
 }
