@@ -10,3 +10,9 @@ export function concatPcm(chunks: readonly Int16Array[]): Int16Array {
   }
   return out;
 }
+
+/** A sample value rounded and clamped to 16-bit PCM. */
+export function toInt16(x: number): number {
+  const r = Math.round(x);
+  return r > 32767 ? 32767 : r < -32768 ? -32768 : r;
+}

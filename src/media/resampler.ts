@@ -6,6 +6,7 @@
  * ceil(n × to / from) samples aligned with the input. Every output sample is computed from the same products
  * in the same order whatever the chunking, so streaming is bit-exact with one pass.
  */
+import { toInt16 } from './pcm.js';
 
 /** Stopband attenuation, dB: well past G.711's own ~38 dB SNR, so aliasing stays under the codec noise. */
 const STOPBAND_DB = 60;
@@ -424,11 +425,6 @@ function foldedTaps(
     ib += step;
   }
   return acc;
-}
-
-function toInt16(x: number): number {
-  const r = Math.round(x);
-  return r > 32767 ? 32767 : r < -32768 ? -32768 : r;
 }
 
 function concatInt16(parts: Int16Array[]): Int16Array {

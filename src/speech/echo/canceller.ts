@@ -1,3 +1,4 @@
+import { toInt16 } from '../../media/pcm.js';
 import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH } from './delay-estimator.js';
 import { BlockFilter } from './mdf.js';
 import type { EchoEstimate } from './residual-suppressor.js';
@@ -294,7 +295,7 @@ export class EchoCanceller {
         echo.filter[i] = d - e;
         echo.line[i] = this.#delay === null ? 0 : lineGain * this.#ring[(t - this.#delay) & (this.#ringSize - 1)]!;
       }
-      out[i] = e > 32767 ? 32767 : e < -32768 ? -32768 : Math.round(e);
+      out[i] = toInt16(e);
       this.#account(d, e, x);
       this.#micDone++;
     }

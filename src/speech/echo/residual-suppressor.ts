@@ -1,3 +1,4 @@
+import { toInt16 } from '../../media/pcm.js';
 import { RealFft } from './fft.js';
 
 /**
@@ -137,16 +138,18 @@ export class ResidualSuppressor {
     const newest = this.#residual.length - hop;
     const out = new Int16Array(residual.length);
     for (let i = 0; i < residual.length; i++) {
-      const s = this.#ready[this.#readyAt++]!;
-      out[i] = s > 32767 ? 32767 : s < -32768 ? -32768 : Math.round(s);
+      out[i] = toInt16(this.#ready[this.#readyAt++]!);
       this.#residual[newest + this.#fill] = residual[i]!;
       this.#filter[newest + this.#fill] = echo.filter[i]!;
       this.#line[newest + this.#fill] = echo.line[i]!;
       if (++this.#fill < hop) continue;
       this.#fill = 0;
-      if (idle) this.#sum.fill(0);
-      else this.#frame(share, floor);
-      if (idle) this.#ready.fill(0);
+      if (idle) {
+        this.#sum.fill(0);
+        this.#ready.fill(0);
+      } else {
+        this.#frame(share, floor);
+      }
       this.#readyAt = 0;
       this.#residual.copyWithin(0, hop);
       this.#filter.copyWithin(0, hop);
