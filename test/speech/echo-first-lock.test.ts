@@ -18,7 +18,10 @@ function ttsPrompt(i: number): Int16Array {
   return resample(silentLead(level(clips[i]!.pcm, -18)), 16_000, RATE);
 }
 
-/** Echo the VAD hears at the fast cue's level (-35 dBFS) once the stage has settled, ms, over the prompt's first 2.5 s. */
+/**
+ * Echo the VAD hears at the fast cue's level (-35 dBFS) once the stage has settled (with the canceller, from the first
+ * frame: what the cue may act on), ms, over the prompt's first 2.5 s.
+ */
 function loudEchoMs(bot: Int16Array, delayMs: number): number {
   const path = new EchoPath({ delayMs, erlDb: 6, mulaw: true, noiseDbfs: -60, seed: 4, sampleRate: RATE });
   const stage = new EchoStage(echoConfig.parse({}), RATE, RATE);
@@ -53,6 +56,17 @@ describe('EchoCanceller: the line echo gain at a first delay', () => {
       }
     }
     expect(found).toEqual([]);
+  });
+});
+
+describe('EchoStage: settled', () => {
+  // the fast cue acts on what the stage passes once it has settled: with the canceller, the residual echo suppressor
+  // passes only bins above the echo expected (by the guard's rule bin by bin until the canceller has measured the
+  // line), so from the first frame (the test above holds the echo under the cue's level from there); with the guard
+  // alone, its whole blocks pass what is louder than the echo assumed, so only once it has measured the line
+  it('with the canceller from the first frame; with the guard alone, once the guard has measured the line', () => {
+    expect(new EchoStage(echoConfig.parse({}), RATE, RATE).settled).toBe(true);
+    expect(new EchoStage(echoConfig.parse({ cancel: false }), RATE, RATE).settled).toBe(false);
   });
 });
 

@@ -274,9 +274,10 @@ export class EchoCanceller {
   /**
    * Caller audio in, the residual (echo removed) out, same length. `echo`, when given (as long as `mic`), receives
    * what the canceller expects of the echo in each sample (what the residual echo suppression after it compares the
-   * residual with): the filter's estimate, and the reference at the delay times the line's echo gain (the filter
-   * knows the line only where the bot's audio has had energy so far: a new sound, a tone's onset, a new voice can
-   * come back where it has learned nothing). Both are 0 until a delay is found.
+   * residual with): the reference in step with the caller audio, the filter's estimate, and the reference at the delay
+   * times the line's echo gain (the filter knows the line only where the bot's audio has had energy so far: a new
+   * sound, a tone's onset, a new voice can come back where it has learned nothing). The last two are 0 until a delay
+   * is found.
    */
   process(mic: Int16Array, echo?: EchoEstimate): Int16Array {
     // the bot's silence sends no reference: keep its clock up with the caller's (to the end of this frame)
@@ -292,6 +293,7 @@ export class EchoCanceller {
       // a filter that made the last block louder does not get to make this one louder too
       const e = this.#worseRun > 0 ? d : cancelled;
       if (echo) {
+        echo.reference[i] = x;
         echo.filter[i] = d - e;
         echo.line[i] = this.#delay === null ? 0 : lineGain * this.#ring[(t - this.#delay) & (this.#ringSize - 1)]!;
       }

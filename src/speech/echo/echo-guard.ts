@@ -1,6 +1,7 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
 import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH, type DelayEstimate } from './delay-estimator.js';
+import type { Expectation } from './residual-suppressor.js';
 
 /**
  * Keeps the bot's own echo away from the VAD, per call.
@@ -195,6 +196,11 @@ export class EchoGuard {
     return (this.#delay !== null && this.#gain !== null) || this.#boundGain === 0 || this.#probed;
   }
 
+  /** The longest lag its rule may expect the echo from (`expectation`), ms. */
+  get longestLagMs(): number {
+    return (this.#maxLag + SPREAD_BLOCKS + 1) * BLOCK_MS;
+  }
+
   get stats(): EchoGuardStats {
     return {
       suspectedEcho: this.#episodes,
@@ -322,19 +328,36 @@ export class EchoGuard {
       : this.#refEnergy[block & HISTORY_MASK]!;
   }
 
+  /**
+   * The rule the newest caller block was judged by: the echo gain and the lags it is expected from (the residual echo
+   * suppressor applies it bin by bin while the canceller has not measured the line); `none` when no echo is expected.
+   */
+  get expectation(): Expectation {
+    const rule = this.#rule(this.#micBlocks - 1);
+    return rule
+      ? { by: 'guard', fromMs: rule[0] * BLOCK_MS, toMs: (rule[1] + 1) * BLOCK_MS, gain: rule[2] }
+      : { by: 'none' };
+  }
+
   /** Energy of the echo expected in the caller block that arrived when `refNow` was the newest reference. */
   #expectedEcho(refNow: number): number {
+    const rule = this.#rule(refNow);
+    if (!rule) return 0;
+    let peak = 0;
+    for (let lag = rule[0]; lag <= rule[1]; lag++) peak = Math.max(peak, this.#refAt(refNow - lag));
+    return peak * rule[2];
+  }
+
+  /** The lags (blocks) the echo is expected from at `refNow`, and its gain; null when none is. */
+  #rule(refNow: number): readonly [number, number, number] | null {
     const measured = this.#delay !== null && this.#gain !== null;
     // Without a measured delay, only while the bot is talking (pauses between words included): a caller who answers
     // after a prompt must not be held back by an echo tail that may not exist (a short first prompt is over before
     // anything is measured).
-    if (!measured && !this.#botTalking(refNow)) return 0;
-    const [from, to, gain] = measured
+    if (!measured && !this.#botTalking(refNow)) return null;
+    return measured
       ? [Math.max(0, this.#delay! - SPREAD_BLOCKS), this.#delay! + SPREAD_BLOCKS, this.#gain!]
       : [0, this.#maxLag + SPREAD_BLOCKS, this.#assumedGain()];
-    let peak = 0;
-    for (let lag = from; lag <= to; lag++) peak = Math.max(peak, this.#refAt(refNow - lag));
-    return peak * gain;
   }
 
   /**

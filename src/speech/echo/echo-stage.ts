@@ -2,7 +2,7 @@ import { Resampler } from '../../media/resampler.js';
 import { EchoCanceller } from './canceller.js';
 import type { EchoConfig } from './config.js';
 import { EchoGuard, type EchoGuardStats } from './echo-guard.js';
-import { ResidualSuppressor, type EchoEstimate } from './residual-suppressor.js';
+import { ResidualSuppressor, type EchoEstimate, type Expectation } from './residual-suppressor.js';
 import { MediaTimeline } from './timeline.js';
 
 export interface EchoStats extends EchoGuardStats {
@@ -17,8 +17,8 @@ export interface EchoStats extends EchoGuardStats {
  * - with `speech.echo.cancel`, the echo canceller subtracts the bot's echo sample by sample; once it cancels (10 dB
  *   or more), the residual echo suppressor silences what is left of the echo, frequency bin by bin, from the canceller's
  *   own echo estimate. Before that, once the canceller has found the delay and the line's echo gain (0.2-0.4 s into
- *   the bot's speech), the suppressor silences what is not above the whole echo expected; before even that, the
- *   level guard masks the canceller's output as it would mask the line's (it measures and judges the line itself);
+ *   the bot's speech), the suppressor silences what is not above the whole echo expected; before even that, it
+ *   applies the level guard's rule bin by bin (the guard measures and judges the line itself, as it came);
  * - without it, the level guard alone (it then hears a caller only where they are louder than the echo).
  * The guard runs all along either way: it keeps its measurements current and counts the suspected echo.
  */
@@ -28,24 +28,27 @@ export class EchoStage {
   readonly #guard: EchoGuard;
   readonly #suppressor: ResidualSuppressor;
   readonly #timeline: MediaTimeline;
-  #echo: EchoEstimate = { filter: new Float32Array(0), line: new Float32Array(0) };
+  #echo: EchoEstimate = { reference: new Float32Array(0), filter: new Float32Array(0), line: new Float32Array(0) };
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
     this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
     this.#canceller = cfg.cancel ? new EchoCanceller(micRate, cfg.maxDelayMs, cfg.filterMs) : null;
     this.#guard = new EchoGuard(cfg, micRate, micRate);
-    this.#suppressor = new ResidualSuppressor(micRate, cfg.marginDb);
+    this.#suppressor = new ResidualSuppressor(micRate, cfg.marginDb, this.#guard.longestLagMs);
     this.#timeline = new MediaTimeline(micRate, cfg.maxDelayMs + cfg.filterMs);
   }
 
   /**
-   * What it passes while the bot talks is the caller's, not the echo: the line has been measured (the canceller's
-   * delay and echo gain, or the guard's, whichever stage decides). Before, a loud stretch may be echo (the fast onset
-   * cue waits for this).
+   * What it passes while the bot talks is the caller's, not the echo (the fast onset cue waits for this). Without the
+   * canceller, once the guard has measured the line: before, its whole 10 ms blocks pass what is louder than the echo
+   * assumed against the loudest of the bot's audio in range, and a loud stretch may still be echo. With it, from the
+   * start: the residual echo suppressor passes only the bins above the echo expected there, by the canceller's
+   * estimate or, before the canceller has measured the line, by the guard's rule (`minErlDb` and 5 dB for the line's
+   * response under the most the bot's audio held in that bin at any lag in range).
    */
   get settled(): boolean {
-    return (this.#canceller !== null && this.#canceller.measured) || this.#guard.measured;
+    return this.#canceller !== null || this.#guard.measured;
   }
 
   get stats(): EchoStats {
@@ -100,23 +103,26 @@ export class EchoStage {
   #process(mic: Int16Array, lost = false): Int16Array {
     if (!this.#canceller) return this.#guard.process(mic);
     if (this.#echo.filter.length !== mic.length)
-      this.#echo = { filter: new Float32Array(mic.length), line: new Float32Array(mic.length) };
+      this.#echo = {
+        reference: new Float32Array(mic.length),
+        filter: new Float32Array(mic.length),
+        line: new Float32Array(mic.length),
+      };
     const residual = this.#canceller.process(mic, this.#echo);
     // the canceller's residual of a silence it was handed is its own echo estimate, turned over: nobody's audio, which
     // the suppressor's latency would carry into the next frame's output
     if (lost) residual.fill(0);
-    const guarded = this.#guard.process(mic, residual);
+    // the guard measures the line as it came and keeps its rule current; its own output (whole 10 ms blocks) is left
+    this.#guard.process(mic, residual);
     const share = this.#canceller.residualShare;
-    // The suppressor runs on every frame from the canceller's first delay on (before, it only keeps its frame), so
-    // that its frames and measurements are whole when it takes over: once the filter cancels, with the share of the
-    // echo it leaves; once measured but not cancelling yet, with all of it (the guard's rule, but with the canceller's
-    // sample-aligned estimate, which a caller talking from the start cannot talk up). Its output is 8 ms behind the
-    // guard's, which is not held back for it: before the line is measured the guard decides, and a caller who talks
-    // over the greeting then is heard that much sooner; at the hand-over the VAD hears those 8 ms (mostly the echo
-    // silenced) twice, or, should the canceller lose the line, not at all.
-    const used = share !== null || this.#canceller.measured;
-    const idle = !used && !this.#canceller.located;
-    const suppressed = this.#suppressor.process(residual, this.#echo, share ?? 1, this.#canceller.residualFloor, idle);
-    return used ? suppressed : guarded;
+    // The suppressor decides every frame, so that the VAD hears one stream, 8 ms late throughout: once the filter
+    // cancels, with the share of the echo it leaves; once the canceller has measured the line but does not cancel yet,
+    // with all of it (the guard's rule, but with the canceller's sample-aligned estimate, which a caller talking from
+    // the start cannot talk up); before, by the guard's rule bin by bin.
+    const expected: Expectation =
+      share !== null || this.#canceller.measured
+        ? { by: 'canceller', share: share ?? 1, floor: this.#canceller.residualFloor }
+        : this.#guard.expectation;
+    return this.#suppressor.process(residual, this.#echo, expected, this.#canceller.located);
   }
 }

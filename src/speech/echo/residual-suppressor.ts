@@ -17,6 +17,12 @@ import { RealFft } from './fft.js';
  * canceller measures early in a call is 3-15 dB above what its filter leaves: it still holds the blocks from before it
  * converged). See docs/barge-in.md for the bench.
  *
+ * Before the canceller decides (it has not measured the line yet, or there is no echo to find), the level guard's rule
+ * is applied the same way, bin by bin: a bin passes when it is `marginDb` above the guard's echo gain times the most the
+ * bot's audio held in that bin at any lag the guard expects the echo from (the whole range until it has measured a
+ * delay). The guard compares whole 10 ms blocks with the loudest of the bot's audio in range; a caller who talks over
+ * the greeting, before the line is measured, passes in the bins the bot's recent words left empty.
+ *
  * The frames are put back with a low-delay pair of windows: the analysis window spans the frame (bins 62.5 Hz apart,
  * to tell a voice's harmonics apart) and falls within the last hop, the synthesis window spans the last two hops only
  * (their product is a Hann window of two hops, which overlap-adds to 1): the VAD hears the audio two hops (8 ms) late,
@@ -47,11 +53,23 @@ const BIN_DECAY = 0.97;
 
 /** What the canceller expects of the echo, sample by sample (same length as the residual). */
 export interface EchoEstimate {
+  /** the bot's audio in step with the caller audio (lag 0): the guard's rule looks back over its spectra */
+  reference: Float32Array;
   /** the filter's echo estimate: what it subtracted */
   filter: Float32Array;
   /** the reference at the delay times the line's echo gain (amplitude): the echo of a line with a flat response */
   line: Float32Array;
 }
+
+/**
+ * What a frame's residual is compared with: the canceller's estimate (`share` of the echo left, the residual's `floor`
+ * as energy per sample), the level guard's rule (its echo `gain` over the bot's audio at lags `fromMs..toMs`), or
+ * nothing (no echo expected: everything passes).
+ */
+export type Expectation =
+  | { by: 'canceller'; share: number; floor: number }
+  | { by: 'guard'; fromMs: number; toMs: number; gain: number }
+  | { by: 'none' };
 
 export class ResidualSuppressor {
   /** samples of latency (two hops): the output is the input this many samples later */
@@ -64,8 +82,10 @@ export class ResidualSuppressor {
   /** Σ analysis²: a white floor of energy σ² per sample has σ² times this in each bin */
   readonly #windowEnergy: number;
   readonly #margin: number;
-  /** the last frame's samples of the residual, the filter's estimate and the line's echo */
+  readonly #hopMs: number;
+  /** the last frame's samples of the residual, the reference, the filter's estimate and the line's echo */
   readonly #residual: Float64Array;
+  readonly #reference: Float64Array;
   readonly #filter: Float64Array;
   readonly #line: Float64Array;
   #fill = 0;
@@ -75,22 +95,29 @@ export class ResidualSuppressor {
   readonly #echoRe: Float64Array;
   readonly #echoIm: Float64Array;
   readonly #expected: Float64Array;
+  readonly #scratchBins: Float64Array;
   /** per bin, decayed: the residual times the line's echo (conjugate), and the line's echo power (BIN_DECAY) */
   readonly #crossRe: Float64Array;
   readonly #crossIm: Float64Array;
   readonly #linePower: Float64Array;
   /** per bin: the echo the residual still holds, by that regression */
   readonly #left: Float64Array;
+  /** the reference's power per bin, the frame ending at each hop, back to the longest lag (a ring of `#frames` rows) */
+  readonly #history: Float64Array;
+  readonly #frames: number;
+  #historyAt = 0;
   /** overlap-add over the last two hops; its first hop is whole once a frame is in */
   readonly #sum: Float64Array;
   /** the whole hop, going out during the next one */
   readonly #ready: Float64Array;
   #readyAt = 0;
 
-  constructor(rate: number, marginDb: number) {
+  /** `maxDelayMs`: the longest lag the guard's rule may ask about */
+  constructor(rate: number, marginDb: number, maxDelayMs: number) {
     let hop = 4;
     while (hop * 2 <= (HOP_MS * rate) / 1000) hop <<= 1;
     this.#hop = hop;
+    this.#hopMs = (hop * 1000) / rate;
     // a hop is whole once the frame that ends with the next one is in, and goes out during the hop after that
     this.latency = 2 * hop;
     const size = FRAME_HOPS * hop;
@@ -108,6 +135,7 @@ export class ResidualSuppressor {
     this.#windowEnergy = this.#analysis.reduce((sum, w) => sum + w * w, 0);
     this.#margin = 10 ** (marginDb / 10);
     this.#residual = new Float64Array(size);
+    this.#reference = new Float64Array(size);
     this.#filter = new Float64Array(size);
     this.#line = new Float64Array(size);
     this.#scratch = new Float64Array(size);
@@ -117,41 +145,39 @@ export class ResidualSuppressor {
     this.#echoRe = new Float64Array(bins);
     this.#echoIm = new Float64Array(bins);
     this.#expected = new Float64Array(bins);
+    this.#scratchBins = new Float64Array(bins);
     this.#crossRe = new Float64Array(bins);
     this.#crossIm = new Float64Array(bins);
     this.#linePower = new Float64Array(bins);
     this.#left = new Float64Array(bins);
+    this.#frames = Math.ceil(maxDelayMs / this.#hopMs) + 2;
+    this.#history = new Float64Array(this.#frames * bins);
     this.#sum = new Float64Array(2 * hop);
     // the first hop out is silence (the latency)
     this.#ready = new Float64Array(hop);
   }
 
   /**
-   * `residual`: the canceller's output; `echo`: its estimates for the same samples; `share`: the residual echo it
-   * leaves, as a share of the echo (1 before it cancels); `floor`: what the residual holds besides (line noise),
-   * energy per sample. Returns what the VAD should hear, `latency` samples late. `idle`: nothing to compare with (no
-   * echo estimate yet) and nobody listening: the frames are kept whole, but neither transformed nor measured (silence
-   * comes out), which spares the FFTs on a line without echo, where the canceller never finds a delay.
+   * `residual`: the canceller's output; `echo`: its estimates for the same samples; `expected`: what to compare the
+   * frames that end in this call with. `measure`: the canceller has a delay (its estimates hold something), so the
+   * per-bin regression on the line's echo is kept up. Returns what the VAD should hear, `latency` samples late.
    */
-  process(residual: Int16Array, echo: EchoEstimate, share: number, floor: number, idle = false): Int16Array {
+  process(residual: Int16Array, echo: EchoEstimate, expected: Expectation, measure: boolean): Int16Array {
     const hop = this.#hop;
     const newest = this.#residual.length - hop;
     const out = new Int16Array(residual.length);
     for (let i = 0; i < residual.length; i++) {
       out[i] = toInt16(this.#ready[this.#readyAt++]!);
       this.#residual[newest + this.#fill] = residual[i]!;
+      this.#reference[newest + this.#fill] = echo.reference[i]!;
       this.#filter[newest + this.#fill] = echo.filter[i]!;
       this.#line[newest + this.#fill] = echo.line[i]!;
       if (++this.#fill < hop) continue;
       this.#fill = 0;
-      if (idle) {
-        this.#sum.fill(0);
-        this.#ready.fill(0);
-      } else {
-        this.#frame(share, floor);
-      }
+      this.#frame(expected, measure);
       this.#readyAt = 0;
       this.#residual.copyWithin(0, hop);
+      this.#reference.copyWithin(0, hop);
       this.#filter.copyWithin(0, hop);
       this.#line.copyWithin(0, hop);
     }
@@ -159,28 +185,16 @@ export class ResidualSuppressor {
   }
 
   /** One frame: the bins above the echo expected pass, overlap-added into the next hop out. */
-  #frame(share: number, floor: number): void {
-    const bins = this.#fft.bins;
-    const expected = this.#expected;
-    this.#transform(this.#filter, this.#echoRe, this.#echoIm);
-    for (let k = 0; k < bins; k++) expected[k] = this.#echoRe[k]! ** 2 + this.#echoIm[k]! ** 2;
-    this.#transform(this.#line, this.#echoRe, this.#echoIm);
-    for (let k = 0; k < bins; k++)
-      expected[k] = Math.max(expected[k]!, LINE_RESPONSE * (this.#echoRe[k]! ** 2 + this.#echoIm[k]! ** 2));
+  #frame(expected: Expectation, measure: boolean): void {
+    this.#remember();
+    if (measure) this.#estimate();
     this.#transform(this.#residual, this.#re, this.#im);
-    const floorPerBin = floor * this.#windowEnergy;
-    this.#measureBins();
-    for (let k = 0; k < bins; k++) {
-      let echo = 0;
-      for (let j = Math.max(0, k - NEIGHBOURS); j <= Math.min(bins - 1, k + NEIGHBOURS); j++)
-        echo = Math.max(echo, expected[j]!);
-      // all or nothing: the caller reaches the VAD (and the onset cue) at their own level, the echo not at all
-      const left = Math.max(share * echo, this.#left[k]!);
-      if (this.#re[k]! ** 2 + this.#im[k]! ** 2 < this.#margin * (left + floorPerBin)) {
-        this.#re[k] = 0;
-        this.#im[k] = 0;
-      }
-    }
+    if (measure) this.#measureBins();
+    if (expected.by === 'canceller')
+      this.#silence(expected.share, this.#expected, expected.floor * this.#windowEnergy, true);
+    // (a guard rule of no echo at all, a line without echo, leaves nothing to compare)
+    else if (expected.by === 'guard' && expected.gain > 0)
+      this.#silence(LINE_RESPONSE * expected.gain, this.#mostAt(expected), 0, measure);
     const size = this.#fft.size;
     const hop = this.#hop;
     this.#fft.inverse(this.#re, this.#im, this.#scratch);
@@ -189,6 +203,61 @@ export class ResidualSuppressor {
     this.#ready.set(this.#sum.subarray(0, hop));
     this.#sum.copyWithin(0, hop);
     this.#sum.fill(0, hop);
+  }
+
+  /**
+   * Silences the bins of the residual (in #re/#im) not `marginDb` above `share` times the echo expected there (`echo`,
+   * per bin; the most of it and its neighbours') or, with `measured`, the echo the residual is measured to hold, plus
+   * `floor`. All or nothing: the caller reaches the VAD (and the onset cue) at their own level, the echo not at all.
+   */
+  #silence(share: number, echo: Float64Array, floor: number, measured: boolean): void {
+    const bins = this.#fft.bins;
+    for (let k = 0; k < bins; k++) {
+      let most = 0;
+      for (let j = Math.max(0, k - NEIGHBOURS); j <= Math.min(bins - 1, k + NEIGHBOURS); j++)
+        most = Math.max(most, echo[j]!);
+      const left = measured ? Math.max(share * most, this.#left[k]!) : share * most;
+      if (this.#re[k]! ** 2 + this.#im[k]! ** 2 < this.#margin * (left + floor)) {
+        this.#re[k] = 0;
+        this.#im[k] = 0;
+      }
+    }
+  }
+
+  /** The canceller's echo expected per bin (#expected): the filter's estimate or the line's echo × LINE_RESPONSE. */
+  #estimate(): void {
+    const bins = this.#fft.bins;
+    const expected = this.#expected;
+    this.#transform(this.#filter, this.#echoRe, this.#echoIm);
+    for (let k = 0; k < bins; k++) expected[k] = this.#echoRe[k]! ** 2 + this.#echoIm[k]! ** 2;
+    this.#transform(this.#line, this.#echoRe, this.#echoIm);
+    for (let k = 0; k < bins; k++)
+      expected[k] = Math.max(expected[k]!, LINE_RESPONSE * (this.#echoRe[k]! ** 2 + this.#echoIm[k]! ** 2));
+  }
+
+  /** The reference frame's power per bin, into the history. */
+  #remember(): void {
+    const bins = this.#fft.bins;
+    this.#transform(this.#reference, this.#re, this.#im);
+    const row = (this.#historyAt++ % this.#frames) * bins;
+    for (let k = 0; k < bins; k++) this.#history[row + k] = this.#re[k]! ** 2 + this.#im[k]! ** 2;
+  }
+
+  /**
+   * The most the reference held in each bin over the frames at the guard's lags (a hop wider either way: its lags are
+   * whole 10 ms blocks, the frames 4 ms apart), into #scratchBins.
+   */
+  #mostAt(rule: { fromMs: number; toMs: number }): Float64Array {
+    const bins = this.#fft.bins;
+    const most = this.#scratchBins.fill(0);
+    const from = Math.max(0, Math.floor(rule.fromMs / this.#hopMs) - 1);
+    const to = Math.min(this.#frames - 1, Math.ceil(rule.toMs / this.#hopMs) + 1);
+    const newest = this.#historyAt - 1;
+    for (let lag = from; lag <= to; lag++) {
+      const row = (((newest - lag) % this.#frames) + this.#frames) % this.#frames;
+      for (let k = 0; k < bins; k++) most[k] = Math.max(most[k]!, this.#history[row * bins + k]!);
+    }
+    return most;
   }
 
   /**
