@@ -226,11 +226,11 @@ export class EchoGuard {
   }
 
   /**
-   * Caller audio in, what the VAD should hear out (same length; the input itself when disabled). `apply`: audio
-   * aligned with `mic` to mask instead of `mic` itself (a canceller's residual: the guard measures and judges the
-   * line as it came, so that it masks as if there were no canceller until the canceller takes over).
+   * Caller audio in, what the VAD should hear out (same length; the input itself when disabled). With a canceller in
+   * front, the stage hands it the line as it came too (the guard measures and judges the line itself) but leaves its
+   * output: the residual echo suppressor applies its rule (`expectation`) to the canceller's residual bin by bin.
    */
-  process(mic: Int16Array, apply: Int16Array = mic): Int16Array {
+  process(mic: Int16Array): Int16Array {
     if (!this.#cfg.enabled) return mic;
     const out = new Int16Array(mic.length);
     for (let at = 0; at < mic.length; at += this.#block) {
@@ -264,7 +264,7 @@ export class EchoGuard {
       // ramp from the previous block's gain: no step the VAD could take for an onset
       for (let i = 0; i < n; i++) {
         const g = this.#lastGain + ((gain - this.#lastGain) * (i + 1)) / n;
-        out[at + i] = Math.round(apply[at + i]! * g);
+        out[at + i] = Math.round(mic[at + i]! * g);
       }
       this.#lastGain = gain;
       this.#countEpisode(energy, gain);

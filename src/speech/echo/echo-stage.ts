@@ -113,7 +113,7 @@ export class EchoStage {
     // the suppressor's latency would carry into the next frame's output
     if (lost) residual.fill(0);
     // the guard measures the line as it came and keeps its rule current; its own output (whole 10 ms blocks) is left
-    this.#guard.process(mic, residual);
+    this.#guard.process(mic);
     const share = this.#canceller.residualShare;
     // The suppressor decides every frame, so that the VAD hears one stream, 8 ms late throughout: once the filter
     // cancels, with the share of the echo it leaves; once the canceller has measured the line but does not cancel yet,

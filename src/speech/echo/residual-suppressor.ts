@@ -27,7 +27,9 @@ import { RealFft } from './fft.js';
  * to tell a voice's harmonics apart) and falls within the last hop, the synthesis window spans the last two hops only
  * (their product is a Hann window of two hops, which overlap-adds to 1): the VAD hears the audio two hops (8 ms) late,
  * not a frame (16 ms: with plain half-overlapped frames every barge-in after the greeting came 15 ms later at the
- * median). Costs: four real FFTs of a frame per hop.
+ * median). Costs per hop: three real FFTs of a frame (the reference, the residual, the way back), two more once the
+ * canceller has a delay (its estimate and the line's echo), and the most over the reference's spectra at the guard's
+ * lags while the guard's rule decides.
  */
 /** the hop (4 ms: 32 samples at 8 kHz, 64 at 16 kHz) and the frame (4 hops) */
 const HOP_MS = 4;
