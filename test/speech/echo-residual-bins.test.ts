@@ -117,7 +117,7 @@ describe('ResidualSuppressor: bin by bin', () => {
     const gain = 10 ** (-6 / 10);
     const caller = resample(level(clips[7]!.pcm, -24), 16_000, RATE);
     const zeros = new Float32Array(FRAME);
-    const rule = { by: 'guard', fromMs: 0, toMs: MAX_DELAY_MS, gain } as const;
+    const rule = { by: 'guard', lagMs: 10, gains: new Float64Array(MAX_DELAY_MS / 10 + 1).fill(gain) } as const;
     const heardWith = (withCaller: boolean) => {
       const line = new Int16Array(LENGTH);
       for (let i = 0; i < LENGTH; i++)

@@ -217,17 +217,18 @@ export class DelayEstimator {
   /**
    * The newest estimate's explained gain (it must have been asked for) at the delays `from..to` (full-rate samples)
    * alone, each over its own reference stretch's energy (no floor): where the bot has only begun to fill that stretch
-   * the figure is noisy and large, never small, so it bounds the echo at those delays from the bot's first words on
-   * (explainedGain waits for the whole range). Infinity where a stretch is silent, and without such an estimate.
+   * the figure is noisy and large, never small in expectation, so it bounds the echo at those delays from the bot's
+   * first words on (explainedGain waits for the whole range). Infinity where a stretch holds no more than `minEnergy`
+   * (a sum of squared 2 kHz samples; 0: where it is silent), and without such an estimate.
    */
-  explainedAt(from: number, to: number): number {
+  explainedAt(from: number, to: number, minEnergy = 0): number {
     if (!this.#correlated) return Infinity;
     let most = 0;
     const last = Math.min(this.#maxLag, Math.ceil(to / this.factor));
     for (let lag = Math.max(0, Math.floor(from / this.factor)); lag <= last; lag++) {
       const k = this.#maxLag - lag;
       const energy = this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!;
-      if (!(energy > 0)) return Infinity;
+      if (!(energy > minEnergy)) return Infinity;
       most = Math.max(most, this.#xr[k]! ** 2 / energy ** 2);
     }
     return most;

@@ -15,8 +15,9 @@ import type { Expectation } from './residual-suppressor.js';
  * - The echo delay and return loss are measured by correlating the log-energy envelopes of caller audio and
  *   reference over 0..maxDelayMs, every 250 ms, whenever the bot has been talking.
  * - Each caller block is compared with the echo expected from the reference at that delay and loss (before the
- *   line is measured: the loudest reference anywhere in 0..maxDelayMs, `minErlDb` down until the bot's first echo
- *   has had time to come back and be measured, then the bound measured). What is not above it by
+ *   line is measured: the loudest reference anywhere in 0..maxDelayMs, each lag `minErlDb` down until the bot's first
+ *   echo has had time to come back and be measured, then the bound measured, or less where the sample-level probe's
+ *   regression at that lag bounds it lower as the bot's words fill it). What is not above it by
  *   `marginDb` is attenuated; what is (a caller talking) passes, scaled like a Wiener gain, so the VAD hears the
  *   caller but not the echo. Recognition still gets the untouched audio.
  */
@@ -56,6 +57,13 @@ const EXPLAINED_SAFETY = 2;
  * response spreads over a few lags and the band above 1 kHz is left out) times this is what echo there can be
  */
 const PROBE_SAFETY = 4;
+/**
+ * A lag's own regression bounds the echo there (#lagBounds) once its stretch of the bot's audio holds this much energy
+ * (as much as 50 ms at -20 dBFS, in the probe's 2 kHz samples): over less, the coefficient's noise (the caller, the
+ * line) can be as large as a 6 dB echo's, and cancel it out as well as add to it. (Offline, over the bench's greetings,
+ * -30 dBFS gave the same results: the bot's first words fill a stretch with either within 10-20 ms.)
+ */
+const LAG_MEASURED_ENERGY = 100 * (32768 * 10 ** (-20 / 20)) ** 2;
 /** a probe bound below this (-40 dB) is a line without echo to speak of */
 const PROBE_NO_ECHO = 1e-4;
 /** samples of caller audio and reference kept for the probe while one of them is late (power of two) */
@@ -178,6 +186,18 @@ export class EchoGuard {
   /** the probe's estimate over its current window, and how many samples it had then (#probeEstimate) */
   #probeFound: DelayEstimate | null = null;
   #probeFoundAt = -1;
+  /**
+   * Per lag (blocks, 0..the longest with the spread), the most echo the probe's regression at that lag allows (times
+   * PROBE_SAFETY; Infinity until the bot's audio has filled that lag's stretch), while no delay is measured: see #rule.
+   * The least of its estimates over the last WINDOW_BLOCKS (a ring of one row per estimate, the caller block it was
+   * taken at beside it).
+   */
+  readonly #lagBounds: Float64Array;
+  readonly #lagRows: Float64Array[];
+  readonly #lagRowAt: Float64Array;
+  #lagRow = 0;
+  /** the rule's echo gain per lag (blocks), refreshed by #rule */
+  readonly #gains: Float64Array;
 
   /** `micRate`: the caller audio's rate; `refRate`: the bot audio's (the leg's output rate). */
   constructor(cfg: EchoConfig, micRate: number, refRate: number) {
@@ -186,6 +206,12 @@ export class EchoGuard {
     this.#maxLag = Math.min(HISTORY - WINDOW_BLOCKS - SPREAD_BLOCKS, Math.ceil(cfg.maxDelayMs / BLOCK_MS));
     this.#refConverter = micRate === refRate ? null : new Resampler(refRate, micRate);
     this.#probe = new DelayEstimator(micRate, cfg.maxDelayMs);
+    this.#lagBounds = new Float64Array(this.#maxLag + SPREAD_BLOCKS + 1).fill(Infinity);
+    // (estimates come FIRST_ESTIMATE_EVERY_BLOCKS apart at the most)
+    const rows = Math.ceil(WINDOW_BLOCKS / FIRST_ESTIMATE_EVERY_BLOCKS) + 1;
+    this.#lagRows = Array.from({ length: rows }, () => new Float64Array(this.#lagBounds.length));
+    this.#lagRowAt = new Float64Array(rows).fill(-Infinity);
+    this.#gains = new Float64Array(this.#maxLag + SPREAD_BLOCKS + 1);
   }
 
   /**
@@ -329,35 +355,78 @@ export class EchoGuard {
   }
 
   /**
-   * The rule the newest caller block was judged by: the echo gain and the lags it is expected from (the residual echo
-   * suppressor applies it bin by bin while the canceller has not measured the line); `none` when no echo is expected.
+   * The rule the newest caller block was judged by: the echo gain expected at each lag (the residual echo suppressor
+   * applies it bin by bin while the canceller has not measured the line; the array is the guard's, read at once);
+   * `none` when no echo is expected.
    */
   get expectation(): Expectation {
-    const rule = this.#rule(this.#micBlocks - 1);
-    return rule
-      ? { by: 'guard', fromMs: rule[0] * BLOCK_MS, toMs: (rule[1] + 1) * BLOCK_MS, gain: rule[2] }
-      : { by: 'none' };
+    const gains = this.#rule(this.#micBlocks - 1);
+    return gains ? { by: 'guard', lagMs: BLOCK_MS, gains } : { by: 'none' };
   }
 
   /** Energy of the echo expected in the caller block that arrived when `refNow` was the newest reference. */
   #expectedEcho(refNow: number): number {
-    const rule = this.#rule(refNow);
-    if (!rule) return 0;
-    let peak = 0;
-    for (let lag = rule[0]; lag <= rule[1]; lag++) peak = Math.max(peak, this.#refAt(refNow - lag));
-    return peak * rule[2];
+    const gains = this.#rule(refNow);
+    if (!gains) return 0;
+    let most = 0;
+    for (let lag = 0; lag < gains.length; lag++) most = Math.max(most, this.#refAt(refNow - lag) * gains[lag]!);
+    return most;
   }
 
-  /** The lags (blocks) the echo is expected from at `refNow`, and its gain; null when none is. */
-  #rule(refNow: number): readonly [number, number, number] | null {
-    const measured = this.#delay !== null && this.#gain !== null;
+  /**
+   * The echo gain expected at each lag (blocks) at `refNow`; null when none is expected. With a measured delay, its
+   * gain there (with the spread) and none elsewhere. Without, the gain assumed (#assumedGain) at every lag, or less
+   * where the probe's regression at that lag bounds it lower (#lagBounds): the bot's words fill the lags one after
+   * another, the shortest first, so where it assumed `minErlDb` against the loudest of the bot's audio anywhere in
+   * range until its first words' echo could be back from the longest delay (0.7 s), it now does so only for the lags
+   * that its first words have not filled yet (the 50-80 ms of them that reach the longest lags last) and bounds the
+   * rest as measured, which a caller's speech only raises. A caller who talks over the greeting's first words was
+   * held back by the bot's whole last 0.5 s at `minErlDb`; on the bench's line without echo, 19 of 200 such callers
+   * were heard later than 300 ms or not at all, 13 now (offline replay; docs/barge-in.md).
+   */
+  #rule(refNow: number): Float64Array | null {
+    const gains = this.#gains;
+    if (this.#delay !== null && this.#gain !== null) {
+      if (this.#gain === 0) return null;
+      gains.fill(0);
+      gains.fill(this.#gain, Math.max(0, this.#delay - SPREAD_BLOCKS), this.#delay + SPREAD_BLOCKS + 1);
+      return gains;
+    }
     // Without a measured delay, only while the bot is talking (pauses between words included): a caller who answers
     // after a prompt must not be held back by an echo tail that may not exist (a short first prompt is over before
     // anything is measured).
-    if (!measured && !this.#botTalking(refNow)) return null;
-    return measured
-      ? [Math.max(0, this.#delay! - SPREAD_BLOCKS), this.#delay! + SPREAD_BLOCKS, this.#gain!]
-      : [0, this.#maxLag + SPREAD_BLOCKS, this.#assumedGain()];
+    if (!this.#botTalking(refNow)) return null;
+    const assumed = this.#assumedGain();
+    // (a line found to have no echo: nothing expected anywhere)
+    if (assumed === 0) return null;
+    for (let lag = 0; lag < gains.length; lag++) gains[lag] = Math.min(assumed, this.#lagBounds[lag]!);
+    return gains;
+  }
+
+  /**
+   * Each lag's bound by the probe's newest estimate: its regression of the caller window on the stretch of the bot's
+   * audio whose echo the window holds at that lag (the spread either side), once that stretch holds LAG_MEASURED_ENERGY.
+   * A lag whose stretch holds the bot's words but no echo of them is bounded low however long ago the bot started,
+   * and a lag whose stretch is silent not at all: so after a pause too, where the probe's window-wide bound is not
+   * taken (#probeBound). Like that bound, each lag keeps the least of its estimates over the window (each is the echo's
+   * gain there or more: a caller talking only adds to it, and one who has just started talking raises the newest):
+   * offline, on the bench's line without echo, 13 of 200 greeting callers late or missed with the newest estimate
+   * alone, 10 with the least.
+   */
+  #measureLags(): void {
+    this.#probeEstimate();
+    const row = this.#lagRows[this.#lagRow]!;
+    this.#lagRowAt[this.#lagRow] = this.#micBlocks;
+    this.#lagRow = (this.#lagRow + 1) % this.#lagRows.length;
+    for (let lag = 0; lag < row.length; lag++)
+      row[lag] = PROBE_SAFETY * this.#probe.explainedAt(...this.#probeRange(lag), LAG_MEASURED_ENERGY);
+    this.#lagBounds.fill(Infinity);
+    for (let r = 0; r < this.#lagRows.length; r++) {
+      if (this.#lagRowAt[r]! <= this.#micBlocks - WINDOW_BLOCKS) continue;
+      const bounds = this.#lagRows[r]!;
+      for (let lag = 0; lag < bounds.length; lag++)
+        this.#lagBounds[lag] = Math.min(this.#lagBounds[lag]!, bounds[lag]!);
+    }
   }
 
   /**
@@ -480,7 +549,8 @@ export class EchoGuard {
         bestLag = lag;
       }
     }
-    // (once the delay is measured the bound is no longer used: the probe's FFTs are spared)
+    // (once the delay is measured the bounds are no longer used: the probe's FFTs are spared)
+    if (this.#delay === null) this.#measureLags();
     const probe = this.#delay === null ? this.#probeBound() : 1;
     if (probe < 1) this.#probed = true;
     const explained = Math.min(probe, this.#explainedGain(first, refNow));

@@ -18,9 +18,9 @@ import { RealFft } from './fft.js';
  * converged). See docs/barge-in.md for the bench.
  *
  * Before the canceller decides (it has not measured the line yet, or there is no echo to find), the level guard's rule
- * is applied the same way, bin by bin: a bin passes when it is `marginDb` above the guard's echo gain times the most the
- * bot's audio held in that bin at any lag the guard expects the echo from (the whole range until it has measured a
- * delay). The guard compares whole 10 ms blocks with the loudest of the bot's audio in range; a caller who talks over
+ * is applied the same way, bin by bin: a bin passes when it is `marginDb` above the most of the bot's audio in that bin
+ * times the guard's echo gain at its lag, over the lags the guard expects the echo from (the whole range until it has
+ * measured a delay, each at the gain assumed or the bound measured there). The guard compares whole 10 ms blocks with the loudest of the bot's audio in range; a caller who talks over
  * the greeting, before the line is measured, passes in the bins the bot's recent words left empty.
  *
  * The frames are put back with a low-delay pair of windows: the analysis window spans the frame (bins 62.5 Hz apart,
@@ -65,12 +65,12 @@ export interface EchoEstimate {
 
 /**
  * What a frame's residual is compared with: the canceller's estimate (`share` of the echo left, the residual's `floor`
- * as energy per sample), the level guard's rule (its echo `gain` over the bot's audio at lags `fromMs..toMs`), or
- * nothing (no echo expected: everything passes).
+ * as energy per sample), the level guard's rule (`gains[i]`: its echo gain at lags from `i` to `i + 1` times `lagMs`;
+ * 0 where it expects none), or nothing (no echo expected: everything passes).
  */
 export type Expectation =
   | { by: 'canceller'; share: number; floor: number }
-  | { by: 'guard'; fromMs: number; toMs: number; gain: number }
+  | { by: 'guard'; lagMs: number; gains: Float64Array }
   | { by: 'none' };
 
 export class ResidualSuppressor {
@@ -194,9 +194,7 @@ export class ResidualSuppressor {
     if (measure) this.#measureBins();
     if (expected.by === 'canceller')
       this.#silence(expected.share, this.#expected, expected.floor * this.#windowEnergy, true);
-    // (a guard rule of no echo at all, a line without echo, leaves nothing to compare)
-    else if (expected.by === 'guard' && expected.gain > 0)
-      this.#silence(LINE_RESPONSE * expected.gain, this.#mostAt(expected), 0, measure);
+    else if (expected.by === 'guard') this.#silence(LINE_RESPONSE, this.#mostAt(expected), 0, measure);
     const size = this.#fft.size;
     const hop = this.#hop;
     this.#fft.inverse(this.#re, this.#im, this.#scratch);
@@ -246,18 +244,23 @@ export class ResidualSuppressor {
   }
 
   /**
-   * The most the reference held in each bin over the frames at the guard's lags (a hop wider either way: its lags are
-   * whole 10 ms blocks, the frames 4 ms apart), into #scratchBins.
+   * The most the reference held in each bin over the frames at the guard's lags, each frame times the gain at its lag
+   * (the most over the lags within a hop either way: the guard's lags are whole 10 ms blocks, the frames 4 ms apart),
+   * into #scratchBins.
    */
-  #mostAt(rule: { fromMs: number; toMs: number }): Float64Array {
+  #mostAt(rule: { lagMs: number; gains: Float64Array }): Float64Array {
     const bins = this.#fft.bins;
     const most = this.#scratchBins.fill(0);
-    const from = Math.max(0, Math.floor(rule.fromMs / this.#hopMs) - 1);
-    const to = Math.min(this.#frames - 1, Math.ceil(rule.toMs / this.#hopMs) + 1);
+    const { lagMs, gains } = rule;
     const newest = this.#historyAt - 1;
-    for (let lag = from; lag <= to; lag++) {
+    for (let lag = 0; lag < this.#frames; lag++) {
+      let gain = 0;
+      const last = Math.min(gains.length - 1, Math.floor(((lag + 1) * this.#hopMs) / lagMs));
+      for (let i = Math.max(0, Math.floor(((lag - 1) * this.#hopMs) / lagMs)); i <= last; i++)
+        gain = Math.max(gain, gains[i]!);
+      if (gain === 0) continue;
       const row = (((newest - lag) % this.#frames) + this.#frames) % this.#frames;
-      for (let k = 0; k < bins; k++) most[k] = Math.max(most[k]!, this.#history[row * bins + k]!);
+      for (let k = 0; k < bins; k++) most[k] = Math.max(most[k]!, gain * this.#history[row * bins + k]!);
     }
     return most;
   }
