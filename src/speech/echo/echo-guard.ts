@@ -382,7 +382,7 @@ export class EchoGuard {
    * that its first words have not filled yet (the 50-80 ms of them that reach the longest lags last) and bounds the
    * rest as measured, which a caller's speech only raises. A caller who talks over the greeting's first words was
    * held back by the bot's whole last 0.5 s at `minErlDb`; on the bench's line without echo, 19 of 200 such callers
-   * were heard later than 300 ms or not at all, 13 now (offline replay; docs/barge-in.md).
+   * were heard later than 300 ms or not at all, 10 now (offline replay; docs/barge-in.md).
    */
   #rule(refNow: number): Float64Array | null {
     const gains = this.#gains;

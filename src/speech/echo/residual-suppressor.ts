@@ -20,8 +20,9 @@ import { RealFft } from './fft.js';
  * Before the canceller decides (it has not measured the line yet, or there is no echo to find), the level guard's rule
  * is applied the same way, bin by bin: a bin passes when it is `marginDb` above the most of the bot's audio in that bin
  * times the guard's echo gain at its lag, over the lags the guard expects the echo from (the whole range until it has
- * measured a delay, each at the gain assumed or the bound measured there). The guard compares whole 10 ms blocks with the loudest of the bot's audio in range; a caller who talks over
- * the greeting, before the line is measured, passes in the bins the bot's recent words left empty.
+ * measured a delay, each at the gain assumed or the bound measured there). The guard compares whole 10 ms blocks with
+ * the loudest of the bot's audio in range; a caller who talks over the greeting, before the line is measured, passes
+ * in the bins the bot's recent words left empty.
  *
  * The frames are put back with a low-delay pair of windows: the analysis window spans the frame (bins 62.5 Hz apart,
  * to tell a voice's harmonics apart) and falls within the last hop, the synthesis window spans the last two hops only
