@@ -4,7 +4,7 @@ import { resample } from '../../src/media/resampler.js';
 import { echoConfig } from '../../src/speech/echo/config.js';
 import { EchoStage } from '../../src/speech/echo/echo-stage.js';
 import { MediaTimeline } from '../../src/speech/echo/timeline.js';
-import { concat, loadClips } from './helpers.js';
+import { concat, energy, loadClips } from './helpers.js';
 
 /**
  * The echo stage lines the bot's reference up with the caller's audio by the leg's media-time stamps, not by the
@@ -102,12 +102,6 @@ function run(cancel: boolean, stamped: boolean, d: Disturbance, withCaller = fal
     else heard.set(stage.process(mic[frame]!, stamped ? frame * FRAME_MS : undefined), frame * FRAME);
   }
   return { heard, caller, stage };
-}
-
-function energy(pcm: Int16Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
-  return sum / Math.max(1, to - from);
 }
 
 /** 10 ms blocks of speech-level audio the VAD heard in frames `from..to` (only echo is on the line there) */

@@ -4,7 +4,7 @@ import { resample } from '../../src/media/resampler.js';
 import { EchoCanceller } from '../../src/speech/echo/canceller.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoStage } from '../../src/speech/echo/echo-stage.js';
-import { concat, energyBoundaries, level, loadClips } from './helpers.js';
+import { concat, energy, energyBoundaries, level, loadClips } from './helpers.js';
 
 /** the line's rate (Asterisk, jambonz at 8 kHz): the canceller runs on what the line delivers */
 const RATE = 8000;
@@ -15,11 +15,6 @@ const BOT = resample(concat(clips[0]!.pcm, clips[1]!.pcm, clips[2]!.pcm), 16_000
 /** the caller: another speaker */
 const CALLER = resample(clips[5]!.pcm, 16_000, RATE);
 
-function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
-  return sum / Math.max(1, to - from);
-}
 const db = (ratio: number) => 10 * Math.log10(ratio);
 const at = (seconds: number) => Math.round(seconds * RATE);
 

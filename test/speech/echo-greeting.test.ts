@@ -3,7 +3,7 @@ import { EchoPath } from '../../src/media/echo-path.js';
 import { resample } from '../../src/media/resampler.js';
 import { echoConfig } from '../../src/speech/echo/config.js';
 import { EchoStage } from '../../src/speech/echo/echo-stage.js';
-import { energyBoundaries, level, loadClips } from './helpers.js';
+import { energy, energyBoundaries, level, loadClips } from './helpers.js';
 
 const RATE = 8000;
 const FRAME = 160;
@@ -11,12 +11,6 @@ const FRAME = 160;
 const BLOCK = 80;
 const clips = loadClips();
 const SPEECH = (32768 * 10 ** (-35 / 20)) ** 2;
-
-function energy(pcm: Int16Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
-  return sum / Math.max(1, to - from);
-}
 
 /**
  * The bot's prompt `bot` (-18 dBFS) over a line without echo, the caller `caller` (their natural level) starting to

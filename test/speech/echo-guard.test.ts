@@ -3,7 +3,7 @@ import { EchoPath, type EchoPathOptions } from '../../src/media/echo-path.js';
 import { echoConfig, type EchoConfig } from '../../src/speech/echo/config.js';
 import { EchoGuard } from '../../src/speech/echo/echo-guard.js';
 import { resample } from '../../src/media/resampler.js';
-import { concat, energyBoundaries, level, loadClips, silence, whiteNoise } from './helpers.js';
+import { concat, energy, energyBoundaries, level, loadClips, silence, whiteNoise } from './helpers.js';
 
 const RATE = 16_000;
 const FRAME = 320;
@@ -13,11 +13,6 @@ const BOT = clips[1]!.pcm;
 /** the caller: another speaker */
 const CALLER = clips[5]!.pcm;
 
-function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
-  return sum / Math.max(1, to - from);
-}
 const db = (ratio: number) => 10 * Math.log10(ratio);
 
 /**

@@ -3,7 +3,7 @@ import { EchoPath } from '../../src/media/echo-path.js';
 import { resample } from '../../src/media/resampler.js';
 import { EchoCanceller } from '../../src/speech/echo/canceller.js';
 import { DelayEstimator, MIN_OCCUPANCY } from '../../src/speech/echo/delay-estimator.js';
-import { concat, loadClips } from './helpers.js';
+import { concat, energy, loadClips } from './helpers.js';
 
 /**
  * The canceller's delay on periodic bot audio (a tone, hold beeps, a dial tone): a waveform correlation matches a
@@ -56,12 +56,6 @@ function play(bot: Int16Array, delayMs: number, seed: number) {
     if (now !== null && now !== taken.at(-1)?.delayMs) taken.push({ atS: (t + FRAME) / RATE, delayMs: now });
   }
   return { taken, canceller, lineIn, residual };
-}
-
-function energy(pcm: Int16Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
-  return sum / Math.max(1, to - from);
 }
 
 describe('echo canceller on periodic audio', () => {

@@ -128,6 +128,13 @@ export const waitFor = (predicate: () => boolean, timeoutMs: number, what = 'con
   sharedWaitFor(predicate, timeoutMs, what, 2);
 
 /** RMS of the quietest 10 % of 10 ms frames: the recording's own background level. */
+/** Mean energy per sample of `pcm[from..to)` (0 for an empty span). */
+export function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += pcm[i]! * pcm[i]!;
+  return sum / Math.max(1, to - from);
+}
+
 export function backgroundRms(pcm: Int16Array, rate = 16_000): number {
   const frame = rate / 100;
   const powers: number[] = [];

@@ -211,7 +211,7 @@ export class EchoGuard {
     const rows = Math.ceil(WINDOW_BLOCKS / FIRST_ESTIMATE_EVERY_BLOCKS) + 1;
     this.#lagRows = Array.from({ length: rows }, () => new Float64Array(this.#lagBounds.length));
     this.#lagRowAt = new Float64Array(rows).fill(-Infinity);
-    this.#gains = new Float64Array(this.#maxLag + SPREAD_BLOCKS + 1);
+    this.#gains = new Float64Array(this.#lagBounds.length);
   }
 
   /**
