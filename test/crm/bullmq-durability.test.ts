@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +9,8 @@ import { createCrm, openOutbox } from '../../src/crm/index.js';
 import { readSpill } from '../../src/crm/outbox/spill.js';
 import { faultCallId, markerStep } from './fault-calls.js';
 import { spawnChild } from './fault-scenario.js';
-import { captureLogger, makeRecord, waitFor } from './helpers.js';
+import { freePort } from '../helpers/redis.js';
+import { captureLogger, config, makeRecord, tempDir, waitFor } from './helpers.js';
 import { redisCrmFixture } from './redis-crm.js';
 
 const gaugeValue = async (registry: Registry, name: string) =>
@@ -140,4 +143,57 @@ describe('BullMQ outbox durability (real redis-server, AOF on)', () => {
       fx.emu.faults.next = [];
     }
   }, 60_000);
+});
+
+describe('BullMQ outbox closed while Redis is still connecting', () => {
+  /**
+   * A Redis that first refuses (each client records ECONNREFUSED), then accepts and never answers: every client sits
+   * in the middle of a connection attempt when the bot stops. Closing then ends each one, and BullMQ's start-up wait
+   * rejects with the refusal it recorded. BullMQ 5 re-emitted that as an 'error' on a connection whose listeners its
+   * close had already removed, which throws: an unhandled rejection per connection (it failed CI once, timing-bound,
+   * in the start-up test with Redis unreachable). Here the timing is forced.
+   */
+  it('leaves no unhandled rejection behind', async () => {
+    const tmp = tempDir('voicebot-bullmq-close-');
+    const port = await freePort();
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    const sockets = new Set<Socket>();
+    let accepted = 0;
+    const server = createServer((s) => {
+      accepted++;
+      sockets.add(s);
+      s.resume(); // reads and drops: it answers nothing, but sees the client's FIN and closes its side
+      s.on('close', () => sockets.delete(s));
+    });
+    const { logger, lines } = captureLogger('warn');
+    try {
+      const crm = await createCrm(
+        config({
+          redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: 'close:' },
+          crm: { sinks: [{ type: 'file', path: join(tmp.dir, 'tickets.jsonl') }], outbox: { dir: tmp.dir } },
+        }),
+        logger,
+        createMetrics(false),
+        new CallEventBus(),
+      );
+      const refused = () => lines.filter((l) => String(l.err).includes('ECONNREFUSED')).length;
+      // the producer's and the worker's own errors, and the blocking duplicate's through the worker
+      await waitFor(() => refused() >= 3, 10_000, 'three refusals');
+      server.listen(port, '127.0.0.1');
+      await once(server, 'listening');
+      // producer, worker and BullMQ's blocking connection: each retried and is now waiting on the ready check
+      await waitFor(() => accepted >= 3, 10_000, 'three clients connected again');
+      await crm.close();
+      await waitFor(() => sockets.size === 0, 10_000, 'every client gone');
+      await new Promise((r) => setImmediate(r)); // one turn for the rejections' handlers to run
+      expect(accepted).toBeGreaterThanOrEqual(3);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      server.close();
+      tmp.cleanup();
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { deadline } from '../../core/deadline.js';
 import { readyWithin } from '../../core/redis-ready.js';
 import type { Logger } from '../../log/logger.js';
 import type { Deliverer } from '../delivery.js';
+import { dropErrorsOfClosedConnections } from './bullmq-closed-errors.js';
 import { EVENT_ORDER, jobIdFor, type DeliveryJob, type SinkState } from '../sink.js';
 import { readSpill, Spill } from './spill.js';
 import type { Outbox, OutboxEntry } from './types.js';
@@ -73,6 +74,7 @@ export class BullmqOutbox implements Outbox {
     readonly spill: Spill | undefined,
   ) {
     const timeout = opts.enqueueTimeoutMs ?? 2000;
+    dropErrorsOfClosedConnections(); // before any connection exists: closing one mid-connect must not throw
     setMaxListeners(0, this.#closing.signal); // every enqueue and attempt in flight follows it
     this.#producer = new Redis(opts.url, {
       enableOfflineQueue: false,
