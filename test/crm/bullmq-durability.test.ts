@@ -168,8 +168,9 @@ describe('BullMQ outbox closed while Redis is still connecting', () => {
       s.on('close', () => sockets.delete(s));
     });
     const { logger, lines } = captureLogger('warn');
+    let crm: Awaited<ReturnType<typeof createCrm>> | undefined;
     try {
-      const crm = await createCrm(
+      crm = await createCrm(
         config({
           redis: { url: `redis://127.0.0.1:${port}`, keyPrefix: 'close:' },
           crm: { sinks: [{ type: 'file', path: join(tmp.dir, 'tickets.jsonl') }], outbox: { dir: tmp.dir } },
@@ -185,12 +186,14 @@ describe('BullMQ outbox closed while Redis is still connecting', () => {
       await once(server, 'listening');
       // producer, worker and BullMQ's blocking connection: each retried and is now waiting on the ready check
       await waitFor(() => accepted >= 3, 10_000, 'three clients connected again');
-      await crm.close();
+      const closing = crm;
+      crm = undefined;
+      await closing.close();
       await waitFor(() => sockets.size === 0, 10_000, 'every client gone');
       await new Promise((r) => setImmediate(r)); // one turn for the rejections' handlers to run
-      expect(accepted).toBeGreaterThanOrEqual(3);
       expect(rejections).toEqual([]);
     } finally {
+      await crm?.close(); // the test failed before it closed the outbox itself
       process.off('unhandledRejection', onRejection);
       server.close();
       tmp.cleanup();
