@@ -40,6 +40,8 @@ function run(
     caller?: { pcm: Int16Array; atS: number; toS?: number };
     slipAtS?: number;
     bot?: Int16Array;
+    /** after each frame: its first sample's time, s */
+    onFrame?: (atS: number, canceller: EchoCanceller) => void;
   } = {},
 ): Run {
   const bot = opts.bot ?? BOT;
@@ -70,6 +72,7 @@ function run(
     canceller.reference(played);
     out.line.set(heard, t);
     out.residual.set(canceller.process(heard), t);
+    opts.onFrame?.(t / RATE, canceller);
   }
   return out;
 }
@@ -120,6 +123,30 @@ describe('EchoCanceller', () => {
       const echoLeft = db(energy(r.echo, from, to) / energy(leftover, from, to));
       expect(echoLeft, `echo removed 0.5-2.5 s into double talk, ${delayMs} ms`).toBeGreaterThan(10);
     }
+  });
+
+  it('finds a strong echo’s delay at once when a caller starts talking just as it first comes back', () => {
+    // The whitened peak needs the echo to fill the band against the caller: with this voice it stayed under 8 (two
+    // estimates of 8 must agree, or one of 16) until 0.3 s into the double talk. The regression sees the echo 6 dB down
+    // at its lag, far above every other lag, as soon as the window holds the first words' echo.
+    const bot = level(resample(clips[4]!.pcm, 16_000, RATE), -18);
+    const own = resample(clips[6]!.pcm, 16_000, RATE);
+    // the caller's first word 50 ms after the echo of the bot's is back (300 ms and a frame)
+    const onsetS = energyBoundaries(bot, RATE).startMs / 1000 + 0.32 + 0.05;
+    const caller = { pcm: own, atS: onsetS - energyBoundaries(own, RATE).startMs / 1000 };
+    let found: { atS: number; delayMs: number } | null = null;
+    run(
+      { delayMs: 300, erlDb: 6, mulaw: true, noiseDbfs: -60, seed: 5 },
+      {
+        bot,
+        caller,
+        onFrame: (atS, c) => void (found ??= c.stats.delayMs === null ? null : { atS, delayMs: c.stats.delayMs }),
+      },
+    );
+    expect(found, 'delay found').not.toBeNull();
+    // the first reference frame is played while the line already carries the frame before: one frame more
+    expect(Math.abs(found!.delayMs - 320), `delay ${found!.delayMs} ms`).toBeLessThanOrEqual(2);
+    expect(found!.atS - onsetS, 'found after the caller’s onset, s').toBeLessThan(0.15);
   });
 
   it('re-converges after the send and receive clocks slip by a frame', () => {

@@ -1,5 +1,5 @@
 import { toInt16 } from '../../media/pcm.js';
-import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH } from './delay-estimator.js';
+import { DelayEstimator, MEASURED_STRETCH_ENERGY, MIN_OCCUPANCY, MIN_STRENGTH } from './delay-estimator.js';
 import { BlockFilter } from './mdf.js';
 import type { EchoEstimate } from './residual-suppressor.js';
 
@@ -13,7 +13,9 @@ import type { EchoEstimate } from './residual-suppressor.js';
  *
  * - **Delay**: found by `DelayEstimator` (whitened cross-correlation, every 50 ms until found, then every 250 ms),
  *   so the filter need not span the whole 0..maxDelay range (4,000 taps at 500 ms: more CPU and a slower
- *   convergence). A new delay is taken only when two estimates agree and the filter is not already cancelling.
+ *   convergence). A new delay is taken only when two estimates agree and the filter is not already cancelling;
+ *   the first one at once from one estimate whose peak is certain, or from an echo that stands alone in the
+ *   regression (#loneEcho).
  *   When it moves (the send and receive clocks slipped by a frame, a jitter buffer grew), the filter's taps are
  *   kept: the line has not changed, only the alignment, so it cancels again at once.
  * - **Adaptation**: a frequency-domain partitioned-block filter with a step per frequency bin (`BlockFilter`,
@@ -81,6 +83,14 @@ const DIVERGED_BLOCKS = 10;
 const FIRST_ESTIMATE_EVERY_MS = 50;
 /** a first delay estimate this strong is taken without a second one to agree */
 const CERTAIN_STRENGTH = 16;
+/**
+ * A first delay from the regression instead (DelayEstimator.strongestLag): a lag that explains this much of the
+ * caller window (an echo 10 dB down or louder) ...
+ */
+const LONE_MIN_GAIN = 0.1;
+/** ... and STANDOUT times (9 dB) more than any lag further than APART_MS from it: see #loneEcho */
+const LONE_STANDOUT = 8;
+const LONE_APART_MS = 20;
 const ESTIMATE_EVERY_MS = 250;
 /** a new delay is checked every FIRST_ESTIMATE_EVERY_MS until the echo gain at it has been measured this long (blocks) */
 const CHECK_BLOCKS = 50;
@@ -541,6 +551,7 @@ export class EchoCanceller {
     this.#explainedGain = found?.explainedGain ?? this.#explainedGain;
     this.#newestBound = this.#explainedGain;
     if (unknown) return;
+    if (this.#delay === null && found !== null && found.occupancy >= MIN_OCCUPANCY && this.#loneEcho()) return;
     const candidate = this.#candidate;
     // a periodic reference (a tone, a beep) matches its echo at many lags: no delay from it, neither a first one
     // (the guard covers until speech comes) nor a move away from one found on speech (which still holds)
@@ -556,6 +567,26 @@ export class EchoCanceller {
     )
       return;
     this.#moveTo(Math.min(this.#maxDelay, this.#candidate));
+  }
+
+  /**
+   * The first delay from an echo that stands alone in the regression: taken at once if one lag explains LONE_MIN_GAIN
+   * of the caller window and LONE_STANDOUT times more than any lag LONE_APART_MS away (the delay is the whitened
+   * correlation's peak within LONE_APART_MS of it, to the sample: DelayEstimator.strongestLag). The whitened peak
+   * needs the echo to fill the band against the caller's speech: a caller who starts talking just as a strong echo
+   * first comes back (a 6 dB line, 300 ms) drops it to 5-8 (MIN_STRENGTH 8, CERTAIN_STRENGTH 16, and two estimates
+   * must agree), and it was found 0.3-0.4 s into the double talk, then the filter still had to converge: that caller
+   * was heard 0.4-0.9 s after their onset. The regression shows the echo 6-7 dB down at its lag 50 ms after the
+   * caller's onset, 14 dB over any other lag; a caller's speech alone spreads its chance correlation over the lags
+   * (on the bench's line without echo, 3 of about 20,000 estimates passed: docs/barge-in.md), and an echo weaker than
+   * LONE_MIN_GAIN is left to the whitened peak (a caller can talk over it with the guard alone).
+   */
+  #loneEcho(): boolean {
+    const lone = this.#estimator.strongestLag(MEASURED_STRETCH_ENERGY, (LONE_APART_MS * this.#rate) / 1000);
+    if (!lone || lone.gain < LONE_MIN_GAIN || lone.gain < LONE_STANDOUT * lone.rest) return false;
+    this.#candidate = lone.delay;
+    this.#moveTo(Math.min(this.#maxDelay, lone.delay));
+    return true;
   }
 
   /**

@@ -58,6 +58,12 @@ export const MIN_STRENGTH = 8;
  */
 export const MIN_OCCUPANCY = 0.2;
 const OCCUPIED_ENERGY = 0.99;
+/**
+ * A lag's regression (explainedAt, strongestLag) says something once the stretch of reference it is matched against
+ * holds this much energy (as much as 50 ms at -20 dBFS, in the estimator's 2 kHz samples): over less, the
+ * coefficient's noise (the caller, the line) can be as large as a 6 dB echo's, and cancel it out as well as add to it.
+ */
+export const MEASURED_STRETCH_ENERGY = 100 * (32768 * 10 ** (-20 / 20)) ** 2;
 /** the reference must be this loud over the window (-50 dBFS) to say anything about the delay */
 const REF_ACTIVE_ENERGY = (32768 * 10 ** (-50 / 20)) ** 2;
 
@@ -232,6 +238,44 @@ export class DelayEstimator {
       most = Math.max(most, this.#xr[k]! ** 2 / energy ** 2);
     }
     return most;
+  }
+
+  /**
+   * Where the newest estimate's regression of its caller window on the reference explains the most: that gain (a
+   * positive coefficient: the echo is the reference, not its negative), the most any lag further than `apart` samples
+   * from that lag explains, either sign (`rest`), and the delay (full-rate samples) where the whitened correlation
+   * peaks within `apart` of it. Null without an estimate that asked for the explained gain, or if no lag's stretch
+   * holds more than `minEnergy` (see explainedAt). A strong echo puts √gain at its lag and little anywhere else; a
+   * caller's speech spreads its chance correlation over the lags.
+   */
+  strongestLag(minEnergy: number, apart: number): { delay: number; gain: number; rest: number } | null {
+    if (!this.#correlated) return null;
+    /** the gain at `lag`, negative where the coefficient is */
+    const gainAt = (lag: number): number => {
+      const k = this.#maxLag - lag;
+      const energy = this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!;
+      return energy > minEnergy ? (Math.sign(this.#xr[k]!) * this.#xr[k]! ** 2) / energy ** 2 : 0;
+    };
+    let gain = 0;
+    let best = -1;
+    for (let lag = 0; lag <= this.#maxLag; lag++) {
+      const g = gainAt(lag);
+      if (g > gain) {
+        gain = g;
+        best = lag;
+      }
+    }
+    if (best < 0) return null;
+    const near = Math.ceil(apart / this.factor);
+    let rest = 0;
+    // the delay itself from the whitened correlation (#mr) near that lag: speech's own correlation is broad, and the
+    // regression's best lag was 9 ms (a pitch period) off the echo's in two cases of echo-periodic.test.ts
+    let delay = best;
+    for (let lag = 0; lag <= this.#maxLag; lag++) {
+      if (Math.abs(lag - best) > near) rest = Math.max(rest, Math.abs(gainAt(lag)));
+      else if (this.#mr[this.#maxLag - lag]! > this.#mr[this.#maxLag - delay]!) delay = lag;
+    }
+    return { delay: delay * this.factor, gain, rest };
   }
 
   /** From the cross-spectrum in #mr/#mi (before whitening): see DelayEstimate.explainedGain. */

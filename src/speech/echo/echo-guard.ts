@@ -1,6 +1,12 @@
 import { Resampler } from '../../media/resampler.js';
 import type { EchoConfig } from './config.js';
-import { DelayEstimator, MIN_OCCUPANCY, MIN_STRENGTH, type DelayEstimate } from './delay-estimator.js';
+import {
+  DelayEstimator,
+  MEASURED_STRETCH_ENERGY,
+  MIN_OCCUPANCY,
+  MIN_STRENGTH,
+  type DelayEstimate,
+} from './delay-estimator.js';
 import type { Expectation } from './residual-suppressor.js';
 
 /**
@@ -58,12 +64,11 @@ const EXPLAINED_SAFETY = 2;
  */
 const PROBE_SAFETY = 4;
 /**
- * A lag's own regression bounds the echo there (#lagBounds) once its stretch of the bot's audio holds this much energy
- * (as much as 50 ms at -20 dBFS, in the probe's 2 kHz samples): over less, the coefficient's noise (the caller, the
- * line) can be as large as a 6 dB echo's, and cancel it out as well as add to it. (Offline, over the bench's greetings,
- * -30 dBFS gave the same results: the bot's first words fill a stretch with either within 10-20 ms.)
+ * A lag's own regression bounds the echo there (#lagBounds) once its stretch of the bot's audio holds
+ * MEASURED_STRETCH_ENERGY (50 ms at -20 dBFS). (Offline, over the bench's greetings, -30 dBFS gave the same results:
+ * the bot's first words fill a stretch with either within 10-20 ms.)
  */
-const LAG_MEASURED_ENERGY = 100 * (32768 * 10 ** (-20 / 20)) ** 2;
+const LAG_MEASURED_ENERGY = MEASURED_STRETCH_ENERGY;
 /** a probe bound below this (-40 dB) is a line without echo to speak of */
 const PROBE_NO_ECHO = 1e-4;
 /** samples of caller audio and reference kept for the probe while one of them is late (power of two) */
