@@ -127,7 +127,6 @@ export function level(pcm: Int16Array, dbfs: number): Int16Array {
 export const waitFor = (predicate: () => boolean, timeoutMs: number, what = 'condition') =>
   sharedWaitFor(predicate, timeoutMs, what, 2);
 
-/** RMS of the quietest 10 % of 10 ms frames: the recording's own background level. */
 /** Mean energy per sample of `pcm[from..to)` (0 for an empty span). */
 export function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
   let sum = 0;
@@ -135,6 +134,7 @@ export function energy(pcm: Int16Array, from = 0, to = pcm.length): number {
   return sum / Math.max(1, to - from);
 }
 
+/** RMS of the quietest 10 % of 10 ms frames: the recording's own background level. */
 export function backgroundRms(pcm: Int16Array, rate = 16_000): number {
   const frame = rate / 100;
   const powers: number[] = [];

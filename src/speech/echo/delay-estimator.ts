@@ -233,7 +233,7 @@ export class DelayEstimator {
     const last = Math.min(this.#maxLag, Math.ceil(to / this.factor));
     for (let lag = Math.max(0, Math.floor(from / this.factor)); lag <= last; lag++) {
       const k = this.#maxLag - lag;
-      const energy = this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!;
+      const energy = this.#stretchEnergy(k);
       if (!(energy > minEnergy)) return Infinity;
       most = Math.max(most, this.#xr[k]! ** 2 / energy ** 2);
     }
@@ -253,7 +253,7 @@ export class DelayEstimator {
     /** the gain at `lag`, negative where the coefficient is */
     const gainAt = (lag: number): number => {
       const k = this.#maxLag - lag;
-      const energy = this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!;
+      const energy = this.#stretchEnergy(k);
       return energy > minEnergy ? (Math.sign(this.#xr[k]!) * this.#xr[k]! ** 2) / energy ** 2 : 0;
     };
     let gain = 0;
@@ -278,6 +278,11 @@ export class DelayEstimator {
     return { delay: delay * this.factor, gain, rest };
   }
 
+  /** The reference's energy over the stretch the caller window is matched against at correlation index `k`. */
+  #stretchEnergy(k: number): number {
+    return this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!;
+  }
+
   /** From the cross-spectrum in #mr/#mi (before whitening): see DelayEstimate.explainedGain. */
   #explainedGain(span: number, refEnergy: number): number {
     this.#correlated = true;
@@ -289,7 +294,7 @@ export class DelayEstimator {
     const least = (refEnergy * this.#window) / span / 2;
     let most = 0;
     for (let k = 0; k <= this.#maxLag; k++) {
-      const energy = Math.max(least, this.#refCumulative[k + this.#window]! - this.#refCumulative[k]!);
+      const energy = Math.max(least, this.#stretchEnergy(k));
       most = Math.max(most, this.#xr[k]! ** 2 / energy ** 2);
     }
     return most;

@@ -63,12 +63,6 @@ const EXPLAINED_SAFETY = 2;
  * response spreads over a few lags and the band above 1 kHz is left out) times this is what echo there can be
  */
 const PROBE_SAFETY = 4;
-/**
- * A lag's own regression bounds the echo there (#lagBounds) once its stretch of the bot's audio holds
- * MEASURED_STRETCH_ENERGY (50 ms at -20 dBFS). (Offline, over the bench's greetings, -30 dBFS gave the same results:
- * the bot's first words fill a stretch with either within 10-20 ms.)
- */
-const LAG_MEASURED_ENERGY = MEASURED_STRETCH_ENERGY;
 /** a probe bound below this (-40 dB) is a line without echo to speak of */
 const PROBE_NO_ECHO = 1e-4;
 /** samples of caller audio and reference kept for the probe while one of them is late (power of two) */
@@ -410,7 +404,9 @@ export class EchoGuard {
 
   /**
    * Each lag's bound by the probe's newest estimate: its regression of the caller window on the stretch of the bot's
-   * audio whose echo the window holds at that lag (the spread either side), once that stretch holds LAG_MEASURED_ENERGY.
+   * audio whose echo the window holds at that lag (the spread either side), once that stretch holds
+   * MEASURED_STRETCH_ENERGY (50 ms at -20 dBFS; offline, over the bench's greetings, -30 dBFS gave the same results:
+   * the bot's first words fill a stretch with either within 10-20 ms).
    * A lag whose stretch holds the bot's words but no echo of them is bounded low however long ago the bot started,
    * and a lag whose stretch is silent not at all: so after a pause too, where the probe's window-wide bound is not
    * taken (#probeBound). Like that bound, each lag keeps the least of its estimates over the window (each is the echo's
@@ -424,7 +420,7 @@ export class EchoGuard {
     this.#lagRowAt[this.#lagRow] = this.#micBlocks;
     this.#lagRow = (this.#lagRow + 1) % this.#lagRows.length;
     for (let lag = 0; lag < row.length; lag++)
-      row[lag] = PROBE_SAFETY * this.#probe.explainedAt(...this.#probeRange(lag), LAG_MEASURED_ENERGY);
+      row[lag] = PROBE_SAFETY * this.#probe.explainedAt(...this.#probeRange(lag), MEASURED_STRETCH_ENERGY);
     this.#lagBounds.fill(Infinity);
     for (let r = 0; r < this.#lagRows.length; r++) {
       if (this.#lagRowAt[r]! <= this.#micBlocks - WINDOW_BLOCKS) continue;
