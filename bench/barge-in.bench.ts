@@ -41,9 +41,9 @@ import { EchoStage } from '../src/speech/echo/echo-stage.js';
 import { OnsetCue } from '../src/speech/echo/onset-cue.js';
 import type { Tts, TtsChunk, Vad, VadFactory } from '../src/speech/types.js';
 import { createVadFactory } from '../src/speech/vad/silero.js';
-import { energyDb } from '../src/speech/audio.js';
 import { energyBoundaries, level, loadClips, silentLead } from '../test/speech/helpers.js';
 import { VAD_MODEL } from '../test/helpers/fixtures.js';
+import { callerClips, drawCaller } from './lib/barge-in-callers.js';
 import { figure, percentile } from './lib/figure.js';
 import { sized } from './lib/smoke.js';
 
@@ -71,7 +71,6 @@ const CONDITIONS =
     ],
     [{ delayMs: 150, erlDb: 6 }],
   );
-const FULL_SCALE_DB = 20 * Math.log10(32768);
 const ECHO_OVERRIDES = JSON.parse(process.env.BARGE_IN_ECHO ?? '{}') as Record<string, unknown>;
 const VAD_CONFIG = {
   modelPath: VAD_MODEL,
@@ -107,28 +106,7 @@ function callAudio(i: number): Int16Array {
   const warmup = botClips[(i + 1) % botClips.length]!.subarray(0, (WARMUP_MS * 16000) / 1000);
   return concatPcm([warmup, new Int16Array((WARMUP_GAP_MS * 16000) / 1000), prompt]);
 }
-const callerClips = clips.slice(6).map((c) => ({
-  pcm: c.pcm,
-  onsetMs: energyBoundaries(c.pcm).startMs,
-  audibleMs: audibleOnsetMs(c.pcm),
-}));
-
-/**
- * Where the caller becomes audible on the line: the first of three 10 ms blocks in a row at -40 dBFS or more and
- * 12 dB above the clip's own background (its 10th percentile). The clips' 35 %-of-range boundary can come later,
- * after soft first sounds a listener already hears as speech: latency counts from the earlier of the two.
- */
-function audibleOnsetMs(pcm: Int16Array): number {
-  const block = 160;
-  const dbs: number[] = [];
-  for (let at = 0; at + block <= pcm.length; at += block) dbs.push(energyDb(pcm, at, block) - FULL_SCALE_DB);
-  const background = [...dbs].sort((a, b) => a - b)[Math.floor(dbs.length * 0.1)] ?? -90;
-  const threshold = Math.max(-40, background + 12);
-  for (let i = 0; i + 2 < dbs.length; i++) {
-    if (dbs[i]! >= threshold && dbs[i + 1]! >= threshold && dbs[i + 2]! >= threshold) return i * 10;
-  }
-  return energyBoundaries(pcm).startMs;
-}
+const callers = callerClips(clips);
 
 /** Says each prompt ("bot-<i>") as the i-th bot clip, in 100 ms chunks at 16 kHz. */
 class ClipTts implements Tts {
@@ -242,12 +220,12 @@ async function onePrompt(i: number, cond: { delayMs: number; erlDb: number }, mo
   const line = new Int16Array(Math.round(((LEAD_MS + promptMs + 2500) * RATE) / 1000));
   let onsetMs = Infinity;
   if (caller) {
-    const c = callerClips[Math.floor(rand() * callerClips.length)]!;
     // the caller starts talking 0.4-2 s in, at least a second before the prompt would end
-    const offsetMs = LEAD_MS + 400 + rand() * Math.min(1600, Math.max(0, promptMs - 1400 - c.onsetMs));
-    const pcm = resample(c.pcm, 16000, RATE);
-    line.set(pcm.subarray(0, line.length - Math.round((offsetMs * RATE) / 1000)), Math.round((offsetMs * RATE) / 1000));
-    onsetMs = offsetMs + Math.min(c.onsetMs, c.audibleMs);
+    const drawn = drawCaller(rand, callers, promptMs, LEAD_MS);
+    const pcm = resample(drawn.caller.pcm, 16000, RATE);
+    const from = Math.round((drawn.offsetMs * RATE) / 1000);
+    line.set(pcm.subarray(0, line.length - from), from);
+    onsetMs = drawn.onsetMs;
   }
   // the greeting starts on the first frames; the caller line is aligned to the call clock
   for (let at = 0; at < line.length && !leg.hungUpBy; at += FRAME) {
@@ -379,7 +357,7 @@ for (const mode of RUN_MODES.filter((m) => m !== 'off')) {
   let audioMs = 0;
   for (let i = 0; i < Math.min(PROMPTS, 50); i++) {
     const bot = resample(botClips[i % botClips.length]!, 16000, RATE);
-    const caller = resample(callerClips[i % callerClips.length]!.pcm, 16000, RATE);
+    const caller = resample(callers[i % callers.length]!.pcm, 16000, RATE);
     const path = new EchoPath({
       sampleRate: RATE,
       delayMs: 150,
@@ -430,7 +408,7 @@ if (RUN_MODES.includes('cancel')) {
       for (let b = 0; b < botClips.length; b++) {
         const bot = resample(concatPcm([botClips[b]!, botClips[(b + 1) % botClips.length]!]), 16000, RATE);
         const start = Math.round((energyBoundaries(bot, RATE).startMs * RATE) / 1000);
-        const caller = resample(callerClips[b % callerClips.length]!.pcm, 16000, RATE);
+        const caller = resample(callers[b % callers.length]!.pcm, 16000, RATE);
         const line = new EchoPath({ ...cond, sampleRate: RATE, noiseDbfs: NOISE_DBFS, mulaw: true, seed: b + 1 });
         const clean = new EchoPath({ ...cond, sampleRate: RATE, seed: b + 1 });
         const canceller = new EchoCanceller(RATE, 500, 32);
